@@ -1,0 +1,40 @@
+#pragma once
+// Small string helpers used across the libraries.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::util {
+
+// Splits `text` at every `sep`; empty fields are kept.
+std::vector<std::string_view> split(std::string_view text, char sep);
+std::string_view trim(std::string_view text);
+bool starts_with(std::string_view text, std::string_view prefix);
+bool ends_with(std::string_view text, std::string_view suffix);
+std::string to_lower(std::string_view text);
+
+// Glob match with `*` (any run of characters), `?` (one character) and `[...]` classes.
+// With `slash_special`, `*` and `?` do not match '/', and `**` matches across '/'.
+enum class Slash { ordinary, special };
+bool glob_match(std::string_view pattern, std::string_view text, Slash slash = Slash::ordinary);
+
+// Parses a duration such as "4s", "250ms", "2h", "1m30s", "1.5s". Returns milliseconds.
+std::optional<std::int64_t> parse_duration_ms(std::string_view text);
+
+// Parses a byte size such as "1MiB", "512KiB", "1048576", "2M". Returns bytes.
+std::optional<std::uint64_t> parse_bytes(std::string_view text);
+
+// JSON string escaping (without surrounding quotes).
+std::string json_escape(std::string_view text);
+
+// True when `text` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+// On failure `bad_offset` receives the offset of the first bad byte.
+bool valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
+
+// Undoes git's C-style quoting of a path ("a\"b\\c" with octal escapes); text that is not
+// quoted is returned unchanged.
+std::string unquote_c_style(std::string_view text);
+
+}  // namespace portcullis::util

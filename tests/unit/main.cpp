@@ -1,0 +1,35 @@
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "tests/unit/support/tempdir.hpp"
+
+namespace portcullis::test {
+
+std::vector<std::filesystem::path>& live_temp_dirs() {
+  static std::vector<std::filesystem::path> dirs;
+  return dirs;
+}
+
+// Removes a test's temporary directories when it passed; keeps them (and says where) when it
+// failed, so the evidence survives.
+struct TempDirListener : Catch::TestEventListenerBase {
+  using TestEventListenerBase::TestEventListenerBase;
+  void testCaseEnded(const Catch::TestCaseStats& stats) override {
+    bool failed = stats.totals.assertions.failed > 0;
+    for (const auto& dir : live_temp_dirs()) {
+      if (failed) {
+        std::cerr << "kept temporary directory of failed test: " << dir << "\n";
+      } else {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    }
+    live_temp_dirs().clear();
+  }
+};
+CATCH_REGISTER_LISTENER(TempDirListener)
+
+}  // namespace portcullis::test

@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include "shared/util/strings.hpp"
+
+using namespace portcullis::util;
+
+TEST_CASE("glob_match walks a table of patterns", "[strings]") {
+  struct Case {
+    const char* pattern;
+    const char* text;
+    Slash slash;
+    bool expected;
+  };
+  const Case cases[] = {
+      {"refs/heads/main", "refs/heads/main", Slash::ordinary, true},
+      {"refs/tags/v*", "refs/tags/v1.2.3", Slash::ordinary, true},
+      {"refs/tags/v*", "refs/tags/x1", Slash::ordinary, false},
+      {"refs/heads/*", "refs/heads/a/b", Slash::ordinary, true},
+      {"refs/heads/*", "refs/heads/a/b", Slash::special, false},
+      {"refs/heads/**", "refs/heads/a/b", Slash::special, true},
+      {"a/**/b", "a/b", Slash::special, true},
+      {"a/**/b", "a/x/y/b", Slash::special, true},
+      {"release-?", "release-1", Slash::ordinary, true},
+      {"release-?", "release-12", Slash::ordinary, false},
+      {"v[0-9]*", "v1", Slash::ordinary, true},
+      {"v[!0-9]*", "v1", Slash::ordinary, false},
+      {"[unterminated", "[unterminated", Slash::ordinary, true},
+      {"*.yaml", "a.yaml", Slash::special, true},
+      {"*.yaml", "d/a.yaml", Slash::special, false},
+      {"", "", Slash::ordinary, true},
+      {"*", "", Slash::ordinary, true},
+  };
+  for (const auto& c : cases) {
+    INFO(c.pattern << " vs " << c.text);
+    CHECK(glob_match(c.pattern, c.text, c.slash) == c.expected);
+  }
+}
+
+TEST_CASE("glob_match stays fast on pathological patterns", "[strings]") {
+  // Exponential backtracking would hang; the depth bound makes it a plain "no match".
+  std::string pattern(40, '*');
+  pattern += "b";
+  CHECK_FALSE(glob_match(pattern, std::string(60, 'a')));
+}
+
+TEST_CASE("parse_duration_ms accepts Go-style durations", "[strings]") {
+  CHECK(parse_duration_ms("4s") == 4000);
+  CHECK(parse_duration_ms("250ms") == 250);
+  CHECK(parse_duration_ms("2h") == 7'200'000);
+  CHECK(parse_duration_ms("1m30s") == 90'000);
+  CHECK(parse_duration_ms("1.5s") == 1500);
+  CHECK_FALSE(parse_duration_ms("4"));
+  CHECK_FALSE(parse_duration_ms("four seconds"));
+  CHECK_FALSE(parse_duration_ms(""));
+  CHECK_FALSE(parse_duration_ms("5y"));
+}
+
+TEST_CASE("parse_bytes accepts binary units", "[strings]") {
+  CHECK(parse_bytes("1MiB") == 1048576u);
+  CHECK(parse_bytes("512KiB") == 524288u);
+  CHECK(parse_bytes("1048576") == 1048576u);
+  CHECK_FALSE(parse_bytes("lots"));
+  CHECK_FALSE(parse_bytes("99999999999999999999G"));
+}
+
+TEST_CASE("valid_utf8 finds the first bad byte", "[strings]") {
+  std::size_t at = 99;
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("caf\xC3\xA9"));
+  CHECK_FALSE(valid_utf8("ab\xC3", &at));
+  CHECK(at == 2);
+  CHECK_FALSE(valid_utf8("\xC0\xAF"));          // overlong '/'
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));      // surrogate
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  CHECK_FALSE(valid_utf8("\xFF"));
+}
+
+TEST_CASE("unquote_c_style undoes git's path quoting", "[strings]") {
+  CHECK(unquote_c_style("/plain/path") == "/plain/path");
+  CHECK(unquote_c_style("\"/with:colon/objects\"") == "/with:colon/objects");
+  CHECK(unquote_c_style("\"a\\\"b\\\\c\"") == "a\"b\\c");
+  CHECK(unquote_c_style("\"caf\\303\\251\"") == "caf\xC3\xA9");
+  CHECK(unquote_c_style("\"tab\\there\"") == "tab\there");
+}
+
+TEST_CASE("json_escape escapes control characters", "[strings]") {
+  CHECK(json_escape("a\"b\\c\n\x01") == "a\\\"b\\\\c\\n\\u0001");
+}
