@@ -1,0 +1,151 @@
+#include "shared/util/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+namespace portcullis::util {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+namespace {
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<void> write_all(int fd, std::string_view data, const fs::path& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write " + path.string() + ": " + errno_text(errno));
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (int i = 0; i < 8; ++i) s += chars[rng() % 36];
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) return fail("cannot read " + path.string() + ": " + errno_text(errno));
+  struct stat st {};
+  if (fstat(f.fd, &st) != 0) return fail("cannot stat " + path.string() + ": " + errno_text(errno));
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    return fail(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (true) {
+    if (got == out.size()) {
+      if (out.size() >= max_bytes) break;
+      out.resize(std::min<std::uint64_t>(max_bytes, out.size() * 2 + 4096));
+    }
+    ssize_t n = ::read(f.fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot read " + path.string() + ": " + errno_text(errno));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+Result<void> write_file(const fs::path& path, std::string_view content, unsigned mode) {
+  fs::path tmp = path;
+  tmp += ".tmp-" + random_suffix();
+  {
+    Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)};
+    if (f.fd < 0) return fail("cannot create " + tmp.string() + ": " + errno_text(errno));
+    if (auto r = write_all(f.fd, content, tmp); !r) {
+      ::unlink(tmp.c_str());
+      return r;
+    }
+    if (::fchmod(f.fd, mode) != 0 || ::fsync(f.fd) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return fail("cannot write " + path.string() + ": " + errno_text(err));
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail("cannot rename " + tmp.string() + " to " + path.string() + ": " + errno_text(err));
+  }
+  return {};
+}
+
+Result<void> append_line(const fs::path& path, std::string_view line) {
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  Fd f{::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)};
+  if (f.fd < 0) return fail("cannot open " + path.string() + ": " + errno_text(errno));
+  // One write: O_APPEND makes it atomic with respect to other appenders for regular files.
+  ssize_t n;
+  do {
+    n = ::write(f.fd, line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return fail("cannot write " + path.string() + ": " + errno_text(errno));
+  if (static_cast<std::size_t>(n) != line.size()) {
+    // A short write (disk full) leaves a partial line; cut it off so the log stays parseable.
+    struct stat st {};
+    if (fstat(f.fd, &st) == 0 && st.st_size >= n) (void)::ftruncate(f.fd, st.st_size - n);
+    return fail("cannot write " + path.string() + ": no space left (short write)");
+  }
+  if (::fsync(f.fd) != 0) return fail("cannot flush " + path.string() + ": " + errno_text(errno));
+  return {};
+}
+
+Result<fs::path> make_temp_dir(const fs::path& parent, std::string_view prefix) {
+  std::string tmpl = (parent / (std::string(prefix) + "XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) return fail("cannot create a directory in " + parent.string() + ": " + errno_text(errno));
+  return fs::path(tmpl);
+}
+
+Result<void> replace_directory(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(to, ec)) {
+    old = to;
+    old += ".old-" + random_suffix();
+    if (::rename(to.c_str(), old.c_str()) != 0)
+      return fail("cannot move " + to.string() + " aside: " + errno_text(errno));
+  }
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    int err = errno;
+    if (!old.empty()) (void)::rename(old.c_str(), to.c_str());
+    return fail("cannot move " + from.string() + " to " + to.string() + ": " + errno_text(err));
+  }
+  if (!old.empty()) fs::remove_all(old, ec);
+  return {};
+}
+
+TempDirGuard::~TempDirGuard() {
+  if (m_path.empty()) return;
+  std::error_code ec;
+  fs::remove_all(m_path, ec);
+}
+
+}  // namespace portcullis::util

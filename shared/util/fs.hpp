@@ -1,0 +1,46 @@
+#pragma once
+// File system helpers with error values instead of exceptions.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "shared/util/error.hpp"
+
+namespace portcullis::util {
+
+// Reads a whole file; fails when it is larger than `max_bytes`.
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes = 64ull << 20);
+
+// Writes `content` atomically: a temporary file beside `path`, flushed, then renamed over it.
+Result<void> write_file(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
+
+// Appends `line` (which must end in '\n') with one write(2) on an O_APPEND descriptor, so
+// concurrent writers never interleave lines; fsyncs before returning. Creates the file (and
+// its directory) when missing.
+Result<void> append_line(const std::filesystem::path& path, std::string_view line);
+
+// Creates a fresh directory `parent/prefixXXXXXX`.
+Result<std::filesystem::path> make_temp_dir(const std::filesystem::path& parent, std::string_view prefix);
+
+// Moves directory `from` to `to`, replacing what is there; the old tree is removed after
+// the swap so readers see either the old or the new directory.
+Result<void> replace_directory(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Removes a directory tree when it goes out of scope, unless released.
+class TempDirGuard {
+ public:
+  explicit TempDirGuard(std::filesystem::path path) : m_path(std::move(path)) {}
+  ~TempDirGuard();
+  TempDirGuard(const TempDirGuard&) = delete;
+  TempDirGuard& operator=(const TempDirGuard&) = delete;
+  void release() { m_path.clear(); }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+// errno as text.
+std::string errno_text(int err);
+
+}  // namespace portcullis::util

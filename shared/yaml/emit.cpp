@@ -1,0 +1,89 @@
+#include "shared/yaml/emit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "shared/util/strings.hpp"
+
+namespace portcullis::yaml {
+
+namespace {
+
+void append_number(std::string& out, double v, bool canonical) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  if (canonical && v == std::trunc(v) && std::fabs(v) < 9.2e18) {
+    out += std::to_string(static_cast<long long>(v));
+    return;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  out += buf;
+}
+
+void emit(std::string& out, const Node& n, KeyOrder order, bool canonical) {
+  switch (n.type) {
+    case Type::null: out += "null"; return;
+    case Type::boolean: out += n.value.boolean ? "true" : "false"; return;
+    case Type::integer: out += std::to_string(n.value.integer); return;
+    case Type::number: append_number(out, n.value.number, canonical); return;
+    case Type::string:
+      out += '"';
+      out += util::json_escape(n.text);
+      out += '"';
+      return;
+    case Type::sequence: {
+      out += '[';
+      bool first = true;
+      for (const Node* item : n.items) {
+        if (!first) out += ',';
+        first = false;
+        emit(out, *item, order, canonical);
+      }
+      out += ']';
+      return;
+    }
+    case Type::mapping: {
+      out += '{';
+      std::vector<const Entry*> entries;
+      entries.reserve(n.entries.size());
+      for (const auto& e : n.entries) entries.push_back(&e);
+      if (order == KeyOrder::sorted)
+        std::sort(entries.begin(), entries.end(),
+                  [](const Entry* a, const Entry* b) { return a->key->text < b->key->text; });
+      bool first = true;
+      for (const Entry* e : entries) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        out += util::json_escape(e->key->text);
+        out += "\":";
+        emit(out, *e->value, order, canonical);
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void append_json(std::string& out, const Node& node, KeyOrder order) { emit(out, node, order, false); }
+
+std::string to_json(const Node& node, KeyOrder order) {
+  std::string out;
+  emit(out, node, order, false);
+  return out;
+}
+
+std::string canonical_json(const Node& node) {
+  std::string out;
+  emit(out, node, KeyOrder::sorted, true);
+  return out;
+}
+
+}  // namespace portcullis::yaml
