@@ -20,6 +20,7 @@
 #   PORTCULLIS_CACHE        cache root (default /var/cache/portcullis); binaries go to
 #                           $PORTCULLIS_CACHE/kube-1.20.2/bin
 #   KUBE_SRC_TARBALL        use this kubernetes_1.20.5+really1.20.2.orig.tar.gz instead of apt-get source
+#   KUBE_REFLECT2_TARBALL   use this golang-github-modern-go-reflect2_1.0.2.orig.tar.gz instead of apt-get source
 #   KUBE_BUILD_LOCK_TIMEOUT seconds to wait for a concurrent build (default 3600)
 #   KUBE_START_TIMEOUT      seconds kube_start waits for /readyz (default 60)
 #
@@ -31,6 +32,13 @@
 
 KUBE_VERSION=1.20.2
 _KUBE_SRC_TARBALL_NAME=kubernetes_1.20.5+really1.20.2.orig.tar.gz
+# What the cached binaries were built from; a different value in bin/.recipe forces a rebuild.
+# Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, which corrupts memory when built
+# with Go >= 1.18 (Debian 12 has Go 1.19): json-iterator's map encoding calls
+# reflect.mapiterinit with a too-small hiter, and the apiserver then panics on JSON requests
+# (e.g. "stream error ... INTERNAL_ERROR" on `kubectl apply --dry-run=server`).  v1.0.2, the
+# upstream fix, comes from Debian's golang-github-modern-go-reflect2 source package.
+_KUBE_RECIPE="kubernetes-1.20.2 orig + reflect2-1.0.2; recipe 2"
 
 _kube_say() { printf '%s\n' "$*" >&2; }
 
@@ -88,7 +96,7 @@ _kube_bins_cached() {
   for b in $(_kube_wanted_bins); do
     [[ -x $bin/$b && -s $bin/$b ]] || return 1
   done
-  return 0
+  [[ -f $bin/.recipe && $(<"$bin/.recipe") == "$_KUBE_RECIPE" ]]
 }
 
 _kube_build_export() {
@@ -132,17 +140,20 @@ kube_build() {
       _kube_say "kube_build: built meanwhile by another process"
       exit 0
     fi
+    if [[ -f $kdir/bin/.recipe ]]; then
+      _kube_say "kube_build: cached binaries are from '$(<"$kdir/bin/.recipe")', want '$_KUBE_RECIPE'; rebuilding"
+    fi
     # Leftovers of builds that were killed (we hold the lock, so nobody else is building).
     rm -rf "$kdir"/.build.* 2>/dev/null || { chmod -R u+w "$kdir"/.build.* && rm -rf "$kdir"/.build.*; }
 
-    local t want what tool gover tarball src log mpid rc start b
+    local t want what tool gover tarball src log mpid rc start b f
     want=$(_kube_wanted_bins)
     for tool in go make rsync tar gzip; do
       command -v "$tool" >/dev/null 2>&1 ||
         fail "'$tool' is missing (install/deps.sh installs golang-go, build-essential, rsync)"
     done
     gover=$(GOFLAGS='' go version) || fail "'go version' failed"
-    _kube_say "kube_build: building $want $KUBE_VERSION with $gover (takes ~5-8 min on 2 cores)"
+    _kube_say "kube_build: building $want $KUBE_VERSION with $gover (about 10 min on 2 cores)"
 
     # Inside the cache dir: same file system, so installing the results is an atomic rename.
     t=$(mktemp -d "$kdir/.build.XXXXXX") || fail "mktemp in $kdir"
@@ -172,6 +183,35 @@ kube_build() {
     rm -f "$t/$_KUBE_SRC_TARBALL_NAME"
     mkdir -p "$src/.go/src/k8s.io" "$t/home" || fail "mkdir"
     ln -sfn ../../.. "$src/.go/src/k8s.io/kubernetes" || fail "symlink"
+
+    # Replace the vendored reflect2 v1.0.1 by v1.0.2 (see _KUBE_RECIPE).
+    local r2tar r2dir r2vendor=$src/vendor/github.com/modern-go/reflect2
+    if [[ -n ${KUBE_REFLECT2_TARBALL:-} ]]; then
+      r2tar=$KUBE_REFLECT2_TARBALL
+      [[ -r $r2tar ]] || fail "KUBE_REFLECT2_TARBALL=$r2tar is not readable"
+    else
+      _kube_say "kube_build: apt-get source --download-only golang-github-modern-go-reflect2"
+      mkdir -p "$t/r2" && chmod 755 "$t/r2" || fail "mkdir"
+      if ! (cd "$t/r2" && apt-get source --download-only golang-github-modern-go-reflect2) >"$t/apt-r2.log" 2>&1; then
+        tail -n 20 "$t/apt-r2.log" >&2
+        fail "apt-get source golang-github-modern-go-reflect2 failed"
+      fi
+      r2tar=$(ls "$t"/r2/golang-github-modern-go-reflect2_*.orig.tar.gz 2>/dev/null | head -n 1)
+      [[ -n $r2tar ]] || fail "apt-get source did not produce golang-github-modern-go-reflect2_*.orig.tar.gz"
+    fi
+    mkdir -p "$t/r2x" && tar -xzf "$r2tar" -C "$t/r2x" || fail "cannot unpack $r2tar"
+    r2dir=$(dirname "$(ls "$t"/r2x/*/reflect2.go 2>/dev/null | head -n 1)")
+    [[ -f $r2dir/go_above_118.go ]] ||
+      fail "$r2tar is not reflect2 >= 1.0.2 (no go_above_118.go); Go >= 1.18 needs it"
+    [[ -f $r2vendor/reflect2.go ]] || fail "vendor/github.com/modern-go/reflect2 missing in the kubernetes source"
+    rm -f "$r2vendor"/*.go "$r2vendor"/*.s || fail "rm in $r2vendor"
+    for f in "$r2dir"/*.go "$r2dir"/*.s; do
+      [[ $f == *_test.go ]] && continue
+      cp "$f" "$r2vendor/" || fail "cp $f"
+    done
+    sed -i 's|^\(# github.com/modern-go/reflect2\) v1.0.1 => github.com/modern-go/reflect2 v1.0.1$|\1 v1.0.2 => github.com/modern-go/reflect2 v1.0.2|; s|^\(# github.com/modern-go/reflect2 => github.com/modern-go/reflect2\) v1.0.1$|\1 v1.0.2|' \
+      "$src/vendor/modules.txt" || fail "sed vendor/modules.txt"
+    _kube_say "kube_build: vendored github.com/modern-go/reflect2 replaced by $(basename "$r2tar" .orig.tar.gz)"
 
     what=""
     for b in $want; do what+=" cmd/$b"; done
@@ -209,6 +249,10 @@ kube_build() {
       cp -p "$src/_output/bin/$b" "$t/$b.new" && mv -f "$t/$b.new" "$kdir/bin/$b" ||
         fail "cannot install $b into $kdir/bin"
     done
+    # A kubectl of an older recipe that this build did not replace would be stale.
+    [[ " $want " == *" kubectl "* ]] || rm -f "$kdir/bin/kubectl"
+    printf '%s\n' "$_KUBE_RECIPE" >"$t/recipe.new" && mv -f "$t/recipe.new" "$kdir/bin/.recipe" ||
+      fail "cannot write $kdir/bin/.recipe"
     _kube_say "kube_build: built and cached in $kdir/bin in $((SECONDS - start)) s; cleaning up"
     exit 0
   ) 9>"$kdir/.lock" || rc=$?
@@ -222,17 +266,28 @@ kube_build() {
 # process helpers
 # ---------------------------------------------------------------------------------------------
 
-# _kube_alive PID NAME: true when PID runs and is NAME (guards against pid reuse and zombies).
-_kube_alive() {
-  local pid=$1 name=$2 state rest cmd
+# _kube_running PID: true when PID exists and is not a zombie.
+_kube_running() {
+  local pid=$1 state rest
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [[ -r /proc/$pid/stat ]] || return 1
-  read -r _ rest </proc/"$pid"/stat 2>/dev/null || return 1
+  read -r _ rest 2>/dev/null </proc/"$pid"/stat || return 1
   state=${rest##*) }
   state=${state%% *}
-  [[ $state != Z && $state != X ]] || return 1
-  cmd=$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) || return 1
-  [[ $cmd == *"$name"* ]]
+  [[ $state != Z && $state != X ]]
+}
+
+# _kube_alive PID NAME: true when PID runs and is NAME (guards against pid reuse).  Not usable
+# in the first milliseconds after `cmd &`: until the exec, the child's cmdline is the shell's.
+_kube_alive() {
+  local pid=$1 name=$2 cmd rest ppid
+  _kube_running "$pid" || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null </proc/"$pid"/cmdline) || return 1
+  [[ $cmd == *"$name"* ]] && return 0
+  # Not exec'd yet but forked by this shell: ours too.
+  read -r _ rest 2>/dev/null </proc/"$pid"/stat || return 1
+  rest=${rest##*) }
+  read -r _ ppid _ <<<"$rest"
+  [[ $ppid == "$$" || $ppid == "${BASHPID:-$$}" ]]
 }
 
 # _kube_kill DIR NAME: stop the process recorded in DIR/NAME.pid, TERM then KILL.
@@ -271,6 +326,17 @@ _kube_tail_logs() {
     tail -n 40 "$dir/$f" >&2
   done
   _kube_say "-----"
+}
+
+# _kube_ms: milliseconds since the epoch (bash >= 5 has EPOCHREALTIME; else whole seconds).
+_kube_ms() {
+  local r=${EPOCHREALTIME:-}
+  if [[ $r == *[.,]* ]]; then
+    r=${r/,/.}
+    printf '%s\n' "$((${r%.*} * 1000 + 10#${r#*.} / 1000))"
+  else
+    printf '%s\n' "$(($(date +%s) * 1000))"
+  fi
 }
 
 _kube_abs() { (cd "$1" 2>/dev/null && pwd -P); }
@@ -334,13 +400,13 @@ EOF
   chmod 600 "$p"/*.key
 }
 
-# _kube_wait_http NAME PID URL DEADLINE [curl args...]: poll URL until it answers 200 "ok"-ish.
+# _kube_wait_http NAME PID URL DEADLINE [curl args...]: poll URL until it answers 2xx.
 # Returns 0 ready, 1 timeout, 2 process died.
 _kube_wait_http() {
-  local name=$1 pid=$2 url=$3 deadline=$4
+  local pid=$2 url=$3 deadline=$4
   shift 4
   while ((SECONDS < deadline)); do
-    if ! _kube_alive "$pid" "$name"; then return 2; fi
+    if ! _kube_running "$pid"; then return 2; fi
     if curl -fsS --max-time 2 -o /dev/null "$@" "$url" 2>/dev/null; then return 0; fi
     sleep 0.2
   done
@@ -356,8 +422,9 @@ kube_start() {
     _kube_say "usage: kube_start DIR"
     return 2
   fi
-  local dir t0 tool
+  local dir t0 tool ms0 ms1 ms2 ms3
   t0=$SECONDS
+  ms0=$(_kube_ms)
   mkdir -p "$1" || { _kube_say "kube_start: cannot create $1"; return 1; }
   dir=$(_kube_abs "$1") || return 1
   for tool in etcd openssl curl base64 tr; do
@@ -379,39 +446,47 @@ kube_start() {
   fi
   local deadline=$((t0 + ${KUBE_START_TIMEOUT:-60}))
 
-  # --- PKI and tokens
-  local pki=$dir/pki admin_token viewer_token kcm_token
-  _kube_pki "$pki" || return 1
-  admin_token=$(openssl rand -hex 24) && viewer_token=$(openssl rand -hex 24) &&
-    kcm_token=$(openssl rand -hex 24) || { _kube_say "kube_start: openssl rand failed"; return 1; }
-  (
-    umask 077
-    cat >"$dir/tokens.csv" <<EOF
-$admin_token,admin,uid-admin,"system:masters"
-$viewer_token,viewer,uid-viewer
-$kcm_token,system:kube-controller-manager,uid-kcm,"system:masters"
-EOF
-  ) || return 1
-
-  # --- etcd (retried with new ports if one was taken meanwhile)
-  local attempt rc epid cport pport
+  # --- etcd (retried with new ports if one was taken meanwhile); the PKI is made while it boots
+  local pki=$dir/pki admin_token="" viewer_token kcm_token
+  local attempt rc epid cport pport unset_etcd=() v
+  # etcd also reads ETCD_* variables; keep the caller's out of it.
+  for v in $(compgen -e ETCD_ || true); do unset_etcd+=(-u "$v"); done
   for attempt in 1 2 3; do
     cport=$(kube_free_port) && pport=$(kube_free_port) || return 1
     [[ $cport != "$pport" ]] || continue
     rm -rf "$dir/etcd-data"
-    # etcd also reads ETCD_* variables; keep the caller's out of it.
-    local unset_etcd=() v
-    for v in $(compgen -e ETCD_ || true); do unset_etcd+=(-u "$v"); done
+    # A single member: short election timeout so it elects itself in ~0.3 s instead of ~1 s.
     env "${unset_etcd[@]}" \
       etcd --name portcullis-test --data-dir "$dir/etcd-data" \
       --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
       --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
       --initial-cluster "portcullis-test=http://127.0.0.1:$pport" --initial-cluster-state new \
       --initial-cluster-token "portcullis-test-$$-$RANDOM" \
+      --heartbeat-interval 50 --election-timeout 250 \
       --logger zap --log-outputs stderr --snapshot-count 10000 --quota-backend-bytes 2147483648 \
       </dev/null >"$dir/etcd.log" 2>&1 &
     epid=$!
     echo "$epid" >"$dir/etcd.pid"
+    if [[ -z $admin_token ]]; then
+      if ! _kube_pki "$pki"; then
+        kube_stop "$dir"
+        return 1
+      fi
+      admin_token=$(openssl rand -hex 24) && viewer_token=$(openssl rand -hex 24) &&
+        kcm_token=$(openssl rand -hex 24) && (
+        umask 077
+        cat >"$dir/tokens.csv" <<EOF
+$admin_token,admin,uid-admin,"system:masters"
+$viewer_token,viewer,uid-viewer
+$kcm_token,system:kube-controller-manager,uid-kcm,"system:masters"
+EOF
+      ) || {
+        _kube_say "kube_start: FAILED: cannot make tokens in $dir"
+        kube_stop "$dir"
+        return 1
+      }
+      ms1=$(_kube_ms)
+    fi
     rc=0
     _kube_wait_http etcd "$epid" "http://127.0.0.1:$cport/health" "$deadline" || rc=$?
     ((rc == 0)) && break
@@ -429,6 +504,7 @@ EOF
     return 1
   fi
 
+  ms2=$(_kube_ms)
   # --- kube-apiserver
   local port apid url="" hdr=$dir/.auth-header
   (
@@ -484,6 +560,7 @@ EOF
     return 1
   fi
 
+  ms3=$(_kube_ms)
   # --- kubeconfigs and exports
   _kube_write_kubeconfig "$dir/kubeconfig" "$url" "$pki/ca.crt" admin "$admin_token" &&
     _kube_write_kubeconfig "$dir/kubeconfig-viewer" "$url" "$pki/ca.crt" viewer "$viewer_token" &&
@@ -507,7 +584,7 @@ EOF
       printf 'export %s=%q\n' "$v" "${!v}"
     done >"$dir/kube.env"
   )
-  _kube_say "kube_start: kube-apiserver $KUBE_VERSION ready at $url (etcd $KUBE_ETCD_URL) in $((SECONDS - t0)) s; kubeconfig $dir/kubeconfig"
+  _kube_say "kube_start: kube-apiserver $KUBE_VERSION ready at $url (etcd $KUBE_ETCD_URL) in $(((ms3 - ms0) / 1000)).$(printf '%03d' $(((ms3 - ms0) % 1000))) s (pki $((ms1 - ms0)) ms, etcd ready at $((ms2 - ms0)) ms, apiserver $((ms3 - ms2)) ms); kubeconfig $dir/kubeconfig"
   return 0
 }
 

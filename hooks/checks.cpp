@@ -1,0 +1,270 @@
+#include "hooks/checks.hpp"
+
+#include <algorithm>
+
+#include "shared/schema/store.hpp"
+#include "shared/schema/validator.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::hooks {
+
+namespace {
+
+constexpr std::string_view k_ignored_root_keys[] = {"sops"};
+constexpr std::string_view k_cr_root_keys[] = {"apiVersion", "kind", "metadata"};
+
+Level level_of(policy::Severity s) { return s == policy::Severity::warn ? Level::warning : Level::error; }
+
+std::string object_label(const manifest::Object& o) {
+  std::string kind = o.kind.empty() ? std::string("object") : std::string(o.kind);
+  if (o.name.empty()) return kind;
+  return kind + " \"" + std::string(o.name) + "\"";
+}
+
+bool looks_binary(std::string_view data) {
+  // git's heuristic: a NUL byte in the first 8000 bytes.
+  return data.substr(0, 8000).find('\0') != std::string_view::npos;
+}
+
+util::Result<yaml::Stream> parse(std::string_view path, std::string_view text, const yaml::Limits& limits) {
+  return path.ends_with(".json") ? yaml::parse_json(text, limits) : yaml::parse_yaml(text, limits);
+}
+
+bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
+  std::string qualified = std::string(manifest::group_of(o.api_version)) + "/" + std::string(o.kind);
+  for (const auto& k : p.deny_kinds)
+    if (k == o.kind || k == qualified) return true;
+  return false;
+}
+
+bool has_entries(const yaml::Node* n) { return n && n->is_mapping() && !n->entries.empty(); }
+
+}  // namespace
+
+std::string key_of(const manifest::Object& o, const policy::Environment& env, const schema::Program* store) {
+  manifest::Identity id = o.identity();
+  schema::Scope scope = schema::Scope::unknown;
+  if (store)
+    if (auto r = store->find(o.api_version, o.kind)) scope = r->scope;
+  if (scope == schema::Scope::cluster) id.namespace_.clear();
+  else if (id.namespace_.empty()) id.namespace_ = env.namespace_;
+  return object_key(id);
+}
+
+FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry, Pass pass) {
+  FileResult r;
+  auto add = [&](std::string rule, std::string message, std::uint32_t line = 0, std::uint32_t column = 0,
+                 std::string object = {}, Level level = Level::error) {
+    Finding f;
+    f.level = level;
+    f.rule = std::move(rule);
+    f.file = path;
+    f.line = line;
+    f.column = column;
+    f.object = std::move(object);
+    f.message = std::move(message);
+    r.findings.push_back(std::move(f));
+  };
+
+  if (entry.kind == git::EntryKind::symlink) {
+    if (pass == Pass::first) add("file.symlink", "symbolic links are not allowed inside environment " + ctx.env.name);
+    return r;
+  }
+  if (entry.kind == git::EntryKind::submodule) {
+    if (pass == Pass::first) add("file.submodule", "submodules are not allowed inside environment " + ctx.env.name);
+    return r;
+  }
+  if (ctx.policy.is_excluded(path)) return r;
+  manifest::FileRole role = manifest::role_of(path);
+
+  auto size = ctx.repo.object_size(entry.oid);
+  if (!size) {
+    add("gate.internal", "cannot read the file: " + size.error().message);
+    return r;
+  }
+  if (*size > ctx.config.max_file_size) {
+    add("file.too-large", "file is " + std::to_string(*size) + " bytes; the limit is " +
+                              std::to_string(ctx.config.max_file_size));
+    return r;
+  }
+  auto blob = ctx.repo.read_blob(entry.oid, ctx.config.max_file_size);
+  if (!blob) {
+    add("gate.internal", "cannot read the file: " + blob.error().message);
+    return r;
+  }
+  if (looks_binary(*blob)) {
+    if (pass == Pass::first) add("file.binary", "binary file inside environment " + ctx.env.name);
+    return r;
+  }
+  if (role == manifest::FileRole::ignored) return r;
+  r.checked = true;
+
+  auto stream = parse(path, *blob, ctx.config.yaml_limits);
+  if (!stream) {
+    const auto& e = stream.error();
+    if (pass == Pass::first) add(e.rule.empty() ? "yaml.syntax" : e.rule, e.message, e.line, e.column);
+    return r;
+  }
+  if (role == manifest::FileRole::kustomization) return r;
+
+  std::vector<manifest::Object> objects;
+  for (std::size_t i = 0; i < stream->documents.size(); ++i) {
+    const yaml::Node* root = stream->documents[i].root;
+    if (!root) continue;
+    if (!root->is_mapping()) {
+      if (pass == Pass::first)
+        add("k8s.not-an-object",
+            "document " + std::to_string(i + 1) + " is a" + (root->is_sequence() ? "n array" : " scalar") +
+                ", not a Kubernetes object",
+            root->mark.line, root->mark.column);
+      continue;
+    }
+    manifest::collect_objects(*root, i, objects);
+  }
+
+  for (const auto& o : objects) {
+    const yaml::Node& node = *o.node;
+    std::string label = object_label(o);
+    bool in_store = ctx.store && ctx.store->find(o.api_version, o.kind).has_value();
+    if (pass == Pass::deferred &&
+        (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() || o.kind.empty() ||
+         o.name.empty() || manifest::is_sops(node)))
+      continue;
+    if (pass == Pass::first) {
+      ++r.objects;
+      if (!node.is_mapping()) {
+        add("k8s.not-an-object", "list item is not a Kubernetes object", node.mark.line, node.mark.column);
+        continue;
+      }
+      std::vector<std::string_view> missing;
+      if (o.api_version.empty()) missing.push_back("apiVersion");
+      if (o.kind.empty()) missing.push_back("kind");
+      if (o.name.empty()) missing.push_back("metadata.name");
+      if (!missing.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + std::string(missing[i]);
+        add("k8s.missing-field", "missing " + list, node.mark.line, node.mark.column, label);
+        continue;
+      }
+      bool sops = manifest::is_sops(node);
+      // The object is declared even if it has other problems: duplicates are reported too.
+      if (!sops || !o.name.starts_with("ENC[")) r.declared.push_back(Declared{key_of(o, ctx.env, ctx.store), label, node.mark.line, node.mark.column});
+      if (is_crd(o.api_version, o.kind)) {
+        if (auto added = ctx.crds.add(node); !added) {
+          add("schema.invalid", added.error().message, added.error().line ? added.error().line : node.mark.line,
+              added.error().line ? added.error().column : node.mark.column, label);
+        } else {
+          const yaml::Node* spec = node.get("spec");
+          const yaml::Node* kind = spec ? spec->at({"names", "kind"}) : nullptr;
+          if (spec && kind)
+            r.declared.push_back(Declared{crd_key(spec->get_string("group"), kind->text), label, node.mark.line, node.mark.column});
+        }
+      }
+
+      // Content rules.
+      if (!sops) {
+        if (deny_kind_matches(ctx.policy, o) && ctx.policy.severity("content.deny-kind") != policy::Severity::off)
+          add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
+              node.mark.line, node.mark.column, label, level_of(ctx.policy.severity("content.deny-kind")));
+        if (o.kind == "Secret" && o.api_version == "v1" &&
+            ctx.policy.severity("content.plaintext-secret") != policy::Severity::off) {
+          const yaml::Node* data = node.get("data");
+          const yaml::Node* string_data = node.get("stringData");
+          if (has_entries(data) || has_entries(string_data)) {
+            const yaml::Node* at = has_entries(data) ? data : string_data;
+            add("content.plaintext-secret",
+                "Secret carries " + std::string(has_entries(data) ? "data" : "stringData") +
+                    " in plaintext (base64 is an encoding, not encryption)",
+                at->mark.line, at->mark.column, label, level_of(ctx.policy.severity("content.plaintext-secret")));
+          }
+        }
+      }
+      if (ctx.env.protected_) {
+        for (const auto& image : manifest::images_of(o)) {
+          auto ref = manifest::parse_image(image.reference);
+          std::string where = image.container.empty() ? "" : " (container " + image.container + ")";
+          if (ref.digest.empty() && ref.tag == "latest" &&
+              ctx.policy.severity("content.image-latest") != policy::Severity::off)
+            add("content.image-latest",
+                "image " + std::string(image.reference) + where + " uses :latest in protected environment " + ctx.env.name,
+                image.node->mark.line, image.node->mark.column, label, level_of(ctx.policy.severity("content.image-latest")));
+          else if (ref.digest.empty() && ref.tag.empty() &&
+                   ctx.policy.severity("content.image-untagged") != policy::Severity::off)
+            add("content.image-untagged",
+                "image " + std::string(image.reference) + where + " has no tag or digest in protected environment " +
+                    ctx.env.name,
+                image.node->mark.line, image.node->mark.column, label,
+                level_of(ctx.policy.severity("content.image-untagged")));
+        }
+      }
+      if (sops || !ctx.store) continue;  // ciphertext cannot be validated; no store, no schemas
+    }
+
+    // Schemas.
+    schema::ValidateOptions options;
+    options.strictness = ctx.policy.strict ? schema::Strictness::strict : schema::Strictness::lenient;
+    options.ignored_root_keys = k_ignored_root_keys;
+    std::vector<schema::Violation> violations;
+    if (auto root = ctx.store->find(o.api_version, o.kind)) {
+      schema::validate(*ctx.store, root->node, node, options, violations);
+    } else if (auto crd = ctx.crds.find(o.api_version, o.kind)) {
+      options.ignored_root_keys = k_cr_root_keys;
+      schema::validate(*crd->program, crd->root.node, node, options, violations);
+      if (auto meta = ctx.store->find(schema::k_object_meta_api_version, schema::k_object_meta_kind))
+        if (const yaml::Node* m = node.get("metadata")) {
+          std::vector<schema::Violation> meta_violations;
+          schema::validate(*ctx.store, meta->node, *m, options, meta_violations);
+          for (auto& v : meta_violations) {
+            v.path = v.path.empty() ? "metadata" : "metadata." + v.path;
+            violations.push_back(std::move(v));
+          }
+        }
+    } else if (pass == Pass::first) {
+      r.deferred = true;
+      continue;
+    } else {
+      std::string group(manifest::group_of(o.api_version));
+      bool other_version = ctx.crds.declares(group, o.kind);
+      std::string message = "no schema for " + std::string(o.api_version) + "/" + std::string(o.kind) +
+                            (other_version ? " (a CRD in the repository declares other versions of this kind)"
+                                           : " in the server's schema store or in a CRD in the repository");
+      bool warn = ctx.policy.missing_schema == policy::MissingSchema::warn;
+      add("schema.missing", message, node.mark.line, node.mark.column, label, warn ? Level::warning : Level::error);
+      continue;
+    }
+    for (auto& v : violations) {
+      std::string message = v.path.empty() ? v.message : v.path + ": " + v.message;
+      add(v.rule, std::move(message), v.mark.line, v.mark.column, label);
+    }
+  }
+  return r;
+}
+
+std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
+                                       const git::TreeEntry& entry, const policy::Environment& env,
+                                       const policy::ServerConfig& config, const schema::Program* store) {
+  std::vector<IndexRecord> out;
+  if (entry.kind != git::EntryKind::blob && entry.kind != git::EntryKind::executable) return out;
+  if (manifest::role_of(path) != manifest::FileRole::manifest) return out;
+  auto blob = repo.read_blob(entry.oid, config.max_file_size);
+  if (!blob || looks_binary(*blob)) return out;
+  auto stream = parse(path, *blob, config.yaml_limits);
+  if (!stream) return out;
+  std::vector<manifest::Object> objects;
+  for (std::size_t i = 0; i < stream->documents.size(); ++i)
+    if (const yaml::Node* root = stream->documents[i].root; root && root->is_mapping())
+      manifest::collect_objects(*root, i, objects);
+  for (const auto& o : objects) {
+    if (!o.node->is_mapping() || o.api_version.empty() || o.kind.empty() || o.name.empty()) continue;
+    if (manifest::is_sops(*o.node) && o.name.starts_with("ENC[")) continue;
+    out.push_back(IndexRecord{key_of(o, env, store), path});
+    if (is_crd(o.api_version, o.kind)) {
+      const yaml::Node* spec = o.node->get("spec");
+      const yaml::Node* kind = spec ? spec->at({"names", "kind"}) : nullptr;
+      if (spec && kind) out.push_back(IndexRecord{crd_key(spec->get_string("group"), kind->text), path});
+    }
+  }
+  return out;
+}
+
+}  // namespace portcullis::hooks

@@ -1,0 +1,59 @@
+#pragma once
+// The checks of one file under an environment: file rules, YAML, Kubernetes objects,
+// schemas and content rules. Pure with respect to the push: the gate decides which files
+// to check and aggregates what comes back.
+#include <string>
+#include <vector>
+
+#include "hooks/crds.hpp"
+#include "hooks/index.hpp"
+#include "hooks/report.hpp"
+#include "shared/git/repository.hpp"
+#include "shared/manifest/object.hpp"
+#include "shared/policy/policy.hpp"
+#include "shared/schema/program.hpp"
+
+namespace portcullis::hooks {
+
+struct CheckContext {
+  const git::Repository& repo;
+  const policy::ServerConfig& config;
+  const policy::Policy& policy;
+  const policy::Environment& env;
+  const schema::Program* store;  // nullptr: schema validation is off
+  CrdRegistry& crds;
+};
+
+// An object (or CRD kind) a file declares, for duplicate detection and the identity index.
+struct Declared {
+  std::string key;  // object_key() / crd_key()
+  std::string object;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+struct FileResult {
+  std::vector<Finding> findings;  // `ref` left empty
+  std::vector<Declared> declared;
+  std::size_t objects = 0;
+  bool checked = false;   // the file's content was read and checked
+  bool deferred = false;  // some objects' kinds have no schema yet: check again once every CRD is known
+};
+
+enum class Pass {
+  first,     // everything; objects of unknown kinds are deferred
+  deferred,  // only the objects of kinds the store does not know; unknown now means missing
+};
+
+FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry, Pass pass);
+
+// The key under which `object` is indexed: namespace defaulted from the environment and
+// dropped for cluster-scoped kinds.
+std::string key_of(const manifest::Object& object, const policy::Environment& env, const schema::Program* store);
+
+// Index records of one file, without validating it (unparsable files declare nothing).
+std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
+                                       const git::TreeEntry& entry, const policy::Environment& env,
+                                       const policy::ServerConfig& config, const schema::Program* store);
+
+}  // namespace portcullis::hooks

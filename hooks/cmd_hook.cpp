@@ -1,0 +1,230 @@
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+
+#include "hooks/audit.hpp"
+#include "hooks/command.hpp"
+#include "hooks/gate.hpp"
+#include "hooks/watchdog.hpp"
+#include "shared/schema/store.hpp"
+#include "shared/util/fs.hpp"
+
+namespace portcullis::hooks {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Everything the hook prints reaches the pusher as `remote:` lines; stderr is unbuffered.
+void say(std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string read_stdin(std::size_t limit) {
+  std::string in;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (in.size() < limit) in.append(buf, static_cast<std::size_t>(n));
+  }
+  return in;
+}
+
+std::optional<std::string> push_option(std::string_view name) {
+  const char* count = std::getenv("GIT_PUSH_OPTION_COUNT");
+  if (!count) return std::nullopt;
+  int n = std::atoi(count);
+  for (int i = 0; i < n && i < 100; ++i) {
+    const char* v = std::getenv(("GIT_PUSH_OPTION_" + std::to_string(i)).c_str());
+    if (!v) continue;
+    std::string_view opt(v);
+    if (opt.starts_with(name) && opt.size() > name.size() && opt[name.size()] == '=')
+      return std::string(opt.substr(name.size() + 1));
+  }
+  return std::nullopt;
+}
+
+bool only_gate_failures(const Report& r) {
+  for (const auto& f : r.findings)
+    if (f.level == Level::error && f.rule != "gate.budget" && f.rule != "gate.internal") return false;
+  return true;
+}
+
+fs::path audit_path(const policy::ServerConfig& config, const fs::path& git_dir) {
+  return config.audit_log.empty() ? git_dir / "portcullis" / "audit.jsonl" : config.audit_log;
+}
+
+int pre_receive(const std::string& config_path) {
+  auto started = std::chrono::steady_clock::now();
+  policy::ServerConfig config;
+  if (!config_path.empty()) {
+    auto c = policy::load_server_config(config_path);
+    if (!c) {
+      read_stdin(1 << 20);
+      say("portcullis: push rejected: the server config cannot be read: " + c.error().describe() +
+          "\nportcullis: tell the Git server's administrators; no push is accepted until it is fixed.\n");
+      return k_exit_rejected;
+    }
+    config = std::move(*c);
+  }
+  auto budget = std::chrono::milliseconds(config.time_budget_ms);
+  // The checks stop themselves a little before the budget; the watchdog is the hard stop.
+  Deadline soft(budget * 9 / 10);
+  std::string input = read_stdin(64 << 20);
+
+  AuditContext audit;
+  audit.push_id = new_push_id();
+  audit.pusher = pusher_from_env(config.identity_env);
+  std::vector<RefUpdate> updates;
+  Report report;
+
+  auto repo = git::Repository::open_hook_environment();
+  fs::path git_dir = repo ? repo->git_dir() : fs::path(".");
+  audit.repository = fs::absolute(git_dir).lexically_normal().string();
+  if (audit.repository.size() > 1 && audit.repository.back() == '/') audit.repository.pop_back();
+  fs::path log = audit_path(config, git_dir);
+  bool fail_open = config.fail_mode == policy::FailMode::open;
+
+  auto watchdog_fire = [&] {
+    Report late;
+    late.stats.refs = updates.size();
+    late.fail_open = fail_open;
+    Finding f;
+    f.rule = "gate.budget";
+    f.message = "the checks did not finish within the time budget of " + std::to_string(config.time_budget_ms) + " ms";
+    late.add(f);
+    late.stats.duration_ms = config.time_budget_ms;
+    bool logged = static_cast<bool>(util::append_line(log, audit_line(audit, late, fail_open ? "accepted" : "rejected")));
+    if (fail_open && logged) {
+      say("portcullis: WARNING: checks did not finish within " + std::to_string(config.time_budget_ms) +
+          " ms; push ACCEPTED UNCHECKED because failMode is open (push " + audit.push_id + ")\n");
+      ::_exit(0);
+    }
+    say("portcullis: push rejected: the checks did not finish within the time budget of " +
+        std::to_string(config.time_budget_ms) + " ms (push " + audit.push_id +
+        ")\n      fix: retry, or split the push into smaller pushes\n");
+    ::_exit(k_exit_rejected);
+  };
+  auto parsed = parse_updates(input, config.max_refs);
+  if (!parsed) {
+    Finding f;
+    f.rule = "gate.internal";
+    f.message = parsed.error().message;
+    report.add(f);
+  } else {
+    updates = std::move(*parsed);
+  }
+  audit.updates = updates;
+  // From here on, `updates` and `audit` are only read, so the watchdog may use them.
+  Watchdog watchdog(started + budget, watchdog_fire);
+
+  std::optional<schema::Program> store;
+  if (report.findings.empty()) {
+    if (!repo) {
+      Finding f;
+      f.rule = "gate.internal";
+      f.message = repo.error().message;
+      report.add(f);
+    } else if (!config.schema_store.empty()) {
+      auto s = schema::open_store(config.schema_store);
+      if (!s) {
+        Finding f;
+        f.rule = "gate.internal";
+        f.message = "the schema store cannot be used: " + s.error().message;
+        report.add(f);
+      } else {
+        store = std::move(*s);
+      }
+    } else {
+      report.notes.push_back("schema validation is off: the server config names no schemaStore");
+    }
+  }
+  if (report.findings.empty()) {
+    GateInput in{*repo, config, store ? &*store : nullptr, updates, soft, GateMode::hook,
+                 git_dir / "portcullis" / "index"};
+    auto notes = std::move(report.notes);
+    report = run_gate(in);
+    report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
+  }
+  report.stats.refs = updates.size();
+  report.stats.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  if (report.rejected() && fail_open && only_gate_failures(report)) {
+    report.fail_open = true;
+    for (auto& f : report.findings)
+      if (f.level == Level::error) f.level = Level::warning;
+    report.notes.push_back("failMode is open: the push is accepted although it could not be fully checked");
+  }
+  if (!watchdog.disarm()) return k_exit_rejected;  // unreachable: an expired watchdog ends the process
+
+  std::string decision = report.rejected() ? "rejected" : "accepted";
+  if (auto logged = util::append_line(log, audit_line(audit, report, decision)); !logged) {
+    Finding f;
+    f.rule = "gate.audit";
+    f.message = "cannot record the decision in the audit log (" + logged.error().message +
+                "); every decision must be recorded, so the push is rejected";
+    report.add(f);
+  }
+  bool json = push_option("portcullis.format").value_or("text") == "json";
+  std::string text = json ? render_json(report) : render_text(report);
+  if (report.rejected() || !report.findings.empty() || report.fail_open) text += "portcullis: push id " + audit.push_id + "\n";
+  say(text);
+  return report.rejected() ? k_exit_rejected : k_exit_ok;
+}
+
+int post_receive(const std::string& config_path) {
+  // Never fails the push (it has landed); works within a bounded time.
+  policy::ServerConfig config;
+  if (!config_path.empty()) {
+    auto c = policy::load_server_config(config_path);
+    if (!c) {
+      read_stdin(64 << 20);
+      say("portcullis: warning: the server config cannot be read: " + c.error().describe() + "\n");
+      return k_exit_ok;
+    }
+    config = std::move(*c);
+  }
+  std::string input = read_stdin(64 << 20);
+  auto updates = parse_updates(input, config.max_refs);
+  auto repo = git::Repository::open_hook_environment();
+  if (!updates || !repo) return k_exit_ok;
+  std::optional<schema::Program> store;
+  if (!config.schema_store.empty())
+    if (auto s = schema::open_store(config.schema_store)) store = std::move(*s);
+  Deadline deadline(std::chrono::seconds(30));
+  GateInput in{*repo, config, store ? &*store : nullptr, *updates, deadline, GateMode::hook,
+               repo->git_dir() / "portcullis" / "index"};
+  update_indexes(in);
+  return k_exit_ok;
+}
+
+}  // namespace
+
+Runner setup_hook(CLI::App& app) {
+  struct Options {
+    std::string which;
+    std::string config;
+  };
+  auto o = std::make_shared<Options>();
+  app.footer(
+      "Run as a Git server hook. pre-receive reads `<old> <new> <ref>` lines on stdin and exits 0 to "
+      "accept the push, 1 to reject it; post-receive updates Portcullis' indexes. Installed by "
+      "`portcullis install`. Push option portcullis.format=json asks for JSON output.");
+  app.add_option("hook", o->which, "pre-receive or post-receive")
+      ->required()
+      ->check(CLI::IsMember({"pre-receive", "post-receive"}));
+  app.add_option("--config", o->config, "server config (YAML)");
+  return [o] { return o->which == "pre-receive" ? pre_receive(o->config) : post_receive(o->config); };
+}
+
+}  // namespace portcullis::hooks

@@ -1,0 +1,73 @@
+#include "hooks/crds.hpp"
+
+#include "shared/manifest/object.hpp"
+
+namespace portcullis::hooks {
+
+bool is_crd(std::string_view api_version, std::string_view kind) {
+  return kind == "CustomResourceDefinition" && manifest::group_of(api_version) == "apiextensions.k8s.io";
+}
+
+CrdRegistry::CrdRegistry() : m_compiler(std::make_unique<schema::Compiler>()) {}
+CrdRegistry::~CrdRegistry() = default;
+
+util::Result<void> CrdRegistry::add(const yaml::Node& crd) {
+  const yaml::Node* spec = crd.get("spec");
+  if (!spec || !spec->is_mapping()) return util::fail("CustomResourceDefinition has no spec", "schema.invalid");
+  std::string group(spec->get_string("group"));
+  std::string kind(spec->at({"names", "kind"}) ? spec->at({"names", "kind"})->text : std::string_view{});
+  if (group.empty() || kind.empty())
+    return util::fail("CustomResourceDefinition lacks spec.group or spec.names.kind", "schema.invalid");
+  schema::Scope scope = spec->get_string("scope") == "Cluster" ? schema::Scope::cluster : schema::Scope::namespaced;
+  // v1beta1 kept one schema for all versions in spec.validation.
+  const yaml::Node* shared_schema = spec->at({"validation", "openAPIV3Schema"});
+  std::vector<std::pair<std::string, const yaml::Node*>> versions;
+  if (const yaml::Node* vs = spec->get("versions"); vs && vs->is_sequence()) {
+    for (const yaml::Node* v : vs->items) {
+      if (!v->is_mapping()) continue;
+      const yaml::Node* s = v->at({"schema", "openAPIV3Schema"});
+      versions.emplace_back(std::string(v->get_string("name")), s ? s : shared_schema);
+    }
+  } else if (auto v = spec->get_string("version"); !v.empty()) {
+    versions.emplace_back(std::string(v), shared_schema);
+  }
+  if (versions.empty()) return util::fail("CustomResourceDefinition declares no versions", "schema.invalid");
+  for (const auto& [version, s] : versions) {
+    schema::NodeId id;
+    if (s) {
+      auto compiled = m_compiler->compile(*s, *s);
+      if (!compiled) {
+        auto e = compiled.error();
+        e.message = "the openAPIV3Schema of version " + version + " does not compile: " + e.message;
+        e.rule = "schema.invalid";
+        return util::fail(std::move(e));
+      }
+      id = *compiled;
+    } else {
+      id = m_compiler->any();
+    }
+    m_compiler->add_root(group + "/" + version, kind, id, scope);
+  }
+  m_kinds[{group, kind}] = true;
+  m_dirty = true;
+  return {};
+}
+
+bool CrdRegistry::declares(std::string_view group, std::string_view kind) const {
+  return m_kinds.contains({std::string(group), std::string(kind)});
+}
+
+std::optional<CrdRegistry::Found> CrdRegistry::find(std::string_view api_version, std::string_view kind) {
+  if (m_kinds.empty()) return std::nullopt;
+  if (m_dirty || !m_program) {
+    auto p = m_compiler->finish();
+    if (!p) return std::nullopt;
+    m_program = std::move(*p);
+    m_dirty = false;
+  }
+  auto root = m_program->find(api_version, kind);
+  if (!root) return std::nullopt;
+  return Found{&*m_program, *root};
+}
+
+}  // namespace portcullis::hooks

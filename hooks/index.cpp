@@ -1,0 +1,189 @@
+#include "hooks/index.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "shared/util/fs.hpp"
+
+namespace portcullis::hooks {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char k_magic[8] = {'P', 'C', 'I', 'D', 'X', '0', '0', '1'};
+constexpr char k_sep = '\x1f';
+constexpr std::size_t k_keep_files = 64;
+
+struct Header {
+  char magic[8];
+  std::uint32_t count;
+  std::uint32_t data_size;
+};
+
+fs::path file_of(const fs::path& dir, const git::Oid& tree) { return dir / (tree.hex() + ".idx"); }
+
+}  // namespace
+
+std::string object_key(const manifest::Identity& id) {
+  std::string k = "o";
+  for (const auto* part : {&id.group, &id.kind, &id.namespace_, &id.name}) {
+    k += k_sep;
+    k += *part;
+  }
+  return k;
+}
+
+std::string crd_key(std::string_view group, std::string_view kind) {
+  std::string k = "c";
+  k += k_sep;
+  k += group;
+  k += k_sep;
+  k += kind;
+  return k;
+}
+
+std::string describe_key(std::string_view key) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto p = key.find(k_sep, start);
+    parts.push_back(key.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    if (p == std::string_view::npos) break;
+    start = p + 1;
+  }
+  if (parts.size() == 5 && parts[0] == "o") {
+    manifest::Identity id{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4])};
+    return id.describe();
+  }
+  if (parts.size() == 3 && parts[0] == "c") return "CRD for " + std::string(parts[1]) + "/" + std::string(parts[2]);
+  return std::string(key);
+}
+
+struct IdentityIndex::Map {
+  void* base = nullptr;
+  std::size_t size = 0;
+  const std::uint32_t* offsets = nullptr;
+  const char* data = nullptr;
+  std::uint32_t count = 0;
+  std::uint32_t data_size = 0;
+  ~Map() {
+    if (base) munmap(base, size);
+  }
+};
+
+IdentityIndex::IdentityIndex() = default;
+IdentityIndex::~IdentityIndex() = default;
+IdentityIndex::IdentityIndex(IdentityIndex&&) noexcept = default;
+IdentityIndex& IdentityIndex::operator=(IdentityIndex&&) noexcept = default;
+
+std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git::Oid& tree) {
+  fs::path path = file_of(dir, tree);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < sizeof(Header)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  auto size = static_cast<std::size_t>(st.st_size);
+  void* base = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) return std::nullopt;
+  auto map = std::make_unique<Map>();
+  map->base = base;
+  map->size = size;
+  const auto* h = static_cast<const Header*>(base);
+  if (std::memcmp(h->magic, k_magic, 8) != 0) return std::nullopt;
+  std::size_t table = sizeof(Header) + std::size_t{h->count} * 4;
+  if (table > size || size - table != h->data_size) return std::nullopt;
+  map->count = h->count;
+  map->data_size = h->data_size;
+  map->offsets = reinterpret_cast<const std::uint32_t*>(static_cast<const char*>(base) + sizeof(Header));
+  map->data = static_cast<const char*>(base) + table;
+  // Records are bounds-checked as they are read (key_at/path_at), not here: loading stays
+  // O(1) so a push into a large environment costs no more than one into a small one.
+  IdentityIndex index;
+  index.m_map = std::move(map);
+  return index;
+}
+
+util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree, std::vector<IndexRecord> records) {
+  std::sort(records.begin(), records.end());
+  records.erase(std::unique(records.begin(), records.end(),
+                            [](const IndexRecord& a, const IndexRecord& b) { return a.key == b.key && a.path == b.path; }),
+                records.end());
+  std::string data;
+  std::vector<std::uint32_t> offsets;
+  offsets.reserve(records.size());
+  for (const auto& r : records) {
+    offsets.push_back(static_cast<std::uint32_t>(data.size()));
+    data += r.key;
+    data += '\0';
+    data += r.path;
+    data += '\0';
+  }
+  Header h{};
+  std::memcpy(h.magic, k_magic, 8);
+  h.count = static_cast<std::uint32_t>(records.size());
+  h.data_size = static_cast<std::uint32_t>(data.size());
+  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
+  out.append(reinterpret_cast<const char*>(offsets.data()), offsets.size() * 4);
+  out += data;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (auto r = util::write_file(file_of(dir, tree), out, 0644); !r) return r;
+
+  // Keep the newest index files; an index that is trimmed is only rebuilt when needed.
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  for (auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".idx") files.emplace_back(e.last_write_time(ec), e.path());
+  if (files.size() > k_keep_files) {
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t i = k_keep_files; i < files.size(); ++i) fs::remove(files[i].second, ec);
+  }
+  return {};
+}
+
+namespace {
+
+// The NUL-terminated string at `off`, cut at the end of the section if a damaged file lacks
+// the terminator.
+std::string_view bounded(const char* data, std::size_t size, std::size_t off) {
+  if (off >= size) return {};
+  return std::string_view(data + off, strnlen(data + off, size - off));
+}
+
+}  // namespace
+
+std::string_view IdentityIndex::key_at(std::size_t i) const {
+  return bounded(m_map->data, m_map->data_size, m_map->offsets[i]);
+}
+
+std::string_view IdentityIndex::path_at(std::size_t i) const {
+  return bounded(m_map->data, m_map->data_size, std::size_t{m_map->offsets[i]} + key_at(i).size() + 1);
+}
+
+std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const {
+  std::vector<std::string_view> out;
+  if (!m_map) return out;
+  std::size_t lo = 0, hi = m_map->count;
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    if (key_at(mid) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  for (std::size_t i = lo; i < m_map->count && key_at(i) == key; ++i) out.push_back(path_at(i));
+  return out;
+}
+
+std::size_t IdentityIndex::size() const { return m_map ? m_map->count : 0; }
+
+IndexRecord IdentityIndex::at(std::size_t i) const { return IndexRecord{std::string(key_at(i)), std::string(path_at(i))}; }
+
+}  // namespace portcullis::hooks

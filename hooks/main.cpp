@@ -1,0 +1,3 @@
+#include "hooks/command.hpp"
+
+int main(int argc, char** argv) { return portcullis::hooks::main(argc, argv); }

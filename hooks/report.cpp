@@ -1,0 +1,157 @@
+#include "hooks/report.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "shared/util/strings.hpp"
+
+namespace portcullis::hooks {
+
+std::size_t Report::errors() const {
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return f.level == Level::error; }));
+}
+
+std::size_t Report::warnings() const {
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return f.level == Level::warning; }));
+}
+
+std::string_view default_hint(std::string_view rule) {
+  struct Hint {
+    std::string_view rule, hint;
+  };
+  static constexpr Hint hints[] = {
+      {"yaml.syntax", "fix the YAML at that position; `yamllint` or your editor shows the same error"},
+      {"yaml.duplicate-key", "remove one of the two keys; Kubernetes would silently keep only the last"},
+      {"yaml.encoding", "save the file as UTF-8"},
+      {"yaml.limit", "split the file or remove the deep nesting / alias expansion; limits are in the server config"},
+      {"file.too-large", "split the manifest into smaller files (the limit is limits.maxFileSize in the server config)"},
+      {"file.binary", "keep binary files out of environment paths; reference them from a ConfigMap or an image"},
+      {"file.symlink", "replace the symlink with the file itself; links inside environments are not followed"},
+      {"file.submodule", "vendor the content instead of a submodule; the reconciler does not fetch submodules"},
+      {"k8s.not-an-object", "each YAML document under an environment must be one Kubernetes object (a mapping)"},
+      {"k8s.missing-field", "add apiVersion, kind and metadata.name"},
+      {"k8s.duplicate", "keep one declaration of the object; rename or delete the other"},
+      {"schema.type", "give the field a value of the expected type (quote strings such as \"yes\" or \"1.0\")"},
+      {"schema.unknown-field", "remove the field or fix its spelling; `kubectl explain` lists the valid fields"},
+      {"schema.required", "add the missing field"},
+      {"schema.enum", "use one of the allowed values"},
+      {"schema.missing", "import the cluster's schemas (`portcullis schemas import`) or add the CRD to the repository"},
+      {"schema.format", "write the value in the expected format"},
+      {"schema.pattern", "change the value to match the pattern"},
+      {"schema.range", "use a value within the allowed range"},
+      {"schema.length", "adjust the length to the allowed range"},
+      {"schema.unique", "remove the duplicate item"},
+      {"schema.invalid", "change the value to one of the shapes the schema allows"},
+      {"content.deny-kind", "this kind may not be committed to an environment (manifests.denyKinds in .portcullis.yaml)"},
+      {"content.plaintext-secret", "encrypt it before committing (SealedSecret or SOPS); plaintext Secrets never enter Git"},
+      {"content.image-latest", "pin the image to a version tag or a digest (image:1.2.3 or image@sha256:...)"},
+      {"content.image-untagged", "pin the image to a version tag or a digest (image:1.2.3 or image@sha256:...)"},
+      {"policy.invalid", "fix .portcullis.yaml; schemas/policy.schema.json describes every key"},
+      {"ref.protected-delete", "protected refs cannot be deleted (protectedRefs in .portcullis.yaml)"},
+      {"ref.protected-force", "rebase onto the current tip and push without --force"},
+      {"ref.release-tag-move", "release tags are immutable; create a new tag for the new release"},
+      {"ref.release-tag-delete", "release tags are immutable and cannot be deleted"},
+      {"ref.not-a-commit", "push a commit to branches"},
+      {"gate.budget", "the check ran out of time; retry, or split the push into smaller pushes"},
+      {"gate.internal", "report this to the Git server's administrators"},
+      {"gate.audit", "the server cannot record decisions; tell its administrators (disk full?)"},
+  };
+  for (const auto& h : hints)
+    if (h.rule == rule) return h.hint;
+  return {};
+}
+
+namespace {
+
+std::string_view level_name(Level l) {
+  switch (l) {
+    case Level::error: return "error";
+    case Level::warning: return "warning";
+    case Level::notice: return "notice";
+  }
+  return "error";
+}
+
+std::string plural(std::size_t n, std::string_view word) {
+  std::string s = std::to_string(n) + " " + std::string(word);
+  if (n != 1) s += 's';
+  return s;
+}
+
+}  // namespace
+
+std::string render_text(const Report& report) {
+  std::string out;
+  // Group by ref, then file, keeping the order in which they were found.
+  std::vector<std::string> refs;
+  for (const auto& f : report.findings)
+    if (std::find(refs.begin(), refs.end(), f.ref) == refs.end()) refs.push_back(f.ref);
+  for (const auto& ref : refs) {
+    out += ref.empty() ? std::string("push:\n") : ref + ":\n";
+    std::vector<std::string> files;
+    for (const auto& f : report.findings)
+      if (f.ref == ref && std::find(files.begin(), files.end(), f.file) == files.end()) files.push_back(f.file);
+    for (const auto& file : files) {
+      for (const auto& f : report.findings) {
+        if (f.ref != ref || f.file != file) continue;
+        out += "  ";
+        if (!f.file.empty()) {
+          out += f.file;
+          if (f.line) out += ":" + std::to_string(f.line) + ":" + std::to_string(f.column ? f.column : 1);
+          out += ": ";
+        }
+        out += level_name(f.level);
+        out += " [" + f.rule + "] ";
+        if (!f.object.empty()) out += f.object + ": ";
+        out += f.message + "\n";
+        std::string_view hint = f.hint.empty() ? default_hint(f.rule) : std::string_view(f.hint);
+        if (!hint.empty() && f.level != Level::notice) out += "      fix: " + std::string(hint) + "\n";
+      }
+    }
+  }
+  for (const auto& note : report.notes) out += "note: " + note + "\n";
+  std::string counts = plural(report.errors(), "error") + ", " + plural(report.warnings(), "warning");
+  std::string scope = plural(report.stats.files, "file") + ", " + plural(report.stats.objects, "object") + " in " +
+                      plural(report.stats.refs, "ref") + " checked in " + std::to_string(report.stats.duration_ms) +
+                      " ms";
+  if (report.rejected())
+    out += "portcullis: push rejected: " + counts + " (" + scope + ")\n";
+  else if (report.fail_open)
+    out += "portcullis: push ACCEPTED WITHOUT A VERDICT (failMode: open): " + counts + " (" + scope + ")\n";
+  else
+    out += "portcullis: push accepted: " + counts + " (" + scope + ")\n";
+  return out;
+}
+
+std::string render_json(const Report& report) {
+  using util::json_escape;
+  std::string out = "{\"decision\":\"";
+  out += report.rejected() ? "rejected" : "accepted";
+  out += "\",\"failOpen\":";
+  out += report.fail_open ? "true" : "false";
+  out += ",\"errors\":" + std::to_string(report.errors()) + ",\"warnings\":" + std::to_string(report.warnings());
+  out += ",\"stats\":{\"refs\":" + std::to_string(report.stats.refs) + ",\"files\":" +
+         std::to_string(report.stats.files) + ",\"objects\":" + std::to_string(report.stats.objects) +
+         ",\"durationMs\":" + std::to_string(report.stats.duration_ms) + "}";
+  out += ",\"notes\":[";
+  for (std::size_t i = 0; i < report.notes.size(); ++i)
+    out += (i ? ",\"" : "\"") + json_escape(report.notes[i]) + "\"";
+  out += "],\"findings\":[";
+  bool first = true;
+  for (const auto& f : report.findings) {
+    if (!first) out += ',';
+    first = false;
+    std::string_view hint = f.hint.empty() ? default_hint(f.rule) : std::string_view(f.hint);
+    out += "{\"level\":\"" + std::string(level_name(f.level)) + "\",\"rule\":\"" + json_escape(f.rule) +
+           "\",\"ref\":\"" + json_escape(f.ref) + "\",\"file\":\"" + json_escape(f.file) +
+           "\",\"line\":" + std::to_string(f.line) + ",\"column\":" + std::to_string(f.column) + ",\"object\":\"" +
+           json_escape(f.object) + "\",\"message\":\"" + json_escape(f.message) + "\",\"hint\":\"" +
+           json_escape(hint) + "\"}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace portcullis::hooks

@@ -1,0 +1,440 @@
+#include "shared/git/repository.hpp"
+
+#include <git2.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "shared/util/strings.hpp"
+
+namespace portcullis::git {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// libgit2's global state, initialised once per process, with limits that keep the hook's
+// memory small (objects are read once; a large cache only grows RSS).
+struct Library {
+  Library() {
+    git_libgit2_init();
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(8 << 20));
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(256) << 20);
+  }
+  ~Library() { git_libgit2_shutdown(); }
+};
+
+void ensure_library() { static Library library; }
+
+util::Error libgit2_error(std::string_view what) {
+  const ::git_error* e = git_error_last();
+  std::string msg(what);
+  if (e && e->message) {
+    msg += ": ";
+    msg += e->message;
+  }
+  return util::Error{msg, "git", {}, 0, 0};
+}
+
+template <class T, void (*Free)(T*)>
+struct Handle {
+  T* p = nullptr;
+  Handle() = default;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+  Handle& operator=(Handle&& o) noexcept {
+    std::swap(p, o.p);
+    return *this;
+  }
+  ~Handle() {
+    if (p) Free(p);
+  }
+  T** out() { return &p; }
+  T* get() const { return p; }
+};
+
+using TreeH = Handle<git_tree, git_tree_free>;
+using CommitH = Handle<git_commit, git_commit_free>;
+using ObjectH = Handle<git_object, git_object_free>;
+using BlobH = Handle<git_blob, git_blob_free>;
+using OdbH = Handle<git_odb, git_odb_free>;
+using EntryH = Handle<git_tree_entry, git_tree_entry_free>;
+using ConfigH = Handle<git_config, git_config_free>;
+using RefH = Handle<git_reference, git_reference_free>;
+
+git_oid to_git(const Oid& o) {
+  git_oid g;
+  std::memcpy(g.id, o.bytes.data(), 20);
+  return g;
+}
+
+Oid from_git(const git_oid* g) {
+  Oid o;
+  std::memcpy(o.bytes.data(), g->id, 20);
+  return o;
+}
+
+EntryKind kind_of(git_filemode_t mode) {
+  switch (mode) {
+    case GIT_FILEMODE_TREE: return EntryKind::tree;
+    case GIT_FILEMODE_BLOB_EXECUTABLE: return EntryKind::executable;
+    case GIT_FILEMODE_LINK: return EntryKind::symlink;
+    case GIT_FILEMODE_COMMIT: return EntryKind::submodule;
+    default: return EntryKind::blob;
+  }
+}
+
+// Git's tree order: names compare bytewise, a tree's name as if it ended in '/'.
+int compare_entries(std::string_view a, bool a_tree, std::string_view b, bool b_tree) {
+  std::size_t n = std::min(a.size(), b.size());
+  int c = std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c;
+  unsigned char ca = a.size() > n ? static_cast<unsigned char>(a[n]) : (a_tree ? '/' : 0);
+  unsigned char cb = b.size() > n ? static_cast<unsigned char>(b[n]) : (b_tree ? '/' : 0);
+  return ca < cb ? -1 : ca > cb ? 1 : 0;
+}
+
+std::string join(std::string_view prefix, std::string_view name) {
+  if (prefix.empty()) return std::string(name);
+  std::string out(prefix);
+  if (out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+}  // namespace
+
+std::optional<Oid> Oid::from_hex(std::string_view hex) {
+  if (hex.size() != 40) return std::nullopt;
+  Oid o;
+  for (std::size_t i = 0; i < 20; ++i) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    o.bytes[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return o;
+}
+
+std::string Oid::hex() const {
+  static const char* digits = "0123456789abcdef";
+  std::string s(40, '0');
+  for (std::size_t i = 0; i < 20; ++i) {
+    s[2 * i] = digits[bytes[i] >> 4];
+    s[2 * i + 1] = digits[bytes[i] & 15];
+  }
+  return s;
+}
+
+bool Oid::is_zero() const {
+  for (auto b : bytes)
+    if (b) return false;
+  return true;
+}
+
+std::size_t OidHash::operator()(const Oid& o) const noexcept {
+  std::size_t h;
+  std::memcpy(&h, o.bytes.data(), sizeof h);
+  return h;
+}
+
+std::vector<std::string> split_alternates(std::string_view value) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (value[i] == ':') {
+      ++i;
+      continue;
+    }
+    if (value[i] == '"') {
+      std::size_t j = i + 1;
+      while (j < value.size() && value[j] != '"') j += value[j] == '\\' ? 2 : 1;
+      std::size_t end = std::min(j + 1, value.size());
+      out.push_back(util::unquote_c_style(value.substr(i, end - i)));
+      i = end;
+    } else {
+      std::size_t j = value.find(':', i);
+      if (j == std::string_view::npos) j = value.size();
+      out.emplace_back(value.substr(i, j - i));
+      i = j;
+    }
+  }
+  return out;
+}
+
+struct Repository::Impl {
+  git_repository* repo = nullptr;
+  ~Impl() {
+    if (repo) git_repository_free(repo);
+  }
+
+  util::Result<TreeH> tree(const Oid& oid) const {
+    TreeH t;
+    git_oid g = to_git(oid);
+    if (git_tree_lookup(t.out(), repo, &g) != 0) return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
+    return t;
+  }
+
+  util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b, const std::string& prefix,
+                              const std::function<bool(const Change&)>& cb, int depth) const {
+    if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
+    TreeH ta, tb;
+    if (a) {
+      auto t = tree(*a);
+      if (!t) return util::fail(t.error());
+      std::swap(ta.p, t->p);
+    }
+    if (b) {
+      auto t = tree(*b);
+      if (!t) return util::fail(t.error());
+      std::swap(tb.p, t->p);
+    }
+    std::size_t na = ta.get() ? git_tree_entrycount(ta.get()) : 0;
+    std::size_t nb = tb.get() ? git_tree_entrycount(tb.get()) : 0;
+    std::size_t i = 0, j = 0;
+    auto emit_side = [&](const git_tree_entry* e, bool is_before) -> util::Result<bool> {
+      std::string path = join(prefix, git_tree_entry_name(e));
+      EntryKind k = kind_of(git_tree_entry_filemode(e));
+      Oid oid = from_git(git_tree_entry_id(e));
+      if (k == EntryKind::tree) {
+        return is_before ? diff_rec(oid, std::nullopt, path, cb, depth + 1)
+                         : diff_rec(std::nullopt, oid, path, cb, depth + 1);
+      }
+      Change c;
+      c.path = std::move(path);
+      (is_before ? c.before : c.after) = TreeEntry{oid, k};
+      return cb(c);
+    };
+    while (i < na || j < nb) {
+      const git_tree_entry* ea = i < na ? git_tree_entry_byindex(ta.get(), i) : nullptr;
+      const git_tree_entry* eb = j < nb ? git_tree_entry_byindex(tb.get(), j) : nullptr;
+      int c;
+      if (!ea) c = 1;
+      else if (!eb) c = -1;
+      else
+        c = compare_entries(git_tree_entry_name(ea), git_tree_entry_filemode(ea) == GIT_FILEMODE_TREE,
+                            git_tree_entry_name(eb), git_tree_entry_filemode(eb) == GIT_FILEMODE_TREE);
+      util::Result<bool> r = true;
+      if (c < 0) {
+        r = emit_side(ea, true);
+        ++i;
+      } else if (c > 0) {
+        r = emit_side(eb, false);
+        ++j;
+      } else {
+        ++i;
+        ++j;
+        if (git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
+            git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
+          continue;
+        EntryKind ka = kind_of(git_tree_entry_filemode(ea)), kb = kind_of(git_tree_entry_filemode(eb));
+        std::string path = join(prefix, git_tree_entry_name(ea));
+        if (ka == EntryKind::tree && kb == EntryKind::tree) {
+          r = diff_rec(from_git(git_tree_entry_id(ea)), from_git(git_tree_entry_id(eb)), path, cb, depth + 1);
+        } else if (ka != EntryKind::tree && kb != EntryKind::tree) {
+          Change ch;
+          ch.path = std::move(path);
+          ch.before = TreeEntry{from_git(git_tree_entry_id(ea)), ka};
+          ch.after = TreeEntry{from_git(git_tree_entry_id(eb)), kb};
+          r = cb(ch);
+        } else {
+          r = emit_side(ea, true);
+          if (r && *r) r = emit_side(eb, false);
+        }
+      }
+      if (!r) return r;
+      if (!*r) return false;
+    }
+    return true;
+  }
+
+  util::Result<bool> walk_rec(const Oid& oid, const std::string& prefix,
+                              const std::function<bool(const std::string&, const TreeEntry&)>& cb, int depth) const {
+    if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
+    auto t = tree(oid);
+    if (!t) return util::fail(t.error());
+    std::size_t n = git_tree_entrycount(t->get());
+    for (std::size_t i = 0; i < n; ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
+      std::string path = join(prefix, git_tree_entry_name(e));
+      EntryKind k = kind_of(git_tree_entry_filemode(e));
+      Oid id = from_git(git_tree_entry_id(e));
+      if (k == EntryKind::tree) {
+        auto r = walk_rec(id, path, cb, depth + 1);
+        if (!r || !*r) return r;
+      } else if (!cb(path, TreeEntry{id, k})) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+Repository::Repository(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Repository::~Repository() = default;
+Repository::Repository(Repository&&) noexcept = default;
+Repository& Repository::operator=(Repository&&) noexcept = default;
+
+util::Result<Repository> Repository::open(const fs::path& path) {
+  ensure_library();
+  auto impl = std::make_unique<Impl>();
+  if (git_repository_open_ext(&impl->repo, path.c_str(), 0, nullptr) != 0)
+    return util::fail(libgit2_error("cannot open a Git repository at " + path.string()));
+  return Repository(std::move(impl));
+}
+
+util::Result<Repository> Repository::open_hook_environment() {
+  ensure_library();
+  // Git has already checked that the repository may be used; libgit2's ownership check would
+  // only get in the way of servers that run hooks as another user (fcgiwrap, gitolite).
+  git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+  const char* git_dir_env = std::getenv("GIT_DIR");
+  fs::path git_dir = git_dir_env && *git_dir_env ? fs::path(git_dir_env) : fs::path(".");
+  auto impl = std::make_unique<Impl>();
+  if (git_repository_open_ext(&impl->repo, git_dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0)
+    return util::fail(libgit2_error("cannot open the repository this hook runs in (GIT_DIR=" + git_dir.string() + ")"));
+  OdbH odb;
+  if (git_repository_odb(odb.out(), impl->repo) != 0) return util::fail(libgit2_error("cannot open the object database"));
+  fs::path own_objects = fs::path(git_repository_path(impl->repo)) / "objects";
+  std::vector<std::string> extra;
+  if (const char* q = std::getenv("GIT_OBJECT_DIRECTORY"); q && *q) extra.emplace_back(q);
+  if (const char* alt = std::getenv("GIT_ALTERNATE_OBJECT_DIRECTORIES"); alt && *alt)
+    for (auto& a : split_alternates(alt)) extra.push_back(std::move(a));
+  for (const auto& dir : extra) {
+    std::error_code ec;
+    if (fs::equivalent(dir, own_objects, ec)) continue;
+    if (!fs::is_directory(dir, ec)) continue;
+    if (git_odb_add_disk_alternate(odb.get(), dir.c_str()) != 0)
+      return util::fail(libgit2_error("cannot add object directory " + dir));
+  }
+  return Repository(std::move(impl));
+}
+
+fs::path Repository::git_dir() const { return fs::path(git_repository_path(m_impl->repo)); }
+
+util::Result<Oid> Repository::resolve_commit(std::string_view rev) const {
+  ObjectH obj;
+  std::string r(rev);
+  if (git_revparse_single(obj.out(), m_impl->repo, r.c_str()) != 0)
+    return util::fail(libgit2_error("unknown revision " + r));
+  ObjectH commit;
+  if (git_object_peel(commit.out(), obj.get(), GIT_OBJECT_COMMIT) != 0)
+    return util::fail(libgit2_error("revision " + r + " is not a commit"));
+  return from_git(git_object_id(commit.get()));
+}
+
+util::Result<std::optional<Oid>> Repository::peel_to_commit(const Oid& oid) const {
+  ObjectH obj;
+  git_oid g = to_git(oid);
+  if (git_object_lookup(obj.out(), m_impl->repo, &g, GIT_OBJECT_ANY) != 0)
+    return util::fail(libgit2_error("cannot read object " + oid.short_hex()));
+  ObjectH commit;
+  if (git_object_peel(commit.out(), obj.get(), GIT_OBJECT_COMMIT) != 0) return std::optional<Oid>{};
+  return std::optional<Oid>{from_git(git_object_id(commit.get()))};
+}
+
+util::Result<Oid> Repository::commit_tree(const Oid& commit) const {
+  CommitH c;
+  git_oid g = to_git(commit);
+  if (git_commit_lookup(c.out(), m_impl->repo, &g) != 0)
+    return util::fail(libgit2_error("cannot read commit " + commit.short_hex()));
+  return from_git(git_commit_tree_id(c.get()));
+}
+
+util::Result<std::optional<Oid>> Repository::head_commit() const {
+  RefH head;
+  int rc = git_repository_head(head.out(), m_impl->repo);
+  if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND) return std::optional<Oid>{};
+  if (rc != 0) return util::fail(libgit2_error("cannot read HEAD"));
+  ObjectH commit;
+  if (git_reference_peel(commit.out(), head.get(), GIT_OBJECT_COMMIT) != 0) return std::optional<Oid>{};
+  return std::optional<Oid>{from_git(git_object_id(commit.get()))};
+}
+
+util::Result<std::optional<TreeEntry>> Repository::entry_at(const Oid& tree, std::string_view path) const {
+  if (path.empty()) return std::optional<TreeEntry>{TreeEntry{tree, EntryKind::tree}};
+  auto t = m_impl->tree(tree);
+  if (!t) return util::fail(t.error());
+  EntryH e;
+  std::string p(path);
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  int rc = git_tree_entry_bypath(e.out(), t->get(), p.c_str());
+  if (rc == GIT_ENOTFOUND) return std::optional<TreeEntry>{};
+  if (rc != 0) return util::fail(libgit2_error("cannot look up " + p));
+  return std::optional<TreeEntry>{TreeEntry{from_git(git_tree_entry_id(e.get())), kind_of(git_tree_entry_filemode(e.get()))}};
+}
+
+util::Result<std::uint64_t> Repository::object_size(const Oid& oid) const {
+  OdbH odb;
+  if (git_repository_odb(odb.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot open the object database"));
+  std::size_t len = 0;
+  git_object_t type;
+  git_oid g = to_git(oid);
+  if (git_odb_read_header(&len, &type, odb.get(), &g) != 0)
+    return util::fail(libgit2_error("cannot read object " + oid.short_hex()));
+  return static_cast<std::uint64_t>(len);
+}
+
+util::Result<std::string> Repository::read_blob(const Oid& oid, std::uint64_t max_bytes) const {
+  auto size = object_size(oid);
+  if (!size) return util::fail(size.error());
+  if (*size > max_bytes)
+    return util::fail("blob " + oid.short_hex() + " is " + std::to_string(*size) + " bytes, more than the limit of " +
+                      std::to_string(max_bytes));
+  BlobH b;
+  git_oid g = to_git(oid);
+  if (git_blob_lookup(b.out(), m_impl->repo, &g) != 0) return util::fail(libgit2_error("cannot read blob " + oid.short_hex()));
+  const auto* data = static_cast<const char*>(git_blob_rawcontent(b.get()));
+  return std::string(data, static_cast<std::size_t>(git_blob_rawsize(b.get())));
+}
+
+util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid> after, std::string_view prefix,
+                                    const std::function<bool(const Change&)>& on_change) const {
+  if (before && after && *before == *after) return {};
+  auto r = m_impl->diff_rec(before, after, std::string(prefix), on_change, 0);
+  if (!r) return util::fail(r.error());
+  return {};
+}
+
+util::Result<void> Repository::walk(const Oid& tree, std::string_view prefix,
+                                    const std::function<bool(const std::string&, const TreeEntry&)>& on_entry) const {
+  auto r = m_impl->walk_rec(tree, std::string(prefix), on_entry, 0);
+  if (!r) return util::fail(r.error());
+  return {};
+}
+
+util::Result<bool> Repository::is_ancestor(const Oid& ancestor, const Oid& descendant) const {
+  if (ancestor == descendant) return true;
+  git_oid a = to_git(ancestor), d = to_git(descendant);
+  int rc = git_graph_descendant_of(m_impl->repo, &d, &a);
+  if (rc < 0) return util::fail(libgit2_error("cannot compare history of " + ancestor.short_hex() + " and " + descendant.short_hex()));
+  return rc == 1;
+}
+
+util::Result<std::optional<std::string>> Repository::config_string(std::string_view key) const {
+  ConfigH cfg;
+  if (git_repository_config_snapshot(cfg.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot read config"));
+  const char* value = nullptr;
+  std::string k(key);
+  int rc = git_config_get_string(&value, cfg.get(), k.c_str());
+  if (rc == GIT_ENOTFOUND) return std::optional<std::string>{};
+  if (rc != 0) return util::fail(libgit2_error("cannot read config " + k));
+  return std::optional<std::string>{value};
+}
+
+util::Result<void> Repository::set_config_bool(std::string_view key, bool value) {
+  ConfigH cfg;
+  if (git_repository_config(cfg.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot open config"));
+  std::string k(key);
+  if (git_config_set_bool(cfg.get(), k.c_str(), value ? 1 : 0) != 0) return util::fail(libgit2_error("cannot set " + k));
+  return {};
+}
+
+}  // namespace portcullis::git

@@ -1,0 +1,226 @@
+#include "shared/policy/policy.hpp"
+
+#include <mutex>
+
+#include "schemas/embedded.hpp"
+#include "shared/schema/compiler.hpp"
+#include "shared/schema/validator.hpp"
+#include "shared/util/fs.hpp"
+#include "shared/util/strings.hpp"
+
+namespace portcullis::policy {
+
+namespace {
+
+// A compiled embedded schema, built once per process.
+struct EmbeddedSchema {
+  yaml::Stream source;
+  schema::Program program;
+  schema::NodeId root = 0;
+};
+
+const EmbeddedSchema& embedded(std::string_view text) {
+  static std::mutex mutex;
+  static std::map<const char*, std::unique_ptr<EmbeddedSchema>> cache;
+  std::lock_guard lock(mutex);
+  auto& slot = cache[text.data()];
+  if (!slot) {
+    auto parsed = yaml::parse_json(text);
+    if (!parsed) throw std::logic_error("embedded schema does not parse: " + parsed.error().describe());
+    slot = std::make_unique<EmbeddedSchema>();
+    slot->source = std::move(*parsed);
+    const yaml::Node& root = *slot->source.documents.at(0).root;
+    schema::Compiler compiler;
+    auto id = compiler.compile(root, root);
+    if (!id) throw std::logic_error("embedded schema does not compile: " + id.error().describe());
+    compiler.add_root("", "", *id, schema::Scope::unknown);
+    auto program = compiler.finish();
+    if (!program) throw std::logic_error("embedded schema does not compile");
+    slot->program = std::move(*program);
+    slot->root = *id;
+  }
+  return *slot;
+}
+
+util::Result<void> validate_against(std::string_view schema_text, const yaml::Node& root, std::string_view file,
+                                    std::string_view what) {
+  const auto& s = embedded(schema_text);
+  std::vector<schema::Violation> out;
+  schema::ValidateOptions options;
+  options.max_violations = 1;
+  schema::validate(s.program, s.root, root, options, out);
+  if (out.empty()) return {};
+  const auto& v = out.front();
+  util::Error e;
+  e.rule = "policy.invalid";
+  e.file = std::string(file);
+  e.line = v.mark.line;
+  e.column = v.mark.column;
+  e.message = "invalid " + std::string(what) + ": " + (v.path.empty() ? "" : v.path + ": ") + v.message;
+  return util::fail(std::move(e));
+}
+
+util::Result<const yaml::Node*> parse_root(const yaml::Stream& stream, std::string_view file, std::string_view what) {
+  if (stream.documents.size() > 1) {
+    util::Error e{std::string(what) + " must be a single YAML document", "policy.invalid", std::string(file),
+                  stream.documents[1].start.line, 1};
+    return util::fail(std::move(e));
+  }
+  if (stream.documents.empty() || !stream.documents[0].root) return nullptr;
+  return stream.documents[0].root;
+}
+
+std::vector<std::string> strings_of(const yaml::Node* list) {
+  std::vector<std::string> out;
+  if (!list) return out;
+  for (const yaml::Node* n : list->items) out.emplace_back(n->text);
+  return out;
+}
+
+Severity severity_of(std::string_view s) {
+  if (s == "off") return Severity::off;
+  if (s == "warn") return Severity::warn;
+  return Severity::error;
+}
+
+}  // namespace
+
+Severity Policy::severity(std::string_view rule) const {
+  auto it = rules.find(rule);
+  return it == rules.end() ? Severity::error : it->second;
+}
+
+bool Policy::is_protected_ref(std::string_view ref) const {
+  for (const auto& p : protected_refs)
+    if (util::glob_match(p, ref)) return true;
+  return false;
+}
+
+bool Policy::is_release_tag(std::string_view ref) const {
+  for (const auto& p : release_tags)
+    if (util::glob_match(p, ref)) return true;
+  return false;
+}
+
+bool Policy::is_checked_ref(std::string_view ref) const {
+  for (const auto& p : check_refs)
+    if (util::glob_match(p, ref)) return true;
+  return false;
+}
+
+bool Policy::is_excluded(std::string_view path) const {
+  for (const auto& p : exclude)
+    if (util::glob_match(p, path, util::Slash::special)) return true;
+  return false;
+}
+
+Environment discovered_environment(std::string_view dir_name) {
+  Environment e;
+  e.name = std::string(dir_name);
+  e.path = std::string(k_environments_dir) + "/" + std::string(dir_name);
+  e.protected_ = dir_name == "prod" || dir_name == "production";
+  return e;
+}
+
+util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view file) {
+  if (auto r = validate_against(schemas::policy_schema(), root, file, "policy"); !r) return util::fail(r.error());
+  Policy p;
+  if (const auto* n = root.get("protectedRefs")) p.protected_refs = strings_of(n);
+  if (const auto* n = root.get("releaseTags")) p.release_tags = strings_of(n);
+  if (const auto* n = root.get("checkRefs")) p.check_refs = strings_of(n);
+  if (const auto* envs = root.get("environments")) {
+    p.discover_environments = false;
+    for (const yaml::Node* e : envs->items) {
+      Environment env;
+      env.name = std::string(e->get_string("name"));
+      env.path = std::string(e->get_string("path"));
+      if (const auto* prot = e->get("protected")) env.protected_ = prot->value.boolean;
+      env.namespace_ = std::string(e->get_string("namespace"));
+      for (const auto& other : p.environments) {
+        if (other.name == env.name) {
+          util::Error err{"environment \"" + env.name + "\" is declared twice", "policy.invalid", std::string(file),
+                          e->mark.line, e->mark.column};
+          return util::fail(std::move(err));
+        }
+      }
+      p.environments.push_back(std::move(env));
+    }
+  }
+  if (const auto* m = root.get("manifests")) {
+    if (const auto* s = m->get("strict")) p.strict = s->value.boolean;
+    if (m->get_string("missingSchema") == "warn") p.missing_schema = MissingSchema::warn;
+    if (const auto* n = m->get("denyKinds")) p.deny_kinds = strings_of(n);
+    if (const auto* n = m->get("exclude")) p.exclude = strings_of(n);
+  }
+  if (const auto* rules = root.get("rules"))
+    for (const auto& e : rules->entries) p.rules[std::string(e.key->text)] = severity_of(e.value->text);
+  return p;
+}
+
+util::Result<Policy> parse_policy(std::string_view text, std::string_view file) {
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    auto e = stream.error();
+    e.file = std::string(file);
+    e.message = "invalid policy: " + e.message;
+    e.rule = "policy.invalid";
+    return util::fail(std::move(e));
+  }
+  auto root = parse_root(*stream, file, "the policy");
+  if (!root) return util::fail(root.error());
+  if (!*root) return Policy{};
+  return policy_from_node(**root, file);
+}
+
+util::Result<ServerConfig> parse_server_config(std::string_view text, std::string_view file) {
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    auto e = stream.error();
+    e.file = std::string(file);
+    e.message = "invalid server config: " + e.message;
+    return util::fail(std::move(e));
+  }
+  auto rootp = parse_root(*stream, file, "the server config");
+  if (!rootp) return util::fail(rootp.error());
+  ServerConfig c;
+  if (!*rootp) return c;
+  const yaml::Node& root = **rootp;
+  if (auto r = validate_against(schemas::server_config_schema(), root, file, "server config"); !r)
+    return util::fail(r.error());
+  if (auto s = root.get_string("schemaStore"); !s.empty()) c.schema_store = std::string(s);
+  if (auto s = root.get_string("auditLog"); !s.empty()) c.audit_log = std::string(s);
+  if (auto s = root.get_string("timeBudget"); !s.empty()) c.time_budget_ms = *util::parse_duration_ms(s);
+  if (root.get_string("failMode") == "open") c.fail_mode = FailMode::open;
+  if (const auto* limits = root.get("limits")) {
+    if (const auto* n = limits->get("maxFileSize"))
+      c.max_file_size = n->type == yaml::Type::integer ? static_cast<std::uint64_t>(n->value.integer)
+                                                       : util::parse_bytes(n->text).value_or(c.max_file_size);
+    if (const auto* n = limits->get("maxDepth")) c.yaml_limits.max_depth = static_cast<std::uint32_t>(n->value.integer);
+    if (const auto* n = limits->get("maxNodes")) c.yaml_limits.max_nodes = static_cast<std::uint64_t>(n->value.integer);
+    if (const auto* n = limits->get("maxExpandedNodes"))
+      c.yaml_limits.max_expanded = static_cast<std::uint64_t>(n->value.integer);
+    if (const auto* n = limits->get("maxRefs")) c.max_refs = static_cast<std::size_t>(n->value.integer);
+  }
+  if (const auto* id = root.get("identity"))
+    if (const auto* env = id->get("env")) c.identity_env = strings_of(env);
+  if (const auto* dp = root.get("defaultPolicy")) {
+    auto p = policy_from_node(*dp, file);
+    if (!p) return util::fail(p.error());
+    c.default_policy = std::move(*p);
+  }
+  return c;
+}
+
+util::Result<ServerConfig> load_server_config(const std::filesystem::path& path) {
+  auto text = util::read_file(path, 1 << 20);
+  if (!text) return util::fail(text.error());
+  auto c = parse_server_config(*text, path.string());
+  if (!c) return c;
+  c->source = std::filesystem::absolute(path);
+  auto base = c->source.parent_path();
+  if (!c->schema_store.empty() && c->schema_store.is_relative()) c->schema_store = base / c->schema_store;
+  if (!c->audit_log.empty() && c->audit_log.is_relative()) c->audit_log = base / c->audit_log;
+  return c;
+}
+
+}  // namespace portcullis::policy
