@@ -62,12 +62,11 @@ util::Error parser_error(const yaml_parser_t& p) {
   std::string problem = p.problem ? p.problem : "malformed YAML";
   e.message = problem;
   if (p.context) {
+    // libyaml says "while parsing a block mapping"; where that mapping starts is the useful part.
     e.message += " (";
     e.message += p.context;
-    if (p.context_mark.line || p.context_mark.column)
-      e.message += " at line " + std::to_string(p.context_mark.line + 1) + " column " +
-                   std::to_string(p.context_mark.column + 1);
-    e.message += ")";
+    e.message += " that starts at line " + std::to_string(p.context_mark.line + 1) + ", column " +
+                 std::to_string(p.context_mark.column + 1) + ")";
   }
   e.line = static_cast<std::uint32_t>(p.problem_mark.line + 1);
   e.column = static_cast<std::uint32_t>(p.problem_mark.column + 1);

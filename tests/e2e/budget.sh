@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End to end: the time budget and the fail mode.
+source "$(dirname "$0")/lib.sh"
+
+setup_slow_push() {
+  local mode=$1
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'timeBudget: 1ms\nfailMode: %s\nauditLog: audit.jsonl\n' "$mode" >"$CONFIG"
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  for i in $(seq 1 400); do configmap "cm-$i" | put "$CLONE" "environments/dev/cm-$i.yaml"; done
+  commit "$CLONE"
+}
+
+test_budget_exceeded_fails_closed() {
+  setup_slow_push closed
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "did not finish within the time budget of 1 ms"
+  expect_ref "$SERVER" refs/heads/main absent
+  local last
+  last=$(tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl")
+  [[ $(jq -r .decision <<<"$last") == rejected ]] || fail "audit: $last"
+  [[ $(jq -r '.rules[0]' <<<"$last") == gate.budget ]] || fail "audit rule: $last"
+}
+
+test_budget_exceeded_fails_open_when_configured() {
+  setup_slow_push open
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "ACCEPTED"
+  expect_output "failMode"
+  local last
+  last=$(tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl")
+  [[ $(jq -r .failOpen <<<"$last") == true ]] || fail "audit does not say failOpen: $last"
+}
+
+test_fail_open_never_accepts_policy_violations() {
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'failMode: open\n' >"$CONFIG"
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  put "$CLONE" environments/dev/bad.yaml $'a: [\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+}
+
+test_a_broken_server_config_fails_closed() {
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'failMode: open\n' >"$CONFIG"
+  SERVER=$(new_server server "$CONFIG")
+  printf 'failMode: [\n' >"$CONFIG"
+  CLONE=$(new_clone "$SERVER")
+  configmap a | put "$CLONE" environments/dev/a.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "the server config cannot be read"
+}
+
+test_a_missing_schema_store_follows_the_fail_mode() {
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'schemaStore: /nonexistent/store\n' >"$CONFIG"
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  configmap a | put "$CLONE" environments/dev/a.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [gate.internal] the schema store cannot be used: no schema store at /nonexistent/store"
+  printf 'schemaStore: /nonexistent/store\nfailMode: open\n' >"$CONFIG"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "warning [gate.internal]"
+}
+
+run_suite "$@"

@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# End to end: real `git push` through real receive-pack into bare repositories prepared by
+# `portcullis install`. Every rejection leaves no ref and no object behind.
+source "$(dirname "$0")/lib.sh"
+
+# A server and a clone with a first accepted commit: dev, staging and prod environments.
+setup_repo() {
+  SERVER=$(new_server server "${1:-}")
+  CLONE=$(new_clone "$SERVER")
+  configmap base | put "$CLONE" environments/dev/base.yaml
+  configmap base | put "$CLONE" environments/staging/base.yaml
+  configmap base | put "$CLONE" environments/prod/base.yaml
+  put "$CLONE" README.md "config repository"
+  commit "$CLONE" "initial"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_accepts_a_valid_push() {
+  setup_repo
+  expect_output "portcullis: push accepted: 0 errors, 0 warnings (3 files, 3 objects in 1 ref"
+  deployment web nginx:1.25 | put "$CLONE" environments/dev/web.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "(1 file, 1 object in 1 ref"
+  expect_ref "$SERVER" refs/heads/main "$(git -C "$CLONE" rev-parse HEAD)"
+}
+
+test_rejection_leaves_no_ref_and_no_object() {
+  setup_repo
+  snapshot "$SERVER"
+  put "$CLONE" environments/prod/broken.yaml $'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n bad: [\n'
+  for i in $(seq 1 150); do configmap "cm-$i" | put "$CLONE" "environments/dev/many/cm-$i.yaml"; done
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/broken.yaml:5:2: error [yaml.syntax] did not find expected key (while parsing a block mapping that starts at line 1, column 1)"
+  expect_unchanged_server "$SERVER" "$SNAP_OBJECTS" "$SNAP_REFS"
+}
+
+test_yaml_errors_name_file_line_and_column() {
+  setup_repo
+  local cases=(
+    "dup.yaml|apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  a: 1\n  a: 2\n|dup.yaml:7:3: error [yaml.duplicate-key] duplicate key \"a\" (first at line 6)"
+    "tab.yaml|apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: t\n|tab.yaml:4:1: error [yaml.syntax]"
+    "utf8.yaml|apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caf\xe9\n|utf8.yaml:4:12: error [yaml.encoding] invalid UTF-8"
+    "unclosed.json|{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\"|unclosed.json:2:21: error [yaml.syntax]"
+    "scalar.yaml|just a string\n|scalar.yaml:1:1: error [k8s.not-an-object] document 1 is a scalar"
+    "nameless.yaml|apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n|nameless.yaml:1:1: error [k8s.missing-field] ConfigMap: missing metadata.name"
+    "kindless.yaml|apiVersion: v1\nmetadata:\n  name: k\n|kindless.yaml:1:1: error [k8s.missing-field] object \"k\": missing kind"
+  )
+  for c in "${cases[@]}"; do
+    IFS='|' read -r file content expected <<<"$c"
+    local clone
+    clone=$(new_clone "$SERVER")
+    printf "$content" | put "$clone" "environments/dev/$file"
+    commit "$clone"
+    push "$clone" origin HEAD:main
+    expect_rejected
+    expect_output "environments/dev/$expected"
+    expect_output "fix: "
+  done
+}
+
+test_duplicate_objects_within_a_push_and_across_the_environment() {
+  setup_repo
+  # Within one push.
+  configmap twin | put "$CLONE" environments/dev/a.yaml
+  configmap twin | put "$CLONE" environments/dev/b.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/b.yaml:1:1: error [k8s.duplicate] ConfigMap \"twin\": declared twice in environment dev (ConfigMap twin): also in environments/dev/a.yaml:1"
+  git -C "$CLONE" reset -q --hard origin/main
+  # Against a file that is already in the environment (found through the identity index).
+  configmap single | put "$CLONE" environments/dev/first.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  configmap single | put "$CLONE" environments/dev/second.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/second.yaml:1:1: error [k8s.duplicate]"
+  expect_output "also in environments/dev/first.yaml"
+  # The same name in another environment, or another namespace, is no duplicate; moving the
+  # object to another file in one push is fine.
+  git -C "$CLONE" reset -q --hard origin/main
+  configmap single | put "$CLONE" environments/staging/single.yaml
+  configmap single other-ns | put "$CLONE" environments/dev/other-ns.yaml
+  git -C "$CLONE" mv environments/dev/first.yaml environments/dev/moved.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  # The index follows every accepted push: the moved object is still found.
+  configmap single | put "$CLONE" environments/dev/third.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "also in environments/dev/moved.yaml"
+  compgen -G "$SERVER/portcullis/index/*.idx" >/dev/null || fail "no identity index was written"
+}
+
+test_duplicates_found_when_the_index_is_lost() {
+  setup_repo
+  configmap keep | put "$CLONE" environments/dev/keep.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  rm -rf "$SERVER/portcullis/index"
+  printf 'garbage' >"$SERVER/portcullis/index" 2>/dev/null || true
+  rm -f "$SERVER/portcullis/index"
+  configmap keep | put "$CLONE" environments/dev/again.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "also in environments/dev/keep.yaml"
+}
+
+test_plaintext_secrets_rejected_sealed_and_sops_pass() {
+  setup_repo
+  put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/secret.yaml:6:3: error [content.plaintext-secret] Secret \"db\": Secret carries stringData in plaintext"
+  expect_output "fix: encrypt it before committing (SealedSecret or SOPS)"
+  git -C "$CLONE" reset -q --hard origin/main
+  put "$CLONE" environments/dev/sealed.yaml $'apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n'
+  put "$CLONE" environments/dev/sops.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ndata:\n  token: ENC[AES256_GCM,data:Tr7o=,iv:1=,tag:2=,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:abc,type:str]\n  version: 3.8.1\n'
+  put "$CLONE" environments/dev/empty-secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: filled-by-controller\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_policy_deny_kinds_and_rule_severities() {
+  setup_repo
+  put "$CLONE" .portcullis.yaml $'manifests:\n  denyKinds: [Secret, rbac.authorization.k8s.io/ClusterRoleBinding]\nrules:\n  content.image-latest: warn\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" environments/dev/crb.yaml $'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: admin\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [content.deny-kind] ClusterRoleBinding \"admin\": kind ClusterRoleBinding may not be committed"
+  git -C "$CLONE" reset -q --hard origin/main
+  deployment web nginx:latest | put "$CLONE" environments/prod/web.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "environments/prod/web.yaml:15:16: warning [content.image-latest]"
+}
+
+test_images_in_protected_environments_are_pinned() {
+  setup_repo
+  deployment web nginx:latest | put "$CLONE" environments/prod/latest.yaml
+  deployment api registry.example.com:5000/team/api | put "$CLONE" environments/prod/untagged.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/latest.yaml:15:16: error [content.image-latest] Deployment \"web\": image nginx:latest (container web) uses :latest in protected environment prod"
+  expect_output "environments/prod/untagged.yaml:15:16: error [content.image-untagged] Deployment \"api\": image registry.example.com:5000/team/api (container api) has no tag or digest"
+  git -C "$CLONE" reset -q --hard origin/main
+  deployment web nginx:latest | put "$CLONE" environments/dev/latest.yaml
+  deployment api "nginx@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31" | put "$CLONE" environments/prod/digest.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_policy_is_read_from_the_target_before_the_push() {
+  setup_repo
+  # One push that loosens the rule and breaks it: judged by the old rule.
+  put "$CLONE" .portcullis.yaml $'rules:\n  content.plaintext-secret: "off"\n'
+  put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: b\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "content.plaintext-secret"
+  # Loosening first, then using it: accepted (the policy change itself is what review is for).
+  git -C "$CLONE" reset -q --hard origin/main
+  put "$CLONE" .portcullis.yaml $'rules:\n  content.plaintext-secret: "off"\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: b\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_new_branches_are_judged_by_the_default_branch_policy() {
+  setup_repo
+  git -C "$CLONE" checkout -q -b feature
+  put "$CLONE" .portcullis.yaml $'manifests:\n  denyKinds: []\nrules:\n  content.plaintext-secret: "off"\n'
+  put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: b\n'
+  commit "$CLONE"
+  push "$CLONE" origin feature
+  expect_rejected
+  expect_output "refs/heads/feature:"
+  expect_output "content.plaintext-secret"
+  expect_ref "$SERVER" refs/heads/feature absent
+}
+
+test_an_invalid_policy_file_is_rejected_with_its_location() {
+  setup_repo
+  put "$CLONE" .portcullis.yaml $'protectedRefs: [refs/heads/main]\nmanifests:\n  strickt: true\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output ".portcullis.yaml:3:3: error [policy.invalid] invalid policy: manifests.strickt: unknown field \"strickt\" in manifests (did you mean \"strict\"?)"
+  git -C "$CLONE" reset -q --hard origin/main
+  put "$CLONE" .portcullis.yaml $'environments:\n  - name: prod\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "missing required field \"path\""
+}
+
+test_protected_refs_cannot_be_deleted_or_rewritten() {
+  setup_repo
+  push "$CLONE" origin :main
+  expect_rejected
+  expect_output "error [ref.protected-delete] protected ref refs/heads/main cannot be deleted"
+  configmap next | put "$CLONE" environments/dev/next.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  local tip
+  tip=$(git -C "$SERVER" rev-parse main)
+  git -C "$CLONE" reset -q --hard HEAD~1
+  configmap other | put "$CLONE" environments/dev/other.yaml
+  commit "$CLONE"
+  push "$CLONE" --force origin HEAD:main
+  expect_rejected
+  expect_output "error [ref.protected-force] protected ref refs/heads/main can only move forward"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+  # Unprotected branches may be rewritten and deleted.
+  push "$CLONE" origin HEAD:topic
+  expect_accepted
+  git -C "$CLONE" commit -q --amend -m amended
+  push "$CLONE" --force origin HEAD:topic
+  expect_accepted
+  push "$CLONE" origin :topic
+  expect_accepted
+  expect_ref "$SERVER" refs/heads/topic absent
+}
+
+test_release_tags_are_immutable() {
+  setup_repo
+  git -C "$CLONE" tag -a v1.0.0 -m "release"
+  push "$CLONE" origin v1.0.0
+  expect_accepted
+  configmap next | put "$CLONE" environments/dev/next.yaml
+  commit "$CLONE"
+  git -C "$CLONE" tag -f -a v1.0.0 -m "moved" >/dev/null
+  push "$CLONE" --force origin v1.0.0
+  expect_rejected
+  expect_output "error [ref.release-tag-move] release tag refs/tags/v1.0.0 already points at"
+  push "$CLONE" origin :refs/tags/v1.0.0
+  expect_rejected
+  expect_output "error [ref.release-tag-delete]"
+  # Other tags are not release tags.
+  git -C "$CLONE" tag scratch HEAD~1
+  push "$CLONE" origin scratch
+  expect_accepted
+  git -C "$CLONE" tag -f scratch HEAD >/dev/null
+  push "$CLONE" --force origin scratch
+  expect_accepted
+}
+
+test_symlinks_submodules_and_binaries_in_environments() {
+  setup_repo
+  ln -s ../staging/base.yaml "$CLONE/environments/dev/link.yaml"
+  git -C "$CLONE" add environments/dev/link.yaml
+  git -C "$CLONE" update-index --add --cacheinfo "160000,$(git -C "$CLONE" rev-parse HEAD),environments/dev/vendored"
+  printf 'apiVersion: v1\0\1\2binary' >"$CLONE/environments/dev/blob.yaml"
+  printf '\x89PNG\r\n\x1a\n\0\0\0' >"$CLONE/environments/dev/logo.png"
+  git -C "$CLONE" add environments/dev/blob.yaml environments/dev/logo.png
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/link.yaml: error [file.symlink]"
+  expect_output "environments/dev/vendored: error [file.submodule]"
+  expect_output "environments/dev/blob.yaml: error [file.binary]"
+  expect_output "environments/dev/logo.png: error [file.binary]"
+  # Outside environments, anything goes.
+  git -C "$CLONE" reset -q --hard origin/main
+  ln -s README.md "$CLONE/docs-link"
+  put "$CLONE" notes/broken.yaml $'a: [\n'
+  git -C "$CLONE" add docs-link
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_hostile_yaml_is_a_clear_rejection() {
+  local config=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'limits:\n  maxFileSize: 64KiB\n' >"$config"
+  setup_repo "$config"
+  {
+    echo 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'
+    local prev=a
+    for l in b c d e f g h i; do
+      echo "$l: &$l [*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev]"
+      prev=$l
+    done
+  } | put "$CLONE" environments/dev/bomb.yaml
+  head -c 20000 /dev/zero | tr '\0' '[' | put "$CLONE" environments/dev/deep.yaml
+  head -c 70000 /dev/zero | tr '\0' 'a' | sed 's/^/k: /' | put "$CLONE" environments/dev/huge.yaml
+  commit "$CLONE"
+  local started=$SECONDS
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/bomb.yaml:"
+  expect_output "error [yaml.limit] document expands to more than 1000000 nodes through aliases (an alias bomb?)"
+  expect_output "environments/dev/deep.yaml:1:101: error [yaml.limit] nesting deeper than 100 levels"
+  expect_output "environments/dev/huge.yaml: error [file.too-large] file is 70003 bytes; the limit is 65536"
+  ((SECONDS - started < 10)) || fail "hostile input took $((SECONDS - started)) s"
+}
+
+test_kustomizations_and_excluded_files_are_not_objects() {
+  setup_repo
+  put "$CLONE" .portcullis.yaml $'manifests:\n  exclude: ["environments/**/values.yaml"]\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" environments/dev/kustomization.yaml $'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [base.yaml]\n'
+  put "$CLONE" environments/dev/chart/values.yaml $'replicaCount: 1\n'
+  put "$CLONE" environments/dev/NOTES.md $'# not a manifest\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" environments/dev/kustomization.yaml $'resources: [\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/kustomization.yaml:2:1: error [yaml.syntax]"
+}
+
+test_lists_and_json_manifests() {
+  setup_repo
+  put "$CLONE" environments/dev/list.yaml $'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: l1}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: l1}\n'
+  put "$CLONE" environments/dev/cm.json $'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j1"}}\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/list.yaml:7:3: error [k8s.duplicate]"
+  expect_no_output "cm.json"
+}
+
+test_every_ref_of_a_rejected_push_is_rejected() {
+  setup_repo
+  configmap good | put "$CLONE" environments/dev/good.yaml
+  commit "$CLONE"
+  git -C "$CLONE" branch good-branch
+  put "$CLONE" environments/dev/bad.yaml $'a: [\n'
+  commit "$CLONE"
+  push "$CLONE" origin good-branch HEAD:main
+  expect_rejected
+  expect_ref "$SERVER" refs/heads/good-branch absent
+}
+
+test_json_output_through_a_push_option() {
+  setup_repo
+  put "$CLONE" environments/dev/bad.yaml $'a: [\n'
+  commit "$CLONE"
+  push "$CLONE" -o portcullis.format=json origin HEAD:main
+  expect_rejected
+  local json
+  json=$(grep '^remote: {' <<<"$OUT" | sed 's/^remote: //; s/[[:space:]]*$//')
+  [[ -n $json ]] || fail "no JSON line in the output"
+  [[ $(jq -r '.decision' <<<"$json") == rejected ]] || fail "JSON decision is not rejected: $json"
+  [[ $(jq -r '.findings[0].rule' <<<"$json") == yaml.syntax ]] || fail "JSON finding is not yaml.syntax"
+  [[ $(jq -r '.findings[0].file' <<<"$json") == environments/dev/bad.yaml ]] || fail "JSON finding lacks the file"
+}
+
+test_every_decision_is_audited() {
+  local config=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'auditLog: audit/decisions.jsonl\n' >"$config"
+  setup_repo "$config"
+  local log=$SUITE_TMP/$CURRENT_TEST/audit/decisions.jsonl
+  put "$CLONE" environments/dev/bad.yaml $'a: [\n'
+  commit "$CLONE"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  [[ $(wc -l <"$log") -eq 2 ]] || fail "expected 2 audit lines, got $(wc -l <"$log")"
+  local last
+  last=$(tail -n 1 "$log")
+  [[ $(jq -r .decision <<<"$last") == rejected ]] || fail "audit decision: $last"
+  [[ $(jq -r .pusher <<<"$last") == alice ]] || fail "audit pusher: $last"
+  [[ $(jq -r '.rules[0]' <<<"$last") == yaml.syntax ]] || fail "audit rules: $last"
+  [[ $(jq -r '.refs[0].ref' <<<"$last") == refs/heads/main ]] || fail "audit refs: $last"
+  [[ $(jq -r .durationMs <<<"$last") =~ ^[0-9]+$ ]] || fail "audit duration: $last"
+  grep -qF "$(jq -r .pushId <<<"$last")" <<<"$OUT" || fail "the push id is not shown to the pusher"
+  [[ $(jq -r .decision <<<"$(head -n 1 "$log")") == accepted ]] || fail "first decision not audited as accepted"
+}
+
+test_an_unwritable_audit_log_rejects_the_push() {
+  local config=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'auditLog: /dev/null/impossible/audit.jsonl\n' >"$config"
+  SERVER=$(new_server server "$config")
+  CLONE=$(new_clone "$SERVER")
+  configmap base | put "$CLONE" environments/dev/base.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [gate.audit] cannot record the decision in the audit log"
+  expect_ref "$SERVER" refs/heads/main absent
+}
+
+test_quarantine_with_a_colon_in_the_repository_path() {
+  local dir=$SUITE_TMP/$CURRENT_TEST/with:colon
+  mkdir -p "$dir"
+  git init -q --bare "$dir/srv.git"
+  "$PORTCULLIS" install --repo "$dir/srv.git" >/dev/null
+  CLONE=$(new_clone "$dir/srv.git")
+  configmap base | put "$CLONE" environments/dev/base.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  configmap base | put "$CLONE" environments/dev/copy.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [k8s.duplicate]"
+  expect_no_output "gate.internal"
+}
+
+run_suite "$@"
