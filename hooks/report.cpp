@@ -94,8 +94,14 @@ std::string render_text(const Report& report) {
     for (const auto& f : report.findings)
       if (f.ref == ref && std::find(files.begin(), files.end(), f.file) == files.end()) files.push_back(f.file);
     for (const auto& file : files) {
-      for (const auto& f : report.findings) {
-        if (f.ref != ref || f.file != file) continue;
+      std::vector<const Finding*> in_file;
+      for (const auto& f : report.findings)
+        if (f.ref == ref && f.file == file) in_file.push_back(&f);
+      std::stable_sort(in_file.begin(), in_file.end(), [](const Finding* a, const Finding* b) {
+        return std::tie(a->line, a->column) < std::tie(b->line, b->column);
+      });
+      for (const Finding* fp : in_file) {
+        const Finding& f = *fp;
         out += "  ";
         if (!f.file.empty()) {
           out += f.file;

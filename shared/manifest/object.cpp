@@ -55,8 +55,9 @@ void collect_objects(const yaml::Node& document, std::size_t index, std::vector<
   }
   const yaml::Node* items = document.get("items");
   std::string_view kind = document.get_string("kind");
-  if (items && items->is_sequence() && document.get_string("apiVersion") == "v1" &&
-      (kind == "List" || (kind.ends_with("List") && kind.size() > 4))) {
+  // kubectl treats any kind ending in "List" that carries items as a list (v1 List,
+  // apps/v1 DeploymentList, ...).
+  if (items && items->is_sequence() && kind.ends_with("List")) {
     for (const yaml::Node* item : items->items) out.push_back(make(*item));
     return;
   }

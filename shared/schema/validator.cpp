@@ -449,19 +449,16 @@ class Validator {
         if (at_root && std::find(m_o.ignored_root_keys.begin(), m_o.ignored_root_keys.end(), e.key->text) !=
                            m_o.ignored_root_keys.end())
           continue;
-        std::string where = path ? " in " + render(path) : std::string{};
-        add(child, *e.key, "schema.unknown-field",
-            "unknown field \"" + std::string(e.key->text) + "\"" + where + suggestion(n, e.key->text));
+        Violation unknown{render(path), e.key->mark, "schema.unknown-field",
+                    "unknown field \"" + std::string(e.key->text) + "\"" + suggestion(n, e.key->text)};
+        if (!full()) m_out.push_back(std::move(unknown));
       }
     }
     for (auto sid : m_p.pool(n.required_begin, n.required_count)) {
       auto name = m_p.str(sid);
       const Node* present = v.get(name);
-      if (!present || present->type == Type::null) {
-        Seg missing{path, name, 0};
-        add(&missing, v, "schema.required",
-            "missing required field \"" + std::string(name) + "\"" + (path ? " in " + render(path) : std::string{}));
-      }
+      if (!present || present->type == Type::null)
+        add(path, v, "schema.required", "missing required field \"" + std::string(name) + "\"");
     }
   }
 

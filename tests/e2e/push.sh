@@ -211,7 +211,7 @@ test_an_invalid_policy_file_is_rejected_with_its_location() {
   commit "$CLONE"
   push "$CLONE" origin HEAD:main
   expect_rejected
-  expect_output ".portcullis.yaml:3:3: error [policy.invalid] invalid policy: manifests.strickt: unknown field \"strickt\" in manifests (did you mean \"strict\"?)"
+  expect_output ".portcullis.yaml:3:3: error [policy.invalid] invalid policy: manifests: unknown field \"strickt\" (did you mean \"strict\"?)"
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" .portcullis.yaml $'environments:\n  - name: prod\n'
   commit "$CLONE"
