@@ -39,6 +39,46 @@ bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
 
 bool has_entries(const yaml::Node* n) { return n && n->is_mapping() && !n->entries.empty(); }
 
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])? (with `letter_first`: starting with [a-z]); no length limit.
+bool dns_part(std::string_view s, bool letter_first) {
+  if (s.empty() || !lower_alnum(s.front()) || !lower_alnum(s.back())) return false;
+  if (letter_first && !(s.front() >= 'a' && s.front() <= 'z')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+bool dns_label(std::string_view s, bool letter_first) { return s.size() <= 63 && dns_part(s, letter_first); }
+
+bool dns_subdomain(std::string_view s) {
+  if (s.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    auto dot = s.find('.', start);
+    if (!dns_part(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start), false))
+      return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// The apiserver's rule for object names of built-in kinds; an empty string when `name` is valid.
+std::string name_problem(std::string_view group, std::string_view kind, std::string_view name) {
+  if (group == "rbac.authorization.k8s.io") {
+    if (name == "." || name == ".." || name.find_first_of("/%") != std::string_view::npos)
+      return "may not be '.' or '..' and may not contain '/' or '%'";
+    return {};
+  }
+  if (group.empty() && kind == "Service")
+    return dns_label(name, true) ? std::string{}
+                                 : "must be a DNS-1035 label: at most 63 lower-case letters, digits or '-', starting with a letter and ending with a letter or digit";
+  if (group.empty() && kind == "Namespace")
+    return dns_label(name, false) ? std::string{}
+                                  : "must be a DNS-1123 label: at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit";
+  return dns_subdomain(name) ? std::string{}
+                             : "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', each part starting and ending with a letter or digit";
+}
+
 }  // namespace
 
 std::string key_of(const manifest::Object& o, const policy::Environment& env, const schema::Program* store) {
@@ -147,6 +187,19 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
         continue;
       }
       bool sops = manifest::is_sops(node);
+      // Names are checked for built-in kinds, whose rules the apiserver fixes; custom
+      // resources may have their own.
+      if (in_store && !sops) {
+        if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name); !problem.empty()) {
+          const yaml::Node* at = node.at({"metadata", "name"});
+          add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line, at->mark.column, label);
+        }
+        if (!o.namespace_.empty() && !dns_label(o.namespace_, false)) {
+          const yaml::Node* at = node.at({"metadata", "namespace"});
+          add("k8s.invalid-name", "namespace \"" + std::string(o.namespace_) + "\" must be a DNS-1123 label",
+              at->mark.line, at->mark.column, label);
+        }
+      }
       // The object is declared even if it has other problems: duplicates are reported too.
       if (!sops || !o.name.starts_with("ENC[")) r.declared.push_back(Declared{key_of(o, ctx.env, ctx.store), label, node.mark.line, node.mark.column});
       if (is_crd(o.api_version, o.kind)) {

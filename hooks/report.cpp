@@ -32,6 +32,7 @@ std::string_view default_hint(std::string_view rule) {
       {"file.submodule", "vendor the content instead of a submodule; the reconciler does not fetch submodules"},
       {"k8s.not-an-object", "each YAML document under an environment must be one Kubernetes object (a mapping)"},
       {"k8s.missing-field", "add apiVersion, kind and metadata.name"},
+      {"k8s.invalid-name", "use lower-case letters, digits and '-' (the apiserver would refuse this name)"},
       {"k8s.duplicate", "keep one declaration of the object; rename or delete the other"},
       {"schema.type", "give the field a value of the expected type (quote strings such as \"yes\" or \"1.0\")"},
       {"schema.unknown-field", "remove the field or fix its spelling; `kubectl explain` lists the valid fields"},

@@ -281,6 +281,7 @@ struct Compiler::Impl {
     auto id = compile(target, doc, depth + 1);
     if (!id) return id;
     nodes[*id].types |= t_string | t_integer | t_number;
+    nodes[*id].format = intern("quantity");
     return id;
   }
 

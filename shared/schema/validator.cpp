@@ -178,6 +178,24 @@ bool valid_date_time(std::string_view s) {
          digits(i + 4, 2);
 }
 
+// Kubernetes' resource.Quantity syntax: ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$ and a
+// number part with at most one '.'.
+bool valid_quantity(std::string_view s) {
+  std::size_t i = 0, n = s.size();
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  std::size_t start = i, dots = 0, digits = 0;
+  while (i < n && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) {
+    dots += s[i] == '.';
+    digits += s[i] != '.';
+    ++i;
+  }
+  if (i == start || dots > 1 || digits == 0) return false;
+  while (i < n && std::string_view("eEinumkKMGTP").find(s[i]) != std::string_view::npos) ++i;
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  return i == n;
+}
+
 std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s)
@@ -356,6 +374,8 @@ class Validator {
       auto fmt = m_p.str(n.format);
       if (fmt == "byte" && !valid_base64(v.text))
         add(path, v, "schema.format", "must be base64-encoded (format byte); encode the value or use stringData");
+      else if (fmt == "quantity" && !valid_quantity(v.text))
+        add(path, v, "schema.format", "\"" + std::string(v.text.substr(0, 40)) + "\" is not a quantity (such as 500m, 2, 1.5Gi, 128Mi)");
       else if (fmt == "date-time" && !valid_date_time(v.text))
         add(path, v, "schema.format", "must be an RFC 3339 date-time such as 2024-01-02T15:04:05Z");
     }

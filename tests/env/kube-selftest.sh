@@ -72,8 +72,9 @@ data:
 EOF
 k apply --server-side --field-manager=portcullis-selftest -f "$dir/cm.yaml" || bad "server-side apply ConfigMap"
 [[ $(k get configmap selftest -o 'jsonpath={.data.a}') == 1 ]] || bad "ConfigMap content"
-# kubectl >= 1.21 hides managedFields unless asked.
-k get configmap selftest -o yaml --show-managed-fields | grep -q 'manager: portcullis-selftest' ||
+# Read it raw (kubectl >= 1.21 hides managedFields unless --show-managed-fields, which 1.20 lacks).
+curl -fsS --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+  "$KUBE_API_URL/api/v1/namespaces/default/configmaps/selftest" | grep -q '"manager": *"portcullis-selftest"' ||
   bad "managedFields lacks our field manager"
 
 cat >"$dir/bad-deploy.yaml" <<'EOF'

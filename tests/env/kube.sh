@@ -452,7 +452,7 @@ kube_start() {
   # etcd also reads ETCD_* variables; keep the caller's out of it.
   for v in $(compgen -e ETCD_ || true); do unset_etcd+=(-u "$v"); done
   for attempt in 1 2 3; do
-    cport=$(kube_free_port) && pport=$(kube_free_port) || return 1
+    cport=$(kube_free_port) && pport=$(kube_free_port) || { kube_stop "$dir"; return 1; }
     [[ $cport != "$pport" ]] || continue
     rm -rf "$dir/etcd-data"
     # A single member: short election timeout so it elects itself in ~0.3 s instead of ~1 s.
@@ -490,7 +490,7 @@ EOF
     rc=0
     _kube_wait_http etcd "$epid" "http://127.0.0.1:$cport/health" "$deadline" || rc=$?
     ((rc == 0)) && break
-    if ((rc == 2)) && grep -q 'address already in use' "$dir/etcd.log"; then
+    if ((rc == 2 && attempt < 3)) && grep -q 'address already in use' "$dir/etcd.log"; then
       _kube_say "kube_start: etcd port taken (race), retrying with other ports"
       _kube_kill "$dir" etcd
       continue
@@ -506,18 +506,19 @@ EOF
 
   ms2=$(_kube_ms)
   # --- kube-apiserver
+  # --endpoint-reconciler-type none: the default (lease) tries every 10 s to write 127.0.0.1 into
+  # the endpoints of service "kubernetes" and fails ("may not be in the loopback range").
   local port apid url="" hdr=$dir/.auth-header
   (
     umask 077
     printf 'Authorization: Bearer %s\n' "$admin_token" >"$hdr"
   ) || return 1
   for attempt in 1 2 3; do
-    port=$(kube_free_port) || return 1
+    port=$(kube_free_port) || { kube_stop "$dir"; return 1; }
     url=https://127.0.0.1:$port
     "$KUBE_BIN_DIR/kube-apiserver" \
       --etcd-servers "http://127.0.0.1:$cport" \
       --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
-      --insecure-port 0 \
       --cert-dir "$dir/apiserver-certs" \
       --tls-cert-file "$pki/serving.crt" --tls-private-key-file "$pki/serving.key" \
       --client-ca-file "$pki/ca.crt" \
@@ -536,7 +537,7 @@ EOF
     rc=0
     _kube_wait_http kube-apiserver "$apid" "$url/readyz" "$deadline" --cacert "$pki/ca.crt" -H "@$hdr" || rc=$?
     ((rc == 0)) && break
-    if ((rc == 2)) && grep -q 'address already in use' "$dir/kube-apiserver.log"; then
+    if ((rc == 2 && attempt < 3)) && grep -q 'address already in use' "$dir/kube-apiserver.log"; then
       _kube_say "kube_start: apiserver port taken (race), retrying with another port"
       _kube_kill "$dir" kube-apiserver
       continue
@@ -561,6 +562,7 @@ EOF
   fi
 
   ms3=$(_kube_ms)
+  rm -f "$hdr"
   # --- kubeconfigs and exports
   _kube_write_kubeconfig "$dir/kubeconfig" "$url" "$pki/ca.crt" admin "$admin_token" &&
     _kube_write_kubeconfig "$dir/kubeconfig-viewer" "$url" "$pki/ca.crt" viewer "$viewer_token" &&
@@ -608,9 +610,8 @@ kube_start_controller_manager() {
     kube_build || return 1
   fi
   local kc=$dir/kubeconfig-controller-manager deadline=$((t0 + ${KUBE_START_TIMEOUT:-60}))
-  # shellcheck disable=SC2034
   for attempt in 1 2 3; do
-    port=$(kube_free_port) || return 1
+    port=$(kube_free_port) || { _kube_kill "$dir" kube-controller-manager; return 1; }
     "$KUBE_BIN_DIR/kube-controller-manager" \
       --kubeconfig "$kc" --authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
       --bind-address 127.0.0.1 --secure-port "$port" --port 0 \
@@ -627,7 +628,7 @@ kube_start_controller_manager() {
     _kube_wait_http kube-controller-manager "$pid" "https://127.0.0.1:$port/healthz" "$deadline" \
       --cacert "$pki/ca.crt" || rc=$?
     ((rc == 0)) && break
-    if ((rc == 2)) && grep -q 'address already in use' "$dir/kube-controller-manager.log"; then
+    if ((rc == 2 && attempt < 3)) && grep -q 'address already in use' "$dir/kube-controller-manager.log"; then
       _kube_say "kube_start_controller_manager: port taken (race), retrying with another port"
       _kube_kill "$dir" kube-controller-manager
       continue
@@ -641,6 +642,7 @@ kube_start_controller_manager() {
     return 1
   fi
   export KUBE_CONTROLLER_MANAGER_URL=https://127.0.0.1:$port
+  printf 'export KUBE_CONTROLLER_MANAGER_URL=%q\n' "$KUBE_CONTROLLER_MANAGER_URL" >>"$dir/kube.env"
   _kube_say "kube_start_controller_manager: ready at $KUBE_CONTROLLER_MANAGER_URL in $((SECONDS - t0)) s"
   return 0
 }

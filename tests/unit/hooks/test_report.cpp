@@ -67,7 +67,7 @@ TEST_CASE("JSON reports are valid JSON carrying every field", "[report]") {
 
 TEST_CASE("every rule the gate emits has a default hint", "[report]") {
   for (const char* rule : {"yaml.syntax", "yaml.duplicate-key", "yaml.encoding", "yaml.limit", "file.too-large",
-                           "file.binary", "file.symlink", "file.submodule", "k8s.not-an-object", "k8s.missing-field",
+                           "file.binary", "file.symlink", "file.submodule", "k8s.not-an-object", "k8s.missing-field", "k8s.invalid-name",
                            "k8s.duplicate", "schema.type", "schema.unknown-field", "schema.required", "schema.enum",
                            "schema.missing", "schema.format", "schema.pattern", "schema.range", "schema.length",
                            "schema.unique", "schema.invalid", "content.deny-kind", "content.plaintext-secret",

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# End to end against a real kube-apiserver (tests/env/kube.sh): the schema store imported from
+# its /openapi/v2 over verified TLS, real-world manifests accepted, and for a table of invalid
+# manifests the gate's verdict compared with `kubectl apply --dry-run=server` on the same server.
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=../env/kube.sh
+source "$ROOT/tests/env/kube.sh"
+
+KDIR=$SUITE_TMP/kube
+mkdir -p "$KDIR"
+kube_build || { echo "FATAL: cannot build kube-apiserver"; exit 1; }
+trap 'kube_stop "$KDIR"' EXIT
+kube_start "$KDIR" || { echo "FATAL: kube-apiserver did not start"; exit 1; }
+export KUBECONFIG=$KDIR/kubeconfig
+kubectl create serviceaccount default -n default >/dev/null 2>&1 || true
+STORE=$SUITE_TMP/store
+"$PORTCULLIS" schemas import --kubeconfig "$KDIR/kubeconfig" --out "$STORE" >/dev/null ||
+  { echo "FATAL: schema import from the apiserver failed"; exit 1; }
+CONFIG=$SUITE_TMP/server.yaml
+printf 'schemaStore: %s\n' "$STORE" >"$CONFIG"
+
+# check_file NAME: commits $CASE_FILE as environments/dev/NAME.yaml in a fresh clone and runs
+# `portcullis check` on it; sets GATE_REJECTS=1/0 and OUT.
+gate_verdict() {
+  local clone=$SUITE_TMP/$CURRENT_TEST/verdict-$1
+  rm -rf "$clone"
+  git init -q "$clone"
+  cp "$CASE_FILE" "$clone/x.yaml" 2>/dev/null || true
+  mkdir -p "$clone/environments/dev"
+  mv "$clone/x.yaml" "$clone/environments/dev/$1.yaml"
+  git -C "$clone" add -A
+  git -C "$clone" commit -q -m case
+  run "$PORTCULLIS" check --repo "$clone" --config "$CONFIG"
+  GATE_REJECTS=$((STATUS != 0))
+  [[ $STATUS -le 1 ]] || fail "portcullis check failed to run for $1: $OUT"
+}
+
+kube_verdict() {
+  KOUT=$(kubectl apply --dry-run=server -f "$CASE_FILE" 2>&1)
+  KUBE_REJECTS=$(($? != 0))
+}
+
+test_import_over_verified_tls_with_token_auth() {
+  local store=$SUITE_TMP/$CURRENT_TEST/store
+  run "$PORTCULLIS" schemas import --kubeconfig "$KDIR/kubeconfig" --out "$store"
+  expect_status 0
+  expect_output "cluster-scoped) from"
+  [[ -f $store/apps/v1/Deployment.json && -f $store/schemas.bin ]] || fail "store files missing"
+  # A kubeconfig whose CA did not sign the server's certificate is refused.
+  local other_ca=$SUITE_TMP/$CURRENT_TEST/other-ca
+  mkdir -p "$other_ca"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$other_ca/key.pem" -out "$other_ca/ca.pem" -days 1 \
+    -subj "/CN=not-the-cluster-ca" >/dev/null 2>&1
+  sed "s|certificate-authority-data: .*|certificate-authority-data: $(base64 -w0 "$other_ca/ca.pem")|" \
+    "$KDIR/kubeconfig" >"$other_ca/kubeconfig"
+  run "$PORTCULLIS" schemas import --kubeconfig "$other_ca/kubeconfig" --out "$SUITE_TMP/$CURRENT_TEST/never"
+  expect_status 2
+  expect_output "not signed by the configured certificate authority"
+  [[ ! -e $SUITE_TMP/$CURRENT_TEST/never ]] || fail "a store was written despite the TLS failure"
+  # A wrong token is an HTTP error, reported with the status.
+  sed "s|token: .*|token: wrong-token|" "$KDIR/kubeconfig" >"$other_ca/bad-token"
+  run "$PORTCULLIS" schemas import --kubeconfig "$other_ca/bad-token" --out "$SUITE_TMP/$CURRENT_TEST/never"
+  expect_status 2
+  expect_output "answered HTTP 401"
+}
+
+test_real_world_manifests_are_accepted_by_the_gate_and_the_apiserver() {
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  cp -r "$ROOT/tests/fixtures/manifests/valid/." "$CLONE/environments/"
+  git -C "$CLONE" add -A
+  commit "$CLONE" "real-world manifests"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "portcullis: push accepted: 0 errors, 0 warnings"
+  local f
+  for f in "$ROOT"/tests/fixtures/manifests/valid/*/*.yaml; do
+    kubectl apply --dry-run=server -f "$f" >/dev/null 2>"$SUITE_TMP/$CURRENT_TEST/kubectl.err" ||
+      fail "the apiserver rejects $(basename "$f"), which the gate accepted: $(cat "$SUITE_TMP/$CURRENT_TEST/kubectl.err")"
+  done
+}
+
+test_invalid_manifests_agree_with_kubectl_dry_run_server() {
+  local dir=$ROOT/tests/fixtures/manifests/invalid
+  local f name expected rule agreed=0
+  for f in "$dir"/*.yaml; do
+    name=$(basename "$f" .yaml)
+    # Each fixture's first line: "# gate: <rule>|accept  apiserver: reject|accept  [why]"
+    read -r _ _ rule _ expected _ < <(head -n 1 "$f")
+    CASE_FILE=$f
+    gate_verdict "$name"
+    kube_verdict
+    if [[ $rule == accept ]]; then
+      ((GATE_REJECTS == 0)) || fail "$name: the gate rejects, the fixture says it accepts: $OUT"
+    else
+      ((GATE_REJECTS == 1)) || fail "$name: the gate accepts, expected [$rule]"
+      grep -qF "[$rule]" <<<"$OUT" || fail "$name: expected rule $rule in: $OUT"
+    fi
+    local kube_expected=0
+    [[ $expected == reject ]] && kube_expected=1
+    ((KUBE_REJECTS == kube_expected)) || fail "$name: kubectl apply --dry-run=server $( ((KUBE_REJECTS)) && echo rejects || echo accepts), the fixture says $expected: $KOUT"
+    ((GATE_REJECTS == KUBE_REJECTS)) && agreed=$((agreed + 1))
+  done
+  echo "    $agreed of $(ls "$dir"/*.yaml | wc -l) verdicts agree with the apiserver; the others are documented in their fixtures"
+}
+
+test_crds_in_the_same_push_validate_their_custom_resources() {
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  cp "$ROOT/tests/fixtures/manifests/crd/crd.yaml" "$CLONE/crd.yaml"
+  mkdir -p "$CLONE/environments/dev"
+  mv "$CLONE/crd.yaml" "$CLONE/environments/dev/crd.yaml"
+  cp "$ROOT/tests/fixtures/manifests/crd/good-cr.yaml" "$CLONE/environments/dev/backup.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  # A custom resource changed later is validated with the CRD that is already in the repository.
+  cp "$ROOT/tests/fixtures/manifests/crd/bad-cr.yaml" "$CLONE/environments/dev/backup.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/backup.yaml:9:15: error [schema.type] Backup \"nightly\": spec.retainDays: expected integer, got string \"thirty\""
+  expect_output "error [schema.enum]"
+  expect_output "error [schema.unknown-field]"
+  # The apiserver agrees once the CRD is installed there.
+  kubectl apply -f "$ROOT/tests/fixtures/manifests/crd/crd.yaml" >/dev/null
+  poll_until 30 kubectl wait --for=condition=Established crd/backups.example.com --timeout=1s >/dev/null 2>&1 ||
+    fail "CRD never became Established"
+  kubectl apply --dry-run=server -f "$ROOT/tests/fixtures/manifests/crd/good-cr.yaml" >/dev/null 2>&1 ||
+    fail "the apiserver rejects the good custom resource"
+  ! kubectl apply --dry-run=server -f "$ROOT/tests/fixtures/manifests/crd/bad-cr.yaml" >/dev/null 2>&1 ||
+    fail "the apiserver accepts the bad custom resource"
+  # A kind nobody declared.
+  git -C "$CLONE" reset -q --hard origin/main
+  put "$CLONE" environments/dev/gadget.yaml $'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [schema.missing] Gadget \"g\": no schema for example.com/v1/Gadget"
+}
+
+test_missing_schema_can_be_a_warning() {
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  put "$CLONE" .portcullis.yaml $'manifests:\n  missingSchema: warn\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" environments/dev/gadget.yaml $'apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n'
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "warning [schema.missing]"
+}
+
+run_suite "$@"
