@@ -22,16 +22,27 @@ util::Result<void> CrdRegistry::add(const yaml::Node& crd) {
   // v1beta1 kept one schema for all versions in spec.validation.
   const yaml::Node* shared_schema = spec->at({"validation", "openAPIV3Schema"});
   std::vector<std::pair<std::string, const yaml::Node*>> versions;
+  bool unserved = false;
   if (const yaml::Node* vs = spec->get("versions"); vs && vs->is_sequence()) {
     for (const yaml::Node* v : vs->items) {
       if (!v->is_mapping()) continue;
+      // The apiserver refuses objects of a version that is not served.
+      if (const yaml::Node* served = v->get("served"); served && served->type == yaml::Type::boolean && !served->value.boolean) {
+        unserved = true;
+        continue;
+      }
       const yaml::Node* s = v->at({"schema", "openAPIV3Schema"});
       versions.emplace_back(std::string(v->get_string("name")), s ? s : shared_schema);
     }
   } else if (auto v = spec->get_string("version"); !v.empty()) {
     versions.emplace_back(std::string(v), shared_schema);
   }
-  if (versions.empty()) return util::fail("CustomResourceDefinition declares no versions", "schema.invalid");
+  if (versions.empty())
+    return util::fail(unserved ? "CustomResourceDefinition declares no served versions"
+                               : "CustomResourceDefinition declares no versions",
+                      "schema.invalid");
+  // Compile every version before registering any, so a CRD with one broken version serves none.
+  std::vector<std::pair<std::string, schema::NodeId>> compiled_versions;
   for (const auto& [version, s] : versions) {
     schema::NodeId id;
     if (s) {
@@ -46,8 +57,9 @@ util::Result<void> CrdRegistry::add(const yaml::Node& crd) {
     } else {
       id = m_compiler->any();
     }
-    m_compiler->add_root(group + "/" + version, kind, id, scope);
+    compiled_versions.emplace_back(version, id);
   }
+  for (const auto& [version, id] : compiled_versions) m_compiler->add_root(group + "/" + version, kind, id, scope);
   m_kinds[{group, kind}] = true;
   m_dirty = true;
   return {};

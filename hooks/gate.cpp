@@ -89,7 +89,8 @@ class Gate {
     auto loaded = IdentityIndex::load(dir, tree);
     if (!loaded) {
       std::vector<IndexRecord> records;
-      auto walked = m_in.repo.walk(tree, env.path, [&](const std::string& path, const git::TreeEntry& e) {
+      // Paths are relative to the environment: environments with equal trees share the file.
+      auto walked = m_in.repo.walk(tree, "", [&](const std::string& path, const git::TreeEntry& e) {
         auto rs = index_records(m_in.repo, path, e, env, m_in.config, m_in.store);
         records.insert(records.end(), std::make_move_iterator(rs.begin()), std::make_move_iterator(rs.end()));
         return !m_in.deadline.expired();
@@ -312,7 +313,7 @@ class Gate {
     }
     for (auto& s : states) {
       if (out_of_time()) return;
-      check_duplicates(ref, s.env, s.old_env_tree, s.declared, changed);
+      check_duplicates(ref, p, s.env, s.old_env_tree, s.declared, changed);
     }
   }
 
@@ -326,7 +327,8 @@ class Gate {
       if (!index) continue;
       for (std::size_t i = 0; i < index->size(); ++i) {
         auto rec = index->at(i);
-        if (rec.key.starts_with("c\x1f") && !changed.contains(rec.path)) paths.insert(rec.path);
+        std::string path = s.env->path + "/" + rec.path;
+        if (rec.key.starts_with("c\x1f") && !changed.contains(path)) paths.insert(std::move(path));
       }
     }
     for (const auto& path : paths) {
@@ -344,7 +346,8 @@ class Gate {
     }
   }
 
-  void check_duplicates(const std::string& ref, const policy::Environment* env, const std::optional<Oid>& old_env_tree,
+  void check_duplicates(const std::string& ref, const policy::Policy& p, const policy::Environment* env,
+                        const std::optional<Oid>& old_env_tree,
                         std::vector<std::pair<Declared, std::string>>& declared,
                         const std::unordered_set<std::string>& changed) {
     std::erase_if(declared, [](const auto& d) { return !d.first.key.starts_with("o\x1f"); });
@@ -374,9 +377,10 @@ class Gate {
     }
     for (std::size_t i = 0; i < declared.size(); ++i) {
       if (i > 0 && declared[i].first.key == declared[i - 1].first.key) continue;
-      for (auto path : index->lookup(declared[i].first.key)) {
-        if (changed.contains(std::string(path))) continue;
-        dup(declared[i], std::string(path));
+      for (auto rel : index->lookup(declared[i].first.key)) {
+        std::string path = env->path + "/" + std::string(rel);
+        if (changed.contains(path) || p.is_excluded(path)) continue;
+        dup(declared[i], path);
         break;
       }
     }
@@ -435,8 +439,8 @@ void update_indexes(const GateInput& input) {
       // Incremental: the old index without the changed paths, plus the changed files.
       std::unordered_set<std::string> changed;
       std::vector<IndexRecord> added;
-      auto diffed = input.repo.diff(old_env_tree, (*new_env)->oid, env.path, [&](const git::Change& c) {
-        changed.insert(c.path);
+      auto diffed = input.repo.diff(old_env_tree, (*new_env)->oid, "", [&](const git::Change& c) {
+        changed.insert(c.path);  // relative to the environment, like the index
         if (c.after) {
           auto rs = index_records(input.repo, c.path, *c.after, env, input.config, input.store);
           added.insert(added.end(), rs.begin(), rs.end());

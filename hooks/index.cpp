@@ -137,15 +137,17 @@ util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tre
   out += data;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (auto r = util::write_file(file_of(dir, tree), out, 0644); !r) return r;
+  fs::path written = file_of(dir, tree);
+  if (auto r = util::write_file(written, out, 0644); !r) return r;
 
   // Keep the newest index files; an index that is trimmed is only rebuilt when needed.
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".idx") files.emplace_back(e.last_write_time(ec), e.path());
-  if (files.size() > k_keep_files) {
+    // The file just written is never a candidate, whatever the clock says about the others.
+    if (e.path().extension() == ".idx" && e.path() != written) files.emplace_back(e.last_write_time(ec), e.path());
+  if (files.size() + 1 > k_keep_files) {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (std::size_t i = k_keep_files; i < files.size(); ++i) fs::remove(files[i].second, ec);
+    for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
   }
   return {};
 }

@@ -18,27 +18,34 @@ std::optional<std::string> base64_decode(std::string_view text) {
     if (c == '/') return 63;
     return -1;
   };
+  // Standard, padded base64; line breaks are allowed (PEM-style wrapping).
+  std::string clean;
+  for (char c : text)
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean += c;
+  if (clean.size() % 4 != 0) return std::nullopt;
   std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t pad = 0;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == ' ') continue;
-    if (c == '=') {
-      ++pad;
-      continue;
+  for (std::size_t i = 0; i < clean.size(); i += 4) {
+    bool last = i + 4 == clean.size();
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = clean[i + static_cast<std::size_t>(k)];
+      if (c == '=') {
+        if (!last || k < 2) return std::nullopt;
+        ++pad;
+        v[k] = 0;
+        continue;
+      }
+      if (pad) return std::nullopt;  // data after padding
+      v[k] = value(c);
+      if (v[k] < 0) return std::nullopt;
     }
-    if (pad) return std::nullopt;
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
+    std::uint32_t n = (static_cast<std::uint32_t>(v[0]) << 18) | (static_cast<std::uint32_t>(v[1]) << 12) |
+                      (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
+    out += static_cast<char>((n >> 16) & 0xFF);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
+    if (pad < 1) out += static_cast<char>(n & 0xFF);
   }
-  if (pad > 2) return std::nullopt;
   return out;
 }
 

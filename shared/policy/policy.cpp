@@ -77,9 +77,11 @@ std::vector<std::string> strings_of(const yaml::Node* list) {
   return out;
 }
 
-Severity severity_of(std::string_view s) {
-  if (s == "off") return Severity::off;
-  if (s == "warn") return Severity::warn;
+// "error", "warn", "off" — or a YAML boolean, since an unquoted off is read as false.
+Severity severity_of(const yaml::Node& n) {
+  if (n.type == yaml::Type::boolean) return n.value.boolean ? Severity::error : Severity::off;
+  if (n.text == "off") return Severity::off;
+  if (n.text == "warn") return Severity::warn;
   return Severity::error;
 }
 
@@ -153,7 +155,7 @@ util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view f
     if (const auto* n = m->get("exclude")) p.exclude = strings_of(n);
   }
   if (const auto* rules = root.get("rules"))
-    for (const auto& e : rules->entries) p.rules[std::string(e.key->text)] = severity_of(e.value->text);
+    for (const auto& e : rules->entries) p.rules[std::string(e.key->text)] = severity_of(*e.value);
   return p;
 }
 
@@ -189,7 +191,16 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
     return util::fail(r.error());
   if (auto s = root.get_string("schemaStore"); !s.empty()) c.schema_store = std::string(s);
   if (auto s = root.get_string("auditLog"); !s.empty()) c.audit_log = std::string(s);
-  if (auto s = root.get_string("timeBudget"); !s.empty()) c.time_budget_ms = *util::parse_duration_ms(s);
+  if (auto s = root.get_string("timeBudget"); !s.empty()) {
+    auto ms = util::parse_duration_ms(s);
+    const yaml::Node* at = root.get("timeBudget");
+    if (!ms || *ms > 3'600'000) {
+      util::Error e{"invalid server config: timeBudget: " + std::string(s) + " is not a duration of at most 1h",
+                    "policy.invalid", std::string(file), at->mark.line, at->mark.column};
+      return util::fail(std::move(e));
+    }
+    c.time_budget_ms = *ms;
+  }
   if (root.get_string("failMode") == "open") c.fail_mode = FailMode::open;
   if (const auto* limits = root.get("limits")) {
     if (const auto* n = limits->get("maxFileSize"))

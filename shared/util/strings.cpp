@@ -180,7 +180,24 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
 std::string json_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
-  for (unsigned char c : text) {
+  // JSON text is UTF-8: bytes that are not valid UTF-8 (git allows them in ref names and
+  // paths) are written as \u00XX, the code point of the same number, so the output stays
+  // valid and the byte remains visible.
+  std::size_t valid_until = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80 && i >= valid_until) {
+      std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+      if (len && i + len <= text.size() && valid_utf8(text.substr(i, len))) {
+        valid_until = i + len;
+      } else {
+        static const char* hex = "0123456789abcdef";
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+        continue;
+      }
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
