@@ -184,6 +184,8 @@ run_suite() {
     echo "$name: no tests ran"
     exit 2
   fi
+  # A suite that started peers defines suite_teardown to stop them before its files go.
+  if declare -F suite_teardown >/dev/null; then suite_teardown; fi
   if ((FAILURES > 0)); then
     echo "$name: $FAILURES failure(s); files kept in $SUITE_TMP"
     exit 1

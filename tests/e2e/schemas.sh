@@ -9,7 +9,8 @@ source "$ROOT/tests/env/kube.sh"
 KDIR=$SUITE_TMP/kube
 mkdir -p "$KDIR"
 kube_build || { echo "FATAL: cannot build kube-apiserver"; exit 1; }
-trap 'kube_stop "$KDIR"' EXIT
+suite_teardown() { kube_stop "$KDIR"; }
+trap suite_teardown EXIT
 kube_start "$KDIR" || { echo "FATAL: kube-apiserver did not start"; exit 1; }
 export KUBECONFIG=$KDIR/kubeconfig
 kubectl create serviceaccount default -n default >/dev/null 2>&1 || true

@@ -179,6 +179,27 @@ while ((SECONDS < deadline)); do
 done
 [[ $(wc -w <<<"$pods") -ge 2 ]] || bad "ReplicaSet did not create 2 Pods (got: $pods)"
 
+# The token controller signs service-account tokens with our key; the apiserver accepts them.
+deadline=$((SECONDS + 30))
+satok=""
+while ((SECONDS < deadline)); do
+  satok=$(k get secrets -n default --field-selector type=kubernetes.io/service-account-token \
+    -o 'jsonpath={.items[0].data.token}' 2>/dev/null || true)
+  if [[ -n $satok ]]; then break; fi
+  sleep 0.5
+done
+if [[ -z $satok ]]; then
+  bad "no service-account token secret in namespace default within 30 s"
+else
+  satok=$(base64 -d <<<"$satok")
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $satok" \
+    "$KUBE_API_URL/api")
+  [[ $code == 200 ]] || bad "service-account token not accepted: HTTP $code"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $satok" \
+    "$KUBE_API_URL/api/v1/namespaces/default/secrets")
+  [[ $code == 403 ]] || bad "service-account token listing secrets: HTTP $code, expected 403"
+fi
+
 # Garbage collection of dependents.
 k delete deployment web --wait=false >/dev/null || bad "delete deployment"
 deadline=$((SECONDS + 60))

@@ -29,6 +29,18 @@
 #   KUBECONFIG_VIEWER KUBE_ETCD_URL KUBECTL.  The same values are written to DIR/kube.env
 #   (sourceable) so that another shell can use the instance.
 # Files in DIR: kubeconfig, kubeconfig-viewer, *.log, *.pid, pki/, etcd-data/, tokens.csv.
+#
+# Users: "admin" (group system:masters), "viewer" (no RBAC bindings: only discovery and
+# public-info), "system:kube-controller-manager" (system:masters, for the controller manager).
+#
+# Facts for suite writers (kubectl 1.32 from the machine image against this 1.20 server):
+#  - The 1.20 server has no server-side field validation; kubectl sends fieldValidation=Strict,
+#    the server ignores it, and kubectl falls back to client-side validation against
+#    /openapi/v2 (after a 404 on /openapi/v3).  With --validate=false a client-side apply of an
+#    unknown field is silently dropped by the server; --server-side apply rejects it.
+#  - kubectl >= 1.21 hides metadata.managedFields unless --show-managed-fields (a flag kubectl
+#    1.20 lacks); `kubectl auth whoami` does not work (no SelfSubjectReview API in 1.20).
+#  - No scheduler and no kubelet: Pods stay Pending, Deployments never become available.
 
 KUBE_VERSION=1.20.2
 _KUBE_SRC_TARBALL_NAME=kubernetes_1.20.5+really1.20.2.orig.tar.gz
@@ -239,10 +251,13 @@ kube_build() {
       tail -n 60 "$log" >&2
       fail "make exited with $rc"
     fi
+    local vcmd
     for b in $want; do
       [[ -x $src/_output/bin/$b ]] || fail "make did not produce _output/bin/$b"
-      "$src/_output/bin/$b" --version 2>/dev/null | grep -q "v$KUBE_VERSION" ||
-        fail "$b --version does not report v$KUBE_VERSION: $("$src/_output/bin/$b" --version 2>&1)"
+      vcmd=(--version)
+      [[ $b != kubectl ]] || vcmd=(version --client)
+      "$src/_output/bin/$b" "${vcmd[@]}" 2>/dev/null | grep -q "v$KUBE_VERSION" ||
+        fail "'$b ${vcmd[*]}' does not report v$KUBE_VERSION: $("$src/_output/bin/$b" "${vcmd[@]}" 2>&1)"
     done
     for b in $want; do
       # rename(2) within one file system: readers never see a partial binary.
@@ -371,7 +386,8 @@ EOF
   )
 }
 
-# _kube_pki DIR/pki: CA, serving cert for 127.0.0.1/localhost, service-account key pair.
+# _kube_pki DIR/pki: CA, serving cert for 127.0.0.1/localhost, service-account key pair (all
+# ECDSA P-256: RSA key generation is slow on a loaded 2-core machine; tokens are then ES256).
 _kube_pki() {
   local p=$1 log=$1/openssl.log
   mkdir -p "$p" && chmod 700 "$p" || return 1
@@ -389,8 +405,8 @@ EOF
         -keyout "$p/serving.key" -out "$p/serving.csr" -subj "/CN=kube-apiserver" &&
       openssl x509 -req -in "$p/serving.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
         -sha256 -days 3650 -extfile "$p/serving.ext" -out "$p/serving.crt" &&
-      openssl genrsa -out "$p/sa.key" 2048 &&
-      openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" &&
+      openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$p/sa.key" &&
+      openssl pkey -in "$p/sa.key" -pubout -out "$p/sa.pub" &&
       openssl verify -CAfile "$p/ca.crt" "$p/serving.crt"
   } >"$log" 2>&1 || {
     cat "$log" >&2
