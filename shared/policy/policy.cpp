@@ -203,9 +203,17 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
   }
   if (root.get_string("failMode") == "open") c.fail_mode = FailMode::open;
   if (const auto* limits = root.get("limits")) {
-    if (const auto* n = limits->get("maxFileSize"))
-      c.max_file_size = n->type == yaml::Type::integer ? static_cast<std::uint64_t>(n->value.integer)
-                                                       : util::parse_bytes(n->text).value_or(c.max_file_size);
+    if (const auto* n = limits->get("maxFileSize")) {
+      auto bytes = n->type == yaml::Type::integer ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(n->value.integer))
+                                                  : util::parse_bytes(n->text);
+      if (!bytes || *bytes == 0) {
+        util::Error e{"invalid server config: limits.maxFileSize: " + std::string(n->text) +
+                          " is not a size of at least 1 byte (e.g. 1MiB)",
+                      "policy.invalid", std::string(file), n->mark.line, n->mark.column};
+        return util::fail(std::move(e));
+      }
+      c.max_file_size = *bytes;
+    }
     if (const auto* n = limits->get("maxDepth")) c.yaml_limits.max_depth = static_cast<std::uint32_t>(n->value.integer);
     if (const auto* n = limits->get("maxNodes")) c.yaml_limits.max_nodes = static_cast<std::uint64_t>(n->value.integer);
     if (const auto* n = limits->get("maxExpandedNodes"))

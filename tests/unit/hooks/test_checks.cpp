@@ -1,0 +1,681 @@
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hooks/checks.hpp"
+#include "shared/schema/store.hpp"
+#include "tests/unit/hooks/git_fixture.hpp"
+#include "tests/unit/support/tempdir.hpp"
+
+using namespace portcullis;
+using namespace portcullis::hooks;
+
+namespace {
+
+// A miniature OpenAPI v2 document shaped like the apiserver's: namespaced ConfigMap, Secret
+// and Deployment, cluster-scoped Namespace, and ObjectMeta (used for custom resources).
+const char* k_openapi = R"({
+  "swagger": "2.0",
+  "paths": {
+    "/api/v1/namespaces/{namespace}/configmaps": {
+      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "ConfigMap"}}
+    },
+    "/api/v1/namespaces/{namespace}/secrets": {
+      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Secret"}}
+    },
+    "/apis/apps/v1/namespaces/{namespace}/deployments": {
+      "post": {"x-kubernetes-group-version-kind": {"group": "apps", "version": "v1", "kind": "Deployment"}}
+    },
+    "/api/v1/namespaces": {
+      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"}}
+    }
+  },
+  "definitions": {
+    "io.k8s.api.core.v1.ConfigMap": {
+      "type": "object",
+      "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+        "data": {"type": "object", "additionalProperties": {"type": "string"}}
+      },
+      "x-kubernetes-group-version-kind": [{"group": "", "kind": "ConfigMap", "version": "v1"}]
+    },
+    "io.k8s.api.core.v1.Secret": {
+      "type": "object",
+      "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+        "data": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
+        "stringData": {"type": "object", "additionalProperties": {"type": "string"}},
+        "type": {"type": "string"}
+      },
+      "x-kubernetes-group-version-kind": [{"group": "", "kind": "Secret", "version": "v1"}]
+    },
+    "io.k8s.api.apps.v1.Deployment": {
+      "type": "object",
+      "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+        "spec": {"$ref": "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"}
+      },
+      "x-kubernetes-group-version-kind": [{"group": "apps", "kind": "Deployment", "version": "v1"}]
+    },
+    "io.k8s.api.apps.v1.DeploymentSpec": {
+      "type": "object",
+      "properties": {
+        "replicas": {"type": "integer", "format": "int32"},
+        "template": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+          "containers": {"type": "array", "items": {"$ref": "#/definitions/io.k8s.api.core.v1.Container"}}}}}}
+      }
+    },
+    "io.k8s.api.core.v1.Container": {
+      "type": "object",
+      "required": ["name"],
+      "properties": {"name": {"type": "string"}, "image": {"type": "string"}}
+    },
+    "io.k8s.api.core.v1.Namespace": {
+      "type": "object",
+      "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+      },
+      "x-kubernetes-group-version-kind": [{"group": "", "kind": "Namespace", "version": "v1"}]
+    },
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
+      "type": "object",
+      "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
+                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}}
+    }
+  }
+})";
+
+schema::Program make_store(const test::TempDir& dir) {
+  auto summary = schema::import_openapi_v2(k_openapi, dir / "store");
+  INFO((summary ? std::string() : summary.error().describe()));
+  REQUIRE(summary);
+  REQUIRE(summary->cluster == 1);
+  auto program = schema::open_store(dir / "store");
+  REQUIRE(program);
+  return std::move(*program);
+}
+
+policy::Policy make_policy(const std::string& text) {
+  if (text.empty()) return policy::Policy{};
+  auto p = policy::parse_policy(text);
+  INFO(text << (p ? std::string() : p.error().describe()));
+  REQUIRE(p);
+  return std::move(*p);
+}
+
+const policy::Environment k_dev{"dev", "environments/dev", false, "team"};
+const policy::Environment k_prod{"prod", "environments/prod", true, "team"};
+
+// The tree entry of a file with `content` and `mode`, read back through libgit2.
+git::TreeEntry entry_of(const test::GitFixture& fx, const std::string& content, const std::string& mode = "100644") {
+  auto tree = fx.tree({{"f", content, mode}});
+  auto repo = fx.open();
+  auto e = repo.entry_at(tree, "f");
+  REQUIRE(e);
+  REQUIRE(*e);
+  return **e;
+}
+
+struct Expected {
+  const char* rule;
+  Level level;
+  std::uint32_t line;
+  std::uint32_t column;
+  const char* message_part;
+};
+
+void check_findings(const std::vector<Finding>& actual, const std::vector<Expected>& expected, const std::string& path) {
+  for (const auto& f : actual) INFO("finding: " << f.rule << " " << f.line << ":" << f.column << " " << f.message);
+  REQUIRE(actual.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& f = actual[i];
+    const auto& e = expected[i];
+    INFO("finding " << i << ": " << f.rule << " " << f.line << ":" << f.column << " " << f.message);
+    CHECK(f.rule == e.rule);
+    CHECK(f.level == e.level);
+    CHECK(f.line == e.line);
+    CHECK(f.column == e.column);
+    CHECK_THAT(f.message, Catch::Contains(e.message_part));
+    CHECK(f.file == path);
+    CHECK(f.ref.empty());
+  }
+}
+
+const std::string k_cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n";
+
+std::string deployment(const std::string& image) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+         "      containers:\n      - name: web\n        image: " +
+         image + "\n";
+}
+
+const std::string k_widget_crd = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+)";
+
+enum class Store { none, k8s };
+
+}  // namespace
+
+TEST_CASE("check_file reports each problem of a file with its rule, level and location", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store = make_store(tmp);
+  const Level E = Level::error, W = Level::warning;
+
+  struct Case {
+    const char* name;
+    std::string file;  // under the environment's directory
+    std::string content;
+    std::vector<Expected> findings = {};
+    bool checked = true;
+    std::size_t objects = 1;
+    std::string policy = {};  // .portcullis.yaml; empty: the defaults
+    bool protected_env = false;
+    Store with = Store::k8s;
+    std::string mode = "100644";
+    std::uint64_t max_file_size = 1 << 20;
+    bool deferred = false;
+  };
+  const std::string secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n";
+  const std::string big_cm = k_cm + "data:\n  a: " + std::string(100, 'x') + "\n";
+  const Case cases[] = {
+      {"valid ConfigMap", "cfg.yaml", k_cm + "data:\n  a: x\n", {}},
+      {"valid JSON manifest", "cfg.json", R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}})", {}},
+      {.name = "several documents and a List",
+       .file = "all.yaml",
+       .content = k_cm + "---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+                         "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n",
+       .objects = 3},
+      {.name = "empty documents", .file = "empty.yaml", .content = "---\n---\n", .objects = 0},
+      {.name = "YAML syntax error",
+       .file = "broken.yaml",
+       .content = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n bad: [\n",
+       .findings = {{"yaml.syntax", E, 5, 2, "did not find expected key"}},
+       .objects = 0},
+      {.name = "JSON syntax error",
+       .file = "unclosed.json",
+       .content = "{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\"",
+       .findings = {{"yaml.syntax", E, 2, 21, ""}},
+       .objects = 0},
+      {.name = "duplicate key",
+       .file = "dup.yaml",
+       .content = k_cm + "data:\n  a: x\n  a: y\n",
+       .findings = {{"yaml.duplicate-key", E, 7, 3, "duplicate key \"a\" (first at line 6)"}},
+       .objects = 0},
+      {.name = "invalid UTF-8",
+       .file = "utf8.yaml",
+       .content = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caf\xe9\n",
+       .findings = {{"yaml.encoding", E, 4, 12, "invalid UTF-8"}},
+       .objects = 0},
+      {.name = "scalar document",
+       .file = "scalar.yaml",
+       .content = "just a string\n",
+       .findings = {{"k8s.not-an-object", E, 1, 1, "document 1 is a scalar, not a Kubernetes object"}},
+       .objects = 0},
+      {"array document after an object", "array.yaml", k_cm + "---\n- a\n- b\n",
+       {{"k8s.not-an-object", E, 6, 1, "document 2 is an array"}}},
+      {"List item that is not an object", "list.yaml", "apiVersion: v1\nkind: List\nitems:\n- 3\n",
+       {{"k8s.not-an-object", E, 4, 3, "list item is not a Kubernetes object"}}},
+      {"missing name", "nameless.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+       {{"k8s.missing-field", E, 1, 1, "missing metadata.name"}}},
+      {"missing apiVersion and kind", "kindless.yaml", "metadata:\n  name: k\n",
+       {{"k8s.missing-field", E, 1, 1, "missing apiVersion, kind"}}},
+      {"plaintext Secret data", "secret.yaml", secret + "data:\n  password: aHVudGVyMg==\n",
+       {{"content.plaintext-secret", E, 6, 3, "Secret carries data in plaintext"}}},
+      {"plaintext Secret stringData", "secret.yaml", secret + "stringData: {password: hunter2}\n",
+       {{"content.plaintext-secret", E, 5, 13, "Secret carries stringData in plaintext"}}},
+      {"Secret without data", "secret.yaml", secret + "type: kubernetes.io/basic-auth\ndata: {}\nstringData: {}\n", {}},
+      {"SOPS-encrypted Secret", "secret.yaml",
+       secret + "data:\n  password: ENC[AES256_GCM,data:abc=,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:x,type:str]\n"
+                "  version: 3.8.1\n",
+       {}},
+      {.name = "plaintext Secret as a warning",
+       .file = "secret.yaml",
+       .content = secret + "data:\n  password: aHVudGVyMg==\n",
+       .findings = {{"content.plaintext-secret", W, 6, 3, "plaintext"}},
+       .policy = "rules:\n  content.plaintext-secret: warn\n"},
+      {.name = "plaintext Secret switched off",
+       .file = "secret.yaml",
+       .content = secret + "data:\n  password: aHVudGVyMg==\n",
+       .policy = "rules:\n  content.plaintext-secret: 'off'\n"},
+      {.name = "denied Kind",
+       .file = "cfg.yaml",
+       .content = k_cm,
+       .findings = {{"content.deny-kind", E, 1, 1, "kind ConfigMap may not be committed"}},
+       .policy = "manifests:\n  denyKinds: [ConfigMap]\n"},
+      {.name = "denied group/Kind",
+       .file = "web.yaml",
+       .content = deployment("nginx:1.25"),
+       .findings = {{"content.deny-kind", E, 1, 1, "kind Deployment may not be committed"}},
+       .policy = "manifests:\n  denyKinds: [apps/Deployment]\n"},
+      {.name = "group/Kind of another group",
+       .file = "web.yaml",
+       .content = deployment("nginx:1.25"),
+       .policy = "manifests:\n  denyKinds: [extensions/Deployment, Deploy]\n"},
+      {.name = "denied Kind as a warning",
+       .file = "cfg.yaml",
+       .content = k_cm,
+       .findings = {{"content.deny-kind", W, 1, 1, "ConfigMap"}},
+       .policy = "manifests:\n  denyKinds: [ConfigMap]\nrules:\n  content.deny-kind: warn\n"},
+      {.name = "denied Kind switched off",
+       .file = "cfg.yaml",
+       .content = k_cm,
+       .policy = "manifests:\n  denyKinds: [ConfigMap]\nrules:\n  content.deny-kind: 'off'\n"},
+      {.name = ":latest in a protected environment",
+       .file = "web.yaml",
+       .content = deployment("nginx:latest"),
+       .findings = {{"content.image-latest", E, 10, 16,
+                     "image nginx:latest (container web) uses :latest in protected environment prod"}},
+       .protected_env = true},
+      {.name = "untagged image in a protected environment",
+       .file = "web.yaml",
+       .content = deployment("nginx"),
+       .findings = {{"content.image-untagged", E, 10, 16, "image nginx (container web) has no tag or digest"}},
+       .protected_env = true},
+      {.name = "registry port is not a tag",
+       .file = "web.yaml",
+       .content = deployment("registry:5000/team/app"),
+       .findings = {{"content.image-untagged", E, 10, 16, "registry:5000/team/app"}},
+       .protected_env = true},
+      {.name = "digest pins :latest",
+       .file = "web.yaml",
+       .content = deployment("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+       .protected_env = true},
+      {.name = "tagged image in a protected environment",
+       .file = "web.yaml",
+       .content = deployment("nginx:1.25"),
+       .protected_env = true},
+      {":latest in an unprotected environment", "web.yaml", deployment("nginx:latest"), {}},
+      {"untagged in an unprotected environment", "web.yaml", deployment("nginx"), {}},
+      {.name = ":latest as a warning",
+       .file = "web.yaml",
+       .content = deployment("nginx:latest"),
+       .findings = {{"content.image-latest", W, 10, 16, ":latest"}},
+       .policy = "rules:\n  content.image-latest: warn\n",
+       .protected_env = true},
+      {.name = "untagged switched off",
+       .file = "web.yaml",
+       .content = deployment("nginx"),
+       .policy = "rules:\n  content.image-untagged: 'off'\n",
+       .protected_env = true},
+      {.name = "excluded path",
+       .file = "values/v.yaml",
+       .content = "not: [valid\n",
+       .checked = false,
+       .objects = 0,
+       .policy = "manifests:\n  exclude: ['environments/*/values/**']\n"},
+      {.name = "exclusion of another directory",
+       .file = "other/v.yaml",
+       .content = "not: [valid\n",
+       .findings = {{"yaml.syntax", E, 2, 1, ""}},
+       .objects = 0,
+       .policy = "manifests:\n  exclude: ['environments/*/values/**']\n"},
+      {.name = "kustomization is checked for syntax only",
+       .file = "kustomization.yaml",
+       .content = "resources:\n- web.yaml\n",
+       .objects = 0},
+      {.name = "kustomization with a syntax error",
+       .file = "kustomization.yaml",
+       .content = "resources: [\n",
+       .findings = {{"yaml.syntax", E, 2, 1, ""}},
+       .objects = 0},
+      {.name = "text file that is not a manifest", .file = "README.md", .content = "# notes: [\n", .checked = false, .objects = 0},
+      {.name = "binary file",
+       .file = "logo.png",
+       .content = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16),
+       .findings = {{"file.binary", E, 0, 0, "binary file inside environment dev"}},
+       .checked = false,
+       .objects = 0},
+      {.name = "binary content in a .yaml file",
+       .file = "cfg.yaml",
+       .content = k_cm + std::string("\0", 1),
+       .findings = {{"file.binary", E, 0, 0, "binary file"}},
+       .checked = false,
+       .objects = 0},
+      {.name = "symbolic link",
+       .file = "link.yaml",
+       .content = "../prod/cfg.yaml",
+       .findings = {{"file.symlink", E, 0, 0, "symbolic links are not allowed inside environment dev"}},
+       .checked = false,
+       .objects = 0,
+       .mode = "120000"},
+      {.name = "submodule",
+       .file = "vendor",
+       .content = "0123456789abcdef0123456789abcdef01234567",
+       .findings = {{"file.submodule", E, 0, 0, "submodules are not allowed inside environment dev"}},
+       .checked = false,
+       .objects = 0,
+       .mode = "160000"},
+      {.name = "file over the size limit",
+       .file = "cfg.yaml",
+       .content = big_cm,
+       .findings = {{"file.too-large", E, 0, 0, "bytes; the limit is 64"}},
+       .checked = false,
+       .objects = 0,
+       .max_file_size = 64},
+      {.name = "file at the size limit", .file = "cfg.yaml", .content = big_cm, .max_file_size = big_cm.size()},
+      {"schema type violation", "cfg.yaml", k_cm + "data:\n  a: 1\n",
+       {{"schema.type", E, 6, 6, "data.a: expected string, got integer 1"}}},
+      {"schema violations in a List item", "list.yaml",
+       "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {a: 1}\n",
+       {{"schema.type", E, 7, 13, "data.a: expected string"}}},
+      {"unknown field in strict mode", "cfg.yaml", k_cm + "extra: 1\n",
+       {{"schema.unknown-field", E, 5, 1, "unknown field \"extra\""}}},
+      {.name = "unknown field in lenient mode",
+       .file = "cfg.yaml",
+       .content = k_cm + "extra: 1\n",
+       .policy = "manifests:\n  strict: false\n"},
+      {.name = "wrong type in lenient mode",
+       .file = "web.yaml",
+       .content = deployment("nginx:1.25") + "  replicas: three\n",
+       .findings = {{"schema.type", E, 11, 13, "spec.replicas: expected integer, got string \"three\""}},
+       .policy = "manifests:\n  strict: false\n"},
+      {.name = "no schema store: no schema validation",
+       .file = "cfg.yaml",
+       .content = k_cm + "data:\n  a: 1\nextra: 1\n",
+       .with = Store::none},
+      {.name = "no schema store: unknown kinds are not deferred",
+       .file = "w.yaml",
+       .content = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+       .with = Store::none},
+      {.name = "unknown kind in the first pass is deferred",
+       .file = "w.yaml",
+       .content = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+       .deferred = true},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto entry = entry_of(fx, c.content, c.mode);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    config.max_file_size = c.max_file_size;
+    auto policy = make_policy(c.policy);
+    const auto& env = c.protected_env ? k_prod : k_dev;
+    CrdRegistry crds;
+    CheckContext ctx{repo, config, policy, env, c.with == Store::k8s ? &store : nullptr, crds};
+    const std::string path = env.path + "/" + c.file;
+    FileResult r = check_file(ctx, path, entry, Pass::first);
+    check_findings(r.findings, c.findings, path);
+    CHECK(r.checked == c.checked);
+    CHECK(r.objects == c.objects);
+    CHECK(r.deferred == c.deferred);
+  }
+}
+
+TEST_CASE("check_file declares the identities of objects, namespaced by the environment", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store = make_store(tmp);
+  struct Case {
+    const char* name;
+    std::string content;
+    Store with;
+    std::vector<std::string> keys;
+    std::vector<std::uint32_t> lines;
+  };
+  const Case cases[] = {
+      {"namespace defaulted from the environment", k_cm, Store::k8s, {object_key({"", "ConfigMap", "team", "cfg"})}, {1}},
+      {"namespace of the manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: other}\n",
+       Store::k8s, {object_key({"", "ConfigMap", "other", "cfg"})}, {1}},
+      {"group of the apiVersion", deployment("nginx:1.25"), Store::k8s, {object_key({"apps", "Deployment", "team", "web"})},
+       {1}},
+      {"cluster-scoped kind loses its namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1, namespace: x}\n",
+       Store::k8s, {object_key({"", "Namespace", "", "ns1"})}, {1}},
+      {"cluster-scoped kind without a namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n", Store::k8s,
+       {object_key({"", "Namespace", "", "ns1"})}, {1}},
+      {"without a store the scope is unknown", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n", Store::none,
+       {object_key({"", "Namespace", "team", "ns1"})}, {1}},
+      {"unknown kinds are namespaced by default", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+       Store::k8s, {object_key({"example.com", "Widget", "team", "w"})}, {1}},
+      {"every document and List item", k_cm + "---\napiVersion: v1\nkind: List\nitems:\n"
+                                               "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+                                               "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n",
+       Store::k8s,
+       {object_key({"", "ConfigMap", "team", "cfg"}), object_key({"", "ConfigMap", "team", "a"}),
+        object_key({"", "Secret", "team", "b"})},
+       {1, 9, 10}},
+      {"objects with problems are still declared", k_cm + "data: {a: 1}\n", Store::k8s,
+       {object_key({"", "ConfigMap", "team", "cfg"})}, {1}},
+      {"objects without a name are not", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", Store::k8s, {}, {}},
+      {"a CRD declares itself and its kind", k_widget_crd, Store::k8s,
+       {object_key({"apiextensions.k8s.io", "CustomResourceDefinition", "team", "widgets.example.com"}),
+        crd_key("example.com", "Widget")},
+       {1, 1}},
+      {"SOPS-encrypted names are not declared",
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: 'ENC[AES256_GCM,data:x,type:str]'}\nsops: {mac: 'ENC[x]'}\n",
+       Store::k8s, {}, {}},
+      {"SOPS-encrypted files with plain names are",
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: 'ENC[x]'}\nsops: {mac: 'ENC[x]'}\n", Store::k8s,
+       {object_key({"", "Secret", "team", "s"})}, {1}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto entry = entry_of(fx, c.content);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    policy::Policy policy;
+    CrdRegistry crds;
+    const schema::Program* s = c.with == Store::k8s ? &store : nullptr;
+    CheckContext ctx{repo, config, policy, k_dev, s, crds};
+    const std::string path = "environments/dev/f.yaml";
+    FileResult r = check_file(ctx, path, entry, Pass::first);
+    std::vector<std::string> keys;
+    std::vector<std::uint32_t> lines;
+    for (const auto& d : r.declared) {
+      keys.push_back(d.key);
+      lines.push_back(d.line);
+      CHECK_FALSE(d.object.empty());
+    }
+    std::vector<std::string> described;
+    for (const auto& k : keys) described.push_back(describe_key(k));
+    INFO("declared: " << Catch::Detail::stringify(described));
+    CHECK(keys == c.keys);
+    CHECK(lines == c.lines);
+
+    // The identity index records the same keys for the file.
+    std::vector<std::string> indexed;
+    for (const auto& rec : index_records(repo, path, entry, k_dev, config, s)) {
+      CHECK(rec.path == path);
+      indexed.push_back(rec.key);
+    }
+    CHECK(indexed == c.keys);
+  }
+}
+
+TEST_CASE("index_records skips what check_file does not read as manifests", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  struct Case {
+    const char* name;
+    std::string file;
+    std::string content;
+    std::string mode;
+  };
+  const Case cases[] = {
+      {"kustomization", "kustomization.yaml", k_cm, "100644"},
+      {"text file", "README.md", k_cm, "100644"},
+      {"YAML syntax error", "broken.yaml", k_cm + " bad: [\n", "100644"},
+      {"binary", "cfg.yaml", k_cm + std::string("\0", 1), "100644"},
+      {"symbolic link", "link.yaml", "cfg.yaml", "120000"},
+      {"submodule", "sub.yaml", "0123456789abcdef0123456789abcdef01234567", "160000"},
+      {"scalar document", "scalar.yaml", "just text\n", "100644"},
+      {"too large", "big.yaml", k_cm + "data:\n  a: " + std::string(2000, 'x') + "\n", "100644"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto entry = entry_of(fx, c.content, c.mode);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    config.max_file_size = 1024;
+    CHECK(index_records(repo, "environments/dev/" + c.file, entry, k_dev, config, nullptr).empty());
+  }
+  // An executable manifest is still a manifest.
+  auto entry = entry_of(fx, k_cm, "100755");
+  auto repo = fx.open();
+  CHECK(entry.kind == git::EntryKind::executable);
+  CHECK(index_records(repo, "environments/dev/cfg.yaml", entry, k_dev, {}, nullptr).size() == 1);
+}
+
+TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported as schema.missing", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store = make_store(tmp);
+  policy::ServerConfig config;
+
+  const std::string good = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: good}\nspec: {size: 3}\n";
+  const std::string bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: bad}\nspec:\n  size: big\n";
+  const std::string labels =
+      "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: labelled\n  labels:\n    tier: 1\nspec: {size: 3}\n";
+  const std::string other_version = "apiVersion: example.com/v9\nkind: Widget\nmetadata: {name: w9}\n";
+  const std::string unknown = "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {name: g}\n";
+  const std::string mixed = k_cm + "---\n" + unknown;
+
+  for (auto missing : {policy::MissingSchema::reject, policy::MissingSchema::warn}) {
+    const Level missing_level = missing == policy::MissingSchema::warn ? Level::warning : Level::error;
+    INFO("missingSchema " << (missing == policy::MissingSchema::warn ? "warn" : "reject"));
+    policy::Policy policy;
+    policy.missing_schema = missing;
+    CrdRegistry crds;
+    auto first = [&](const std::string& content, const std::string& file) {
+      auto entry = entry_of(fx, content);
+      auto again = fx.open();
+      CheckContext c{again, config, policy, k_dev, &store, crds};
+      return check_file(c, "environments/dev/" + file, entry, Pass::first);
+    };
+    auto deferred = [&](const std::string& content, const std::string& file) {
+      auto entry = entry_of(fx, content);
+      auto again = fx.open();
+      CheckContext c{again, config, policy, k_dev, &store, crds};
+      return check_file(c, "environments/dev/" + file, entry, Pass::deferred);
+    };
+
+    // Before the CRD is known, its custom resources wait.
+    auto r = first(good, "good.yaml");
+    CHECK(r.deferred);
+    CHECK(r.findings.empty());
+    CHECK(r.objects == 1);
+
+    // A CRD is registered as it is read.
+    r = first(k_widget_crd, "crd.yaml");
+    CHECK(crds.declares("example.com", "Widget"));
+
+    // Once it is known, custom resources are validated in the first pass already.
+    r = first(bad, "bad.yaml");
+    CHECK_FALSE(r.deferred);
+    check_findings(r.findings, {{"schema.type", Level::error, 5, 9, "spec.size: expected integer, got string \"big\""}},
+                   "environments/dev/bad.yaml");
+    CHECK(r.findings[0].object == "Widget \"bad\"");
+
+    // Their metadata is validated against the store's ObjectMeta.
+    r = first(labels, "labels.yaml");
+    check_findings(r.findings, {{"schema.type", Level::error, 6, 11, "metadata.labels.tier: expected string"}},
+                   "environments/dev/labels.yaml");
+
+    // The deferred pass validates what was deferred, reports missing schemas, and nothing else.
+    struct Case {
+      const char* name;
+      std::string content;
+      std::vector<Expected> findings;
+    };
+    const std::vector<Case> cases = {
+        {"now valid", good, {}},
+        {"now invalid", bad, {{"schema.type", Level::error, 5, 9, "spec.size: expected integer"}}},
+        {"version no CRD declares", other_version,
+         {{"schema.missing", missing_level, 1, 1,
+           "no schema for example.com/v9/Widget (a CRD in the repository declares other versions of this kind)"}}},
+        {"kind nobody declares", unknown,
+         {{"schema.missing", missing_level, 1, 1,
+           "no schema for other.io/v1/Gizmo in the server's schema store or in a CRD in the repository"}}},
+        {"known kinds are not reported again", mixed,
+         {{"schema.missing", missing_level, 6, 1, "no schema for other.io/v1/Gizmo"}}},
+        {"known kinds with problems are not reported again", k_cm + "data: {a: 1}\n", {}},
+        {"syntax errors are not reported again", k_cm + " bad: [\n", {}},
+        {"objects without names are not reported again", "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {}\n", {}},
+        {"SOPS files are not validated", unknown + "sops: {mac: 'ENC[x]'}\n", {}},
+    };
+    for (const auto& c : cases) {
+      INFO(c.name);
+      auto d = deferred(c.content, "f.yaml");
+      check_findings(d.findings, c.findings, "environments/dev/f.yaml");
+      CHECK(d.declared.empty());
+      CHECK(d.objects == 0);
+    }
+  }
+}
+
+TEST_CASE("a CRD whose schema does not compile is a schema.invalid finding", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store = make_store(tmp);
+  const std::string broken = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: brokens.example.com
+spec:
+  group: example.com
+  names: {kind: Broken}
+  versions:
+  - name: v1
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          size: {type: strin}
+)";
+  const std::string nameless = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x}\n"
+                               "spec: {group: example.com, versions: [{name: v1}]}\n";
+  struct Case {
+    const char* name;
+    std::string content;
+    std::vector<Expected> findings = {};
+    std::size_t declared;
+  };
+  const Case cases[] = {
+      {"schema that does not compile", broken,
+       {{"schema.invalid", Level::error, 14, 0, "the openAPIV3Schema of version v1 does not compile"}}, 1},
+      {"CRD without a kind", nameless, {{"schema.invalid", Level::error, 1, 1, "spec.names.kind"}}, 1},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto entry = entry_of(fx, c.content);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    policy::Policy policy;
+    CrdRegistry crds;
+    CheckContext ctx{repo, config, policy, k_dev, &store, crds};
+    auto r = check_file(ctx, "environments/dev/crd.yaml", entry, Pass::first);
+    for (const auto& f : r.findings) INFO(f.rule << " " << f.line << ":" << f.column << " " << f.message);
+    REQUIRE(r.findings.size() == c.findings.size());
+    CHECK(r.findings[0].rule == c.findings[0].rule);
+    CHECK(r.findings[0].line == c.findings[0].line);
+    if (c.findings[0].column) CHECK(r.findings[0].column == c.findings[0].column);
+    CHECK_THAT(r.findings[0].message, Catch::Contains(c.findings[0].message_part));
+    CHECK(r.declared.size() == c.declared);  // the CRD object, but no CRD kind
+    CHECK(crds.empty());
+  }
+}
