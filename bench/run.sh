@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Portcullis' performance harness: measures the pre-receive hook against the targets of the
+# performance issue and against a peer validator run side by side on the same machine.
+#
+# Usage: bench/run.sh [--quick]
+#   --quick   fewer runs of every measurement (a smoke test of the harness; figures are noisier)
+# Environment:
+#   PORTCULLIS=PATH   measure this binary instead of building one (install/build.sh into bench/out)
+#
+# Needs what install/deps.sh installs (git, jq, hyperfine, GNU time, awk, gzip) and node + npm.
+# Everything it makes lives in bench/out/ (the peer's npm packages in bench/peer/node_modules);
+# the markdown report goes to stdout and to bench/out/report.md. Method: docs/performance.md.
+set -euo pipefail
+export LC_ALL=C
+
+bench=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$bench/.." && pwd)
+out=$bench/out
+peer=$bench/peer
+
+quick=0
+case "${1:-}" in
+  "") ;;
+  --quick) quick=1 ;;
+  *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+esac
+if ((quick)); then
+  hook_runs=10 hook_warmup=2 cold_runs=3 push_runs=10 push_warmup=2 tput_runs=1
+else
+  hook_runs=40 hook_warmup=5 cold_runs=10 push_runs=30 push_warmup=3 tput_runs=5
+fi
+small=2000 large=20000 many=5000
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+for tool in git jq hyperfine awk gzip node npm; do
+  command -v "$tool" >/dev/null || die "$tool is missing; run install/deps.sh (node and npm come with the machine image)"
+done
+[[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is missing; run install/deps.sh"
+
+started=$(date +%s)
+mkdir -p "$out"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- The binary under test --------------------------------------------------------------------
+if [[ -n "${PORTCULLIS:-}" ]]; then
+  pc=$PORTCULLIS
+else
+  log "building Portcullis (install/build.sh into bench/out/build; log in bench/out/build.log)"
+  CMAKE_OPTIONS="-DPORTCULLIS_TESTS=OFF ${CMAKE_OPTIONS:-}" \
+    "$root/install/build.sh" "$out/build" "$out/prefix" >"$out/build.log" 2>&1 ||
+    { tail -n 30 "$out/build.log" >&2; die "the build failed"; }
+  pc=$out/prefix/bin/portcullis
+fi
+[[ -x $pc ]] || die "no portcullis binary at $pc"
+pc_version=$("$pc" version)
+
+# --- The peer: ajv + js-yaml at the versions pinned in bench/peer/package-lock.json -----------
+pinned() { jq -r --arg p "$1" '.packages["node_modules/" + $p].version' "$peer/package-lock.json"; }
+installed() { jq -r .version "$peer/node_modules/$1/package.json" 2>/dev/null || true; }
+if [[ $(installed ajv) != "$(pinned ajv)" || $(installed js-yaml) != "$(pinned js-yaml)" ]]; then
+  log "installing the peer's packages (npm ci in bench/peer)"
+  npm ci --prefix "$peer" --no-audit --no-fund --loglevel=error >&2
+fi
+ajv_version=$(installed ajv) jsyaml_version=$(installed js-yaml)
+
+# --- Schema store and server config ------------------------------------------------------------
+store=$out/schemas
+if [[ ! -f $store/schemas.bin || $store/schemas.bin -ot $pc ]]; then
+  log "importing the Kubernetes 1.20 schemas into bench/out/schemas"
+  rm -rf "$store"
+  gzip -dc "$root/tests/fixtures/openapi-v2-kubernetes-1.20.json.gz" >"$out/openapi.json"
+  "$pc" schemas import --openapi "$out/openapi.json" --out "$store" >/dev/null
+fi
+config=$out/server.yaml
+cat >"$config" <<YAML
+schemaStore: $store
+auditLog: $out/audit.jsonl
+timeBudget: 4s
+failMode: closed
+YAML
+rm -f "$out/audit.jsonl"
+
+# --- Repositories: git fast-import streams written by gen.awk -----------------------------------
+export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+zero=0000000000000000000000000000000000000000
+
+# make_repo N MANY: bench/out/repo-N/{src,hooked,plain}.git, where src.git is what gen.awk
+# wrote (repacked as a served repository would be), hooked.git a copy with Portcullis'
+# hooks installed and plain.git a copy without hooks. Reused while gen.awk is unchanged.
+make_repo() {
+  local n=$1 m=$2 dir=$out/repo-$1
+  local stamp
+  stamp="$(cksum <"$bench/gen.awk") $n $m"
+  if [[ ! -f $dir/stamp || $(cat "$dir/stamp") != "$stamp" ]]; then
+    log "generating a repository of $n manifests (gen.awk | git fast-import; git repack)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    git init -q --bare --initial-branch=main "$dir/src.git"
+    awk -v manifests="$n" -v many="$m" -v invalid=1 -f "$bench/gen.awk" |
+      git --git-dir="$dir/src.git" fast-import --quiet
+    git --git-dir="$dir/src.git" repack -a -d -f -q
+    cp -a "$dir/src.git" "$dir/plain.git"
+    cp -a "$dir/src.git" "$dir/hooked.git"
+    echo "$stamp" >"$dir/stamp"
+  fi
+  "$pc" install --repo "$dir/hooked.git" --config "$config" >/dev/null
+  local base
+  base=$(git --git-dir="$dir/src.git" rev-parse refs/heads/main)
+  git --git-dir="$dir/hooked.git" update-ref refs/heads/main "$base"
+  git --git-dir="$dir/plain.git" update-ref refs/heads/main "$base"
+  for r in one many invalid; do
+    git --git-dir="$dir/src.git" rev-parse -q --verify "refs/bench/$r" >/dev/null || continue
+    echo "$base $(git --git-dir="$dir/src.git" rev-parse "refs/bench/$r") refs/heads/main" >"$dir/$r.in"
+  done
+  echo "$zero $base refs/heads/main" >"$dir/base.in"
+}
+make_repo $small 0
+make_repo $large $many
+r2k=$out/repo-$small r20k=$out/repo-$large
+
+# The hook as git runs it: in the bare repository, GIT_DIR=., the ref updates on stdin.
+hook_cmd() { printf 'cd %q && GIT_DIR=. %q hook pre-receive --config %q <%q' "$1" "$pc" "$config" "$2"; }
+
+# Builds the identity indexes of main's environment trees as post-receive does after a push of
+# main (from scratch: the index directory is deleted first). Prints the elapsed seconds.
+warm_index() {
+  local repo=$1/hooked.git
+  rm -rf "$repo/portcullis/index"
+  (cd "$repo" && GIT_DIR=. /usr/bin/time -f '%e' -o "$1/post-receive.time" \
+    "$pc" hook post-receive --config "$config" <"$1/base.in")
+  cat "$1/post-receive.time"
+}
+
+# --- A. Incremental cost of a one-manifest push ---------------------------------------------------
+log "A: warming the identity indexes with post-receive"
+post_2k=$(warm_index "$r2k")
+post_20k=$(warm_index "$r20k")
+for d in "$r2k" "$r20k"; do
+  (cd "$d/hooked.git" && GIT_DIR=. "$pc" hook pre-receive --config "$config" <"$d/one.in" 2>"$d/one.out") ||
+    { cat "$d/one.out" >&2; die "the hook rejected the one-manifest push in $d"; }
+done
+
+log "A1: the hook alone, warm index ($hook_runs runs each)"
+hyperfine --style basic --warmup "$hook_warmup" --runs "$hook_runs" --export-json "$out/a1-warm.json" \
+  -n "hook 2k" "$(hook_cmd "$r2k/hooked.git" "$r2k/one.in")" \
+  -n "hook 20k" "$(hook_cmd "$r20k/hooked.git" "$r20k/one.in")" >"$out/a1-warm.txt" 2>&1 ||
+  { cat "$out/a1-warm.txt" >&2; die "hyperfine failed (A1 warm)"; }
+
+log "A1: the hook alone, cold index ($cold_runs runs each)"
+hyperfine --style basic --runs "$cold_runs" --export-json "$out/a1-cold.json" \
+  -p "$(printf 'rm -rf %q' "$r2k/hooked.git/portcullis/index")" -n "hook 2k cold" "$(hook_cmd "$r2k/hooked.git" "$r2k/one.in")" \
+  -p "$(printf 'rm -rf %q' "$r20k/hooked.git/portcullis/index")" -n "hook 20k cold" "$(hook_cmd "$r20k/hooked.git" "$r20k/one.in")" \
+  >"$out/a1-cold.txt" 2>&1 || { cat "$out/a1-cold.txt" >&2; die "hyperfine failed (A1 cold)"; }
+# The cold runs leave main's indexes behind (the hook stores what it builds); start warm again.
+warm_index "$r2k" >/dev/null
+warm_index "$r20k" >/dev/null
+
+log "A2: git push with and without the hooks ($push_runs runs each)"
+push_args=()
+for d in "$r2k" "$r20k"; do
+  size=$([[ $d == "$r2k" ]] && echo 2k || echo 20k)
+  base=$(git --git-dir="$d/src.git" rev-parse refs/heads/main)
+  for kind in hooked plain; do
+    push_args+=(-p "$(printf 'git --git-dir=%q update-ref refs/heads/main %s' "$d/$kind.git" "$base")"
+      -n "push $size $kind" "$(printf 'git --git-dir=%q push -q %q refs/bench/one:refs/heads/main' "$d/src.git" "$d/$kind.git")")
+  done
+done
+hyperfine --style basic --warmup "$push_warmup" --runs "$push_runs" --export-json "$out/a2-push.json" \
+  "${push_args[@]}" >"$out/a2-push.txt" 2>&1 || { cat "$out/a2-push.txt" >&2; die "hyperfine failed (A2)"; }
+for d in "$r2k" "$r20k"; do
+  one=$(git --git-dir="$d/src.git" rev-parse refs/bench/one)
+  [[ $(git --git-dir="$d/hooked.git" rev-parse refs/heads/main) == "$one" ]] || die "the push into $d/hooked.git did not land"
+  git --git-dir="$d/hooked.git" update-ref refs/heads/main "$(git --git-dir="$d/src.git" rev-parse refs/heads/main)"
+  git --git-dir="$d/plain.git" update-ref refs/heads/main "$(git --git-dir="$d/src.git" rev-parse refs/heads/main)"
+done
+
+# --- B. Throughput: a push of 5,000 changed manifests, strict schema validation ------------------
+log "B: the hook and the peer (node + ajv + js-yaml) on the same $many manifests ($tput_runs runs each, alternating)"
+hooked=$r20k/hooked.git
+peer_in=$out/peer-input
+rm -rf "$peer_in" "$out/peer-invalid"
+mkdir -p "$peer_in" "$out/peer-invalid"
+git --git-dir="$r20k/src.git" diff --name-only --no-renames refs/heads/main refs/bench/many >"$out/many.list"
+[[ $(wc -l <"$out/many.list") -eq $many ]] || die "refs/bench/many does not change $many files"
+# The peer reads the very blobs the hook reads, as files.
+mapfile -t many_files <"$out/many.list"
+git --git-dir="$r20k/src.git" archive refs/bench/many "${many_files[@]}" | tar -x -C "$peer_in"
+git --git-dir="$r20k/src.git" archive refs/bench/invalid environments/dev/apps/invalid | tar -x -C "$out/peer-invalid"
+rm -f "$out"/b-hook-*.time "$out"/b-peer-*.time
+for ((i = 1; i <= tput_runs; i++)); do
+  rc=0
+  (cd "$hooked" && GIT_DIR=. /usr/bin/time -f '%e %U %S %M' -o "$out/b-hook-$i.time" \
+    "$pc" hook pre-receive --config "$config" <"$r20k/many.in" 2>"$out/b-hook.out") || rc=$?
+  ((rc == 0)) || { cat "$out/b-hook.out" >&2; die "the hook rejected the $many-manifest push (exit $rc)"; }
+  /usr/bin/time -f '%e %U %S %M' -o "$out/b-peer-$i.time" \
+    node "$peer/validate.js" --schemas "$store" "$peer_in" >"$out/b-peer.out" 2>&1 || rc=$?
+  ((rc == 0)) || { cat "$out/b-peer.out" >&2; die "the peer rejected the valid manifests (exit $rc)"; }
+done
+hook_summary=$(grep 'portcullis: push' "$out/b-hook.out" | tail -n 1)
+peer_summary=$(tail -n 1 "$out/b-peer.out")
+grep -q " $many objects, 0 invalid" <<<"$peer_summary" || die "the peer did not validate $many objects: $peer_summary"
+
+# Honesty check: both sides reject the same invalid manifests (one finding each).
+invalid_files=$(find "$out/peer-invalid" -name '*.yaml' | wc -l)
+rc=0
+node "$peer/validate.js" --schemas "$store" "$out/peer-invalid" >"$out/peer-invalid.out" 2>&1 || rc=$?
+peer_rejected=$(grep -c '\.yaml: ' "$out/peer-invalid.out" || true)
+((rc == 1 && peer_rejected == invalid_files)) || { cat "$out/peer-invalid.out" >&2; die "the peer did not reject every invalid manifest"; }
+rc=0
+(cd "$hooked" && GIT_DIR=. "$pc" hook pre-receive --config "$config" <"$r20k/invalid.in" 2>"$out/hook-invalid.out") || rc=$?
+hook_rejected=$(grep -c 'error \[schema\.' "$out/hook-invalid.out" || true)
+((rc == 1 && hook_rejected == invalid_files)) || { cat "$out/hook-invalid.out" >&2; die "the hook did not reject every invalid manifest"; }
+
+# --- Report -------------------------------------------------------------------------------------
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+median() { sort -n | awk '{a[NR] = $1} END {if (NR == 0) exit 1; print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# hyperfine field in ms: hf FILE NAME FIELD
+hf() { jq -r --arg n "$2" --arg f "$3" '.results[] | select(.command == $n) | .[$f] * 1000' "$1"; }
+ms() { awk -v v="$1" 'BEGIN {printf "%.1f", v}'; }
+col() { for f in "$out"/"$1"-*.time; do awk -v c="$2" '{print $c}' "$f"; done | median; }
+cpu() { for f in "$out"/"$1"-*.time; do awk '{print $2 + $3}' "$f"; done | median; }
+cpu_best() { for f in "$out"/"$1"-*.time; do awk '{print $2 + $3}' "$f"; done | sort -n | head -n 1; }
+
+w2=$(hf "$out/a1-warm.json" "hook 2k" median) w20=$(hf "$out/a1-warm.json" "hook 20k" median)
+s2=$(hf "$out/a1-warm.json" "hook 2k" stddev) s20=$(hf "$out/a1-warm.json" "hook 20k" stddev)
+m2=$(hf "$out/a1-warm.json" "hook 2k" min) m20=$(hf "$out/a1-warm.json" "hook 20k" min)
+u2=$(jq -r '.results[0] | (.user + .system) * 1000' "$out/a1-warm.json")
+u20=$(jq -r '.results[1] | (.user + .system) * 1000' "$out/a1-warm.json")
+c2=$(hf "$out/a1-cold.json" "hook 2k cold" median) c20=$(hf "$out/a1-cold.json" "hook 20k cold" median)
+cs2=$(hf "$out/a1-cold.json" "hook 2k cold" stddev) cs20=$(hf "$out/a1-cold.json" "hook 20k cold" stddev)
+ratio=$(awk -v a="$w20" -v b="$w2" 'BEGIN {printf "%.2f", a / b}')
+pass() { if awk "BEGIN {exit !($1)}"; then echo pass; else echo "**MISS**"; fi; }
+a_rel=$(pass "$w20 <= 1.2 * $w2")
+ph2=$(hf "$out/a2-push.json" "push 2k hooked" median) pp2=$(hf "$out/a2-push.json" "push 2k plain" median)
+ph20=$(hf "$out/a2-push.json" "push 20k hooked" median) pp20=$(hf "$out/a2-push.json" "push 20k plain" median)
+phs2=$(hf "$out/a2-push.json" "push 2k hooked" stddev) pps2=$(hf "$out/a2-push.json" "push 2k plain" stddev)
+phs20=$(hf "$out/a2-push.json" "push 20k hooked" stddev) pps20=$(hf "$out/a2-push.json" "push 20k plain" stddev)
+
+b_wall=$(col b-hook 1) b_cpu=$(cpu b-hook) b_rss=$(col b-hook 4)
+p_wall=$(col b-peer 1) p_cpu=$(cpu b-peer) p_rss=$(col b-peer 4)
+b_ops=$(awk -v n=$many -v c="$b_cpu" 'BEGIN {printf "%.0f", n / c}')
+p_ops=$(awk -v n=$many -v c="$p_cpu" 'BEGIN {printf "%.0f", n / c}')
+b_best=$(awk -v n=$many -v c="$(cpu_best b-hook)" 'BEGIN {printf "%.0f", n / c}')
+p_best=$(awk -v n=$many -v c="$(cpu_best b-peer)" 'BEGIN {printf "%.0f", n / c}')
+b_ratio=$(awk -v a="$b_ops" -v b="$p_ops" 'BEGIN {printf "%.2f", a / b}')
+b_rss_mb=$(awk -v k="$b_rss" 'BEGIN {printf "%.1f", k / 1024}')
+p_rss_mb=$(awk -v k="$p_rss" 'BEGIN {printf "%.1f", k / 1024}')
+b_ops_pass=$(pass "$b_ops >= 12000")
+b_rss_pass=$(pass "$b_rss <= 32 * 1024")
+c_pass=$(pass "$b_wall <= 4")
+hook_ms=$(sed -n 's/.*checked in \([0-9]*\) ms.*/\1/p' <<<"$hook_summary")
+
+busy_note=""
+if awk -v l="${load_start%% *}" -v n="$(nproc)" 'BEGIN {exit !(l > n)}'; then
+  busy_note=" **The machine was busy (load above its $(nproc) CPUs): wall-clock figures are inflated by waiting for a CPU; CPU-time figures much less so.**"
+fi
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+elapsed=$(($(date +%s) - started))
+
+{
+  cat <<EOF
+# Portcullis performance report
+
+$(date -u '+%Y-%m-%d %H:%M UTC')$( ((quick)) && echo ' (--quick: fewer runs, noisier figures)'). $pc_version; git $(git --version | awk '{print $3}'), node $(node --version | tr -d v), ajv $ajv_version, js-yaml $jsyaml_version, hyperfine $(hyperfine --version | awk '{print $2}').
+Machine: $cpu_model, $(nproc) CPUs, $mem, Linux $(uname -r); load average $load_start at the start, $load_end at the end.$busy_note
+
+## A. Incremental cost: a push that changes 1 manifest
+
+The hook alone (\`portcullis hook pre-receive\` in the bare repository, hyperfine, $hook_runs runs after $hook_warmup warm-up runs; identity index of the old tree warm: built by \`portcullis hook post-receive\` for the push of main).
+
+| repository | median | stddev | min | CPU (user+sys, mean) | target |
+|---|---:|---:|---:|---:|---|
+| 2,000 manifests | $(ms "$w2") ms | $(ms "$s2") ms | $(ms "$m2") ms | $(ms "$u2") ms | <= 25 ms: $(pass "$w2 <= 25") |
+| 20,000 manifests | $(ms "$w20") ms | $(ms "$s20") ms | $(ms "$m20") ms | $(ms "$u20") ms | <= 25 ms: $(pass "$w20 <= 25") |
+| 20k / 2k (medians) | $ratio | | | | <= 1.20: $a_rel |
+
+Cold index (the first push after \`<repo>/portcullis/index\` is deleted, so the hook builds the index of the changed environment from Git; $cold_runs runs): 2k $(ms "$c2") ms median (stddev $(ms "$cs2")), 20k $(ms "$c20") ms median (stddev $(ms "$cs20")).
+Building main's indexes in post-receive from nothing: 2k $(ms "$(awk -v s="$post_2k" 'BEGIN {print s * 1000}')") ms, 20k $(ms "$(awk -v s="$post_20k" 'BEGIN {print s * 1000}')") ms.
+
+\`git push\` of the same change into a copy with the hooks and a copy without ($push_runs runs; the server already has the objects, so the difference is the hooks' cost: pre-receive and post-receive):
+
+| repository | with hooks | without | difference |
+|---|---:|---:|---:|
+| 2,000 manifests | $(ms "$ph2") ± $(ms "$phs2") ms | $(ms "$pp2") ± $(ms "$pps2") ms | $(ms "$(awk -v a="$ph2" -v b="$pp2" 'BEGIN {print a - b}')") ms |
+| 20,000 manifests | $(ms "$ph20") ± $(ms "$phs20") ms | $(ms "$pp20") ± $(ms "$pps20") ms | $(ms "$(awk -v a="$ph20" -v b="$pp20" 'BEGIN {print a - b}')") ms |
+
+## B. Throughput: a push of $many changed manifests (2,500 Deployments, 2,500 ConfigMaps), strict
+
+Medians of $tput_runs runs of \`/usr/bin/time\` each, hook and peer alternating (best run: the run with the least CPU time); objects per CPU-second = objects / (user + sys). Both include their start-up and schema loading.
+
+| | wall | CPU (user+sys) | objects / CPU-s | best run | peak RSS |
+|---|---:|---:|---:|---:|---:|
+| Portcullis hook (20k repository, warm index) | $b_wall s | $b_cpu s | $b_ops | $b_best | $b_rss_mb MiB |
+| peer: node + ajv + js-yaml, kubeconform -strict semantics | $p_wall s | $p_cpu s | $p_ops | $p_best | $p_rss_mb MiB |
+| **Portcullis / peer** | | | **$b_ratio** | | |
+| target | | | >= 12,000: $b_ops_pass | | <= 32 MiB: $b_rss_pass |
+| reference (issue): kubeconform 0.6.1 \`-strict -n 1\` | | | ~5,800 | | 22 MiB |
+
+Hook: \`$hook_summary\`
+Peer: \`$peer_summary\`
+Both reject the same $invalid_files invalid manifests (unknown field, wrong type, missing required field, unknown top-level field): hook exit 1 with $hook_rejected schema errors, peer exit 1 with $peer_rejected invalid objects.
+
+## C. The $many-manifest push against the time budget
+
+Hook wall time (median) $b_wall s (the hook's own figure: ${hook_ms:-?} ms) against the default budget of 4 s: $c_pass.
+
+Harness time: ${elapsed} s.
+EOF
+} | tee "$out/report.md"
