@@ -117,19 +117,10 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
   if (ctx.policy.is_excluded(path)) return r;
   manifest::FileRole role = manifest::role_of(path);
 
-  auto size = ctx.repo.object_size(entry.oid);
-  if (!size) {
-    add("gate.internal", "cannot read the file: " + size.error().message);
-    return r;
-  }
-  if (*size > ctx.config.max_file_size) {
-    add("file.too-large", "file is " + std::to_string(*size) + " bytes; the limit is " +
-                              std::to_string(ctx.config.max_file_size));
-    return r;
-  }
   auto blob = ctx.repo.read_blob(entry.oid, ctx.config.max_file_size);
   if (!blob) {
-    add("gate.internal", "cannot read the file: " + blob.error().message);
+    if (blob.error().rule == "file.too-large") add("file.too-large", blob.error().message);
+    else add("gate.internal", "cannot read the file: " + blob.error().message);
     return r;
   }
   if (looks_binary(*blob)) {

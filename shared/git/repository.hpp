@@ -76,7 +76,8 @@ class Repository {
   // The entry at `path` ("a/b") in `tree`; nullopt when absent. "" is the tree itself.
   util::Result<std::optional<TreeEntry>> entry_at(const Oid& tree, std::string_view path) const;
   util::Result<std::uint64_t> object_size(const Oid& oid) const;
-  // Reads a blob; fails when it is larger than `max_bytes`.
+  // Reads a blob; fails when it is larger than `max_bytes` (rule "file.too-large", message
+  // "file is N bytes; the limit is M") without reading it.
   util::Result<std::string> read_blob(const Oid& oid, std::uint64_t max_bytes) const;
 
   // Calls `on_change` for every path under `prefix` that differs between `before` and

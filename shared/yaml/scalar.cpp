@@ -86,7 +86,23 @@ bool to_double(std::string_view s, double& out) {
 
 void resolve_plain_scalar(std::string_view in, Node& node) {
   node.type = Type::string;
-  if (in.empty() || is_one_of(in, {"~", "null", "Null", "NULL"})) {
+  if (in.empty()) {
+    node.type = Type::null;
+    return;
+  }
+  // Most plain scalars in manifests are words; only these first characters can start
+  // anything but a string (go-yaml's resolve table), so everything else returns at once.
+  char first = in[0];
+  switch (first) {
+    case '~': case 'n': case 'N': case 'y': case 'Y': case 't': case 'T': case 'f': case 'F': case 'o': case 'O':
+    case '.': case '+': case '-':
+    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+      break;
+    default:
+      return;
+  }
+  if (in.size() > 5 && first != '.' && first != '+' && first != '-' && (first < '0' || first > '9')) return;
+  if (is_one_of(in, {"~", "null", "Null", "NULL"})) {
     node.type = Type::null;
     return;
   }
