@@ -15,6 +15,7 @@ const Command k_commands[] = {
     {"hook", "run as a Git server hook (pre-receive, post-receive)", setup_hook},
     {"check", "run the gate's checks on a range in any clone (CI, pre-push)", setup_check},
     {"schemas", "manage the schema store (import a cluster's OpenAPI document)", setup_schemas},
+    {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
     {"version", "print the version", setup_version},
 };
 

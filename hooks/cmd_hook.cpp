@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -9,6 +10,7 @@
 #include "hooks/audit.hpp"
 #include "hooks/command.hpp"
 #include "hooks/gate.hpp"
+#include "hooks/notify.hpp"
 #include "hooks/watchdog.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/util/fs.hpp"
@@ -198,6 +200,19 @@ int post_receive(const std::string& config_path) {
   auto updates = parse_updates(input, config.max_refs);
   auto repo = git::Repository::open_hook_environment();
   if (!updates || !repo) return k_exit_ok;
+  // Notify first: the reconciler's latency starts here; the index can wait.
+  if (!config.notify_targets.empty()) {
+    notify::Event event;
+    event.id = notify::new_event_id();
+    event.repository = fs::absolute(repo->git_dir()).lexically_normal().string();
+    if (event.repository.size() > 1 && event.repository.back() == '/') event.repository.pop_back();
+    for (const auto& u : *updates) event.refs.push_back(notify::RefChange{u.ref, u.old_oid.hex(), u.new_oid.hex()});
+    event.pusher = pusher_from_env(config.identity_env);
+    event.time = static_cast<std::int64_t>(std::time(nullptr));
+    fs::path spool = config.notify_spool.empty() ? repo->git_dir() / "portcullis" / "spool" : config.notify_spool;
+    auto result = notify_push(config, event, spool, std::chrono::milliseconds(config.notify_timeout_ms));
+    for (const auto& p : result.problems) say("portcullis: warning: " + p + "\n");
+  }
   std::optional<schema::Program> store;
   if (!config.schema_store.empty())
     if (auto s = schema::open_store(config.schema_store)) store = std::move(*s);

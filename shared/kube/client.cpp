@@ -6,50 +6,12 @@
 
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
+#include "shared/util/tls.hpp"
+#include "shared/util/url.hpp"
 
 namespace portcullis::kube {
 
 namespace {
-
-struct Url {
-  std::string scheme, host;
-  int port = 0;
-  std::string base_path;
-};
-
-util::Result<Url> parse_url(std::string_view server) {
-  Url u;
-  auto scheme_end = server.find("://");
-  if (scheme_end == std::string_view::npos) return util::fail("server URL " + std::string(server) + " has no scheme");
-  u.scheme = std::string(server.substr(0, scheme_end));
-  std::string_view rest = server.substr(scheme_end + 3);
-  auto slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
-  if (slash != std::string_view::npos) u.base_path = std::string(rest.substr(slash));
-  while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
-  std::string_view host = hostport;
-  std::string_view port;
-  if (hostport.starts_with("[")) {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return util::fail("bad IPv6 address in " + std::string(server));
-    host = hostport.substr(1, close - 1);
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':') port = hostport.substr(close + 2);
-  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
-  u.host = std::string(host);
-  u.port = u.scheme == "https" ? 443 : 80;
-  if (!port.empty()) {
-    try {
-      u.port = std::stoi(std::string(port));
-    } catch (...) {
-      return util::fail("bad port in " + std::string(server));
-    }
-  }
-  if (u.scheme != "https" && u.scheme != "http") return util::fail("unsupported scheme in " + std::string(server));
-  return u;
-}
 
 struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
@@ -65,8 +27,9 @@ struct BioDeleter {
 
 struct Client::Impl {
   Connection connection;
-  Url url;
+  util::Url url;
   std::unique_ptr<httplib::ClientImpl> http;
+  httplib::Headers headers(std::string_view accept) const;
 };
 
 Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -77,7 +40,7 @@ Client& Client::operator=(Client&&) noexcept = default;
 const Connection& Client::connection() const { return m_impl->connection; }
 
 util::Result<Client> Client::connect(const Connection& connection) {
-  auto url = parse_url(connection.server);
+  auto url = util::parse_url(connection.server);
   if (!url) return util::fail(url.error());
   auto impl = std::make_unique<Impl>();
   impl->connection = connection;
@@ -103,19 +66,8 @@ util::Result<Client> Client::connect(const Connection& connection) {
     } else {
       ssl->enable_server_certificate_verification(true);
       if (!connection.ca_pem.empty()) {
-        X509_STORE* store = X509_STORE_new();
-        std::unique_ptr<BIO, BioDeleter> bio(
-            BIO_new_mem_buf(connection.ca_pem.data(), static_cast<int>(connection.ca_pem.size())));
-        int added = 0;
-        while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-          X509_STORE_add_cert(store, ca);
-          X509_free(ca);
-          ++added;
-        }
-        if (!added) {
-          X509_STORE_free(store);
-          return util::fail("the certificate authority is not valid PEM");
-        }
+        X509_STORE* store = util::make_ca_store(connection.ca_pem);
+        if (!store) return util::fail("the certificate authority is not valid PEM");
         ssl->set_ca_cert_store(store);  // takes ownership
       }
     }
@@ -128,29 +80,78 @@ util::Result<Client> Client::connect(const Connection& connection) {
 }
 
 util::Result<Response> Client::get(std::string_view path, std::string_view accept) {
-  httplib::Headers headers{{"Accept", std::string(accept)}, {"User-Agent", "portcullis"}};
-  const Connection& c = m_impl->connection;
-  std::string token = c.token;
-  if (!c.token_file.empty()) {
-    auto t = util::read_file(c.token_file, 64 << 10);
-    if (!t) return util::fail(t.error());
-    token = std::string(util::trim(*t));
+  return request(Method::get, path, {}, "application/json", accept);
+}
+
+void Client::set_timeout(std::chrono::milliseconds timeout) {
+  auto ms = timeout.count();
+  m_impl->http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
+  m_impl->http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
+}
+
+namespace {
+
+std::string_view method_name(Client::Method m) {
+  switch (m) {
+    case Client::Method::get: return "GET";
+    case Client::Method::post: return "POST";
+    case Client::Method::put: return "PUT";
+    case Client::Method::patch: return "PATCH";
+    case Client::Method::del: return "DELETE";
   }
-  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-  else if (!c.username.empty()) m_impl->http->set_basic_auth(c.username, c.password);
-  std::string full = m_impl->url.base_path + std::string(path);
-  auto res = m_impl->http->Get(full, headers);
+  return "GET";
+}
+
+}  // namespace
+
+httplib::Headers Client::Impl::headers(std::string_view accept) const {
+  httplib::Headers h{{"Accept", std::string(accept)}, {"User-Agent", "portcullis"}};
+  std::string token = connection.token;
+  if (!connection.token_file.empty()) {
+    if (auto t = util::read_file(connection.token_file, 64 << 10)) token = std::string(util::trim(*t));
+  }
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  return h;
+}
+
+util::Result<Response> Client::request(Method method, std::string_view path, std::string_view body,
+                                       std::string_view content_type, std::string_view accept) {
+  const Connection& c = m_impl->connection;
+  auto headers = m_impl->headers(accept);
+  if (c.token.empty() && c.token_file.empty() && !c.username.empty()) m_impl->http->set_basic_auth(c.username, c.password);
+  std::string full = m_impl->url.path + std::string(path);
+  std::string b(body), ct(content_type);
+  auto send = [&]() -> httplib::Result {
+    switch (method) {
+      case Method::post: return m_impl->http->Post(full, headers, b, ct);
+      case Method::put: return m_impl->http->Put(full, headers, b, ct);
+      case Method::patch: return m_impl->http->Patch(full, headers, b, ct);
+      case Method::del: return b.empty() ? m_impl->http->Delete(full, headers) : m_impl->http->Delete(full, headers, b, ct);
+      case Method::get: break;
+    }
+    return m_impl->http->Get(full, headers);
+  };
+  httplib::Result res = send();
   if (!res) {
     std::string why = httplib::to_string(res.error());
     if (res.error() == httplib::Error::SSLServerVerification)
       why += " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
-    return util::fail("GET " + c.server + full + " failed: " + why);
+    return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + why);
   }
   Response r;
   r.status = res->status;
   r.body = std::move(res->body);
   r.content_type = res->get_header_value("Content-Type");
   return r;
+}
+
+util::Result<int> Client::stream(std::string_view path, const std::function<bool(std::string_view)>& on_chunk) {
+  auto headers = m_impl->headers("application/json");
+  std::string full = m_impl->url.path + std::string(path);
+  auto res = m_impl->http->Get(full, headers, [&](const char* data, size_t len) { return on_chunk({data, len}); });
+  if (!res && res.error() != httplib::Error::Canceled)
+    return util::fail("GET " + m_impl->connection.server + full + " failed: " + httplib::to_string(res.error()));
+  return res ? res->status : 0;
 }
 
 }  // namespace portcullis::kube

@@ -1,6 +1,8 @@
 #pragma once
 // A small native Kubernetes API client over HTTPS (cpp-httplib + OpenSSL). TLS is verified
 // unless the kubeconfig says insecure-skip-tls-verify.
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +29,20 @@ class Client {
 
   // GET `path` ("/openapi/v2"). Transport failures are errors; HTTP errors are responses.
   util::Result<Response> get(std::string_view path, std::string_view accept = "application/json");
+
+  enum class Method { get, post, put, patch, del };
+  // Any request; `content_type` applies to `body`. One Client carries one keep-alive
+  // connection and is not for concurrent use: make one per worker.
+  util::Result<Response> request(Method method, std::string_view path, std::string_view body = {},
+                                 std::string_view content_type = "application/json",
+                                 std::string_view accept = "application/json");
+
+  // Streams a long GET (a watch): `on_chunk` gets the body as it arrives and returns false to
+  // stop. Returns the final status.
+  util::Result<int> stream(std::string_view path, const std::function<bool(std::string_view)>& on_chunk);
+
+  // Per-request read timeout (default 60 s).
+  void set_timeout(std::chrono::milliseconds timeout);
 
   const Connection& connection() const;
 

@@ -222,6 +222,24 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
   }
   if (const auto* id = root.get("identity"))
     if (const auto* env = id->get("env")) c.identity_env = strings_of(env);
+  if (const auto* notify = root.get("notify")) {
+    if (const auto* targets = notify->get("targets"))
+      for (const yaml::Node* t : targets->items)
+        c.notify_targets.push_back(ServerConfig::NotifyTarget{std::string(t->get_string("url")),
+                                                              std::string(t->get_string("secretFile")),
+                                                              std::string(t->get_string("caFile"))});
+    if (auto spool = notify->get_string("spool"); !spool.empty()) c.notify_spool = std::string(spool);
+    if (auto t = notify->get_string("timeout"); !t.empty()) {
+      auto ms = util::parse_duration_ms(t);
+      if (!ms || *ms > 60'000) {
+        const yaml::Node* at = notify->get("timeout");
+        util::Error e{"invalid server config: notify.timeout: " + std::string(t) + " is not a duration of at most 60s",
+                      "policy.invalid", std::string(file), at->mark.line, at->mark.column};
+        return util::fail(std::move(e));
+      }
+      c.notify_timeout_ms = *ms;
+    }
+  }
   if (const auto* dp = root.get("defaultPolicy")) {
     auto p = policy_from_node(*dp, file);
     if (!p) return util::fail(p.error());
@@ -239,6 +257,11 @@ util::Result<ServerConfig> load_server_config(const std::filesystem::path& path)
   auto base = c->source.parent_path();
   if (!c->schema_store.empty() && c->schema_store.is_relative()) c->schema_store = base / c->schema_store;
   if (!c->audit_log.empty() && c->audit_log.is_relative()) c->audit_log = base / c->audit_log;
+  if (!c->notify_spool.empty() && c->notify_spool.is_relative()) c->notify_spool = base / c->notify_spool;
+  for (auto& t : c->notify_targets) {
+    if (t.secret_file.is_relative()) t.secret_file = base / t.secret_file;
+    if (!t.ca_file.empty() && t.ca_file.is_relative()) t.ca_file = base / t.ca_file;
+  }
   return c;
 }
 

@@ -71,6 +71,15 @@ struct ServerConfig {
   std::vector<std::string> identity_env{"GL_USER", "GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN",
                                         "REMOTE_USER"};
   std::optional<Policy> default_policy;
+
+  struct NotifyTarget {
+    std::string url;
+    std::filesystem::path secret_file;
+    std::filesystem::path ca_file;  // empty: the system's trust store
+  };
+  std::vector<NotifyTarget> notify_targets;
+  std::filesystem::path notify_spool;  // empty: <git dir>/portcullis/spool
+  std::int64_t notify_timeout_ms = 2000;
 };
 
 util::Result<ServerConfig> parse_server_config(std::string_view text, std::string_view file);

@@ -1,0 +1,99 @@
+#include "shared/notify/event.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <charconv>
+
+#include "shared/util/strings.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::notify {
+
+namespace {
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    s += digits[data[i] >> 4];
+    s += digits[data[i] & 15];
+  }
+  return s;
+}
+
+std::string quoted(std::string_view s) { return "\"" + util::json_escape(s) + "\""; }
+
+}  // namespace
+
+std::string to_json(const Event& e) {
+  std::string out = "{\"id\":" + quoted(e.id) + ",\"repository\":" + quoted(e.repository) + ",\"refs\":[";
+  for (std::size_t i = 0; i < e.refs.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"ref\":" + quoted(e.refs[i].ref) + ",\"old\":" + quoted(e.refs[i].old_id) + ",\"new\":" +
+           quoted(e.refs[i].new_id) + "}";
+  }
+  out += "],\"pusher\":" + (e.pusher.empty() ? std::string("null") : quoted(e.pusher));
+  out += ",\"breakGlass\":" + std::string(e.break_glass ? "true" : "false");
+  out += ",\"reason\":" + quoted(e.reason) + ",\"time\":" + std::to_string(e.time) + "}";
+  return out;
+}
+
+util::Result<Event> parse_event(std::string_view json) {
+  yaml::Limits limits;
+  limits.max_depth = 8;
+  limits.max_nodes = 200'000;
+  auto stream = yaml::parse_json(json, limits);
+  if (!stream) return util::fail("event is not valid JSON: " + stream.error().describe());
+  const yaml::Node* root = stream->documents.empty() ? nullptr : stream->documents[0].root;
+  if (!root || !root->is_mapping()) return util::fail("event is not a JSON object");
+  Event e;
+  e.id = std::string(root->get_string("id"));
+  e.repository = std::string(root->get_string("repository"));
+  e.pusher = std::string(root->get_string("pusher"));
+  e.reason = std::string(root->get_string("reason"));
+  if (const yaml::Node* bg = root->get("breakGlass")) e.break_glass = bg->type == yaml::Type::boolean && bg->value.boolean;
+  if (const yaml::Node* t = root->get("time"); t && t->type == yaml::Type::integer) e.time = t->value.integer;
+  if (e.id.empty() || e.id.size() > 128) return util::fail("event has no valid id");
+  const yaml::Node* refs = root->get("refs");
+  if (!refs || !refs->is_sequence()) return util::fail("event has no refs");
+  for (const yaml::Node* r : refs->items) {
+    if (!r->is_mapping()) return util::fail("event refs must be objects");
+    e.refs.push_back(RefChange{std::string(r->get_string("ref")), std::string(r->get_string("old")),
+                               std::string(r->get_string("new"))});
+  }
+  return e;
+}
+
+std::string sign(std::string_view secret, std::int64_t timestamp, std::string_view body) {
+  std::string message = std::to_string(timestamp) + "." + std::string(body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
+  return "sha256=" + hex(mac, len);
+}
+
+Rejection verify(std::string_view secret, std::string_view signature_header, std::string_view timestamp_header,
+                 std::string_view body, std::int64_t now, std::int64_t window_seconds) {
+  std::int64_t ts = 0;
+  auto [ptr, ec] = std::from_chars(timestamp_header.data(), timestamp_header.data() + timestamp_header.size(), ts);
+  if (ec != std::errc{} || ptr != timestamp_header.data() + timestamp_header.size() || !signature_header.starts_with("sha256="))
+    return Rejection::malformed;
+  std::string expected = sign(secret, ts, body);
+  if (expected.size() != signature_header.size() ||
+      CRYPTO_memcmp(expected.data(), signature_header.data(), expected.size()) != 0)
+    return Rejection::bad_signature;
+  if (ts < now - window_seconds || ts > now + window_seconds) return Rejection::stale;
+  return Rejection::none;
+}
+
+std::string new_event_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for an event id");
+  return hex(bytes, sizeof bytes);
+}
+
+}  // namespace portcullis::notify

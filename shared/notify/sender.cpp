@@ -1,0 +1,41 @@
+#include "shared/notify/sender.hpp"
+
+#include <httplib.h>
+
+#include "shared/notify/event.hpp"
+#include "shared/util/tls.hpp"
+#include "shared/util/url.hpp"
+
+namespace portcullis::notify {
+
+util::Result<int> send(const Destination& d, std::string_view body, std::string_view event_id, std::int64_t now,
+                       std::chrono::milliseconds timeout) {
+  auto url = util::parse_url(d.url);
+  if (!url) return util::fail(url.error());
+  std::unique_ptr<httplib::ClientImpl> http;
+  if (url->scheme == "https") {
+    auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
+    ssl->enable_server_certificate_verification(true);
+    if (!d.ca_pem.empty()) {
+      X509_STORE* store = util::make_ca_store(d.ca_pem);
+      if (!store) return util::fail("the CA for " + d.url + " is not valid PEM");
+      ssl->set_ca_cert_store(store);
+    }
+    http = std::move(ssl);
+  } else {
+    http = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+  }
+  auto ms = timeout.count();
+  http->set_connection_timeout(ms / 1000, (ms % 1000) * 1000);
+  http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
+  http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
+  httplib::Headers headers{{std::string(k_signature_header), sign(d.secret, now, body)},
+                           {std::string(k_timestamp_header), std::to_string(now)},
+                           {std::string(k_event_id_header), std::string(event_id)},
+                           {"User-Agent", "portcullis"}};
+  auto res = http->Post(url->path.empty() ? "/" : url->path, headers, std::string(body), "application/json");
+  if (!res) return util::fail("POST " + d.url + " failed: " + httplib::to_string(res.error()));
+  return res->status;
+}
+
+}  // namespace portcullis::notify
