@@ -42,6 +42,8 @@ const EmbeddedSchema& embedded(std::string_view text) {
   return *slot;
 }
 
+}  // namespace
+
 util::Result<void> validate_against(std::string_view schema_text, const yaml::Node& root, std::string_view file,
                                     std::string_view what) {
   const auto& s = embedded(schema_text);
@@ -59,6 +61,8 @@ util::Result<void> validate_against(std::string_view schema_text, const yaml::No
   e.message = "invalid " + std::string(what) + ": " + (v.path.empty() ? "" : v.path + ": ") + v.message;
   return util::fail(std::move(e));
 }
+
+namespace {
 
 util::Result<const yaml::Node*> parse_root(const yaml::Stream& stream, std::string_view file, std::string_view what) {
   if (stream.documents.size() > 1) {

@@ -1,0 +1,100 @@
+#include "daemon/config.hpp"
+
+#include <set>
+
+#include "schemas/embedded.hpp"
+#include "shared/policy/policy.hpp"
+#include "shared/util/fs.hpp"
+#include "shared/util/strings.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::daemon {
+
+namespace fs = std::filesystem;
+
+util::Result<Config> parse_config(std::string_view text, std::string_view file, const fs::path& base) {
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    auto e = stream.error();
+    e.file = std::string(file);
+    e.message = "invalid daemon config: " + e.message;
+    return util::fail(std::move(e));
+  }
+  if (stream->documents.size() != 1 || !stream->documents[0].root)
+    return util::fail(util::Error{"the daemon config must be one YAML document", "policy.invalid", std::string(file), 1, 1});
+  const yaml::Node& root = *stream->documents[0].root;
+  if (auto v = policy::validate_against(schemas::daemon_schema(), root, file, "daemon config"); !v)
+    return util::fail(v.error());
+  auto path_of = [&](std::string_view p) -> fs::path {
+    if (p.empty()) return {};
+    fs::path out(p);
+    return out.is_relative() ? base / out : out;
+  };
+  auto error_at = [&](const yaml::Node* at, std::string message) {
+    return util::fail(util::Error{"invalid daemon config: " + message, "policy.invalid", std::string(file),
+                                  at ? at->mark.line : 0, at ? at->mark.column : 0});
+  };
+  Config c;
+  if (auto l = root.get_string("listen"); !l.empty()) {
+    auto colon = l.rfind(':');
+    c.listen_host = std::string(l.substr(0, colon));
+    c.listen_port = std::stoi(std::string(l.substr(colon + 1)));
+    if (c.listen_port <= 0 || c.listen_port > 65535) return error_at(root.get("listen"), "listen: bad port");
+  }
+  if (const yaml::Node* tls = root.get("tls")) {
+    c.tls_cert = path_of(tls->get_string("certFile"));
+    c.tls_key = path_of(tls->get_string("keyFile"));
+  }
+  c.secret_file = path_of(root.get_string("secretFile"));
+  if (auto s = root.get_string("stateDir"); !s.empty()) c.state_dir = path_of(s);
+  c.audit_log = path_of(root.get_string("auditLog"));
+  if (auto p = root.get_string("pollInterval"); !p.empty()) {
+    auto ms = util::parse_duration_ms(p);
+    if (!ms || *ms < 1000 || *ms > 86'400'000) return error_at(root.get("pollInterval"), "pollInterval must be between 1s and 24h");
+    c.poll_interval = std::chrono::milliseconds(*ms);
+  }
+  if (auto ns = root.get_string("inventoryNamespace"); !ns.empty()) c.inventory_namespace = std::string(ns);
+  const yaml::Node& repo = *root.get("repository");
+  c.repository.url = std::string(repo.get_string("url"));
+  if (c.repository.url.starts_with("file://")) c.repository.url = "file://" + path_of(c.repository.url.substr(7)).string();
+  if (auto b = repo.get_string("branch"); !b.empty()) c.repository.branch = std::string(b);
+  c.repository.ssh_key_file = path_of(repo.get_string("sshKeyFile"));
+  c.repository.known_hosts_file = path_of(repo.get_string("knownHostsFile"));
+  c.repository.username = std::string(repo.get_string("username"));
+  c.repository.password_file = path_of(repo.get_string("passwordFile"));
+  c.repository.ca_file = path_of(repo.get_string("caFile"));
+  std::set<std::string> names;
+  for (const yaml::Node* t : root.get("targets")->items) {
+    TargetConfig tc;
+    tc.name = std::string(t->get_string("name"));
+    tc.path = std::string(t->get_string("path"));
+    while (!tc.path.empty() && tc.path.back() == '/') tc.path.pop_back();
+    while (!tc.path.empty() && tc.path.front() == '/') tc.path.erase(0, 1);
+    tc.kubeconfig = path_of(t->get_string("kubeconfig"));
+    tc.context = std::string(t->get_string("context"));
+    tc.namespace_ = std::string(t->get_string("namespace"));
+    auto flag = [&](std::string_view key, bool fallback) {
+      const yaml::Node* n = t->get(key);
+      return n ? n->value.boolean : fallback;
+    };
+    tc.prune = flag("prune", true);
+    tc.allow_empty = flag("allowEmpty", false);
+    tc.force_conflicts = flag("forceConflicts", true);
+    if (const yaml::Node* s = t->get("maxPruneShare"))
+      tc.max_prune_share = s->type == yaml::Type::integer ? static_cast<double>(s->value.integer) : s->value.number;
+    if (const yaml::Node* n = t->get("concurrency")) tc.concurrency = static_cast<int>(n->value.integer);
+    if (!names.insert(tc.name).second) return error_at(t, "target \"" + tc.name + "\" is declared twice");
+    c.targets.push_back(std::move(tc));
+  }
+  return c;
+}
+
+util::Result<Config> load_config(const fs::path& path) {
+  auto text = util::read_file(path, 1 << 20);
+  if (!text) return util::fail(text.error());
+  auto c = parse_config(*text, path.string(), fs::absolute(path).parent_path());
+  if (c) c->source = fs::absolute(path);
+  return c;
+}
+
+}  // namespace portcullis::daemon

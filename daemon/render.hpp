@@ -1,0 +1,36 @@
+#pragma once
+// Rendering a target: every Kubernetes object declared by the YAML/JSON files under its path,
+// read from Git trees (kustomize and Helm come later; SOPS files are skipped with a warning).
+#include <string>
+#include <vector>
+
+#include "shared/git/repository.hpp"
+#include "shared/util/error.hpp"
+
+namespace portcullis::daemon {
+
+struct DesiredObject {
+  std::string api_version, kind, namespace_, name;  // namespace as written ("" if none)
+  std::string path;  // file that declares it, relative to the target's directory
+  std::string body;  // the object as compact JSON, as written in Git
+  std::string hash;  // SHA-256 of `body`
+};
+
+struct Rendered {
+  std::vector<DesiredObject> objects;
+  std::vector<std::string> warnings;  // files skipped, with the reason
+};
+
+struct FileRef {
+  std::string path;  // relative to the target's directory
+  git::Oid blob;
+};
+
+// Renders the given files (blobs). A file that does not parse, or an object without
+// apiVersion, kind or metadata.name, fails the whole render (never apply half a target).
+util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files);
+
+// Every manifest file below `tree`, paths relative to it.
+util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree);
+
+}  // namespace portcullis::daemon

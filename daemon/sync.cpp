@@ -1,0 +1,504 @@
+#include "daemon/sync.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "daemon/inventory.hpp"
+#include "daemon/render.hpp"
+#include "shared/kube/client.hpp"
+#include "shared/kube/discovery.hpp"
+#include "shared/kube/kubeconfig.hpp"
+#include "shared/manifest/object.hpp"
+#include "shared/util/strings.hpp"
+#include "shared/yaml/emit.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::daemon {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view state_name(SyncState s) {
+  switch (s) {
+    case SyncState::synced: return "Synced";
+    case SyncState::out_of_sync: return "OutOfSync";
+    case SyncState::failed: return "Failed";
+    default: return "Unknown";
+  }
+}
+
+std::string owner_value(std::string_view target, std::string_view group, std::string_view kind, std::string_view ns,
+                        std::string_view name) {
+  return std::string(target) + "/" + std::string(group) + "/" + std::string(kind) + "/" + std::string(ns) + "/" +
+         std::string(name);
+}
+
+namespace {
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  out += util::json_escape(s);
+  out += '"';
+}
+
+// A mapping with extra string entries, existing keys of the same name replaced.
+void append_map_with(std::string& out, const yaml::Node* existing,
+                     const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
+  out += '{';
+  bool first = true;
+  if (existing && existing->is_mapping()) {
+    for (const auto& e : existing->entries) {
+      bool replaced = std::any_of(extra.begin(), extra.end(), [&](const auto& x) { return x.first == e.key->text; });
+      if (replaced) continue;
+      if (!first) out += ',';
+      first = false;
+      append_string(out, e.key->text);
+      out += ':';
+      yaml::append_json(out, *e.value);
+    }
+  }
+  for (const auto& [k, v] : extra) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, k);
+    out += ':';
+    append_string(out, v);
+  }
+  out += '}';
+}
+
+std::string status_message(const kube::Response& r) {
+  if (auto doc = yaml::parse_json(r.body); doc && !doc->documents.empty() && doc->documents[0].root)
+    if (auto m = doc->documents[0].root->get_string("message"); !m.empty()) return std::string(m);
+  return r.body.substr(0, 300);
+}
+
+bool retryable(int status) { return status == 429 || status >= 500; }
+
+}  // namespace
+
+util::Result<std::string> owned_body(std::string_view body, std::string_view target, std::string_view group,
+                                     std::string_view kind, std::string_view ns, std::string_view name,
+                                     bool set_namespace) {
+  auto doc = yaml::parse_json(body, yaml::Limits{256, 10'000'000, 10'000'000});
+  if (!doc || doc->documents.empty() || !doc->documents[0].root || !doc->documents[0].root->is_mapping())
+    return util::fail("object body is not a JSON object");
+  const yaml::Node& root = *doc->documents[0].root;
+  std::string owner = owner_value(target, group, kind, ns, name);
+  std::string out = "{";
+  bool first = true;
+  for (const auto& e : root.entries) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, e.key->text);
+    out += ':';
+    if (e.key->text != "metadata" || !e.value->is_mapping()) {
+      yaml::append_json(out, *e.value);
+      continue;
+    }
+    out += '{';
+    bool mfirst = true;
+    for (const auto& m : e.value->entries) {
+      if (m.key->text == "labels" || m.key->text == "annotations" || (set_namespace && m.key->text == "namespace"))
+        continue;
+      if (!mfirst) out += ',';
+      mfirst = false;
+      append_string(out, m.key->text);
+      out += ':';
+      yaml::append_json(out, *m.value);
+    }
+    if (!mfirst) out += ',';
+    if (set_namespace) {
+      out += "\"namespace\":";
+      append_string(out, ns);
+      out += ',';
+    }
+    out += "\"labels\":";
+    append_map_with(out, e.value->get("labels"), {{k_target_label, target}});
+    out += ",\"annotations\":";
+    append_map_with(out, e.value->get("annotations"), {{k_owner_annotation, owner}});
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
+struct Work {
+  const DesiredObject* desired;
+  kube::Resource resource;
+  std::string ns;    // resolved namespace ("" cluster-scoped)
+  std::string key;   // group/kind/ns/name
+  std::string body;  // what is applied
+  std::string uid;   // result
+  std::string error;
+  bool ok = false;
+};
+
+struct TargetSyncer::Impl {
+  TargetConfig target;
+  std::string inventory_namespace;
+  std::optional<kube::Connection> connection;
+  std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
+  kube::Discovery discovery;
+  bool allow_prune_once = false;
+  std::mutex mutex;
+
+  util::Result<void> connect() {
+    if (!pool.empty()) return {};
+    auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
+    if (!conn) return util::fail(conn.error());
+    if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
+    connection = *conn;
+    for (int i = 0; i < std::max(1, target.concurrency); ++i) {
+      auto c = kube::Client::connect(*conn);
+      if (!c) return util::fail(c.error());
+      c->set_timeout(std::chrono::seconds(30));
+      pool.push_back(std::move(*c));
+    }
+    return {};
+  }
+
+  // Server-side apply with retries on transport errors, 429 and 5xx (backoff 100, 200, 400 ms).
+  void apply_one(kube::Client& client, Work& w) {
+    std::string path = w.resource.object_path(w.ns, w.desired->name) + "?fieldManager=portcullis" +
+                       (target.force_conflicts ? "&force=true" : "");
+    std::string what = w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
+    for (int attempt = 0;; ++attempt) {
+      auto res = client.request(kube::Client::Method::patch, path, w.body, "application/apply-patch+yaml");
+      bool again = !res || retryable(res->status);
+      if (again && attempt < 3) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+        continue;
+      }
+      if (!res) {
+        w.error = "apply " + what + ": " + res.error().message;
+        return;
+      }
+      if (res->status != 200 && res->status != 201) {
+        w.error = "apply " + what + ": HTTP " + std::to_string(res->status) + ": " + status_message(*res);
+        return;
+      }
+      auto doc = yaml::parse_json(res->body, yaml::Limits{256, 10'000'000, 10'000'000});
+      if (doc && !doc->documents.empty() && doc->documents[0].root)
+        if (const yaml::Node* uid = doc->documents[0].root->at({"metadata", "uid"})) w.uid = std::string(uid->text);
+      w.ok = true;
+      return;
+    }
+  }
+
+  void apply_all(std::vector<Work*>& batch) {
+    if (batch.empty()) return;
+    std::atomic<std::size_t> next{0};
+    std::size_t workers = std::min(pool.size(), batch.size());
+    std::vector<std::thread> threads;
+    for (std::size_t t = 1; t < workers; ++t)
+      threads.emplace_back([&, t] {
+        for (std::size_t i; (i = next++) < batch.size();) apply_one(pool[t], *batch[i]);
+      });
+    for (std::size_t i; (i = next++) < batch.size();) apply_one(pool[0], *batch[i]);
+    for (auto& th : threads) th.join();
+  }
+
+  // Waits (polling, 30 s at most) until a CRD is Established.
+  bool wait_established(const std::string& name) {
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + kube::escape_segment(name));
+      if (res && res->status == 200)
+        if (auto doc = yaml::parse_json(res->body); doc && !doc->documents.empty() && doc->documents[0].root)
+          if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"}); conds && conds->is_sequence())
+            for (const yaml::Node* c : conds->items)
+              if (c->get_string("type") == "Established" && c->get_string("status") == "True") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  SyncResult sync(const git::Repository& repo, const git::Oid& commit);
+  void prune(const Inventory& previous, const std::set<std::string>& desired_keys, std::vector<InventoryEntry>& keep,
+             SyncResult& r);
+};
+
+void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::string>& desired_keys,
+                               std::vector<InventoryEntry>& keep, SyncResult& r) {
+  std::vector<const InventoryEntry*> candidates;
+  for (const auto& e : previous.entries)
+    if (!desired_keys.contains(e.key())) candidates.push_back(&e);
+  if (candidates.empty()) return;
+  auto carry = [&](const InventoryEntry* e) { keep.push_back(*e); };
+  if (!target.prune) {
+    for (auto* e : candidates) carry(e);
+    return;
+  }
+  bool emptying = desired_keys.empty();
+  double share = static_cast<double>(candidates.size()) / static_cast<double>(previous.entries.size());
+  if (emptying && !target.allow_empty) {
+    r.prune_blocked = "the target would become empty (" + std::to_string(candidates.size()) +
+                      " objects); set allowEmpty on the target to allow it";
+  } else if (!emptying && share > target.max_prune_share && !allow_prune_once) {
+    r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " + std::to_string(previous.entries.size()) +
+                      " objects exceeds maxPruneShare " + std::to_string(static_cast<int>(target.max_prune_share * 100)) +
+                      "%; allow it once with POST /v1/targets/" + target.name + "/allow-prune";
+  }
+  if (!r.prune_blocked.empty()) {
+    for (auto* e : candidates) carry(e);
+    return;
+  }
+  allow_prune_once = false;
+  kube::Client& client = pool[0];
+  for (const InventoryEntry* e : candidates) {
+    std::string what = e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
+    auto resource = discovery.resolve(client, e->api_version, e->kind);
+    if (!resource) {
+      r.errors.push_back("prune " + what + ": " + resource.error().message);
+      carry(e);
+      continue;
+    }
+    std::string path = resource->object_path(e->namespace_, e->name);
+    auto live = client.get(path);
+    if (!live) {
+      r.errors.push_back("prune " + what + ": " + live.error().message);
+      carry(e);
+      continue;
+    }
+    if (live->status == 404) continue;  // already gone
+    if (live->status != 200) {
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(live->status) + ": " + status_message(*live));
+      carry(e);
+      continue;
+    }
+    auto doc = yaml::parse_json(live->body, yaml::Limits{256, 10'000'000, 10'000'000});
+    const yaml::Node* meta = doc && !doc->documents.empty() && doc->documents[0].root ? doc->documents[0].root->get("metadata") : nullptr;
+    std::string_view uid = meta ? meta->get_string("uid") : std::string_view{};
+    const yaml::Node* annotations = meta ? meta->get("annotations") : nullptr;
+    std::string_view owner = annotations ? annotations->get_string(k_owner_annotation) : std::string_view{};
+    std::string_view policy = annotations ? annotations->get_string(k_prune_annotation) : std::string_view{};
+    std::string expected = owner_value(target.name, manifest::group_of(e->api_version), e->kind, e->namespace_, e->name);
+    if (policy == "disabled") {
+      r.warnings.push_back("kept " + what + ": annotated portcullis.io/prune: disabled; no longer managed");
+      continue;
+    }
+    if (owner != expected || uid.empty() || uid != e->uid) {
+      // Recreated by someone else, or never ours: not touched, and no longer in the inventory.
+      r.warnings.push_back("kept " + what + ": the live object is not the one this target applied (ownership or UID differ)");
+      continue;
+    }
+    std::string options = "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
+                          "\"preconditions\":{\"uid\":\"" + util::json_escape(e->uid) + "\"}}";
+    auto del = client.request(kube::Client::Method::del, path, options);
+    if (!del) {
+      r.errors.push_back("prune " + what + ": " + del.error().message);
+      carry(e);
+    } else if (del->status == 200 || del->status == 202 || del->status == 404) {
+      ++r.pruned;
+      r.pruned_objects.push_back(what);
+    } else if (del->status == 409) {
+      r.warnings.push_back("kept " + what + ": its UID changed before the delete (precondition failed)");
+    } else {
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(del->status) + ": " + status_message(*del));
+      carry(e);
+    }
+  }
+}
+
+SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid& commit) {
+  auto started = Clock::now();
+  SyncResult r;
+  r.revision = commit.hex();
+  auto finish = [&](SyncState s) {
+    r.state = s;
+    r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    return r;
+  };
+  auto failed = [&](std::string message) {
+    r.errors.push_back(std::move(message));
+    return finish(SyncState::failed);
+  };
+  if (auto c = connect(); !c) return failed("cannot connect to the cluster: " + c.error().message);
+  kube::Client& client = pool[0];
+
+  auto loaded = load_inventory(client, inventory_namespace, target.name);
+  if (!loaded) return failed(loaded.error().message);
+  Inventory previous = loaded->value_or(Inventory{});
+
+  auto tree = repo.commit_tree(commit);
+  if (!tree) return failed(tree.error().message);
+  auto entry = repo.entry_at(*tree, target.path);
+  if (!entry) return failed(entry.error().message);
+  std::optional<git::Oid> dir;
+  if (*entry && (*entry)->kind == git::EntryKind::tree) dir = (*entry)->oid;
+
+  // Nothing changed under the target since the last complete sync: no request at all.
+  if (dir && !previous.tree.empty() && previous.tree == dir->hex()) {
+    r.objects = previous.entries.size();
+    return finish(SyncState::synced);
+  }
+
+  // Render: only the files that changed since the last sync, when the inventory says which
+  // tree that was; everything otherwise.
+  std::vector<FileRef> files;
+  std::set<std::string> changed;
+  bool incremental = false;
+  if (dir) {
+    auto prev_tree = git::Oid::from_hex(previous.tree);
+    if (prev_tree && !previous.entries.empty()) {
+      auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
+        changed.insert(c.path);
+        if (c.after && (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
+            manifest::role_of(c.path) == manifest::FileRole::manifest)
+          files.push_back(FileRef{c.path, c.after->oid});
+        return true;
+      });
+      incremental = static_cast<bool>(diffed);
+      if (!incremental) {
+        files.clear();
+        changed.clear();
+      }
+    }
+    if (!incremental) {
+      auto all = manifest_files(repo, *dir);
+      if (!all) return failed("cannot read " + target.path + ": " + all.error().message);
+      files = std::move(*all);
+    }
+  }
+  auto rendered = render_files(repo, files);
+  if (!rendered) return failed("cannot render " + target.path + ": " + rendered.error().describe());
+  r.warnings = rendered->warnings;
+
+  // Resolve every object's resource; CRDs and Namespaces go first so kinds they introduce
+  // resolve afterwards.
+  std::vector<Work> work;
+  work.reserve(rendered->objects.size());
+  for (const auto& d : rendered->objects) work.push_back(Work{&d, {}, {}, {}, {}, {}, {}, false});
+  std::unordered_map<std::string, const InventoryEntry*> previous_by_key;
+  for (const auto& e : previous.entries) previous_by_key[e.key()] = &e;
+
+  auto prepare = [&](Work& w) -> bool {
+    auto res = discovery.resolve(client, w.desired->api_version, w.desired->kind);
+    if (!res) {
+      w.error = w.desired->path + ": " + res.error().message;
+      return false;
+    }
+    w.resource = *res;
+    w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_) : "";
+    std::string group(manifest::group_of(w.desired->api_version));
+    w.key = group + "/" + w.desired->kind + "/" + w.ns + "/" + w.desired->name;
+    auto body = owned_body(w.desired->body, target.name, group, w.desired->kind, w.ns, w.desired->name, res->namespaced);
+    if (!body) {
+      w.error = w.desired->path + ": " + body.error().message;
+      return false;
+    }
+    w.body = std::move(*body);
+    return true;
+  };
+  auto needs_apply = [&](const Work& w) {
+    auto it = previous_by_key.find(w.key);
+    return it == previous_by_key.end() || it->second->hash != w.desired->hash || it->second->uid.empty();
+  };
+  auto phase_of = [](const Work& w) {
+    if (w.desired->kind == "Namespace" || w.desired->kind == "CustomResourceDefinition") return 0;
+    return 1;
+  };
+  // Phase 0: Namespaces and CRDs.
+  std::vector<Work*> batch;
+  for (auto& w : work)
+    if (phase_of(w) == 0 && prepare(w) && needs_apply(w)) batch.push_back(&w);
+  apply_all(batch);
+  for (auto* w : batch)
+    if (w->ok && w->desired->kind == "CustomResourceDefinition") {
+      if (!wait_established(w->desired->name)) r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
+      if (auto d = yaml::parse_json(w->desired->body); d && !d->documents.empty() && d->documents[0].root)
+        if (const yaml::Node* spec = d->documents[0].root->get("spec"); spec && spec->get("versions"))
+          for (const yaml::Node* v : spec->get("versions")->items)
+            discovery.forget(std::string(spec->get_string("group")) + "/" + std::string(v->get_string("name")));
+    }
+  // Phase 1: cluster-scoped objects, then phase 2: namespaced ones.
+  std::vector<Work*> cluster, namespaced;
+  for (auto& w : work) {
+    if (phase_of(w) == 0 || !prepare(w) || !needs_apply(w)) continue;
+    (w.resource.namespaced ? namespaced : cluster).push_back(&w);
+  }
+  apply_all(cluster);
+  apply_all(namespaced);
+
+  // The new inventory: applied objects with their new UID, unchanged ones as they were,
+  // failed ones as they were before (still owned), and prune candidates handled below.
+  Inventory next;
+  next.revision = commit.hex();
+  next.tree = dir ? dir->hex() : "";
+  std::set<std::string> desired_keys;
+  std::set<std::string> rendered_paths;
+  for (auto& w : work) {
+    rendered_paths.insert(w.desired->path);
+    if (w.key.empty()) {  // could not even be resolved
+      r.errors.push_back(w.error);
+      continue;
+    }
+    desired_keys.insert(w.key);
+    auto prev = previous_by_key.find(w.key);
+    if (w.ok) {
+      ++r.applied;
+      r.applied_objects.push_back(w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name);
+      next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, w.uid,
+                                            w.desired->hash, w.desired->path});
+    } else if (!w.error.empty()) {
+      r.errors.push_back(w.error);
+      if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
+    } else if (prev != previous_by_key.end()) {
+      next.entries.push_back(*prev->second);  // unchanged
+    }
+  }
+  // With an incremental render, objects of unchanged files are still desired.
+  if (incremental)
+    for (const auto& e : previous.entries)
+      if (!changed.contains(e.path) && !desired_keys.contains(e.key())) {
+        desired_keys.insert(e.key());
+        next.entries.push_back(e);
+      }
+  r.objects = desired_keys.size();
+  bool complete = r.errors.empty();
+  if (complete) {
+    prune(previous, desired_keys, next.entries, r);
+  } else {
+    // Never prune after a failed render or apply: carry every previous object along.
+    for (const auto& e : previous.entries)
+      if (!desired_keys.contains(e.key())) next.entries.push_back(e);
+  }
+  if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
+  if (auto stored = store_inventory(client, inventory_namespace, target.name, next); !stored)
+    r.errors.push_back(stored.error().message);
+  if (!r.errors.empty()) return finish(SyncState::failed);
+  return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
+}
+
+TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace) : m_impl(std::make_unique<Impl>()) {
+  m_impl->target = std::move(target);
+  m_impl->inventory_namespace = std::move(inventory_namespace);
+}
+TargetSyncer::~TargetSyncer() = default;
+
+SyncResult TargetSyncer::sync(const git::Repository& repo, const git::Oid& commit) {
+  std::lock_guard lock(m_impl->mutex);
+  try {
+    return m_impl->sync(repo, commit);
+  } catch (const std::exception& e) {
+    SyncResult r;
+    r.revision = commit.hex();
+    r.state = SyncState::failed;
+    r.errors.push_back(std::string("internal error: ") + e.what());
+    return r;
+  }
+}
+
+void TargetSyncer::allow_next_prune() {
+  std::lock_guard lock(m_impl->mutex);
+  m_impl->allow_prune_once = true;
+}
+
+const TargetConfig& TargetSyncer::config() const { return m_impl->target; }
+
+}  // namespace portcullis::daemon
