@@ -16,6 +16,7 @@ const Command k_commands[] = {
     {"check", "run the gate's checks on a range in any clone (CI, pre-push)", setup_check},
     {"schemas", "manage the schema store (import a cluster's OpenAPI document)", setup_schemas},
     {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
+    {"status", "show the reconciler's targets (portcullisd's /v1/targets)", setup_status},
     {"version", "print the version", setup_version},
 };
 

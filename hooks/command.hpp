@@ -31,6 +31,7 @@ Runner setup_hook(CLI::App& app);
 Runner setup_check(CLI::App& app);
 Runner setup_schemas(CLI::App& app);
 Runner setup_notify(CLI::App& app);
+Runner setup_status(CLI::App& app);
 Runner setup_version(CLI::App& app);
 
 // Entry point of the `portcullis` executable.

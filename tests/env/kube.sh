@@ -31,7 +31,8 @@
 # Files in DIR: kubeconfig, kubeconfig-viewer, *.log, *.pid, pki/, etcd-data/, tokens.csv.
 #
 # Users: "admin" (group system:masters), "viewer" (no RBAC bindings: only discovery and
-# public-info), "system:kube-controller-manager" (system:masters, for the controller manager).
+# public-info), "portcullisd" (group portcullis:reconcilers, no bindings until a suite
+# applies install/kubernetes RBAC; kubeconfig-portcullisd), "system:kube-controller-manager" (system:masters, for the controller manager).
 #
 # Facts for suite writers (kubectl 1.32 from the machine image against this 1.20 server):
 #  - The 1.20 server has no server-side field validation; kubectl sends fieldValidation=Strict,
@@ -433,6 +434,47 @@ _kube_wait_http() {
 # kube_start DIR
 # ---------------------------------------------------------------------------------------------
 
+# _kube_launch_apiserver DIR ETCD_PORT PORT: starts kube-apiserver in the background (the
+# caller reads $! and waits for it); remembers its ports so kube_restart_apiserver can reuse them.
+_kube_launch_apiserver() {
+  local dir=$1 cport=$2 port=$3 pki=$1/pki
+  printf '%s %s\n' "$cport" "$port" >"$dir/apiserver.ports"
+  "$KUBE_BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$cport" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
+    --cert-dir "$dir/apiserver-certs" \
+    --tls-cert-file "$pki/serving.crt" --tls-private-key-file "$pki/serving.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --token-auth-file "$dir/tokens.csv" \
+    --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
+    --api-audiences "https://kubernetes.default.svc.cluster.local" \
+    --authorization-mode RBAC \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --endpoint-reconciler-type none \
+    --profiling=false \
+    </dev/null >>"$dir/kube-apiserver.log" 2>&1 &
+}
+
+# kube_stop_apiserver DIR / kube_restart_apiserver DIR: stop the apiserver alone (etcd and its
+# data stay), and start it again on the same port, waiting for /readyz (60 s at most).
+kube_stop_apiserver() {
+  _kube_kill "$1" kube-apiserver
+}
+
+kube_restart_apiserver() {
+  local dir=$1 cport port apid deadline
+  read -r cport port <"$dir/apiserver.ports" || return 1
+  _kube_kill "$dir" kube-apiserver
+  _kube_launch_apiserver "$dir" "$cport" "$port"
+  apid=$!
+  echo "$apid" >"$dir/kube-apiserver.pid"
+  deadline=$((SECONDS + ${KUBE_START_TIMEOUT:-60}))
+  _kube_wait_http kube-apiserver "$apid" "https://127.0.0.1:$port/readyz" "$deadline" \
+    --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $(cut -d, -f1 <"$dir/tokens.csv" | head -n 1)"
+}
+
 kube_start() {
   if [[ $# -ne 1 || -z $1 ]]; then
     _kube_say "usage: kube_start DIR"
@@ -463,7 +505,7 @@ kube_start() {
   local deadline=$((t0 + ${KUBE_START_TIMEOUT:-60}))
 
   # --- etcd (retried with new ports if one was taken meanwhile); the PKI is made while it boots
-  local pki=$dir/pki admin_token="" viewer_token kcm_token
+  local pki=$dir/pki admin_token="" viewer_token kcm_token reconciler_token
   local attempt rc epid cport pport unset_etcd=() v
   # etcd also reads ETCD_* variables; keep the caller's out of it.
   for v in $(compgen -e ETCD_ || true); do unset_etcd+=(-u "$v"); done
@@ -489,12 +531,13 @@ kube_start() {
         return 1
       fi
       admin_token=$(openssl rand -hex 24) && viewer_token=$(openssl rand -hex 24) &&
-        kcm_token=$(openssl rand -hex 24) && (
+        kcm_token=$(openssl rand -hex 24) && reconciler_token=$(openssl rand -hex 24) && (
         umask 077
         cat >"$dir/tokens.csv" <<EOF
 $admin_token,admin,uid-admin,"system:masters"
 $viewer_token,viewer,uid-viewer
 $kcm_token,system:kube-controller-manager,uid-kcm,"system:masters"
+$reconciler_token,portcullisd,uid-portcullisd,"portcullis:reconcilers"
 EOF
       ) || {
         _kube_say "kube_start: FAILED: cannot make tokens in $dir"
@@ -532,22 +575,7 @@ EOF
   for attempt in 1 2 3; do
     port=$(kube_free_port) || { kube_stop "$dir"; return 1; }
     url=https://127.0.0.1:$port
-    "$KUBE_BIN_DIR/kube-apiserver" \
-      --etcd-servers "http://127.0.0.1:$cport" \
-      --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
-      --cert-dir "$dir/apiserver-certs" \
-      --tls-cert-file "$pki/serving.crt" --tls-private-key-file "$pki/serving.key" \
-      --client-ca-file "$pki/ca.crt" \
-      --token-auth-file "$dir/tokens.csv" \
-      --service-account-key-file "$pki/sa.pub" \
-      --service-account-signing-key-file "$pki/sa.key" \
-      --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
-      --api-audiences "https://kubernetes.default.svc.cluster.local" \
-      --authorization-mode RBAC \
-      --service-cluster-ip-range 10.0.0.0/24 \
-      --endpoint-reconciler-type none \
-      --profiling=false \
-      </dev/null >"$dir/kube-apiserver.log" 2>&1 &
+    _kube_launch_apiserver "$dir" "$cport" "$port"
     apid=$!
     echo "$apid" >"$dir/kube-apiserver.pid"
     rc=0
@@ -582,6 +610,7 @@ EOF
   # --- kubeconfigs and exports
   _kube_write_kubeconfig "$dir/kubeconfig" "$url" "$pki/ca.crt" admin "$admin_token" &&
     _kube_write_kubeconfig "$dir/kubeconfig-viewer" "$url" "$pki/ca.crt" viewer "$viewer_token" &&
+    _kube_write_kubeconfig "$dir/kubeconfig-portcullisd" "$url" "$pki/ca.crt" portcullisd "$reconciler_token" &&
     _kube_write_kubeconfig "$dir/kubeconfig-controller-manager" "$url" "$pki/ca.crt" \
       system:kube-controller-manager "$kcm_token" || {
     _kube_say "kube_start: FAILED: cannot write kubeconfigs in $dir"
@@ -591,6 +620,7 @@ EOF
   export KUBE_DIR=$dir KUBE_API_URL=$url KUBE_CA_FILE=$pki/ca.crt
   export KUBE_ADMIN_TOKEN=$admin_token KUBE_VIEWER_TOKEN=$viewer_token
   export KUBECONFIG_ADMIN=$dir/kubeconfig KUBECONFIG_VIEWER=$dir/kubeconfig-viewer
+  export KUBECONFIG_RECONCILER=$dir/kubeconfig-portcullisd
   export KUBE_ETCD_URL=http://127.0.0.1:$cport
   [[ -n ${KUBECTL:-} ]] || KUBECTL=$(command -v kubectl || echo "$KUBE_BIN_DIR/kubectl")
   export KUBECTL

@@ -10,9 +10,11 @@
 
 #include "hooks/audit.hpp"
 #include "shared/yaml/parse.hpp"
+#include "tests/unit/support/env.hpp"
 
 using namespace portcullis;
 using namespace portcullis::hooks;
+using test::ScopedEnv;
 
 namespace {
 
@@ -77,30 +79,6 @@ std::optional<std::time_t> parse_time(std::string_view s) {
     return std::nullopt;
   return timegm(&tm);
 }
-
-// Sets and unsets environment variables for one scope, restoring the previous values.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::vector<std::pair<std::string, std::optional<std::string>>>& vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name.c_str());
-      m_saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value) ::setenv(name.c_str(), value->c_str(), 1);
-      else ::unsetenv(name.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    for (auto it = m_saved.rbegin(); it != m_saved.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> m_saved;
-};
 
 }  // namespace
 

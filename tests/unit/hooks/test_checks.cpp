@@ -6,99 +6,20 @@
 
 #include "hooks/checks.hpp"
 #include "shared/schema/store.hpp"
-#include "tests/unit/hooks/git_fixture.hpp"
+#include "tests/unit/support/git_fixture.hpp"
+#include "tests/unit/support/openapi_fixture.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
 using namespace portcullis::hooks;
+using test::k_widget_crd;
 
 namespace {
 
-// A miniature OpenAPI v2 document shaped like the apiserver's: namespaced ConfigMap, Secret
-// and Deployment, cluster-scoped Namespace, and ObjectMeta (used for custom resources).
-const char* k_openapi = R"({
-  "swagger": "2.0",
-  "paths": {
-    "/api/v1/namespaces/{namespace}/configmaps": {
-      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "ConfigMap"}}
-    },
-    "/api/v1/namespaces/{namespace}/secrets": {
-      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Secret"}}
-    },
-    "/apis/apps/v1/namespaces/{namespace}/deployments": {
-      "post": {"x-kubernetes-group-version-kind": {"group": "apps", "version": "v1", "kind": "Deployment"}}
-    },
-    "/api/v1/namespaces": {
-      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"}}
-    }
-  },
-  "definitions": {
-    "io.k8s.api.core.v1.ConfigMap": {
-      "type": "object",
-      "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-        "data": {"type": "object", "additionalProperties": {"type": "string"}}
-      },
-      "x-kubernetes-group-version-kind": [{"group": "", "kind": "ConfigMap", "version": "v1"}]
-    },
-    "io.k8s.api.core.v1.Secret": {
-      "type": "object",
-      "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-        "data": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
-        "stringData": {"type": "object", "additionalProperties": {"type": "string"}},
-        "type": {"type": "string"}
-      },
-      "x-kubernetes-group-version-kind": [{"group": "", "kind": "Secret", "version": "v1"}]
-    },
-    "io.k8s.api.apps.v1.Deployment": {
-      "type": "object",
-      "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-        "spec": {"$ref": "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"}
-      },
-      "x-kubernetes-group-version-kind": [{"group": "apps", "kind": "Deployment", "version": "v1"}]
-    },
-    "io.k8s.api.apps.v1.DeploymentSpec": {
-      "type": "object",
-      "properties": {
-        "replicas": {"type": "integer", "format": "int32"},
-        "template": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
-          "containers": {"type": "array", "items": {"$ref": "#/definitions/io.k8s.api.core.v1.Container"}}}}}}
-      }
-    },
-    "io.k8s.api.core.v1.Container": {
-      "type": "object",
-      "required": ["name"],
-      "properties": {"name": {"type": "string"}, "image": {"type": "string"}}
-    },
-    "io.k8s.api.core.v1.Namespace": {
-      "type": "object",
-      "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
-      },
-      "x-kubernetes-group-version-kind": [{"group": "", "kind": "Namespace", "version": "v1"}]
-    },
-    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
-      "type": "object",
-      "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
-                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}}
-    }
-  }
-})";
-
 schema::Program make_store(const test::TempDir& dir) {
-  auto summary = schema::import_openapi_v2(k_openapi, dir / "store");
-  INFO((summary ? std::string() : summary.error().describe()));
-  REQUIRE(summary);
-  REQUIRE(summary->cluster == 1);
-  auto program = schema::open_store(dir / "store");
-  REQUIRE(program);
-  return std::move(*program);
+  auto store = test::import_store(test::k_apiserver_openapi, dir / "store");
+  REQUIRE(store.summary.cluster == 1);
+  return std::move(store.program);
 }
 
 policy::Policy make_policy(const std::string& text) {
@@ -154,28 +75,6 @@ std::string deployment(const std::string& image) {
          "      containers:\n      - name: web\n        image: " +
          image + "\n";
 }
-
-const std::string k_widget_crd = R"(apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer}
-)";
 
 enum class Store { none, k8s };
 

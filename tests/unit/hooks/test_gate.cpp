@@ -10,13 +10,15 @@
 #include "hooks/index.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/util/fs.hpp"
-#include "tests/unit/hooks/git_fixture.hpp"
+#include "tests/unit/support/git_fixture.hpp"
+#include "tests/unit/support/openapi_fixture.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
 using namespace portcullis::hooks;
 using git::Oid;
 using test::GitItem;
+using test::k_widget_crd;
 namespace fs = std::filesystem;
 
 namespace {
@@ -103,49 +105,6 @@ std::vector<std::string> records_of(const IdentityIndex& index) {
   }
   return out;
 }
-
-// An apiserver-like schema store with ConfigMap and ObjectMeta only.
-const char* k_openapi = R"({
-  "swagger": "2.0",
-  "paths": {
-    "/api/v1/namespaces/{namespace}/configmaps": {
-      "post": {"x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "ConfigMap"}}
-    }
-  },
-  "definitions": {
-    "io.k8s.api.core.v1.ConfigMap": {
-      "type": "object",
-      "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-        "data": {"type": "object", "additionalProperties": {"type": "string"}}
-      },
-      "x-kubernetes-group-version-kind": [{"group": "", "kind": "ConfigMap", "version": "v1"}]
-    },
-    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
-      "type": "object",
-      "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}}
-    }
-  }
-})";
-
-const std::string k_widget_crd = R"(apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {size: {type: integer}}}
-)";
 
 }  // namespace
 
@@ -595,9 +554,7 @@ TEST_CASE("files the policy excludes declare nothing, in a push or through the i
 TEST_CASE("custom resources are validated through CRDs found in the index", "[gate]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
-  REQUIRE(schema::import_openapi_v2(k_openapi, tmp / "store"));
-  auto store = schema::open_store(tmp / "store");
-  REQUIRE(store);
+  auto store = test::import_store(test::k_apiserver_openapi, tmp / "store").program;
   const std::vector<GitItem> base = {{"environments/dev/crd.yaml", k_widget_crd},
                                      {"environments/dev/base.yaml", configmap("base")}};
   const Oid a = fx.commit(base);
@@ -627,7 +584,7 @@ TEST_CASE("custom resources are validated through CRDs found in the index", "[ga
     const Oid b = fx.commit(with({"environments/dev/w.yaml", c.cr}), {a});
     test::TempDir index;
     Run run;
-    run.store = &*store;
+    run.store = &store;
     Report r = gate(fx, index.path(), {{a, b, "refs/heads/main"}}, run);
     INFO(describe(r));
     CHECK(summary(r) == c.findings);

@@ -1,220 +1,30 @@
 #include <catch2/catch.hpp>
 
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "shared/git/repository.hpp"
+#include "tests/unit/support/env.hpp"
+#include "tests/unit/support/git_fixture.hpp"
 #include "tests/unit/support/tempdir.hpp"
-
-extern char** environ;
 
 using namespace portcullis;
 using git::Change;
 using git::EntryKind;
 using git::Oid;
 using git::Repository;
+using test::EnvVars;
+using test::GitFixture;
+using test::GitItem;
+using test::open_repo;
+using test::run_git;
+using test::ScopedEnv;
+using test::to_oid;
 namespace fs = std::filesystem;
 
 namespace {
-
-using Env = std::vector<std::pair<std::string, std::string>>;
-
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs the real `git` with fixed arguments in `cwd`. The child gets the parent's environment
-// without any GIT_* variable (so a test that sets them for libgit2 never leaks them into the
-// fixture), no system or global config, fixed identities and dates, plus `env`.
-RunResult run_git(const fs::path& cwd, const std::vector<std::string>& args, std::string_view input = {},
-                  const Env& env = {}) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("GIT_") || kv.starts_with("HOME=")) continue;
-    env_strings.emplace_back(kv);
-  }
-  const Env fixed = {{"HOME", cwd.string()},
-                     {"GIT_CONFIG_NOSYSTEM", "1"},
-                     {"GIT_CONFIG_GLOBAL", "/dev/null"},
-                     {"GIT_AUTHOR_NAME", "Test"},
-                     {"GIT_AUTHOR_EMAIL", "test@example.com"},
-                     {"GIT_AUTHOR_DATE", "1700000000 +0000"},
-                     {"GIT_COMMITTER_NAME", "Test"},
-                     {"GIT_COMMITTER_EMAIL", "test@example.com"},
-                     {"GIT_COMMITTER_DATE", "1700000000 +0000"}};
-  for (const auto& [k, v] : fixed) env_strings.push_back(k + "=" + v);
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  std::vector<std::string> argv_strings{"git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false",
-                                        "-c", "tag.gpgsign=false"};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  int in[2], out[2], err[2];
-  REQUIRE(::pipe(in) == 0);
-  REQUIRE(::pipe(out) == 0);
-  REQUIRE(::pipe(err) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execvpe("git", argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  std::string_view pending = input;
-  while (!pending.empty()) {
-    ssize_t n = ::write(in[1], pending.data(), pending.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.remove_prefix(static_cast<std::size_t>(n));
-  }
-  ::close(in[1]);
-  RunResult r;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-Oid to_oid(const std::string& hex) {
-  auto o = Oid::from_hex(hex);
-  INFO("not an object id: '" << hex << "'");
-  REQUIRE(o);
-  return *o;
-}
-
-// One entry of a tree built by `Fixture::tree`: a blob (`content`) or, for mode 160000, a
-// gitlink to the commit id in `content`.
-struct Item {
-  std::string mode;
-  std::string path;
-  std::string content;
-};
-
-// A repository built with the real git CLI in a directory of a TempDir.
-class Fixture {
- public:
-  Fixture(const test::TempDir& tmp, const std::string& name, bool bare = false) : m_tmp(tmp.path()), m_dir(tmp / name) {
-    fs::create_directories(m_dir);
-    if (bare) git({"init", "-q", "--bare"});
-    else git({"init", "-q"});
-  }
-
-  const fs::path& dir() const { return m_dir; }
-
-  // Runs git and requires success; returns stdout without its trailing newline.
-  std::string git(const std::vector<std::string>& args, std::string_view input = {}, const Env& env = {}) const {
-    auto r = run_git(m_dir, args, input, env);
-    std::string cmd;
-    for (const auto& a : args) cmd += " " + a;
-    INFO("git" << cmd << "\nstderr: " << r.err);
-    REQUIRE(r.status == 0);
-    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-    return r.out;
-  }
-
-  Oid rev(const std::string& rev) const { return to_oid(git({"rev-parse", "--verify", "-q", rev})); }
-
-  Oid blob(const std::string& content, const Env& env = {}) const {
-    return to_oid(git({"hash-object", "-w", "--stdin"}, content, env));
-  }
-
-  // Builds a tree from `items` in a fresh index (nested paths allowed).
-  Oid tree(const std::vector<Item>& items) const {
-    // All blobs in one `hash-object` run: each content goes through a scratch file.
-    std::string paths;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (items[i].mode == "160000") continue;
-      const fs::path scratch = m_tmp / ("blob-" + std::to_string(i));
-      std::ofstream(scratch, std::ios::binary | std::ios::trunc) << items[i].content;
-      paths += scratch.string() + "\n";
-    }
-    std::istringstream ids(paths.empty() ? std::string() : git({"hash-object", "-w", "--no-filters", "--stdin-paths"}, paths));
-    std::string info;
-    for (const auto& it : items) {
-      std::string id = it.content;
-      if (it.mode != "160000") REQUIRE(std::getline(ids, id));
-      info += it.mode + " " + (it.mode == "160000" ? "commit" : "blob") + " " + id + "\t" + it.path + "\n";
-    }
-    const fs::path index = m_tmp / ("index-" + std::to_string(++m_indexes));
-    fs::remove(index);
-    Env env{{"GIT_INDEX_FILE", index.string()}};
-    git({"update-index", "--add", "--index-info"}, info, env);
-    return to_oid(git({"write-tree"}, {}, env));
-  }
-
-  Oid commit(const Oid& tree, const std::vector<Oid>& parents, const std::string& message) const {
-    std::vector<std::string> args{"commit-tree", tree.hex(), "-m", message};
-    for (const auto& p : parents) {
-      args.push_back("-p");
-      args.push_back(p.hex());
-    }
-    return to_oid(git(args));
-  }
-
-  void set_ref(const std::string& ref, const Oid& oid) const { git({"update-ref", ref, oid.hex()}); }
-
- private:
-  fs::path m_tmp;
-  fs::path m_dir;
-  mutable int m_indexes = 0;
-};
-
-Repository open_repo(const fs::path& path) {
-  auto r = Repository::open(path);
-  INFO(path << ": " << (r ? std::string() : r.error().message));
-  REQUIRE(r);
-  return std::move(*r);
-}
 
 // "A path", "D path", "M path" for each change, in the order reported.
 std::vector<std::string> diff_lines(const Repository& repo, std::optional<Oid> before, std::optional<Oid> after,
@@ -228,30 +38,6 @@ std::vector<std::string> diff_lines(const Repository& repo, std::optional<Oid> b
   REQUIRE(r);
   return out;
 }
-
-// Sets and unsets environment variables for one scope, restoring the previous values.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::vector<std::pair<std::string, std::optional<std::string>>>& vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name.c_str());
-      m_saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value) ::setenv(name.c_str(), value->c_str(), 1);
-      else ::unsetenv(name.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    for (auto it = m_saved.rbegin(); it != m_saved.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> m_saved;
-};
 
 // C-quotes a path the way git writes an entry of GIT_ALTERNATE_OBJECT_DIRECTORIES.
 std::string c_quote(const std::string& path) {
@@ -344,8 +130,8 @@ TEST_CASE("split_alternates reads GIT_ALTERNATE_OBJECT_DIRECTORIES as git writes
 
 TEST_CASE("Repository::open finds work trees and bare repositories", "[git]") {
   test::TempDir tmp;
-  Fixture work(tmp, "work");
-  Fixture bare(tmp, "bare.git", /*bare=*/true);
+  GitFixture work(tmp, "work");
+  GitFixture bare(tmp, "bare.git", /*bare=*/true);
   fs::create_directories(work.dir() / "deep/er");
   fs::create_directories(tmp / "plain");
 
@@ -378,9 +164,9 @@ TEST_CASE("Repository::open finds work trees and bare repositories", "[git]") {
 
 TEST_CASE("revisions resolve and peel to commits", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
-  Oid t1 = f.tree({{"100644", "a.txt", "one\n"}});
-  Oid t2 = f.tree({{"100644", "a.txt", "two\n"}});
+  GitFixture f(tmp, "repo");
+  Oid t1 = f.tree_batched({{"a.txt", "one\n"}});
+  Oid t2 = f.tree_batched({{"a.txt", "two\n"}});
   Oid c1 = f.commit(t1, {}, "first");
   Oid c2 = f.commit(t2, {c1}, "second");
   f.set_ref("refs/heads/main", c2);
@@ -469,15 +255,15 @@ TEST_CASE("revisions resolve and peel to commits", "[git]") {
 
 TEST_CASE("head_commit is nullopt in an empty repository", "[git]") {
   test::TempDir tmp;
-  Fixture empty(tmp, "empty");
-  Fixture empty_bare(tmp, "empty.git", true);
-  Fixture full(tmp, "full");
-  Oid c1 = full.commit(full.tree({{"100644", "f", "x"}}), {}, "one");
-  Oid c2 = full.commit(full.tree({{"100644", "f", "y"}}), {c1}, "two");
+  GitFixture empty(tmp, "empty");
+  GitFixture empty_bare(tmp, "empty.git", true);
+  GitFixture full(tmp, "full");
+  Oid c1 = full.commit(full.tree_batched({{"f", "x"}}), {}, "one");
+  Oid c2 = full.commit(full.tree_batched({{"f", "y"}}), {c1}, "two");
   full.set_ref("refs/heads/main", c2);
   full.set_ref("refs/heads/other", c1);
-  Fixture bare(tmp, "bare.git", true);
-  Oid b1 = bare.commit(bare.tree({{"100644", "g", "z"}}), {}, "one");
+  GitFixture bare(tmp, "bare.git", true);
+  Oid b1 = bare.commit(bare.tree_batched({{"g", "z"}}), {}, "one");
   bare.set_ref("refs/heads/main", b1);
 
   struct Case {
@@ -507,14 +293,14 @@ TEST_CASE("head_commit is nullopt in an empty repository", "[git]") {
 
 TEST_CASE("entry_at finds files, directories, symlinks and submodules", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
+  GitFixture f(tmp, "repo");
   const std::string sub_commit = "2222222222222222222222222222222222222222";
-  Oid root = f.tree({
-      {"100644", "a.txt", "alpha\n"},
-      {"100755", "bin/run.sh", "#!/bin/sh\n"},
-      {"120000", "link", "a.txt"},
-      {"100644", "dir/sub/f.yaml", "k: v\n"},
-      {"160000", "vendor/lib", sub_commit},
+  Oid root = f.tree_batched({
+      {"a.txt", "alpha\n"},
+      {"bin/run.sh", "#!/bin/sh\n", "100755"},
+      {"link", "a.txt", "120000"},
+      {"dir/sub/f.yaml", "k: v\n"},
+      {"vendor/lib", sub_commit, "160000"},
   });
   auto repo = open_repo(f.dir());
 
@@ -557,7 +343,7 @@ TEST_CASE("entry_at finds files, directories, symlinks and submodules", "[git]")
 
 TEST_CASE("object_size and read_blob honour the size limit", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
+  GitFixture f(tmp, "repo");
   const std::string hundred(100, 'x');
   const std::string binary("a\0b\xff", 4);
   Oid big = f.blob(hundred);
@@ -602,64 +388,64 @@ TEST_CASE("object_size and read_blob honour the size limit", "[git]") {
 
 TEST_CASE("diff reports changed paths in git's order", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
+  GitFixture f(tmp, "repo");
   auto repo_of = [&] { return open_repo(f.dir()); };
 
   struct Case {
     const char* name;
-    std::vector<Item> before;
-    std::vector<Item> after;
+    std::vector<GitItem> before;
+    std::vector<GitItem> after;
     std::vector<std::string> expected;
   };
   const Case cases[] = {
-      {"identical trees", {{"100644", "a", "1"}}, {{"100644", "a", "1"}}, {}},
+      {"identical trees", {{"a", "1"}}, {{"a", "1"}}, {}},
       {"added, modified, deleted",
-       {{"100644", "a.txt", "1"}, {"100644", "gone.txt", "g"}, {"100644", "same.txt", "s"}},
-       {{"100644", "a.txt", "2"}, {"100644", "new.txt", "n"}, {"100644", "same.txt", "s"}},
+       {{"a.txt", "1"}, {"gone.txt", "g"}, {"same.txt", "s"}},
+       {{"a.txt", "2"}, {"new.txt", "n"}, {"same.txt", "s"}},
        {"M a.txt", "D gone.txt", "A new.txt"}},
-      {"mode change only", {{"100644", "run", "x"}}, {{"100755", "run", "x"}}, {"M run"}},
-      {"blob to symlink", {{"100644", "l", "a"}}, {{"120000", "l", "a"}}, {"M l"}},
+      {"mode change only", {{"run", "x"}}, {{"run", "x", "100755"}}, {"M run"}},
+      {"blob to symlink", {{"l", "a"}}, {{"l", "a", "120000"}}, {"M l"}},
       {"nested change beside an identical subtree",
-       {{"100644", "d/keep/k", "k"}, {"100644", "d/x/f", "1"}, {"100644", "e", "e"}},
-       {{"100644", "d/keep/k", "k"}, {"100644", "d/x/f", "2"}, {"100644", "e", "e"}},
+       {{"d/keep/k", "k"}, {"d/x/f", "1"}, {"e", "e"}},
+       {{"d/keep/k", "k"}, {"d/x/f", "2"}, {"e", "e"}},
        {"M d/x/f"}},
-      {"file replaced by a directory", {{"100644", "thing", "t"}, {"100644", "z", "z"}},
-       {{"100644", "thing/inner", "i"}, {"100644", "thing/more", "m"}, {"100644", "z", "z"}},
+      {"file replaced by a directory", {{"thing", "t"}, {"z", "z"}},
+       {{"thing/inner", "i"}, {"thing/more", "m"}, {"z", "z"}},
        {"D thing", "A thing/inner", "A thing/more"}},
-      {"directory replaced by a file", {{"100644", "thing/inner", "i"}}, {{"100644", "thing", "t"}},
+      {"directory replaced by a file", {{"thing/inner", "i"}}, {{"thing", "t"}},
        {"A thing", "D thing/inner"}},
-      {"whole directory added and removed", {{"100644", "old/a", "1"}, {"100644", "old/b/c", "2"}},
-       {{"100644", "new/a", "1"}},
+      {"whole directory added and removed", {{"old/a", "1"}, {"old/b/c", "2"}},
+       {{"new/a", "1"}},
        {"A new/a", "D old/a", "D old/b/c"}},
       // Git sorts a tree "a" as "a/": after "a.b" ('.' < '/') and before "a0" ('0' > '/').
-      {"a.b deleted beside tree a/", {{"100644", "a.b", "1"}, {"100644", "a/x", "1"}, {"100644", "a/y", "y"}},
-       {{"100644", "a/x", "2"}, {"100644", "a/y", "y"}},
+      {"a.b deleted beside tree a/", {{"a.b", "1"}, {"a/x", "1"}, {"a/y", "y"}},
+       {{"a/x", "2"}, {"a/y", "y"}},
        {"D a.b", "M a/x"}},
-      {"a.b added beside tree a/", {{"100644", "a/x", "1"}}, {{"100644", "a.b", "1"}, {"100644", "a/x", "1"}},
+      {"a.b added beside tree a/", {{"a/x", "1"}}, {{"a.b", "1"}, {"a/x", "1"}},
        {"A a.b"}},
-      {"a0 and a/ changed", {{"100644", "a0", "1"}, {"100644", "a/x", "1"}, {"100644", "a.b", "1"}},
-       {{"100644", "a0", "2"}, {"100644", "a/x", "2"}, {"100644", "a.b", "2"}},
+      {"a0 and a/ changed", {{"a0", "1"}, {"a/x", "1"}, {"a.b", "1"}},
+       {{"a0", "2"}, {"a/x", "2"}, {"a.b", "2"}},
        {"M a.b", "M a/x", "M a0"}},
-      {"a-b removed, a/ modified", {{"100644", "a-b", "1"}, {"100644", "a/x", "1"}}, {{"100644", "a/x", "2"}},
+      {"a-b removed, a/ modified", {{"a-b", "1"}, {"a/x", "1"}}, {{"a/x", "2"}},
        {"D a-b", "M a/x"}},
       {"submodule bumped",
-       {{"160000", "vendor/lib", "2222222222222222222222222222222222222222"}},
-       {{"160000", "vendor/lib", "3333333333333333333333333333333333333333"}},
+       {{"vendor/lib", "2222222222222222222222222222222222222222", "160000"}},
+       {{"vendor/lib", "3333333333333333333333333333333333333333", "160000"}},
        {"M vendor/lib"}},
   };
   SECTION("table of tree pairs") {
     for (const auto& c : cases) {
       INFO(c.name);
-      Oid before = f.tree(c.before);
-      Oid after = f.tree(c.after);
+      Oid before = f.tree_batched(c.before);
+      Oid after = f.tree_batched(c.after);
       auto repo = repo_of();
       CHECK(diff_lines(repo, before, after) == c.expected);
     }
   }
 
   SECTION("kinds and ids of a change") {
-    Oid before = f.tree({{"100644", "run", "x"}});
-    Oid after = f.tree({{"100755", "run", "y"}});
+    Oid before = f.tree_batched({{"run", "x"}});
+    Oid after = f.tree_batched({{"run", "y", "100755"}});
     auto repo = repo_of();
     std::vector<Change> seen;
     REQUIRE(repo.diff(before, after, "", [&](const Change& c) {
@@ -676,7 +462,7 @@ TEST_CASE("diff reports changed paths in git's order", "[git]") {
   }
 
   SECTION("against the empty tree on either side") {
-    Oid t = f.tree({{"100644", "a0", "1"}, {"100644", "a/x", "1"}, {"100644", "a.b", "1"}, {"100644", "b/c/d", "1"}});
+    Oid t = f.tree_batched({{"a0", "1"}, {"a/x", "1"}, {"a.b", "1"}, {"b/c/d", "1"}});
     auto repo = repo_of();
     CHECK(diff_lines(repo, std::nullopt, t) == std::vector<std::string>{"A a.b", "A a/x", "A a0", "A b/c/d"});
     CHECK(diff_lines(repo, t, std::nullopt) == std::vector<std::string>{"D a.b", "D a/x", "D a0", "D b/c/d"});
@@ -684,8 +470,8 @@ TEST_CASE("diff reports changed paths in git's order", "[git]") {
   }
 
   SECTION("the prefix is applied to every path") {
-    Oid before = f.tree({{"100644", "a", "1"}, {"100644", "d/b", "1"}});
-    Oid after = f.tree({{"100644", "a", "2"}, {"100644", "d/b", "2"}, {"100644", "n", "n"}});
+    Oid before = f.tree_batched({{"a", "1"}, {"d/b", "1"}});
+    Oid after = f.tree_batched({{"a", "2"}, {"d/b", "2"}, {"n", "n"}});
     auto repo = repo_of();
     struct PrefixCase {
       const char* prefix;
@@ -720,8 +506,8 @@ TEST_CASE("diff reports changed paths in git's order", "[git]") {
   }
 
   SECTION("returning false stops the walk") {
-    Oid before = f.tree({{"100644", "a", "1"}, {"100644", "d/x", "1"}, {"100644", "d/y", "1"}, {"100644", "z", "1"}});
-    Oid after = f.tree({{"100644", "a", "2"}, {"100644", "d/x", "2"}, {"100644", "d/y", "2"}, {"100644", "z", "2"}});
+    Oid before = f.tree_batched({{"a", "1"}, {"d/x", "1"}, {"d/y", "1"}, {"z", "1"}});
+    Oid after = f.tree_batched({{"a", "2"}, {"d/x", "2"}, {"d/y", "2"}, {"z", "2"}});
     auto repo = repo_of();
     for (std::size_t stop_after : {1u, 2u, 3u, 4u}) {
       INFO("stop after " << stop_after);
@@ -745,15 +531,15 @@ TEST_CASE("diff reports changed paths in git's order", "[git]") {
 
 TEST_CASE("walk visits every non-tree entry with its prefix", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
-  Oid root = f.tree({
-      {"100644", "a0", "1"},
-      {"100644", "a/x", "2"},
-      {"100644", "a.b", "3"},
-      {"100755", "bin/run", "4"},
-      {"120000", "link", "a0"},
-      {"160000", "mod", "2222222222222222222222222222222222222222"},
-      {"100644", "d/e/f/g", "5"},
+  GitFixture f(tmp, "repo");
+  Oid root = f.tree_batched({
+      {"a0", "1"},
+      {"a/x", "2"},
+      {"a.b", "3"},
+      {"bin/run", "4", "100755"},
+      {"link", "a0", "120000"},
+      {"mod", "2222222222222222222222222222222222222222", "160000"},
+      {"d/e/f/g", "5"},
   });
   auto repo = open_repo(f.dir());
 
@@ -803,13 +589,13 @@ TEST_CASE("walk visits every non-tree entry with its prefix", "[git]") {
 
 TEST_CASE("is_ancestor follows history", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
-  Oid c1 = f.commit(f.tree({{"100644", "f", "1"}}), {}, "one");
-  Oid c2 = f.commit(f.tree({{"100644", "f", "2"}}), {c1}, "two");
-  Oid c3 = f.commit(f.tree({{"100644", "f", "3"}}), {c2}, "three");
-  Oid side = f.commit(f.tree({{"100644", "f", "s"}}), {c1}, "side");
-  Oid merge = f.commit(f.tree({{"100644", "f", "m"}}), {c3, side}, "merge");
-  Oid orphan = f.commit(f.tree({{"100644", "o", "o"}}), {}, "orphan");
+  GitFixture f(tmp, "repo");
+  Oid c1 = f.commit(f.tree_batched({{"f", "1"}}), {}, "one");
+  Oid c2 = f.commit(f.tree_batched({{"f", "2"}}), {c1}, "two");
+  Oid c3 = f.commit(f.tree_batched({{"f", "3"}}), {c2}, "three");
+  Oid side = f.commit(f.tree_batched({{"f", "s"}}), {c1}, "side");
+  Oid merge = f.commit(f.tree_batched({{"f", "m"}}), {c3, side}, "merge");
+  Oid orphan = f.commit(f.tree_batched({{"o", "o"}}), {}, "orphan");
   auto repo = open_repo(f.dir());
 
   struct Case {
@@ -842,7 +628,7 @@ TEST_CASE("is_ancestor follows history", "[git]") {
 
 TEST_CASE("config values are read and written", "[git]") {
   test::TempDir tmp;
-  Fixture f(tmp, "repo");
+  GitFixture f(tmp, "repo");
   f.git({"config", "portcullis.mode", "strict"});
   auto repo = open_repo(f.dir());
 
@@ -881,28 +667,24 @@ TEST_CASE("config values are read and written", "[git]") {
 TEST_CASE("open_hook_environment sees quarantined objects of a push", "[git]") {
   test::TempDir tmp;
   // Paths with ':' force git's C-quoting in GIT_ALTERNATE_OBJECT_DIRECTORIES.
-  Fixture f(tmp, "srv:x/repo");
+  GitFixture f(tmp, "srv:x/repo");
   const fs::path objects = f.dir() / ".git/objects";
   const fs::path quarantine = tmp / "q:uarantine/objects";
   const fs::path alternate = tmp / "al:t/objects";
-  auto saved = [](const char* name) {
-    const char* v = std::getenv(name);
-    return v ? std::optional<std::string>(v) : std::nullopt;
-  };
-  const auto old_git_dir = saved("GIT_DIR");
-  const auto old_object_dir = saved("GIT_OBJECT_DIRECTORY");
-  const auto old_alternates = saved("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+  const auto old_git_dir = test::env_value("GIT_DIR");
+  const auto old_object_dir = test::env_value("GIT_OBJECT_DIRECTORY");
+  const auto old_alternates = test::env_value("GIT_ALTERNATE_OBJECT_DIRECTORIES");
   fs::create_directories(quarantine);
   fs::create_directories(alternate);
 
-  Oid base_tree = f.tree({{"100644", "base.txt", "base\n"}});
+  Oid base_tree = f.tree_batched({{"base.txt", "base\n"}});
   Oid base = f.commit(base_tree, {}, "base");
   f.set_ref("refs/heads/main", base);
   Oid base_blob = f.rev("main:base.txt");
 
   // Objects of the incoming push, written the way receive-pack does: into the quarantine,
   // with the repository's own objects as an alternate (git must accept the quoted form).
-  const Env into_quarantine{{"GIT_OBJECT_DIRECTORY", quarantine.string()},
+  const EnvVars into_quarantine{{"GIT_OBJECT_DIRECTORY", quarantine.string()},
                             {"GIT_ALTERNATE_OBJECT_DIRECTORIES", c_quote(objects.string())}};
   Oid pushed_blob = f.blob("quarantined\n", into_quarantine);
   Oid pushed_tree = to_oid(f.git({"mktree"},
@@ -972,9 +754,9 @@ TEST_CASE("open_hook_environment sees quarantined objects of a push", "[git]") {
     CHECK(*peeled == std::optional<Oid>(pushed));
   }
   // The environment is back as it was.
-  CHECK(saved("GIT_DIR") == old_git_dir);
-  CHECK(saved("GIT_OBJECT_DIRECTORY") == old_object_dir);
-  CHECK(saved("GIT_ALTERNATE_OBJECT_DIRECTORIES") == old_alternates);
+  CHECK(test::env_value("GIT_DIR") == old_git_dir);
+  CHECK(test::env_value("GIT_OBJECT_DIRECTORY") == old_object_dir);
+  CHECK(test::env_value("GIT_ALTERNATE_OBJECT_DIRECTORIES") == old_alternates);
 
   SECTION("without the alternates variable only the quarantine is added") {
     ScopedEnv env({{"GIT_DIR", (f.dir() / ".git").string()},

@@ -1,48 +1,20 @@
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "shared/kube/kubeconfig.hpp"
+#include "tests/unit/support/env.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
+using test::env_value;
+using test::ScopedEnv;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Sets and unsets environment variables for one scope, restoring the previous values.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::vector<std::pair<std::string, std::optional<std::string>>>& vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name.c_str());
-      m_saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value) ::setenv(name.c_str(), value->c_str(), 1);
-      else ::unsetenv(name.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    for (auto it = m_saved.rbegin(); it != m_saved.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> m_saved;
-};
-
-std::optional<std::string> env_value(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::optional<std::string>(v) : std::nullopt;
-}
 
 // base64 of "CA-DATA", "CERT-DATA", "KEY-DATA".
 const char* k_ca_b64 = "Q0EtREFUQQ==";

@@ -7,6 +7,7 @@
 #include "shared/schema/validator.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/yaml/parse.hpp"
+#include "tests/unit/support/openapi_fixture.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
@@ -80,12 +81,9 @@ const char* k_openapi = R"({
 })";
 
 schema::Program import_program(test::TempDir& dir) {
-  auto summary = schema::import_openapi_v2(k_openapi, dir / "store");
-  REQUIRE(summary);
-  CHECK(summary->kinds == 2);
-  auto program = schema::open_store(dir / "store");
-  REQUIRE(program);
-  return std::move(*program);
+  auto store = test::import_store(k_openapi, dir / "store");
+  CHECK(store.summary.kinds == 2);
+  return std::move(store.program);
 }
 
 std::vector<schema::Violation> check(const schema::Program& p, const std::string& manifest,

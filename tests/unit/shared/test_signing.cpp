@@ -1,10 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -15,106 +10,16 @@
 #include "shared/signing/git_object.hpp"
 #include "shared/signing/sshsig.hpp"
 #include "shared/signing/wire.hpp"
+#include "tests/unit/support/process.hpp"
 #include "tests/unit/support/tempdir.hpp"
-
-extern char** environ;
 
 using namespace portcullis;
 using signing::Failure;
 using signing::TimePoint;
+using test::run_process;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `argv` (argv[0] looked up in PATH) in `cwd` with `input` on stdin. Fixed argument
-// lists only: nothing goes through a shell. The child gets the parent's environment minus
-// GIT_*, HOME and SSH_AUTH_SOCK, plus a private HOME, no system/global git config and fixed
-// git identities and dates.
-RunResult run(const std::vector<std::string>& argv, const fs::path& cwd, std::string_view input = {}) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("GIT_") || kv.starts_with("HOME=") || kv.starts_with("SSH_AUTH_SOCK=")) continue;
-    env_strings.emplace_back(kv);
-  }
-  for (const char* kv :
-       {"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=Test",
-        "GIT_AUTHOR_EMAIL=test@example.com", "GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_NAME=Test",
-        "GIT_COMMITTER_EMAIL=test@example.com", "GIT_COMMITTER_DATE=1700000000 +0000"})
-    env_strings.emplace_back(kv);
-  env_strings.push_back("HOME=" + cwd.string());
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& s : args) cargv.push_back(s.data());
-  cargv.push_back(nullptr);
-
-  int in[2], out[2], err[2];
-  REQUIRE(::pipe(in) == 0);
-  REQUIRE(::pipe(out) == 0);
-  REQUIRE(::pipe(err) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(126);
-    ::execvpe(cargv[0], cargv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  RunResult r;
-  std::string_view pending = input;
-  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
-  if (pending.empty()) {
-    ::close(in[1]);
-    fds[2].fd = -1;
-  }
-  std::string* sinks[2] = {&r.out, &r.err};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    if (::poll(fds, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = ::write(fds[2].fd, pending.data(), std::min<std::size_t>(pending.size(), 65536));
-      if (n > 0) pending.remove_prefix(static_cast<std::size_t>(n));
-      if (pending.empty() || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-        ::close(fds[2].fd);
-        fds[2].fd = -1;
-      }
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-      }
-    }
-  }
-  if (fds[2].fd >= 0) ::close(fds[2].fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -135,11 +40,11 @@ Key make_key(const test::TempDir& dir, const std::string& name, const std::vecto
   key.path = dir / name;
   std::vector<std::string> argv{"ssh-keygen", "-q", "-N", "", "-C", name + "@test", "-f", key.path.string()};
   argv.insert(argv.end(), type_args.begin(), type_args.end());
-  auto r = run(argv, dir.path());
+  auto r = run_process(argv, dir.path());
   INFO(r.err);
   REQUIRE(r.status == 0);
   auto p = fs::path(key.path.string() + ".pub");
-  auto text = run({"cat", p.string()}, dir.path()).out;
+  auto text = run_process({"cat", p.string()}, dir.path()).out;
   auto space = text.find(' ');
   key.type = text.substr(0, space);
   key.base64 = text.substr(space + 1, text.find(' ', space + 1) - space - 1);
@@ -151,7 +56,7 @@ std::string ssh_sign(const test::TempDir& dir, const Key& key, const std::string
                      const std::string& message, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv{"ssh-keygen", "-Y", "sign", "-f", key.path.string(), "-n", ns};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  auto r = run(argv, dir.path(), message);
+  auto r = run_process(argv, dir.path(), message);
   INFO(r.err);
   REQUIRE(r.status == 0);
   return r.out;
@@ -166,7 +71,7 @@ bool ssh_keygen_accepts(const test::TempDir& dir, const std::string& allowed, co
   std::vector<std::string> argv{"ssh-keygen", "-Y", "verify", "-f", allowed_path.string(), "-I",
                                 principal,    "-n", ns,       "-s", sig_path.string()};
   if (!verify_time.empty()) argv.push_back("-Overify-time=" + verify_time);
-  return run(argv, dir.path(), message).status == 0;
+  return run_process(argv, dir.path(), message).status == 0;
 }
 
 std::string armor(std::string_view blob) {
@@ -291,7 +196,8 @@ TEST_CASE("signatures made by ssh-keygen verify for every key type", "[signing]"
     CHECK(ok->key_type == c.type);
     CHECK(ok->algorithm == c.algorithm);
     CHECK(ok->hash_algorithm == (c.hash ? c.hash : "sha512"));
-    auto listed = run({"ssh-keygen", "-l", "-E", "sha256", "-f", key.path.string() + ".pub"}, dir.path());
+    auto listed =
+        run_process({"ssh-keygen", "-l", "-E", "sha256", "-f", key.path.string() + ".pub"}, dir.path());
     REQUIRE(listed.status == 0);
     CHECK(listed.out.find(" " + ok->fingerprint + " ") != std::string::npos);
     auto inspected = signing::inspect(sig);
@@ -299,9 +205,10 @@ TEST_CASE("signatures made by ssh-keygen verify for every key type", "[signing]"
     CHECK(inspected->fingerprint == ok->fingerprint);
     CHECK(inspected->ns == "git");
     CHECK(ssh_keygen_accepts(dir, allowed, "alice@example.com", "git", sig, k_message));
-    auto found = run({"ssh-keygen", "-Y", "find-principals", "-f", (dir / "xcheck/allowed_signers").string(),
-                      "-s", (dir / "xcheck/message.sig").string()},
-                     dir.path());
+    auto found =
+        run_process({"ssh-keygen", "-Y", "find-principals", "-f", (dir / "xcheck/allowed_signers").string(),
+                     "-s", (dir / "xcheck/message.sig").string()},
+                    dir.path());
     CHECK(trimmed(found.out) == "alice@example.com\nbob@example.com");  // one per line
 
     // The same signature over a changed message.
@@ -381,11 +288,11 @@ TEST_CASE("RSA signature algorithms: rsa-sha2-256/512 accepted, SHA-1 and weak k
   const Key key = make_key(dir, "rsa", {"-t", "rsa", "-b", "3072"});
   // The same private key as PEM, for the openssl command line tool.
   fs::copy_file(key.path, dir / "rsa.pem");
-  auto converted = run(
+  auto converted = run_process(
       {"ssh-keygen", "-p", "-m", "PEM", "-P", "", "-N", "", "-f", (dir / "rsa.pem").string()}, dir.path());
   INFO(converted.err);
   REQUIRE(converted.status == 0);
-  auto hashed = run({"openssl", "dgst", "-sha512", "-binary"}, dir.path(), k_message);
+  auto hashed = run_process({"openssl", "dgst", "-sha512", "-binary"}, dir.path(), k_message);
   REQUIRE(hashed.status == 0);
   std::string signed_data =
       "SSHSIG" + wire_string("git") + wire_string("") + wire_string("sha512") + wire_string(hashed.out);
@@ -407,8 +314,8 @@ TEST_CASE("RSA signature algorithms: rsa-sha2-256/512 accepted, SHA-1 and weak k
   SECTION("the algorithm named in the signature decides") {
     for (const auto& c : cases) {
       INFO(c.algorithm << " made with " << c.digest);
-      auto raw =
-          run({"openssl", "dgst", c.digest, "-sign", (dir / "rsa.pem").string()}, dir.path(), signed_data);
+      auto raw = run_process({"openssl", "dgst", c.digest, "-sign", (dir / "rsa.pem").string()}, dir.path(),
+                             signed_data);
       INFO(raw.err);
       REQUIRE(raw.status == 0);
       SigFields f;
@@ -437,7 +344,8 @@ TEST_CASE("RSA signature algorithms: rsa-sha2-256/512 accepted, SHA-1 and weak k
       std::string data =
           "SSHSIG" + wire_string(ns) + wire_string("") + wire_string("sha512") + wire_string(hashed.out);
       auto raw =
-          run({"openssl", "dgst", "-sha512", "-sign", (dir / "rsa.pem").string()}, dir.path(), data).out;
+          run_process({"openssl", "dgst", "-sha512", "-sign", (dir / "rsa.pem").string()}, dir.path(), data)
+              .out;
       if (raw.empty() || raw[0] != '\0') continue;
       found = true;
       SigFields f;
@@ -924,7 +832,7 @@ TEST_CASE("real git commit and tag signatures verify as git verify-commit/verify
   auto git = [&](const fs::path& repo, std::vector<std::string> args, std::string_view input = {}) {
     std::vector<std::string> argv{"git", "-c", "init.defaultBranch=main"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, repo, input);
+    return run_process(argv, repo, input);
   };
   auto make_repo = [&](const std::string& name, const std::vector<std::string>& init_args) {
     fs::path repo = dir / name;

@@ -1,0 +1,88 @@
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "hooks/command.hpp"
+#include "shared/util/fs.hpp"
+#include "shared/util/tls.hpp"
+#include "shared/util/url.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::hooks {
+
+Runner setup_status(CLI::App& app) {
+  struct Options {
+    std::string daemon = "http://127.0.0.1:9440";
+    std::string ca_file;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  app.footer("Print the reconciler's targets: state, desired and applied revision, objects, last sync and error. "
+             "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
+  app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
+  app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
+  app.add_flag("--json", o->json, "print the daemon's JSON");
+  return [o] {
+    auto url = util::parse_url(o->daemon);
+    if (!url) {
+      std::cerr << "portcullis status: " << url.error().message << "\n";
+      return int(k_exit_usage);
+    }
+    std::unique_ptr<httplib::ClientImpl> http;
+    if (url->scheme == "https") {
+      auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
+      ssl->enable_server_certificate_verification(true);
+      if (!o->ca_file.empty()) {
+        auto pem = util::read_file(o->ca_file, 1 << 20);
+        X509_STORE* store = pem ? util::make_ca_store(*pem) : nullptr;
+        if (!store) {
+          std::cerr << "portcullis status: cannot use the CA file " << o->ca_file << "\n";
+          return int(k_exit_usage);
+        }
+        ssl->set_ca_cert_store(store);
+      }
+      http = std::move(ssl);
+    } else {
+      http = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
+    http->set_connection_timeout(5, 0);
+    http->set_read_timeout(10, 0);
+    auto res = http->Get(url->path + "/v1/targets");
+    if (!res || res->status != 200) {
+      std::cerr << "portcullis status: cannot reach " << o->daemon << ": "
+                << (res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error())) << "\n";
+      return int(k_exit_usage);
+    }
+    auto doc = yaml::parse_json(res->body);
+    const yaml::Node* targets = doc && !doc->documents.empty() && doc->documents[0].root
+                                    ? doc->documents[0].root->get("targets") : nullptr;
+    if (!targets || !targets->is_sequence()) {
+      std::cerr << "portcullis status: the daemon's answer is not a target list\n";
+      return int(k_exit_usage);
+    }
+    if (o->json) std::cout << res->body;
+    bool all_synced = true;
+    std::ostringstream table;
+    table << std::left << std::setw(16) << "TARGET" << std::setw(11) << "STATE" << std::setw(14) << "DESIRED"
+          << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS" << std::setw(22) << "LAST SYNC" << "MESSAGE\n";
+    for (const yaml::Node* t : targets->items) {
+      auto state = t->get_string("state");
+      all_synced = all_synced && state == "Synced";
+      std::string message(t->get_string("lastError"));
+      if (message.empty()) message = std::string(t->get_string("pruneBlocked"));
+      const yaml::Node* objects = t->get("objects");
+      table << std::setw(16) << t->get_string("name") << std::setw(11) << state << std::setw(14)
+            << t->get_string("desiredRevision").substr(0, 12) << std::setw(14)
+            << t->get_string("appliedRevision").substr(0, 12) << std::setw(9)
+            << (objects && objects->type == yaml::Type::integer ? std::to_string(objects->value.integer) : "-")
+            << std::setw(22) << t->get_string("lastSyncTime") << message << "\n";
+    }
+    if (!o->json) std::cout << table.str();
+    return all_synced ? int(k_exit_ok) : int(k_exit_rejected);
+  };
+}
+
+}  // namespace portcullis::hooks

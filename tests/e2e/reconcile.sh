@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# End to end: portcullisd against a real kube-apiserver with its own least-privilege
+# credentials, notified by the real post-receive hook of a real bare repository.
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=../env/kube.sh
+source "$ROOT/tests/env/kube.sh"
+PORTCULLISD=${PORTCULLISD_BIN:-${PORTCULLISD_BUILD_BIN:-$ROOT/build/daemon/portcullisd}}
+[[ -x $PORTCULLISD ]] || { echo "FATAL: no portcullisd at $PORTCULLISD"; exit 2; }
+
+KDIR=$SUITE_TMP/kube
+mkdir -p "$KDIR"
+kube_build || { echo "FATAL: cannot build kube-apiserver"; exit 1; }
+DAEMON_PIDS=()
+suite_teardown() {
+  local p
+  for p in "${DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  kube_stop "$KDIR"
+}
+trap suite_teardown EXIT
+kube_start "$KDIR" || { echo "FATAL: kube-apiserver did not start"; exit 1; }
+export KUBECONFIG=$KDIR/kubeconfig
+kubectl apply -f "$ROOT/install/kubernetes/portcullisd-rbac.yaml" >/dev/null || { echo "FATAL: cannot apply RBAC"; exit 1; }
+SECRET=$SUITE_TMP/notify.secret
+printf 'e2e-%s' "$RANDOM$RANDOM" >"$SECRET"
+
+# A free loopback port (below the ephemeral range, not in use).
+free_port() { kube_free_port; }
+
+# setup_target NAME: a bare repository with Portcullis' hooks notifying a fresh portcullisd that
+# reconciles environments/NAME into namespace NAME with the reconciler's own credentials.
+setup_target() {
+  TARGET=$1
+  NS=$1
+  local dir=$SUITE_TMP/$CURRENT_TEST
+  PORT=$(free_port)
+  DAEMON_URL=http://127.0.0.1:$PORT
+  cat >"$dir/server.yaml" <<YAML
+notify:
+  targets:
+    - url: $DAEMON_URL/v1/events
+      secretFile: $SECRET
+YAML
+  SERVER=$(new_server server "$dir/server.yaml")
+  cat >"$dir/daemon.yaml" <<YAML
+listen: 127.0.0.1:$PORT
+secretFile: $SECRET
+stateDir: $dir/state
+pollInterval: ${POLL:-60s}
+repository:
+  url: file://$SERVER
+  branch: main
+targets:
+  - name: $TARGET
+    path: environments/$TARGET
+    kubeconfig: $KDIR/kubeconfig-portcullisd
+    namespace: $NS
+    ${TARGET_EXTRA:-}
+YAML
+  DAEMON_CONFIG=$dir/daemon.yaml
+  DAEMON_LOG=$dir/daemon.log
+  CLONE=$(new_clone "$SERVER")
+  put "$CLONE" "environments/$TARGET/namespace.yaml" "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$NS")"
+}
+
+start_daemon() {
+  "$PORTCULLISD" --config "$DAEMON_CONFIG" >>"$DAEMON_LOG" 2>&1 &
+  DAEMON_PID=$!
+  disown "$DAEMON_PID"  # killed on purpose by some tests: no job-control noise
+  DAEMON_PIDS+=("$DAEMON_PID")
+  poll_until 10 curl -fsS -o /dev/null "$DAEMON_URL/healthz" 2>/dev/null || fail "portcullisd did not start: $(tail -5 "$DAEMON_LOG")"
+}
+
+# target_field FIELD: a field of our target in /v1/targets.
+target_field() { curl -fsS "$DAEMON_URL/v1/targets" 2>/dev/null | jq -r ".targets[0].$1"; }
+
+synced_at() { [[ $(target_field appliedRevision) == "$1" && $(target_field state) == Synced ]]; }
+
+# wait_synced [TIMEOUT]: the daemon reports Synced at the server's main.
+wait_synced() {
+  local rev
+  rev=$(git -C "$SERVER" rev-parse main)
+  poll_until "${1:-30}" synced_at "$rev" ||
+    fail "not Synced at ${rev:0:12} in time: $(curl -fsS "$DAEMON_URL/v1/targets" 2>&1); log: $(tail -3 "$DAEMON_LOG")"
+}
+
+count_configmaps() { kubectl get configmaps -n "$NS" -l "portcullis.io/target=$TARGET" -o name 2>/dev/null | wc -l; }
+
+# post_signed PATH BODY [TIMESTAMP]: a request signed like the hook's; sets STATUS (HTTP code).
+post_signed() {
+  local path=$1 body=$2 ts=${3:-$(date +%s)} sig
+  sig=sha256=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$(cat "$SECRET")" -r | cut -d' ' -f1)
+  STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Content-Type: application/json" \
+    -H "X-Portcullis-Signature: $sig" -H "X-Portcullis-Timestamp: $ts" --data-binary "$body" "$DAEMON_URL$path")
+}
+
+test_a_push_is_applied_and_reported() {
+  setup_target shop
+  start_daemon
+  configmap settings | put "$CLONE" environments/shop/settings.yaml
+  deployment web nginx:1.25.3 | put "$CLONE" environments/shop/web.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  wait_synced
+  [[ $(kubectl get configmap settings -n shop -o jsonpath='{.data.key}') == value ]] || fail "ConfigMap not applied"
+  [[ $(kubectl get deployment web -n shop -o jsonpath='{.spec.template.spec.containers[0].image}') == nginx:1.25.3 ]] ||
+    fail "Deployment not applied"
+  [[ $(kubectl get deployment web -n shop -o jsonpath='{.metadata.annotations.portcullis\.io/owned-by}') == shop/apps/Deployment/shop/web ]] ||
+    fail "ownership annotation missing"
+  [[ $(kubectl get configmap portcullis-inventory-shop -n portcullis-system -o jsonpath='{.data.revision}') == "$(git -C "$SERVER" rev-parse main)" ]] ||
+    fail "inventory not written"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  expect_status 0
+  expect_output "shop            Synced"
+  run curl -fsS "$DAEMON_URL/metrics"
+  expect_output 'portcullis_syncs_total{target="shop",result="Synced"}'
+  expect_output "portcullis_objects_applied_total"
+  expect_output "portcullis_notify_latency_seconds_count"
+  run curl -fsS "$DAEMON_URL/readyz"
+  expect_output ready
+  # A change of one object applies exactly one.
+  deployment web nginx:1.25.4 | put "$CLONE" environments/shop/web.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  [[ $(kubectl get deployment web -n shop -o jsonpath='{.spec.template.spec.containers[0].image}') == nginx:1.25.4 ]] ||
+    fail "update not applied"
+  grep -q '"applied":\["apps/v1 Deployment shop/web"\]' "$SUITE_TMP/$CURRENT_TEST/state/audit.jsonl" ||
+    fail "the audit log does not show exactly one applied object"
+}
+
+test_prune_deletes_only_what_the_target_owns() {
+  setup_target prune
+  start_daemon
+  for n in a b c d; do configmap "cm-$n" | put "$CLONE" "environments/prune/$n.yaml"; done
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  # Out of band: an object with the target's label and a copy of cm-a's annotations, and
+  # cm-c deleted and recreated by hand (a new UID), and cm-d marked prune: disabled.
+  kubectl create configmap foreign -n prune --from-literal=k=v >/dev/null
+  kubectl label configmap foreign -n prune portcullis.io/target=prune >/dev/null
+  kubectl annotate configmap foreign -n prune portcullis.io/owned-by=prune//ConfigMap/prune/cm-a >/dev/null
+  kubectl delete configmap cm-c -n prune >/dev/null
+  kubectl create configmap cm-c -n prune --from-literal=by=hand >/dev/null
+  kubectl annotate configmap cm-c -n prune portcullis.io/owned-by=prune//ConfigMap/prune/cm-c >/dev/null
+  kubectl annotate configmap cm-d -n prune portcullis.io/prune=disabled >/dev/null
+  git -C "$CLONE" rm -q environments/prune/b.yaml environments/prune/c.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  kubectl get configmap cm-b -n prune >/dev/null 2>&1 && fail "cm-b was not pruned"
+  kubectl get configmap cm-c -n prune >/dev/null 2>&1 || fail "the hand-made cm-c (new UID) was deleted"
+  kubectl get configmap foreign -n prune >/dev/null 2>&1 || fail "an object with copied labels was deleted"
+  kubectl get configmap cm-a -n prune >/dev/null 2>&1 || fail "cm-a was deleted"
+  git -C "$CLONE" rm -q environments/prune/d.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  kubectl get configmap cm-d -n prune >/dev/null 2>&1 || fail "cm-d (prune: disabled) was deleted"
+}
+
+test_prune_guards_block_and_can_be_lifted() {
+  setup_target guard
+  start_daemon
+  for n in 1 2 3 4 5 6; do configmap "cm-$n" | put "$CLONE" "environments/guard/$n.yaml"; done
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  # Removing 5 of 7 objects exceeds the default 50%.
+  git -C "$CLONE" rm -q environments/guard/{1,2,3,4,5}.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | grep -q 'exceeds maxPruneShare'" || fail "prune not blocked"
+  [[ $(count_configmaps) -eq 6 ]] || fail "a blocked prune deleted objects"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  expect_status 1
+  expect_output "OutOfSync"
+  expect_output "allow-prune"
+  grep -q 'portcullis_prune_blocked_total{target="guard"}' <(curl -fsS "$DAEMON_URL/metrics") || fail "no prune-blocked metric"
+  post_signed /v1/targets/guard/allow-prune '{}'
+  [[ $STATUS == 200 ]] || fail "allow-prune answered $STATUS"
+  wait_synced
+  [[ $(count_configmaps) -eq 1 ]] || fail "the allowed prune did not happen: $(count_configmaps) left"
+  # Emptying a target is refused without allowEmpty.
+  git -C "$CLONE" rm -q -r environments/guard
+  put "$CLONE" README.md "empty"
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | grep -q 'would become empty'" || fail "emptying not blocked"
+  [[ $(count_configmaps) -eq 1 ]] || fail "emptying deleted objects"
+}
+
+test_kill_9_mid_sync_then_restart_converges() {
+  setup_target crash
+  configmap keep-me | put "$CLONE" environments/crash/keep.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  kubectl create configmap bystander -n crash --from-literal=k=v >/dev/null
+  local i
+  for i in $(seq 1 500); do configmap "bulk-$i"; echo '---'; done >"$CLONE/environments/crash/bulk.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  poll_until 60 bash -c "(( \$(kubectl get configmaps -n crash -o name | wc -l) > 30 ))" || fail "the bulk sync never started"
+  kill -9 "$DAEMON_PID"
+  local partial
+  partial=$(count_configmaps)
+  ((partial < 501)) || echo "    note: the sync finished before the kill ($partial objects)"
+  start_daemon
+  wait_synced 120
+  [[ $(count_configmaps) -eq 501 ]] || fail "expected 501 managed ConfigMaps after the restart, found $(count_configmaps)"
+  kubectl get configmap bystander -n crash >/dev/null 2>&1 || fail "an unmanaged object was deleted"
+}
+
+test_apiserver_restart_during_a_sync() {
+  setup_target outage
+  start_daemon
+  local i
+  for i in $(seq 1 300); do configmap "x-$i"; echo '---'; done >"$CLONE/environments/outage/x.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  poll_until 60 bash -c "(( \$(kubectl get configmaps -n outage -o name 2>/dev/null | wc -l) > 20 ))" ||
+    fail "the sync never started"
+  kube_stop_apiserver "$KDIR"
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | jq -e '.targets[0].state == \"Failed\"' >/dev/null" ||
+    echo "    note: the sync finished before the apiserver stopped"
+  kube_restart_apiserver "$KDIR" || fail "the apiserver did not come back"
+  wait_synced 120
+  [[ $(count_configmaps) -eq 300 ]] || fail "expected 300 ConfigMaps, found $(count_configmaps)"
+  curl -fsS "$DAEMON_URL/healthz" >/dev/null || fail "the daemon stopped serving"
+}
+
+test_an_unreachable_git_server_changes_nothing() {
+  POLL=1s setup_target offline
+  configmap a | put "$CLONE" environments/offline/a.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  mv "$SERVER" "$SERVER.away"
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | grep -q 'cannot fetch'" || fail "the fetch error is not in the status"
+  [[ $(count_configmaps) -eq 1 ]] || fail "objects changed while the Git server was unreachable"
+  mv "$SERVER.away" "$SERVER"
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | jq -e '.targets[0].lastError == \"\"' >/dev/null" ||
+    fail "the daemon did not recover"
+}
+
+test_bad_notifications_are_refused_and_counted() {
+  setup_target events
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  local body now
+  now=$(date +%s)
+  body='{"id":"e2e-event-1","repository":"x","refs":[{"ref":"refs/heads/main","old":"","new":""}],"pusher":null,"breakGlass":false,"reason":"","time":'$now'}'
+  post_signed /v1/events "$body"
+  [[ $STATUS == 202 ]] || fail "a valid event answered $STATUS"
+  post_signed /v1/events "$body"
+  [[ $STATUS == 409 ]] || fail "a replayed event answered $STATUS"
+  post_signed /v1/events "${body/e2e-event-1/e2e-event-2}" $((now - 600))
+  [[ $STATUS == 401 ]] || fail "a stale event answered $STATUS"
+  STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Portcullis-Signature: sha256=$(printf '0%.0s' {1..64})" \
+    -H "X-Portcullis-Timestamp: $now" --data-binary "$body" "$DAEMON_URL/v1/events")
+  [[ $STATUS == 401 ]] || fail "a wrong signature answered $STATUS"
+  STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$body" "$DAEMON_URL/v1/events")
+  [[ $STATUS == 400 ]] || fail "an unsigned event answered $STATUS"
+  post_signed /v1/events '{"id": "e2e-event-3", "refs": [1}'
+  [[ $STATUS == 400 ]] || fail "malformed JSON answered $STATUS"
+  head -c 2000000 /dev/zero | tr '\0' 'a' >"$SUITE_TMP/$CURRENT_TEST/big"
+  STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "@$SUITE_TMP/$CURRENT_TEST/big" "$DAEMON_URL/v1/events")
+  [[ $STATUS == 413 ]] || fail "an oversized body answered $STATUS"
+  run curl -fsS "$DAEMON_URL/metrics"
+  expect_output 'portcullis_events_total{result="replay"} 1'
+  expect_output 'portcullis_events_total{result="stale"} 1'
+  expect_output 'portcullis_events_total{result="bad-signature"} 1'
+  curl -fsS "$DAEMON_URL/healthz" >/dev/null || fail "the daemon stopped serving"
+}
+
+test_a_daemon_that_is_down_gets_the_event_later() {
+  setup_target spool
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "the event is spooled"
+  compgen -G "$SERVER/portcullis/spool/*.event" >/dev/null || fail "nothing spooled"
+  start_daemon
+  run "$PORTCULLIS" notify --flush --config "$SUITE_TMP/$CURRENT_TEST/server.yaml" --repo "$SERVER"
+  expect_status 0
+  expect_output "delivered 1, still spooled 0"
+  wait_synced
+}
+
+run_suite "$@"
