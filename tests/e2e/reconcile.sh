@@ -129,6 +129,32 @@ test_a_push_is_applied_and_reported() {
     fail "the audit log does not show exactly one applied object"
 }
 
+test_a_crd_and_its_custom_resources_in_one_push() {
+  setup_target crds
+  # The reconciler's RBAC, extended for the custom kind (as a user would for their CRDs).
+  kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "portcullis:reconciler:backups"}
+rules: [{apiGroups: [example.com], resources: [backups], verbs: [get, create, patch, delete]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "portcullis:reconciler:backups"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "portcullis:reconciler:backups"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: portcullisd}]
+YAML
+  start_daemon
+  cp "$ROOT/tests/fixtures/manifests/crd/crd.yaml" "$CLONE/environments/crds/crd.yaml"
+  sed 's/namespace: default/namespace: crds/' "$ROOT/tests/fixtures/manifests/crd/good-cr.yaml" >"$CLONE/environments/crds/backup.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced 60
+  [[ $(kubectl get backups.example.com nightly -n crds -o jsonpath='{.spec.retainDays}') == 30 ]] ||
+    fail "the custom resource was not applied after its CRD"
+}
+
 test_prune_deletes_only_what_the_target_owns() {
   setup_target prune
   start_daemon
