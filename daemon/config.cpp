@@ -1,5 +1,6 @@
 #include "daemon/config.hpp"
 
+#include <charconv>
 #include <set>
 
 #include "schemas/embedded.hpp"
@@ -38,8 +39,10 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
   if (auto l = root.get_string("listen"); !l.empty()) {
     auto colon = l.rfind(':');
     c.listen_host = std::string(l.substr(0, colon));
-    c.listen_port = std::stoi(std::string(l.substr(colon + 1)));
-    if (c.listen_port <= 0 || c.listen_port > 65535) return error_at(root.get("listen"), "listen: bad port");
+    auto digits = l.substr(colon + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), c.listen_port);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || c.listen_port <= 0 || c.listen_port > 65535)
+      return error_at(root.get("listen"), "listen: " + std::string(digits) + " is not a port (1-65535)");
   }
   if (const yaml::Node* tls = root.get("tls")) {
     c.tls_cert = path_of(tls->get_string("certFile"));

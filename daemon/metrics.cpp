@@ -1,6 +1,7 @@
 #include "daemon/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 
 namespace portcullis::daemon {
 
@@ -11,10 +12,14 @@ const std::vector<double>& buckets() {
   return b;
 }
 
+// The shortest text that reads back as `v` ("0.1", not "0.10000000000000001": bucket bounds
+// are label values that queries spell).
 std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc{} ? end : buf);
 }
 
 std::string with_labels(const std::string& name, const std::string& labels) {

@@ -1,6 +1,17 @@
 #include "daemon/mirror.hpp"
 
 #include <git2.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
@@ -11,26 +22,224 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Credentials {
+struct Callbacks {
   const RepositoryConfig* config;
-  int attempts = 0;
+  bool offered_key = false;
+  bool offered_password = false;
 };
+
+// Sets libgit2's error message (what fetch() reports) and returns GIT_EUSER.
+int refuse(int klass, const std::string& message) {
+  git_error_set_str(klass, message.c_str());
+  return GIT_EUSER;
+}
 
 int credentials_cb(git_credential** out, const char* /*url*/, const char* username_from_url, unsigned int allowed,
                    void* payload) {
-  auto* c = static_cast<Credentials*>(payload);
-  if (++c->attempts > 3) return GIT_EUSER;  // wrong credentials: stop instead of looping
+  auto* c = static_cast<Callbacks*>(payload);
   const RepositoryConfig& rc = *c->config;
   std::string user = !rc.username.empty() ? rc.username : (username_from_url ? username_from_url : "git");
-  if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !rc.ssh_key_file.empty())
+  // ssh:// without a user name in the URL: libgit2 asks for the name first.
+  if (allowed == GIT_CREDENTIAL_USERNAME) return git_credential_username_new(out, user.c_str());
+  // Asked again for what was already offered: the server refused it.  Stop here, with a message
+  // that names the setting (never its content), instead of sending the same credentials again.
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !rc.ssh_key_file.empty()) {
+    if (c->offered_key)
+      return refuse(GIT_ERROR_SSH, "authentication failed: the server refused the key in sshKeyFile " +
+                                       rc.ssh_key_file.string() + " for user " + user);
+    c->offered_key = true;
     return git_credential_ssh_key_new(out, user.c_str(), nullptr, rc.ssh_key_file.c_str(), nullptr);
-  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !rc.password_file.empty()) {
-    auto password = util::read_file(rc.password_file, 64 << 10);
-    if (!password) return GIT_EUSER;
-    std::string p(util::trim(*password));
-    return git_credential_userpass_plaintext_new(out, user.c_str(), p.c_str());
   }
-  return GIT_PASSTHROUGH;
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !rc.password_file.empty()) {
+    if (c->offered_password)
+      return refuse(GIT_ERROR_HTTP, "authentication failed: the server refused user " + user +
+                                        " with the password in passwordFile " + rc.password_file.string());
+    auto password = util::read_file(rc.password_file, 64 << 10);
+    if (!password)
+      return refuse(GIT_ERROR_OS, "cannot read passwordFile " + rc.password_file.string() + ": " +
+                                      password.error().message);
+    c->offered_password = true;
+    std::string p(util::trim(*password));
+    int rc_new = git_credential_userpass_plaintext_new(out, user.c_str(), p.c_str());
+    OPENSSL_cleanse(p.data(), p.size());
+    OPENSSL_cleanse(password->data(), password->size());
+    return rc_new;
+  }
+  return refuse(GIT_ERROR_NET, "authentication required by " + rc.url + ", and no " +
+                                   (allowed & GIT_CREDENTIAL_SSH_KEY ? "sshKeyFile" : "username/passwordFile") +
+                                   " is configured");
+}
+
+// --- ssh:// host keys against knownHostsFile ------------------------------------------------
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char ch) -> int {
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '+') return 62;
+    if (ch == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char ch : in) {
+    int v = value(ch);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | unsigned(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += char((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string base64_encode_unpadded(const unsigned char* data, std::size_t size) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    buffer = (buffer << 8) | data[i];
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += alphabet[(buffer >> bits) & 63];
+    }
+  }
+  if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 63];
+  return out;
+}
+
+// OpenSSH's pattern syntax in known_hosts host fields: '*' and '?'.
+bool glob_match(std::string_view pattern, std::string_view text) {
+  if (pattern.empty()) return text.empty();
+  if (pattern[0] == '*') {
+    for (std::size_t i = 0; i <= text.size(); ++i)
+      if (glob_match(pattern.substr(1), text.substr(i))) return true;
+    return false;
+  }
+  if (text.empty()) return false;
+  if (pattern[0] != '?' && std::tolower(static_cast<unsigned char>(pattern[0])) != std::tolower(static_cast<unsigned char>(text[0])))
+    return false;
+  return glob_match(pattern.substr(1), text.substr(1));
+}
+
+// A hashed name: |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+bool hashed_match(std::string_view entry, std::string_view name) {
+  if (!entry.starts_with("|1|")) return false;
+  entry.remove_prefix(3);
+  auto bar = entry.find('|');
+  if (bar == std::string_view::npos) return false;
+  auto salt = base64_decode(entry.substr(0, bar));
+  auto want = base64_decode(entry.substr(bar + 1));
+  if (!salt || !want || want->size() != 20) return false;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha1(), salt->data(), int(salt->size()), reinterpret_cast<const unsigned char*>(name.data()),
+            name.size(), md, &len) || len != 20)
+    return false;
+  return CRYPTO_memcmp(md, want->data(), 20) == 0;
+}
+
+// Whether a known_hosts host field (comma-separated patterns, '!' negates) names `name`.
+bool hosts_match(std::string_view field, std::string_view name) {
+  bool matched = false;
+  for (std::string_view pattern : util::split(field, ',')) {
+    bool negated = pattern.starts_with('!');
+    if (negated) pattern.remove_prefix(1);
+    bool hit = pattern.starts_with("|1|") ? hashed_match(pattern, name) : glob_match(pattern, name);
+    if (hit && negated) return false;
+    matched = matched || hit;
+  }
+  return matched;
+}
+
+// The port of an ssh:// URL (22 when it names none).
+int ssh_port(std::string_view url) {
+  if (!url.starts_with("ssh://")) return 22;
+  std::string_view authority = url.substr(6);
+  authority = authority.substr(0, authority.find('/'));
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return 22;
+    authority.remove_prefix(close + 1);
+  }
+  auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos) return 22;
+  int port = 22;
+  auto digits = authority.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  return ec == std::errc() && end == digits.data() + digits.size() && port > 0 && port < 65536 ? port : 22;
+}
+
+// certificate_check: for ssh://, the server's host key must be one knownHostsFile lists for the
+// host (and port), compared by SHA-256 of the key blob; unknown, mismatched and @revoked keys
+// are refused.  libgit2's own check against ~/.ssh/known_hosts (its `valid`) is not consulted
+// when knownHostsFile is set.  TLS certificates and ssh without knownHostsFile keep libgit2's
+// checks (the CA store; ~/.ssh/known_hosts).
+int certificate_check_cb(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  const RepositoryConfig& rc = *static_cast<Callbacks*>(payload)->config;
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2 || rc.known_hosts_file.empty()) return GIT_PASSTHROUGH;
+  const auto* key = reinterpret_cast<const git_cert_hostkey*>(cert);
+  unsigned char server[32];
+  if (key->type & GIT_CERT_SSH_SHA256) {
+    std::copy(std::begin(key->hash_sha256), std::end(key->hash_sha256), server);
+  } else if ((key->type & GIT_CERT_SSH_RAW) && key->hostkey && key->hostkey_len > 0) {
+    unsigned int len = 0;
+    EVP_Digest(key->hostkey, key->hostkey_len, server, &len, EVP_sha256(), nullptr);
+  } else {
+    return refuse(GIT_ERROR_SSH, "the ssh server sent no SHA-256 host key fingerprint; refusing to connect");
+  }
+  std::string fingerprint = "SHA256:" + base64_encode_unpadded(server, sizeof server);
+  // known_hosts lists a server on another port than 22 as "[host]:port".
+  int port = ssh_port(rc.url);
+  std::string name = host ? host : "";
+  if (port != 22) name = "[" + name + "]:" + std::to_string(port);
+  auto text = util::read_file(rc.known_hosts_file, 16 << 20);
+  if (!text)
+    return refuse(GIT_ERROR_SSH, "cannot read knownHostsFile " + rc.known_hosts_file.string() + ": " +
+                                     text.error().message + "; refusing to connect to " + name);
+  bool listed = false;
+  for (std::string_view line : util::split(*text, '\n')) {
+    line = util::trim(line);
+    if (line.empty() || line.starts_with('#')) continue;
+    std::vector<std::string_view> fields;  // separated by spaces or tabs
+    for (std::size_t i = 0; i < line.size();) {
+      std::size_t end = line.find_first_of(" \t", i);
+      if (end == std::string_view::npos) end = line.size();
+      if (end > i) fields.push_back(line.substr(i, end - i));
+      i = end + 1;
+    }
+    std::string_view marker;
+    if (!fields.empty() && fields[0].starts_with('@')) {
+      marker = fields[0];
+      fields.erase(fields.begin());
+    }
+    if (fields.size() < 3 || marker == "@cert-authority" || !hosts_match(fields[0], name)) continue;
+    auto blob = base64_decode(fields[2]);
+    if (!blob) continue;
+    unsigned char listed_hash[32];
+    unsigned int len = 0;
+    EVP_Digest(blob->data(), blob->size(), listed_hash, &len, EVP_sha256(), nullptr);
+    bool same = CRYPTO_memcmp(listed_hash, server, sizeof server) == 0;
+    if (same && marker == "@revoked")
+      return refuse(GIT_ERROR_SSH, "the host key of " + name + " (" + fingerprint + ") is @revoked in knownHostsFile " +
+                                       rc.known_hosts_file.string() + "; refusing to connect");
+    if (same && marker.empty()) return 0;
+    listed = listed || marker.empty();
+  }
+  if (listed)
+    return refuse(GIT_ERROR_SSH, "host key mismatch: " + name + " presented " + fingerprint +
+                                     ", which is not the key knownHostsFile " + rc.known_hosts_file.string() +
+                                     " lists for it; refusing to connect (the server may be an impostor)");
+  return refuse(GIT_ERROR_SSH, "unknown host key: knownHostsFile " + rc.known_hosts_file.string() + " has no entry for " +
+                                   name + " (it presented " + fingerprint + "); refusing to connect");
 }
 
 std::string last_error(std::string_view what) {
@@ -88,10 +297,11 @@ util::Result<git::Oid> Mirror::fetch() {
   git_remote* remote = nullptr;
   if (git_remote_create_anonymous(&remote, m_impl->repo, rc.url.c_str()) != 0)
     return util::fail(last_error("cannot use the repository URL " + rc.url));
-  Credentials creds{&rc};
+  Callbacks callbacks{&rc};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   opts.callbacks.credentials = credentials_cb;
-  opts.callbacks.payload = &creds;
+  opts.callbacks.certificate_check = certificate_check_cb;
+  opts.callbacks.payload = &callbacks;
   opts.prune = GIT_FETCH_NO_PRUNE;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   std::string refspec = "+refs/heads/" + rc.branch + ":refs/heads/" + rc.branch;

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "daemon/inventory.hpp"
 #include "daemon/render.hpp"
@@ -225,6 +226,8 @@ struct TargetSyncer::Impl {
 
 void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::string>& desired_keys,
                                std::vector<InventoryEntry>& keep, SyncResult& r) {
+  // An allow-prune lasts for the next prune decision only, even one that has nothing to prune.
+  const bool allowed = std::exchange(allow_prune_once, false);
   std::vector<const InventoryEntry*> candidates;
   for (const auto& e : previous.entries)
     if (!desired_keys.contains(e.key())) candidates.push_back(&e);
@@ -239,7 +242,7 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
   if (emptying && !target.allow_empty) {
     r.prune_blocked = "the target would become empty (" + std::to_string(candidates.size()) +
                       " objects); set allowEmpty on the target to allow it";
-  } else if (!emptying && share > target.max_prune_share && !allow_prune_once) {
+  } else if (!emptying && share > target.max_prune_share && !allowed) {
     r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " + std::to_string(previous.entries.size()) +
                       " objects exceeds maxPruneShare " + std::to_string(static_cast<int>(target.max_prune_share * 100)) +
                       "%; allow it once with POST /v1/targets/" + target.name + "/allow-prune";
@@ -248,7 +251,6 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     for (auto* e : candidates) carry(e);
     return;
   }
-  allow_prune_once = false;
   kube::Client& client = pool[0];
   for (const InventoryEntry* e : candidates) {
     std::string what = e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
@@ -449,7 +451,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       r.errors.push_back(w.error);
       if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
     } else if (prev != previous_by_key.end()) {
-      next.entries.push_back(*prev->second);  // unchanged
+      next.entries.push_back(*prev->second);  // unchanged, but maybe moved to another file
+      next.entries.back().path = w.desired->path;
     }
   }
   // With an incremental render, objects of unchanged files are still desired.

@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   openssh-client curl jq time hyperfine
   golang-go etcd-server rsync dpkg-dev
+  openssh-server nginx fcgiwrap apache2-utils
 )
 
 want=("${build_pkgs[@]}")

@@ -1,6 +1,7 @@
 #include "shared/yaml/emit.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -20,9 +21,15 @@ void append_number(std::string& out, double v, bool canonical) {
     out += std::to_string(static_cast<long long>(v));
     return;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  out += buf;
+  // The shortest text that reads back as `v`, laid out as Go's encoding/json does (what kubectl
+  // sends, and what resource.Quantity parses): fixed from 1e-6 to 1e21, else an exponent.
+  double a = std::fabs(v);
+  auto format = a != 0 && (a < 1e-6 || a >= 1e21) ? std::chars_format::scientific : std::chars_format::fixed;
+  char buf[400];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, format);
+  std::string text(buf, ec == std::errc{} ? end : buf);
+  if (auto e = text.find("e-0"); e != std::string::npos) text.erase(e + 2, 1);  // e-07 -> e-7, as Go
+  out += text;
 }
 
 void emit(std::string& out, const Node& n, KeyOrder order, bool canonical) {

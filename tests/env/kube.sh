@@ -61,7 +61,7 @@ _kube_say() { printf '%s\n' "$*" >&2; }
 # /proc/net/tcp{,6} in any state.  A remaining race with another process is handled by
 # kube_start, which retries with new ports when a server reports "address already in use".
 kube_free_port() {
-  local lo=32768 hi=60999 min max span used="" port i f line
+  local lo=32768 hi=60999 min max span port i
   if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
     read -r lo hi </proc/sys/net/ipv4/ip_local_port_range || true
   fi
@@ -73,16 +73,11 @@ kube_free_port() {
     min=10000 max=65535
   fi
   span=$((max - min + 1))
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [[ -r $f ]] || continue
-    while read -r _ line _; do
-      [[ $line == *:* ]] || continue
-      used+=" $((16#${line##*:})) "
-    done <"$f"
-  done
   for ((i = 0; i < 200; i++)); do
     port=$((min + ((RANDOM << 15 | RANDOM) % span)))
-    [[ $used == *" $port "* ]] && continue
+    # One grep per candidate: bash's `read` over /proc/net/tcp is quadratic in the kernel and
+    # takes over a minute with thousands of sockets in TIME_WAIT.
+    grep -qs ":$(printf '%04X' "$port") " /proc/net/tcp /proc/net/tcp6 && continue
     printf '%s\n' "$port"
     return 0
   done

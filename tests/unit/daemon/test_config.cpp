@@ -1,0 +1,341 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "schemas/embedded.hpp"
+#include "shared/yaml/parse.hpp"
+#include "tests/unit/support/tempdir.hpp"
+
+using namespace portcullis;
+using namespace portcullis::daemon;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every key of schemas/daemon.schema.json, with values other than the defaults; relative and
+// absolute paths mixed.
+const char* k_full = R"(listen: 0.0.0.0:9555
+tls:
+  certFile: tls/cert.pem
+  keyFile: /etc/ssl/private/portcullisd.key
+secretFile: secrets/notify
+stateDir: state
+auditLog: /var/log/portcullisd/audit.jsonl
+pollInterval: 1m30s
+inventoryNamespace: gitops-inventory
+repository:
+  url: ssh://git@git.example.com:2222/config.git
+  branch: release
+  sshKeyFile: keys/id_ed25519
+  knownHostsFile: /etc/ssh/ssh_known_hosts
+  username: deploy
+  passwordFile: keys/token
+  caFile: ../ca.pem
+targets:
+- name: prod
+  path: /environments/prod/
+  kubeconfig: kube/prod.yaml
+  context: prod-admin
+  namespace: shop
+  prune: false
+  allowEmpty: true
+  maxPruneShare: 0.25
+  forceConflicts: false
+  concurrency: 16
+- name: dev
+  path: environments/dev
+  maxPruneShare: 1
+)";
+
+const fs::path k_base = "/etc/portcullisd";
+
+Config parse_ok(const std::string& text, const fs::path& base = k_base) {
+  auto c = parse_config(text, "daemon.yaml", base);
+  INFO(text << "\n" << (c ? std::string() : c.error().describe()));
+  REQUIRE(c);
+  return std::move(*c);
+}
+
+const yaml::Node& root_of(const yaml::Stream& s) {
+  REQUIRE(s.documents.size() == 1);
+  REQUIRE(s.documents[0].root);
+  return *s.documents[0].root;
+}
+
+}  // namespace
+
+TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
+  Config c = parse_ok(k_full);
+  CHECK(c.source.empty());
+  CHECK(c.listen_host == "0.0.0.0");
+  CHECK(c.listen_port == 9555);
+  CHECK(c.tls_cert == k_base / "tls/cert.pem");
+  CHECK(c.tls_key == "/etc/ssl/private/portcullisd.key");
+  CHECK(c.secret_file == k_base / "secrets/notify");
+  CHECK(c.state_dir == k_base / "state");
+  CHECK(c.audit_log == "/var/log/portcullisd/audit.jsonl");
+  CHECK(c.audit_path() == "/var/log/portcullisd/audit.jsonl");
+  CHECK(c.poll_interval == std::chrono::milliseconds(90'000));
+  CHECK(c.inventory_namespace == "gitops-inventory");
+
+  CHECK(c.repository.url == "ssh://git@git.example.com:2222/config.git");
+  CHECK(c.repository.branch == "release");
+  CHECK(c.repository.ssh_key_file == k_base / "keys/id_ed25519");
+  CHECK(c.repository.known_hosts_file == "/etc/ssh/ssh_known_hosts");
+  CHECK(c.repository.username == "deploy");
+  CHECK(c.repository.password_file == k_base / "keys/token");
+  CHECK(c.repository.ca_file == k_base / "../ca.pem");
+
+  REQUIRE(c.targets.size() == 2);
+  const TargetConfig& prod = c.targets[0];
+  CHECK(prod.name == "prod");
+  CHECK(prod.path == "environments/prod");  // leading and trailing slashes dropped
+  CHECK(prod.kubeconfig == k_base / "kube/prod.yaml");
+  CHECK(prod.context == "prod-admin");
+  CHECK(prod.namespace_ == "shop");
+  CHECK_FALSE(prod.prune);
+  CHECK(prod.allow_empty);
+  CHECK(prod.max_prune_share == Approx(0.25));
+  CHECK_FALSE(prod.force_conflicts);
+  CHECK(prod.concurrency == 16);
+
+  const TargetConfig& dev = c.targets[1];
+  CHECK(dev.name == "dev");
+  CHECK(dev.path == "environments/dev");
+  CHECK(dev.max_prune_share == 1.0);  // an integer in YAML
+  CHECK(dev.kubeconfig.empty());
+  CHECK(dev.prune);
+}
+
+TEST_CASE("the full example covers every key of the daemon schema", "[config]") {
+  // Keeps the test above complete when the schema grows.
+  auto schema = yaml::parse_json(schemas::daemon_schema());
+  REQUIRE(schema);
+  auto example = yaml::parse_yaml(k_full);
+  REQUIRE(example);
+  const yaml::Node& s = root_of(*schema);
+  const yaml::Node& e = root_of(*example);
+  struct Level {
+    const char* where;
+    const yaml::Node* properties;
+    const yaml::Node* example;
+  };
+  const yaml::Node* targets = e.get("targets");
+  REQUIRE(targets);
+  REQUIRE_FALSE(targets->items.empty());
+  const Level levels[] = {
+      {"top level", s.get("properties"), &e},
+      {"tls", s.at({"properties", "tls", "properties"}), e.get("tls")},
+      {"repository", s.at({"properties", "repository", "properties"}), e.get("repository")},
+      {"targets[]", s.at({"properties", "targets", "items", "properties"}), targets->items[0]},
+  };
+  std::size_t keys = 0;
+  for (const auto& l : levels) {
+    INFO(l.where);
+    REQUIRE(l.properties);
+    REQUIRE(l.example);
+    for (const auto& p : l.properties->entries) {
+      INFO("schema key " << p.key->text);
+      CHECK(l.example->get(p.key->text) != nullptr);
+      ++keys;
+    }
+  }
+  CHECK(keys == 28);
+}
+
+TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
+  Config c = parse_ok("repository: {url: 'file:///srv/git/config.git'}\ntargets: [{name: prod, path: envs/prod}]\n");
+  CHECK(c.listen_host == "127.0.0.1");
+  CHECK(c.listen_port == 9440);
+  CHECK(c.tls_cert.empty());
+  CHECK(c.tls_key.empty());
+  CHECK(c.secret_file.empty());
+  CHECK(c.state_dir == "/var/lib/portcullisd");
+  CHECK(c.audit_log.empty());
+  CHECK(c.audit_path() == "/var/lib/portcullisd/audit.jsonl");
+  CHECK(c.poll_interval == std::chrono::seconds(60));
+  CHECK(c.inventory_namespace == "portcullis-system");
+  CHECK(c.repository.url == "file:///srv/git/config.git");
+  CHECK(c.repository.branch == "main");
+  CHECK(c.repository.ssh_key_file.empty());
+  CHECK(c.repository.known_hosts_file.empty());
+  CHECK(c.repository.username.empty());
+  CHECK(c.repository.password_file.empty());
+  CHECK(c.repository.ca_file.empty());
+  REQUIRE(c.targets.size() == 1);
+  const TargetConfig& t = c.targets[0];
+  CHECK(t.name == "prod");
+  CHECK(t.path == "envs/prod");
+  CHECK(t.kubeconfig.empty());
+  CHECK(t.context.empty());
+  CHECK(t.namespace_.empty());
+  CHECK(t.prune);
+  CHECK_FALSE(t.allow_empty);
+  CHECK(t.max_prune_share == 0.5);
+  CHECK(t.force_conflicts);
+  CHECK(t.concurrency == 8);
+}
+
+TEST_CASE("stateDir without auditLog puts the audit log in the state directory", "[config]") {
+  Config c = parse_ok("stateDir: /srv/portcullisd\nrepository: {url: 'https://h/c.git'}\ntargets: [{name: a, path: a}]\n");
+  CHECK(c.state_dir == "/srv/portcullisd");
+  CHECK(c.audit_path() == "/srv/portcullisd/audit.jsonl");
+}
+
+TEST_CASE("repository URLs: file:// paths resolve against the base directory, others are kept", "[config]") {
+  struct Case {
+    const char* url;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {"file:///srv/git/config.git", "file:///srv/git/config.git"},
+      {"file://repos/config.git", "file://" + (k_base / "repos/config.git").string()},
+      {"file://./config.git", "file://" + (k_base / "./config.git").string()},
+      {"file://../git/config.git", "file://" + (k_base / "../git/config.git").string()},
+      {"ssh://git@host/config.git", "ssh://git@host/config.git"},
+      {"https://host/config.git", "https://host/config.git"},
+      {"http://host:8080/config.git", "http://host:8080/config.git"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.url);
+    Config cfg = parse_ok(std::string("repository: {url: '") + c.url + "'}\ntargets: [{name: a, path: a}]\n");
+    CHECK(cfg.repository.url == c.expected);
+  }
+}
+
+TEST_CASE("load_config resolves relative paths against the file's directory", "[config]") {
+  test::TempDir tmp;
+  auto file = tmp.write("etc/portcullisd/daemon.yaml", R"(stateDir: state
+secretFile: ../secret
+repository:
+  url: file://git/config.git
+  sshKeyFile: /abs/key
+targets:
+- {name: prod, path: prod, kubeconfig: kube/prod.yaml}
+)");
+  auto c = load_config(file);
+  INFO((c ? std::string() : c.error().describe()));
+  REQUIRE(c);
+  const fs::path dir = fs::absolute(tmp / "etc/portcullisd");
+  CHECK(c->source == fs::absolute(file));
+  CHECK(c->state_dir == dir / "state");
+  CHECK(c->audit_path() == dir / "state" / "audit.jsonl");
+  CHECK(c->secret_file == dir / "../secret");
+  CHECK(c->repository.url == "file://" + (dir / "git/config.git").string());
+  CHECK(c->repository.ssh_key_file == "/abs/key");
+  REQUIRE(c->targets.size() == 1);
+  CHECK(c->targets[0].kubeconfig == dir / "kube/prod.yaml");
+
+  auto missing = load_config(tmp / "nope.yaml");
+  CHECK_FALSE(missing);
+}
+
+TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[config]") {
+  const std::string ok_repo = "repository: {url: 'file:///srv/git/c.git'}\n";
+  const std::string ok_targets = "targets: [{name: prod, path: prod}]\n";
+  struct Case {
+    const char* name;
+    std::string text;
+    std::uint32_t line;
+    const char* message_part;
+  };
+  const Case cases[] = {
+      {"unknown top-level key", ok_repo + ok_targets + "pollIntervall: 30s\n", 3, "did you mean \"pollInterval\""},
+      {"unknown repository key", "repository:\n  url: 'file:///r'\n  brnach: main\n" + ok_targets, 3,
+       "did you mean \"branch\""},
+      {"unknown target key", ok_repo + "targets:\n- name: prod\n  path: prod\n  prun: false\n", 5,
+       "did you mean \"prune\""},
+      {"listen without a port", "listen: localhost\n" + ok_repo + ok_targets, 1, "listen"},
+      {"listen without a host", "listen: ':9440'\n" + ok_repo + ok_targets, 1, "listen"},
+      {"listen with a named port", "listen: 'localhost:http'\n" + ok_repo + ok_targets, 1, "listen"},
+      {"listen on port 0", "listen: 'localhost:0'\n" + ok_repo + ok_targets, 1, "listen"},
+      {"listen on a port above 65535", "listen: 'localhost:65536'\n" + ok_repo + ok_targets, 1, "listen"},
+      {"listen on a port beyond int", "listen: 'localhost:99999999999'\n" + ok_repo + ok_targets, 1, "listen"},
+      {"pollInterval without a unit", ok_repo + ok_targets + "pollInterval: '30'\n", 3, "pollInterval"},
+      {"pollInterval as a number", ok_repo + ok_targets + "pollInterval: 30\n", 3, "pollInterval"},
+      {"pollInterval with an unknown unit", ok_repo + ok_targets + "pollInterval: 30x\n", 3, "pollInterval"},
+      {"pollInterval below 1s", ok_repo + ok_targets + "pollInterval: 999ms\n", 3, "pollInterval"},
+      {"pollInterval zero", ok_repo + ok_targets + "pollInterval: 0s\n", 3, "pollInterval"},
+      {"pollInterval above 24h", ok_repo + ok_targets + "pollInterval: 24h1s\n", 3, "pollInterval"},
+      {"pollInterval too large to represent", ok_repo + ok_targets + "pollInterval: 3000000000h\n", 3,
+       "pollInterval"},
+      {"duplicate target names", ok_repo + "targets:\n- name: prod\n  path: a\n- name: dev\n  path: b\n- name: prod\n  path: c\n",
+       7, "\"prod\" is declared twice"},
+      {"target name with capitals", ok_repo + "targets:\n- name: Prod\n  path: a\n", 3, "name"},
+      {"target name with an underscore", ok_repo + "targets:\n- name: prod_eu\n  path: a\n", 3, "name"},
+      {"target name starting with a dash", ok_repo + "targets:\n- name: '-prod'\n  path: a\n", 3, "name"},
+      {"target name ending with a dash", ok_repo + "targets:\n- name: 'prod-'\n  path: a\n", 3, "name"},
+      {"target name with a dot", ok_repo + "targets:\n- name: prod.eu\n  path: a\n", 3, "name"},
+      {"target name of 64 characters", ok_repo + "targets:\n- name: " + std::string(64, 'a') + "\n  path: a\n", 3,
+       "name"},
+      {"empty target name", ok_repo + "targets:\n- name: ''\n  path: a\n", 3, "name"},
+      {"maxPruneShare above 1", ok_repo + "targets:\n- name: prod\n  path: a\n  maxPruneShare: 1.5\n", 5,
+       "maxPruneShare"},
+      {"negative maxPruneShare", ok_repo + "targets:\n- name: prod\n  path: a\n  maxPruneShare: -0.1\n", 5,
+       "maxPruneShare"},
+      {"maxPruneShare as a percentage", ok_repo + "targets:\n- name: prod\n  path: a\n  maxPruneShare: 50%\n", 5,
+       "maxPruneShare"},
+      {"concurrency zero", ok_repo + "targets:\n- name: prod\n  path: a\n  concurrency: 0\n", 5, "concurrency"},
+      {"concurrency above 64", ok_repo + "targets:\n- name: prod\n  path: a\n  concurrency: 65\n", 5, "concurrency"},
+      {"target without a path", ok_repo + "targets:\n- name: prod\n", 3, "path"},
+      {"target namespace not a DNS label", ok_repo + "targets:\n- {name: prod, path: a, namespace: Shop}\n", 3,
+       "namespace"},
+      {"missing repository", ok_targets, 1, "repository"},
+      {"missing targets", ok_repo, 1, "targets"},
+      {"no targets", ok_repo + "targets: []\n", 2, "targets"},
+      {"repository without url", "repository: {branch: main}\n" + ok_targets, 1, "url"},
+      {"repository URL with git://", "repository: {url: 'git://host/c.git'}\n" + ok_targets, 1, "url"},
+      {"repository URL with ftp://", "repository: {url: 'ftp://host/c.git'}\n" + ok_targets, 1, "url"},
+      {"repository URL without a scheme", "repository: {url: /srv/git/c.git}\n" + ok_targets, 1, "url"},
+      {"repository URL with scp syntax", "repository: {url: 'git@host:c.git'}\n" + ok_targets, 1, "url"},
+      {"empty branch", "repository: {url: 'https://h/c.git', branch: ''}\n" + ok_targets, 1, "branch"},
+      {"inventoryNamespace not a DNS label", ok_repo + ok_targets + "inventoryNamespace: Portcullis\n", 3,
+       "inventoryNamespace"},
+      {"tls without keyFile", ok_repo + ok_targets + "tls:\n  certFile: c.pem\n", 4, "keyFile"},
+      {"prune as a string", ok_repo + "targets:\n- {name: prod, path: a, prune: 'false'}\n", 3, "prune"},
+      {"root is a list", "- repository\n- targets\n", 1, "object"},
+      {"empty file", "", 1, "one YAML document"},
+      {"two documents", ok_repo + ok_targets + "---\n" + ok_repo + ok_targets, 1, "one YAML document"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name << "\n" << c.text);
+    util::Result<Config> r = util::fail("not parsed");
+    try {
+      r = parse_config(c.text, "/etc/portcullisd/daemon.yaml", k_base);
+    } catch (const std::exception& e) {
+      FAIL_CHECK("parse_config threw instead of returning an error: " << e.what());
+      continue;
+    }
+    CHECK_FALSE(r);
+    if (r) continue;
+    INFO(r.error().describe());
+    CHECK(r.error().rule == "policy.invalid");
+    CHECK(r.error().file == "/etc/portcullisd/daemon.yaml");
+    CHECK(r.error().line == c.line);
+    CHECK_THAT(r.error().message, Catch::Contains(c.message_part));
+  }
+}
+
+TEST_CASE("YAML errors in daemon.yaml name the file and the line", "[config]") {
+  struct Case {
+    const char* name;
+    const char* text;
+    std::uint32_t line;
+  };
+  const Case cases[] = {
+      {"unclosed flow mapping", "repository: {url: 'file:///r'\ntargets: []\n", 2},
+      {"duplicate key", "repository: {url: 'file:///r'}\ntargets: [{name: a, path: a}]\nrepository: {url: 'file:///s'}\n", 3},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto r = parse_config(c.text, "daemon.yaml", k_base);
+    REQUIRE_FALSE(r);
+    INFO(r.error().describe());
+    CHECK(r.error().file == "daemon.yaml");
+    CHECK(r.error().line == c.line);
+    CHECK_THAT(r.error().message, Catch::Contains("invalid daemon config"));
+  }
+}

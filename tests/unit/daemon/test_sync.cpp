@@ -1,0 +1,985 @@
+#include <catch2/catch.hpp>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "daemon/inventory.hpp"
+#include "daemon/render.hpp"
+#include "daemon/sync.hpp"
+#include "shared/yaml/emit.hpp"
+#include "shared/yaml/parse.hpp"
+#include "tests/unit/support/git_fixture.hpp"
+#include "tests/unit/support/tempdir.hpp"
+
+using namespace portcullis;
+using namespace portcullis::daemon;
+using nlohmann::json;
+using test::GitItem;
+
+// ---------------------------------------------------------------------------------------------
+// The pure parts: ownership marks and state names.
+
+namespace {
+
+const yaml::Node& root_of(const yaml::Stream& s) {
+  REQUIRE(s.documents.size() == 1);
+  REQUIRE(s.documents[0].root);
+  return *s.documents[0].root;
+}
+
+// Parses `text` as strict JSON (duplicate keys are errors); REQUIREs an object.
+yaml::Stream parse_object(const std::string& text) {
+  auto s = yaml::parse_json(text);
+  INFO(text << "\n" << (s ? std::string() : s.error().describe()));
+  REQUIRE(s);
+  REQUIRE(root_of(*s).is_mapping());
+  return std::move(*s);
+}
+
+std::map<std::string, std::string> string_map(const yaml::Node* n) {
+  std::map<std::string, std::string> out;
+  if (!n) return out;
+  REQUIRE(n->is_mapping());
+  for (const auto& e : n->entries) out[std::string(e.key->text)] = yaml::to_json(*e.value);
+  return out;
+}
+
+std::vector<std::string> keys_of(const yaml::Node& n) {
+  std::vector<std::string> out;
+  for (const auto& e : n.entries) out.emplace_back(e.key->text);
+  return out;
+}
+
+std::string owned_ok(const std::string& body, std::string_view ns, bool set_namespace,
+                     std::string_view group = "apps", std::string_view kind = "Deployment", std::string_view name = "web") {
+  auto r = owned_body(body, "prod", group, kind, ns, name, set_namespace);
+  INFO(body << "\n" << (r ? std::string() : r.error().describe()));
+  REQUIRE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("owner_value names the target and the object", "[sync]") {
+  CHECK(owner_value("prod", "apps", "Deployment", "shop", "web") == "prod/apps/Deployment/shop/web");
+  CHECK(owner_value("prod", "", "ConfigMap", "shop", "web") == "prod//ConfigMap/shop/web");
+  CHECK(owner_value("prod", "rbac.authorization.k8s.io", "ClusterRole", "", "admin") ==
+        "prod/rbac.authorization.k8s.io/ClusterRole//admin");
+  // Each part tells objects apart.
+  std::set<std::string> all{owner_value("prod", "apps", "Deployment", "shop", "web"),
+                            owner_value("dev", "apps", "Deployment", "shop", "web"),
+                            owner_value("prod", "extensions", "Deployment", "shop", "web"),
+                            owner_value("prod", "apps", "StatefulSet", "shop", "web"),
+                            owner_value("prod", "apps", "Deployment", "shop2", "web"),
+                            owner_value("prod", "apps", "Deployment", "shop", "web2")};
+  CHECK(all.size() == 6);
+}
+
+TEST_CASE("owned_body adds the target label and the owner annotation", "[sync]") {
+  const std::string body =
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":2}})";
+  auto out = parse_object(owned_ok(body, "shop", true));
+  const yaml::Node& root = root_of(out);
+  CHECK(keys_of(root) == std::vector<std::string>{"apiVersion", "kind", "metadata", "spec"});
+  const yaml::Node* meta = root.get("metadata");
+  REQUIRE(meta);
+  CHECK(meta->get_string("name") == "web");
+  CHECK(meta->get_string("namespace") == "shop");
+  CHECK(string_map(meta->get("labels")) == std::map<std::string, std::string>{{"portcullis.io/target", "\"prod\""}});
+  CHECK(string_map(meta->get("annotations")) ==
+        std::map<std::string, std::string>{{"portcullis.io/owned-by", "\"prod/apps/Deployment/shop/web\""}});
+  CHECK(k_target_label == "portcullis.io/target");
+  CHECK(k_owner_annotation == "portcullis.io/owned-by");
+}
+
+TEST_CASE("owned_body merges with existing labels and annotations and replaces forged marks", "[sync]") {
+  const std::string body = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"web","labels":)"
+                           R"({"app":"web","portcullis.io/target":"staging","tier":"front"},"annotations":)"
+                           R"({"portcullis.io/owned-by":"staging//ConfigMap/shop/web","note":"keep me",)"
+                           R"("portcullis.io/prune":"disabled"}},"data":{"k":"v"}})";
+  auto out = parse_object(owned_ok(body, "shop", true, "", "ConfigMap"));  // duplicate keys would not parse
+  const yaml::Node* meta = root_of(out).get("metadata");
+  REQUIRE(meta);
+  CHECK(string_map(meta->get("labels")) ==
+        std::map<std::string, std::string>{{"app", "\"web\""}, {"portcullis.io/target", "\"prod\""}, {"tier", "\"front\""}});
+  CHECK(string_map(meta->get("annotations")) ==
+        std::map<std::string, std::string>{{"note", "\"keep me\""},
+                                           {"portcullis.io/owned-by", "\"prod//ConfigMap/shop/web\""},
+                                           {"portcullis.io/prune", "\"disabled\""}});
+}
+
+TEST_CASE("owned_body sets the namespace only when asked", "[sync]") {
+  struct Case {
+    const char* name;
+    std::string metadata;
+    bool set_namespace;
+    std::optional<std::string> expected_namespace;
+  };
+  const Case cases[] = {
+      {"namespaced, none written", R"({"name":"web"})", true, "shop"},
+      {"namespaced, another written", R"({"name":"web","namespace":"elsewhere"})", true, "shop"},
+      {"namespaced, the same written", R"({"name":"web","namespace":"shop"})", true, "shop"},
+      {"cluster-scoped, none written", R"({"name":"web"})", false, std::nullopt},
+      {"cluster-scoped, one written", R"({"name":"web","namespace":"stray"})", false, "stray"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    std::string body = R"({"apiVersion":"v1","kind":"X","metadata":)" + c.metadata + "}";
+    auto out = parse_object(owned_ok(body, c.set_namespace ? "shop" : "", c.set_namespace, "", "X"));
+    const yaml::Node* meta = root_of(out).get("metadata");
+    REQUIRE(meta);
+    const yaml::Node* ns = meta->get("namespace");
+    if (c.expected_namespace) {
+      REQUIRE(ns);
+      CHECK(ns->text == *c.expected_namespace);
+    } else {
+      CHECK_FALSE(ns);
+    }
+    CHECK(meta->get_string("name") == "web");
+  }
+}
+
+TEST_CASE("owned_body keeps every other field byte-identical", "[sync]") {
+  // A body as render_files writes it (compact JSON in document order).
+  const std::string source = R"({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "web", "generateName": "web-", "finalizers": ["a/b"], "uid": "x",
+                 "ownerReferences": [{"kind": "X", "name": "y", "controller": true}],
+                 "labels": {"app": "web"}, "resourceVersion": "12", "annotations": {}},
+    "spec": {"replicas": 3, "paused": false, "minReadySeconds": 0, "ratio": 0.5, "big": 9007199254740993,
+             "negative": -42, "nothing": null, "empty": {}, "none": [], "nested": [[1, [2, {"a": [3]}]]],
+             "text": "quote \" backslash \\ newline \n tab \t unicode é ✓ 🚀 control \u0001",
+             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}},
+    "status": {"observedGeneration": 1},
+    "data": "trailing"
+  })";
+  auto parsed = parse_object(source);
+  const std::string body = yaml::to_json(root_of(parsed));
+  const std::string out = owned_ok(body, "shop", true);
+  auto after = parse_object(out);
+  const yaml::Node& before_root = root_of(parsed);
+  const yaml::Node& after_root = root_of(after);
+  REQUIRE(keys_of(after_root) == keys_of(before_root));
+  for (const auto& e : before_root.entries) {
+    std::string key(e.key->text);
+    INFO(key);
+    if (key == "metadata") continue;
+    const std::string member = "\"" + key + "\":" + yaml::to_json(*e.value);
+    CHECK(out.find(member) != std::string::npos);  // the very bytes of the body
+    REQUIRE(after_root.get(key));
+    CHECK(yaml::to_json(*after_root.get(key)) == yaml::to_json(*e.value));
+  }
+  const yaml::Node* meta_before = before_root.get("metadata");
+  const yaml::Node* meta_after = after_root.get("metadata");
+  REQUIRE(meta_after);
+  for (const auto& e : meta_before->entries) {
+    std::string key(e.key->text);
+    if (key == "labels" || key == "annotations" || key == "namespace") continue;
+    INFO("metadata." << key);
+    const std::string member = "\"" + key + "\":" + yaml::to_json(*e.value);
+    CHECK(out.find(member) != std::string::npos);
+  }
+  CHECK(string_map(meta_after->get("labels")) ==
+        std::map<std::string, std::string>{{"app", "\"web\""}, {"portcullis.io/target", "\"prod\""}});
+}
+
+TEST_CASE("owned_body escapes what it writes", "[sync]") {
+  const std::string body = R"({"apiVersion":"v1","kind":"X","metadata":{"name":"a"}})";
+  auto r = owned_body(body, "prod", "", "X", "n\"s\\", "a\"\n", true);
+  REQUIRE(r);
+  auto out = parse_object(*r);
+  const yaml::Node* meta = root_of(out).get("metadata");
+  REQUIRE(meta);
+  CHECK(meta->get_string("namespace") == "n\"s\\");
+  REQUIRE(meta->get("annotations"));
+  CHECK(meta->get("annotations")->get_string(k_owner_annotation) == owner_value("prod", "", "X", "n\"s\\", "a\"\n"));
+}
+
+TEST_CASE("owned_body refuses bodies that are not JSON objects", "[sync]") {
+  for (const char* body : {"", "[]", "[{\"metadata\":{}}]", "\"text\"", "42", "null", "true", "{", "not json",
+                           "apiVersion: v1\nkind: X\n", "{\"a\":1} {\"b\":2}", "{\"a\":1,\"a\":2}"}) {
+    INFO("'" << body << "'");
+    auto r = owned_body(body, "prod", "", "X", "ns", "n", true);
+    CHECK_FALSE(r);
+  }
+}
+
+TEST_CASE("state_name spells the sync states as the API shows them", "[sync]") {
+  CHECK(state_name(SyncState::unknown) == "Unknown");
+  CHECK(state_name(SyncState::synced) == "Synced");
+  CHECK(state_name(SyncState::out_of_sync) == "OutOfSync");
+  CHECK(state_name(SyncState::failed) == "Failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TargetSyncer against a fake apiserver: a real httplib::Server on loopback that serves
+// discovery, server-side apply, GET and DELETE (with UID preconditions) from an in-memory
+// store, records every request and answers chosen requests with chosen errors. The real
+// apiserver is covered by tests/e2e/reconcile.sh; this covers the order and the guards
+// request by request.
+
+namespace {
+
+struct Request {
+  std::string method;
+  std::string path;  // without the query
+  std::string query;
+  std::string content_type;
+  std::string body;
+};
+
+class FakeApiserver {
+ public:
+  FakeApiserver() {
+    m_server.Get(".*", [this](const httplib::Request& q, httplib::Response& a) { handle(q, a); });
+    m_server.Patch(".*", [this](const httplib::Request& q, httplib::Response& a) { handle(q, a); });
+    m_server.Delete(".*", [this](const httplib::Request& q, httplib::Response& a) { handle(q, a); });
+    m_port = m_server.bind_to_any_port("127.0.0.1");
+    REQUIRE(m_port > 0);
+    m_thread = std::thread([this] { m_server.listen_after_bind(); });
+  }
+  ~FakeApiserver() {
+    m_server.stop();
+    m_thread.join();
+  }
+  FakeApiserver(const FakeApiserver&) = delete;
+  FakeApiserver& operator=(const FakeApiserver&) = delete;
+
+  // A kubeconfig for this server (context namespace "team") in `tmp`.
+  std::filesystem::path kubeconfig(const test::TempDir& tmp) const {
+    return tmp.write("kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: 'http://127.0.0.1:" +
+                                       std::to_string(m_port) +
+                                       "'}\nusers:\n- name: u\n  user: {token: secret-token}\ncontexts:\n"
+                                       "- name: fake\n  context: {cluster: fake, user: u, namespace: team}\n"
+                                       "current-context: fake\n");
+  }
+
+  std::vector<Request> requests() const {
+    std::lock_guard lock(m_mutex);
+    return m_requests;
+  }
+  void clear_requests() {
+    std::lock_guard lock(m_mutex);
+    m_requests.clear();
+  }
+  std::optional<json> object(const std::string& path) const {
+    std::lock_guard lock(m_mutex);
+    auto it = m_objects.find(path);
+    return it == m_objects.end() ? std::nullopt : std::optional<json>(it->second);
+  }
+  void put(const std::string& path, json object) {
+    std::lock_guard lock(m_mutex);
+    m_objects[path] = std::move(object);
+  }
+  void erase(const std::string& path) {
+    std::lock_guard lock(m_mutex);
+    m_objects.erase(path);
+  }
+  // Answers the next `times` requests `method` `path` with `status` (a Status object).
+  void fail(const std::string& method, const std::string& path, int status, int times = 1000) {
+    std::lock_guard lock(m_mutex);
+    m_failures[method + " " + path] = {status, times};
+  }
+
+ private:
+  static json status(int code, const std::string& message) {
+    return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"}, {"message", message}, {"code", code}};
+  }
+
+  // Resources served per group-version: plural, kind, namespaced.
+  std::optional<json> discovery(const std::string& path) const {
+    auto list = [](const std::string& gv, std::vector<std::tuple<const char*, const char*, bool>> resources) {
+      json out = {{"kind", "APIResourceList"}, {"groupVersion", gv}, {"resources", json::array()}};
+      for (const auto& [plural, kind, namespaced] : resources) {
+        out["resources"].push_back({{"name", plural}, {"kind", kind}, {"namespaced", namespaced}, {"verbs", {"get"}}});
+        out["resources"].push_back(
+            {{"name", std::string(plural) + "/status"}, {"kind", kind}, {"namespaced", namespaced}, {"verbs", {"get"}}});
+      }
+      return out;
+    };
+    if (path == "/api/v1")
+      return list("v1", {{"namespaces", "Namespace", false},
+                         {"configmaps", "ConfigMap", true},
+                         {"secrets", "Secret", true},
+                         {"serviceaccounts", "ServiceAccount", true}});
+    if (path == "/apis/apps/v1") return list("apps/v1", {{"deployments", "Deployment", true}});
+    if (path == "/apis/rbac.authorization.k8s.io/v1")
+      return list("rbac.authorization.k8s.io/v1", {{"clusterroles", "ClusterRole", false}, {"roles", "Role", true}});
+    if (path == "/apis/apiextensions.k8s.io/v1")
+      return list("apiextensions.k8s.io/v1", {{"customresourcedefinitions", "CustomResourceDefinition", false}});
+    if (path == "/apis/example.com/v1" &&
+        m_objects.contains("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"))
+      return list("example.com/v1", {{"widgets", "Widget", true}});
+    return std::nullopt;
+  }
+
+  void handle(const httplib::Request& q, httplib::Response& a) {
+    std::lock_guard lock(m_mutex);
+    Request r{q.method, q.path, {}, q.get_header_value("Content-Type"), q.body};
+    auto qm = q.target.find('?');
+    if (qm != std::string::npos) r.query = q.target.substr(qm + 1);
+    m_requests.push_back(r);
+    auto reply = [&](int code, const json& body) {
+      a.status = code;
+      a.set_content(body.dump(), "application/json");
+    };
+    if (q.get_header_value("Authorization") != "Bearer secret-token") return reply(401, status(401, "Unauthorized"));
+    if (auto f = m_failures.find(q.method + " " + q.path); f != m_failures.end() && f->second.second > 0) {
+      --f->second.second;
+      return reply(f->second.first, status(f->second.first, "injected failure of " + q.method + " " + q.path));
+    }
+    if (q.method == "GET") {
+      if (auto d = discovery(q.path)) return reply(200, *d);
+      auto it = m_objects.find(q.path);
+      if (it == m_objects.end()) return reply(404, status(404, q.path + " not found"));
+      json o = it->second;
+      if (o.value("kind", "") == "CustomResourceDefinition")
+        o["status"] = {{"conditions", {{{"type", "Established"}, {"status", "True"}}}}};
+      return reply(200, o);
+    }
+    if (q.method == "PATCH") {
+      if (r.content_type != "application/apply-patch+yaml") return reply(415, status(415, "not an apply patch"));
+      json o = json::parse(q.body, nullptr, /*allow_exceptions=*/false);
+      if (!o.is_object()) return reply(400, status(400, "body is not a JSON object"));
+      auto it = m_objects.find(q.path);
+      bool created = it == m_objects.end();
+      o["metadata"]["uid"] = created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
+      m_objects[q.path] = o;
+      return reply(created ? 201 : 200, o);
+    }
+    if (q.method == "DELETE") {
+      auto it = m_objects.find(q.path);
+      if (it == m_objects.end()) return reply(404, status(404, q.path + " not found"));
+      json options = json::parse(q.body, nullptr, false);
+      if (options.is_object() && options.contains("preconditions") &&
+          options["preconditions"].value("uid", "") != it->second["metadata"].value("uid", ""))
+        return reply(409, status(409, "Precondition failed: UID in precondition does not match"));
+      json gone = it->second;
+      m_objects.erase(it);
+      return reply(200, gone);
+    }
+    reply(405, status(405, "method not allowed"));
+  }
+
+  httplib::Server m_server;
+  std::thread m_thread;
+  int m_port = 0;
+  mutable std::mutex m_mutex;
+  std::vector<Request> m_requests;
+  std::map<std::string, json> m_objects;
+  std::map<std::string, std::pair<int, int>> m_failures;
+  int m_uids = 0;
+};
+
+const std::string k_inventory = "/api/v1/namespaces/portcullis-system/configmaps/portcullis-inventory-prod";
+
+std::string cm_path(const std::string& name, const std::string& ns = "team") {
+  return "/api/v1/namespaces/" + ns + "/configmaps/" + name;
+}
+
+std::string configmap(const std::string& name, const std::string& value = "1") {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {v: '" + value + "'}\n";
+}
+
+// One ConfigMap per file: env/<name>.yaml.
+std::vector<GitItem> configmaps(const std::vector<std::string>& names) {
+  std::vector<GitItem> items;
+  for (const auto& n : names) items.push_back({"env/" + n + ".yaml", configmap(n)});
+  return items;
+}
+
+// A fake apiserver, a fixture repository and a syncer of target "prod" (directory env/).
+struct Harness {
+  test::TempDir tmp;
+  FakeApiserver api;
+  test::GitFixture fx{tmp};
+  git::Repository repo = fx.open();
+  TargetConfig config;
+
+  Harness() {
+    config.name = "prod";
+    config.path = "env";
+    config.kubeconfig = api.kubeconfig(tmp);
+    config.concurrency = 3;
+  }
+
+  // Syncs `items` as a commit (on top of nothing: every commit stands alone).
+  SyncResult sync(TargetSyncer& syncer, const std::vector<GitItem>& items) {
+    api.clear_requests();
+    return syncer.sync(repo, fx.commit(items));
+  }
+
+  Inventory inventory() const {
+    auto cm = api.object(k_inventory);
+    REQUIRE(cm);
+    Inventory inv;
+    inv.revision = (*cm)["data"].value("revision", "");
+    inv.tree = (*cm)["data"].value("tree", "");
+    auto entries = decode_entries((*cm)["data"].value("objects", ""));
+    REQUIRE(entries);
+    inv.entries = std::move(*entries);
+    return inv;
+  }
+
+  std::set<std::string> inventory_names() const {
+    std::set<std::string> out;
+    for (const auto& e : inventory().entries) out.insert(e.name);
+    return out;
+  }
+
+  std::vector<Request> requests(const std::string& method) const {
+    std::vector<Request> out;
+    for (auto& r : api.requests())
+      if (r.method == method) out.push_back(r);
+    return out;
+  }
+
+  // Paths of the PATCHes of objects (the inventory left out), in order.
+  std::vector<std::string> applied() const {
+    std::vector<std::string> out;
+    for (auto& r : requests("PATCH"))
+      if (r.path != k_inventory) out.push_back(r.path);
+    return out;
+  }
+  std::vector<std::string> deleted() const {
+    std::vector<std::string> out;
+    for (auto& r : requests("DELETE")) out.push_back(r.path);
+    return out;
+  }
+};
+
+std::string describe(const SyncResult& r) {
+  std::string out = std::string(state_name(r.state)) + " applied=" + std::to_string(r.applied) +
+                    " pruned=" + std::to_string(r.pruned) + " objects=" + std::to_string(r.objects);
+  for (const auto& e : r.errors) out += "\n error: " + e;
+  for (const auto& w : r.warnings) out += "\n warning: " + w;
+  if (!r.prune_blocked.empty()) out += "\n prune blocked: " + r.prune_blocked;
+  return out;
+}
+
+std::size_t index_of(const std::vector<Request>& log, const std::string& method, const std::string& path) {
+  for (std::size_t i = 0; i < log.size(); ++i)
+    if (log[i].method == method && log[i].path == path) return i;
+  FAIL("no request " << method << " " << path);
+  return 0;
+}
+
+template <class T>
+std::vector<T> sorted(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+const char* k_crd = R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+)";
+
+}  // namespace
+
+TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, then namespaced objects",
+          "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  // File order puts namespaced objects first: the order must come from the kinds.
+  const std::vector<GitItem> items{
+      {"env/a-app.yaml", configmap("settings") +
+                             "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"},
+      {"env/b-widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: shop}\n"},
+      {"env/c-rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n"},
+      {"env/d-crd.yaml", k_crd},
+      {"env/e-ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"},
+      {"env/README.md", "not a manifest"},
+      {"elsewhere/x.yaml", configmap("not-this-target")},
+  };
+  auto commit = h.fx.commit(items);
+  h.api.clear_requests();
+  SyncResult r = syncer.sync(h.repo, commit);
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(r.errors.empty());
+  CHECK(r.revision == commit.hex());
+  CHECK(r.applied == 6);
+  CHECK(r.objects == 6);
+  CHECK(r.pruned == 0);
+  CHECK(r.prune_blocked.empty());
+
+  const std::string ns = "/api/v1/namespaces/shop";
+  const std::string crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com";
+  const std::string role = "/apis/rbac.authorization.k8s.io/v1/clusterroles/reader";
+  const std::string cm = cm_path("settings");
+  const std::string deploy = "/apis/apps/v1/namespaces/shop/deployments/web";
+  const std::string widget = "/apis/example.com/v1/namespaces/shop/widgets/w1";
+  CHECK(sorted(h.applied()) == sorted(std::vector<std::string>{ns, crd, role, cm, deploy, widget}));
+
+  auto log = h.api.requests();
+  auto at = [&](const std::string& method, const std::string& path) { return index_of(log, method, path); };
+  // Phase 0: the Namespace and the CRD, then the CRD is waited for (Established).
+  CHECK(at("PATCH", ns) < at("GET", crd));
+  CHECK(at("PATCH", crd) < at("GET", crd));
+  // The Widget's kind is discovered only after its CRD is in.
+  CHECK(at("GET", crd) < at("GET", "/apis/example.com/v1"));
+  // Phase 1: cluster-scoped objects, after phase 0.
+  CHECK(at("GET", crd) < at("PATCH", role));
+  // Phase 2: namespaced objects, after every cluster-scoped one.
+  for (const auto& p : {cm, deploy, widget}) {
+    INFO(p);
+    CHECK(at("PATCH", role) < at("PATCH", p));
+  }
+  // The inventory is written last.
+  CHECK(at("PATCH", k_inventory) == log.size() - 1);
+  CHECK(h.deleted().empty());
+
+  // Every apply is a forced server-side apply by the field manager "portcullis".
+  for (const auto& q : h.requests("PATCH")) {
+    INFO(q.path);
+    CHECK(q.content_type == "application/apply-patch+yaml");
+    CHECK(q.query == "fieldManager=portcullis&force=true");
+  }
+
+  // Bodies carry the ownership marks; namespaced objects without a namespace get the context's.
+  auto live_cm = h.api.object(cm);
+  REQUIRE(live_cm);
+  CHECK((*live_cm)["metadata"]["namespace"] == "team");
+  CHECK((*live_cm)["metadata"]["labels"]["portcullis.io/target"] == "prod");
+  CHECK((*live_cm)["metadata"]["annotations"]["portcullis.io/owned-by"] == "prod//ConfigMap/team/settings");
+  CHECK((*live_cm)["data"]["v"] == "1");
+  auto live_role = h.api.object(role);
+  REQUIRE(live_role);
+  CHECK_FALSE((*live_role)["metadata"].contains("namespace"));
+  CHECK((*live_role)["metadata"]["annotations"]["portcullis.io/owned-by"] ==
+        "prod/rbac.authorization.k8s.io/ClusterRole//reader");
+  CHECK(h.api.object(cm_path("not-this-target")) == std::nullopt);
+
+  // The inventory records what was applied: identity, the UID the server gave, hash and file.
+  Inventory inv = h.inventory();
+  CHECK(inv.revision == commit.hex());
+  auto tree = h.repo.commit_tree(commit);
+  REQUIRE(tree);
+  auto dir = h.repo.entry_at(*tree, "env");
+  REQUIRE(dir);
+  REQUIRE(*dir);
+  CHECK(inv.tree == (*dir)->oid.hex());
+  REQUIRE(inv.entries.size() == 6);
+  auto files = manifest_files(h.repo, (*dir)->oid);
+  REQUIRE(files);
+  auto rendered = render_files(h.repo, *files);
+  REQUIRE(rendered);
+  for (const auto& e : inv.entries) {
+    INFO(e.key());
+    std::string path = e.kind == "ConfigMap" ? cm
+                       : e.kind == "Deployment" ? deploy
+                       : e.kind == "Widget" ? widget
+                       : e.kind == "ClusterRole" ? role
+                       : e.kind == "Namespace" ? ns
+                                               : crd;
+    auto live = h.api.object(path);
+    REQUIRE(live);
+    CHECK(e.uid == (*live)["metadata"]["uid"]);
+    auto d = std::find_if(rendered->objects.begin(), rendered->objects.end(),
+                          [&](const DesiredObject& o) { return o.kind == e.kind && o.name == e.name; });
+    REQUIRE(d != rendered->objects.end());
+    CHECK(e.hash == d->hash);
+    CHECK(e.path == d->path);
+  }
+  // Namespaces as resolved: none for cluster-scoped kinds, the context's when none is written.
+  std::vector<std::string> namespaces;
+  for (const auto& e : inv.entries) namespaces.push_back(e.namespace_);
+  CHECK(sorted(namespaces) == std::vector<std::string>{"", "", "", "shop", "shop", "team"});
+}
+
+TEST_CASE("a target's namespace overrides the context's; forceConflicts: false applies without force",
+          "[sync][apiserver]") {
+  Harness h;
+  h.config.namespace_ = "override";
+  h.config.force_conflicts = false;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  SyncResult r = h.sync(syncer, configmaps({"a"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(h.applied() == std::vector<std::string>{cm_path("a", "override")});
+  for (const auto& q : h.requests("PATCH"))
+    if (q.path != k_inventory) CHECK(q.query == "fieldManager=portcullis");
+}
+
+TEST_CASE("unchanged trees and unchanged objects are not applied again", "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  const std::string app = configmap("settings") + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+  std::vector<GitItem> items{{"env/app.yaml", app},
+                             {"env/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"},
+                             {"env/other.yaml", configmap("other")}};
+  SyncResult first = h.sync(syncer, items);
+  INFO(describe(first));
+  REQUIRE(first.state == SyncState::synced);
+  REQUIRE(first.applied == 4);
+
+  SECTION("the same tree again: the inventory is read and nothing else") {
+    SyncResult again = h.sync(syncer, items);
+    INFO(describe(again));
+    CHECK(again.state == SyncState::synced);
+    CHECK(again.applied == 0);
+    CHECK(again.objects == 4);
+    auto log = h.api.requests();
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].method == "GET");
+    CHECK(log[0].path == k_inventory);
+  }
+
+  SECTION("another commit with the same target tree: nothing applied") {
+    items.push_back({"elsewhere/change.yaml", configmap("z")});
+    SyncResult again = h.sync(syncer, items);
+    CHECK(again.state == SyncState::synced);
+    CHECK(h.applied().empty());
+    CHECK(h.api.requests().size() == 1);
+  }
+
+  SECTION("only objects whose rendered body changed are applied") {
+    items[0].content = "# reformatted\n" + configmap("settings", "2") +
+                       "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web  # same object\n";
+    items[1].content = "# only a comment\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";
+    SyncResult second = h.sync(syncer, items);
+    INFO(describe(second));
+    CHECK(second.state == SyncState::synced);
+    CHECK(second.applied == 1);
+    CHECK(second.objects == 4);
+    CHECK(h.applied() == std::vector<std::string>{cm_path("settings")});
+    CHECK((*h.api.object(cm_path("settings")))["data"]["v"] == "2");
+    CHECK(h.inventory().entries.size() == 4);
+  }
+
+  SECTION("a full render (no tree in the inventory) still skips unchanged objects by hash") {
+    auto inv = h.api.object(k_inventory);
+    REQUIRE(inv);
+    (*inv)["data"]["tree"] = "";
+    h.api.put(k_inventory, *inv);
+    SyncResult second = h.sync(syncer, items);
+    INFO(describe(second));
+    CHECK(second.state == SyncState::synced);
+    CHECK(second.applied == 0);
+    CHECK(second.objects == 4);
+    CHECK(h.applied().empty());
+    CHECK_FALSE(h.inventory().tree.empty());  // written again, complete
+  }
+}
+
+TEST_CASE("an object whose file was renamed is pruned once that file is deleted", "[sync][apiserver]") {
+  // Incremental renders decide "still desired" by the inventory's file paths, so the inventory
+  // must follow an unchanged object into its new file.
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  SyncResult first =
+      h.sync(syncer, {{"env/a.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
+  INFO(describe(first));
+  REQUIRE(first.state == SyncState::synced);
+
+  SyncResult renamed =
+      h.sync(syncer, {{"env/b.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
+  INFO(describe(renamed));
+  CHECK(renamed.state == SyncState::synced);
+  CHECK(renamed.applied == 0);  // the same body
+  for (const auto& e : h.inventory().entries)
+    if (e.name == "x") CHECK(e.path == "b.yaml");
+
+  SyncResult removed = h.sync(syncer, {{"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
+  INFO(describe(removed));
+  CHECK(removed.state == SyncState::synced);
+  CHECK(removed.objects == 2);
+  CHECK(removed.pruned == 1);
+  CHECK(h.deleted() == std::vector<std::string>{cm_path("x")});
+  CHECK(h.inventory_names() == std::set<std::string>{"p", "q"});
+}
+
+TEST_CASE("a transient apiserver error is retried", "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  h.api.fail("PATCH", cm_path("a"), 503, 1);
+  SyncResult r = h.sync(syncer, configmaps({"a"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(r.applied == 1);
+  CHECK(h.applied() == std::vector<std::string>{cm_path("a"), cm_path("a")});
+  CHECK(h.api.object(cm_path("a")));
+}
+
+TEST_CASE("the prune guards: allowEmpty, maxPruneShare and a one-time allow", "[sync][apiserver]") {
+  Harness h;
+  const std::vector<std::string> four{"a", "b", "c", "d"};
+
+  SECTION("a target is never emptied without allowEmpty") {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    REQUIRE(h.sync(syncer, configmaps(four)).state == SyncState::synced);
+    for (const auto& items : {std::vector<GitItem>{{"env/README.md", "all gone"}}, std::vector<GitItem>{}}) {
+      SyncResult r = h.sync(syncer, items);
+      INFO(describe(r));
+      CHECK(r.state == SyncState::out_of_sync);
+      CHECK(r.pruned == 0);
+      CHECK_THAT(r.prune_blocked, Catch::Contains("empty") && Catch::Contains("allowEmpty"));
+      CHECK(h.deleted().empty());
+      CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+      CHECK(h.inventory().tree.empty());  // retried in full next time
+    }
+    // With allowEmpty, the same commit empties it.
+    h.config.allow_empty = true;
+    TargetSyncer allowed(h.config, "portcullis-system");
+    SyncResult r = h.sync(allowed, {{"env/README.md", "all gone"}});
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    CHECK(r.pruned == 4);
+    CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("a"), cm_path("b"), cm_path("c"), cm_path("d")});
+    CHECK(h.inventory().entries.empty());
+  }
+
+  SECTION("more than maxPruneShare waits for allow_next_prune, which lasts one prune") {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    REQUIRE(h.sync(syncer, configmaps(four)).state == SyncState::synced);
+    SyncResult blocked = h.sync(syncer, configmaps({"a"}));  // 3 of 4 > 0.5
+    INFO(describe(blocked));
+    CHECK(blocked.state == SyncState::out_of_sync);
+    CHECK_THAT(blocked.prune_blocked, Catch::Contains("3 of 4") && Catch::Contains("maxPruneShare") &&
+                                          Catch::Contains("/v1/targets/prod/allow-prune"));
+    CHECK(h.deleted().empty());
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+
+    SyncResult still = h.sync(syncer, configmaps({"a"}));
+    CHECK(still.state == SyncState::out_of_sync);
+    CHECK(h.deleted().empty());
+
+    syncer.allow_next_prune();
+    SyncResult allowed = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(allowed));
+    CHECK(allowed.state == SyncState::synced);
+    CHECK(allowed.pruned == 3);
+    CHECK(allowed.prune_blocked.empty());
+    CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("b"), cm_path("c"), cm_path("d")});
+    CHECK(h.inventory_names() == std::set<std::string>{"a"});
+
+    // Used up: the next large prune is blocked again.
+    REQUIRE(h.sync(syncer, configmaps({"a", "e", "f", "g"})).state == SyncState::synced);
+    SyncResult again = h.sync(syncer, configmaps({"e"}));
+    INFO(describe(again));
+    CHECK(again.state == SyncState::out_of_sync);
+    CHECK(h.deleted().empty());
+  }
+
+  SECTION("exactly maxPruneShare is allowed") {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    REQUIRE(h.sync(syncer, configmaps(four)).state == SyncState::synced);
+    SyncResult r = h.sync(syncer, configmaps({"a", "b"}));  // 2 of 4 = 0.5
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    CHECK(r.pruned == 2);
+    CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("c"), cm_path("d")});
+  }
+
+  SECTION("an allow lasts for the next sync only, even when that sync prunes nothing") {
+    // "Lets the next sync prune past the maxPruneShare guard (once)": an allow that outlives
+    // the sync it was meant for disarms the guard for a mass deletion weeks later.
+    TargetSyncer syncer(h.config, "portcullis-system");
+    REQUIRE(h.sync(syncer, configmaps(four)).state == SyncState::synced);
+    syncer.allow_next_prune();
+    REQUIRE(h.sync(syncer, configmaps({"a", "b", "c", "d", "e"})).state == SyncState::synced);
+    SyncResult r = h.sync(syncer, configmaps({"a"}));  // 4 of 5
+    INFO(describe(r));
+    CHECK(r.state == SyncState::out_of_sync);
+    CHECK(r.pruned == 0);
+    CHECK(h.deleted().empty());
+  }
+
+  SECTION("prune: false keeps everything and blocks nothing") {
+    h.config.prune = false;
+    TargetSyncer syncer(h.config, "portcullis-system");
+    REQUIRE(h.sync(syncer, configmaps(four)).state == SyncState::synced);
+    SyncResult r = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    CHECK(r.prune_blocked.empty());
+    CHECK(h.deleted().empty());
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+  }
+}
+
+TEST_CASE("nothing is pruned after a failed apply, discovery or render", "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  std::vector<GitItem> items = configmaps({"a", "b", "c", "d"});
+  REQUIRE(h.sync(syncer, items).state == SyncState::synced);
+  std::string hash_a;
+  for (const auto& e : h.inventory().entries)
+    if (e.name == "a") hash_a = e.hash;
+  REQUIRE_FALSE(hash_a.empty());
+
+  SECTION("an apply fails") {
+    h.api.fail("PATCH", cm_path("a"), 422);
+    std::vector<GitItem> next = configmaps({"b", "c"});
+    next.push_back({"env/a.yaml", configmap("a", "changed")});  // d removed, a changed
+    SyncResult r = h.sync(syncer, next);
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains("ConfigMap team/a") && Catch::Contains("422") &&
+                                Catch::Contains("injected failure"));
+    CHECK(r.pruned == 0);
+    CHECK(h.deleted().empty());
+    Inventory inv = h.inventory();
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});  // d still owned
+    for (const auto& e : inv.entries)
+      if (e.name == "a") CHECK(e.hash == hash_a);  // what was applied before, not what failed
+    CHECK(inv.tree.empty());
+  }
+
+  SECTION("a kind the server does not serve") {
+    std::vector<GitItem> next = configmaps({"a", "b", "c"});
+    next.push_back({"env/gadget.yaml", "apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: g}\n"});
+    SyncResult r = h.sync(syncer, next);
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains("gadget.yaml") && Catch::Contains("Gadget"));
+    CHECK(h.deleted().empty());
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+  }
+
+  SECTION("a file does not parse: no apply, no prune, the inventory untouched") {
+    std::vector<GitItem> next = configmaps({"a", "c"});
+    next.push_back({"env/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b\n"});  // d removed, b broken
+    SyncResult r = h.sync(syncer, next);
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains("b.yaml"));
+    CHECK(h.requests("PATCH").empty());
+    CHECK(h.deleted().empty());
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+  }
+
+  SECTION("the inventory is damaged") {
+    auto inv = h.api.object(k_inventory);
+    REQUIRE(inv);
+    (*inv)["data"]["objects"] = "v1\tConfigMap\tteam\n";
+    h.api.put(k_inventory, *inv);
+    SyncResult r = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    CHECK_THAT(r.errors.at(0), Catch::Contains("damaged"));
+    CHECK(h.requests("PATCH").empty());
+    CHECK(h.deleted().empty());
+  }
+
+  SECTION("the inventory cannot be read") {
+    h.api.fail("GET", k_inventory, 403);
+    SyncResult r = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    CHECK(h.requests("PATCH").empty());
+    CHECK(h.deleted().empty());
+  }
+}
+
+TEST_CASE("prune deletes only live objects this target applied, with a UID precondition", "[sync][apiserver]") {
+  Harness h;
+  h.config.max_prune_share = 1;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  REQUIRE(h.sync(syncer, configmaps({"ours", "copied", "recreated", "gone", "disabled", "raced", "kept"})).state ==
+          SyncState::synced);
+  std::map<std::string, std::string> uids;
+  for (const auto& e : h.inventory().entries) uids[e.name] = e.uid;
+  REQUIRE(uids.size() == 7);
+
+  auto edit = [&](const std::string& name, const std::function<void(json&)>& change) {
+    auto o = h.api.object(cm_path(name));
+    REQUIRE(o);
+    change(*o);
+    h.api.put(cm_path(name), *o);
+  };
+  // An annotation copied from another object of the target (as operators copy them).
+  edit("copied", [](json& o) { o["metadata"]["annotations"]["portcullis.io/owned-by"] = "prod//ConfigMap/team/kept"; });
+  // Deleted and created again by someone else: a new UID (the annotation may even survive).
+  edit("recreated", [](json& o) { o["metadata"]["uid"] = "someone-elses"; });
+  h.api.erase(cm_path("gone"));
+  edit("disabled", [](json& o) { o["metadata"]["annotations"]["portcullis.io/prune"] = "disabled"; });
+  // Replaced between the GET and the DELETE: the apiserver refuses the precondition.
+  h.api.fail("DELETE", cm_path("raced"), 409);
+
+  SyncResult r = h.sync(syncer, configmaps({"kept"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(r.errors.empty());
+  CHECK(r.pruned == 1);
+  CHECK(r.pruned_objects == std::vector<std::string>{"v1 ConfigMap team/ours"});
+  CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("ours"), cm_path("raced")});
+
+  // Every DELETE carries the UID the target recorded as a precondition.
+  for (const auto& q : h.requests("DELETE")) {
+    INFO(q.path << " " << q.body);
+    json options = json::parse(q.body, nullptr, false);
+    REQUIRE(options.is_object());
+    CHECK(options["kind"] == "DeleteOptions");
+    CHECK(options["propagationPolicy"] == "Background");
+    std::string name = q.path.substr(q.path.rfind('/') + 1);
+    CHECK(options["preconditions"]["uid"] == uids[name]);
+  }
+  // Objects that are not the target's any more are left alone, with a warning each.
+  for (const char* name : {"copied", "recreated", "disabled"}) {
+    INFO(name);
+    CHECK(h.api.object(cm_path(name)));
+    CHECK(std::any_of(r.warnings.begin(), r.warnings.end(),
+                      [&](const std::string& w) { return w.find("team/" + std::string(name)) != std::string::npos; }));
+  }
+  CHECK(std::any_of(r.warnings.begin(), r.warnings.end(),
+                    [](const std::string& w) { return w.find("team/raced") != std::string::npos && w.find("UID") != std::string::npos; }));
+  CHECK(h.api.object(cm_path("raced")));
+  CHECK(h.api.object(cm_path("kept")));
+  // None of them is the target's any more.
+  CHECK(h.inventory_names() == std::set<std::string>{"kept"});
+}
+
+TEST_CASE("cluster-scoped objects are pruned by their cluster path", "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  std::vector<GitItem> items = configmaps({"a", "b", "c"});
+  items.push_back({"env/role.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n"});
+  REQUIRE(h.sync(syncer, items).state == SyncState::synced);
+  SyncResult r = h.sync(syncer, configmaps({"a", "b", "c"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(r.pruned_objects == std::vector<std::string>{"rbac.authorization.k8s.io/v1 ClusterRole r"});
+  CHECK(h.deleted() == std::vector<std::string>{"/apis/rbac.authorization.k8s.io/v1/clusterroles/r"});
+}
+
+TEST_CASE("a prune that fails keeps the object in the inventory for the next sync", "[sync][apiserver]") {
+  Harness h;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  REQUIRE(h.sync(syncer, configmaps({"a", "b", "c", "d"})).state == SyncState::synced);
+  h.api.fail("DELETE", cm_path("d"), 403, 1);
+  SyncResult r = h.sync(syncer, configmaps({"a", "b", "c"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::failed);
+  CHECK(r.pruned == 0);
+  CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+  CHECK(h.inventory().tree.empty());
+
+  SyncResult retried = h.sync(syncer, configmaps({"a", "b", "c"}));
+  INFO(describe(retried));
+  CHECK(retried.state == SyncState::synced);
+  CHECK(retried.pruned == 1);
+  CHECK(h.deleted() == std::vector<std::string>{cm_path("d")});
+  CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c"});
+}
