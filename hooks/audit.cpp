@@ -54,7 +54,13 @@ std::string audit_line(const AuditContext& ctx, const Report& report, std::strin
     first = false;
     out += "\"" + json_escape(r) + "\"";
   }
-  out += "],\"errors\":" + std::to_string(report.errors()) + ",\"warnings\":" + std::to_string(report.warnings()) +
+  out += "]";
+  if (!report.break_glass.empty()) {
+    out += ",\"breakGlass\":{\"reason\":\"" + json_escape(report.break_glass) + "\",\"bypassed\":[";
+    for (std::size_t i = 0; i < report.bypassed.size(); ++i) out += (i ? ",\"" : "\"") + json_escape(report.bypassed[i]) + "\"";
+    out += "]}";
+  }
+  out += ",\"errors\":" + std::to_string(report.errors()) + ",\"warnings\":" + std::to_string(report.warnings()) +
          ",\"files\":" + std::to_string(report.stats.files) + ",\"objects\":" + std::to_string(report.stats.objects) +
          ",\"durationMs\":" + std::to_string(report.stats.duration_ms) + "}\n";
   return out;

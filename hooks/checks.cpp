@@ -136,6 +136,7 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
     if (pass == Pass::first) add(e.rule.empty() ? "yaml.syntax" : e.rule, e.message, e.line, e.column);
     return r;
   }
+  if (pass == Pass::first) r.images = images_in(*stream, role);
   if (role == manifest::FileRole::kustomization) return r;
 
   std::vector<manifest::Object> objects;
@@ -284,16 +285,51 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
   return r;
 }
 
+std::string image_key(std::string_view reference) { return "i\x1f" + std::string(reference); }
+
+std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role) {
+  std::vector<UsedImage> out;
+  for (std::size_t i = 0; i < stream.documents.size(); ++i) {
+    const yaml::Node* root = stream.documents[i].root;
+    if (!root || !root->is_mapping()) continue;
+    if (role == manifest::FileRole::kustomization) {
+      for (const auto& k : manifest::kustomization_images(*root))
+        out.push_back(UsedImage{k.reference, k.node->mark.line, k.node->mark.column});
+      continue;
+    }
+    std::vector<manifest::Object> objects;
+    manifest::collect_objects(*root, i, objects);
+    for (const auto& o : objects)
+      for (const auto& image : manifest::images_of(o))
+        out.push_back(UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
+  }
+  return out;
+}
+
+std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path, const git::Oid& blob,
+                                      const policy::ServerConfig& config) {
+  auto role = manifest::role_of(path);
+  if (role == manifest::FileRole::ignored) return {};
+  auto text = repo.read_blob(blob, config.max_file_size);
+  if (!text || looks_binary(*text)) return {};
+  auto stream = parse(path, *text, config.yaml_limits);
+  if (!stream) return {};
+  return images_in(*stream, role);
+}
+
 std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
                                        const git::TreeEntry& entry, const policy::Environment& env,
                                        const policy::ServerConfig& config, const schema::Program* store) {
   std::vector<IndexRecord> out;
   if (entry.kind != git::EntryKind::blob && entry.kind != git::EntryKind::executable) return out;
-  if (manifest::role_of(path) != manifest::FileRole::manifest) return out;
+  auto role = manifest::role_of(path);
+  if (role == manifest::FileRole::ignored) return out;
   auto blob = repo.read_blob(entry.oid, config.max_file_size);
   if (!blob || looks_binary(*blob)) return out;
   auto stream = parse(path, *blob, config.yaml_limits);
   if (!stream) return out;
+  for (const auto& image : images_in(*stream, role)) out.push_back(IndexRecord{image_key(image.reference), path});
+  if (role != manifest::FileRole::manifest) return out;
   std::vector<manifest::Object> objects;
   for (std::size_t i = 0; i < stream->documents.size(); ++i)
     if (const yaml::Node* root = stream->documents[i].root; root && root->is_mapping())

@@ -32,9 +32,17 @@ struct Declared {
   std::uint32_t column = 0;
 };
 
+// A container image a file references (for promotion rules).
+struct UsedImage {
+  std::string reference;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
 struct FileResult {
   std::vector<Finding> findings;  // `ref` left empty
   std::vector<Declared> declared;
+  std::vector<UsedImage> images;
   std::size_t objects = 0;
   bool checked = false;   // the file's content was read and checked
   bool deferred = false;  // some objects' kinds have no schema yet: check again once every CRD is known
@@ -50,8 +58,17 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
 // The key under which `object` is indexed: namespace defaulted from the environment and
 // dropped for cluster-scoped kinds.
 std::string key_of(const manifest::Object& object, const policy::Environment& env, const schema::Program* store);
+std::string image_key(std::string_view reference);
 
-// Index records of one file, without validating it (unparsable files declare nothing).
+// The image references of a parsed file: containers of pod-bearing kinds, or a
+// kustomization's images entries.
+std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role);
+// The same for a blob (nothing when it does not parse).
+std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path, const git::Oid& blob,
+                                      const policy::ServerConfig& config);
+
+// Index records of one file, without validating it (unparsable files declare nothing). Images
+// are recorded under image_key().
 std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
                                        const git::TreeEntry& entry, const policy::Environment& env,
                                        const policy::ServerConfig& config, const schema::Program* store);

@@ -15,6 +15,8 @@ const Command k_commands[] = {
     {"hook", "run as a Git server hook (pre-receive, post-receive)", setup_hook},
     {"check", "run the gate's checks on a range in any clone (CI, pre-push)", setup_check},
     {"schemas", "manage the schema store (import a cluster's OpenAPI document)", setup_schemas},
+    {"approve", "approve a commit for protected refs with a signed tag under refs/approvals/", setup_approve},
+    {"audit", "list the gate's audit records (--open-break-glass)", setup_audit},
     {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
     {"status", "show the reconciler's targets (portcullisd's /v1/targets)", setup_status},
     {"version", "print the version", setup_version},

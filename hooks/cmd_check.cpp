@@ -77,7 +77,7 @@ Runner setup_check(CLI::App& app) {
     Deadline deadline(std::chrono::minutes(30));
     std::vector<RefUpdate> updates{update};
     GateInput in{*repo, config, store ? &*store : nullptr, updates, deadline, GateMode::check,
-                 repo->git_dir() / "portcullis" / "index"};
+                 repo->git_dir() / "portcullis" / "index", {}, {}, 0};
     Report report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
     report.stats.duration_ms =

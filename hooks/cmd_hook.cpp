@@ -153,7 +153,7 @@ int pre_receive(const std::string& config_path) {
   }
   if (report.findings.empty()) {
     GateInput in{*repo, config, store ? &*store : nullptr, updates, soft, GateMode::hook,
-                 git_dir / "portcullis" / "index"};
+                 git_dir / "portcullis" / "index", audit.pusher, push_option("break-glass").value_or(""), 0};
     auto notes = std::move(report.notes);
     report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
@@ -208,6 +208,10 @@ int post_receive(const std::string& config_path) {
     if (event.repository.size() > 1 && event.repository.back() == '/') event.repository.pop_back();
     for (const auto& u : *updates) event.refs.push_back(notify::RefChange{u.ref, u.old_oid.hex(), u.new_oid.hex()});
     event.pusher = pusher_from_env(config.identity_env);
+    if (auto reason = push_option("break-glass")) {
+      event.break_glass = true;
+      event.reason = *reason;
+    }
     event.time = static_cast<std::int64_t>(std::time(nullptr));
     fs::path spool = config.notify_spool.empty() ? repo->git_dir() / "portcullis" / "spool" : config.notify_spool;
     auto result = notify_push(config, event, spool, std::chrono::milliseconds(config.notify_timeout_ms));
@@ -218,7 +222,7 @@ int post_receive(const std::string& config_path) {
     if (auto s = schema::open_store(config.schema_store)) store = std::move(*s);
   Deadline deadline(std::chrono::seconds(30));
   GateInput in{*repo, config, store ? &*store : nullptr, *updates, deadline, GateMode::hook,
-               repo->git_dir() / "portcullis" / "index"};
+               repo->git_dir() / "portcullis" / "index", {}, {}, 0};
   update_indexes(in);
   return k_exit_ok;
 }

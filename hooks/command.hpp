@@ -32,6 +32,8 @@ Runner setup_check(CLI::App& app);
 Runner setup_schemas(CLI::App& app);
 Runner setup_notify(CLI::App& app);
 Runner setup_status(CLI::App& app);
+Runner setup_approve(CLI::App& app);
+Runner setup_audit(CLI::App& app);
 Runner setup_version(CLI::App& app);
 
 // Entry point of the `portcullis` executable.

@@ -5,10 +5,13 @@
 #include <optional>
 #include <set>
 #include <unordered_set>
+#include <ctime>
 
 #include "hooks/checks.hpp"
 #include "hooks/crds.hpp"
 #include "hooks/index.hpp"
+#include "hooks/ownership.hpp"
+#include "hooks/promotion.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
 
@@ -137,6 +140,42 @@ class Gate {
   void internal(const std::string& ref, const std::string& message) { ref_finding(ref, "gate.internal", message); }
 
   void check_update(const RefUpdate& u) {
+    std::size_t first_finding = m_report.findings.size();
+    m_touched_protected_env = false;
+    check_update_rules(u);
+    apply_break_glass(u, first_finding);
+  }
+
+  // Break-glass turns ownership and promotion findings of an allowed pusher into notices;
+  // validity, ref protection and hostile-input limits stay.
+  void apply_break_glass(const RefUpdate& u, std::size_t first) {
+    if (m_in.break_glass.empty() || m_in.mode != GateMode::hook) return;
+    bool allowed = false;
+    for (const auto& who : m_in.config.break_glass)
+      if (!m_in.pusher.empty() && owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
+                                                m_in.pusher, m_in.config.teams))
+        allowed = true;
+    if (!allowed) {
+      if (!m_break_glass_denied) {
+        m_break_glass_denied = true;
+        ref_finding(u.ref, "breakglass.denied",
+                    (m_in.pusher.empty() ? std::string("an unidentified pusher") : "pusher " + m_in.pusher) +
+                        " may not use break-glass (identity.breakGlass in the server config)");
+      }
+      return;
+    }
+    m_report.break_glass = m_in.break_glass;
+    for (std::size_t i = first; i < m_report.findings.size(); ++i) {
+      Finding& f = m_report.findings[i];
+      if (f.level != Level::error || !(f.rule.starts_with("owners.") || f.rule.starts_with("promotion."))) continue;
+      f.level = Level::notice;
+      f.message = "bypassed by break-glass: " + f.message;
+      if (std::find(m_report.bypassed.begin(), m_report.bypassed.end(), f.rule) == m_report.bypassed.end())
+        m_report.bypassed.push_back(f.rule);
+    }
+  }
+
+  void check_update_rules(const RefUpdate& u) {
     std::optional<Oid> old_commit;
     if (!u.old_oid.is_zero()) {
       auto c = m_in.repo.peel_to_commit(u.old_oid);
@@ -158,6 +197,12 @@ class Gate {
 
     if (m_in.mode == GateMode::hook && !check_ref_rules(u, p, old_commit)) return;
     if (u.new_oid.is_zero()) return;
+    if (m_in.mode == GateMode::hook && u.old_oid.is_zero() && policy_commit) {
+      auto base_tree = m_in.repo.commit_tree(*policy_commit);
+      if (base_tree && p.is_environment_branch(u.ref, environments_of(m_in.repo, p, *base_tree)))
+        return ref_finding(u.ref, "ref.environment-branch",
+                           u.ref + " names an environment; environments are directories on the main branch, not branches");
+    }
     if (m_in.mode == GateMode::hook && !p.is_checked_ref(u.ref)) return;
 
     auto new_commit = m_in.repo.peel_to_commit(u.new_oid);
@@ -176,7 +221,20 @@ class Gate {
       old_tree = *t;
     }
     check_policy_file(u.ref, old_tree, *new_tree);
-    check_content(u.ref, p, old_tree, *new_tree);
+    check_content(u.ref, p, old_tree, *new_tree, policy_commit);
+    if (m_in.mode != GateMode::hook) return;
+    bool protected_ref = p.is_protected_ref(u.ref);
+    if (m_in.pusher.empty() && (protected_ref || m_touched_protected_env)) {
+      std::string vars;
+      for (const auto& v : m_in.config.identity_env) vars += (vars.empty() ? "" : ", ") + v;
+      return ref_finding(u.ref, "identity.missing",
+                         std::string("the push ") + (protected_ref ? "updates a protected ref" : "touches a protected environment") +
+                             " but the Git server names no pusher (expected one of " + vars + ")");
+    }
+    if (protected_ref) {
+      OwnershipContext ctx{m_in.repo, m_in.config, p, policy_commit, old_commit, **new_commit, u.ref, m_in.pusher, m_in.updates};
+      for (auto& f : check_ownership(ctx).findings) add(u.ref, std::move(f));
+    }
   }
 
   // Returns false when the update is rejected outright (nothing more to check).
@@ -248,6 +306,7 @@ class Gate {
     const policy::Environment* env;
     std::optional<Oid> old_env_tree;
     std::vector<std::pair<Declared, std::string>> declared;  // (object, path)
+    std::vector<std::pair<UsedImage, std::string>> images;   // (image, path) in changed files
   };
 
   struct Deferred {
@@ -257,7 +316,7 @@ class Gate {
   };
 
   void check_content(const std::string& ref, const policy::Policy& p, const std::optional<Oid>& old_tree,
-                     const Oid& new_tree) {
+                     const Oid& new_tree, const std::optional<Oid>& base_commit) {
     auto envs = environments_of(m_in.repo, p, new_tree);
     CrdRegistry crds;
     std::vector<Deferred> deferred;
@@ -284,12 +343,14 @@ class Gate {
         if (*old_env && (*old_env)->kind == git::EntryKind::tree) old_env_tree = (*old_env)->oid;
       }
       if (old_env_tree && *old_env_tree == (*new_env)->oid) continue;
-      EnvState state{&env, old_env_tree, {}};
+      EnvState state{&env, old_env_tree, {}, {}};
       CheckContext ctx{m_in.repo, m_in.config, p, env, m_in.store, crds};
       auto diffed = m_in.repo.diff(old_env_tree, (*new_env)->oid, env.path, [&](const git::Change& c) {
         changed.insert(c.path);
+        if (env.protected_) m_touched_protected_env = true;
         if (!c.after) return true;
         FileResult r = check_file(ctx, c.path, *c.after, Pass::first);
+        for (auto& image : r.images) state.images.emplace_back(std::move(image), c.path);
         for (auto& f : r.findings) add(ref, std::move(f));
         if (r.checked) ++m_report.stats.files;
         m_report.stats.objects += r.objects;
@@ -314,6 +375,14 @@ class Gate {
     for (auto& s : states) {
       if (out_of_time()) return;
       check_duplicates(ref, p, s.env, s.old_env_tree, s.declared, changed);
+    }
+    {
+      std::vector<EnvImages> changes;
+      for (auto& s : states) changes.push_back(EnvImages{s.env, s.old_env_tree, s.images, &changed});
+      PromotionContext pctx{m_in.repo, m_in.config, envs, base_commit,
+                            m_in.now ? m_in.now : static_cast<std::int64_t>(std::time(nullptr)),
+                            [this](const policy::Environment& e, const Oid& t) { return index_for(e, t); }};
+      for (auto& f : check_promotion(pctx, changes)) add(ref, std::move(f));
     }
   }
 
@@ -389,6 +458,8 @@ class Gate {
   const GateInput& m_in;
   Report m_report;
   bool m_budget_reported = false;
+  bool m_touched_protected_env = false;
+  bool m_break_glass_denied = false;
   std::map<std::string, IdentityIndex> m_indexes;
 
   friend void update_indexes(const GateInput& input);

@@ -42,6 +42,9 @@ struct GateInput {
   const Deadline& deadline;
   GateMode mode = GateMode::hook;
   std::filesystem::path index_dir;  // where identity indexes live
+  std::string pusher;               // from the hosting layer; "" when unknown
+  std::string break_glass;          // reason given with -o break-glass=..., "" for a normal push
+  std::int64_t now = 0;             // unix seconds (soak rules); 0: the clock
 };
 
 // Judges every update. Never throws for bad input: every problem is a finding. When the

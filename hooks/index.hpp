@@ -16,7 +16,7 @@
 namespace portcullis::hooks {
 
 struct IndexRecord {
-  std::string key;   // object_key() or crd_key()
+  std::string key;   // object_key(), crd_key() or image_key()
   std::string path;  // file that declares it, relative to the environment's directory
   bool operator<(const IndexRecord& o) const { return std::tie(key, path) < std::tie(o.key, o.path); }
 };

@@ -33,6 +33,8 @@ struct Report {
   Stats stats;
   bool fail_open = false;  // accepted only because failMode is open
   std::vector<std::string> notes;  // one-line notices (schema validation off, ...)
+  std::string break_glass;                // the reason, when break-glass was used
+  std::vector<std::string> bypassed;      // rule ids break-glass bypassed
 
   std::size_t errors() const;
   std::size_t warnings() const;

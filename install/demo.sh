@@ -28,6 +28,9 @@ failMode: closed
 YAML
 
 say "Creating the config repository and installing the hooks"
+# A real Git server's ssh or HTTP layer names the pusher (GL_USER, REMOTE_USER, ...); this local
+# demo pushes over file://, so it says who it is itself.
+export REMOTE_USER=demo
 export GIT_AUTHOR_NAME=Demo GIT_AUTHOR_EMAIL=demo@example.com GIT_COMMITTER_NAME=Demo GIT_COMMITTER_EMAIL=demo@example.com
 git init -q --bare --initial-branch=main "$demo/server/config.git"
 "$pc" install --repo "$demo/server/config.git" --config "$demo/server.yaml"

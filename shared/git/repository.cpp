@@ -431,6 +431,99 @@ util::Result<bool> Repository::is_ancestor(const Oid& ancestor, const Oid& desce
   return rc == 1;
 }
 
+util::Result<Repository::RawObject> Repository::read_raw(const Oid& oid, std::uint64_t max_bytes) const {
+  auto size = object_size(oid);
+  if (!size) return util::fail(size.error());
+  if (*size > max_bytes) return util::fail("object " + oid.short_hex() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  Handle<git_odb_object, git_odb_object_free> obj;
+  git_oid g = to_git(oid);
+  if (git_odb_read(obj.out(), m_impl->odb(), &g) != 0) return util::fail(libgit2_error("cannot read object " + oid.short_hex()));
+  RawObject r;
+  r.type = git_object_type2string(git_odb_object_type(obj.get()));
+  r.data.assign(static_cast<const char*>(git_odb_object_data(obj.get())), git_odb_object_size(obj.get()));
+  return r;
+}
+
+util::Result<Repository::CommitInfo> Repository::commit_info(const Oid& commit) const {
+  CommitH c;
+  git_oid g = to_git(commit);
+  if (git_commit_lookup(c.out(), m_impl->repo, &g) != 0)
+    return util::fail(libgit2_error("cannot read commit " + commit.short_hex()));
+  CommitInfo info;
+  info.id = commit;
+  for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) info.parents.push_back(from_git(git_commit_parent_id(c.get(), i)));
+  if (const git_signature* a = git_commit_author(c.get())) {
+    info.author_name = a->name ? a->name : "";
+    info.author_email = a->email ? a->email : "";
+  }
+  info.committer_time = static_cast<std::int64_t>(git_commit_time(c.get()));
+  return info;
+}
+
+util::Result<std::vector<Oid>> Repository::new_commits(const Oid& tip, const std::vector<Oid>& exclude,
+                                                       std::string_view exclude_glob, std::size_t limit,
+                                                       bool* truncated) const {
+  Handle<git_revwalk, git_revwalk_free> walk;
+  if (git_revwalk_new(walk.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot walk history"));
+  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  git_oid g = to_git(tip);
+  if (git_revwalk_push(walk.get(), &g) != 0) return util::fail(libgit2_error("cannot walk from " + tip.short_hex()));
+  for (const auto& e : exclude) {
+    git_oid x = to_git(e);
+    if (git_revwalk_hide(walk.get(), &x) != 0) return util::fail(libgit2_error("cannot exclude " + e.short_hex()));
+  }
+  if (!exclude_glob.empty()) {
+    std::string glob(exclude_glob);
+    // A glob matching no ref, or refs to non-commits, is not an error.
+    (void)git_revwalk_hide_glob(walk.get(), glob.c_str());
+    git_error_clear();
+  }
+  std::vector<Oid> out;
+  git_oid next;
+  if (truncated) *truncated = false;
+  while (git_revwalk_next(&next, walk.get()) == 0) {
+    if (out.size() >= limit) {
+      if (truncated) *truncated = true;
+      break;
+    }
+    out.push_back(from_git(&next));
+  }
+  return out;
+}
+
+util::Result<std::vector<Oid>> Repository::first_parent_history(const Oid& tip, std::size_t limit) const {
+  std::vector<Oid> out;
+  Oid current = tip;
+  while (out.size() < limit) {
+    out.push_back(current);
+    auto info = commit_info(current);
+    if (!info) return util::fail(info.error());
+    if (info->parents.empty()) break;
+    current = info->parents.front();
+  }
+  return out;
+}
+
+util::Result<std::vector<std::pair<std::string, Oid>>> Repository::refs_matching(std::string_view glob) const {
+  std::vector<std::pair<std::string, Oid>> out;
+  std::string g(glob);
+  struct Payload {
+    std::vector<std::pair<std::string, Oid>>* out;
+    git_repository* repo;
+  } payload{&out, m_impl->repo};
+  int rc = git_reference_foreach_glob(
+      m_impl->repo, g.c_str(),
+      [](const char* name, void* p) -> int {
+        auto* pl = static_cast<Payload*>(p);
+        git_oid id;
+        if (git_reference_name_to_id(&id, pl->repo, name) == 0) pl->out->emplace_back(name, from_git(&id));
+        return 0;
+      },
+      &payload);
+  if (rc != 0 && rc != GIT_ENOTFOUND) return util::fail(libgit2_error("cannot list refs " + g));
+  return out;
+}
+
 util::Result<std::optional<std::string>> Repository::config_string(std::string_view key) const {
   ConfigH cfg;
   if (git_repository_config_snapshot(cfg.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot read config"));

@@ -89,6 +89,33 @@ class Repository {
   util::Result<void> walk(const Oid& tree, std::string_view prefix,
                           const std::function<bool(const std::string& path, const TreeEntry&)>& on_entry) const;
 
+  // The raw content of any object and its type name ("commit", "tree", "blob", "tag").
+  struct RawObject {
+    std::string type;
+    std::string data;
+  };
+  util::Result<RawObject> read_raw(const Oid& oid, std::uint64_t max_bytes = 64 << 20) const;
+
+  struct CommitInfo {
+    Oid id;
+    std::vector<Oid> parents;
+    std::string author_name, author_email;
+    std::int64_t committer_time = 0;  // unix seconds
+  };
+  util::Result<CommitInfo> commit_info(const Oid& commit) const;
+
+  // Commits reachable from `tip` but from none of `exclude` and none of the repository's refs
+  // matching `exclude_glob` (e.g. "refs/*": what a push brings in), newest first, at most
+  // `limit`. `truncated` tells whether the limit cut the list.
+  util::Result<std::vector<Oid>> new_commits(const Oid& tip, const std::vector<Oid>& exclude, std::string_view exclude_glob,
+                                              std::size_t limit, bool* truncated = nullptr) const;
+
+  // First-parent history from `tip`, newest first, at most `limit` commits.
+  util::Result<std::vector<Oid>> first_parent_history(const Oid& tip, std::size_t limit) const;
+
+  // Refs whose names match `glob` ("refs/approvals/*"), with the object each points at.
+  util::Result<std::vector<std::pair<std::string, Oid>>> refs_matching(std::string_view glob) const;
+
   // True when `ancestor` is `descendant` or one of its ancestors.
   util::Result<bool> is_ancestor(const Oid& ancestor, const Oid& descendant) const;
 

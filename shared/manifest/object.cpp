@@ -113,4 +113,19 @@ std::vector<Image> images_of(const Object& object) {
   return out;
 }
 
+std::vector<KustomizeImage> kustomization_images(const yaml::Node& k) {
+  std::vector<KustomizeImage> out;
+  const yaml::Node* images = k.get("images");
+  if (!images || !images->is_sequence()) return out;
+  for (const yaml::Node* e : images->items) {
+    if (!e->is_mapping()) continue;
+    std::string ref(e->get_string("newName").empty() ? e->get_string("name") : e->get_string("newName"));
+    if (ref.empty()) continue;
+    if (auto d = e->get_string("digest"); !d.empty()) ref += "@" + std::string(d);
+    else if (const yaml::Node* t = e->get("newTag"); t && t->is_scalar() && !t->text.empty()) ref += ":" + std::string(t->text);
+    out.push_back(KustomizeImage{std::move(ref), e});
+  }
+  return out;
+}
+
 }  // namespace portcullis::manifest

@@ -64,4 +64,12 @@ ImageRef parse_image(std::string_view reference);
 // initContainers, ephemeralContainers.
 std::vector<Image> images_of(const Object& object);
 
+// The image references a kustomization's `images:` entries produce: (newName or name), then
+// @digest or :newTag when set.
+struct KustomizeImage {
+  std::string reference;
+  const yaml::Node* node;  // the entry, for its mark
+};
+std::vector<KustomizeImage> kustomization_images(const yaml::Node& kustomization);
+
 }  // namespace portcullis::manifest

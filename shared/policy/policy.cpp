@@ -1,5 +1,6 @@
 #include "shared/policy/policy.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "schemas/embedded.hpp"
@@ -120,6 +121,18 @@ bool Policy::is_excluded(std::string_view path) const {
   return false;
 }
 
+bool Policy::is_environment_branch(std::string_view ref, const std::vector<Environment>& envs) const {
+  if (!environment_branches.empty()) {
+    for (const auto& p : environment_branches)
+      if (util::glob_match(p, ref)) return true;
+    return false;
+  }
+  if (util::glob_match("refs/heads/env/*", ref, util::Slash::ordinary)) return true;
+  for (const auto& e : envs)
+    if (ref == "refs/heads/" + e.name) return true;
+  return false;
+}
+
 Environment discovered_environment(std::string_view dir_name) {
   Environment e;
   e.name = std::string(dir_name);
@@ -142,6 +155,13 @@ util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view f
       env.path = std::string(e->get_string("path"));
       if (const auto* prot = e->get("protected")) env.protected_ = prot->value.boolean;
       env.namespace_ = std::string(e->get_string("namespace"));
+      if (const auto* pr = e->get("promotion")) {
+        Promotion promotion;
+        promotion.from = std::string(pr->get_string("from"));
+        if (auto soak = pr->get_string("soak"); !soak.empty()) promotion.soak_ms = util::parse_duration_ms(soak).value_or(0);
+        if (const auto* d = pr->get("requireDigest")) promotion.require_digest = d->value.boolean;
+        env.promotion = promotion;
+      }
       for (const auto& other : p.environments) {
         if (other.name == env.name) {
           util::Error err{"environment \"" + env.name + "\" is declared twice", "policy.invalid", std::string(file),
@@ -158,6 +178,26 @@ util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view f
     if (const auto* n = m->get("denyKinds")) p.deny_kinds = strings_of(n);
     if (const auto* n = m->get("exclude")) p.exclude = strings_of(n);
   }
+  if (p.environments.size() > 0)
+    for (const auto& env : p.environments)
+      if (env.promotion) {
+        bool known = std::any_of(p.environments.begin(), p.environments.end(),
+                                 [&](const Environment& o) { return o.name == env.promotion->from && o.name != env.name; });
+        if (!known) {
+          const yaml::Node* envs = root.get("environments");
+          util::Error err{"environment \"" + env.name + "\" is promoted from \"" + env.promotion->from +
+                              "\", which is not another declared environment",
+                          "policy.invalid", std::string(file), envs->mark.line, envs->mark.column};
+          return util::fail(std::move(err));
+        }
+      }
+  if (const auto* co = root.get("codeowners")) {
+    if (const auto* sa = co->get("selfApproval")) p.self_approval = sa->value.boolean;
+    if (auto d = co->get_string("dialect"); d == "github") p.codeowners_dialect = Dialect::github;
+    else if (d == "gitlab") p.codeowners_dialect = Dialect::gitlab;
+    p.teams_file = std::string(co->get_string("teamsFile"));
+  }
+  if (const auto* eb = root.get("environmentBranches")) p.environment_branches = strings_of(eb);
   if (const auto* rules = root.get("rules"))
     for (const auto& e : rules->entries) p.rules[std::string(e.key->text)] = severity_of(*e.value);
   return p;
@@ -224,8 +264,13 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
       c.yaml_limits.max_expanded = static_cast<std::uint64_t>(n->value.integer);
     if (const auto* n = limits->get("maxRefs")) c.max_refs = static_cast<std::size_t>(n->value.integer);
   }
-  if (const auto* id = root.get("identity"))
+  if (const auto* id = root.get("identity")) {
     if (const auto* env = id->get("env")) c.identity_env = strings_of(env);
+    if (const auto* teams = id->get("teams"))
+      for (const auto& e : teams->entries) c.teams[std::string(e.key->text)] = strings_of(e.value);
+    if (auto s = id->get_string("allowedSigners"); !s.empty()) c.allowed_signers = std::string(s);
+    if (const auto* bg = id->get("breakGlass")) c.break_glass = strings_of(bg);
+  }
   if (const auto* notify = root.get("notify")) {
     if (const auto* targets = notify->get("targets"))
       for (const yaml::Node* t : targets->items)
@@ -262,6 +307,7 @@ util::Result<ServerConfig> load_server_config(const std::filesystem::path& path)
   if (!c->schema_store.empty() && c->schema_store.is_relative()) c->schema_store = base / c->schema_store;
   if (!c->audit_log.empty() && c->audit_log.is_relative()) c->audit_log = base / c->audit_log;
   if (!c->notify_spool.empty() && c->notify_spool.is_relative()) c->notify_spool = base / c->notify_spool;
+  if (!c->allowed_signers.empty() && c->allowed_signers.is_relative()) c->allowed_signers = base / c->allowed_signers;
   for (auto& t : c->notify_targets) {
     if (t.secret_file.is_relative()) t.secret_file = base / t.secret_file;
     if (!t.ca_file.empty() && t.ca_file.is_relative()) t.ca_file = base / t.ca_file;

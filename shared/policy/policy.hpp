@@ -18,12 +18,21 @@ enum class Severity { off, warn, error };
 enum class MissingSchema { reject, warn };
 enum class FailMode { closed, open };
 
+struct Promotion {
+  std::string from;              // environment name
+  std::int64_t soak_ms = 0;      // 0: no soak
+  bool require_digest = false;
+};
+
 struct Environment {
   std::string name;
   std::string path;  // no leading or trailing '/'
   bool protected_ = false;
   std::string namespace_;  // for objects that name none; may be empty
+  std::optional<Promotion> promotion;
 };
+
+enum class Dialect { automatic, github, gitlab };
 
 inline constexpr std::string_view k_policy_file = ".portcullis.yaml";
 inline constexpr std::string_view k_environments_dir = "environments";
@@ -41,6 +50,10 @@ struct Policy {
   std::vector<std::string> deny_kinds;
   std::vector<std::string> exclude;
   std::map<std::string, Severity, std::less<>> rules;  // overrides of the switchable rules
+  bool self_approval = true;
+  Dialect codeowners_dialect = Dialect::automatic;
+  std::string teams_file;  // in the repository; empty: none
+  std::vector<std::string> environment_branches;  // empty: refs/heads/env/* and refs/heads/<env>
 
   // Severity of a switchable content rule (default: error).
   Severity severity(std::string_view rule) const;
@@ -48,6 +61,8 @@ struct Policy {
   bool is_release_tag(std::string_view ref) const;
   bool is_checked_ref(std::string_view ref) const;
   bool is_excluded(std::string_view path) const;
+  // True for a branch that names an environment (it may not be created).
+  bool is_environment_branch(std::string_view ref, const std::vector<Environment>& environments) const;
 };
 
 // An environment discovered from a directory name (no policy file).
@@ -70,6 +85,9 @@ struct ServerConfig {
   std::size_t max_refs = 10'000;
   std::vector<std::string> identity_env{"GL_USER", "GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN",
                                         "REMOTE_USER"};
+  std::map<std::string, std::vector<std::string>> teams;  // @org/team -> members
+  std::filesystem::path allowed_signers;                  // empty: no signed approvals
+  std::vector<std::string> break_glass;                   // users and @org/teams
   std::optional<Policy> default_policy;
 
   struct NotifyTarget {

@@ -11,6 +11,9 @@ export GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="Test Committer" GIT_COMMITTER_EMAIL=committer@example.com
 export GIT_TERMINAL_PROMPT=0
+# Who pushes: local file:// pushes have no hosting layer, so the suites set what smart HTTP
+# would (REMOTE_USER); tests about identity unset it.
+export REMOTE_USER=${REMOTE_USER:-tester}
 
 SUITE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-e2e-XXXXXX")
 export HOME=$SUITE_TMP/home

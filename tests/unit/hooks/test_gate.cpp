@@ -57,7 +57,7 @@ struct Run {
 Report gate(const test::GitFixture& fx, const fs::path& index_dir, std::vector<RefUpdate> updates, const Run& run = {}) {
   auto repo = fx.open();
   Deadline deadline(run.budget);
-  GateInput in{repo, run.config, run.store, updates, deadline, run.mode, index_dir};
+  GateInput in{repo, run.config, run.store, updates, deadline, run.mode, index_dir, "tester", {}, 0};
   return run_gate(in);
 }
 
@@ -65,7 +65,7 @@ void update(const test::GitFixture& fx, const fs::path& index_dir, std::vector<R
             const policy::ServerConfig& config = {}) {
   auto repo = fx.open();
   Deadline deadline(std::chrono::seconds(60));
-  GateInput in{repo, config, nullptr, updates, deadline, GateMode::hook, index_dir};
+  GateInput in{repo, config, nullptr, updates, deadline, GateMode::hook, index_dir, "tester", {}, 0};
   update_indexes(in);
 }
 
@@ -703,7 +703,7 @@ TEST_CASE("update_indexes builds the index of a new tip, in full or from the old
     policy::ServerConfig config;
     Deadline expired(std::chrono::milliseconds(0));
     std::vector<RefUpdate> updates{{zero(), a, "refs/heads/main"}};
-    GateInput in{repo, config, nullptr, updates, expired, GateMode::hook, index.path()};
+    GateInput in{repo, config, nullptr, updates, expired, GateMode::hook, index.path(), {}, {}, 0};
     update_indexes(in);
     CHECK(fs::is_empty(index.path()));
   }

@@ -1,0 +1,42 @@
+#pragma once
+// Environment promotion: an image new in an environment must already be in the environment it
+// is promoted from, on the target ref before the push (and, with a soak, for long enough);
+// requireDigest pins images by digest.
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "hooks/checks.hpp"
+#include "hooks/index.hpp"
+#include "hooks/report.hpp"
+#include "shared/git/repository.hpp"
+#include "shared/policy/policy.hpp"
+
+namespace portcullis::hooks {
+
+struct EnvImages {
+  const policy::Environment* env;
+  std::optional<git::Oid> old_env_tree;                // the environment before the push
+  std::vector<std::pair<UsedImage, std::string>> used;  // images in changed files after the push, with the file
+  const std::unordered_set<std::string>* changed;      // every path the update changes
+};
+
+struct PromotionContext {
+  const git::Repository& repo;
+  const policy::ServerConfig& config;
+  const std::vector<policy::Environment>& environments;
+  std::optional<git::Oid> base_commit;  // the target before the push
+  std::int64_t now;                     // unix seconds
+  // The identity index of an environment tree (built when missing); nullptr on failure.
+  std::function<const IdentityIndex*(const policy::Environment&, const git::Oid&)> index_for;
+};
+
+// Findings with rules promotion.not-promoted, promotion.soak and promotion.digest-required.
+std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vector<EnvImages>& changes);
+
+// How many first-parent commits the soak search walks back at most.
+inline constexpr std::size_t k_soak_history_limit = 1000;
+
+}  // namespace portcullis::hooks
