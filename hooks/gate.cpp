@@ -223,6 +223,20 @@ class Gate {
     check_policy_file(u.ref, old_tree, *new_tree);
     check_content(u.ref, p, old_tree, *new_tree, policy_commit);
     if (m_in.mode != GateMode::hook) return;
+    if (!old_commit && policy_commit) {
+      // A new ref touches an environment when it differs from the default branch there, not
+      // merely because the content checks read it all.
+      m_touched_protected_env = false;
+      auto base_tree = m_in.repo.commit_tree(*policy_commit);
+      for (const auto& env : environments_of(m_in.repo, p, *new_tree)) {
+        if (!env.protected_ || !base_tree) continue;
+        auto a = m_in.repo.entry_at(*base_tree, env.path);
+        auto b = m_in.repo.entry_at(*new_tree, env.path);
+        std::optional<Oid> ao = a && *a ? std::optional<Oid>((*a)->oid) : std::nullopt;
+        std::optional<Oid> bo = b && *b ? std::optional<Oid>((*b)->oid) : std::nullopt;
+        if (ao != bo) m_touched_protected_env = true;
+      }
+    }
     bool protected_ref = p.is_protected_ref(u.ref);
     if (m_in.pusher.empty() && (protected_ref || m_touched_protected_env)) {
       std::string vars;
