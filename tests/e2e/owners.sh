@@ -62,12 +62,16 @@ test_no_identity_no_protected_change() {
   commit "$CLONE"
   OUT=$(cd "$CLONE" && env -u REMOTE_USER git push origin HEAD:refs/heads/feature 2>&1); STATUS=$?
   expect_accepted
-  # Gitolite's and GitLab's variables are trusted too.
-  git -C "$CLONE" reset -q --hard origin/main
-  change_prod
-  commit "$CLONE"
-  OUT=$(cd "$CLONE" && env -u REMOTE_USER GL_USER=alice git push origin HEAD:main 2>&1); STATUS=$?
-  expect_accepted
+  # Each hosting layer's variable is trusted (gitolite, GitLab, Gitea, GitHub Enterprise).
+  local var
+  for var in GL_USER GL_USERNAME GITEA_PUSHER_NAME GITHUB_USER_LOGIN; do
+    git -C "$CLONE" reset -q --hard origin/main
+    change_prod
+    commit "$CLONE"
+    OUT=$(cd "$CLONE" && env -u REMOTE_USER "$var=alice" git push origin HEAD:main 2>&1); STATUS=$?
+    expect_accepted
+    [[ $(jq -r .pusher <<<"$(tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl")") == alice ]] || fail "$var did not name the pusher"
+  done
 }
 
 test_github_codeowners_need_an_owner() {
