@@ -101,8 +101,9 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
       if (promo.require_digest && manifest::parse_image(image.reference).digest.empty())
         out.push_back(make("promotion.digest-required", "image " + image.reference + " in environment " + env.name +
                                                             " must be pinned by @sha256: digest"));
-      // Only images that are new to the environment need promotion.
-      if (in_index(own_index, image_key(image.reference), env.path, change.changed)) continue;
+      // Only images new to the environment need promotion: one it ran before the push, in any
+      // file (also one this push changes, say to scale it), is not new.
+      if (in_index(own_index, image_key(image.reference), env.path, nullptr)) continue;
       if (!reported.insert(image.reference).second) continue;
       if (!in_index(from_index, image_key(image.reference), from_index ? from->path : std::string(), nullptr)) {
         out.push_back(make("promotion.not-promoted", "image " + image.reference + " is not in " + promo.from +

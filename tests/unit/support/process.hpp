@@ -36,10 +36,16 @@ struct ProcessResult {
 // Makes exactly four assertions (REQUIREs on pipe and fork), whatever the program does.
 inline ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                                  std::string_view input = {}, const EnvVars& env = {}) {
+  // A name given in `env` replaces every earlier value: with two entries of one name, the
+  // child's getenv would return the first.
+  auto in_env = [&](std::string_view name) {
+    return std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
+  };
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     if (kv.starts_with("GIT_") || kv.starts_with("HOME=") || kv.starts_with("SSH_AUTH_SOCK=")) continue;
+    if (in_env(kv.substr(0, kv.find('=')))) continue;
     env_strings.emplace_back(kv);
   }
   const EnvVars fixed = {{"HOME", cwd.string()},
@@ -51,7 +57,8 @@ inline ProcessResult run_process(const std::vector<std::string>& argv, const std
                          {"GIT_COMMITTER_NAME", "Test"},
                          {"GIT_COMMITTER_EMAIL", "test@example.com"},
                          {"GIT_COMMITTER_DATE", "1700000000 +0000"}};
-  for (const auto& [k, v] : fixed) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : fixed)
+    if (!in_env(k)) env_strings.push_back(k + "=" + v);
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());

@@ -1,0 +1,592 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hooks/ownership.hpp"
+#include "tests/unit/support/git_fixture.hpp"
+#include "tests/unit/support/process.hpp"
+#include "tests/unit/support/tempdir.hpp"
+
+using namespace portcullis;
+using namespace portcullis::hooks;
+using git::Oid;
+using test::GitItem;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Files = std::map<std::string, std::string>;
+
+std::string configmap(const std::string& name) {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n";
+}
+
+std::vector<GitItem> items_of(const Files& files) {
+  std::vector<GitItem> items;
+  for (const auto& [path, content] : files) items.push_back(GitItem{path, content});
+  return items;
+}
+
+// `files` plus one ConfigMap per path of `added`.
+Files with(Files files, const std::vector<std::string>& added) {
+  for (const auto& p : added) files[p] = configmap(fs::path(p).stem().string());
+  return files;
+}
+
+// Replaces every `{name}` of `vars` in `text`.
+std::string expand(std::string text, const std::map<std::string, std::string>& vars) {
+  for (const auto& [name, value] : vars)
+    for (auto at = text.find("{" + name + "}"); at != std::string::npos; at = text.find("{" + name + "}"))
+      text.replace(at, name.size() + 2, value);
+  return text;
+}
+
+// SSH keys made by the real ssh-keygen, and an allowed-signers file that names everyone but
+// mallory (erin by her email).
+class Keys {
+ public:
+  explicit Keys(const test::TempDir& tmp) : m_dir(tmp / "keys") {
+    fs::create_directories(m_dir);
+    const std::pair<std::string, std::string> people[] = {
+        {"alice", "alice"}, {"bob", "bob"}, {"carol", "carol"}, {"erin", "erin@example.com"}, {"mallory", ""}};
+    std::string allowed;
+    for (const auto& [who, principal] : people) {
+      auto r = test::run_process({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", (m_dir / who).string()},
+                                 m_dir);
+      INFO(r.err);
+      REQUIRE(r.status == 0);
+      if (principal.empty()) continue;
+      std::ifstream pub(m_dir / (who + ".pub"));
+      std::string type, key;
+      pub >> type >> key;
+      allowed += principal + " namespaces=\"git\" " + type + " " + key + "\n";
+    }
+    std::ofstream(m_dir / "allowed_signers") << allowed;
+  }
+  fs::path key(const std::string& who) const { return m_dir / who; }
+  fs::path allowed_signers() const { return m_dir / "allowed_signers"; }
+
+ private:
+  fs::path m_dir;
+};
+
+std::vector<std::string> signing_with(const Keys& keys, const std::string& who) {
+  return {"-c", "gpg.format=ssh", "-c", "user.signingkey=" + keys.key(who).string()};
+}
+
+// A commit of `files` on `parents`, by `author` (name, email) and signed with `signer`'s key
+// unless `signer` is empty.
+Oid make_commit(const test::GitFixture& fx, const Files& files, const std::vector<Oid>& parents,
+                const std::pair<std::string, std::string>& author = {"Test", "test@example.com"},
+                const Keys* keys = nullptr, const std::string& signer = "") {
+  std::vector<std::string> args;
+  if (!signer.empty()) args = signing_with(*keys, signer);
+  args.insert(args.end(), {"commit-tree", fx.tree(items_of(files)).hex(), "-m", "change"});
+  for (const auto& p : parents) args.insert(args.end(), {"-p", p.hex()});
+  if (!signer.empty()) args.push_back("-S");
+  return test::to_oid(fx.git(args, {}, {{"GIT_AUTHOR_NAME", author.first}, {"GIT_AUTHOR_EMAIL", author.second}}));
+}
+
+// An annotated tag of `commit` signed with `who`'s key; returns the tag object (no ref kept).
+Oid approval_tag(const test::GitFixture& fx, const Keys& keys, const std::string& who, const Oid& commit) {
+  const std::string name = "approval-" + who + "-" + commit.short_hex();
+  auto args = signing_with(keys, who);
+  args.insert(args.end(), {"tag", "-s", "-m", "approve", name, commit.hex()});
+  fx.git(args);
+  Oid tag = fx.rev("refs/tags/" + name);
+  fx.git({"tag", "-d", name});
+  return tag;
+}
+
+OwnershipResult check(const test::GitFixture& fx, const policy::ServerConfig& config, const policy::Policy& policy,
+                      const Oid& base, const Oid& tip, const std::string& pusher,
+                      const std::vector<RefUpdate>& also_pushed = {}) {
+  auto repo = fx.open();
+  std::vector<RefUpdate> updates{RefUpdate{base, tip, "refs/heads/main"}};
+  updates.insert(updates.end(), also_pushed.begin(), also_pushed.end());
+  OwnershipContext ctx{repo, config, policy, base, base, tip, "refs/heads/main", pusher, updates};
+  return check_ownership(ctx);
+}
+
+std::vector<std::string> approvals_of(const OwnershipResult& r) {
+  std::vector<std::string> out;
+  for (const auto& a : r.approvals) out.push_back(a.identity + " (" + a.how + ")");
+  return out;
+}
+
+std::string describe(const OwnershipResult& r) {
+  std::string s;
+  for (const auto& f : r.findings)
+    s += f.rule + " " + f.file + ":" + std::to_string(f.line) + (f.level == Level::warning ? " warning " : " ") +
+         f.message + "\n";
+  return s;
+}
+
+// Each of `expected` ("rule|part of the message") names one finding, in order.
+void check_findings(const OwnershipResult& r, const std::vector<std::string>& expected,
+                    const std::map<std::string, std::string>& vars = {}) {
+  INFO("findings:\n" << describe(r));
+  REQUIRE(r.findings.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    std::string e = expand(expected[i], vars);
+    auto bar = e.find('|');
+    CHECK(r.findings[i].rule == e.substr(0, bar));
+    if (bar != std::string::npos) CHECK_THAT(r.findings[i].message, Catch::Contains(e.substr(bar + 1)));
+    CHECK(r.findings[i].level == (r.findings[i].rule == "owners.signature" ? Level::warning : Level::error));
+  }
+}
+
+const Files k_environments = {{"environments/dev/base.yaml", configmap("dev")},
+                              {"environments/staging/base.yaml", configmap("staging")},
+                              {"environments/prod/base.yaml", configmap("prod")}};
+
+}  // namespace
+
+TEST_CASE("owner_matches names users, emails and team members, case-insensitively; never roles", "[ownership]") {
+  const std::map<std::string, std::vector<std::string>> teams = {
+      {"@org/platform", {"carol", "Dave@Example.com", "@erin"}},
+      {"org/sre", {"frank"}},  // a key written without its '@'
+  };
+  struct Case {
+    const char* owner;
+    const char* identity;
+    bool expected;
+  };
+  const Case cases[] = {
+      {"@alice", "alice", true},
+      {"@alice", "@alice", true},
+      {"alice", "alice", true},  // without '@' on either side
+      {"alice", "@alice", true},
+      {"@Alice", "ALICE", true},
+      {"@alice", "alicia", false},
+      {"@alice", "alice2", false},
+      {"@alice", "alice@example.com", false},  // a user name is not an email
+      {"alice@example.com", "alice@example.com", true},
+      {"Alice@Example.COM", "alice@example.com", true},
+      {"alice@example.com", "alice", false},
+      {"alice@example.com", "alice@example.org", false},
+      {"@org/platform", "carol", true},
+      {"@org/platform", "@carol", true},
+      {"@ORG/Platform", "CAROL", true},
+      {"@org/platform", "dave@example.com", true},
+      {"@org/platform", "erin", true},
+      {"@org/platform", "alice", false},
+      {"@org/platform", "@org/platform", false},  // a team is not one of its members
+      {"@org/other", "carol", false},              // unknown team: nobody
+      {"@org/sre", "frank", true},
+      {"@@maintainers", "maintainers", false},  // GitLab roles are unknown on a bare server
+      {"@@maintainers", "@@maintainers", false},
+      {"@@developer", "carol", false},
+      {"@alice", "", false},
+      {"@", "@", false},
+      {"", "", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.owner << " vs " << c.identity);
+    CHECK(owner_matches(c.owner, c.identity, teams) == c.expected);
+  }
+}
+
+TEST_CASE("pushed_paths is the union of every pushed commit's diff against its first parent", "[ownership]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  // B -- C1 (adds temp) -- C2 (removes temp, changes a) --- X (merge, also adds evil)
+  //  \_ S (adds side) ________________________________________/
+  const Files b = {{"a.txt", "a"}, {"keep.txt", "keep"}};
+  Files c1 = b;
+  c1["temp.txt"] = "temp";
+  Files c2 = b;
+  c2["a.txt"] = "a2";
+  Files s = b;
+  s["side.txt"] = "side";
+  Files x = c2;
+  x["side.txt"] = "side";
+  x["evil.txt"] = "evil";
+  const Oid B = make_commit(fx, b, {});
+  const Oid C1 = make_commit(fx, c1, {B});
+  const Oid C2 = make_commit(fx, c2, {C1});
+  const Oid S = make_commit(fx, s, {B});
+  const Oid X = make_commit(fx, x, {C2, S});
+  auto repo = fx.open();
+
+  struct Case {
+    const char* name;
+    Oid tip;
+    std::vector<Oid> exclude;
+    std::size_t limit;
+    std::vector<std::string> paths;
+    bool truncated;
+  };
+  const Case cases[] = {
+      {"one commit", C1, {B}, 100, {"temp.txt"}, false},
+      {"a file added then removed counts, though the net change lacks it", C2, {B}, 100, {"a.txt", "temp.txt"}, false},
+      {"nothing new", C2, {C2}, 100, {}, false},
+      {"an excluded descendant hides everything", C1, {C2}, 100, {}, false},
+      {"a merge brings both sides and its own change", X, {B}, 100,
+       {"a.txt", "evil.txt", "side.txt", "temp.txt"}, false},
+      {"a merge is diffed against its first parent, not its second", X, {C2, S}, 100, {"evil.txt", "side.txt"}, false},
+      {"a merge into a target that had its first parent", X, {C2}, 100, {"evil.txt", "side.txt"}, false},
+      {"a merge into a target that had its second parent", X, {S}, 100, {"a.txt", "evil.txt", "side.txt", "temp.txt"},
+       false},
+      {"a root commit is diffed against the empty tree", B, {}, 100, {"a.txt", "keep.txt"}, false},
+      {"exactly the limit", C2, {B}, 2, {"a.txt", "temp.txt"}, false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    bool truncated = true;
+    auto paths = pushed_paths(repo, c.tip, c.exclude, c.limit, truncated);
+    REQUIRE(paths);
+    CHECK(*paths == c.paths);
+    CHECK(truncated == c.truncated);
+  }
+
+  SECTION("more commits than the limit set `truncated`; the newest commits are read") {
+    bool truncated = false;
+    auto paths = pushed_paths(repo, X, {B}, 1, truncated);
+    REQUIRE(paths);
+    CHECK(truncated);
+    CHECK(*paths == std::vector<std::string>{"evil.txt", "side.txt"});
+    truncated = false;
+    CHECK(pushed_paths(repo, X, {B}, 3, truncated));
+    CHECK(truncated);
+  }
+}
+
+TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge would, in its dialect", "[ownership]") {
+  test::TempDir tmp;
+  const std::string github = "environments/prod/ @alice\n";
+  // [Prod][2] is a section to GitLab and an (unowned) pattern to GitHub.
+  const std::string gitlab = "[Prod][2]\nenvironments/prod/ @alice @carol\n";
+  const std::string needs_alice = "owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)";
+  const std::string needs_two = "owners.approval-required|needs 2 distinct approvals from @alice, @carol (section Prod)";
+  struct Case {
+    const char* name;
+    Files codeowners;  // location -> content
+    policy::Dialect dialect;
+    const char* pusher;
+    std::vector<std::string> findings;
+    const char* file = "";  // of the first finding
+    std::uint32_t line = 0;
+  };
+  const Case cases[] = {
+      {"GitHub: .github/CODEOWNERS", {{".github/CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
+      {"GitHub: CODEOWNERS", {{"CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
+      {"GitHub: docs/CODEOWNERS", {{"docs/CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
+      {"the owner approves by pushing", {{".github/CODEOWNERS", github}}, policy::Dialect::automatic, "alice", {}},
+      {"GitHub order: .github/ before the root",
+       {{".github/CODEOWNERS", github}, {"CODEOWNERS", "environments/prod/ @bob\n"}}, policy::Dialect::automatic, "bob",
+       {needs_alice}},
+      {"GitHub order: the root before docs/",
+       {{"CODEOWNERS", github}, {"docs/CODEOWNERS", "environments/prod/ @bob\n"}}, policy::Dialect::github, "bob",
+       {needs_alice}},
+      {"automatic: .gitlab/CODEOWNERS is GitLab's", {{".gitlab/CODEOWNERS", gitlab}}, policy::Dialect::automatic, "alice",
+       {needs_two}},
+      {"automatic: a root CODEOWNERS is read as GitHub's", {{"CODEOWNERS", gitlab}}, policy::Dialect::automatic, "alice",
+       {}},
+      {"policy gitlab: a root CODEOWNERS is GitLab's", {{"CODEOWNERS", gitlab}}, policy::Dialect::gitlab, "alice",
+       {needs_two}},
+      {"policy gitlab: docs/CODEOWNERS", {{"docs/CODEOWNERS", gitlab}}, policy::Dialect::gitlab, "alice", {needs_two}},
+      {"GitLab order: the root before .gitlab/",
+       {{"CODEOWNERS", gitlab}, {".gitlab/CODEOWNERS", "[Prod]\nenvironments/prod/ @alice\n"}}, policy::Dialect::gitlab,
+       "alice", {needs_two}},
+      {"policy github ignores .gitlab/", {{".gitlab/CODEOWNERS", gitlab}}, policy::Dialect::github, "bob", {}},
+      {"policy gitlab ignores .github/", {{".github/CODEOWNERS", github}}, policy::Dialect::gitlab, "bob", {}},
+      {"no CODEOWNERS: nobody owns anything", {}, policy::Dialect::automatic, "bob", {}},
+      {"a directory named CODEOWNERS is no file", {{"CODEOWNERS/README", github}}, policy::Dialect::automatic, "bob", {}},
+      {"GitHub: an exclusion is invalid", {{".github/CODEOWNERS", github + "!environments/prod/free.yaml\n"}},
+       policy::Dialect::automatic, "alice", {"owners.invalid|never means \"no owners\""}, ".github/CODEOWNERS", 2},
+      {"GitHub: an owner without @", {{"CODEOWNERS", "# owners\n\nenvironments/prod/ alice\n"}},
+       policy::Dialect::automatic, "alice", {"owners.invalid|CODEOWNERS on the target"}, "CODEOWNERS", 3},
+      {"GitLab: a broken section header", {{".gitlab/CODEOWNERS", "[Prod\nenvironments/prod/ @alice\n"}},
+       policy::Dialect::automatic, "alice", {"owners.invalid|"}, ".gitlab/CODEOWNERS", 1},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.name);
+    test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
+    Files base = k_environments;
+    for (const auto& [path, text] : c.codeowners) base[path] = text;
+    const Oid b = make_commit(fx, base, {});
+    const Oid tip = make_commit(fx, with(base, {"environments/prod/new.yaml"}), {b});
+    policy::Policy policy;
+    policy.codeowners_dialect = c.dialect;
+    auto r = check(fx, policy::ServerConfig{}, policy, b, tip, c.pusher);
+    check_findings(r, c.findings);
+    if (!c.findings.empty() && c.line) {
+      CHECK(r.findings[0].file == c.file);
+      CHECK(r.findings[0].line == c.line);
+    }
+  }
+
+  SECTION("a CODEOWNERS the push changes or adds does not judge that push") {
+    test::GitFixture fx(tmp, "changes-codeowners");
+    Files base = k_environments;
+    base["CODEOWNERS"] = github;
+    const Oid b = make_commit(fx, base, {});
+    Files next = with(base, {"environments/prod/new.yaml"});
+    next["CODEOWNERS"] = "environments/prod/ @bob\n";
+    const Oid tip = make_commit(fx, next, {b});
+    auto r = check(fx, {}, {}, b, tip, "bob");
+    check_findings(r, {"owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)"});
+    CHECK(r.findings[0].file == "environments/prod/new.yaml");
+    CHECK(r.changed_paths == 2);
+  }
+}
+
+TEST_CASE("check_ownership counts approvals from the pusher, signed commits and signed approval tags", "[ownership]") {
+  test::TempDir tmp;
+  const Keys keys(tmp);
+  const std::string codeowners =
+      "# Platform owns production.\n"
+      "environments/prod/ @alice @org/platform\n"
+      "/environments/staging/ carol@example.com erin@example.com\n";
+  struct Tag {
+    const char* who;
+    bool of_pushed_commit;  // false: of the target's commit
+    bool with_push;         // false: already on the server
+  };
+  struct Case {
+    const char* name;
+    const char* changed;
+    const char* pusher;
+    std::pair<std::string, std::string> author = {"Test", "test@example.com"};
+    bool self_approval = true;
+    const char* signed_by = "";
+    std::vector<Tag> tags = {};
+    bool signers = true;  // allowedSigners is configured
+    std::vector<std::string> approvals = {};
+    std::vector<std::string> findings = {};
+  };
+  const std::string needs_owner = "owners.approval-required|needs approval by @alice, @org/platform; approvals seen: ";
+  const std::string self_off = "(the pusher authored a change, and self-approval is off)";
+  const Case cases[] = {
+      {.name = "an owner pushes", .changed = "environments/prod/new.yaml", .pusher = "alice",
+       .approvals = {"alice (pusher)"}},
+      {.name = "a non-owner pushes", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .approvals = {"bob (pusher)"}, .findings = {needs_owner + "bob (pusher)"}},
+      {.name = "a team member (server config) pushes", .changed = "environments/prod/new.yaml", .pusher = "dave",
+       .approvals = {"dave (pusher)"}},
+      {.name = "names compare case-insensitively", .changed = "environments/prod/new.yaml", .pusher = "ALICE",
+       .approvals = {"ALICE (pusher)"}},
+      {.name = "nobody named", .changed = "environments/prod/new.yaml", .pusher = "",
+       .findings = {needs_owner + "none"}},
+      {.name = "an email owner pushes", .changed = "environments/staging/new.yaml", .pusher = "carol@example.com",
+       .approvals = {"carol@example.com (pusher)"}},
+      {.name = "a non-owner changes a path owned by emails", .changed = "environments/staging/new.yaml", .pusher = "bob",
+       .approvals = {"bob (pusher)"},
+       .findings = {"owners.approval-required|needs approval by carol@example.com, erin@example.com; approvals seen: bob"}},
+      {.name = "unowned paths need nobody", .changed = "environments/dev/new.yaml", .pusher = "bob",
+       .approvals = {"bob (pusher)"}},
+      {.name = "selfApproval off: the pusher is the author by name", .changed = "environments/prod/new.yaml",
+       .pusher = "alice", .author = {"Alice", "a.liddell@corp.example"}, .self_approval = false,
+       .findings = {needs_owner + "none " + self_off}},
+      {.name = "selfApproval off: the pusher is the author by email", .changed = "environments/staging/new.yaml",
+       .pusher = "carol@example.com", .author = {"Carol", "Carol@Example.com"}, .self_approval = false,
+       .findings = {"owners.approval-required|approvals seen: none " + self_off}},
+      {.name = "selfApproval off: the pusher is the author by the email's local part",
+       .changed = "environments/prod/new.yaml", .pusher = "alice", .author = {"A. Liddell", "alice@corp.example"},
+       .self_approval = false, .findings = {needs_owner + "none " + self_off}},
+      {.name = "selfApproval off: someone else authored", .changed = "environments/prod/new.yaml", .pusher = "alice",
+       .author = {"Bob", "bob@example.com"}, .self_approval = false, .approvals = {"alice (pusher)"}},
+      {.name = "selfApproval on: the author pushes", .changed = "environments/prod/new.yaml", .pusher = "alice",
+       .author = {"alice", "alice@example.com"}, .approvals = {"alice (pusher)"}},
+      {.name = "a commit signed by an owner", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .signed_by = "alice", .approvals = {"bob (pusher)", "alice (signed commit {commit})"}},
+      {.name = "a commit signed by a key that is no allowed signer", .changed = "environments/prod/new.yaml",
+       .pusher = "bob", .signed_by = "mallory", .approvals = {"bob (pusher)"},
+       .findings = {"owners.signature|the signature of commit {commit} is not accepted: ",
+                    needs_owner + "bob (pusher)"}},
+      {.name = "a commit signed by an allowed signer who owns nothing", .changed = "environments/prod/new.yaml",
+       .pusher = "bob", .signed_by = "bob", .approvals = {"bob (pusher)", "bob (signed commit {commit})"},
+       .findings = {needs_owner + "bob (pusher), bob (signed commit {commit})"}},
+      {.name = "without allowedSigners signatures are not read", .changed = "environments/prod/new.yaml",
+       .pusher = "bob", .signed_by = "mallory", .signers = false, .approvals = {"bob (pusher)"},
+       .findings = {needs_owner + "bob (pusher)"}},
+      {.name = "an approval tag already on the server", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .tags = {{"alice", true, false}},
+       .approvals = {"bob (pusher)", "alice (approval tag refs/approvals/{commit40}/alice)"}},
+      {.name = "an approval tag pushed with the change", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .tags = {{"alice", true, true}},
+       .approvals = {"bob (pusher)", "alice (approval tag refs/approvals/{commit40}/alice)"}},
+      {.name = "an approval tag of another commit is ignored", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .tags = {{"alice", false, false}, {"alice", false, true}}, .approvals = {"bob (pusher)"},
+       .findings = {needs_owner + "bob (pusher)"}},
+      {.name = "an approval tag by an unknown signer", .changed = "environments/prod/new.yaml", .pusher = "bob",
+       .tags = {{"mallory", true, true}}, .approvals = {"bob (pusher)"},
+       .findings = {"owners.signature|approval tag refs/approvals/{commit40}/mallory is not accepted: ",
+                    needs_owner + "bob (pusher)"}},
+      {.name = "an approval tag by a principal named by email", .changed = "environments/staging/new.yaml",
+       .pusher = "bob", .tags = {{"erin", true, false}},
+       .approvals = {"bob (pusher)", "erin@example.com (approval tag refs/approvals/{commit40}/erin)"}},
+      {.name = "without allowedSigners approval tags are not read", .changed = "environments/prod/new.yaml",
+       .pusher = "bob", .tags = {{"alice", true, true}}, .signers = false, .approvals = {"bob (pusher)"},
+       .findings = {needs_owner + "bob (pusher)"}},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.name);
+    test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
+    Files base = k_environments;
+    base[".github/CODEOWNERS"] = codeowners;
+    const Oid b = make_commit(fx, base, {});
+    const Oid tip = make_commit(fx, with(base, {c.changed}), {b}, c.author, &keys, c.signed_by);
+    std::vector<RefUpdate> pushed;
+    for (const auto& t : c.tags) {
+      const Oid of = t.of_pushed_commit ? tip : b;
+      const Oid tag = approval_tag(fx, keys, t.who, of);
+      const std::string ref = "refs/approvals/" + of.hex() + "/" + t.who;
+      if (t.with_push)
+        pushed.push_back(RefUpdate{Oid{}, tag, ref});
+      else
+        fx.set_ref(ref, tag);
+    }
+    policy::ServerConfig config;
+    config.teams = {{"@org/platform", {"dave"}}};
+    if (c.signers) config.allowed_signers = keys.allowed_signers();
+    policy::Policy policy;
+    policy.self_approval = c.self_approval;
+    auto r = check(fx, config, policy, b, tip, c.pusher, pushed);
+    const std::map<std::string, std::string> vars = {{"commit", tip.short_hex()}, {"commit40", tip.hex()}};
+    std::vector<std::string> approvals;
+    for (const auto& a : c.approvals) approvals.push_back(expand(a, vars));
+    CHECK(approvals_of(r) == approvals);
+    check_findings(r, c.findings, vars);
+    CHECK(r.changed_paths == 1);
+  }
+}
+
+TEST_CASE("a signed merge approves every commit it brings; each pushed commit's paths count", "[ownership]") {
+  test::TempDir tmp;
+  const Keys keys(tmp);
+  test::GitFixture fx(tmp);
+  Files base = k_environments;
+  base[".github/CODEOWNERS"] = "environments/prod/ @alice\n";
+  const Oid b = make_commit(fx, base, {});
+  // bob adds a file and removes it again on a branch; alice merges it, signed.
+  const Oid added = make_commit(fx, with(base, {"environments/prod/temp.yaml"}), {b}, {"bob", "bob@example.com"});
+  const Oid removed = make_commit(fx, with(base, {"environments/dev/x.yaml"}), {added}, {"bob", "bob@example.com"});
+  const Oid main_side = make_commit(fx, with(base, {"environments/dev/y.yaml"}), {b});
+  const Files merged = with(base, {"environments/dev/x.yaml", "environments/dev/y.yaml"});
+  policy::ServerConfig config;
+  config.allowed_signers = keys.allowed_signers();
+
+  SECTION("signed by the owner") {
+    const Oid merge = make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"}, &keys, "alice");
+    auto r = check(fx, config, {}, b, merge, "bob");
+    check_findings(r, {});
+    CHECK(approvals_of(r) == std::vector<std::string>{"bob (pusher)", "alice (signed commit " + merge.short_hex() + ")"});
+    CHECK(r.changed_paths == 3);
+  }
+  SECTION("unsigned") {
+    const Oid merge = make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"});
+    auto r = check(fx, config, {}, b, merge, "bob");
+    check_findings(r, {"owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)"});
+    CHECK(r.findings[0].file == "environments/prod/temp.yaml");
+  }
+}
+
+TEST_CASE("GitLab sections: [N] distinct approvers, optional sections, exclusions, default owners", "[ownership]") {
+  test::TempDir tmp;
+  const Keys keys(tmp);
+  const std::string codeowners =
+      "[Prod][2] @alice @carol @org/platform\n"
+      "environments/prod/\n"
+      "!environments/prod/free.yaml\n"
+      "\n"
+      "^[Docs] @bob\n"
+      "*.md\n"
+      "\n"
+      "[Ops] @org/ops\n"
+      "environments/ops/\n";
+  struct Case {
+    const char* name;
+    std::vector<std::string> changed;
+    const char* pusher;
+    std::vector<const char*> tags;  // approval tags of the pushed commit, pushed with it
+    std::vector<std::string> findings;
+  };
+  const std::string prod = "environments/prod/a.yaml";
+  const std::string needs_two = "owners.approval-required|needs 2 distinct approvals from @alice, @carol, @org/platform (section Prod)";
+  const Case cases[] = {
+      {"one owner of two", {prod}, "alice", {}, {needs_two + "; approvals seen: alice (pusher)"}},
+      {"the same owner twice is one approval", {prod}, "alice", {"alice"}, {needs_two}},
+      {"two owners: the pusher and a tag", {prod}, "alice", {"carol"}, {}},
+      {"two owners: both by tag", {prod}, "eve", {"alice", "carol"}, {}},
+      {"a team member and an owner", {prod}, "dave", {"alice"}, {}},
+      {"two paths, one message", {prod, "environments/prod/b.yaml"}, "alice", {},
+       {"owners.approval-required|2 paths need 2 distinct approvals from @alice, @carol, @org/platform (section Prod): "
+        "environments/prod/a.yaml, environments/prod/b.yaml"}},
+      {"an optional section needs nobody", {"README.md"}, "eve", {}, {}},
+      {"an optional section next to a required one", {prod, "README.md"}, "bob", {}, {needs_two + "; approvals seen: bob"}},
+      {"an excluded path is outside its section", {"environments/prod/free.yaml"}, "eve", {}, {}},
+      {"the header's owners, one approval by default", {"environments/ops/a.yaml"}, "alice", {},
+       {"owners.approval-required|needs approval by @org/ops (section Ops)"}},
+      {"a member of the header's team", {"environments/ops/a.yaml"}, "olga", {}, {}},
+      {"unowned paths", {"environments/dev/a.yaml"}, "eve", {}, {}},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.name);
+    test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
+    Files base = k_environments;
+    base[".gitlab/CODEOWNERS"] = codeowners;
+    const Oid b = make_commit(fx, base, {});
+    const Oid tip = make_commit(fx, with(base, c.changed), {b});
+    std::vector<RefUpdate> pushed;
+    for (const char* who : c.tags)
+      pushed.push_back(RefUpdate{Oid{}, approval_tag(fx, keys, who, tip), "refs/approvals/" + tip.hex() + "/" + who});
+    policy::ServerConfig config;
+    config.teams = {{"@org/platform", {"dave"}}, {"@org/ops", {"olga"}}};
+    config.allowed_signers = keys.allowed_signers();
+    auto r = check(fx, config, {}, b, tip, c.pusher, pushed);
+    check_findings(r, c.findings);
+    CHECK(r.changed_paths == c.changed.size());
+  }
+}
+
+TEST_CASE("team members come from the server config and the repository's teams file", "[ownership]") {
+  test::TempDir tmp;
+  struct Case {
+    const char* name;
+    std::optional<std::string> teams_file;  // content at .portcullis/teams.yaml on the target
+    const char* pusher;
+    std::vector<std::string> findings;
+  };
+  const std::string needs = "owners.approval-required|needs approval by @org/payments";
+  const Case cases[] = {
+      {"a member from the file", "\"@org/payments\": [bob]\n", "bob", {}},
+      {"a member from the server config", "\"@org/payments\": [bob]\n", "erin", {}},
+      {"members from both are merged", "\"@org/payments\": [bob]\n\"@org/other\": [alice]\n", "erin", {}},
+      {"not a member", "\"@org/payments\": [bob]\n\"@org/other\": [alice]\n", "alice", {needs}},
+      {"keys compare case-insensitively", "\"@ORG/Payments\": [Bob]\n", "bob", {}},
+      {"no teams file", std::nullopt, "bob", {needs}},
+      {"a teams file that is no mapping", "- bob\n", "bob",
+       {"owners.invalid|the teams file is not a YAML mapping", needs}},
+      {"a teams file that does not parse", "\"@org/payments\": [bob\n", "erin",
+       {"owners.invalid|the teams file is not a YAML mapping"}},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.name);
+    test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
+    Files base = k_environments;
+    base[".github/CODEOWNERS"] = "environments/prod/ @org/payments\n";
+    if (c.teams_file) base[".portcullis/teams.yaml"] = *c.teams_file;
+    const Oid b = make_commit(fx, base, {});
+    const Oid tip = make_commit(fx, with(base, {"environments/prod/new.yaml"}), {b});
+    policy::ServerConfig config;
+    config.teams = {{"@org/payments", {"erin"}}};
+    policy::Policy policy;
+    policy.teams_file = ".portcullis/teams.yaml";
+    auto r = check(fx, config, policy, b, tip, c.pusher);
+    check_findings(r, c.findings);
+    for (const auto& f : r.findings)
+      if (f.rule == "owners.invalid") CHECK(f.file == ".portcullis/teams.yaml");
+  }
+}
