@@ -41,6 +41,9 @@ class Client {
   // stop. Returns the final status.
   util::Result<int> stream(std::string_view path, const std::function<bool(std::string_view)>& on_chunk);
 
+  // Aborts a request in progress on another thread (a stream blocked waiting for data).
+  void cancel();
+
   // Per-request read timeout (default 60 s).
   void set_timeout(std::chrono::milliseconds timeout);
 
