@@ -11,7 +11,9 @@ namespace portcullis::hooks {
 namespace {
 
 const Command k_commands[] = {
-    {"install", "make a bare repository enforce Portcullis (installs its hooks)", setup_install},
+    {"install",
+     "install its hooks into a bare repository or a Git host (--layout plain, gitolite, gitlab, gitea)",
+     setup_install},
     {"hook", "run as a Git server hook (pre-receive, post-receive)", setup_hook},
     {"check", "run the gate's checks on a range in any clone (CI, pre-push)", setup_check},
     {"schemas", "manage the schema store (import a cluster's OpenAPI document)", setup_schemas},

@@ -10,6 +10,7 @@
 #include "hooks/audit.hpp"
 #include "hooks/command.hpp"
 #include "hooks/gate.hpp"
+#include "hooks/install.hpp"
 #include "hooks/notify.hpp"
 #include "hooks/watchdog.hpp"
 #include "shared/schema/store.hpp"
@@ -66,15 +67,18 @@ fs::path audit_path(const policy::ServerConfig& config, const fs::path& git_dir)
   return config.audit_log.empty() ? git_dir / "portcullis" / "audit.jsonl" : config.audit_log;
 }
 
-int pre_receive(const std::string& config_path) {
+int pre_receive(const std::string& config_path, Layout layout) {
   auto started = std::chrono::steady_clock::now();
   policy::ServerConfig config;
   if (!config_path.empty()) {
     auto c = policy::load_server_config(config_path);
     if (!c) {
       read_stdin(1 << 20);
-      say("portcullis: push rejected: the server config cannot be read: " + c.error().describe() +
-          "\nportcullis: tell the Git server's administrators; no push is accepted until it is fixed.\n");
+      say(adapt_output(
+          layout,
+          "portcullis: push rejected: the server config cannot be read: " + c.error().describe() +
+              "\nportcullis: tell the Git server's administrators; no push is accepted until it is fixed.\n",
+          true));
       return k_exit_rejected;
     }
     config = std::move(*c);
@@ -112,9 +116,11 @@ int pre_receive(const std::string& config_path) {
           " ms; push ACCEPTED UNCHECKED because failMode is open (push " + audit.push_id + ")\n");
       ::_exit(0);
     }
-    say("portcullis: push rejected: the checks did not finish within the time budget of " +
-        std::to_string(config.time_budget_ms) + " ms (push " + audit.push_id +
-        ")\n      fix: retry, or split the push into smaller pushes\n");
+    say(adapt_output(layout,
+                     "portcullis: push rejected: the checks did not finish within the time budget of " +
+                         std::to_string(config.time_budget_ms) + " ms (push " + audit.push_id +
+                         ")\n      fix: retry, or split the push into smaller pushes\n",
+                     true));
     ::_exit(k_exit_rejected);
   };
   auto parsed = parse_updates(input, config.max_refs);
@@ -180,7 +186,8 @@ int pre_receive(const std::string& config_path) {
   bool json = push_option("portcullis.format").value_or("text") == "json";
   std::string text = json ? render_json(report) : render_text(report);
   if (report.rejected() || !report.findings.empty() || report.fail_open) text += "portcullis: push id " + audit.push_id + "\n";
-  say(text);
+  // JSON stays one machine-readable line; text rejections are adapted to the host (GitLab's UI).
+  say(json ? text : adapt_output(layout, text, report.rejected()));
   return report.rejected() ? k_exit_rejected : k_exit_ok;
 }
 
@@ -233,17 +240,28 @@ Runner setup_hook(CLI::App& app) {
   struct Options {
     std::string which;
     std::string config;
+    std::string layout = "plain";
   };
   auto o = std::make_shared<Options>();
   app.footer(
       "Run as a Git server hook. pre-receive reads `<old> <new> <ref>` lines on stdin and exits 0 to "
       "accept the push, 1 to reject it; post-receive updates Portcullis' indexes. Installed by "
-      "`portcullis install`. Push option portcullis.format=json asks for JSON output.");
+      "`portcullis install`. Push option portcullis.format=json asks for JSON output. --layout names the Git "
+      "host that runs the hook (written by `portcullis install --layout`): with gitlab, every line of a text "
+      "rejection starts with \"GL-HOOK-ERR: \" so GitLab shows it in its web UI; plain, gitolite and gitea print "
+      "as is. The pusher comes from the server config's identity.env (by default GL_USER for gitolite, "
+      "GL_USERNAME for GitLab, GITEA_PUSHER_NAME for Gitea, GITHUB_USER_LOGIN, REMOTE_USER for smart HTTP).");
   app.add_option("hook", o->which, "pre-receive or post-receive")
       ->required()
       ->check(CLI::IsMember({"pre-receive", "post-receive"}));
   app.add_option("--config", o->config, "server config (YAML)");
-  return [o] { return o->which == "pre-receive" ? pre_receive(o->config) : post_receive(o->config); };
+  app.add_option("--layout", o->layout, "the Git host that runs the hook: plain, gitolite, gitlab or gitea")
+      ->check(CLI::IsMember({"plain", "gitolite", "gitlab", "gitea"}))
+      ->capture_default_str();
+  return [o] {
+    Layout layout = parse_layout(o->layout).value_or(Layout::plain);
+    return o->which == "pre-receive" ? pre_receive(o->config, layout) : post_receive(o->config);
+  };
 }
 
 }  // namespace portcullis::hooks

@@ -14,6 +14,7 @@ test_pkgs=(
   openssh-client curl jq time hyperfine
   golang-go etcd-server rsync dpkg-dev
   openssh-server nginx fcgiwrap apache2-utils
+  gitolite3
 )
 
 want=("${build_pkgs[@]}")

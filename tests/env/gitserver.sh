@@ -740,3 +740,37 @@ http_git_stop() {
   rm -f "$h/run/fcgiwrap.sock"
   return "$rc"
 }
+
+# http_git_add_user DIR NAME: another basic-auth user NAME (random password) on the smart HTTP
+# server of DIR, so pushes can come from several people (the hooks see REMOTE_USER=NAME);
+# prints the path of a GIT_ASKPASS script (root only) that answers NAME and its password.  nginx
+# reads htpasswd at every request, so a running server knows NAME at once; http_git_start makes
+# a fresh htpasswd, so add users again after a restart.
+http_git_add_user() {
+  if [[ $# -ne 2 || ! $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+    _gs_say "usage: http_git_add_user DIR NAME   (NAME: [A-Za-z0-9][A-Za-z0-9._-]*)"
+    return 2
+  fi
+  local h u name=$2 pw
+  h=$(_gs_abs "$1/http") && [[ -f $h/htpasswd ]] || { _gs_say "http_git_add_user: http_git_start $1 first"; return 1; }
+  u=$(_gs_user)
+  mkdir -p "$h/users" && chmod 700 "$h/users" || return 1
+  if [[ ! -s $h/users/$name.password ]]; then
+    (umask 077 && openssl rand -hex 16 >"$h/users/$name.password") || return 1
+  fi
+  pw=$(<"$h/users/$name.password")
+  cp "$h/htpasswd" "$h/htpasswd.tmp" &&
+    printf '%s\n' "$pw" | htpasswd -i -B -C 5 "$h/htpasswd.tmp" "$name" >/dev/null 2>&1 &&
+    chgrp "$u" "$h/htpasswd.tmp" && chmod 640 "$h/htpasswd.tmp" && mv -f "$h/htpasswd.tmp" "$h/htpasswd" ||
+    { _gs_say "http_git_add_user: FAILED: htpasswd"; return 1; }
+  cat >"$h/users/$name.askpass.tmp" <<EOS
+#!/bin/sh
+# GIT_ASKPASS of user $name for the test Git server (written by tests/env/gitserver.sh): root only.
+case \$1 in
+Username*) printf '%s\n' '$name' ;;
+*) cat '$h/users/$name.password' ;;
+esac
+EOS
+  chmod 700 "$h/users/$name.askpass.tmp" && mv -f "$h/users/$name.askpass.tmp" "$h/users/$name.askpass" || return 1
+  printf '%s\n' "$h/users/$name.askpass"
+}
