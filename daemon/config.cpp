@@ -86,8 +86,54 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (const yaml::Node* s = t->get("maxPruneShare"))
       tc.max_prune_share = s->type == yaml::Type::integer ? static_cast<double>(s->value.integer) : s->value.number;
     if (const yaml::Node* n = t->get("concurrency")) tc.concurrency = static_cast<int>(n->value.integer);
+    tc.self_heal = flag("selfHeal", true);
+    tc.detect_only = flag("detectOnly", false);
+    if (const yaml::Node* rules = t->get("ignore"))
+      for (const yaml::Node* r : rules->items) {
+        IgnoreRule rule;
+        rule.group = std::string(r->get_string("group"));
+        rule.kind = std::string(r->get_string("kind"));
+        rule.name = std::string(r->get_string("name"));
+        rule.namespace_ = std::string(r->get_string("namespace"));
+        for (const yaml::Node* p : r->get("jsonPointers")->items) rule.pointers.emplace_back(p->text);
+        tc.ignore.push_back(std::move(rule));
+      }
     if (!names.insert(tc.name).second) return error_at(t, "target \"" + tc.name + "\" is declared twice");
     c.targets.push_back(std::move(tc));
+  }
+  if (const yaml::Node* alerts = root.get("alerts")) {
+    auto duration = [&](std::string_view key, std::chrono::milliseconds& out) -> util::Result<void> {
+      if (auto d = alerts->get_string(key); !d.empty()) {
+        auto ms = util::parse_duration_ms(d);
+        if (!ms || *ms <= 0) return error_at(alerts->get(key), std::string(key) + " must be a positive duration");
+        out = std::chrono::milliseconds(*ms);
+      }
+      return {};
+    };
+    if (auto r = duration("outOfSyncAfter", c.alerts.out_of_sync_after); !r) return util::fail(r.error());
+    if (auto r = duration("repeatInterval", c.alerts.repeat_interval); !r) return util::fail(r.error());
+    if (const yaml::Node* n = alerts->get("maxPerMinute")) c.alerts.max_per_minute = static_cast<int>(n->value.integer);
+    std::set<std::string> provider_names;
+    if (const yaml::Node* providers = alerts->get("providers"))
+      for (const yaml::Node* p : providers->items) {
+        AlertProvider ap;
+        ap.name = std::string(p->get_string("name"));
+        auto type = p->get_string("type");
+        ap.type = type == "slack" ? AlertProviderType::slack
+                  : type == "pagerduty" ? AlertProviderType::pagerduty
+                                        : AlertProviderType::webhook;
+        ap.url = std::string(p->get_string("url"));
+        ap.secret_file = path_of(p->get_string("secretFile"));
+        ap.routing_key_file = path_of(p->get_string("routingKeyFile"));
+        ap.ca_file = path_of(p->get_string("caFile"));
+        if (const yaml::Node* events = p->get("events"))
+          for (const yaml::Node* e : events->items) ap.events.emplace_back(e->text);
+        if (ap.type == AlertProviderType::pagerduty && ap.routing_key_file.empty())
+          return error_at(p, "alert provider \"" + ap.name + "\": type pagerduty needs routingKeyFile");
+        if (!provider_names.insert(ap.name).second)
+          return error_at(p, "alert provider \"" + ap.name + "\" is declared twice");
+        c.alerts.providers.push_back(std::move(ap));
+      }
   }
   return c;
 }

@@ -9,6 +9,16 @@
 
 namespace portcullis::daemon {
 
+// Fields of matching objects that are neither compared for drift nor applied (say
+// /spec/replicas of an HPA-scaled Deployment). Empty selectors match everything.
+struct IgnoreRule {
+  std::string group;      // API group ("apps"; "" is the core group); "*" or empty: any
+  std::string kind;       // glob
+  std::string name;       // glob
+  std::string namespace_; // glob
+  std::vector<std::string> pointers;  // JSON pointers, RFC 6901
+};
+
 struct TargetConfig {
   std::string name;
   std::string path;                  // environment directory in the repository
@@ -20,6 +30,29 @@ struct TargetConfig {
   double max_prune_share = 0.5;
   bool force_conflicts = true;
   int concurrency = 8;
+  // Drift: watched always; corrected unless detectOnly (selfHeal false also only reports).
+  bool self_heal = true;
+  bool detect_only = false;
+  std::vector<IgnoreRule> ignore;
+};
+
+enum class AlertProviderType { webhook, slack, pagerduty };
+
+struct AlertProvider {
+  std::string name;
+  AlertProviderType type = AlertProviderType::webhook;
+  std::string url;
+  std::filesystem::path secret_file;       // webhook: HMAC-SHA256 secret
+  std::filesystem::path routing_key_file;  // pagerduty: integration (routing) key
+  std::filesystem::path ca_file;           // https: trusted CA (default: the system's)
+  std::vector<std::string> events;         // alert kinds sent (names as in AlertKind); empty: all
+};
+
+struct AlertsConfig {
+  std::vector<AlertProvider> providers;
+  std::chrono::milliseconds out_of_sync_after{600'000};  // OutOfSync or drift persisting this long alerts
+  std::chrono::milliseconds repeat_interval{3'600'000};  // an open alert is re-sent this often at most
+  int max_per_minute = 30;                                // per provider; the rest is dropped and counted
 };
 
 struct RepositoryConfig {
@@ -44,6 +77,7 @@ struct Config {
   std::string inventory_namespace = "portcullis-system";
   RepositoryConfig repository;
   std::vector<TargetConfig> targets;
+  AlertsConfig alerts;
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }
 };
