@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <mutex>
+#include <thread>
+#include <unordered_map>
 
+#include "daemon/alerts.hpp"
 #include "daemon/log.hpp"
 #include "daemon/mirror.hpp"
+#include "daemon/monitor.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
 
@@ -43,7 +48,11 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
            t.desired_revision + "\",\"appliedRevision\":\"" + t.applied_revision + "\",\"state\":\"" +
            std::string(state_name(t.state)) + "\",\"lastError\":\"" + json_escape(t.last_error) +
            "\",\"pruneBlocked\":\"" + json_escape(t.prune_blocked) + "\",\"objects\":" + std::to_string(t.objects) +
-           ",\"lastSyncTime\":\"" + t.last_sync_time + "\",\"lastSyncMs\":" + std::to_string(t.last_sync_ms) + "}";
+           ",\"lastSyncTime\":\"" + t.last_sync_time + "\",\"lastSyncMs\":" + std::to_string(t.last_sync_ms) +
+           ",\"health\":\"" + json_escape(t.health) + "\",\"healthReason\":\"" + json_escape(t.health_reason) +
+           "\",\"driftMode\":\"" + t.drift_mode + "\",\"drifted\":" + std::to_string(t.drifted) + ",\"drift\":" +
+           json_list(t.drift) + ",\"healed\":" + std::to_string(t.healed) + ",\"selfHealLoop\":\"" +
+           json_escape(t.self_heal_loop) + "\"}";
   }
   return out + "]}\n";
 }
@@ -59,6 +68,23 @@ struct Service::Impl {
   bool is_ready = false;
   std::vector<TargetStatus> statuses;
   std::vector<Clock::time_point> pending_event_times;  // receipt times, for notify latency
+
+  // Drift: the monitor's watches wake the heal thread.
+  std::unique_ptr<Alerter> alerter;
+  std::unique_ptr<DriftMonitor> monitor;
+  std::thread heal_thread;
+  std::condition_variable heal_cv;
+  bool heal_pending = false;
+  struct HealState {
+    std::unordered_map<std::string, Clock::time_point> last_heal;              // key -> when applied again
+    std::unordered_map<std::string, std::deque<Clock::time_point>> history;   // recent corrections per key
+    std::unordered_map<std::string, Clock::time_point> hold_until;            // damped keys
+    std::unordered_map<std::string, int> held_times;                          // consecutive dampings
+  };
+  std::vector<HealState> heal_states;  // by target index, used by the heal thread only
+  // A key corrected this often within the window is fought over: damped with backoff.
+  static constexpr std::size_t k_loop_corrections = 5;
+  static constexpr auto k_loop_window = std::chrono::minutes(10);
 
   void audit(const std::string& line) {
     if (auto r = util::append_line(config.audit_path(), line); !r)
@@ -105,8 +131,160 @@ struct Service::Impl {
             json_list(r.applied_objects) + ",\"pruned\":" + json_list(r.pruned_objects) + ",\"errors\":" +
             json_list(r.errors) + ",\"pruneBlocked\":\"" + util::json_escape(r.prune_blocked) + "\"}\n");
     }
+    if (r.state == SyncState::failed) {
+      alerter->raise(Alert{AlertKind::sync_failed, name, r.revision, "sync of " + name + " failed: " + r.errors.front(),
+                           {}, "portcullisd", r.errors.front()});
+    } else {
+      alerter->resolve(AlertKind::sync_failed, name);
+    }
+    if (!r.prune_blocked.empty())
+      alerter->raise(Alert{AlertKind::prune_blocked, name, r.revision, "prune blocked on " + name + ": " + r.prune_blocked,
+                           {}, "portcullisd", r.prune_blocked});
+    else if (r.state != SyncState::failed)
+      alerter->resolve(AlertKind::prune_blocked, name);
+    // The monitor watches what this sync declared.
+    if (auto desired = syncers[i]->desired())
+      if (auto conn = syncers[i]->connection()) monitor->set_target(name, *conn, std::move(desired));
   }
+
+  void wake_healer() {
+    {
+      std::lock_guard lock(mutex);
+      heal_pending = true;
+    }
+    heal_cv.notify_all();
+  }
+
+  void heal_loop();
+  void heal_target(std::size_t i, Clock::time_point now, Clock::time_point& next_check);
 };
+
+void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::time_point& next_check) {
+  const TargetConfig& tc = syncers[i]->config();
+  const std::string& name = tc.name;
+  HealState& hs = heal_states[i];
+  std::vector<DriftItem> items = monitor->drifted(name);
+  const bool correcting = tc.self_heal && !tc.detect_only;
+
+  // Forget old corrections; release dampings that ran out.
+  for (auto it = hs.history.begin(); it != hs.history.end();) {
+    while (!it->second.empty() && now - it->second.front() > k_loop_window) it->second.pop_front();
+    it = it->second.empty() ? hs.history.erase(it) : std::next(it);
+  }
+  std::vector<std::string> keys;
+  std::vector<const DriftItem*> healing;
+  for (const auto& item : items) {
+    if (!correcting) break;
+    if (auto h = hs.hold_until.find(item.key); h != hs.hold_until.end() && h->second > now) {
+      next_check = std::min(next_check, h->second);
+      continue;
+    }
+    auto last = hs.last_heal.find(item.key);
+    if (last != hs.last_heal.end() && item.observed <= last->second) continue;  // applied; the watch has not caught up
+    keys.push_back(item.key);
+    healing.push_back(&item);
+  }
+
+  if (!keys.empty()) {
+    SyncResult r = syncers[i]->heal(keys);
+    auto done = Clock::now();
+    std::string labels = "target=\"" + label_value(name) + "\"";
+    metrics.add("portcullis_drift_corrected_total", labels, static_cast<double>(r.applied));
+    std::vector<std::string> what;
+    for (const DriftItem* item : healing) {
+      hs.last_heal[item->key] = done;
+      auto& h = hs.history[item->key];
+      h.push_back(done);
+      metrics.observe("portcullis_drift_correction_seconds", labels, std::chrono::duration<double>(done - item->observed).count());
+      std::string pointers;
+      for (const auto& p : item->pointers) pointers += (pointers.empty() ? "" : ",") + p;
+      what.push_back(item->what + (item->deleted ? " (deleted)" : ": " + pointers) +
+                     (item->manager.empty() ? "" : " by " + item->manager));
+      if (h.size() >= k_loop_corrections) {
+        int n = ++hs.held_times[item->key];
+        auto hold = std::min<std::chrono::milliseconds>(std::chrono::seconds(10) * (1 << std::min(n - 1, 6)),
+                                                        std::chrono::minutes(10));
+        hs.hold_until[item->key] = done + hold;
+        next_check = std::min(next_check, done + hold);
+        std::string loop = item->what + " was corrected " + std::to_string(h.size()) + " times in 10m" +
+                           (item->manager.empty() ? "" : "; " + item->manager + " changes it back") +
+                           "; next correction in " + std::to_string(hold.count() / 1000) + "s";
+        log(LogLevel::warn, "self-heal loop: damped", {{"target", name}, {"object", item->what}, {"detail", loop}});
+        metrics.add("portcullis_self_heal_loops_total", labels);
+        alerter->raise(Alert{AlertKind::self_heal_loop, name, r.revision, "self-heal loop on " + name + ": " + loop,
+                             {item->what}, "portcullisd", item->manager});
+        std::lock_guard lock(mutex);
+        statuses[i].self_heal_loop = loop;
+      }
+    }
+    std::string result = r.errors.empty() ? "corrected" : "failed";
+    log(r.errors.empty() ? LogLevel::info : LogLevel::error, "drift " + result,
+        {{"target", name}, {"revision", r.revision}, {"objects", std::to_string(keys.size())},
+         {"error", r.errors.empty() ? "" : r.errors.front()}});
+    audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"self-heal\",\"target\":\"" + util::json_escape(name) +
+          "\",\"revision\":\"" + r.revision + "\",\"actor\":\"portcullisd\",\"result\":\"" + result + "\",\"drift\":" +
+          json_list(what) + ",\"applied\":" + json_list(r.applied_objects) + ",\"errors\":" + json_list(r.errors) + "}\n");
+    if (r.applied > 0) {
+      Alert a{AlertKind::drift_corrected, name, r.revision,
+              "drift corrected on " + name + ": " + what.front() +
+                  (what.size() > 1 ? " (and " + std::to_string(what.size() - 1) + " more)" : ""),
+              {}, "portcullisd", {}};
+      for (std::size_t k = 0; k < what.size() && k < 20; ++k) a.objects.push_back(what[k]);
+      alerter->raise(std::move(a));
+    }
+    std::lock_guard lock(mutex);
+    statuses[i].healed += r.applied;
+  }
+
+  // Loops end when no key is damped any more.
+  bool damped = false;
+  for (const auto& [key, until] : hs.hold_until) damped = damped || until > now;
+  if (!damped && !hs.hold_until.empty()) {
+    hs.hold_until.clear();
+    hs.held_times.clear();
+    alerter->resolve(AlertKind::self_heal_loop, name);
+    std::lock_guard lock(mutex);
+    statuses[i].self_heal_loop.clear();
+  }
+
+  // Drift not corrected (detectOnly, damped, failing) for longer than outOfSyncAfter alerts.
+  auto stale = config.alerts.out_of_sync_after;
+  std::vector<std::string> lasting;
+  for (const auto& item : items)
+    if (now - item.since >= stale) lasting.push_back(item.what);
+    else next_check = std::min(next_check, item.since + stale);
+  bool blocked;
+  {
+    std::lock_guard lock(mutex);
+    blocked = statuses[i].state == SyncState::out_of_sync;
+  }
+  if (!lasting.empty())
+    alerter->raise(Alert{AlertKind::out_of_sync, name, {},
+                         name + " has differed from Git for more than " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::minutes>(stale).count()) + "m: " +
+                             lasting.front() + (lasting.size() > 1 ? " (and " + std::to_string(lasting.size() - 1) + " more)" : ""),
+                         lasting, "portcullisd", tc.detect_only ? "detectOnly" : ""});
+  else if (items.empty() && !blocked)
+    alerter->resolve(AlertKind::out_of_sync, name);
+
+  (void)monitor->health(name);  // refreshes the health gauges
+}
+
+void Service::Impl::heal_loop() {
+  auto next_check = Clock::now();
+  while (true) {
+    {
+      std::unique_lock lock(mutex);
+      heal_cv.wait_until(lock, next_check, [&] { return stopping || heal_pending; });
+      if (stopping) return;
+      heal_pending = false;
+    }
+    auto now = Clock::now();
+    // Health and lasting drift are re-read every few seconds even without news.
+    next_check = now + std::chrono::seconds(5);
+    for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
+  }
+}
 
 Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m_impl->config = std::move(config);
@@ -117,7 +295,19 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
     s.path = t.path;
     m_impl->statuses.push_back(s);
   }
+  m_impl->heal_states.resize(m_impl->syncers.size());
+  for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) {
+    const auto& t = m_impl->syncers[i]->config();
+    m_impl->statuses[i].drift_mode = t.detect_only || !t.self_heal ? "detectOnly" : "selfHeal";
+  }
   auto& m = m_impl->metrics;
+  m_impl->alerter = std::make_unique<Alerter>(m_impl->config.alerts, m);
+  m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); });
+  m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
+  m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
+  m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
+  m.describe("portcullis_self_heal_loops_total", "counter", "Corrections damped because something keeps changing the object back.");
+  m.describe("portcullis_objects_by_health", "gauge", "Objects of a target by health.");
   m.describe("portcullis_syncs_total", "counter", "Syncs by target and result.");
   m.describe("portcullis_sync_duration_seconds", "histogram", "Duration of syncs.");
   m.describe("portcullis_objects_applied_total", "counter", "Objects server-side-applied.");
@@ -130,7 +320,12 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
 }
 
-Service::~Service() = default;
+Service::~Service() {
+  stop();
+  if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
+  m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
+  m_impl->alerter.reset();
+}
 
 int Service::run() {
   Impl& m = *m_impl;
@@ -190,6 +385,7 @@ void Service::stop() {
     m_impl->stopping = true;
   }
   m_impl->cv.notify_all();
+  m_impl->heal_cv.notify_all();
 }
 
 void Service::on_event(const notify::Event& event) {
@@ -197,6 +393,23 @@ void Service::on_event(const notify::Event& event) {
   for (const auto& r : event.refs)
     if (r.ref == "refs/heads/" + m_impl->config.repository.branch) relevant = true;
   m_impl->metrics.add("portcullis_events_total", relevant ? "result=\"queued\"" : "result=\"ignored\"");
+  if (event.break_glass) {
+    std::vector<std::string> refs;
+    std::string revision;
+    for (const auto& r : event.refs) {
+      refs.push_back(r.ref);
+      revision = r.new_id;
+    }
+    std::string who = event.pusher.empty() ? "an unknown pusher" : event.pusher;
+    log(LogLevel::warn, "break-glass push received", {{"pusher", event.pusher}, {"reason", event.reason}, {"event", event.id}});
+    m_impl->audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"break-glass\",\"actor\":\"" +
+                  util::json_escape(event.pusher) + "\",\"reason\":\"" + util::json_escape(event.reason) +
+                  "\",\"revision\":\"" + revision + "\",\"refs\":" + json_list(refs) + ",\"eventId\":\"" +
+                  util::json_escape(event.id) + "\"}\n");
+    m_impl->alerter->raise(Alert{AlertKind::break_glass, event.repository, revision,
+                                 "break-glass push by " + who + " to " + event.repository + ": " + event.reason, refs,
+                                 event.pusher, event.reason});
+  }
   if (!relevant) return;
   {
     std::lock_guard lock(m_impl->mutex);
@@ -221,8 +434,27 @@ bool Service::allow_prune(const std::string& target) {
 }
 
 std::vector<TargetStatus> Service::status() const {
-  std::lock_guard lock(m_impl->mutex);
-  return m_impl->statuses;
+  std::vector<TargetStatus> out;
+  {
+    std::lock_guard lock(m_impl->mutex);
+    out = m_impl->statuses;
+  }
+  // Drift and health as the watches see them now.
+  for (auto& st : out) {
+    auto items = m_impl->monitor->drifted(st.name);
+    st.drifted = items.size();
+    st.drift.clear();
+    for (std::size_t k = 0; k < items.size() && k < 10; ++k) {
+      std::string pointers;
+      for (const auto& p : items[k].pointers) pointers += (pointers.empty() ? "" : ",") + p;
+      st.drift.push_back(items[k].what + (items[k].deleted ? ": deleted" : ": " + pointers));
+    }
+    if (st.state == SyncState::synced && st.drifted > 0) st.state = SyncState::out_of_sync;
+    TargetHealth th = m_impl->monitor->health(st.name);
+    st.health = std::string(health_name(th.health.status));
+    st.health_reason = th.health.reason;
+  }
+  return out;
 }
 
 bool Service::ready() const {

@@ -24,6 +24,16 @@ struct TargetStatus {
   std::size_t objects = 0;
   std::string last_sync_time;  // RFC 3339
   std::int64_t last_sync_ms = 0;
+  // Drift, from the watches: objects that differ from Git now ("what: /pointer, ..."; at most
+  // 10 listed), how many were corrected, and a self-heal loop when one is being damped.
+  std::size_t drifted = 0;
+  std::vector<std::string> drift;
+  std::size_t healed = 0;
+  std::string self_heal_loop;
+  std::string drift_mode;  // "selfHeal", "detectOnly" or "off"
+  // Health: the worst object's status and reason.
+  std::string health = "Unknown";
+  std::string health_reason;
 };
 
 class Service {

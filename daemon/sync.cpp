@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "daemon/drift.hpp"
 #include "daemon/inventory.hpp"
 #include "daemon/render.hpp"
 #include "shared/kube/client.hpp"
@@ -128,6 +129,22 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
   return out;
 }
 
+std::string object_key(std::string_view group, std::string_view kind, std::string_view ns, std::string_view name) {
+  std::string key;
+  key.reserve(group.size() + kind.size() + ns.size() + name.size() + 3);
+  key.append(group).append("/").append(kind).append("/").append(ns).append("/").append(name);
+  return key;
+}
+
+bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_view kind, std::string_view ns,
+                    std::string_view name) {
+  auto match = [](const std::string& pattern, std::string_view value) {
+    return pattern.empty() || pattern == "*" || util::glob_match(pattern, value);
+  };
+  bool group_ok = rule.group.empty() || rule.group == "*" || rule.group == group;
+  return group_ok && match(rule.kind, kind) && match(rule.namespace_, ns) && match(rule.name, name);
+}
+
 struct Work {
   const DesiredObject* desired;
   kube::Resource resource;
@@ -146,14 +163,25 @@ struct TargetSyncer::Impl {
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
   bool allow_prune_once = false;
-  std::mutex mutex;
+  std::mutex mutex;  // one sync or heal at a time
+  // What the last sync declared, and the connection; read by other threads.
+  mutable std::mutex state_mutex;
+  std::shared_ptr<const DesiredSet> desired_set;
+
+  std::shared_ptr<const DesiredSet> desired_snapshot() const {
+    std::lock_guard lock(state_mutex);
+    return desired_set;
+  }
 
   util::Result<void> connect() {
     if (!pool.empty()) return {};
     auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
     if (!conn) return util::fail(conn.error());
     if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
-    connection = *conn;
+    {
+      std::lock_guard lock(state_mutex);
+      connection = *conn;
+    }
     for (int i = 0; i < std::max(1, target.concurrency); ++i) {
       auto c = kube::Client::connect(*conn);
       if (!c) return util::fail(c.error());
@@ -163,32 +191,45 @@ struct TargetSyncer::Impl {
     return {};
   }
 
+  struct Applied {
+    bool ok = false;
+    std::string uid, error;
+  };
+
   // Server-side apply with retries on transport errors, 429 and 5xx (backoff 100, 200, 400 ms).
-  void apply_one(kube::Client& client, Work& w) {
-    std::string path = w.resource.object_path(w.ns, w.desired->name) + "?fieldManager=portcullis" +
-                       (target.force_conflicts ? "&force=true" : "");
-    std::string what = w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
+  Applied apply_body(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+                     const std::string& name, const std::string& body, const std::string& what) {
+    Applied out;
+    std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" + (target.force_conflicts ? "&force=true" : "");
     for (int attempt = 0;; ++attempt) {
-      auto res = client.request(kube::Client::Method::patch, path, w.body, "application/apply-patch+yaml");
+      auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml");
       bool again = !res || retryable(res->status);
       if (again && attempt < 3) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
         continue;
       }
       if (!res) {
-        w.error = "apply " + what + ": " + res.error().message;
-        return;
+        out.error = "apply " + what + ": " + res.error().message;
+        return out;
       }
       if (res->status != 200 && res->status != 201) {
-        w.error = "apply " + what + ": HTTP " + std::to_string(res->status) + ": " + status_message(*res);
-        return;
+        out.error = "apply " + what + ": HTTP " + std::to_string(res->status) + ": " + status_message(*res);
+        return out;
       }
       auto doc = yaml::parse_json(res->body, yaml::Limits{256, 10'000'000, 10'000'000});
       if (doc && !doc->documents.empty() && doc->documents[0].root)
-        if (const yaml::Node* uid = doc->documents[0].root->at({"metadata", "uid"})) w.uid = std::string(uid->text);
-      w.ok = true;
-      return;
+        if (const yaml::Node* uid = doc->documents[0].root->at({"metadata", "uid"})) out.uid = std::string(uid->text);
+      out.ok = true;
+      return out;
     }
+  }
+
+  void apply_one(kube::Client& client, Work& w) {
+    std::string what = w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
+    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.body, what);
+    w.ok = a.ok;
+    w.uid = std::move(a.uid);
+    w.error = std::move(a.error);
   }
 
   void apply_all(std::vector<Work*>& batch) {
@@ -220,6 +261,7 @@ struct TargetSyncer::Impl {
   }
 
   SyncResult sync(const git::Repository& repo, const git::Oid& commit);
+  SyncResult heal(const std::vector<std::string>& keys);
   void prune(const Inventory& previous, const std::set<std::string>& desired_keys, std::vector<InventoryEntry>& keep,
              SyncResult& r);
 };
@@ -335,7 +377,9 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   if (*entry && (*entry)->kind == git::EntryKind::tree) dir = (*entry)->oid;
 
   // Nothing changed under the target since the last complete sync: no request at all.
-  if (dir && !previous.tree.empty() && previous.tree == dir->hex()) {
+  // (After a restart the desired set is rendered once more, for the drift monitor.)
+  std::shared_ptr<const DesiredSet> known = desired_snapshot();
+  if (dir && known && !previous.tree.empty() && previous.tree == dir->hex()) {
     r.objects = previous.entries.size();
     return finish(SyncState::synced);
   }
@@ -347,7 +391,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   bool incremental = false;
   if (dir) {
     auto prev_tree = git::Oid::from_hex(previous.tree);
-    if (prev_tree && !previous.entries.empty()) {
+    if (prev_tree && !previous.entries.empty() && known) {
       auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
         changed.insert(c.path);
         if (c.after && (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
@@ -395,6 +439,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       return false;
     }
     w.body = std::move(*body);
+    std::vector<std::string> ignored;
+    for (const auto& rule : target.ignore)
+      if (ignore_matches(rule, group, w.desired->kind, w.ns, w.desired->name))
+        ignored.insert(ignored.end(), rule.pointers.begin(), rule.pointers.end());
+    if (!ignored.empty()) {
+      auto stripped = without_pointers(w.body, ignored);
+      if (!stripped) {
+        w.error = w.desired->path + ": " + stripped.error().message;
+        return false;
+      }
+      w.body = std::move(*stripped);
+    }
     return true;
   };
   auto needs_apply = [&](const Work& w) {
@@ -463,6 +519,24 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
         next.entries.push_back(e);
       }
   r.objects = desired_keys.size();
+
+  // What the drift monitor compares and self-heal applies: with an incremental render, the
+  // previous set without the changed files, plus what they declare now.
+  auto next_set = std::make_shared<DesiredSet>();
+  if (incremental && known)
+    for (const auto& [key, state] : *known)
+      if (!changed.contains(state.path)) next_set->emplace(key, state);
+  for (auto& w : work) {
+    if (w.key.empty() || w.body.empty()) continue;
+    std::string group(manifest::group_of(w.desired->api_version));
+    (*next_set)[w.key] = DesiredState{w.desired->api_version, w.desired->kind, group, w.ns, w.desired->name,
+                                      w.desired->path, w.resource, w.body};
+  }
+  {
+    std::lock_guard lock(state_mutex);
+    desired_set = std::move(next_set);
+  }
+
   bool complete = r.errors.empty();
   if (complete) {
     prune(previous, desired_keys, next.entries, r);
@@ -476,6 +550,74 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     r.errors.push_back(stored.error().message);
   if (!r.errors.empty()) return finish(SyncState::failed);
   return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
+}
+
+SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
+  auto started = Clock::now();
+  SyncResult r;
+  auto finish = [&](SyncState s) {
+    r.state = s;
+    r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    return r;
+  };
+  auto set = desired_snapshot();
+  if (!set) return finish(SyncState::unknown);
+  if (auto c = connect(); !c) {
+    r.errors.push_back("cannot connect to the cluster: " + c.error().message);
+    return finish(SyncState::failed);
+  }
+  struct Heal {
+    const std::string* key;
+    const DesiredState* state;
+    Applied result;
+  };
+  std::vector<Heal> heals;
+  for (const auto& key : keys)
+    if (auto it = set->find(key); it != set->end()) heals.push_back(Heal{&it->first, &it->second, {}});
+  if (heals.empty()) return finish(SyncState::synced);
+  std::atomic<std::size_t> next{0};
+  std::size_t workers = std::min(pool.size(), heals.size());
+  auto work = [&](std::size_t t) {
+    for (std::size_t i; (i = next++) < heals.size();) {
+      const DesiredState& d = *heals[i].state;
+      heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body, d.what());
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < workers; ++t) threads.emplace_back(work, t);
+  work(0);
+  for (auto& th : threads) th.join();
+
+  std::unordered_map<std::string, std::string> uids;  // key -> new UID
+  for (auto& h : heals) {
+    if (!h.result.ok) {
+      r.errors.push_back(h.result.error);
+      continue;
+    }
+    ++r.applied;
+    r.applied_objects.push_back(h.state->what());
+    uids[*h.key] = h.result.uid;
+  }
+  r.objects = set->size();
+  // An object recreated has a new UID: the inventory must know it, or a later prune would
+  // refuse to delete it as not the one this target applied.
+  auto loaded = load_inventory(pool[0], inventory_namespace, target.name);
+  if (!loaded) {
+    r.errors.push_back(loaded.error().message);
+  } else if (*loaded) {
+    Inventory inv = std::move(**loaded);
+    bool dirty = false;
+    for (auto& e : inv.entries)
+      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid) {
+        e.uid = it->second;
+        dirty = true;
+      }
+    if (dirty)
+      if (auto stored = store_inventory(pool[0], inventory_namespace, target.name, inv); !stored)
+        r.errors.push_back(stored.error().message);
+    r.revision = inv.revision;
+  }
+  return finish(r.errors.empty() ? SyncState::synced : SyncState::failed);
 }
 
 TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace) : m_impl(std::make_unique<Impl>()) {
@@ -495,6 +637,25 @@ SyncResult TargetSyncer::sync(const git::Repository& repo, const git::Oid& commi
     r.errors.push_back(std::string("internal error: ") + e.what());
     return r;
   }
+}
+
+SyncResult TargetSyncer::heal(const std::vector<std::string>& keys) {
+  std::lock_guard lock(m_impl->mutex);
+  try {
+    return m_impl->heal(keys);
+  } catch (const std::exception& e) {
+    SyncResult r;
+    r.state = SyncState::failed;
+    r.errors.push_back(std::string("internal error: ") + e.what());
+    return r;
+  }
+}
+
+std::shared_ptr<const DesiredSet> TargetSyncer::desired() const { return m_impl->desired_snapshot(); }
+
+std::optional<kube::Connection> TargetSyncer::connection() const {
+  std::lock_guard lock(m_impl->state_mutex);
+  return m_impl->connection;
 }
 
 void TargetSyncer::allow_next_prune() {

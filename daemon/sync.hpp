@@ -9,8 +9,13 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+#include <unordered_map>
+
 #include "daemon/config.hpp"
 #include "shared/git/repository.hpp"
+#include "shared/kube/discovery.hpp"
+#include "shared/kube/kubeconfig.hpp"
 
 namespace portcullis::daemon {
 
@@ -44,6 +49,23 @@ std::string owner_value(std::string_view target, std::string_view group, std::st
 util::Result<std::string> owned_body(std::string_view body, std::string_view target, std::string_view group,
                                      std::string_view kind, std::string_view ns, std::string_view name, bool set_namespace);
 
+// What a target declares, object by object, as it applies it: the drift monitor compares live
+// objects with `body`, and self-heal applies it again.
+struct DesiredState {
+  std::string api_version, kind, group, ns, name;
+  std::string path;  // the file that declares it, relative to the target's directory
+  kube::Resource resource;
+  std::string body;  // JSON as applied: ownership marks added, ignored fields removed
+  std::string what() const { return api_version + " " + kind + " " + (ns.empty() ? "" : ns + "/") + name; }
+};
+// By key: "group/kind/namespace/name".
+using DesiredSet = std::unordered_map<std::string, DesiredState>;
+std::string object_key(std::string_view group, std::string_view kind, std::string_view ns, std::string_view name);
+
+// Whether `rule` selects the object (empty selectors match anything; globs otherwise).
+bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_view kind, std::string_view ns,
+                    std::string_view name);
+
 class TargetSyncer {
  public:
   TargetSyncer(TargetConfig target, std::string inventory_namespace);
@@ -53,8 +75,15 @@ class TargetSyncer {
 
   // Syncs the target to `commit` of `repo`. Never throws; failures are in the result.
   SyncResult sync(const git::Repository& repo, const git::Oid& commit);
+  // Applies the desired state of `keys` again (drift correction), nothing else; records new
+  // UIDs (an object deleted out of band comes back as a new one) in the inventory.
+  SyncResult heal(const std::vector<std::string>& keys);
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
+  // What the last sync declared (null until a sync has rendered the target), and the
+  // cluster it goes to (nullopt until connected).
+  std::shared_ptr<const DesiredSet> desired() const;
+  std::optional<kube::Connection> connection() const;
   const TargetConfig& config() const;
 
  private:

@@ -20,7 +20,8 @@ Runner setup_status(CLI::App& app) {
     bool json = false;
   };
   auto o = std::make_shared<Options>();
-  app.footer("Print the reconciler's targets: state, desired and applied revision, objects, last sync and error. "
+  app.footer("Print the reconciler's targets: state, health, desired and applied revision, objects, drifted objects, last "
+             "sync and the first problem (error, blocked prune, self-heal loop, drift, unhealthy object). "
              "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
   app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
   app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
@@ -66,19 +67,27 @@ Runner setup_status(CLI::App& app) {
     if (o->json) std::cout << res->body;
     bool all_synced = true;
     std::ostringstream table;
-    table << std::left << std::setw(16) << "TARGET" << std::setw(11) << "STATE" << std::setw(14) << "DESIRED"
-          << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS" << std::setw(22) << "LAST SYNC" << "MESSAGE\n";
+    table << std::left << std::setw(16) << "TARGET" << std::setw(11) << "STATE" << std::setw(13) << "HEALTH"
+          << std::setw(14) << "DESIRED" << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS" << std::setw(8)
+          << "DRIFT" << std::setw(22) << "LAST SYNC" << "MESSAGE\n";
     for (const yaml::Node* t : targets->items) {
       auto state = t->get_string("state");
       all_synced = all_synced && state == "Synced";
       std::string message(t->get_string("lastError"));
       if (message.empty()) message = std::string(t->get_string("pruneBlocked"));
-      const yaml::Node* objects = t->get("objects");
-      table << std::setw(16) << t->get_string("name") << std::setw(11) << state << std::setw(14)
-            << t->get_string("desiredRevision").substr(0, 12) << std::setw(14)
-            << t->get_string("appliedRevision").substr(0, 12) << std::setw(9)
-            << (objects && objects->type == yaml::Type::integer ? std::to_string(objects->value.integer) : "-")
-            << std::setw(22) << t->get_string("lastSyncTime") << message << "\n";
+      if (message.empty()) message = std::string(t->get_string("selfHealLoop"));
+      if (const yaml::Node* drift = t->get("drift"); message.empty() && drift && drift->is_sequence() && !drift->items.empty())
+        message = "drift: " + std::string(drift->items[0]->text);
+      if (message.empty()) message = std::string(t->get_string("healthReason"));
+      auto number = [](const yaml::Node* n) {
+        return n && n->type == yaml::Type::integer ? std::to_string(n->value.integer) : std::string("-");
+      };
+      std::string health(t->get_string("health"));
+      table << std::setw(16) << t->get_string("name") << std::setw(11) << state << std::setw(13)
+            << (health.empty() ? "-" : health) << std::setw(14) << t->get_string("desiredRevision").substr(0, 12)
+            << std::setw(14) << t->get_string("appliedRevision").substr(0, 12) << std::setw(9)
+            << number(t->get("objects")) << std::setw(8) << number(t->get("drifted")) << std::setw(22)
+            << t->get_string("lastSyncTime") << message << "\n";
     }
     if (!o->json) std::cout << table.str();
     return all_synced ? int(k_exit_ok) : int(k_exit_rejected);

@@ -70,6 +70,13 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   prod.objects = 1234;
   prod.last_sync_time = "2024-05-01T12:00:00Z";
   prod.last_sync_ms = 98765;
+  prod.drifted = 2;
+  prod.drift = {"apps/v1 Deployment shop/web: /spec/replicas", "v1 ConfigMap shop/settings: deleted"};
+  prod.healed = 7;
+  prod.self_heal_loop = "apps/v1 Deployment shop/web was corrected 5 times in 10m";
+  prod.drift_mode = "selfHeal";
+  prod.health = "Degraded";
+  prod.health_reason = "apps/v1 Deployment shop/web: ProgressDeadlineExceeded";
   TargetStatus dev;
   dev.name = "dev";
   dev.path = "environments/dev";
@@ -88,7 +95,16 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   std::vector<std::string> keys;
   for (const auto& e : p.entries) keys.emplace_back(e.key->text);
   CHECK(keys == std::vector<std::string>{"name", "path", "desiredRevision", "appliedRevision", "state", "lastError",
-                                         "pruneBlocked", "objects", "lastSyncTime", "lastSyncMs"});
+                                         "pruneBlocked", "objects", "lastSyncTime", "lastSyncMs", "health",
+                                         "healthReason", "driftMode", "drifted", "drift", "healed", "selfHealLoop"});
+  CHECK(p.get_string("health") == "Degraded");
+  CHECK(p.get_string("healthReason") == prod.health_reason);
+  CHECK(p.get_string("driftMode") == "selfHeal");
+  CHECK(p.get("drifted")->value.integer == 2);
+  REQUIRE(p.get("drift")->items.size() == 2);
+  CHECK(p.get("drift")->items[1]->text == "v1 ConfigMap shop/settings: deleted");
+  CHECK(p.get("healed")->value.integer == 7);
+  CHECK(p.get_string("selfHealLoop") == prod.self_heal_loop);
   CHECK(p.get_string("name") == "prod");
   CHECK(p.get_string("path") == "environments/prod");
   CHECK(p.get_string("desiredRevision") == std::string(40, 'b'));

@@ -1,0 +1,231 @@
+#include "daemon/drift.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+
+#include "shared/yaml/emit.hpp"
+#include "shared/util/strings.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::daemon {
+
+using yaml::Node;
+using yaml::Type;
+
+namespace {
+
+// The value of a Kubernetes quantity, or nullopt when `s` is not one.
+std::optional<long double> quantity_value(std::string_view s) {
+  if (s.empty() || s.size() > 64) return std::nullopt;
+  std::size_t i = 0;
+  if (s[i] == '+' || s[i] == '-') ++i;
+  std::size_t start = i;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  if (i == start) return std::nullopt;
+  std::string number(s.substr(0, i));
+  char* end = nullptr;
+  long double v = std::strtold(number.c_str(), &end);
+  if (!end || *end) return std::nullopt;
+  std::string_view suffix = s.substr(i);
+  struct Suffix {
+    std::string_view text;
+    long double scale;
+  };
+  static const Suffix suffixes[] = {{"", 1},          {"n", 1e-9L},          {"u", 1e-6L},         {"m", 1e-3L},
+                                    {"k", 1e3L},      {"M", 1e6L},           {"G", 1e9L},          {"T", 1e12L},
+                                    {"P", 1e15L},     {"E", 1e18L},          {"Ki", 1024.0L},      {"Mi", 1048576.0L},
+                                    {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L}, {"Pi", 1125899906842624.0L},
+                                    {"Ei", 1152921504606846976.0L}};
+  for (const auto& x : suffixes)
+    if (suffix == x.text) return v * x.scale;
+  if (suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    std::string exp(suffix.substr(1));
+    char* e2 = nullptr;
+    long ex = std::strtol(exp.c_str(), &e2, 10);
+    if (e2 && !*e2) return v * std::pow(10.0L, static_cast<long double>(ex));
+  }
+  return std::nullopt;
+}
+
+std::string escape_token(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+bool scalar_equal(const Node& d, const Node& l) {
+  if (d.type == l.type) {
+    switch (d.type) {
+      case Type::null: return true;
+      case Type::boolean: return d.value.boolean == l.value.boolean;
+      case Type::integer: return d.value.integer == l.value.integer;
+      case Type::number: return d.value.number == l.value.number;
+      case Type::string:
+        if (d.text == l.text) return true;
+        return same_quantity(d.text, l.text);
+      default: return false;
+    }
+  }
+  // Numbers written in Git and quantities the apiserver canonicalised ("cpu: 1" -> "1").
+  auto as_text = [](const Node& n) -> std::string {
+    if (n.type == Type::string) return std::string(n.text);
+    return yaml::to_json(n);
+  };
+  bool numeric = (d.type == Type::integer || d.type == Type::number || d.type == Type::string) &&
+                 (l.type == Type::integer || l.type == Type::number || l.type == Type::string);
+  if (numeric) return same_quantity(as_text(d), as_text(l));
+  return false;
+}
+
+bool empty_value(const Node& n) {
+  return n.type == Type::null || (n.is_mapping() && n.entries.empty()) || (n.is_sequence() && n.items.empty());
+}
+
+void compare(const Node& d, const Node* l, std::string& path, std::vector<std::string>& out, std::size_t limit) {
+  if (out.size() >= limit) return;
+  if (!l) {
+    // An empty map, list or null written in Git is not drift when the server drops it.
+    if (!empty_value(d)) out.push_back(path.empty() ? "/" : path);
+    return;
+  }
+  if (d.is_mapping()) {
+    if (!l->is_mapping()) {
+      out.push_back(path.empty() ? "/" : path);
+      return;
+    }
+    for (const auto& e : d.entries) {
+      std::size_t mark = path.size();
+      path += '/';
+      path += escape_token(e.key->text);
+      compare(*e.value, l->get(e.key->text), path, out, limit);
+      path.resize(mark);
+    }
+    return;
+  }
+  if (d.is_sequence()) {
+    // Items the server or another manager appended (admission-injected volumes, another
+    // manager's container) are not fields this target manages; its own must be there, in order.
+    if (!l->is_sequence() || l->items.size() < d.items.size()) {
+      out.push_back(path.empty() ? "/" : path);
+      return;
+    }
+    for (std::size_t i = 0; i < d.items.size(); ++i) {
+      std::size_t mark = path.size();
+      path += '/';
+      path += std::to_string(i);
+      compare(*d.items[i], l->items[i], path, out, limit);
+      path.resize(mark);
+    }
+    return;
+  }
+  if (d.type == Type::null) return;  // null: unset in Git, nothing managed
+  if (!scalar_equal(d, *l)) out.push_back(path.empty() ? "/" : path);
+}
+
+// Removes the node at `tokens` from the JSON text of `node` by re-emitting without it.
+void emit_without(std::string& out, const Node& n, const std::vector<std::vector<std::string>>& drops, std::size_t depth,
+                  std::vector<bool> active) {
+  if (n.is_mapping()) {
+    out += '{';
+    bool first = true;
+    for (const auto& e : n.entries) {
+      std::vector<bool> next(drops.size(), false);
+      bool drop = false;
+      for (std::size_t i = 0; i < drops.size(); ++i) {
+        if (!active[i] || drops[i].size() <= depth || drops[i][depth] != e.key->text) continue;
+        if (drops[i].size() == depth + 1) drop = true;
+        else next[i] = true;
+      }
+      if (drop) continue;
+      if (!first) out += ',';
+      first = false;
+      out += '"' + util::json_escape(e.key->text) + "\":";
+      emit_without(out, *e.value, drops, depth + 1, next);
+    }
+    out += '}';
+    return;
+  }
+  if (n.is_sequence()) {
+    out += '[';
+    bool first = true;
+    for (std::size_t idx = 0; idx < n.items.size(); ++idx) {
+      std::vector<bool> next(drops.size(), false);
+      bool drop = false;
+      for (std::size_t i = 0; i < drops.size(); ++i) {
+        if (!active[i] || drops[i].size() <= depth || drops[i][depth] != std::to_string(idx)) continue;
+        if (drops[i].size() == depth + 1) drop = true;
+        else next[i] = true;
+      }
+      if (drop) continue;
+      if (!first) out += ',';
+      first = false;
+      emit_without(out, *n.items[idx], drops, depth + 1, next);
+    }
+    out += ']';
+    return;
+  }
+  yaml::append_json(out, n);
+}
+
+}  // namespace
+
+bool same_quantity(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  auto x = quantity_value(a), y = quantity_value(b);
+  if (!x || !y) return false;
+  long double scale = std::max(std::fabs(*x), std::fabs(*y));
+  return std::fabs(*x - *y) <= scale * 1e-12L;
+}
+
+std::vector<std::string> drift_between(const Node& desired, const Node& live, std::size_t limit) {
+  std::vector<std::string> out;
+  std::string path;
+  if (!desired.is_mapping() || !live.is_mapping()) {
+    compare(desired, &live, path, out, limit);
+    return out;
+  }
+  // apiVersion and kind name the object; list items come without them.
+  for (const auto& e : desired.entries) {
+    if (e.key->text == "apiVersion" || e.key->text == "kind") continue;
+    path = "/" + escape_token(e.key->text);
+    compare(*e.value, live.get(e.key->text), path, out, limit);
+  }
+  return out;
+}
+
+util::Result<std::string> without_pointers(std::string_view body, const std::vector<std::string>& pointers) {
+  auto doc = yaml::parse_json(body, yaml::Limits{256, 10'000'000, 10'000'000});
+  if (!doc || doc->documents.empty() || !doc->documents[0].root) return util::fail("object body is not JSON");
+  std::vector<std::vector<std::string>> drops;
+  for (const auto& p : pointers) {
+    if (!p.starts_with('/')) continue;
+    std::vector<std::string> tokens;
+    std::size_t i = 1;
+    while (i <= p.size()) {
+      auto end = p.find('/', i);
+      if (end == std::string::npos) end = p.size();
+      std::string t;
+      for (std::size_t k = i; k < end; ++k) {
+        if (p[k] == '~' && k + 1 < end) {
+          t += p[k + 1] == '1' ? '/' : '~';
+          ++k;
+        } else {
+          t += p[k];
+        }
+      }
+      tokens.push_back(std::move(t));
+      i = end + 1;
+    }
+    drops.push_back(std::move(tokens));
+  }
+  std::string out;
+  emit_without(out, *doc->documents[0].root, drops, 0, std::vector<bool>(drops.size(), true));
+  return out;
+}
+
+}  // namespace portcullis::daemon

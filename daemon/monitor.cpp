@@ -1,0 +1,372 @@
+#include "daemon/monitor.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "daemon/drift.hpp"
+#include "daemon/log.hpp"
+#include "daemon/watch.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::daemon {
+
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// Desired fields (through mappings, from the top level and metadata's labels and
+// annotations) that the portcullis apply entry of `managed_fields` no longer owns: another
+// manager took them over. Lists are not followed (their keys in fieldsV1 are values); an
+// empty entry owns its whole (atomic) value.
+bool empty_container(const yaml::Node& n) {
+  return (n.is_mapping() && n.entries.empty()) || (n.is_sequence() && n.items.empty());
+}
+
+void not_owned(const yaml::Node& desired, const yaml::Node* owned, std::string& pointer, std::vector<std::string>& out,
+               std::size_t limit) {
+  for (const auto& [key, value] : desired.entries) {
+    if (out.size() >= limit) return;
+    const yaml::Node* sub = owned ? owned->get("f:" + std::string(key->text)) : nullptr;
+    std::size_t len = pointer.size();
+    pointer += "/";
+    for (char c : key->text) pointer += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
+    bool deeper = value->is_mapping() && !value->entries.empty() && (!sub || (sub->is_mapping() && !sub->entries.empty()));
+    if (deeper)
+      not_owned(*value, sub, pointer, out, limit);
+    else if (!sub && !empty_container(*value))  // the server keeps no entry for {} or []
+      out.push_back(pointer);
+    pointer.resize(len);
+  }
+}
+
+// How deep `pointer` ("/spec/replicas") reaches into a fieldsV1 tree; list indexes end it.
+std::size_t owned_depth(std::string_view pointer, const yaml::Node* fields) {
+  std::size_t depth = 0;
+  std::size_t i = 1;
+  while (fields && i <= pointer.size()) {
+    std::size_t end = pointer.find('/', i);
+    if (end == std::string_view::npos) end = pointer.size();
+    std::string token(pointer.substr(i, end - i));
+    fields = fields->get("f:" + token);
+    if (!fields) break;
+    ++depth;
+    i = end + 1;
+  }
+  return depth;
+}
+
+// The pointers where the portcullis apply entry lost desired fields, and the manager that owns
+// the first drifted field now (the one reaching deepest into it; the latest on a tie).
+std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node& live) {
+  std::vector<std::string> out;
+  const yaml::Node* fields = live.at({"metadata", "managedFields"});
+  if (!fields || !fields->is_sequence()) return out;  // the server keeps none: nothing to tell
+  const yaml::Node* ours = nullptr;
+  bool found = false;
+  for (const yaml::Node* f : fields->items)
+    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") {
+      ours = f->get("fieldsV1");
+      found = true;
+    }
+  if (!found) return {"/metadata/managedFields"};
+  std::string pointer;
+  for (const auto& [key, value] : desired.entries) {
+    std::string_view k = key->text;
+    if (k == "apiVersion" || k == "kind") continue;
+    if (k == "metadata") {
+      const yaml::Node* meta = ours ? ours->get("f:metadata") : nullptr;
+      for (std::string_view part : {"labels", "annotations"})
+        if (const yaml::Node* m = value->get(part); m && m->is_mapping()) {
+          pointer = "/metadata/" + std::string(part);
+          not_owned(*m, meta ? meta->get("f:" + std::string(part)) : nullptr, pointer, out, 20);
+        }
+      continue;
+    }
+    if (!value->is_mapping()) continue;  // top-level scalars and lists: compared by value only
+    const yaml::Node* sub = ours ? ours->get("f:" + std::string(k)) : nullptr;
+    pointer = "/" + std::string(k);
+    if (!value->entries.empty() && (!sub || (sub->is_mapping() && !sub->entries.empty())))
+      not_owned(*value, sub, pointer, out, 20);
+  }
+  return out;
+}
+
+std::string manager_of(const yaml::Node& live, std::string_view pointer) {
+  const yaml::Node* fields = live.at({"metadata", "managedFields"});
+  if (!fields || !fields->is_sequence()) return {};
+  std::string best;
+  std::size_t best_depth = 0;
+  std::string_view best_time;
+  for (const yaml::Node* f : fields->items) {
+    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") continue;
+    std::size_t d = owned_depth(pointer, f->get("fieldsV1"));
+    auto t = f->get_string("time");
+    if (d > best_depth || (d == best_depth && d > 0 && t > best_time)) {
+      best = std::string(f->get_string("manager"));
+      best_depth = d;
+      best_time = t;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+struct DriftMonitor::Impl {
+  Metrics& metrics;
+  std::function<void(const std::string&)> on_drift;
+
+  struct TargetState {
+    std::string cluster;
+    std::shared_ptr<const DesiredSet> desired;
+    std::unordered_map<std::string, DriftItem> drift;
+    std::unordered_map<std::string, Health> health;
+  };
+  struct WatchState {
+    std::string cluster, group, kind;
+    kube::Resource resource;
+    std::unordered_set<std::string> seen;  // keys reported by the list in progress
+    bool listed = false;                   // a list has completed
+    std::unique_ptr<Watch> watch;
+  };
+
+  mutable std::mutex mutex;
+  std::map<std::string, TargetState> targets;
+  std::map<std::string, std::unique_ptr<WatchState>> watches;  // by cluster and resource
+
+  Impl(Metrics& m, std::function<void(const std::string&)> cb) : metrics(m), on_drift(std::move(cb)) {}
+
+  static std::string watch_key(const std::string& cluster, const kube::Resource& r) {
+    return cluster + "|" + r.base + "/" + r.plural;
+  }
+
+  void set_drift_gauge(const std::string& target, const TargetState& ts) {
+    metrics.set("portcullis_drifted_objects", "target=\"" + label_value(target) + "\"", static_cast<double>(ts.drift.size()));
+  }
+
+  // A live object (or its deletion) reported by the watch `ws`.
+  void observe(WatchState& ws, const yaml::Node& object, bool deleted) {
+    const yaml::Node* meta = object.get("metadata");
+    if (!meta) return;
+    const yaml::Node* labels = meta->get("labels");
+    std::string target(labels ? labels->get_string(k_target_label) : std::string_view{});
+    std::string key = object_key(ws.group, ws.kind, meta->get_string("namespace"), meta->get_string("name"));
+    std::shared_ptr<const DesiredSet> set;
+    {
+      std::lock_guard lock(mutex);
+      if (!deleted) ws.seen.insert(key);
+      auto t = targets.find(target);
+      if (t == targets.end() || t->second.cluster != ws.cluster || !t->second.desired) return;
+      set = t->second.desired;
+    }
+    auto it = set->find(key);
+    if (it == set->end()) return;  // not declared by that target (a copied label, or pruned)
+    const DesiredState& desired = it->second;
+
+    DriftItem item;
+    item.key = key;
+    item.what = desired.what();
+    item.deleted = deleted;
+    Health health{HealthStatus::missing, "deleted"};
+    if (!deleted) {
+      auto parsed = yaml::parse_json(desired.body);
+      if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return;
+      const yaml::Node& d = *parsed->documents[0].root;
+      item.pointers = drift_between(d, object);
+      // Fields another manager took over, unless a changed value already names them.
+      auto related = [](const std::string& a, const std::string& b) {
+        auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };
+        return a == b || under(a, b) || under(b, a);
+      };
+      for (auto& p : taken_over(d, object))
+        if (std::none_of(item.pointers.begin(), item.pointers.end(), [&](const std::string& q) { return related(p, q); }))
+          item.pointers.push_back(p);
+      if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front());
+      health = health_of(object, desired.api_version, desired.kind);
+    }
+    bool gained = false;
+    {
+      std::lock_guard lock(mutex);
+      auto t = targets.find(target);
+      if (t == targets.end() || t->second.desired != set) return;  // declared anew meanwhile
+      TargetState& ts = t->second;
+      ts.health[key] = std::move(health);
+      auto now = SteadyClock::now();
+      if (!item.deleted && item.pointers.empty()) {
+        if (ts.drift.erase(key)) set_drift_gauge(target, ts);
+      } else if (auto d = ts.drift.find(key); d != ts.drift.end()) {
+        item.since = d->second.since;
+        item.observed = now;
+        d->second = std::move(item);
+      } else {
+        item.since = item.observed = now;
+        ts.drift.emplace(key, std::move(item));
+        gained = true;
+        metrics.add("portcullis_drift_detected_total", "target=\"" + label_value(target) + "\"");
+        set_drift_gauge(target, ts);
+      }
+    }
+    if (gained) on_drift(target);
+  }
+
+  // A list ended: declared objects it did not report are gone (deleted while the watch was
+  // away, or never created).
+  void list_done(WatchState& ws) {
+    std::vector<std::string> gained_targets;
+    {
+      std::lock_guard lock(mutex);
+      ws.listed = true;
+      auto now = SteadyClock::now();
+      for (auto& [name, ts] : targets) {
+        if (ts.cluster != ws.cluster || !ts.desired) continue;
+        bool gained = false;
+        for (const auto& [key, d] : *ts.desired) {
+          if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural || ws.seen.contains(key)) continue;
+          ts.health[key] = Health{HealthStatus::missing, "not found in the cluster"};
+          if (ts.drift.contains(key)) continue;
+          DriftItem item;
+          item.key = key;
+          item.what = d.what();
+          item.deleted = true;
+          item.since = item.observed = now;
+          ts.drift.emplace(key, std::move(item));
+          gained = true;
+          metrics.add("portcullis_drift_detected_total", "target=\"" + label_value(name) + "\"");
+        }
+        if (gained) {
+          set_drift_gauge(name, ts);
+          gained_targets.push_back(name);
+        }
+      }
+      ws.seen.clear();
+    }
+    for (const auto& t : gained_targets) on_drift(t);
+  }
+
+  void on_event(WatchState& ws, WatchEventType type, const yaml::Node* object) {
+    switch (type) {
+      case WatchEventType::list_begin: {
+        std::lock_guard lock(mutex);
+        ws.seen.clear();
+        return;
+      }
+      case WatchEventType::list_end: list_done(ws); return;
+      case WatchEventType::deleted: observe(ws, *object, true); return;
+      default: observe(ws, *object, false); return;
+    }
+  }
+};
+
+DriftMonitor::DriftMonitor(Metrics& metrics, std::function<void(const std::string&)> on_drift)
+    : m_impl(std::make_unique<Impl>(metrics, std::move(on_drift))) {
+  metrics.describe("portcullis_drift_detected_total", "counter", "Objects found to differ from Git (changed, deleted or taken over).");
+  metrics.describe("portcullis_drifted_objects", "gauge", "Objects that differ from Git now.");
+}
+
+DriftMonitor::~DriftMonitor() {
+  // Watches join their threads, whose callbacks take the lock: stop them without it (nothing
+  // else calls in any more).
+  for (auto& [k, w] : m_impl->watches) w->watch.reset();
+}
+
+void DriftMonitor::set_target(const std::string& target, const kube::Connection& connection,
+                              std::shared_ptr<const DesiredSet> desired) {
+  std::string cluster = connection.server + "|" + connection.context;
+  std::vector<Impl::WatchState*> start;
+  {
+    std::lock_guard lock(m_impl->mutex);
+    Impl::TargetState& ts = m_impl->targets[target];
+    const DesiredSet* old = ts.desired.get();
+    // Drift of objects declared anew was just applied by the sync; the rest stays.
+    for (auto it = ts.drift.begin(); it != ts.drift.end();) {
+      auto n = desired ? desired->find(it->first) : DesiredSet::const_iterator{};
+      bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first).body == n->second.body;
+      it = same ? std::next(it) : ts.drift.erase(it);
+    }
+    for (auto it = ts.health.begin(); it != ts.health.end();)
+      it = desired && desired->contains(it->first) ? std::next(it) : ts.health.erase(it);
+    ts.cluster = cluster;
+    ts.desired = desired;
+    m_impl->set_drift_gauge(target, ts);
+    if (desired)
+      for (const auto& [key, d] : *desired) {
+        std::string wk = Impl::watch_key(cluster, d.resource);
+        if (m_impl->watches.contains(wk)) continue;
+        auto ws = std::make_unique<Impl::WatchState>();
+        ws->cluster = cluster;
+        ws->group = d.group;
+        ws->kind = d.kind;
+        ws->resource = d.resource;
+        start.push_back(ws.get());
+        m_impl->watches.emplace(wk, std::move(ws));
+      }
+  }
+  // Started outside the lock: a watch's first events take it.
+  for (Impl::WatchState* ws : start) {
+    Impl* impl = m_impl.get();
+    auto watch = std::make_unique<Watch>(connection, ws->resource, std::string(k_target_label),
+                                         [impl, ws](WatchEventType t, const yaml::Node* o) { impl->on_event(*ws, t, o); });
+    std::lock_guard lock(m_impl->mutex);
+    ws->watch = std::move(watch);
+  }
+}
+
+std::vector<DriftItem> DriftMonitor::drifted(const std::string& target) const {
+  std::lock_guard lock(m_impl->mutex);
+  std::vector<DriftItem> out;
+  if (auto t = m_impl->targets.find(target); t != m_impl->targets.end())
+    for (const auto& [k, item] : t->second.drift) out.push_back(item);
+  std::sort(out.begin(), out.end(), [](const DriftItem& a, const DriftItem& b) { return a.key < b.key; });
+  return out;
+}
+
+TargetHealth DriftMonitor::health(const std::string& target) const {
+  std::lock_guard lock(m_impl->mutex);
+  TargetHealth out;
+  out.health = Health{HealthStatus::healthy, {}};
+  auto t = m_impl->targets.find(target);
+  if (t == m_impl->targets.end() || !t->second.desired) {
+    out.health = Health{HealthStatus::unknown, "not synced yet"};
+    return out;
+  }
+  const auto& ts = t->second;
+  std::string worst_key;
+  for (const auto& [key, d] : *ts.desired) {
+    Health h{HealthStatus::unknown, "not reported by a watch yet"};
+    if (auto it = ts.health.find(key); it != ts.health.end()) {
+      h = it->second;
+    } else {
+      auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource));
+      if (w != m_impl->watches.end() && w->second->listed) h = Health{HealthStatus::missing, "not found in the cluster"};
+    }
+    ++out.counts[static_cast<int>(h.status)];
+    if (h.status > out.health.status || (h.status == out.health.status && h.status != HealthStatus::healthy && key < worst_key)) {
+      out.health = Health{h.status, d.what() + (h.reason.empty() ? "" : ": " + h.reason)};
+      worst_key = key;
+    }
+  }
+  for (int s = 0; s < 5; ++s)
+    m_impl->metrics.set("portcullis_objects_by_health",
+                        "target=\"" + label_value(target) + "\",health=\"" +
+                            std::string(health_name(static_cast<HealthStatus>(s))) + "\"",
+                        static_cast<double>(out.counts[s]));
+  return out;
+}
+
+std::size_t DriftMonitor::watches() const {
+  std::lock_guard lock(m_impl->mutex);
+  return m_impl->watches.size();
+}
+
+std::size_t DriftMonitor::relists() const {
+  std::lock_guard lock(m_impl->mutex);
+  std::size_t n = 0;
+  for (const auto& [k, w] : m_impl->watches)
+    if (w->watch) n += w->watch->relists();
+  return n;
+}
+
+}  // namespace portcullis::daemon

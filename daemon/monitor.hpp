@@ -1,0 +1,64 @@
+#pragma once
+// The drift monitor: watches what targets declare (one list+watch per cluster and resource,
+// narrowed by the ownership label and shared by every target in that cluster), compares each
+// live object the watch reports with its desired state, and keeps per target the objects that
+// drifted and the health of every object. It only observes: correcting drift is the
+// service's decision (selfHeal, detectOnly).
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/health.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/sync.hpp"
+#include "shared/kube/kubeconfig.hpp"
+
+namespace portcullis::daemon {
+
+struct DriftItem {
+  std::string key;                    // object_key()
+  std::string what;                   // "apps/v1 Deployment ns/name"
+  std::vector<std::string> pointers;  // where live differs from desired; empty when deleted
+  bool deleted = false;
+  std::string manager;  // the field manager that changed it last, when the live object tells
+  std::chrono::steady_clock::time_point since;     // when the drift was seen first
+  std::chrono::steady_clock::time_point observed;  // when the watch last reported it
+};
+
+struct TargetHealth {
+  Health health;         // the worst object's, with "what: reason"
+  std::size_t counts[5] = {};  // objects per HealthStatus
+};
+
+class DriftMonitor {
+ public:
+  // `on_drift` is called (on a watch thread, without locks held) when a target gains drift.
+  DriftMonitor(Metrics& metrics, std::function<void(const std::string& target)> on_drift);
+  ~DriftMonitor();
+  DriftMonitor(const DriftMonitor&) = delete;
+  DriftMonitor& operator=(const DriftMonitor&) = delete;
+
+  // What `target` declares now in the cluster `connection` points at (after each sync);
+  // starts the watches it needs. Drift of objects whose desired state changed is forgotten
+  // (the sync applied them); drift of the others stays.
+  void set_target(const std::string& target, const kube::Connection& connection,
+                  std::shared_ptr<const DesiredSet> desired);
+
+  // The objects of `target` that differ from Git now. An object applied again stays here until
+  // the watch reports its new state; `observed` tells a newer drift from the one corrected.
+  std::vector<DriftItem> drifted(const std::string& target) const;
+  // Objects not reported by a watch that has listed are Missing; before that, Unknown.
+  TargetHealth health(const std::string& target) const;
+
+  std::size_t watches() const;
+  // Lists done by all watches (the first of each, and after 410 Gone); for tests.
+  std::size_t relists() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace portcullis::daemon
