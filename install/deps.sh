@@ -12,7 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
   openssh-client curl jq time hyperfine
-  golang-go etcd-server rsync dpkg-dev
+  golang-go etcd-server rsync dpkg-dev systemd
   openssh-server nginx fcgiwrap apache2-utils
   gitolite3
 )
