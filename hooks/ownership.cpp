@@ -226,8 +226,10 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     }
   }
   if (signers) {
+    // `portcullis approve` stores the approval of commit C at refs/approvals/C/<who>: only the
+    // refs named for the pushed commit are read, not every approval the repository has kept.
     std::vector<std::pair<std::string, git::Oid>> tags;
-    if (auto existing = ctx.repo.refs_matching("refs/approvals/*")) tags = std::move(*existing);
+    if (auto existing = ctx.repo.refs_matching("refs/approvals/" + ctx.new_commit.hex() + "/*")) tags = std::move(*existing);
     for (const auto& u : ctx.updates)
       if (u.ref.starts_with("refs/approvals/") && !u.new_oid.is_zero()) tags.emplace_back(u.ref, u.new_oid);
     std::string target = "object " + ctx.new_commit.hex() + "\n";

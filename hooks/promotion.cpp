@@ -1,6 +1,7 @@
 #include "hooks/promotion.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "shared/manifest/object.hpp"
 
@@ -24,49 +25,56 @@ std::string duration_text(std::int64_t seconds) {
   return std::to_string(seconds) + "s";
 }
 
-// The most recent first-parent commit from `tip` that brought `image` into `env` (a changed
-// file gained it). nullopt when not found within the limit; `bounded` tells whether the
-// limit was hit.
-std::optional<git::Repository::CommitInfo> introduced_by(const PromotionContext& ctx, const policy::Environment& env,
-                                                         const git::Oid& tip, const std::string& image, bool& bounded) {
+// For each image of `wanted`, the most recent first-parent commit from `tip` that brought it
+// into `env` (a changed file gained it), found in one walk of at most k_soak_history_limit
+// commits that stops as soon as every image is found. Images not found are absent from the
+// result; `bounded` tells whether the walk stopped at the limit.
+std::unordered_map<std::string, git::Repository::CommitInfo> introductions(const PromotionContext& ctx,
+                                                                          const policy::Environment& env,
+                                                                          const git::Oid& tip,
+                                                                          std::unordered_set<std::string> wanted,
+                                                                          bool& bounded) {
   bounded = false;
-  auto history = ctx.repo.first_parent_history(tip, k_soak_history_limit + 1);
-  if (!history) return std::nullopt;
-  if (history->size() > k_soak_history_limit) {
-    bounded = true;
-    history->resize(k_soak_history_limit);
-  }
-  for (const auto& c : *history) {
-    auto info = ctx.repo.commit_info(c);
-    if (!info) return std::nullopt;
-    auto tree = ctx.repo.commit_tree(c);
+  std::unordered_map<std::string, git::Repository::CommitInfo> found;
+  auto env_tree_of = [&](const git::Oid& commit) -> std::optional<git::Oid> {
+    auto tree = ctx.repo.commit_tree(commit);
     if (!tree) return std::nullopt;
-    auto env_tree = ctx.repo.entry_at(*tree, env.path);
-    std::optional<git::Oid> after, before;
-    if (env_tree && *env_tree && (*env_tree)->kind == git::EntryKind::tree) after = (*env_tree)->oid;
-    if (!info->parents.empty()) {
-      auto ptree = ctx.repo.commit_tree(info->parents.front());
-      if (ptree)
-        if (auto pe = ctx.repo.entry_at(*ptree, env.path); pe && *pe && (*pe)->kind == git::EntryKind::tree) before = (*pe)->oid;
+    auto e = ctx.repo.entry_at(*tree, env.path);
+    if (e && *e && (*e)->kind == git::EntryKind::tree) return (*e)->oid;
+    return std::nullopt;
+  };
+  std::optional<git::Oid> current = tip;
+  std::optional<git::Oid> after = env_tree_of(tip);
+  for (std::size_t walked = 0; current && !wanted.empty(); ++walked) {
+    if (walked == k_soak_history_limit) {
+      bounded = true;
+      break;
     }
-    if (!after) continue;
-    bool gained = false;
-    (void)ctx.repo.diff(before, after, env.path, [&](const git::Change& ch) {
-      if (!ch.after) return true;
-      auto now_images = images_in_blob(ctx.repo, ch.path, ch.after->oid, ctx.config);
-      bool has_now = std::any_of(now_images.begin(), now_images.end(), [&](const UsedImage& u) { return u.reference == image; });
-      if (!has_now) return true;
-      bool had = false;
-      if (ch.before) {
-        auto old_images = images_in_blob(ctx.repo, ch.path, ch.before->oid, ctx.config);
-        had = std::any_of(old_images.begin(), old_images.end(), [&](const UsedImage& u) { return u.reference == image; });
-      }
-      gained = !had;
-      return !gained;
-    });
-    if (gained) return *info;
+    auto info = ctx.repo.commit_info(*current);
+    if (!info) break;
+    std::optional<git::Oid> before;
+    if (!info->parents.empty()) before = env_tree_of(info->parents.front());
+    if (after) {
+      (void)ctx.repo.diff(before, after, env.path, [&](const git::Change& ch) {
+        if (!ch.after) return true;
+        std::vector<std::string> hits;
+        for (const auto& u : images_in_blob(ctx.repo, ch.path, ch.after->oid, ctx.config))
+          if (wanted.contains(u.reference)) hits.push_back(u.reference);
+        if (hits.empty()) return true;
+        std::vector<UsedImage> old_images;
+        if (ch.before) old_images = images_in_blob(ctx.repo, ch.path, ch.before->oid, ctx.config);
+        for (const auto& h : hits) {
+          bool had = std::any_of(old_images.begin(), old_images.end(), [&](const UsedImage& u) { return u.reference == h; });
+          if (had || !wanted.erase(h)) continue;
+          found.emplace(h, *info);
+        }
+        return !wanted.empty();
+      });
+    }
+    current = info->parents.empty() ? std::nullopt : std::optional<git::Oid>(info->parents.front());
+    after = before;
   }
-  return std::nullopt;
+  return found;
 }
 
 }  // namespace
@@ -87,6 +95,17 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
     if (from != ctx.environments.end() && base_tree)
       if (auto e = ctx.repo.entry_at(*base_tree, from->path); e && *e && (*e)->kind == git::EntryKind::tree)
         from_index = ctx.index_for(*from, (*e)->oid);
+    // One history walk for every image whose soak must be checked.
+    std::unordered_map<std::string, git::Repository::CommitInfo> introduced;
+    bool bounded = false;
+    if (promo.soak_ms > 0 && ctx.base_commit && from_index) {
+      std::unordered_set<std::string> wanted;
+      for (const auto& [image, path] : change.used)
+        if (!in_index(own_index, image_key(image.reference), env.path, nullptr) &&
+            in_index(from_index, image_key(image.reference), from->path, nullptr))
+          wanted.insert(image.reference);
+      if (!wanted.empty()) introduced = introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded);
+    }
     std::unordered_set<std::string> reported;
     for (const auto& [image, path] : change.used) {
       auto make = [&](std::string rule, std::string message) {
@@ -111,21 +130,20 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
         continue;
       }
       if (promo.soak_ms > 0 && ctx.base_commit) {
-        bool bounded = false;
-        auto intro = introduced_by(ctx, *from, *ctx.base_commit, image.reference, bounded);
-        if (!intro) {
+        auto intro = introduced.find(image.reference);
+        if (intro == introduced.end()) {
           out.push_back(make("promotion.soak",
                              "cannot tell how long image " + image.reference + " has been in " + promo.from +
                                  (bounded ? ": the history walk stopped at " + std::to_string(k_soak_history_limit) + " commits"
                                           : ": no commit in its history brought it there")));
           continue;
         }
-        std::int64_t age = ctx.now - intro->committer_time;
+        std::int64_t age = ctx.now - intro->second.committer_time;
         std::int64_t need = promo.soak_ms / 1000;
         if (age < need)
           out.push_back(make("promotion.soak", "image " + image.reference + " has been in " + promo.from + " for " +
                                                    duration_text(std::max<std::int64_t>(age, 0)) + " (since commit " +
-                                                   intro->id.short_hex() + "); " + env.name + " requires " +
+                                                   intro->second.id.short_hex() + "); " + env.name + " requires " +
                                                    duration_text(need)));
       }
     }

@@ -21,6 +21,10 @@ struct Library {
     git_libgit2_init();
     git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(8 << 20));
     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(256) << 20);
+    // libgit2 keeps every pack file it has opened open (default: no limit). portcullisd's
+    // mirror gains one pack per fetch and is never repacked, so without a limit it runs out of
+    // file descriptors after about as many pushes as its RLIMIT_NOFILE (1,024 under systemd).
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, static_cast<unsigned int>(128));
     // Objects are read from repositories whose objects git has already verified (index-pack
     // hashes every pushed object before the hooks run); hashing each again on every read was
     // a tenth of the hook's time.

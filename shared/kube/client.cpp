@@ -29,6 +29,7 @@ struct Client::Impl {
   Connection connection;
   util::Url url;
   std::unique_ptr<httplib::ClientImpl> http;
+  bool own_ca = false;  // verified by OpenSSL against the kubeconfig's CA alone (util::trust_only)
   httplib::Headers headers(std::string_view accept) const;
 };
 
@@ -63,13 +64,14 @@ util::Result<Client> Client::connect(const Connection& connection) {
                     : std::make_unique<httplib::SSLClient>(url->host, url->port);
     if (connection.insecure_skip_verify) {
       ssl->enable_server_certificate_verification(false);
+    } else if (!connection.ca_pem.empty()) {
+      X509_STORE* store = util::make_ca_store(connection.ca_pem);
+      if (!store) return util::fail("the certificate authority is not valid PEM");
+      ssl->enable_server_certificate_verification(false);  // OpenSSL verifies: see util::trust_only
+      util::trust_only(ssl->ssl_context(), store, url->host);
+      impl->own_ca = true;
     } else {
-      ssl->enable_server_certificate_verification(true);
-      if (!connection.ca_pem.empty()) {
-        X509_STORE* store = util::make_ca_store(connection.ca_pem);
-        if (!store) return util::fail("the certificate authority is not valid PEM");
-        ssl->set_ca_cert_store(store);  // takes ownership
-      }
+      ssl->enable_server_certificate_verification(true);  // the system's CAs
     }
     impl->http = std::move(ssl);
   }
@@ -139,7 +141,8 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
   httplib::Result res = send();
   if (!res) {
     std::string why = httplib::to_string(res.error());
-    if (res.error() == httplib::Error::SSLServerVerification)
+    if (res.error() == httplib::Error::SSLServerVerification ||
+        (m_impl->own_ca && res.error() == httplib::Error::SSLConnection))
       why += " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
     return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + why);
   }
