@@ -1,9 +1,13 @@
 #include <CLI/CLI.hpp>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <ctime>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <iostream>
 #include <optional>
 
@@ -57,6 +61,9 @@ std::optional<std::string> push_option(std::string_view name) {
   return std::nullopt;
 }
 
+constexpr std::string_view k_fail_open_note =
+    "failMode is open: the push is accepted although it could not be fully checked";
+
 bool only_gate_failures(const Report& r) {
   for (const auto& f : r.findings)
     if (f.level == Level::error && f.rule != "gate.budget" && f.rule != "gate.internal") return false;
@@ -66,6 +73,52 @@ bool only_gate_failures(const Report& r) {
 fs::path audit_path(const policy::ServerConfig& config, const fs::path& git_dir) {
   return config.audit_log.empty() ? git_dir / "portcullis" / "audit.jsonl" : config.audit_log;
 }
+
+// Hard stops behind the watchdog, for what blocks where no deadline is polled. SIGALRM ends the
+// hook with a prepared message (none when it is the output that blocks) and exit status, so
+// neither the hook nor the receive-pack waiting for it outlives the push:
+//  - recording the decision: an audit log on a FIFO without a reader or on a hung network file
+//    system. The push is rejected k_stuck_grace after the budget.
+//  - showing it: once the pusher is gone, receive-pack stops reading the hook's output (and
+//    waits for the hook), so a report larger than the pipe never drains. The recorded verdict
+//    stands (the audit log says what git does), k_output_grace after it was recorded.
+constexpr auto k_stuck_grace = std::chrono::seconds(2);
+constexpr auto k_output_grace = std::chrono::seconds(20);
+char g_stop_message[512];
+std::size_t g_stop_size = 0;
+int g_stop_status = k_exit_rejected;
+
+extern "C" void on_stop(int) {
+  if (g_stop_size > 0) (void)!::write(STDERR_FILENO, g_stop_message, g_stop_size);
+  ::_exit(g_stop_status);
+}
+
+void disarm_stop() {
+  itimerval t{};
+  ::setitimer(ITIMER_REAL, &t, nullptr);
+}
+
+// Ends the process at `deadline` with `status`, after writing `message` (prepared here: the
+// handler only calls write(2) and _exit(2)). Replaces a stop armed before.
+void arm_stop(std::chrono::steady_clock::time_point deadline, int status, std::string_view message) {
+  disarm_stop();
+  g_stop_size = std::min(message.size(), sizeof g_stop_message);
+  std::memcpy(g_stop_message, message.data(), g_stop_size);
+  g_stop_status = status;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGALRM, &sa, nullptr);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
+  us = std::max<decltype(us)>(us, 1000);
+  itimerval t{};
+  t.it_value.tv_sec = static_cast<time_t>(us / 1000000);
+  t.it_value.tv_usec = static_cast<suseconds_t>(us % 1000000);
+  ::setitimer(ITIMER_REAL, &t, nullptr);
+}
+
+// After the decision is recorded: the report may block only so long, then `status` stands.
+void arm_output_stop(int status) { arm_stop(std::chrono::steady_clock::now() + k_output_grace, status, {}); }
 
 int pre_receive(const std::string& config_path, Layout layout) {
   auto started = std::chrono::steady_clock::now();
@@ -86,10 +139,19 @@ int pre_receive(const std::string& config_path, Layout layout) {
   auto budget = std::chrono::milliseconds(config.time_budget_ms);
   // The checks stop themselves a little before the budget; the watchdog is the hard stop.
   Deadline soft(budget * 9 / 10);
-  std::string input = read_stdin(64 << 20);
-
   AuditContext audit;
   audit.push_id = new_push_id();
+  arm_stop(started + budget + k_stuck_grace, k_exit_rejected,
+           adapt_output(layout,
+                        "portcullis: push rejected: the hook is stuck " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(k_stuck_grace).count()) +
+                            " s past its time budget of " + std::to_string(config.time_budget_ms) +
+                            " ms, so the decision cannot be recorded (push " + audit.push_id +
+                            ")\n      fix: tell the Git server's administrators: writing the audit log blocks "
+                            "(a FIFO without a reader? a hung file system?)\n",
+                        true));
+  std::string input = read_stdin(64 << 20);
+
   audit.pusher = pusher_from_env(config.identity_env);
   std::vector<RefUpdate> updates;
   Report report;
@@ -111,6 +173,7 @@ int pre_receive(const std::string& config_path, Layout layout) {
     late.add(f);
     late.stats.duration_ms = config.time_budget_ms;
     bool logged = static_cast<bool>(util::append_line(log, audit_line(audit, late, fail_open ? "accepted" : "rejected")));
+    arm_output_stop(fail_open && logged ? k_exit_ok : k_exit_rejected);
     if (fail_open && logged) {
       say("portcullis: WARNING: checks did not finish within " + std::to_string(config.time_budget_ms) +
           " ms; push ACCEPTED UNCHECKED because failMode is open (push " + audit.push_id + ")\n");
@@ -118,8 +181,9 @@ int pre_receive(const std::string& config_path, Layout layout) {
     }
     say(adapt_output(layout,
                      "portcullis: push rejected: the checks did not finish within the time budget of " +
-                         std::to_string(config.time_budget_ms) + " ms (push " + audit.push_id +
-                         ")\n      fix: retry, or split the push into smaller pushes\n",
+                         std::to_string(config.time_budget_ms) + " ms (push " + audit.push_id + ")" +
+                         (logged ? "" : "; the decision cannot be recorded in the audit log either") +
+                         "\n      fix: retry, or split the push into smaller pushes\n",
                      true));
     ::_exit(k_exit_rejected);
   };
@@ -128,6 +192,7 @@ int pre_receive(const std::string& config_path, Layout layout) {
     Finding f;
     f.rule = "gate.internal";
     f.message = parsed.error().message;
+    f.hint = "push with git, at most limits.maxRefs refs at a time";
     report.add(f);
   } else {
     updates = std::move(*parsed);
@@ -167,22 +232,32 @@ int pre_receive(const std::string& config_path, Layout layout) {
   report.stats.refs = updates.size();
   report.stats.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  if (report.rejected() && fail_open && only_gate_failures(report)) {
+  // failMode open accepts what could not be judged in time or for internal reasons, never a
+  // push whose updates could not even be read (too many refs, input git never sends): the
+  // gate did not see those refs, and git would still store the ones it can.
+  if (report.rejected() && fail_open && parsed && only_gate_failures(report)) {
     report.fail_open = true;
     for (auto& f : report.findings)
       if (f.level == Level::error) f.level = Level::warning;
-    report.notes.push_back("failMode is open: the push is accepted although it could not be fully checked");
+    report.notes.push_back(std::string(k_fail_open_note));
   }
   if (!watchdog.disarm()) return k_exit_rejected;  // unreachable: an expired watchdog ends the process
 
   std::string decision = report.rejected() ? "rejected" : "accepted";
-  if (auto logged = util::append_line(log, audit_line(audit, report, decision)); !logged) {
+  auto logged = util::append_line(log, audit_line(audit, report, decision));
+  if (!logged) {
+    // Rejected after all: nothing may say the push is accepted.
+    if (report.fail_open) {
+      report.fail_open = false;
+      std::erase(report.notes, std::string(k_fail_open_note));
+    }
     Finding f;
     f.rule = "gate.audit";
     f.message = "cannot record the decision in the audit log (" + logged.error().message +
                 "); every decision must be recorded, so the push is rejected";
     report.add(f);
   }
+  arm_output_stop(report.rejected() ? k_exit_rejected : k_exit_ok);
   bool json = push_option("portcullis.format").value_or("text") == "json";
   std::string text = json ? render_json(report) : render_text(report);
   if (report.rejected() || !report.findings.empty() || report.fail_open) text += "portcullis: push id " + audit.push_id + "\n";

@@ -176,6 +176,12 @@ class Gate {
   }
 
   void check_update_rules(const RefUpdate& u) {
+    // A name git refuses to store (from a client that is not git, or `git push HEAD:refs/x`):
+    // git would refuse that ref alone and store the rest of a non-atomic push, so the push is
+    // rejected here, in any failMode, and the name is shown escaped (printable).
+    if (m_in.mode == GateMode::hook)
+      if (auto why = ref_name_problem(u.ref))
+        return ref_finding(u.ref, "ref.invalid-name", "\"" + u.ref + "\" is not a valid ref name: " + *why);
     std::optional<Oid> old_commit;
     if (!u.old_oid.is_zero()) {
       auto c = m_in.repo.peel_to_commit(u.old_oid);
@@ -555,15 +561,42 @@ util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::
     if (out.size() >= max_refs)
       return util::fail("the push updates more than " + std::to_string(max_refs) +
                         " refs (limits.maxRefs in the server config); push them in smaller batches");
-    auto parts = util::split(line, ' ');
-    if (parts.size() != 3) return util::fail("malformed hook input on line " + std::to_string(line_no));
-    auto old_oid = Oid::from_hex(parts[0]);
-    auto new_oid = Oid::from_hex(parts[1]);
-    if (!old_oid || !new_oid || parts[2].empty() || !parts[2].starts_with("refs/") || parts[2].size() > 4096)
+    // The ref name is the rest of the line, as receive-pack has it: a hostile client can send
+    // names with spaces, which the gate then rejects by name (ref_name_problem).
+    auto sp1 = line.find(' ');
+    auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) return util::fail("malformed hook input on line " + std::to_string(line_no));
+    auto old_oid = Oid::from_hex(line.substr(0, sp1));
+    auto new_oid = Oid::from_hex(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    std::string_view ref = line.substr(sp2 + 1);
+    if (!old_oid || !new_oid || ref.empty())
       return util::fail("malformed hook input on line " + std::to_string(line_no));
-    out.push_back(RefUpdate{*old_oid, *new_oid, std::string(parts[2])});
+    out.push_back(RefUpdate{*old_oid, *new_oid, std::string(ref)});
   }
   return out;
+}
+
+std::optional<std::string> ref_name_problem(std::string_view ref) {
+  if (ref.size() > k_max_ref_name)
+    return "it is " + std::to_string(ref.size()) + " bytes long; the limit is " + std::to_string(k_max_ref_name);
+  for (unsigned char c : ref) {
+    if (c < 0x20 || c == 0x7f) return std::string("it contains a control character");
+    if (c == ' ') return std::string("it contains a space");
+    if (std::string_view("~^:?*[\\").find(static_cast<char>(c)) != std::string_view::npos)
+      return std::string("it contains one of ~ ^ : ? * [ \\");
+  }
+  if (!ref.starts_with("refs/")) return std::string("it does not start with refs/");
+  if (ref.find("..") != std::string_view::npos) return std::string("it contains \"..\"");
+  if (ref.find("@{") != std::string_view::npos) return std::string("it contains \"@{\"");
+  if (ref.ends_with('.')) return std::string("it ends with \".\"");
+  auto parts = util::split(ref.substr(5), '/');
+  if (parts.size() < 2) return std::string("it has only one level below refs/");
+  for (auto part : parts) {
+    if (part.empty()) return std::string("it has an empty component (\"//\" or a trailing /)");
+    if (part.starts_with('.')) return std::string("a component starts with \".\"");
+    if (part.ends_with(".lock")) return std::string("a component ends with \".lock\"");
+  }
+  return std::nullopt;
 }
 
 }  // namespace portcullis::hooks

@@ -2,6 +2,7 @@
 // The gate: judges a push (or a range, for `portcullis check`) against the repository's
 // policy as it was before the push, within a deadline.
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,7 +56,15 @@ Report run_gate(const GateInput& input);
 // cheap when the index of the old tip exists, a full build otherwise.
 void update_indexes(const GateInput& input);
 
-// Parses pre-receive input lines "<old> <new> <ref>". Fails on a malformed line.
+// Parses pre-receive input lines "<old> <new> <ref>"; the ref is the rest of the line, kept
+// verbatim (ref_name_problem judges it). Fails on a malformed line or more than `max_refs` refs.
 util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::size_t max_refs);
+
+// The longest ref name the gate accepts (git's own limit is the file system's: PATH_MAX).
+inline constexpr std::size_t k_max_ref_name = 4096;
+
+// Why git would refuse `ref` as the name of a ref it stores ("refs/" and
+// `git check-ref-format` rules, at most k_max_ref_name bytes); nullopt when it is valid.
+std::optional<std::string> ref_name_problem(std::string_view ref);
 
 }  // namespace portcullis::hooks

@@ -55,6 +55,7 @@ std::string_view default_hint(std::string_view rule) {
       {"ref.release-tag-move", "release tags are immutable; create a new tag for the new release"},
       {"ref.release-tag-delete", "release tags are immutable and cannot be deleted"},
       {"ref.not-a-commit", "push a commit to branches"},
+      {"ref.invalid-name", "use a name `git check-ref-format` accepts: refs/<kind>/<name>, at most 4096 bytes"},
       {"identity.missing", "push through the Git server's authenticated access (ssh, gitolite, HTTP auth) so it knows who you are"},
       {"owners.invalid", "fix CODEOWNERS on the target first (a push that changes only CODEOWNERS, approved by its owners)"},
       {"owners.approval-required", "ask an owner to approve: `portcullis approve <commit>` (a signed approval tag) or a signed merge commit"},
@@ -85,6 +86,22 @@ std::string_view level_name(Level l) {
   return "error";
 }
 
+// The length of the UTF-8 sequence at the start of `s` and its code point; 0 when invalid.
+std::size_t utf8_sequence(std::string_view s, char32_t& cp) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = b(0);
+  std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (len == 0 || len > s.size()) return 0;
+  cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((b(i) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i) & 0x3F);
+  }
+  static constexpr char32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < k_min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;  // overlong, too big, surrogate
+  return len;
+}
+
 std::string plural(std::size_t n, std::string_view word) {
   std::string s = std::to_string(n) + " " + std::string(word);
   if (n != 1) s += 's';
@@ -93,6 +110,44 @@ std::string plural(std::size_t n, std::string_view word) {
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    char32_t cp = 0;
+    std::size_t len = utf8_sequence(text, cp);
+    if (len == 0) {  // not UTF-8: the byte
+      auto c = static_cast<unsigned char>(text[0]);
+      out += "\\x";
+      out += k_hex[c >> 4];
+      out += k_hex[c & 15];
+      text.remove_prefix(1);
+      continue;
+    }
+    bool bidi = (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F ||
+                cp == 0x061C;
+    if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp < 0x20 || cp == 0x7f) {
+      out += "\\x";
+      out += k_hex[cp >> 4];
+      out += k_hex[cp & 15];
+    } else if ((cp >= 0x80 && cp < 0xA0) || bidi) {
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += k_hex[(cp >> shift) & 15];
+    } else {
+      out.append(text.substr(0, len));
+    }
+    text.remove_prefix(len);
+  }
+  return out;
+}
+
 std::string render_text(const Report& report) {
   std::string out;
   // Group by ref, then file, keeping the order in which they were found.
@@ -100,7 +155,7 @@ std::string render_text(const Report& report) {
   for (const auto& f : report.findings)
     if (std::find(refs.begin(), refs.end(), f.ref) == refs.end()) refs.push_back(f.ref);
   for (const auto& ref : refs) {
-    out += ref.empty() ? std::string("push:\n") : ref + ":\n";
+    out += ref.empty() ? std::string("push:\n") : printable(ref) + ":\n";
     std::vector<std::string> files;
     for (const auto& f : report.findings)
       if (f.ref == ref && std::find(files.begin(), files.end(), f.file) == files.end()) files.push_back(f.file);
@@ -115,20 +170,20 @@ std::string render_text(const Report& report) {
         const Finding& f = *fp;
         out += "  ";
         if (!f.file.empty()) {
-          out += f.file;
+          out += printable(f.file);
           if (f.line) out += ":" + std::to_string(f.line) + ":" + std::to_string(f.column ? f.column : 1);
           out += ": ";
         }
         out += level_name(f.level);
         out += " [" + f.rule + "] ";
-        if (!f.object.empty()) out += f.object + ": ";
-        out += f.message + "\n";
+        if (!f.object.empty()) out += printable(f.object) + ": ";
+        out += printable(f.message) + "\n";
         std::string_view hint = f.hint.empty() ? default_hint(f.rule) : std::string_view(f.hint);
-        if (!hint.empty() && f.level != Level::notice) out += "      fix: " + std::string(hint) + "\n";
+        if (!hint.empty() && f.level != Level::notice) out += "      fix: " + printable(hint) + "\n";
       }
     }
   }
-  for (const auto& note : report.notes) out += "note: " + note + "\n";
+  for (const auto& note : report.notes) out += "note: " + printable(note) + "\n";
   std::string counts = plural(report.errors(), "error") + ", " + plural(report.warnings(), "warning");
   std::string scope = plural(report.stats.files, "file") + ", " + plural(report.stats.objects, "object") + " in " +
                       plural(report.stats.refs, "ref") + " checked in " + std::to_string(report.stats.duration_ms) +

@@ -46,8 +46,14 @@ struct Report {
 std::string_view default_hint(std::string_view rule);
 
 // Text for a terminal or `git push` output, grouped by ref and file, ending in a summary line.
+// Every name and message in it goes through printable().
 std::string render_text(const Report& report);
 // The same as one JSON object.
 std::string render_json(const Report& report);
+
+// `text` made safe to show on one terminal line: control characters (C0, DEL, C1) and
+// Unicode bidirectional controls become escapes (\n, \t, \x1b, \u202e), bytes that are not
+// UTF-8 become \xff; everything else, backslashes included, is kept as is.
+std::string printable(std::string_view text);
 
 }  // namespace portcullis::hooks

@@ -133,16 +133,23 @@ TEST_CASE("parse_updates reads pre-receive lines and refuses malformed ones", "[
        a + " " + b + " refs/heads/a\n" + a + " " + b + " refs/heads/b\n" + a + " " + b + " refs/heads/c\n", 2, {},
        "more than 2 refs"},
       {"two fields", a + " " + b + "\n", 10, {}, "malformed hook input on line 1"},
-      {"four fields", a + " " + b + " refs/heads/a b\n", 10, {}, "malformed hook input on line 1"},
+      {"a ref with a space is kept whole for the gate to judge", a + " " + b + " refs/heads/a b\n", 10,
+       {"refs/heads/a b"}, nullptr},
       {"short object id", a.substr(0, 39) + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"long object id", a + "0 " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"not hex", std::string(40, 'g') + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
-      {"ref outside refs/", a + " " + b + " HEAD\n", 10, {}, "line 1"},
+      {"ref outside refs/ is kept for the gate", a + " " + b + " HEAD\n", 10, {"HEAD"}, nullptr},
       {"empty ref", a + " " + b + " \n", 10, {}, "line 1"},
       {"tab separated", a + "\t" + b + "\trefs/heads/main\n", 10, {}, "line 1"},
       {"double space", a + "  " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"leading space", " " + a + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
-      {"overlong ref", a + " " + b + " refs/heads/" + std::string(5000, 'x') + "\n", 10, {}, "line 1"},
+      {"overlong ref is kept for the gate", a + " " + b + " refs/heads/" + std::string(5000, 'x') + "\n", 10,
+       {"refs/heads/" + std::string(5000, 'x')}, nullptr},
+      {"control characters are kept for the gate", a + " " + b + " refs/heads/\x1b[31m\x07\n", 10,
+       {"refs/heads/\x1b[31m\x07"}, nullptr},
+      {"a ref that is only a space", a + " " + b + "  \n", 10, {" "}, nullptr},
+      {"a newline inside a hostile name makes a malformed line", a + " " + b + " refs/heads/x\ngarbage\n", 10, {},
+       "malformed hook input on line 2"},
       {"malformed second line", a + " " + b + " refs/heads/main\n\ngarbage\n", 10, {}, "line 3"},
   };
   for (const auto& c : cases) {
@@ -162,6 +169,60 @@ TEST_CASE("parse_updates reads pre-receive lines and refuses malformed ones", "[
   REQUIRE(r);
   CHECK((*r)[0].old_oid.is_zero());
   CHECK((*r)[0].new_oid.hex() == k_hex_b);
+}
+
+TEST_CASE("ref_name_problem follows git check-ref-format for the refs receive-pack stores", "[gate]") {
+  struct Case {
+    std::string ref;
+    const char* problem;  // part of the reason; nullptr: valid
+  };
+  const Case cases[] = {
+      {"refs/heads/main", nullptr},
+      {"refs/heads/-x", nullptr},
+      {"refs/heads/--upload-pack=evil", nullptr},
+      {"refs/heads/$(touch${IFS}pwned)", nullptr},
+      {"refs/heads/`id`;a|b&c>d<e'\"!#%", nullptr},
+      {"refs/heads/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac", nullptr},
+      {"refs/heads/\xff\xfe", nullptr},  // git allows any byte >= 0x80
+      {"refs/heads/env/prod", nullptr},      // valid; the environment-branch rule judges it
+      {"refs/notes/commits", nullptr},
+      {"refs/pull/1/head", nullptr},
+      {"refs/heads/" + std::string(255, 'x'), nullptr},
+      {"refs/heads/" + std::string(k_max_ref_name - 11, 'x'), nullptr},
+      {"refs/heads/" + std::string(k_max_ref_name - 10, 'x'), "bytes long; the limit is 4096"},
+      {"HEAD", "does not start with refs/"},
+      {"heads/main", "does not start with refs/"},
+      {"refs/x", "only one level"},
+      {"refs/heads/a b", "a space"},
+      {"refs/heads/a\tb", "control character"},
+      {"refs/heads/\x1b[31m", "control character"},
+      {"refs/heads/del\x7f", "control character"},
+      {"refs/heads/a~1", "one of ~ ^ : ? * [ \\"},
+      {"refs/heads/a^", "one of"},
+      {"refs/heads/a:b", "one of"},
+      {"refs/heads/a?", "one of"},
+      {"refs/heads/a*", "one of"},
+      {"refs/heads/a[1]", "one of"},
+      {"refs/heads/a\\b", "one of"},
+      {"refs/heads/a..b", "\"..\""},
+      {"refs/heads/a@{1}", "\"@{\""},
+      {"refs/heads/a.", "ends with \".\""},
+      {"refs/heads/a//b", "empty component"},
+      {"refs/heads/a/", "empty component"},
+      {"refs/heads/.hidden", "starts with \".\""},
+      {"refs/heads/x.lock", "\".lock\""},
+      {"refs/heads/x.lock/y", "\".lock\""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.ref.substr(0, 80));
+    auto problem = ref_name_problem(c.ref);
+    if (!c.problem) {
+      CHECK_FALSE(problem);
+      continue;
+    }
+    REQUIRE(problem);
+    CHECK_THAT(*problem, Catch::Contains(c.problem));
+  }
 }
 
 TEST_CASE("run_gate applies ref rules in hook mode and checks content in both modes", "[gate]") {
@@ -223,6 +284,12 @@ TEST_CASE("run_gate applies ref rules in hook mode and checks content in both mo
        {"yaml.syntax environments/dev/broken.yaml"}},
       {"check: content error", C, {a, broken, "refs/heads/main"}, {"yaml.syntax environments/dev/broken.yaml"}},
       {"check: a branch must be a commit", C, {a, tree, "refs/heads/main"}, {"ref.not-a-commit"}},
+      {"a name git refuses, with valid content", H, {zero(), next, "refs/heads/a b"}, {"ref.invalid-name"}},
+      {"a name outside refs/", H, {zero(), next, "HEAD"}, {"ref.invalid-name"}},
+      {"a name with control characters, deleting", H, {a, zero(), "refs/heads/\x1b[31m"}, {"ref.invalid-name"}},
+      {"an unchecked ref with an invalid name", H, {zero(), broken, "refs/tags/a..b"}, {"ref.invalid-name"}},
+      {"a name that looks like an option is a name", H, {zero(), next, "refs/heads/--upload-pack=x"}, {}},
+      {"check: names are not judged", C, {a, next, "refs/heads/a b"}, {}},
   };
   for (const auto& c : cases) {
     INFO(c.name);
