@@ -361,12 +361,4 @@ std::size_t DriftMonitor::watches() const {
   return m_impl->watches.size();
 }
 
-std::size_t DriftMonitor::relists() const {
-  std::lock_guard lock(m_impl->mutex);
-  std::size_t n = 0;
-  for (const auto& [k, w] : m_impl->watches)
-    if (w->watch) n += w->watch->relists();
-  return n;
-}
-
 }  // namespace portcullis::daemon

@@ -25,6 +25,13 @@ struct DriftItem {
   std::string manager;  // the field manager that changed it last, when the live object tells
   std::chrono::steady_clock::time_point since;     // when the drift was seen first
   std::chrono::steady_clock::time_point observed;  // when the watch last reported it
+
+  // "/spec/replicas,/data/key"
+  std::string pointer_list() const {
+    std::string out;
+    for (const auto& p : pointers) out += (out.empty() ? "" : ",") + p;
+    return out;
+  }
 };
 
 struct TargetHealth {
@@ -53,8 +60,6 @@ class DriftMonitor {
   TargetHealth health(const std::string& target) const;
 
   std::size_t watches() const;
-  // Lists done by all watches (the first of each, and after 410 Gone); for tests.
-  std::size_t relists() const;
 
  private:
   struct Impl;

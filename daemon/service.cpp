@@ -198,9 +198,7 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
       auto& h = hs.history[item->key];
       h.push_back(done);
       metrics.observe("portcullis_drift_correction_seconds", labels, std::chrono::duration<double>(done - item->observed).count());
-      std::string pointers;
-      for (const auto& p : item->pointers) pointers += (pointers.empty() ? "" : ",") + p;
-      what.push_back(item->what + (item->deleted ? " (deleted)" : ": " + pointers) +
+      what.push_back(item->what + (item->deleted ? " (deleted)" : ": " + item->pointer_list()) +
                      (item->manager.empty() ? "" : " by " + item->manager));
       if (h.size() >= k_loop_corrections) {
         int n = ++hs.held_times[item->key];
@@ -449,11 +447,8 @@ std::vector<TargetStatus> Service::status() const {
     auto items = m_impl->monitor->drifted(st.name);
     st.drifted = items.size();
     st.drift.clear();
-    for (std::size_t k = 0; k < items.size() && k < 10; ++k) {
-      std::string pointers;
-      for (const auto& p : items[k].pointers) pointers += (pointers.empty() ? "" : ",") + p;
-      st.drift.push_back(items[k].what + (items[k].deleted ? ": deleted" : ": " + pointers));
-    }
+    for (std::size_t k = 0; k < items.size() && k < 10; ++k)
+      st.drift.push_back(items[k].what + ": " + (items[k].deleted ? "deleted" : items[k].pointer_list()));
     if (st.state == SyncState::synced && st.drifted > 0) st.state = SyncState::out_of_sync;
     TargetHealth th = m_impl->monitor->health(st.name);
     st.health = std::string(health_name(th.health.status));
