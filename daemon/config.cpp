@@ -86,6 +86,7 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (const yaml::Node* s = t->get("maxPruneShare"))
       tc.max_prune_share = s->type == yaml::Type::integer ? static_cast<double>(s->value.integer) : s->value.number;
     if (const yaml::Node* n = t->get("concurrency")) tc.concurrency = static_cast<int>(n->value.integer);
+    tc.watch = flag("watch", true);
     tc.self_heal = flag("selfHeal", true);
     tc.detect_only = flag("detectOnly", false);
     if (const yaml::Node* rules = t->get("ignore"))

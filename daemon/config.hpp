@@ -30,7 +30,9 @@ struct TargetConfig {
   double max_prune_share = 0.5;
   bool force_conflicts = true;
   int concurrency = 8;
-  // Drift: watched always; corrected unless detectOnly (selfHeal false also only reports).
+  // Drift: watched unless watch is false; corrected unless detectOnly (selfHeal false also
+  // only reports).
+  bool watch = true;
   bool self_heal = true;
   bool detect_only = false;
   std::vector<IgnoreRule> ignore;

@@ -94,7 +94,7 @@ util::Result<void> store_inventory(kube::Client& client, std::string_view ns, st
   std::string name = inventory_name(target);
   std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
                      "\",\"namespace\":\"" + json_escape(ns) +
-                     "\",\"labels\":{\"portcullis.io/inventory\":\"true\",\"portcullis.io/target\":\"" +
+                     "\",\"labels\":{\"" + std::string(k_inventory_label) + "\":\"true\",\"portcullis.io/target\":\"" +
                      json_escape(target) + "\"}},\"data\":{\"revision\":\"" + json_escape(inv.revision) +
                      "\",\"tree\":\"" + json_escape(inv.tree) + "\",\"objects\":\"" +
                      json_escape(encode_entries(inv.entries)) + "\"}}";

@@ -27,6 +27,8 @@ struct Inventory {
 };
 
 std::string inventory_name(std::string_view target);
+// The label every inventory ConfigMap carries ("true"), next to the target label.
+inline constexpr std::string_view k_inventory_label = "portcullis.io/inventory";
 
 // The ConfigMap data (one line per object, tab-separated, paths escaped).
 std::string encode_entries(const std::vector<InventoryEntry>& entries);

@@ -7,8 +7,10 @@
 #include <unordered_set>
 
 #include "daemon/drift.hpp"
+#include "daemon/inventory.hpp"
 #include "daemon/log.hpp"
 #include "daemon/watch.hpp"
+#include "shared/yaml/emit.hpp"
 #include "shared/yaml/parse.hpp"
 
 namespace portcullis::daemon {
@@ -123,15 +125,24 @@ struct DriftMonitor::Impl {
     std::string cluster;
     std::shared_ptr<const DesiredSet> desired;
     std::unordered_map<std::string, DriftItem> drift;
-    std::unordered_map<std::string, Health> health;
   };
   struct WatchState {
     std::string cluster, group, kind;
     kube::Resource resource;
     std::unordered_set<std::string> seen;  // keys reported by the list in progress
+    // The health of every labelled object the watch reports, whichever target declares it:
+    // an object two targets declare carries one target's label, and a target declared after
+    // the watch reported its objects must still know them.
+    std::unordered_map<std::string, Health> health;
+    // Labelled objects that no target declares (yet): key -> live JSON. Objects a sync creates
+    // are reported before the sync declares them; pruned ones leave with their deletion.
+    std::unordered_map<std::string, std::string> pending;
+    bool listing = false;                  // a list is in progress
     bool listed = false;                   // a list has completed
     std::unique_ptr<Watch> watch;
   };
+
+  static constexpr std::size_t k_max_pending = 20'000;
 
   mutable std::mutex mutex;
   std::map<std::string, TargetState> targets;
@@ -147,69 +158,120 @@ struct DriftMonitor::Impl {
     metrics.set("portcullis_drifted_objects", "target=\"" + label_value(target) + "\"", static_cast<double>(ts.drift.size()));
   }
 
-  // A live object (or its deletion) reported by the watch `ws`.
-  void observe(WatchState& ws, const yaml::Node& object, bool deleted) {
-    const yaml::Node* meta = object.get("metadata");
-    if (!meta) return;
-    const yaml::Node* labels = meta->get("labels");
-    std::string target(labels ? labels->get_string(k_target_label) : std::string_view{});
-    std::string key = object_key(ws.group, ws.kind, meta->get_string("namespace"), meta->get_string("name"));
+  // What one target makes of a live object: its drift (for the target that owns the object,
+  // see observe).
+  struct Verdict {
+    std::string target;
     std::shared_ptr<const DesiredSet> set;
-    {
-      std::lock_guard lock(mutex);
-      if (!deleted) ws.seen.insert(key);
-      auto t = targets.find(target);
-      if (t == targets.end() || t->second.cluster != ws.cluster || !t->second.desired) return;
-      set = t->second.desired;
-    }
-    auto it = set->find(key);
-    if (it == set->end()) return;  // not declared by that target (a copied label, or pruned)
-    const DesiredState& desired = it->second;
+    bool owner = false;
+    DriftItem item;
+  };
 
+  static DriftItem drift_of(const std::string& key, const DesiredState& desired, const yaml::Node& object, bool deleted) {
     DriftItem item;
     item.key = key;
     item.what = desired.what();
     item.deleted = deleted;
-    Health health{HealthStatus::missing, "deleted"};
-    if (!deleted) {
-      auto parsed = yaml::parse_json(desired.body);
-      if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return;
-      const yaml::Node& d = *parsed->documents[0].root;
-      item.pointers = drift_between(d, object);
-      // Fields another manager took over, unless a changed value already names them.
-      auto related = [](const std::string& a, const std::string& b) {
-        auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };
-        return a == b || under(a, b) || under(b, a);
-      };
-      for (auto& p : taken_over(d, object))
-        if (std::none_of(item.pointers.begin(), item.pointers.end(), [&](const std::string& q) { return related(p, q); }))
-          item.pointers.push_back(p);
-      if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front());
-      health = health_of(object, desired.api_version, desired.kind);
-    }
-    bool gained = false;
-    {
+    if (deleted) return item;
+    auto parsed = yaml::parse_json(desired.body);
+    if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return item;
+    const yaml::Node& d = *parsed->documents[0].root;
+    item.pointers = drift_between(d, object);
+    // Fields another manager took over, unless a changed value already names them.
+    auto related = [](const std::string& a, const std::string& b) {
+      auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };
+      return a == b || under(a, b) || under(b, a);
+    };
+    for (auto& p : taken_over(d, object))
+      if (std::none_of(item.pointers.begin(), item.pointers.end(), [&](const std::string& q) { return related(p, q); }))
+        item.pointers.push_back(p);
+    if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front());
+    return item;
+  }
+
+  // A live object (or its deletion) reported by the watch `ws`: its health is kept; drift is
+  // judged for one target, the owner: the target its label names, else the first that declares
+  // it (an object two targets declare, such as a shared Namespace, carries one label: the
+  // other target must not fight over it). An object no target declares yet is kept until a
+  // target does: the sync that creates an object declares it only after the watch reports it.
+  // `replayed`: the JSON of `object` as kept in `pending` (skipped if a newer event came since).
+  void observe(WatchState& ws, const yaml::Node& object, bool deleted, const std::string* replayed = nullptr) {
+    const yaml::Node* meta = object.get("metadata");
+    if (!meta) return;
+    const yaml::Node* labels = meta->get("labels");
+    std::string label(labels ? labels->get_string(k_target_label) : std::string_view{});
+    std::string key = object_key(ws.group, ws.kind, meta->get_string("namespace"), meta->get_string("name"));
+    if (!replayed) {
+      Health h = deleted ? Health{} : health_of(object);
       std::lock_guard lock(mutex);
-      auto t = targets.find(target);
-      if (t == targets.end() || t->second.desired != set) return;  // declared anew meanwhile
-      TargetState& ts = t->second;
-      ts.health[key] = std::move(health);
-      auto now = SteadyClock::now();
-      if (!item.deleted && item.pointers.empty()) {
-        if (ts.drift.erase(key)) set_drift_gauge(target, ts);
-      } else if (auto d = ts.drift.find(key); d != ts.drift.end()) {
-        item.since = d->second.since;
-        item.observed = now;
-        d->second = std::move(item);
-      } else {
-        item.since = item.observed = now;
-        ts.drift.emplace(key, std::move(item));
-        gained = true;
-        metrics.add("portcullis_drift_detected_total", "target=\"" + label_value(target) + "\"");
-        set_drift_gauge(target, ts);
-      }
+      if (deleted)
+        ws.health.erase(key);
+      else
+        ws.health[key] = std::move(h);
     }
-    if (gained) on_drift(target);
+    for (int attempt = 0; attempt < 3; ++attempt) {  // again if a target is declared anew meanwhile
+      std::vector<Verdict> verdicts;
+      {
+        std::lock_guard lock(mutex);
+        if (replayed && attempt == 0) {
+          auto p = ws.pending.find(key);
+          if (p == ws.pending.end() || p->second != *replayed) return;
+        }
+        if (!deleted && ws.listing) ws.seen.insert(key);
+        for (const auto& [name, ts] : targets)
+          if (ts.cluster == ws.cluster && ts.desired && ts.desired->contains(key))
+            verdicts.push_back(Verdict{name, ts.desired, name == label, {}});
+        if (verdicts.empty()) {
+          if (deleted)
+            ws.pending.erase(key);
+          else if (ws.pending.size() < k_max_pending || ws.pending.contains(key))
+            ws.pending[key] = yaml::to_json(object);
+          return;
+        }
+        ws.pending.erase(key);
+      }
+      if (std::none_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.owner; }))
+        verdicts.front().owner = true;
+      for (auto& v : verdicts)
+        if (v.owner) v.item = drift_of(key, v.set->at(key), object, deleted);
+      std::vector<std::string> gained;
+      bool stale = false;
+      {
+        std::lock_guard lock(mutex);
+        for (auto& v : verdicts) {
+          auto t = targets.find(v.target);
+          if (t == targets.end() || t->second.desired != v.set) {
+            stale = true;
+            continue;
+          }
+          if (v.owner && record_drift(v.target, t->second, std::move(v.item))) gained.push_back(v.target);
+        }
+      }
+      for (const auto& t : gained) on_drift(t);
+      if (!stale) return;
+    }
+  }
+
+  // Keeps `item` as the drift of its object (or forgets it when there is none); true when the
+  // target gained a drifted object. Called with the lock held.
+  bool record_drift(const std::string& target, TargetState& ts, DriftItem item) {
+    auto now = SteadyClock::now();
+    if (!item.deleted && item.pointers.empty()) {
+      if (ts.drift.erase(item.key)) set_drift_gauge(target, ts);
+      return false;
+    }
+    if (auto d = ts.drift.find(item.key); d != ts.drift.end()) {
+      item.since = d->second.since;
+      item.observed = now;
+      d->second = std::move(item);
+      return false;
+    }
+    item.since = item.observed = now;
+    std::string key = item.key;
+    ts.drift.emplace(std::move(key), std::move(item));
+    metrics.add("portcullis_drift_detected_total", "target=\"" + label_value(target) + "\"");
+    set_drift_gauge(target, ts);
+    return true;
   }
 
   // A list ended: declared objects it did not report are gone (deleted while the watch was
@@ -219,13 +281,16 @@ struct DriftMonitor::Impl {
     {
       std::lock_guard lock(mutex);
       ws.listed = true;
+      ws.listing = false;
+      // Objects deleted while the watch was away.
+      for (auto it = ws.health.begin(); it != ws.health.end();)
+        it = ws.seen.contains(it->first) ? std::next(it) : ws.health.erase(it);
       auto now = SteadyClock::now();
       for (auto& [name, ts] : targets) {
         if (ts.cluster != ws.cluster || !ts.desired) continue;
         bool gained = false;
         for (const auto& [key, d] : *ts.desired) {
           if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural || ws.seen.contains(key)) continue;
-          ts.health[key] = Health{HealthStatus::missing, "not found in the cluster"};
           if (ts.drift.contains(key)) continue;
           DriftItem item;
           item.key = key;
@@ -251,6 +316,8 @@ struct DriftMonitor::Impl {
       case WatchEventType::list_begin: {
         std::lock_guard lock(mutex);
         ws.seen.clear();
+        ws.listing = true;
+        ws.pending.clear();  // the list reports them again
         return;
       }
       case WatchEventType::list_end: list_done(ws); return;
@@ -264,6 +331,8 @@ DriftMonitor::DriftMonitor(Metrics& metrics, std::function<void(const std::strin
     : m_impl(std::make_unique<Impl>(metrics, std::move(on_drift))) {
   metrics.describe("portcullis_drift_detected_total", "counter", "Objects found to differ from Git (changed, deleted or taken over).");
   metrics.describe("portcullis_drifted_objects", "gauge", "Objects that differ from Git now.");
+  metrics.describe("portcullis_watches", "gauge", "Watches running (one per cluster and resource).");
+  metrics.set("portcullis_watches", "", 0);
 }
 
 DriftMonitor::~DriftMonitor() {
@@ -276,6 +345,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
                               std::shared_ptr<const DesiredSet> desired) {
   std::string cluster = connection.server + "|" + connection.context;
   std::vector<Impl::WatchState*> start;
+  std::vector<std::pair<Impl::WatchState*, std::string>> replay;  // reported before declared
   {
     std::lock_guard lock(m_impl->mutex);
     Impl::TargetState& ts = m_impl->targets[target];
@@ -286,11 +356,15 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
       bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first).body == n->second.body;
       it = same ? std::next(it) : ts.drift.erase(it);
     }
-    for (auto it = ts.health.begin(); it != ts.health.end();)
-      it = desired && desired->contains(it->first) ? std::next(it) : ts.health.erase(it);
     ts.cluster = cluster;
     ts.desired = desired;
     m_impl->set_drift_gauge(target, ts);
+    if (desired)
+      for (auto& [wk, ws] : m_impl->watches) {
+        if (ws->cluster != cluster) continue;
+        for (auto it = ws->pending.begin(); it != ws->pending.end(); ++it)
+          if (desired->contains(it->first)) replay.emplace_back(ws.get(), it->second);
+      }
     if (desired)
       for (const auto& [key, d] : *desired) {
         std::string wk = Impl::watch_key(cluster, d.resource);
@@ -307,11 +381,17 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
   // Started outside the lock: a watch's first events take it.
   for (Impl::WatchState* ws : start) {
     Impl* impl = m_impl.get();
-    auto watch = std::make_unique<Watch>(connection, ws->resource, std::string(k_target_label),
+    // Inventory ConfigMaps carry the target label too, and are large: not watched.
+    auto watch = std::make_unique<Watch>(connection, ws->resource,
+                                         std::string(k_target_label) + ",!" + std::string(k_inventory_label),
                                          [impl, ws](WatchEventType t, const yaml::Node* o) { impl->on_event(*ws, t, o); });
     std::lock_guard lock(m_impl->mutex);
     ws->watch = std::move(watch);
   }
+  if (!start.empty()) m_impl->metrics.set("portcullis_watches", "", static_cast<double>(watches()));
+  for (const auto& [ws, json] : replay)
+    if (auto doc = yaml::parse_json(json); doc && !doc->documents.empty() && doc->documents[0].root)
+      m_impl->observe(*ws, *doc->documents[0].root, false, &json);
 }
 
 std::vector<DriftItem> DriftMonitor::drifted(const std::string& target) const {
@@ -334,13 +414,19 @@ TargetHealth DriftMonitor::health(const std::string& target) const {
   }
   const auto& ts = t->second;
   std::string worst_key;
+  std::map<std::string, const Impl::WatchState*> by_resource;  // base/plural -> its watch (or null)
   for (const auto& [key, d] : *ts.desired) {
+    auto [r, added] = by_resource.try_emplace(d.resource.base + "/" + d.resource.plural, nullptr);
+    if (added)
+      if (auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource)); w != m_impl->watches.end())
+        r->second = w->second.get();
+    const Impl::WatchState* ws = r->second;
     Health h{HealthStatus::unknown, "not reported by a watch yet"};
-    if (auto it = ts.health.find(key); it != ts.health.end()) {
-      h = it->second;
-    } else {
-      auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource));
-      if (w != m_impl->watches.end() && w->second->listed) h = Health{HealthStatus::missing, "not found in the cluster"};
+    if (ws) {
+      if (auto it = ws->health.find(key); it != ws->health.end())
+        h = it->second;
+      else if (ws->listed)
+        h = Health{HealthStatus::missing, "not found in the cluster"};
     }
     ++out.counts[static_cast<int>(h.status)];
     if (h.status > out.health.status || (h.status == out.health.status && h.status != HealthStatus::healthy && key < worst_key)) {

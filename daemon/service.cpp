@@ -146,7 +146,8 @@ struct Service::Impl {
       alerter->resolve(AlertKind::prune_blocked, name);
     // The monitor watches what this sync declared.
     if (auto desired = syncers[i]->desired())
-      if (auto conn = syncers[i]->connection()) monitor->set_target(name, *conn, std::move(desired));
+      if (auto conn = syncers[i]->connection(); conn && syncers[i]->config().watch)
+        monitor->set_target(name, *conn, std::move(desired));
   }
 
   void wake_healer() {
@@ -298,7 +299,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m_impl->heal_states.resize(m_impl->syncers.size());
   for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) {
     const auto& t = m_impl->syncers[i]->config();
-    m_impl->statuses[i].drift_mode = t.detect_only || !t.self_heal ? "detectOnly" : "selfHeal";
+    m_impl->statuses[i].drift_mode = !t.watch ? "off" : t.detect_only || !t.self_heal ? "detectOnly" : "selfHeal";
   }
   auto& m = m_impl->metrics;
   m_impl->alerter = std::make_unique<Alerter>(m_impl->config.alerts, m);
@@ -452,7 +453,7 @@ std::vector<TargetStatus> Service::status() const {
     if (st.state == SyncState::synced && st.drifted > 0) st.state = SyncState::out_of_sync;
     TargetHealth th = m_impl->monitor->health(st.name);
     st.health = std::string(health_name(th.health.status));
-    st.health_reason = th.health.reason;
+    st.health_reason = st.drift_mode == "off" ? "not watched (watch: false)" : th.health.reason;
   }
   return out;
 }

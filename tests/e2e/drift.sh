@@ -194,6 +194,57 @@ test_drift_while_the_daemon_is_down_is_corrected_at_start() {
   expect_back deployment/web '{.spec.replicas}' 0
 }
 
+# health_of NAME: the health of target NAME in /v1/targets, with its reason.
+health_of() { curl -fsS "$DAEMON_URL/v1/targets" 2>/dev/null | jq -r --arg n "$1" '.targets[] | select(.name == $n) | "\(.health) \(.healthReason)"'; }
+healthy() { [[ $(health_of "$1") == "Healthy "* ]]; }
+
+test_objects_added_later_and_a_shared_namespace_are_watched() {
+  setup_target shared
+  # A second target in the same namespace declares the same Namespace: the object carries one
+  # target's label, and both must see it (neither Missing, nor drift to fight over).
+  sed -i "/^targets:/a\\  - {name: shared-b, path: environments/shared-b, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: shared}" "$DAEMON_CONFIG"
+  put "$CLONE" environments/shared-b/namespace.yaml "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shared\n')"
+  configmap b-settings | put "$CLONE" environments/shared-b/settings.yaml
+  push_app
+  start_synced
+  poll_until 30 healthy shared || fail "target shared: $(health_of shared)"
+  poll_until 30 healthy shared-b || fail "target shared-b: $(health_of shared-b)"
+  # Objects a later sync creates are reported by the watch before the sync declares them.
+  configmap later | put "$CLONE" environments/shared/later.yaml
+  configmap b-later | put "$CLONE" environments/shared-b/later.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  wait_synced
+  poll_until 30 healthy shared || fail "after a push adding an object, target shared: $(health_of shared)"
+  poll_until 30 healthy shared-b || fail "after a push adding an object, target shared-b: $(health_of shared-b)"
+  poll_until 20 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq '[.targets[].drifted] | add') == 0 ]]" ||
+    fail "drift on a shared object: $(curl -fsS "$DAEMON_URL/v1/targets")"
+  # Still watched: the new object's drift is corrected.
+  kubectl patch configmap later -n shared --type merge -p '{"data":{"key":"edited"}}' >/dev/null
+  expect_back configmap/later '{.data.key}' value
+}
+
+test_watch_false_neither_watches_nor_heals() {
+  TARGET_EXTRA="watch: false" setup_target unwatched
+  push_app
+  start_daemon
+  wait_synced
+  [[ $(json_field .driftMode) == off ]] || fail "driftMode $(json_field .driftMode)"
+  [[ $(json_field .healthReason) == "not watched (watch: false)" ]] || fail "health: $(json_field .health) $(json_field .healthReason)"
+  # No watch runs (so no drift is noticed between syncs)...
+  [[ $(curl -fsS "$DAEMON_URL/metrics" | awk '$1 == "portcullis_watches" {print $2}') == 0 ]] ||
+    fail "watches: $(curl -fsS "$DAEMON_URL/metrics" | grep portcullis_watches)"
+  [[ $(json_field .drifted) == 0 ]] || fail "drift reported without a watch"
+  # ... and a sync that changes the object applies every field it manages.
+  kubectl scale deployment web -n unwatched --replicas=3 >/dev/null
+  idle_deployment web nginx:1.25.4 | put "$CLONE" environments/unwatched/web.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  jsonpath_is deployment/web '{.spec.replicas}' 0 || fail "the sync did not apply the replicas"
+}
+
 test_health_from_real_controllers_and_written_status() {
   setup_target health
   # A Deployment that can never become available (no kubelet): Progressing, then Degraded at its

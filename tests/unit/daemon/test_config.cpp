@@ -47,6 +47,7 @@ targets:
   maxPruneShare: 0.25
   forceConflicts: false
   concurrency: 16
+  watch: false
   selfHeal: false
   detectOnly: true
   ignore:
@@ -117,6 +118,7 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(prod.max_prune_share == Approx(0.25));
   CHECK_FALSE(prod.force_conflicts);
   CHECK(prod.concurrency == 16);
+  CHECK_FALSE(prod.watch);
   CHECK_FALSE(prod.self_heal);
   CHECK(prod.detect_only);
   REQUIRE(prod.ignore.size() == 2);
@@ -149,6 +151,7 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(dev.max_prune_share == 1.0);  // an integer in YAML
   CHECK(dev.kubeconfig.empty());
   CHECK(dev.prune);
+  CHECK(dev.watch);
   CHECK(dev.self_heal);
   CHECK_FALSE(dev.detect_only);
   CHECK(dev.ignore.empty());
@@ -193,7 +196,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 48);
+  CHECK(keys == 49);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
