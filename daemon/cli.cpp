@@ -1,6 +1,8 @@
 #include <CLI/CLI.hpp>
 #include <git2.h>
 
+#include <malloc.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // glibc gives each thread that allocates its own arena (up to 8 per core): the apply
+  // workers and watches would each keep the peak of their share of a large sync, tens of MB
+  // in all. Two arenas bound that; the threads mostly wait on the network.
+  mallopt(M_ARENA_MAX, 2);
 
   Service service(std::move(*config));
   HttpServer http(service);

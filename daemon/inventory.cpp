@@ -78,6 +78,7 @@ util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std:
   if (!doc || doc->documents.empty() || !doc->documents[0].root) return util::fail("the inventory ConfigMap is not JSON");
   const yaml::Node* data = doc->documents[0].root->get("data");
   Inventory inv;
+  if (const yaml::Node* rv = doc->documents[0].root->at({"metadata", "resourceVersion"})) inv.resource_version = std::string(rv->text);
   if (data) {
     inv.revision = std::string(data->get_string("revision"));
     inv.tree = std::string(data->get_string("tree"));
@@ -88,8 +89,21 @@ util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std:
   return std::optional<Inventory>{std::move(inv)};
 }
 
-util::Result<void> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                   const Inventory& inv) {
+util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
+                                       std::string_view resource_version) {
+  if (resource_version.empty()) return false;
+  auto res = client.get("/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + inventory_name(target),
+                        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+  if (!res) return util::fail(res.error());
+  if (res->status != 200) return false;  // gone (404), or no metadata-only answer (406): read it whole
+  auto doc = yaml::parse_json(res->body);
+  if (!doc || doc->documents.empty() || !doc->documents[0].root) return false;
+  const yaml::Node* rv = doc->documents[0].root->at({"metadata", "resourceVersion"});
+  return rv && rv->text == resource_version;
+}
+
+util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
+                                          const Inventory& inv) {
   using util::json_escape;
   std::string name = inventory_name(target);
   std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
@@ -103,7 +117,14 @@ util::Result<void> store_inventory(kube::Client& client, std::string_view ns, st
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml");
     if (!res) return util::fail(res.error());
-    if (res->status == 200 || res->status == 201) return {};
+    if (res->status == 200 || res->status == 201) {
+      yaml::Limits limits;
+      limits.max_nodes = 10'000'000;
+      auto doc = yaml::parse_json(res->body, limits);
+      const yaml::Node* rv = doc && !doc->documents.empty() && doc->documents[0].root
+                                 ? doc->documents[0].root->at({"metadata", "resourceVersion"}) : nullptr;
+      return rv ? std::string(rv->text) : std::string();
+    }
     if (res->status == 404 && attempt == 0) {
       // The inventory namespace does not exist yet.
       std::string ns_body = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + json_escape(ns) + "\"}}";

@@ -24,6 +24,7 @@ struct Inventory {
   std::string revision;  // commit last synced
   std::string tree;      // the target directory's tree at that commit
   std::vector<InventoryEntry> entries;
+  std::string resource_version;  // of the ConfigMap it was read from or stored as ("" unknown)
 };
 
 std::string inventory_name(std::string_view target);
@@ -36,8 +37,14 @@ util::Result<std::vector<InventoryEntry>> decode_entries(std::string_view text);
 
 // nullopt when the target has no inventory yet (a first sync).
 util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std::string_view ns, std::string_view target);
-// Server-side applies the inventory ConfigMap (creating the namespace when missing).
-util::Result<void> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                   const Inventory& inventory);
+// Whether the inventory ConfigMap is still at `resource_version`: one metadata-only GET, so a
+// daemon that keeps the inventory it read or stored need not read the whole (up to 1 MiB)
+// ConfigMap again. False when it changed, is gone, or the server cannot answer with metadata.
+util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
+                                       std::string_view resource_version);
+// Server-side applies the inventory ConfigMap (creating the namespace when missing); returns
+// the resourceVersion it was stored as.
+util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
+                                          const Inventory& inventory);
 
 }  // namespace portcullis::daemon

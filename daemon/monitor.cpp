@@ -1,5 +1,7 @@
 #include "daemon/monitor.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -127,7 +129,7 @@ struct DriftMonitor::Impl {
     std::unordered_map<std::string, DriftItem> drift;
   };
   struct WatchState {
-    std::string cluster, group, kind;
+    std::string cluster, group, kind, api_version;
     kube::Resource resource;
     std::unordered_set<std::string> seen;  // keys reported by the list in progress
     // The health of every labelled object the watch reports, whichever target declares it:
@@ -202,7 +204,8 @@ struct DriftMonitor::Impl {
     std::string label(labels ? labels->get_string(k_target_label) : std::string_view{});
     std::string key = object_key(ws.group, ws.kind, meta->get_string("namespace"), meta->get_string("name"));
     if (!replayed) {
-      Health h = deleted ? Health{} : health_of(object);
+      // List items carry no apiVersion and kind: the watch's resource tells them.
+      Health h = deleted ? Health{} : health_of(object, ws.api_version, ws.kind);
       std::lock_guard lock(mutex);
       if (deleted)
         ws.health.erase(key);
@@ -233,7 +236,7 @@ struct DriftMonitor::Impl {
       if (std::none_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.owner; }))
         verdicts.front().owner = true;
       for (auto& v : verdicts)
-        if (v.owner) v.item = drift_of(key, v.set->at(key), object, deleted);
+        if (v.owner) v.item = drift_of(key, *v.set->at(key), object, deleted);
       std::vector<std::string> gained;
       bool stale = false;
       {
@@ -289,7 +292,8 @@ struct DriftMonitor::Impl {
       for (auto& [name, ts] : targets) {
         if (ts.cluster != ws.cluster || !ts.desired) continue;
         bool gained = false;
-        for (const auto& [key, d] : *ts.desired) {
+        for (const auto& [key, state] : *ts.desired) {
+          const DesiredState& d = *state;
           if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural || ws.seen.contains(key)) continue;
           if (ts.drift.contains(key)) continue;
           DriftItem item;
@@ -308,6 +312,9 @@ struct DriftMonitor::Impl {
       }
       ws.seen.clear();
     }
+    // A list of thousands of objects was parsed on this thread, in its own malloc arena: hand
+    // what it freed back, or the daemon keeps tens of MB it no longer uses.
+    malloc_trim(0);
     for (const auto& t : gained_targets) on_drift(t);
   }
 
@@ -353,7 +360,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
     // Drift of objects declared anew was just applied by the sync; the rest stays.
     for (auto it = ts.drift.begin(); it != ts.drift.end();) {
       auto n = desired ? desired->find(it->first) : DesiredSet::const_iterator{};
-      bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first).body == n->second.body;
+      bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first)->body == n->second->body;
       it = same ? std::next(it) : ts.drift.erase(it);
     }
     ts.cluster = cluster;
@@ -366,13 +373,15 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
           if (desired->contains(it->first)) replay.emplace_back(ws.get(), it->second);
       }
     if (desired)
-      for (const auto& [key, d] : *desired) {
+      for (const auto& [key, state] : *desired) {
+        const DesiredState& d = *state;
         std::string wk = Impl::watch_key(cluster, d.resource);
         if (m_impl->watches.contains(wk)) continue;
         auto ws = std::make_unique<Impl::WatchState>();
         ws->cluster = cluster;
         ws->group = d.group;
         ws->kind = d.kind;
+        ws->api_version = d.resource.base.substr(d.resource.base.starts_with("/apis/") ? 6 : 5);  // "apps/v1", "v1"
         ws->resource = d.resource;
         start.push_back(ws.get());
         m_impl->watches.emplace(wk, std::move(ws));
@@ -415,7 +424,8 @@ TargetHealth DriftMonitor::health(const std::string& target) const {
   const auto& ts = t->second;
   std::string worst_key;
   std::map<std::string, const Impl::WatchState*> by_resource;  // base/plural -> its watch (or null)
-  for (const auto& [key, d] : *ts.desired) {
+  for (const auto& [key, state] : *ts.desired) {
+    const DesiredState& d = *state;
     auto [r, added] = by_resource.try_emplace(d.resource.base + "/" + d.resource.plural, nullptr);
     if (added)
       if (auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource)); w != m_impl->watches.end())

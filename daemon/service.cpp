@@ -84,6 +84,11 @@ struct Service::Impl {
     std::unordered_map<std::string, int> held_times;                          // consecutive dampings
   };
   std::vector<HealState> heal_states;  // by target index, used by the heal thread only
+  // By target index: held by a sync until the monitor knows what it declared, and by a
+  // correction from reading the drift to applying it. Without it a correction could apply,
+  // once more, what a sync is applying: the sync's own changes reach the watch before the
+  // monitor learns the new desired state, and look like drift until then.
+  std::vector<std::unique_ptr<std::mutex>> target_mutexes;
   // A key corrected this often within the window is fought over: damped with backoff.
   static constexpr std::size_t k_loop_corrections = 5;
   static constexpr auto k_loop_window = std::chrono::minutes(10);
@@ -166,6 +171,7 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   const TargetConfig& tc = syncers[i]->config();
   const std::string& name = tc.name;
   HealState& hs = heal_states[i];
+  std::lock_guard busy(*target_mutexes[i]);
   std::vector<DriftItem> items = monitor->drifted(name);
   const bool correcting = tc.self_heal && !tc.detect_only;
 
@@ -297,6 +303,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
     m_impl->statuses.push_back(s);
   }
   m_impl->heal_states.resize(m_impl->syncers.size());
+  for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) m_impl->target_mutexes.push_back(std::make_unique<std::mutex>());
   for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) {
     const auto& t = m_impl->syncers[i]->config();
     m_impl->statuses[i].drift_mode = !t.watch ? "off" : t.detect_only || !t.self_heal ? "detectOnly" : "selfHeal";
@@ -359,6 +366,7 @@ int Service::run() {
         events.swap(m.pending_event_times);
       }
       for (std::size_t i = 0; i < m.syncers.size(); ++i) {
+        std::lock_guard busy(*m.target_mutexes[i]);
         SyncResult r = m.syncers[i]->sync(mirror->repository(), *head);
         m.record(i, r, head->hex());
         failed = failed || r.state == SyncState::failed;

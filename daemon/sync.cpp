@@ -164,6 +164,8 @@ struct TargetSyncer::Impl {
   kube::Discovery discovery;
   bool allow_prune_once = false;
   std::mutex mutex;  // one sync or heal at a time
+  // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
+  std::optional<Inventory> inventory;
   // What the last sync declared, and the connection; read by other threads.
   mutable std::mutex state_mutex;
   std::shared_ptr<const DesiredSet> desired_set;
@@ -243,6 +245,33 @@ struct TargetSyncer::Impl {
       });
     for (std::size_t i; (i = next++) < batch.size();) apply_one(pool[0], *batch[i]);
     for (auto& th : threads) th.join();
+  }
+
+  // The target's inventory as the cluster has it: the one kept from the last sync when the
+  // ConfigMap is still at its resourceVersion (a metadata-only GET), else read whole.
+  util::Result<const Inventory*> current_inventory(kube::Client& client) {
+    if (inventory && !inventory->resource_version.empty()) {
+      auto same = inventory_unchanged(client, inventory_namespace, target.name, inventory->resource_version);
+      if (!same) return util::fail(same.error());
+      if (*same) return &*inventory;
+    }
+    inventory.reset();
+    auto loaded = load_inventory(client, inventory_namespace, target.name);
+    if (!loaded) return util::fail(loaded.error());
+    inventory = loaded->value_or(Inventory{});
+    return &*inventory;
+  }
+
+  // Stores `next` and keeps it as the current inventory (forgotten when the write failed).
+  util::Result<void> keep_inventory(kube::Client& client, Inventory next) {
+    auto stored = store_inventory(client, inventory_namespace, target.name, next);
+    if (!stored) {
+      inventory.reset();
+      return util::fail(stored.error());
+    }
+    next.resource_version = std::move(*stored);
+    inventory = std::move(next);
+    return {};
   }
 
   // Waits (polling, 30 s at most) until a CRD is Established.
@@ -365,9 +394,9 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   if (auto c = connect(); !c) return failed("cannot connect to the cluster: " + c.error().message);
   kube::Client& client = pool[0];
 
-  auto loaded = load_inventory(client, inventory_namespace, target.name);
-  if (!loaded) return failed(loaded.error().message);
-  Inventory previous = loaded->value_or(Inventory{});
+  auto current = current_inventory(client);
+  if (!current) return failed(current.error().message);
+  const Inventory& previous = **current;  // valid until keep_inventory below
 
   auto tree = repo.commit_tree(commit);
   if (!tree) return failed(tree.error().message);
@@ -376,7 +405,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::optional<git::Oid> dir;
   if (*entry && (*entry)->kind == git::EntryKind::tree) dir = (*entry)->oid;
 
-  // Nothing changed under the target since the last complete sync: no request at all.
+  // Nothing changed under the target since the last complete sync: no write at all (and, with
+  // the inventory kept, one metadata-only read).
   // (After a restart the desired set is rendered once more, for the drift monitor.)
   std::shared_ptr<const DesiredSet> known = desired_snapshot();
   if (dir && known && !previous.tree.empty() && previous.tree == dir->hex()) {
@@ -525,12 +555,12 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   auto next_set = std::make_shared<DesiredSet>();
   if (incremental && known)
     for (const auto& [key, state] : *known)
-      if (!changed.contains(state.path)) next_set->emplace(key, state);
+      if (!changed.contains(state->path)) next_set->emplace(key, state);
   for (auto& w : work) {
     if (w.key.empty() || w.body.empty()) continue;
     std::string group(manifest::group_of(w.desired->api_version));
-    (*next_set)[w.key] = DesiredState{w.desired->api_version, w.desired->kind, group, w.ns, w.desired->name,
-                                      w.desired->path, w.resource, w.body};
+    (*next_set)[w.key] = std::make_shared<const DesiredState>(DesiredState{
+        w.desired->api_version, w.desired->kind, group, w.ns, w.desired->name, w.desired->path, w.resource, std::move(w.body)});
   }
   {
     std::lock_guard lock(state_mutex);
@@ -546,8 +576,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       if (!desired_keys.contains(e.key())) next.entries.push_back(e);
   }
   if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
-  if (auto stored = store_inventory(client, inventory_namespace, target.name, next); !stored)
-    r.errors.push_back(stored.error().message);
+  if (auto stored = keep_inventory(client, std::move(next)); !stored) r.errors.push_back(stored.error().message);
   if (!r.errors.empty()) return finish(SyncState::failed);
   return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
 }
@@ -573,7 +602,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   };
   std::vector<Heal> heals;
   for (const auto& key : keys)
-    if (auto it = set->find(key); it != set->end()) heals.push_back(Heal{&it->first, &it->second, {}});
+    if (auto it = set->find(key); it != set->end()) heals.push_back(Heal{&it->first, it->second.get(), {}});
   if (heals.empty()) return finish(SyncState::synced);
   std::atomic<std::size_t> next{0};
   std::size_t workers = std::min(pool.size(), heals.size());
@@ -600,22 +629,25 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   }
   r.objects = set->size();
   // An object recreated has a new UID: the inventory must know it, or a later prune would
-  // refuse to delete it as not the one this target applied.
-  auto loaded = load_inventory(pool[0], inventory_namespace, target.name);
-  if (!loaded) {
-    r.errors.push_back(loaded.error().message);
-  } else if (*loaded) {
-    Inventory inv = std::move(**loaded);
-    bool dirty = false;
-    for (auto& e : inv.entries)
-      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid) {
-        e.uid = it->second;
-        dirty = true;
-      }
-    if (dirty)
-      if (auto stored = store_inventory(pool[0], inventory_namespace, target.name, inv); !stored)
-        r.errors.push_back(stored.error().message);
+  // refuse to delete it as not the one this target applied. Most corrections keep the UID: the
+  // inventory kept from the last sync tells, without a request.
+  auto recreated = [&](const Inventory& inv) {
+    for (const auto& e : inv.entries)
+      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid) return true;
+    return false;
+  };
+  if (inventory && !inventory->resource_version.empty() && !recreated(*inventory)) {
+    r.revision = inventory->revision;
+  } else if (auto current = current_inventory(pool[0]); !current) {
+    r.errors.push_back(current.error().message);
+  } else if (!(*current)->resource_version.empty()) {  // "" : no inventory yet
+    Inventory inv = **current;
     r.revision = inv.revision;
+    if (recreated(inv)) {
+      for (auto& e : inv.entries)
+        if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty()) e.uid = it->second;
+      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored) r.errors.push_back(stored.error().message);
+    }
   }
   return finish(r.errors.empty() ? SyncState::synced : SyncState::failed);
 }

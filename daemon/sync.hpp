@@ -58,8 +58,9 @@ struct DesiredState {
   std::string body;  // JSON as applied: ownership marks added, ignored fields removed
   std::string what() const { return api_version + " " + kind + " " + (ns.empty() ? "" : ns + "/") + name; }
 };
-// By key: "group/kind/namespace/name".
-using DesiredSet = std::unordered_map<std::string, DesiredState>;
+// By key: "group/kind/namespace/name". States are shared: a sync that changes a few files
+// builds its set from the previous one without copying every object's body.
+using DesiredSet = std::unordered_map<std::string, std::shared_ptr<const DesiredState>>;
 std::string object_key(std::string_view group, std::string_view kind, std::string_view ns, std::string_view name);
 
 // Whether `rule` selects the object (empty selectors match anything; globs otherwise).

@@ -16,7 +16,8 @@ namespace portcullis::daemon {
 
 enum class WatchEventType { listed, added, modified, deleted, list_begin, list_end };
 
-// Called on the watch's thread: `object` is null for list_begin/list_end.
+// Called on the watch's thread: `object` is null for list_begin/list_end; listed objects lack
+// apiVersion and kind (the resource tells them).
 using WatchCallback = std::function<void(WatchEventType, const yaml::Node* object)>;
 
 class Watch {

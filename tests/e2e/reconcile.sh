@@ -41,6 +41,38 @@ test_a_push_is_applied_and_reported() {
     fail "the audit log does not show exactly one applied object"
 }
 
+test_an_inventory_changed_out_of_band_is_read_again() {
+  setup_target ledger
+  start_daemon
+  configmap settings | put "$CLONE" environments/ledger/settings.yaml
+  configmap other | put "$CLONE" environments/ledger/other.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  # The daemon keeps the inventory it wrote; deleted behind its back, the next sync (Git
+  # unchanged under the target) must notice and apply everything again, writing it anew.
+  kubectl delete configmap portcullis-inventory-ledger -n portcullis-system >/dev/null
+  kubectl delete configmap other -n ledger >/dev/null
+  put "$CLONE" README.md "notes"
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  [[ $(kubectl get configmap portcullis-inventory-ledger -n portcullis-system -o jsonpath='{.data.revision}' 2>/dev/null) == "$(git -C "$SERVER" rev-parse main)" ]] ||
+    fail "the inventory was not written again"
+  kubectl get configmap other -n ledger >/dev/null 2>&1 || fail "the objects were not applied again"
+  # Edited behind its back: someone hands "other" over (drops its line). Read whole again, the
+  # inventory no longer lists it, so removing it from Git does not prune it.
+  kubectl get configmap portcullis-inventory-ledger -n portcullis-system -o json |
+    jq '.data.objects |= (split("\n") | map(select(contains("\tother\t") | not)) | join("\n"))' |
+    kubectl replace -f - >/dev/null || fail "cannot edit the inventory"
+  git -C "$CLONE" rm -q environments/ledger/other.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  wait_synced
+  kubectl get configmap other -n ledger >/dev/null 2>&1 || fail "pruned an object the inventory no longer lists (a stale inventory)"
+  return 0
+}
+
 test_a_crd_and_its_custom_resources_in_one_push() {
   setup_target crds
   # The reconciler's RBAC, extended for the custom kind (as a user would for their CRDs).
