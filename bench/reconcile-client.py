@@ -21,6 +21,17 @@
         lastSyncMs (the daemon's own sync duration), polls (GET requests).
       The poller checks the objects in order and re-polls only the first one not yet updated,
       sleeping 3 ms between misses, so it costs the apiserver about one GET per 3-4 ms.
+
+  reconcile-client.py drift-loop --api URL --ca FILE --ns NS --apps N --out FILE [--changes 100]
+                                 [--warmup 3] [--timeout 30]
+      Out-of-band changes, one at a time, each to a different app (so the daemon's loop damping,
+      5 corrections of one object in 10 minutes, never applies): even changes scale a
+      Deployment (merge patch of spec.replicas, field manager kubectl-scale), odd ones edit a
+      ConfigMap (data.RELEASE, field manager kubectl-edit). Before each change the object's
+      value is read; from the moment the PATCH is sent, the object is polled (GET every 3 ms
+      over one keep-alive TLS connection) until it shows that value again. Appends a JSON line
+      per change to --out: i, warmup, kind, patchMs (the PATCH itself), correctedMs (PATCH
+      sent -> the value seen back), polls.
 """
 import argparse
 import http.client
@@ -79,11 +90,17 @@ class Api:
         self.requests = 0
 
     def get(self, path):
+        return self.request("GET", path)
+
+    def request(self, method, path, body=None, content_type=None):
+        headers = dict(self.headers)
+        if content_type:
+            headers["Content-Type"] = content_type
         for attempt in range(3):
             try:
                 if self.conn is None:
                     self.conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=10)
-                self.conn.request("GET", path, headers=self.headers)
+                self.conn.request(method, path, body=body, headers=headers)
                 r = self.conn.getresponse()
                 body = r.read()
                 self.requests += 1
@@ -192,6 +209,57 @@ def push_loop(a):
     out.close()
 
 
+def drift_loop(a):
+    token = os.environ.get("KUBE_ADMIN_TOKEN")
+    if not token:
+        sys.exit("drift-loop: KUBE_ADMIN_TOKEN is not set")
+    api = Api(a.api, a.ca, token)
+    out = open(a.out, "a")
+    for n in range(a.warmup + a.changes):
+        app = "app-%04d" % ((n + 1) * 397 % a.apps + 1)
+        if n % 2 == 0:
+            kind = "Deployment"
+            path = "/apis/apps/v1/namespaces/%s/deployments/%s" % (a.ns, app)
+            value = lambda o: o["spec"]["replicas"]
+            patch = lambda v: {"spec": {"replicas": v + 3}}
+            manager = "kubectl-scale"
+        else:
+            kind = "ConfigMap"
+            path = "/api/v1/namespaces/%s/configmaps/%s-config" % (a.ns, app)
+            value = lambda o: o["data"]["RELEASE"]
+            patch = lambda v, n=n: {"data": {"RELEASE": "out-of-band-%d" % n}}
+            manager = "kubectl-edit"
+        status, body = api.get(path)
+        if status != 200:
+            sys.exit("drift-loop: GET %s: HTTP %s" % (path, status))
+        want = value(json.loads(body))
+        t0 = time.monotonic()
+        status, body = api.request("PATCH", path + "?fieldManager=" + manager, json.dumps(patch(want)),
+                                   "application/merge-patch+json")
+        t1 = time.monotonic()
+        if status != 200:
+            sys.exit("drift-loop: PATCH %s: HTTP %s %s" % (path, status, body[:200]))
+        polls = 0
+        deadline = t0 + a.timeout
+        while True:
+            status, body = api.get(path)
+            polls += 1
+            try:
+                if status == 200 and value(json.loads(body)) == want:
+                    break
+            except (ValueError, KeyError, TypeError):
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("drift-loop: %s %s not corrected within %g s" % (kind, app, a.timeout))
+            time.sleep(0.003)
+        t2 = time.monotonic()
+        out.write(json.dumps({"i": n, "warmup": n < a.warmup, "kind": kind, "object": app,
+                              "patchMs": round((t1 - t0) * 1000, 1), "correctedMs": round((t2 - t0) * 1000, 1),
+                              "polls": polls}) + "\n")
+        out.flush()
+    out.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -211,6 +279,13 @@ def main():
     l.add_argument("--warmup", type=int, default=3)
     l.add_argument("--first", type=int, default=1)
     l.add_argument("--timeout", type=float, default=60)
+    d = sub.add_parser("drift-loop")
+    for opt in ("--api", "--ca", "--ns", "--out"):
+        d.add_argument(opt, required=True)
+    d.add_argument("--apps", type=int, required=True)
+    d.add_argument("--changes", type=int, default=100)
+    d.add_argument("--warmup", type=int, default=3)
+    d.add_argument("--timeout", type=float, default=30)
     a = p.parse_args()
     if a.cmd == "wait-synced":
         since = a.since if a.since is not None else time.time()
@@ -221,6 +296,8 @@ def main():
             sys.exit(1)
         print(json.dumps({"wallMs": round((now - since) * 1000, 1), "lastSyncMs": st.get("lastSyncMs"),
                           "objects": st.get("objects"), "polls": polls}))
+    elif a.cmd == "drift-loop":
+        drift_loop(a)
     else:
         push_loop(a)
 
