@@ -106,6 +106,14 @@ class Gate {
     return &m_indexes.emplace(key, std::move(*loaded)).first->second;
   }
 
+  // The soak ledger of an environment at a commit, as post-receive left it (null when none).
+  const SoakLedger* ledger_for(const policy::Environment& env, const Oid& commit) {
+    auto key = env.path + "\n" + commit.hex();
+    auto it = m_ledgers.find(key);
+    if (it == m_ledgers.end()) it = m_ledgers.emplace(key, load_soak_ledger(m_in.index_dir, env.path, commit)).first;
+    return it->second ? &*it->second : nullptr;
+  }
+
   std::filesystem::path index_dir(const policy::Environment& env) const {
     // Keys depend on the environment's default namespace, so it is part of the location.
     return env.namespace_.empty() ? m_in.index_dir : m_in.index_dir / ("ns-" + env.namespace_);
@@ -401,7 +409,8 @@ class Gate {
       for (auto& s : states) changes.push_back(EnvImages{s.env, s.old_env_tree, s.images, &changed});
       PromotionContext pctx{m_in.repo, m_in.config, envs, base_commit,
                             m_in.now ? m_in.now : static_cast<std::int64_t>(std::time(nullptr)),
-                            [this](const policy::Environment& e, const Oid& t) { return index_for(e, t); }};
+                            [this](const policy::Environment& e, const Oid& t) { return index_for(e, t); },
+                            [this](const policy::Environment& e, const Oid& c) { return ledger_for(e, c); }};
       for (auto& f : check_promotion(pctx, changes)) add(ref, std::move(f));
     }
   }
@@ -481,6 +490,7 @@ class Gate {
   bool m_touched_protected_env = false;
   bool m_break_glass_denied = false;
   std::map<std::string, IdentityIndex> m_indexes;
+  std::map<std::string, std::optional<SoakLedger>> m_ledgers;
 
   friend void update_indexes(const GateInput& input);
 };
@@ -511,7 +521,14 @@ void update_indexes(const GateInput& input) {
     std::optional<Oid> old_tree;
     if (old_commit)
       if (auto t = input.repo.commit_tree(*old_commit)) old_tree = *t;
-    for (const auto& env : environments_of(input.repo, lp.policy, *new_tree)) {
+    auto envs = environments_of(input.repo, lp.policy, *new_tree);
+    // The soak ledgers of environments others are promoted from, at the ref's new commit: the
+    // next push's promotion check looks its soak up there.
+    for (const auto& env : envs)
+      if (std::any_of(envs.begin(), envs.end(), [&](const policy::Environment& e) { return e.promotion && e.promotion->from == env.name; }))
+        (void)update_soak_ledger(input.repo, input.config, input.index_dir, env.path, **new_commit,
+                                 [&] { return input.deadline.expired(); });
+    for (const auto& env : envs) {
       auto new_env = input.repo.entry_at(*new_tree, env.path);
       if (!new_env || !*new_env || (*new_env)->kind != git::EntryKind::tree) continue;
       std::filesystem::path dir = gate.index_dir(env);

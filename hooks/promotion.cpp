@@ -29,13 +29,13 @@ std::string duration_text(std::int64_t seconds) {
 // into `env` (a changed file gained it), found in one walk of at most k_soak_history_limit
 // commits that stops as soon as every image is found. Images not found are absent from the
 // result; `bounded` tells whether the walk stopped at the limit.
-std::unordered_map<std::string, git::Repository::CommitInfo> introductions(const PromotionContext& ctx,
+std::unordered_map<std::string, Introduction> introductions(const PromotionContext& ctx,
                                                                           const policy::Environment& env,
                                                                           const git::Oid& tip,
                                                                           std::unordered_set<std::string> wanted,
                                                                           bool& bounded) {
   bounded = false;
-  std::unordered_map<std::string, git::Repository::CommitInfo> found;
+  std::unordered_map<std::string, Introduction> found;
   auto env_tree_of = [&](const git::Oid& commit) -> std::optional<git::Oid> {
     auto tree = ctx.repo.commit_tree(commit);
     if (!tree) return std::nullopt;
@@ -66,7 +66,7 @@ std::unordered_map<std::string, git::Repository::CommitInfo> introductions(const
         for (const auto& h : hits) {
           bool had = std::any_of(old_images.begin(), old_images.end(), [&](const UsedImage& u) { return u.reference == h; });
           if (had || !wanted.erase(h)) continue;
-          found.emplace(h, *info);
+          found.emplace(h, Introduction{info->id, info->committer_time, false});
         }
         return !wanted.empty();
       });
@@ -95,8 +95,9 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
     if (from != ctx.environments.end() && base_tree)
       if (auto e = ctx.repo.entry_at(*base_tree, from->path); e && *e && (*e)->kind == git::EntryKind::tree)
         from_index = ctx.index_for(*from, (*e)->oid);
-    // One history walk for every image whose soak must be checked.
-    std::unordered_map<std::string, git::Repository::CommitInfo> introduced;
+    // Looked up in the soak ledger post-receive keeps; else one history walk for every image
+    // whose soak must be checked.
+    std::unordered_map<std::string, Introduction> introduced;
     bool bounded = false;
     if (promo.soak_ms > 0 && ctx.base_commit && from_index) {
       std::unordered_set<std::string> wanted;
@@ -104,7 +105,16 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
         if (!in_index(own_index, image_key(image.reference), env.path, nullptr) &&
             in_index(from_index, image_key(image.reference), from->path, nullptr))
           wanted.insert(image.reference);
-      if (!wanted.empty()) introduced = introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded);
+      const SoakLedger* ledger = wanted.empty() || !ctx.ledger_for ? nullptr : ctx.ledger_for(*from, *ctx.base_commit);
+      for (auto it = wanted.begin(); ledger && it != wanted.end();) {
+        if (auto e = ledger->find(*it); e != ledger->end()) {
+          introduced.emplace(*it, e->second);
+          it = wanted.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (!wanted.empty()) introduced.merge(introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded));
     }
     std::unordered_set<std::string> reported;
     for (const auto& [image, path] : change.used) {
@@ -138,12 +148,13 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
                                           : ": no commit in its history brought it there")));
           continue;
         }
-        std::int64_t age = ctx.now - intro->second.committer_time;
+        std::int64_t age = ctx.now - intro->second.time;
         std::int64_t need = promo.soak_ms / 1000;
         if (age < need)
           out.push_back(make("promotion.soak", "image " + image.reference + " has been in " + promo.from + " for " +
                                                    duration_text(std::max<std::int64_t>(age, 0)) + " (since commit " +
-                                                   intro->second.id.short_hex() + "); " + env.name + " requires " +
+                                                   intro->second.commit.short_hex() +
+                                                   (intro->second.at_or_before ? " or earlier" : "") + "); " + env.name + " requires " +
                                                    duration_text(need)));
       }
     }

@@ -11,6 +11,7 @@
 #include "hooks/checks.hpp"
 #include "hooks/index.hpp"
 #include "hooks/report.hpp"
+#include "hooks/soak.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/policy/policy.hpp"
 
@@ -31,12 +32,12 @@ struct PromotionContext {
   std::int64_t now;                     // unix seconds
   // The identity index of an environment tree (built when missing); nullptr on failure.
   std::function<const IdentityIndex*(const policy::Environment&, const git::Oid&)> index_for;
+  // The soak ledger of an environment at a commit, when post-receive left one (may be empty:
+  // then the history is walked).
+  std::function<const SoakLedger*(const policy::Environment&, const git::Oid&)> ledger_for = {};
 };
 
 // Findings with rules promotion.not-promoted, promotion.soak and promotion.digest-required.
 std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vector<EnvImages>& changes);
-
-// How many first-parent commits the soak search walks back at most.
-inline constexpr std::size_t k_soak_history_limit = 1000;
 
 }  // namespace portcullis::hooks

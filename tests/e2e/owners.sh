@@ -253,6 +253,16 @@ test_prod_only_runs_what_staging_ran() {
   expect_rejected
   expect_output "error [promotion.soak] image registry.example.com/api:1.1.0 has been in staging for 10m"
   expect_output "prod requires 2h"
+  # The soak is looked up in the ledger post-receive keeps for staging at main, not walked.
+  local ledger
+  ledger=$SERVER/portcullis/index/soak/environments%2Fstaging/$(git -C "$SERVER" rev-parse main).soak
+  [[ -f $ledger ]] || fail "no soak ledger at $ledger: $(find "$SERVER/portcullis" -name '*.soak')"
+  grep -q $'^registry.example.com/api:1.1.0\t' "$ledger" || fail "the ledger lacks the api image: $(cat "$ledger")"
+  grep -q $'^registry.example.com/web:2.0.0\t' "$ledger" || fail "the ledger lacks the web image: $(cat "$ledger")"
+  # Backdated there, the same push passes: the gate read it.
+  sed -i "s|^\(registry.example.com/api:1.1.0\t[0-9a-f]*\t\)[0-9]*|\1$(date -d '-3 hours' +%s)|" "$ledger"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
 }
 
 test_digests_and_kustomization_images() {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -119,12 +120,22 @@ class Indexes {
 };
 
 // check_promotion for the update `base` -> `tip`, with the images of the changed files collected
-// as the gate collects them.
+// as the gate collects them. With `ledgers`, post-receive's soak ledgers of staging are built
+// at those commits first, in order (as pushes would leave them), and the check looks soaks up
+// there; without, it walks the history.
 std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_dir,
                              const std::vector<policy::Environment>& envs, const Oid& base, const Oid& tip,
-                             std::int64_t now = k_now) {
+                             std::int64_t now = k_now, const std::vector<Oid>* ledgers = nullptr) {
   const policy::ServerConfig config;
   auto repo = fx.open();
+  const fs::path ledger_dir = index_dir / "ledgers";
+  std::map<std::string, std::optional<SoakLedger>> loaded;
+  if (ledgers)
+    for (const Oid& at : *ledgers) {
+      auto built = update_soak_ledger(repo, config, ledger_dir, "environments/staging", at, [] { return false; });
+      INFO((built ? std::string() : built.error().describe()));
+      REQUIRE(built);
+    }
   Indexes indexes(repo, config, index_dir);
   auto old_tree = repo.commit_tree(base);
   auto new_tree = repo.commit_tree(tip);
@@ -153,6 +164,12 @@ std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_d
   }
   PromotionContext ctx{repo, config, envs, base, now,
                        [&](const policy::Environment& e, const Oid& t) { return indexes.get(e, t); }};
+  if (ledgers)
+    ctx.ledger_for = [&](const policy::Environment& e, const Oid& c) -> const SoakLedger* {
+      auto& l = loaded[e.path + c.hex()];
+      if (!l) l = load_soak_ledger(ledger_dir, e.path, c);
+      return l ? &*l : nullptr;
+    };
   return check_promotion(ctx, changes);
 }
 
@@ -338,6 +355,23 @@ TEST_CASE("check_promotion: soak by committer time along the first-parent histor
     const Oid pushed = commit_at(fx, apply(files, {{prod_web, web(":2.0")}}), {tip});
     auto findings = promote(fx, tmp / ("identity-" + std::to_string(n)), environments(c.soak_ms), tip, pushed);
     check_findings(findings, c.findings);
+    // The same verdicts from soak ledgers: built from scratch at the target, and step by step
+    // along its first parents, as post-receive builds them push after push.
+    std::vector<Oid> first_parents;
+    for (std::optional<Oid> at = tip; at;) {
+      first_parents.insert(first_parents.begin(), *at);
+      auto info = fx.open().commit_info(*at);
+      REQUIRE(info);
+      at = info->parents.empty() ? std::nullopt : std::optional<Oid>(info->parents.front());
+    }
+    const std::vector<Oid> at_tip{tip};
+    const std::vector<Oid>* modes[] = {&at_tip, &first_parents};
+    for (const std::vector<Oid>* ledgers : modes) {
+      INFO((ledgers == &at_tip ? "a ledger built at the target" : "ledgers built push by push"));
+      auto from_ledger = promote(fx, tmp / ("ledger-" + std::to_string(n) + "-" + std::to_string(ledgers->size())),
+                                 environments(c.soak_ms), tip, pushed, k_now, ledgers);
+      CHECK(describe(from_ledger) == describe(findings));
+    }
     const std::map<std::int64_t, std::string> required = {{60, "1m"}, {2 * hour, "2h"}, {2 * hour + 1800, "2h30m"}};
     for (const auto& f : findings)
       CHECK_THAT(f.message, Catch::EndsWith("); prod requires " + required.at(c.soak_ms / 1000)));
@@ -387,6 +421,20 @@ TEST_CASE("check_promotion: the soak search walks at most k_soak_history_limit c
     check_findings(findings, {"promotion.soak environments/prod/web.yaml|cannot tell how long image "
                               "registry.example.com/web:2.0 has been in staging: the history walk stopped at " +
                               std::to_string(k_soak_history_limit) + " commits"});
+  }
+  SECTION("a ledger built from as many commits knows the image was there at the oldest one") {
+    auto fx = history("ledger-beyond", k_soak_history_limit);
+    const std::vector<Oid> at{fx.rev("refs/heads/main")};
+    auto findings = promote(fx, tmp / "identity-ledger-beyond", environments(soak_ms), fx.rev("refs/heads/main"),
+                            fx.rev("refs/heads/push"), k_now, &at);
+    check_findings(findings, {});
+    // ... and says so when that is not long enough.
+    const std::int64_t days_40 = 40ll * 24 * 3600 * 1000;
+    findings = promote(fx, tmp / "identity-ledger-beyond-40d", environments(days_40), fx.rev("refs/heads/main"),
+                       fx.rev("refs/heads/push"), k_now, &at);
+    check_findings(findings, {"promotion.soak environments/prod/web.yaml|image registry.example.com/web:2.0 has been in "
+                              "staging for 720h (since commit "});
+    CHECK_THAT(findings.at(0).message, Catch::Contains(" or earlier); prod requires 960h"));
   }
 }
 
@@ -457,4 +505,39 @@ TEST_CASE("images_in: the images of pod-bearing kinds and of kustomizations, wit
     CHECK(images[0].reference == "registry.example.com/web:2.0");
     CHECK(images[0].node->mark.line == 3);
   }
+}
+
+TEST_CASE("soak ledgers: built once, damaged ones not loaded", "[promotion]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp, "repo");
+  Files files = apply(k_base, {{"environments/staging/web.yaml", web(":2.0")}});
+  const Oid first = commit_at(fx, files, {}, k_now - 3600);
+  const Oid second = commit_at(fx, apply(files, {{"environments/staging/api.yaml", deployment("api", {"api:1"})}}), {first},
+                               k_now - 60);
+  auto repo = fx.open();
+  const policy::ServerConfig config;
+  const fs::path dir = tmp / "ledgers";
+  REQUIRE(update_soak_ledger(repo, config, dir, "environments/staging", second, [] { return false; }));
+  auto ledger = load_soak_ledger(dir, "environments/staging", second);
+  REQUIRE(ledger);
+  REQUIRE(ledger->size() == 2);
+  CHECK(ledger->at("registry.example.com/web:2.0").commit == first);
+  CHECK(ledger->at("registry.example.com/web:2.0").time == k_now - 3600);
+  CHECK(ledger->at("api:1").commit == second);
+  CHECK_FALSE(ledger->at("api:1").at_or_before);
+  CHECK_FALSE(load_soak_ledger(dir, "environments/prod", second));
+  CHECK_FALSE(load_soak_ledger(dir, "environments/staging", first));  // only where post-receive built one
+
+  const fs::path file = dir / "soak" / "environments%2Fstaging" / (second.hex() + ".soak");
+  REQUIRE(fs::exists(file));
+  for (const std::string& damaged : {std::string("PCSOAK1\napi:1\tnot-an-oid\t1\ta\n"), std::string("PCSOAK1\napi:1\t") +
+                                        second.hex() + "\t12x\ta\n", std::string("PCSOAK0\n"), std::string()}) {
+    INFO(damaged);
+    { std::ofstream(file, std::ios::trunc) << damaged; }
+    CHECK_FALSE(load_soak_ledger(dir, "environments/staging", second));
+  }
+  // Out of time: nothing stored.
+  const fs::path late = tmp / "late";
+  CHECK_FALSE(update_soak_ledger(repo, config, late, "environments/staging", second, [] { return true; }));
+  CHECK_FALSE(load_soak_ledger(late, "environments/staging", second));
 }
