@@ -21,6 +21,8 @@
 #   PORTCULLIS=PATH PORTCULLISD=PATH   measure these binaries (copied into bench/out/reconcile/bin
 #                                      first) instead of building them (install/build.sh into
 #                                      bench/out/build, as bench/run.sh does)
+#   BENCH_PROBE=CMD                    run `CMD PID NAME` on the daemon after each steady-state
+#                                      reading of section 5 (a memory probe, say)
 #
 # Needs what install/deps.sh installs (git, jq, curl, GNU time, awk, etcd, openssl, the cached
 # kube-apiserver of tests/env/kube.sh), kubectl from the machine image and python3 (standard
@@ -453,6 +455,7 @@ steady() {
   awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v r="$r" -v h="$h" \
     'BEGIN {printf "%.3f %s %s\n", (c1 - c0) / ((t1 - t0) * 1000) * 100, r, h}' >"$out/steady-$1.txt"
   log "  $1: CPU % of a core, VmRSS MiB, VmHWM MiB: $(cat "$out/steady-$1.txt")"
+  [[ -z ${BENCH_PROBE:-} ]] || $BENCH_PROBE "$p" "$1" || true
 }
 log "5: drift among $((2 * big_apps)) watched objects: a daemon with watches (start, sync, ${steady_s} s idle, $drift_changes out-of-band changes)"
 restart_big true

@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
   // workers and watches would each keep the peak of their share of a large sync, tens of MB
   // in all. Two arenas bound that; the threads mostly wait on the network.
   mallopt(M_ARENA_MAX, 2);
+  // A fixed mmap threshold: blocks of 64 KiB and more (response bodies, parse arenas of list
+  // pages and inventories) are mapped and unmapped, instead of the threshold growing after the
+  // first such block is freed and later ones fragmenting the heap under long-lived objects.
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
   Service service(std::move(*config));
   HttpServer http(service);

@@ -145,6 +145,7 @@ struct DriftMonitor::Impl {
   };
 
   static constexpr std::size_t k_max_pending = 20'000;
+  std::string selector;  // of every watch
 
   mutable std::mutex mutex;
   std::map<std::string, TargetState> targets;
@@ -310,6 +311,9 @@ struct DriftMonitor::Impl {
           gained_targets.push_back(name);
         }
       }
+      log(LogLevel::info, "watch listed",
+          {{"resource", ws.resource.base + "/" + ws.resource.plural}, {"objects", std::to_string(ws.seen.size())},
+           {"undeclared", std::to_string(ws.pending.size())}});
       ws.seen.clear();
     }
     // A list of thousands of objects was parsed on this thread, in its own malloc arena: hand
@@ -334,8 +338,14 @@ struct DriftMonitor::Impl {
   }
 };
 
-DriftMonitor::DriftMonitor(Metrics& metrics, std::function<void(const std::string&)> on_drift)
+DriftMonitor::DriftMonitor(Metrics& metrics, std::function<void(const std::string&)> on_drift,
+                           std::vector<std::string> targets)
     : m_impl(std::make_unique<Impl>(metrics, std::move(on_drift))) {
+  // "portcullis.io/target in (a,b),!portcullis.io/inventory": target names are DNS labels.
+  std::sort(targets.begin(), targets.end());
+  std::string names;
+  for (const auto& t : targets) names += (names.empty() ? "" : ",") + t;
+  m_impl->selector = std::string(k_target_label) + " in (" + names + "),!" + std::string(k_inventory_label);
   metrics.describe("portcullis_drift_detected_total", "counter", "Objects found to differ from Git (changed, deleted or taken over).");
   metrics.describe("portcullis_drifted_objects", "gauge", "Objects that differ from Git now.");
   metrics.describe("portcullis_watches", "gauge", "Watches running (one per cluster and resource).");
@@ -391,8 +401,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
   for (Impl::WatchState* ws : start) {
     Impl* impl = m_impl.get();
     // Inventory ConfigMaps carry the target label too, and are large: not watched.
-    auto watch = std::make_unique<Watch>(connection, ws->resource,
-                                         std::string(k_target_label) + ",!" + std::string(k_inventory_label),
+    auto watch = std::make_unique<Watch>(connection, ws->resource, m_impl->selector,
                                          [impl, ws](WatchEventType t, const yaml::Node* o) { impl->on_event(*ws, t, o); });
     std::lock_guard lock(m_impl->mutex);
     ws->watch = std::move(watch);

@@ -42,7 +42,10 @@ struct TargetHealth {
 class DriftMonitor {
  public:
   // `on_drift` is called (on a watch thread, without locks held) when a target gains drift.
-  DriftMonitor(Metrics& metrics, std::function<void(const std::string& target)> on_drift);
+  // Watches select the objects labelled with one of `targets` (every target this daemon
+  // syncs): objects of other daemons sharing the cluster are neither listed nor kept.
+  DriftMonitor(Metrics& metrics, std::function<void(const std::string& target)> on_drift,
+               std::vector<std::string> targets);
   ~DriftMonitor();
   DriftMonitor(const DriftMonitor&) = delete;
   DriftMonitor& operator=(const DriftMonitor&) = delete;

@@ -310,7 +310,10 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   }
   auto& m = m_impl->metrics;
   m_impl->alerter = std::make_unique<Alerter>(m_impl->config.alerts, m);
-  m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); });
+  std::vector<std::string> names;
+  for (const auto& t : m_impl->config.targets) names.push_back(t.name);
+  m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); },
+                                                   std::move(names));
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");

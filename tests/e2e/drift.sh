@@ -53,6 +53,10 @@ test_scale_edit_set_image_and_delete_are_corrected() {
   [[ $(json_field .drifted) == 0 && $(json_field .healed) == 0 ]] ||
     fail "drift right after a sync: $(curl -fsS "$DAEMON_URL/v1/targets")"
   kubectl create configmap bystander -n heal --from-literal=k=v >/dev/null
+  # The watches select this daemon's targets only: the labelled objects the earlier tests'
+  # daemons left in the cluster are not listed (nor the inventory ConfigMaps).
+  grep -q '"msg":"watch listed","resource":"/api/v1/configmaps","objects":"1","undeclared":"0"' "$DAEMON_LOG" ||
+    fail "the ConfigMap watch listed more than the target's one: $(grep 'watch listed' "$DAEMON_LOG")"
 
   kubectl scale deployment web -n heal --replicas=3 >/dev/null
   expect_back deployment/web '{.spec.replicas}' 0
