@@ -93,7 +93,7 @@ util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns
                                        std::string_view resource_version) {
   if (resource_version.empty()) return false;
   auto res = client.get("/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + inventory_name(target),
-                        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+                        kube::Client::k_accept_metadata);
   if (!res) return util::fail(res.error());
   if (res->status != 200) return false;  // gone (404), or no metadata-only answer (406): read it whole
   auto doc = yaml::parse_json(res->body);
@@ -114,9 +114,17 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
                      json_escape(encode_entries(inv.entries)) + "\"}}";
   std::string path = "/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + name +
                      "?fieldManager=portcullis&force=true";
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml");
+  // The answer is the stored ConfigMap: its metadata only (not the up to 1 MiB written), unless
+  // the server cannot (406).
+  std::string_view accept = kube::Client::k_accept_metadata;
+  bool namespace_created = false;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml", accept);
     if (!res) return util::fail(res.error());
+    if (res->status == 406 && accept != "application/json") {
+      accept = "application/json";
+      continue;
+    }
     if (res->status == 200 || res->status == 201) {
       yaml::Limits limits;
       limits.max_nodes = 10'000'000;
@@ -125,7 +133,8 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
                                  ? doc->documents[0].root->at({"metadata", "resourceVersion"}) : nullptr;
       return rv ? std::string(rv->text) : std::string();
     }
-    if (res->status == 404 && attempt == 0) {
+    if (res->status == 404 && !namespace_created) {
+      namespace_created = true;
       // The inventory namespace does not exist yet.
       std::string ns_body = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + json_escape(ns) + "\"}}";
       auto created = client.request(kube::Client::Method::patch,

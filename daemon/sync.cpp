@@ -11,6 +11,7 @@
 
 #include "daemon/drift.hpp"
 #include "daemon/inventory.hpp"
+#include "daemon/log.hpp"
 #include "daemon/render.hpp"
 #include "shared/kube/client.hpp"
 #include "shared/kube/discovery.hpp"
@@ -163,6 +164,7 @@ struct TargetSyncer::Impl {
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
   bool allow_prune_once = false;
+  std::atomic<bool> no_metadata_answers{false};  // the server refused PartialObjectMetadata (406)
   std::mutex mutex;  // one sync or heal at a time
   // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
   std::optional<Inventory> inventory;
@@ -204,7 +206,17 @@ struct TargetSyncer::Impl {
     Applied out;
     std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" + (target.force_conflicts ? "&force=true" : "");
     for (int attempt = 0;; ++attempt) {
-      auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml");
+      // The answer is wanted for the uid only: metadata, not the object with its managedFields.
+      bool metadata = !no_metadata_answers.load(std::memory_order_relaxed);
+      auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
+                                metadata ? kube::Client::k_accept_metadata : std::string_view("application/json"));
+      if (res && res->status == 406 && metadata) {
+        if (!no_metadata_answers.exchange(true))
+          log(LogLevel::warn, "the apiserver does not answer with metadata only (406); reading whole objects back",
+              {{"target", target.name}});
+        --attempt;
+        continue;
+      }
       bool again = !res || retryable(res->status);
       if (again && attempt < 3) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));

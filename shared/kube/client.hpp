@@ -27,6 +27,11 @@ class Client {
   // Fails when the certificates or the server URL cannot be used.
   static util::Result<Client> connect(const Connection& connection);
 
+  // Accept header asking for an object's metadata only (PartialObjectMetadata): what a client
+  // that needs the uid or resourceVersion of what it wrote should ask for, instead of the whole
+  // object back. A server that cannot answer so says 406 before doing anything.
+  static constexpr std::string_view k_accept_metadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
   // GET `path` ("/openapi/v2"). Transport failures are errors; HTTP errors are responses.
   util::Result<Response> get(std::string_view path, std::string_view accept = "application/json");
 
