@@ -176,7 +176,7 @@ struct DriftMonitor::Impl {
     item.what = desired.what();
     item.deleted = deleted;
     if (deleted) return item;
-    auto parsed = yaml::parse_json(desired.body);
+    auto parsed = yaml::parse_json(desired.body());
     if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return item;
     const yaml::Node& d = *parsed->documents[0].root;
     item.pointers = drift_between(d, object);
@@ -370,7 +370,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
     // Drift of objects declared anew was just applied by the sync; the rest stays.
     for (auto it = ts.drift.begin(); it != ts.drift.end();) {
       auto n = desired ? desired->find(it->first) : DesiredSet::const_iterator{};
-      bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first)->body == n->second->body;
+      bool same = desired && n != desired->end() && old && old->contains(it->first) && old->at(it->first)->same_body(*n->second);
       it = same ? std::next(it) : ts.drift.erase(it);
     }
     ts.cluster = cluster;

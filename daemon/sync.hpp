@@ -50,13 +50,25 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
                                      std::string_view kind, std::string_view ns, std::string_view name, bool set_namespace);
 
 // What a target declares, object by object, as it applies it: the drift monitor compares live
-// objects with `body`, and self-heal applies it again.
-struct DesiredState {
+// objects with `body()`, and self-heal applies it again. The daemon keeps one per managed
+// object for its whole life, so the JSON is kept deflated (a fifth of its size, or less).
+class DesiredState {
+ public:
+  DesiredState(std::string api_version, std::string kind, std::string group, std::string ns, std::string name,
+               std::string path, kube::Resource resource, std::string_view body);
+
   std::string api_version, kind, group, ns, name;
   std::string path;  // the file that declares it, relative to the target's directory
   kube::Resource resource;
-  std::string body;  // JSON as applied: ownership marks added, ignored fields removed
+
+  // JSON as applied: ownership marks added, ignored fields removed.
+  std::string body() const;
+  bool same_body(const DesiredState& other) const { return m_size == other.m_size && m_packed == other.m_packed; }
   std::string what() const { return api_version + " " + kind + " " + (ns.empty() ? "" : ns + "/") + name; }
+
+ private:
+  std::string m_packed;  // zlib
+  std::size_t m_size = 0;
 };
 // By key: "group/kind/namespace/name". States are shared: a sync that changes a few files
 // builds its set from the previous one without copying every object's body.

@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
-  libgit2-dev libyaml-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
+  libgit2-dev libyaml-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev zlib1g-dev
   libspdlog-dev libfmt-dev catch2 libcli11-dev libpcre2-dev
 )
 test_pkgs=(

@@ -983,3 +983,21 @@ TEST_CASE("a prune that fails keeps the object in the inventory for the next syn
   CHECK(h.deleted() == std::vector<std::string>{cm_path("d")});
   CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c"});
 }
+
+TEST_CASE("DesiredState keeps its body deflated and gives it back whole", "[sync]") {
+  std::string big = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":{"k":")";
+  for (int i = 0; i < 2000; ++i) big += "value-" + std::to_string(i % 17) + ";";
+  big += R"("}})";
+  const std::string bodies[] = {"", "{}", R"({"a":"\u00e9\n\t"})", big};
+  for (const auto& body : bodies) {
+    INFO(body.substr(0, 60));
+    DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, body);
+    CHECK(d.body() == body);
+    DesiredState same("v1", "ConfigMap", "", "ns", "x", "other.yaml", kube::Resource{"/api/v1", "configmaps", true}, body);
+    CHECK(d.same_body(same));
+    DesiredState other("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, body + " ");
+    CHECK_FALSE(d.same_body(other));
+  }
+  DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, big);
+  CHECK(d.what() == "v1 ConfigMap ns/x");
+}
