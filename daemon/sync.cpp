@@ -132,30 +132,66 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
   return out;
 }
 
+namespace {
+
+// One deflate and one inflate stream per thread, reset between uses: compress2()/uncompress()
+// set up (and zero) some 270 KB of deflate state per call, which cost more than the
+// compression itself for thousands of small bodies.
+struct Deflater {
+  z_stream s{};
+  bool ok = deflateInit(&s, 1) == Z_OK;  // level 1: most of the gain; JSON of manifests shrinks 4-8x
+  ~Deflater() {
+    if (ok) deflateEnd(&s);
+  }
+};
+struct Inflater {
+  z_stream s{};
+  bool ok = inflateInit(&s) == Z_OK;
+  ~Inflater() {
+    if (ok) inflateEnd(&s);
+  }
+};
+
+bool deflate_into(std::string_view in, std::string& out) {
+  thread_local Deflater d;
+  if (!d.ok || deflateReset(&d.s) != Z_OK) return false;
+  out.resize(deflateBound(&d.s, static_cast<uLong>(in.size())));
+  d.s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  d.s.avail_in = static_cast<uInt>(in.size());
+  d.s.next_out = reinterpret_cast<Bytef*>(out.data());
+  d.s.avail_out = static_cast<uInt>(out.size());
+  if (deflate(&d.s, Z_FINISH) != Z_STREAM_END) return false;
+  out.resize(d.s.total_out);
+  out.shrink_to_fit();
+  return true;
+}
+
+bool inflate_into(std::string_view in, std::string& out) {
+  thread_local Inflater f;
+  if (!f.ok || inflateReset(&f.s) != Z_OK) return false;
+  f.s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  f.s.avail_in = static_cast<uInt>(in.size());
+  f.s.next_out = reinterpret_cast<Bytef*>(out.data());
+  f.s.avail_out = static_cast<uInt>(out.size());
+  return inflate(&f.s, Z_FINISH) == Z_STREAM_END && f.s.total_out == out.size();
+}
+
+}  // namespace
+
 DesiredState::DesiredState(std::string api_version_, std::string kind_, std::string group_, std::string ns_,
                            std::string name_, std::string path_, kube::Resource resource_, std::string_view body)
     : api_version(std::move(api_version_)), kind(std::move(kind_)), group(std::move(group_)), ns(std::move(ns_)),
       name(std::move(name_)), path(std::move(path_)), resource(std::move(resource_)), m_size(body.size()) {
-  uLongf bound = compressBound(static_cast<uLong>(body.size()));
-  m_packed.resize(bound);
-  // Level 1: most of the gain at a fraction of the time; JSON of manifests shrinks 4-8x.
-  if (compress2(reinterpret_cast<Bytef*>(m_packed.data()), &bound, reinterpret_cast<const Bytef*>(body.data()),
-                static_cast<uLong>(body.size()), 1) != Z_OK) {
+  if (!deflate_into(body, m_packed)) {
     m_packed.assign(body);  // kept as is, marked by an impossible size
     m_size = std::string::npos;
-    return;
   }
-  m_packed.resize(bound);
-  m_packed.shrink_to_fit();
 }
 
 std::string DesiredState::body() const {
   if (m_size == std::string::npos) return m_packed;
   std::string out(m_size, '\0');
-  uLongf size = static_cast<uLongf>(m_size);
-  if (uncompress(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(m_packed.data()),
-                 static_cast<uLong>(m_packed.size())) != Z_OK || size != m_size)
-    return {};  // cannot happen with what the constructor wrote; an empty body applies nothing
+  if (!inflate_into(m_packed, out)) return {};  // cannot happen with what the constructor wrote
   return out;
 }
 
