@@ -485,14 +485,16 @@ median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 stats() { # FILE -> "p50 p90 p99 max mean"
   echo "$(pct "$1" 0.5) $(pct "$1" 0.9) $(pct "$1" 0.99) $(sort -n "$1" | tail -n 1) $(awk '{s += $1} END {printf "%.1f", s / NR}' "$1")"
 }
-jq -r 'select(.warmup | not) | .appliedMs' "$out/push.jsonl" >"$out/push-applied.txt"
-jq -r 'select(.warmup | not) | .pushMs' "$out/push.jsonl" >"$out/push-push.txt"
-jq -r 'select(.warmup | not) | .firstMs' "$out/push.jsonl" >"$out/push-first.txt"
-jq -r 'select(.warmup | not) | .lastSyncMs' "$out/push.jsonl" >"$out/push-sync.txt"
-jq -r 'select(.warmup | not) | .polls' "$out/push.jsonl" >"$out/push-polls.txt"
-jq -r 'select(.warmup | not) | .appliedMs' "$out/push-big.jsonl" >"$out/pushbig-applied.txt"
-jq -r 'select(.warmup | not) | .lastSyncMs' "$out/push-big.jsonl" >"$out/pushbig-sync.txt"
-jq -r 'select(.warmup | not) | .pushMs' "$out/push-big.jsonl" >"$out/pushbig-push.txt"
+# pick JSONL FIELD OUT [CONDITION]: FIELD of the measured (not warm-up) lines, one per line.
+pick() { jq -r "select((.warmup | not) and (${4:-true})) | .$2" "$out/$1" >"$out/$3"; }
+pick push.jsonl appliedMs push-applied.txt
+pick push.jsonl pushMs push-push.txt
+pick push.jsonl firstMs push-first.txt
+pick push.jsonl lastSyncMs push-sync.txt
+pick push.jsonl polls push-polls.txt
+pick push-big.jsonl appliedMs pushbig-applied.txt
+pick push-big.jsonl lastSyncMs pushbig-sync.txt
+pick push-big.jsonl pushMs pushbig-push.txt
 n_push=$(wc -l <"$out/push-applied.txt")
 read -r ap50 ap90 ap99 apmax apmean <<<"$(stats "$out/push-applied.txt")"
 read -r pp50 pp90 pp99 ppmax ppmean <<<"$(stats "$out/push-push.txt")"
@@ -502,10 +504,10 @@ read -r bp50 bp90 bp99 bpmax bpmean <<<"$(stats "$out/pushbig-applied.txt")"
 read -r bs50 bs90 bs99 bsmax bsmean <<<"$(stats "$out/pushbig-sync.txt")"
 read -r bq50 bq90 bq99 bqmax bqmean <<<"$(stats "$out/pushbig-push.txt")"
 polls_med=$(median <"$out/push-polls.txt")
-jq -r 'select(.warmup | not) | .correctedMs' "$out/drift.jsonl" >"$out/drift-corrected.txt"
-jq -r 'select((.warmup | not) and .kind == "Deployment") | .correctedMs' "$out/drift.jsonl" >"$out/drift-deploy.txt"
-jq -r 'select((.warmup | not) and .kind == "ConfigMap") | .correctedMs' "$out/drift.jsonl" >"$out/drift-cm.txt"
-jq -r 'select(.warmup | not) | .patchMs' "$out/drift.jsonl" >"$out/drift-patch.txt"
+pick drift.jsonl correctedMs drift-corrected.txt
+pick drift.jsonl correctedMs drift-deploy.txt '.kind == "Deployment"'
+pick drift.jsonl correctedMs drift-cm.txt '.kind == "ConfigMap"'
+pick drift.jsonl patchMs drift-patch.txt
 n_drift=$(wc -l <"$out/drift-corrected.txt")
 read -r dr50 dr90 dr99 drmax drmean <<<"$(stats "$out/drift-corrected.txt")"
 read -r dd50 dd90 dd99 ddmax ddmean <<<"$(stats "$out/drift-deploy.txt")"
