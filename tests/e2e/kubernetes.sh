@@ -208,7 +208,10 @@ YAML
     fail "not Synced with the ServiceAccount's rights: $(curl -sS "$url/v1/targets"); log: $(tail -3 "$dir/daemon.log")"
   poll_until 10 curl -fsS -o /dev/null "$url/readyz" || fail "/readyz is not 200 after the first sync"
   kubectl get deployment web -n shop >/dev/null 2>&1 || fail "the Deployment was not applied"
-  kubectl get configmaps -n "$NS" -o name | grep -q . || fail "no inventory ConfigMap in $NS"
+  # Written before Synced is reported; polled all the same, since one kubectl call in a CI run
+  # under load came back empty: the failure now shows what kubectl said.
+  poll_until 10 bash -c "kubectl get configmap portcullis-inventory-shop -n $NS -o name 2>/dev/null | grep -q ." ||
+    fail "no inventory ConfigMap in $NS: $(kubectl get configmaps -n "$NS" -o name 2>&1)"
   # Prune, with delete rights only where the role grants them.
   git -C "$clone" rm -q environments/shop/service.yaml
   commit "$clone"
