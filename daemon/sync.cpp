@@ -295,9 +295,8 @@ struct TargetSyncer::Impl {
         out.error = "apply " + what + ": HTTP " + std::to_string(res->status) + ": " + status_message(*res);
         return out;
       }
-      auto doc = yaml::parse_json(res->body, yaml::Limits{256, 10'000'000, 10'000'000});
-      if (doc && !doc->documents.empty() && doc->documents[0].root)
-        if (const yaml::Node* uid = doc->documents[0].root->at({"metadata", "uid"})) out.uid = std::string(uid->text);
+      // Only the uid is wanted of the answer: scanned for, not parsed into a tree.
+      if (auto uid = yaml::json_string_at(res->body, {"metadata", "uid"})) out.uid = std::move(*uid);
       out.ok = true;
       return out;
     }

@@ -241,7 +241,111 @@ class JsonParser {
   std::uint32_t m_line = 1;
 };
 
+// Finds one value of a JSON text by skipping over everything else.
+class JsonScanner {
+ public:
+  explicit JsonScanner(std::string_view text) : m_text(text) {}
+
+  std::optional<std::string> string_at(std::initializer_list<std::string_view> path) {
+    for (std::string_view want : path) {
+      if (!enter_member(want)) return std::nullopt;
+    }
+    skip_ws();
+    std::size_t start = m_pos;
+    bool escaped = false;
+    if (!skip_string(&escaped)) return std::nullopt;
+    std::string_view literal = m_text.substr(start, m_pos - start);
+    if (!escaped) return std::string(literal.substr(1, literal.size() - 2));
+    // Escapes are rare here: the full parser decodes them.
+    auto parsed = parse_json(literal);
+    if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return std::nullopt;
+    return std::string(parsed->documents[0].root->text);
+  }
+
+ private:
+  void skip_ws() {
+    while (m_pos < m_text.size() && (m_text[m_pos] == ' ' || m_text[m_pos] == '\n' || m_text[m_pos] == '\t' || m_text[m_pos] == '\r'))
+      ++m_pos;
+  }
+
+  bool skip_string(bool* escaped = nullptr) {
+    if (m_pos >= m_text.size() || m_text[m_pos] != '"') return false;
+    for (++m_pos; m_pos < m_text.size(); ++m_pos) {
+      char c = m_text[m_pos];
+      if (c == '\\') {
+        ++m_pos;
+        if (escaped) *escaped = true;
+      } else if (c == '"') {
+        ++m_pos;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool skip_value() {
+    skip_ws();
+    if (m_pos >= m_text.size()) return false;
+    char c = m_text[m_pos];
+    if (c == '"') return skip_string();
+    if (c == '{' || c == '[') {
+      std::size_t depth = 0;
+      while (m_pos < m_text.size()) {
+        char d = m_text[m_pos];
+        if (d == '"') {
+          if (!skip_string()) return false;
+          continue;
+        }
+        if (d == '{' || d == '[') ++depth;
+        if ((d == '}' || d == ']') && --depth == 0) {
+          ++m_pos;
+          return true;
+        }
+        ++m_pos;
+      }
+      return false;
+    }
+    std::size_t start = m_pos;
+    while (m_pos < m_text.size() && std::string_view(",}] \t\r\n").find(m_text[m_pos]) == std::string_view::npos) ++m_pos;
+    return m_pos > start;
+  }
+
+  // At an object: moves to the value of member `want`.
+  bool enter_member(std::string_view want) {
+    skip_ws();
+    if (m_pos >= m_text.size() || m_text[m_pos] != '{') return false;
+    ++m_pos;
+    while (true) {
+      skip_ws();
+      std::size_t start = m_pos;
+      bool escaped = false;
+      if (!skip_string(&escaped)) return false;
+      std::string_view key = m_text.substr(start + 1, m_pos - start - 2);
+      bool match = key == want;
+      if (escaped) {
+        auto parsed = parse_json(m_text.substr(start, m_pos - start));
+        match = parsed && !parsed->documents.empty() && parsed->documents[0].root && parsed->documents[0].root->text == want;
+      }
+      skip_ws();
+      if (m_pos >= m_text.size() || m_text[m_pos] != ':') return false;
+      ++m_pos;
+      if (match) return true;
+      if (!skip_value()) return false;
+      skip_ws();
+      if (m_pos >= m_text.size() || m_text[m_pos] != ',') return false;  // '}': not there
+      ++m_pos;
+    }
+  }
+
+  std::string_view m_text;
+  std::size_t m_pos = 0;
+};
+
 }  // namespace
+
+std::optional<std::string> json_string_at(std::string_view text, std::initializer_list<std::string_view> path) {
+  return JsonScanner(text).string_at(path);
+}
 
 util::Result<Stream> parse_json(std::string_view text, const Limits& limits) {
   std::size_t bad = 0;

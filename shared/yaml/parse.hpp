@@ -3,7 +3,9 @@
 // and JSON (strict RFC 8259) into `Node` trees, with limits that make hostile input a clear
 // error instead of a crash, a hang or unbounded memory.
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +50,13 @@ util::Result<Stream> parse_yaml(std::string_view text, const Limits& limits = {}
 // Parses one JSON value. Errors carry line/column; rule ids as for `parse_yaml`
 // ("yaml.syntax" is used for JSON syntax too, so one rule covers every manifest file).
 util::Result<Stream> parse_json(std::string_view text, const Limits& limits = {});
+
+// The string at `path` (object keys from the root down) of a JSON text, found by scanning
+// without building a tree: for answers of which one field is wanted (the uid of an applied
+// object, out of its managedFields). Not a validator: what is skipped is only matched for
+// brackets and strings. nullopt when the path is absent, names something not a string, or the
+// text is cut or malformed on the way to it.
+std::optional<std::string> json_string_at(std::string_view text, std::initializer_list<std::string_view> path);
 
 // Resolves a plain (unquoted, untagged) YAML scalar as go-yaml v2 does (YAML 1.1: yes/no/on/off
 // are booleans, 0x1F and 0755 integers, .inf floats). Sets type and value of `node`.

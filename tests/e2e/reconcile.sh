@@ -21,6 +21,9 @@ test_a_push_is_applied_and_reported() {
     fail "ownership annotation missing"
   [[ $(kubectl get configmap portcullis-inventory-shop -n portcullis-system -o jsonpath='{.data.revision}') == "$(git -C "$SERVER" rev-parse main)" ]] ||
     fail "inventory not written"
+  # The repository is on this machine (file://): the first fetch copied its object files.
+  grep -q '"msg":"mirror seeded from a repository on this machine"' "$DAEMON_LOG" ||
+    fail "the first fetch did not copy the local repository's objects: $(grep -m1 mirror "$DAEMON_LOG")"
   run "$PORTCULLIS" status --daemon "$DAEMON_URL"
   expect_status 0
   expect_output "shop            Synced"

@@ -204,3 +204,45 @@ TEST_CASE("JSON parses strictly with locations", "[yaml]") {
   REQUIRE_FALSE(d);
   CHECK(d.error().rule == "yaml.limit");
 }
+
+TEST_CASE("one string is scanned out of a JSON answer without a tree", "[yaml]") {
+  // An apply's answer as the apiserver writes it: the uid comes before labels, owner
+  // references (which have uids of their own) and managedFields.
+  const std::string answer =
+      R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"web",)"
+      R"("namespace":"shop","uid":"0b1c-uid","resourceVersion":"42","labels":{"uid":"label"},)"
+      R"("ownerReferences":[{"kind":"X","name":"x","uid":"owner-uid"}],)"
+      R"("managedFields":[{"manager":"portcullis","fieldsV1":{"f:metadata":{"f:labels":{".":{}}}}}]}})";
+  struct Case {
+    const char* name;
+    std::string text;
+    std::vector<std::string_view> path;
+    std::optional<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"the object's uid", answer, {"metadata", "uid"}, "0b1c-uid"},
+      {"a top-level string", answer, {"kind"}, "PartialObjectMetadata"},
+      {"members after nested values", R"({"a":{"b":[1,{"c":"}"}],"d":true},"e":"f"})", {"e"}, "f"},
+      {"uid after owner references", R"({"metadata":{"ownerReferences":[{"uid":"o"}],"uid":"u"}})", {"metadata", "uid"}, "u"},
+      {"escapes decoded", R"({"k":"a\"b\u00e9"})", {"k"}, "a\"b\xC3\xA9"},
+      {"escaped key", R"({"\u0075id":"x"})", {"uid"}, "x"},
+      {"whitespace", "{ \"m\" :\n { \"u\" : \"v\" } }", {"m", "u"}, "v"},
+      {"absent", answer, {"metadata", "generation"}, std::nullopt},
+      {"not a string", R"({"metadata":{"uid":7}})", {"metadata", "uid"}, std::nullopt},
+      {"not an object on the way", R"({"metadata":"x"})", {"metadata", "uid"}, std::nullopt},
+      {"cut short", answer.substr(0, 90), {"metadata", "uid"}, std::nullopt},
+      {"cut in a skipped value", R"({"a":{"b":"c)", {"z"}, std::nullopt},
+      {"empty", "", {"a"}, std::nullopt},
+      {"an array at the root", R"(["uid"])", {"uid"}, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    std::optional<std::string> got;
+    switch (c.path.size()) {
+      case 1: got = yaml::json_string_at(c.text, {c.path[0]}); break;
+      case 2: got = yaml::json_string_at(c.text, {c.path[0], c.path[1]}); break;
+      default: FAIL("paths of 1 or 2 keys");
+    }
+    CHECK(got == c.want);
+  }
+}
