@@ -246,6 +246,28 @@ class JsonScanner {
  public:
   explicit JsonScanner(std::string_view text) : m_text(text) {}
 
+  bool elements(std::initializer_list<std::string_view> path, const std::function<bool(std::string_view)>& each) {
+    for (std::string_view want : path)
+      if (!enter_member(want)) return false;
+    skip_ws();
+    if (m_text.substr(m_pos, 4) == "null") return true;  // how Go writes an empty slice
+    if (m_pos >= m_text.size() || m_text[m_pos] != '[') return false;
+    ++m_pos;
+    skip_ws();
+    if (m_pos < m_text.size() && m_text[m_pos] == ']') return true;
+    while (true) {
+      skip_ws();
+      std::size_t start = m_pos;
+      if (!skip_value()) return false;
+      if (!each(m_text.substr(start, m_pos - start))) return false;
+      skip_ws();
+      if (m_pos >= m_text.size()) return false;
+      char c = m_text[m_pos++];
+      if (c == ']') return true;
+      if (c != ',') return false;
+    }
+  }
+
   std::optional<std::string> string_at(std::initializer_list<std::string_view> path) {
     for (std::string_view want : path) {
       if (!enter_member(want)) return std::nullopt;
@@ -345,6 +367,11 @@ class JsonScanner {
 
 std::optional<std::string> json_string_at(std::string_view text, std::initializer_list<std::string_view> path) {
   return JsonScanner(text).string_at(path);
+}
+
+bool json_array_elements(std::string_view text, std::initializer_list<std::string_view> path,
+                         const std::function<bool(std::string_view)>& each) {
+  return JsonScanner(text).elements(path, each);
 }
 
 util::Result<Stream> parse_json(std::string_view text, const Limits& limits) {

@@ -3,6 +3,7 @@
 // and JSON (strict RFC 8259) into `Node` trees, with limits that make hostile input a clear
 // error instead of a crash, a hang or unbounded memory.
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -57,6 +58,13 @@ util::Result<Stream> parse_json(std::string_view text, const Limits& limits = {}
 // brackets and strings. nullopt when the path is absent, names something not a string, or the
 // text is cut or malformed on the way to it.
 std::optional<std::string> json_string_at(std::string_view text, std::initializer_list<std::string_view> path);
+
+// Calls `each` with the text of every element of the array at `path`, in order, found the same
+// way (the items of a list answer, then parsed one at a time rather than all at once). False
+// when the path is absent, is not an array, or the text is cut or malformed before its end;
+// `each` returning false stops the walk (and makes the result false).
+bool json_array_elements(std::string_view text, std::initializer_list<std::string_view> path,
+                         const std::function<bool(std::string_view)>& each);
 
 // Resolves a plain (unquoted, untagged) YAML scalar as go-yaml v2 does (YAML 1.1: yes/no/on/off
 // are booleans, 0x1F and 0755 integers, .inf floats). Sets type and value of `node`.

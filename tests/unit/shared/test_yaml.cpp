@@ -246,3 +246,36 @@ TEST_CASE("one string is scanned out of a JSON answer without a tree", "[yaml]")
     CHECK(got == c.want);
   }
 }
+
+TEST_CASE("the elements of a JSON array are visited one at a time", "[yaml]") {
+  struct Case {
+    const char* name;
+    std::string text;
+    bool ok;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"a list answer", R"({"kind":"List","metadata":{"resourceVersion":"7"},"items":[{"a":1},{"b":[2,"]"]} , "s", 3]})", true,
+       {R"({"a":1})", R"({"b":[2,"]"]})", R"("s")", "3"}},
+      {"empty", R"({"items":[ ]})", true, {}},
+      {"null, as Go writes an empty slice", R"({"items":null})", true, {}},
+      {"absent", R"({"metadata":{}})", false, {}},
+      {"not an array", R"({"items":{"a":1}})", false, {}},
+      {"cut short", R"({"items":[{"a":1},{"b":)", false, {R"({"a":1})"}},
+      {"missing comma", R"({"items":[1 2]})", false, {"1"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    std::vector<std::string> got;
+    bool ok = yaml::json_array_elements(c.text, {"items"}, [&](std::string_view e) {
+      got.emplace_back(e);
+      return true;
+    });
+    CHECK(ok == c.ok);
+    CHECK(got == c.want);
+  }
+  // The visitor stops the walk.
+  int seen = 0;
+  CHECK_FALSE(yaml::json_array_elements("[1,2,3]", {}, [&](std::string_view) { return ++seen < 2; }));
+  CHECK(seen == 2);
+}
