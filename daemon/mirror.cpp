@@ -486,6 +486,9 @@ util::Result<Mirror> Mirror::open(const RepositoryConfig& config, const fs::path
   // would refuse it ("safe.directory"). The daemon only reads objects from it (no hooks, no
   // config that runs programs), so the check protects nothing here.
   git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+  // Each sync reads a tree once (later syncs read what changed): libgit2's object cache would
+  // only keep every tree of the first sync (1.3 MB for 2,500 directories) for good.
+  git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
   return Mirror(std::move(impl));
 }
 

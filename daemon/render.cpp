@@ -21,6 +21,7 @@ util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, c
 
 util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files) {
   Rendered r;
+  r.objects.reserve(files.size());  // mostly one object per file
   for (const auto& f : files) {
     auto text = repo.read_blob(f.blob, 16 << 20);
     if (!text) return util::fail(f.path + ": " + text.error().message);

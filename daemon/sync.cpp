@@ -596,6 +596,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // The new inventory: applied objects with their new UID, unchanged ones as they were,
   // failed ones as they were before (still owned), and prune candidates handled below.
   Inventory next;
+  next.entries.reserve(work.size() + (incremental ? previous.entries.size() : 0));
   next.revision = commit.hex();
   next.tree = dir ? dir->hex() : "";
   std::set<std::string> desired_keys;

@@ -4,6 +4,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/util/tls.hpp"
@@ -127,13 +129,20 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
   auto headers = m_impl->headers(accept);
   if (c.token.empty() && c.token_file.empty() && !c.username.empty()) m_impl->http->set_basic_auth(c.username, c.password);
   std::string full = m_impl->url.path + std::string(path);
-  std::string b(body), ct(content_type);
+  std::string ct(content_type);
+  // The body is streamed from the caller's buffer: httplib would otherwise keep a copy of its
+  // own (an inventory is up to 1 MiB).
+  httplib::ContentProvider provider = [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+    return sink.write(body.data() + offset, std::min(length, body.size() - offset));
+  };
   auto send = [&]() -> httplib::Result {
     switch (method) {
-      case Method::post: return m_impl->http->Post(full, headers, b, ct);
-      case Method::put: return m_impl->http->Put(full, headers, b, ct);
-      case Method::patch: return m_impl->http->Patch(full, headers, b, ct);
-      case Method::del: return b.empty() ? m_impl->http->Delete(full, headers) : m_impl->http->Delete(full, headers, b, ct);
+      case Method::post: return m_impl->http->Post(full, headers, body.size(), provider, ct);
+      case Method::put: return m_impl->http->Put(full, headers, body.size(), provider, ct);
+      case Method::patch: return m_impl->http->Patch(full, headers, body.size(), provider, ct);
+      case Method::del:
+        return body.empty() ? m_impl->http->Delete(full, headers)
+                            : m_impl->http->Delete(full, headers, body.data(), body.size(), ct);
       case Method::get: break;
     }
     return m_impl->http->Get(full, headers);

@@ -10,6 +10,7 @@ std::string sha256_hex(std::string_view data) {
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   static const char* hex = "0123456789abcdef";
   std::string out;
+  out.reserve(2 * len);
   for (unsigned i = 0; i < len; ++i) {
     out += hex[md[i] >> 4];
     out += hex[md[i] & 15];
