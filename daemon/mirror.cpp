@@ -393,9 +393,10 @@ struct Mirror::Impl {
   MirrorOptions options;
   fs::path path;
   git_repository* repo = nullptr;
-  // Created once and reused by every fetch: libgit2 1.5.1 leaks ~0.25 MB per
-  // git_remote_create_anonymous (pcre2 match data of its insteadOf lookups is not freed on a
-  // non-match; fixed upstream by libgit2 PR #6382, in 1.6).
+  // Created once and reused by every fetch (recreated after a failed one). Made without
+  // url.*.insteadOf rewriting: the URL of daemon.yaml is used as written, whatever the service
+  // user's git config says, and libgit2 1.5.1 leaks the pcre2 match data of every config entry
+  // its insteadOf lookup does not match (~0.25 MB a remote; fixed upstream by PR #6382, in 1.6).
   git_remote* remote = nullptr;
   std::optional<git::Repository> reader;
   std::optional<git::Oid> last;
@@ -440,9 +441,14 @@ struct Mirror::Impl {
 
   util::Result<git::Oid> fetch_once() {
     const RepositoryConfig& rc = config;
-    if (!remote && git_remote_create_anonymous(&remote, repo, rc.url.c_str()) != 0) {
-      remote = nullptr;
-      return util::fail(last_error("cannot use the repository URL " + rc.url));
+    if (!remote) {
+      git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+      create.repository = repo;
+      create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+      if (git_remote_create_with_opts(&remote, rc.url.c_str(), &create) != 0) {
+        remote = nullptr;
+        return util::fail(last_error("cannot use the repository URL " + rc.url));
+      }
     }
     Callbacks callbacks{&rc};
     git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
