@@ -26,9 +26,11 @@ struct FileRef {
   git::Oid blob;
 };
 
-// Renders the given files (blobs). A file that does not parse, or an object without
-// apiVersion, kind or metadata.name, fails the whole render (never apply half a target).
-util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files);
+// Renders the given files (blobs), parsing on up to `threads` threads; the result is that of
+// a serial render. A file that does not parse, or an object without apiVersion, kind or
+// metadata.name, fails the whole render (never apply half a target).
+util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files,
+                                    std::size_t threads = 1);
 
 // Every manifest file below `tree`, paths relative to it.
 util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree);

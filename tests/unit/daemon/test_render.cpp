@@ -372,3 +372,57 @@ TEST_CASE("empty files and comment-only files declare nothing", "[render]") {
     CHECK(r->warnings.empty());
   }
 }
+
+TEST_CASE("a render on several threads is the serial render: same objects, order, warnings and error", "[render]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp, "threads");
+  auto repo = fx.open();
+  // More files than one chunk of the threaded render (256), several objects in some, SOPS
+  // warnings among them.
+  std::vector<GitItem> items;
+  for (int i = 0; i < 700; ++i) {
+    char dir[16];
+    std::snprintf(dir, sizeof dir, "%03d", i);
+    std::string name = "app-" + std::to_string(i);
+    std::string content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {i: \"" +
+                          std::to_string(i) + "\"}\n";
+    if (i % 7 == 0) content += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\n";
+    if (i % 100 == 3) content = k_sops;
+    items.push_back({std::string("env/") + dir + "/app.yaml", content});
+  }
+  auto tree = target_tree(fx, items);
+  auto files = manifest_files(repo, tree);
+  REQUIRE(files);
+  REQUIRE(files->size() == 700);
+  auto serial = render_files(repo, *files, 1);
+  REQUIRE(serial);
+  CHECK(serial->warnings.size() == 7);
+  for (std::size_t threads : {2u, 3u, 8u}) {
+    INFO(threads << " threads");
+    auto r = render_files(repo, *files, threads);
+    REQUIRE(r);
+    REQUIRE(r->objects.size() == serial->objects.size());
+    for (std::size_t i = 0; i < r->objects.size(); ++i) {
+      const auto &a = r->objects[i], &b = serial->objects[i];
+      REQUIRE(a.path == b.path);
+      CHECK(a.kind == b.kind);
+      CHECK(a.name == b.name);
+      CHECK(a.body == b.body);
+      CHECK(a.hash == b.hash);
+    }
+    CHECK(r->warnings == serial->warnings);
+  }
+
+  // Broken files in two chunks: the first in file order is the one reported, however the
+  // threads happen to reach them.
+  items[600].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n";  // syntax
+  items[300].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";              // no name
+  auto broken = manifest_files(repo, target_tree(fx, items));
+  REQUIRE(broken);
+  for (std::size_t threads : {1u, 2u, 8u}) {
+    INFO(threads << " threads");
+    auto r = render_files(repo, *broken, threads);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().describe(), Catch::Contains("300/app.yaml"));
+  }
+}
