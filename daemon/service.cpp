@@ -128,7 +128,11 @@ struct Service::Impl {
       log(LogLevel::error, what, {{"target", name}, {"revision", r.revision}, {"error", r.errors.front()}});
     else
       log(LogLevel::info, what, {{"target", name}, {"revision", r.revision}, {"applied", std::to_string(r.applied)},
-                                 {"pruned", std::to_string(r.pruned)}, {"ms", std::to_string(r.duration.count())}});
+                                 {"pruned", std::to_string(r.pruned)}, {"ms", std::to_string(r.duration.count())},
+                                 {"renderMs", std::to_string(r.render_time.count())},
+                                 {"applyMs", std::to_string(r.apply_time.count())},
+                                 {"pruneMs", std::to_string(r.prune_time.count())},
+                                 {"inventoryMs", std::to_string(r.inventory_time.count())}});
     if (!r.prune_blocked.empty())
       log(LogLevel::warn, "prune blocked", {{"target", name}, {"reason", r.prune_blocked}});
     for (const auto& w : r.warnings) log(LogLevel::warn, w, {{"target", name}});

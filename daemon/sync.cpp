@@ -19,6 +19,7 @@
 #include "shared/kube/discovery.hpp"
 #include "shared/kube/kubeconfig.hpp"
 #include "shared/manifest/object.hpp"
+#include "shared/util/parallel.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/emit.hpp"
 #include "shared/yaml/parse.hpp"
@@ -311,16 +312,7 @@ struct TargetSyncer::Impl {
   }
 
   void apply_all(std::vector<Work*>& batch) {
-    if (batch.empty()) return;
-    std::atomic<std::size_t> next{0};
-    std::size_t workers = std::min(pool.size(), batch.size());
-    std::vector<std::thread> threads;
-    for (std::size_t t = 1; t < workers; ++t)
-      threads.emplace_back([&, t] {
-        for (std::size_t i; (i = next++) < batch.size();) apply_one(pool[t], *batch[i]);
-      });
-    for (std::size_t i; (i = next++) < batch.size();) apply_one(pool[0], *batch[i]);
-    for (auto& th : threads) th.join();
+    util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) { apply_one(pool[t], *batch[i]); });
   }
 
   // The target's inventory as the cluster has it: the one kept from the last sync when the
@@ -470,7 +462,12 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   if (auto c = connect(); !c) return failed("cannot connect to the cluster: " + c.error().message);
   kube::Client& client = pool[0];
 
+  auto since = [](Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  };
+  auto t0 = Clock::now();
   auto current = current_inventory(client);
+  r.inventory_time += since(t0);
   if (!current) return failed(current.error().message);
   const Inventory& previous = **current;  // valid until keep_inventory below
 
@@ -492,6 +489,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
 
   // Render: only the files that changed since the last sync, when the inventory says which
   // tree that was; everything otherwise.
+  t0 = Clock::now();
   std::vector<FileRef> files;
   std::set<std::string> changed;
   bool incremental = false;
@@ -517,9 +515,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       files = std::move(*all);
     }
   }
-  auto rendered = render_files(repo, files);
+  // Parsing and preparing bodies is the daemon's CPU work in a sync: spread over the cores
+  // while the apiserver waits for the first request.
+  const std::size_t cpus = util::cpu_threads();
+  auto rendered = render_files(repo, files, cpus);
   if (!rendered) return failed("cannot render " + target.path + ": " + rendered.error().describe());
   r.warnings = rendered->warnings;
+  r.render_time = since(t0);
 
   // Resolve every object's resource; CRDs and Namespaces go first so kinds they introduce
   // resolve afterwards.
@@ -529,8 +531,12 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::unordered_map<std::string, const InventoryEntry*> previous_by_key;
   for (const auto& e : previous.entries) previous_by_key[e.key()] = &e;
 
+  std::mutex discovery_mutex;  // prepare runs on several threads; discovery uses `client`
   auto prepare = [&](Work& w) -> bool {
-    auto res = discovery.resolve(client, w.desired->api_version, w.desired->kind);
+    auto res = [&] {
+      std::lock_guard lock(discovery_mutex);
+      return discovery.resolve(client, w.desired->api_version, w.desired->kind);
+    }();
     if (!res) {
       w.error = w.desired->path + ": " + res.error().message;
       return false;
@@ -572,6 +578,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     return 1;
   };
   // Phase 0: Namespaces and CRDs.
+  t0 = Clock::now();
   std::vector<Work*> batch;
   for (auto& w : work)
     if (phase_of(w) == 0 && prepare(w) && needs_apply(w)) batch.push_back(&w);
@@ -585,13 +592,16 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
             discovery.forget(std::string(spec->get_string("group")) + "/" + std::string(v->get_string("name")));
     }
   // Phase 1: cluster-scoped objects, then phase 2: namespaced ones.
+  std::vector<char> ready(work.size(), 0);
+  util::parallel_for(work.size(), cpus, [&](std::size_t, std::size_t i) {
+    ready[i] = phase_of(work[i]) != 0 && prepare(work[i]) && needs_apply(work[i]);
+  });
   std::vector<Work*> cluster, namespaced;
-  for (auto& w : work) {
-    if (phase_of(w) == 0 || !prepare(w) || !needs_apply(w)) continue;
-    (w.resource.namespaced ? namespaced : cluster).push_back(&w);
-  }
+  for (std::size_t i = 0; i < work.size(); ++i)
+    if (ready[i]) (work[i].resource.namespaced ? namespaced : cluster).push_back(&work[i]);
   apply_all(cluster);
   apply_all(namespaced);
+  r.apply_time = since(t0);  // with preparing the bodies and waiting for CRDs
 
   // The new inventory: applied objects with their new UID, unchanged ones as they were,
   // failed ones as they were before (still owned), and prune candidates handled below.
@@ -646,14 +656,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
 
   bool complete = r.errors.empty();
   if (complete) {
+    t0 = Clock::now();
     prune(previous, desired_keys, next.entries, r);
+    r.prune_time = since(t0);
   } else {
     // Never prune after a failed render or apply: carry every previous object along.
     for (const auto& e : previous.entries)
       if (!desired_keys.contains(e.key())) next.entries.push_back(e);
   }
   if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
+  t0 = Clock::now();
   if (auto stored = keep_inventory(client, std::move(next)); !stored) r.errors.push_back(stored.error().message);
+  r.inventory_time += since(t0);
   if (!r.errors.empty()) return finish(SyncState::failed);
   return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
 }
@@ -681,18 +695,10 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   for (const auto& key : keys)
     if (auto it = set->find(key); it != set->end()) heals.push_back(Heal{&it->first, it->second.get(), {}});
   if (heals.empty()) return finish(SyncState::synced);
-  std::atomic<std::size_t> next{0};
-  std::size_t workers = std::min(pool.size(), heals.size());
-  auto work = [&](std::size_t t) {
-    for (std::size_t i; (i = next++) < heals.size();) {
-      const DesiredState& d = *heals[i].state;
-      heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what());
-    }
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < workers; ++t) threads.emplace_back(work, t);
-  work(0);
-  for (auto& th : threads) th.join();
+  util::parallel_for(heals.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+    const DesiredState& d = *heals[i].state;
+    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what());
+  });
 
   std::unordered_map<std::string, std::string> uids;  // key -> new UID
   for (auto& h : heals) {

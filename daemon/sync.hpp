@@ -33,6 +33,9 @@ struct SyncResult {
   std::string prune_blocked;  // why a prune was refused ("" when none was)
   std::vector<std::string> applied_objects, pruned_objects;  // "apps/v1 Deployment ns/name", for the audit log
   std::chrono::milliseconds duration{0};
+  // Where the time went: reading and rendering Git, applying, pruning, reading and storing the
+  // inventory (the rest is discovery, CRDs becoming Established and bookkeeping).
+  std::chrono::milliseconds render_time{0}, apply_time{0}, prune_time{0}, inventory_time{0};
 };
 
 // The label and annotation that mark what a target applied. The annotation names the object

@@ -24,6 +24,9 @@ test_a_push_is_applied_and_reported() {
   # The repository is on this machine (file://): the first fetch copied its object files.
   grep -q '"msg":"mirror seeded from a repository on this machine"' "$DAEMON_LOG" ||
     fail "the first fetch did not copy the local repository's objects: $(grep -m1 mirror "$DAEMON_LOG")"
+  # The sync's log line says where its time went.
+  grep -q '"msg":"sync of shop at [0-9a-f]*: Synced".*"renderMs":"[0-9]*","applyMs":"[0-9]*","pruneMs":"[0-9]*","inventoryMs":"[0-9]*"' "$DAEMON_LOG" ||
+    fail "no sync log line with phase timings: $(grep -m1 '"sync of shop' "$DAEMON_LOG")"
   run "$PORTCULLIS" status --daemon "$DAEMON_URL"
   expect_status 0
   expect_output "shop            Synced"
