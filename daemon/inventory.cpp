@@ -1,5 +1,11 @@
 #include "daemon/inventory.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <random>
+
+#include "shared/kube/discovery.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
@@ -71,63 +77,70 @@ util::Result<std::vector<InventoryEntry>> decode_entries(std::string_view text) 
   return out;
 }
 
-util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std::string_view ns, std::string_view target) {
-  auto res = client.get("/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + inventory_name(target));
-  if (!res) return util::fail(res.error());
-  if (res->status == 404) return std::optional<Inventory>{};
-  if (res->status != 200)
-    return util::fail("reading the inventory of " + std::string(target) + " answered HTTP " + std::to_string(res->status) +
-                      ": " + res->body.substr(0, 300));
+std::string inventory_shard_name(std::string_view target, std::string_view generation, std::size_t i) {
+  return inventory_name(target) + "-" + std::string(generation) + "-" + std::to_string(i);
+}
+
+namespace {
+
+std::string configmap_path(std::string_view ns, std::string_view name) {
+  return "/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + std::string(name);
+}
+
+yaml::Limits big_limits() {
   yaml::Limits limits;
   limits.max_nodes = 10'000'000;
-  auto doc = yaml::parse_json(res->body, limits);
-  if (!doc || doc->documents.empty() || !doc->documents[0].root) return util::fail("the inventory ConfigMap is not JSON");
-  const yaml::Node* data = doc->documents[0].root->get("data");
-  Inventory inv;
-  if (const yaml::Node* rv = doc->documents[0].root->at({"metadata", "resourceVersion"})) inv.resource_version = std::string(rv->text);
-  if (data) {
-    inv.revision = std::string(data->get_string("revision"));
-    inv.tree = std::string(data->get_string("tree"));
-    auto entries = decode_entries(data->get_string("objects"));
-    if (!entries) return util::fail(entries.error());
-    inv.entries = std::move(*entries);
-  }
-  return std::optional<Inventory>{std::move(inv)};
+  return limits;
 }
 
-util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
-                                       std::string_view resource_version) {
-  if (resource_version.empty()) return false;
-  auto res = client.get("/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + inventory_name(target),
-                        kube::Client::k_accept_metadata);
+// A ConfigMap of the inventory, read whole: its resourceVersion and data (nullopt: 404).
+struct ConfigMapData {
+  std::string resource_version;
+  std::string revision, tree, objects, generation, shards;
+};
+util::Result<std::optional<ConfigMapData>> read_configmap(kube::Client& client, std::string_view ns, std::string_view name,
+                                                          std::string_view target) {
+  auto res = client.get(configmap_path(ns, name));
   if (!res) return util::fail(res.error());
-  if (res->status != 200) return false;  // gone (404), or no metadata-only answer (406): read it whole
-  auto doc = yaml::parse_json(res->body);
-  if (!doc || doc->documents.empty() || !doc->documents[0].root) return false;
-  const yaml::Node* rv = doc->documents[0].root->at({"metadata", "resourceVersion"});
-  return rv && rv->text == resource_version;
+  if (res->status == 404) return std::optional<ConfigMapData>{};
+  if (res->status != 200)
+    return util::fail("reading the inventory of " + std::string(target) + " (ConfigMap " + std::string(name) +
+                      ") answered HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 300));
+  auto doc = yaml::parse_json(res->body, big_limits());
+  if (!doc || doc->documents.empty() || !doc->documents[0].root)
+    return util::fail("the inventory ConfigMap " + std::string(name) + " is not JSON");
+  const yaml::Node& root = *doc->documents[0].root;
+  ConfigMapData out;
+  if (const yaml::Node* rv = root.at({"metadata", "resourceVersion"})) out.resource_version = std::string(rv->text);
+  if (const yaml::Node* data = root.get("data")) {
+    out.revision = std::string(data->get_string("revision"));
+    out.tree = std::string(data->get_string("tree"));
+    out.objects = std::string(data->get_string("objects"));
+    out.generation = std::string(data->get_string("generation"));
+    out.shards = std::string(data->get_string("shards"));
+  }
+  return std::optional<ConfigMapData>{std::move(out)};
 }
 
-util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                          const Inventory& inv) {
+bool valid_generation(std::string_view g) {
+  return !g.empty() && g.size() <= 16 &&
+         std::all_of(g.begin(), g.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string new_generation() {
+  std::random_device rd;
+  std::uint64_t v = (std::uint64_t(rd()) << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(v & 0xffffffffull));
+  return buf;
+}
+
+// Server-side applies a ConfigMap of the inventory, creating the namespace when missing;
+// returns the resourceVersion stored.
+util::Result<std::string> apply_configmap(kube::Client& client, std::string_view ns, std::string_view name,
+                                          std::string_view target, const std::string& body) {
   using util::json_escape;
-  std::string name = inventory_name(target);
-  std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
-                     "\",\"namespace\":\"" + json_escape(ns) +
-                     "\",\"labels\":{\"" + std::string(k_inventory_label) + "\":\"true\",\"portcullis.io/target\":\"" +
-                     json_escape(target) + "\"}},\"data\":{\"revision\":\"" + json_escape(inv.revision) +
-                     "\",\"tree\":\"" + json_escape(inv.tree) + "\",\"objects\":\"";
-  // Entry by entry: one copy of up to 1 MiB, not three.
-  body.reserve(body.size() + inv.entries.size() * 180 + 8);
-  std::string line;
-  for (const auto& e : inv.entries) {
-    line.clear();
-    append_entry(line, e);
-    body += json_escape(line);
-  }
-  body += "\"}}";
-  std::string path = "/api/v1/namespaces/" + std::string(ns) + "/configmaps/" + name +
-                     "?fieldManager=portcullis&force=true";
+  std::string path = configmap_path(ns, name) + "?fieldManager=portcullis&force=true";
   // The answer is the stored ConfigMap: its metadata only (not the up to 1 MiB written), unless
   // the server cannot (406).
   std::string_view accept = kube::Client::k_accept_metadata;
@@ -140,9 +153,7 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
       continue;
     }
     if (res->status == 200 || res->status == 201) {
-      yaml::Limits limits;
-      limits.max_nodes = 10'000'000;
-      auto doc = yaml::parse_json(res->body, limits);
+      auto doc = yaml::parse_json(res->body, big_limits());
       const yaml::Node* rv = doc && !doc->documents.empty() && doc->documents[0].root
                                  ? doc->documents[0].root->at({"metadata", "resourceVersion"}) : nullptr;
       return rv ? std::string(rv->text) : std::string();
@@ -160,10 +171,139 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
                           std::to_string(created->status) + ": " + created->body.substr(0, 300));
       continue;
     }
-    return util::fail("writing the inventory of " + std::string(target) + " answered HTTP " +
-                      std::to_string(res->status) + ": " + res->body.substr(0, 300));
+    return util::fail("writing the inventory of " + std::string(target) + " (ConfigMap " + std::string(name) +
+                      ") answered HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 300));
   }
   return util::fail("cannot write the inventory of " + std::string(target));
+}
+
+// Deletes the shards of `target` that are not of `generation` ("" : every shard).
+void delete_other_shards(kube::Client& client, std::string_view ns, std::string_view target,
+                         std::string_view generation) {
+  std::string selector = std::string(k_inventory_of_label) + "=" + inventory_name(target);
+  std::string path = "/api/v1/namespaces/" + std::string(ns) + "/configmaps?labelSelector=" +
+                     kube::escape_segment(selector);
+  auto res = client.get(path, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
+  if (res && res->status == 406) res = client.get(path);
+  if (!res || res->status != 200) return;
+  auto doc = yaml::parse_json(res->body, big_limits());
+  if (!doc || doc->documents.empty() || !doc->documents[0].root) return;
+  const yaml::Node* items = doc->documents[0].root->get("items");
+  if (!items || !items->is_sequence()) return;
+  for (const yaml::Node* item : items->items) {
+    const yaml::Node* meta = item->get("metadata");
+    if (!meta) continue;
+    std::string_view name = meta->get_string("name");
+    const yaml::Node* labels = meta->get("labels");
+    std::string_view gen = labels ? labels->get_string(k_inventory_generation_label) : std::string_view{};
+    if (name.empty() || name == inventory_name(target) || (!generation.empty() && gen == generation)) continue;
+    (void)client.request(kube::Client::Method::del, configmap_path(ns, name));
+  }
+}
+
+}  // namespace
+
+util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std::string_view ns, std::string_view target) {
+  auto head = read_configmap(client, ns, inventory_name(target), target);
+  if (!head) return util::fail(head.error());
+  if (!*head) return std::optional<Inventory>{};
+  Inventory inv;
+  inv.resource_version = (*head)->resource_version;
+  inv.revision = std::move((*head)->revision);
+  inv.tree = std::move((*head)->tree);
+  auto entries = decode_entries((*head)->objects);
+  if (!entries) return util::fail(entries.error());
+  inv.entries = std::move(*entries);
+  const std::string& shards = (*head)->shards;
+  if (!shards.empty() && shards != "0") {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(shards.data(), shards.data() + shards.size(), n);
+    if (ec != std::errc() || end != shards.data() + shards.size() || n > 10'000 || !valid_generation((*head)->generation))
+      return util::fail("the inventory of " + std::string(target) + " names its shards wrongly (shards '" + shards +
+                        "', generation '" + (*head)->generation + "')");
+    inv.generation = (*head)->generation;
+    inv.shards = n;
+    for (std::size_t i = 1; i <= n; ++i) {
+      std::string name = inventory_shard_name(target, inv.generation, i);
+      auto shard = read_configmap(client, ns, name, target);
+      if (!shard) return util::fail(shard.error());
+      if (!*shard)
+        return util::fail("the inventory of " + std::string(target) + " is incomplete: its shard ConfigMap " + name +
+                          " is missing (nothing is pruned; deleting ConfigMap " + inventory_name(target) +
+                          " makes the next sync start a new inventory)");
+      auto more = decode_entries((*shard)->objects);
+      if (!more) return util::fail("inventory shard " + name + ": " + more.error().message);
+      inv.entries.insert(inv.entries.end(), std::make_move_iterator(more->begin()), std::make_move_iterator(more->end()));
+    }
+  }
+  return std::optional<Inventory>{std::move(inv)};
+}
+
+util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
+                                       std::string_view resource_version) {
+  if (resource_version.empty()) return false;
+  auto res = client.get(configmap_path(ns, inventory_name(target)), kube::Client::k_accept_metadata);
+  if (!res) return util::fail(res.error());
+  if (res->status != 200) return false;  // gone (404), or no metadata-only answer (406): read it whole
+  auto doc = yaml::parse_json(res->body);
+  if (!doc || doc->documents.empty() || !doc->documents[0].root) return false;
+  const yaml::Node* rv = doc->documents[0].root->at({"metadata", "resourceVersion"});
+  return rv && rv->text == resource_version;
+}
+
+util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
+                                          Inventory& inv, std::size_t previous_shards, std::size_t shard_bytes) {
+  using util::json_escape;
+  const std::string head = inventory_name(target);
+  // Entries in ConfigMaps of at most `shard_bytes` each (one entry at least), the first one
+  // the head's; each body built entry by entry: one copy of up to 1 MiB, not three.
+  std::vector<std::string> bodies;  // the data.objects JSON string contents
+  std::string line;
+  std::size_t bytes = 0;
+  bodies.emplace_back();
+  bodies.back().reserve(std::min(inv.entries.size() * 180, shard_bytes + shard_bytes / 8) + 8);
+  for (const auto& e : inv.entries) {
+    line.clear();
+    append_entry(line, e);
+    if (bytes > 0 && bytes + line.size() > shard_bytes) {
+      bodies.emplace_back();
+      bytes = 0;
+    }
+    bytes += line.size();
+    bodies.back() += json_escape(line);
+  }
+  const std::size_t shards = bodies.size() - 1;
+  inv.shards = shards;
+  inv.generation = shards ? new_generation() : std::string();
+  auto labels = [&](bool shard) {
+    std::string out = "\"labels\":{\"" + std::string(k_inventory_label) + "\":\"true\",\"portcullis.io/target\":\"" +
+                      json_escape(target) + "\"";
+    if (shard)
+      out += ",\"" + std::string(k_inventory_of_label) + "\":\"" + json_escape(head) + "\",\"" +
+             std::string(k_inventory_generation_label) + "\":\"" + inv.generation + "\"";
+    return out + "}";
+  };
+  for (std::size_t i = 1; i <= shards; ++i) {
+    std::string name = inventory_shard_name(target, inv.generation, i);
+    std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
+                       "\",\"namespace\":\"" + json_escape(ns) + "\"," + labels(true) + "},\"data\":{\"objects\":\"";
+    body += bodies[i];
+    std::string().swap(bodies[i]);
+    body += "\"}}";
+    if (auto stored = apply_configmap(client, ns, name, target, body); !stored) return util::fail(stored.error());
+  }
+  std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + head +
+                     "\",\"namespace\":\"" + json_escape(ns) + "\"," + labels(false) + "},\"data\":{\"revision\":\"" +
+                     json_escape(inv.revision) + "\",\"tree\":\"" + json_escape(inv.tree) + "\",";
+  if (shards) body += "\"generation\":\"" + inv.generation + "\",\"shards\":\"" + std::to_string(shards) + "\",";
+  body += "\"objects\":\"";
+  body += bodies[0];
+  std::string().swap(bodies[0]);
+  body += "\"}}";
+  auto stored = apply_configmap(client, ns, head, target, body);
+  if (!stored) return stored;
+  if (shards || previous_shards) delete_other_shards(client, ns, target, inv.generation);
+  return stored;
 }
 
 }  // namespace portcullis::daemon

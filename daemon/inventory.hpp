@@ -1,7 +1,9 @@
 #pragma once
 // What a target owns, stored in its cluster (a ConfigMap per target in the inventory
 // namespace) so a restarted or new daemon knows exactly what it applied: each object's
-// identity, UID, the hash of what was applied and the file it came from.
+// identity, UID, the hash of what was applied and the file it came from. A ConfigMap holds at
+// most 1 MiB (some 6,000 objects): the entries of a larger target continue in shard
+// ConfigMaps that the first one names by generation and count, written before it.
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,26 +27,41 @@ struct Inventory {
   std::string tree;      // the target directory's tree at that commit
   std::vector<InventoryEntry> entries;
   std::string resource_version;  // of the ConfigMap it was read from or stored as ("" unknown)
+  // The shard ConfigMaps holding entries beyond the first ConfigMap's: "<name>-<generation>-<i>",
+  // i = 1..shards (0 shards: no generation).
+  std::string generation;
+  std::size_t shards = 0;
 };
 
 std::string inventory_name(std::string_view target);
 // The label every inventory ConfigMap carries ("true"), next to the target label.
 inline constexpr std::string_view k_inventory_label = "portcullis.io/inventory";
+// On shards: the first ConfigMap's name, and the generation they belong to.
+inline constexpr std::string_view k_inventory_of_label = "portcullis.io/inventory-of";
+inline constexpr std::string_view k_inventory_generation_label = "portcullis.io/inventory-generation";
+// Bytes of entries per ConfigMap: under the apiserver's 1 MiB, with room for the rest.
+inline constexpr std::size_t k_inventory_shard_bytes = 900 * 1024;
+std::string inventory_shard_name(std::string_view target, std::string_view generation, std::size_t i);
 
 // The ConfigMap data (one line per object, tab-separated, paths escaped).
 std::string encode_entries(const std::vector<InventoryEntry>& entries);
 util::Result<std::vector<InventoryEntry>> decode_entries(std::string_view text);
 
-// nullopt when the target has no inventory yet (a first sync).
+// nullopt when the target has no inventory yet (a first sync). A missing or damaged shard
+// fails: an incomplete inventory would make objects the target owns look unowned.
 util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std::string_view ns, std::string_view target);
 // Whether the inventory ConfigMap is still at `resource_version`: one metadata-only GET, so a
 // daemon that keeps the inventory it read or stored need not read the whole (up to 1 MiB)
 // ConfigMap again. False when it changed, is gone, or the server cannot answer with metadata.
 util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
                                        std::string_view resource_version);
-// Server-side applies the inventory ConfigMap (creating the namespace when missing); returns
-// the resourceVersion it was stored as.
+// Server-side applies the inventory (creating the namespace when missing): the shards of a new
+// generation first, then the first ConfigMap naming them, then the shards of other generations
+// are deleted (looked for only when this inventory or `previous_shards` had any; a failed
+// cleanup is left to the next store). Fills `inventory`'s generation and shards; returns the
+// first ConfigMap's resourceVersion.
 util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                          const Inventory& inventory);
+                                          Inventory& inventory, std::size_t previous_shards = 0,
+                                          std::size_t shard_bytes = k_inventory_shard_bytes);
 
 }  // namespace portcullis::daemon

@@ -226,6 +226,7 @@ struct Work {
 struct TargetSyncer::Impl {
   TargetConfig target;
   std::string inventory_namespace;
+  std::size_t inventory_shard_bytes = k_inventory_shard_bytes;
   std::optional<kube::Connection> connection;
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
@@ -332,7 +333,9 @@ struct TargetSyncer::Impl {
 
   // Stores `next` and keeps it as the current inventory (forgotten when the write failed).
   util::Result<void> keep_inventory(kube::Client& client, Inventory next) {
-    auto stored = store_inventory(client, inventory_namespace, target.name, next);
+    // Shards of the one it replaces are deleted; after a restart, the one read told of them.
+    std::size_t previous_shards = inventory ? inventory->shards : 0;
+    auto stored = store_inventory(client, inventory_namespace, target.name, next, previous_shards, inventory_shard_bytes);
     if (!stored) {
       inventory.reset();
       return util::fail(stored.error());
@@ -771,6 +774,11 @@ std::shared_ptr<const DesiredSet> TargetSyncer::desired() const { return m_impl-
 std::optional<kube::Connection> TargetSyncer::connection() const {
   std::lock_guard lock(m_impl->state_mutex);
   return m_impl->connection;
+}
+
+void TargetSyncer::set_inventory_shard_bytes(std::size_t bytes) {
+  std::lock_guard lock(m_impl->mutex);
+  m_impl->inventory_shard_bytes = bytes;
 }
 
 void TargetSyncer::allow_next_prune() {

@@ -96,6 +96,8 @@ class TargetSyncer {
   SyncResult heal(const std::vector<std::string>& keys);
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
+  // Bytes of inventory entries per ConfigMap (k_inventory_shard_bytes; tests use small shards).
+  void set_inventory_shard_bytes(std::size_t bytes);
   // What the last sync declared (null until a sync has rendered the target), and the
   // cluster it goes to (nullopt until connected).
   std::shared_ptr<const DesiredSet> desired() const;

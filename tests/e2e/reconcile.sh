@@ -192,6 +192,51 @@ test_kill_9_mid_sync_then_restart_converges() {
   kubectl get configmap bystander -n crash >/dev/null 2>&1 || fail "an unmanaged object was deleted"
 }
 
+# A ConfigMap holds 1 MiB: the inventory of 8,000 objects (~140 bytes each) continues in a
+# shard ConfigMap, which a restarted daemon reads back to prune by.
+test_an_inventory_beyond_one_configmap_spans_shards() {
+  setup_target huge
+  local f i
+  for f in $(seq 1 8); do
+    for i in $(seq $(((f - 1) * 1000 + 1)) $((f * 1000))); do configmap "o-$i"; echo '---'; done \
+      >"$CLONE/environments/huge/part-$f.yaml"
+  done
+  configmap extra | put "$CLONE" environments/huge/extra.yaml
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  start_daemon
+  wait_synced 300
+  [[ $(count_configmaps) -eq 8001 ]] || fail "expected 8001 managed ConfigMaps, found $(count_configmaps)"
+  local inv=portcullis-inventory-huge shards generation
+  shards=$(kubectl get configmap "$inv" -n portcullis-system -o jsonpath='{.data.shards}')
+  generation=$(kubectl get configmap "$inv" -n portcullis-system -o jsonpath='{.data.generation}')
+  [[ $shards == 1 && -n $generation ]] || fail "expected the inventory in 1 shard beside $inv, found shards '$shards' generation '$generation'"
+  kubectl get configmap "$inv-$generation-1" -n portcullis-system >/dev/null || fail "shard $inv-$generation-1 is missing"
+  # Every object is in head or shard: 8002 lines in all (the Namespace too).
+  local lines
+  lines=$(kubectl get configmaps -n portcullis-system -l "portcullis.io/target=huge" -o json |
+    jq -r '.items[].data.objects' | grep -c $'\t')
+  ((lines == 8002)) || fail "the inventory holds $lines entries, expected 8002"
+
+  kill -9 "$DAEMON_PID"
+  git -C "$CLONE" rm -q environments/huge/extra.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced 300
+  kubectl get configmap extra -n huge >/dev/null 2>&1 && fail "the removed object was not pruned after the restart"
+  [[ $(count_configmaps) -eq 8000 ]] || fail "expected 8000 managed ConfigMaps, found $(count_configmaps)"
+  local now
+  now=$(kubectl get configmap "$inv" -n portcullis-system -o jsonpath='{.data.generation}')
+  [[ -n $now && $now != "$generation" ]] || fail "the inventory was not stored anew (generation '$now')"
+  poll_until 30 bash -c "! kubectl get configmap $inv-$generation-1 -n portcullis-system >/dev/null 2>&1" ||
+    fail "the old generation's shard was not deleted"
+  [[ $(kubectl get configmaps -n portcullis-system -l "portcullis.io/inventory-of=$inv" -o name | wc -l) -eq 1 ]] ||
+    fail "expected one shard of the new generation"
+}
+
 test_apiserver_restart_during_a_sync() {
   setup_target outage
   start_daemon

@@ -274,6 +274,14 @@ class FakeApiserver {
     std::lock_guard lock(m_mutex);
     m_requests.clear();
   }
+  // Paths of the stored objects that start with `prefix`.
+  std::vector<std::string> paths(const std::string& prefix) const {
+    std::lock_guard lock(m_mutex);
+    std::vector<std::string> out;
+    for (const auto& [path, o] : m_objects)
+      if (path.starts_with(prefix)) out.push_back(path);
+    return out;
+  }
   std::optional<json> object(const std::string& path) const {
     std::lock_guard lock(m_mutex);
     auto it = m_objects.find(path);
@@ -342,6 +350,20 @@ class FakeApiserver {
     }
     if (q.method == "GET") {
       if (auto d = discovery(q.path)) return reply(200, *d);
+      if (q.path.ends_with("/configmaps")) {  // a list, by labelSelector "key=value" when given
+        std::string selector = q.get_param_value("labelSelector");
+        auto eq = selector.find('=');
+        json list = {{"kind", "ConfigMapList"}, {"apiVersion", "v1"}, {"items", json::array()}};
+        for (const auto& [path, o] : m_objects) {
+          if (!path.starts_with(q.path + "/") || path.find('/', q.path.size() + 1) != std::string::npos) continue;
+          if (eq != std::string::npos) {
+            const json& labels = o["metadata"].value("labels", json::object());
+            if (labels.value(selector.substr(0, eq), std::string("\x01")) != selector.substr(eq + 1)) continue;
+          }
+          list["items"].push_back(o);
+        }
+        return reply(200, list);
+      }
       auto it = m_objects.find(q.path);
       if (it == m_objects.end()) return reply(404, status(404, q.path + " not found"));
       json o = it->second;
@@ -1000,4 +1022,118 @@ TEST_CASE("DesiredState keeps its body deflated and gives it back whole", "[sync
   }
   DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, big);
   CHECK(d.what() == "v1 ConfigMap ns/x");
+}
+
+TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back after a restart", "[sync][apiserver]") {
+  Harness h;
+  const std::string shard_prefix = k_inventory + "-";
+  // The head and its shards as stored: every entry's name, and the shards' generation.
+  auto stored = [&] {
+    std::set<std::string> names;
+    auto head = h.api.object(k_inventory);
+    REQUIRE(head);
+    const json& data = (*head)["data"];
+    std::string generation = data.value("generation", "");
+    std::size_t shards = std::stoul(data.value("shards", "0"));
+    std::vector<std::string> texts{data.value("objects", "")};
+    for (std::size_t i = 1; i <= shards; ++i) {
+      auto shard = h.api.object(k_inventory + "-" + generation + "-" + std::to_string(i));
+      REQUIRE(shard);
+      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory-of", "") == "portcullis-inventory-prod");
+      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory", "") == "true");
+      texts.push_back((*shard)["data"].value("objects", ""));
+    }
+    for (const auto& t : texts) {
+      auto entries = decode_entries(t);
+      REQUIRE(entries);
+      CHECK(entries->size() <= 2);  // 250 bytes: two entries of ~110 each
+      for (const auto& e : *entries) names.insert(e.name);
+    }
+    return std::tuple{names, generation, shards};
+  };
+  std::vector<std::string> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back("cm-" + std::to_string(10 + i));
+  auto without = [](std::vector<std::string> v, std::size_t n) {
+    v.resize(v.size() - n);
+    return v;
+  };
+
+  std::string first_generation;
+  {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    syncer.set_inventory_shard_bytes(250);
+    SyncResult r = h.sync(syncer, configmaps(ten));
+    INFO(describe(r));
+    REQUIRE(r.state == SyncState::synced);
+    auto [names, generation, shards] = stored();
+    CHECK(names == std::set<std::string>(ten.begin(), ten.end()));
+    CHECK(shards == 4);
+    CHECK(h.api.paths(shard_prefix).size() == 4);
+    // Shards are written before the head that names them.
+    auto log = h.api.requests();
+    CHECK(index_of(log, "PATCH", k_inventory + "-" + generation + "-4") < index_of(log, "PATCH", k_inventory));
+    first_generation = generation;
+  }
+
+  // A restarted daemon: reads head and shards, prunes the one file removed, and the shards of
+  // the old generation go.
+  {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    syncer.set_inventory_shard_bytes(250);
+    SyncResult r = h.sync(syncer, configmaps(without(ten, 1)));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    CHECK(r.pruned == 1);
+    CHECK_FALSE(h.api.object(cm_path("cm-19")));
+    auto [names, generation, shards] = stored();
+    CHECK(names == std::set<std::string>(ten.begin(), ten.end() - 1));
+    CHECK(generation != first_generation);
+    CHECK(shards == 4);  // 9 entries: 2 + 2 + 2 + 2 + 1
+    auto left = h.api.paths(shard_prefix);
+    CHECK(left.size() == 4);
+    for (const auto& p : left) CHECK_THAT(p, Catch::Contains("-" + generation + "-"));
+    // What else was deleted: the old generation's shards, nothing the target owns.
+    for (const auto& p : h.deleted())
+      if (p != cm_path("cm-19")) CHECK_THAT(p, Catch::Contains("-" + first_generation + "-"));
+    CHECK(h.deleted().size() == 5);
+  }
+
+  // A shard lost: the inventory is incomplete, the sync fails and prunes nothing.
+  {
+    auto [names, generation, shards] = stored();
+    auto saved = h.api.object(k_inventory + "-" + generation + "-2");
+    REQUIRE(saved);
+    h.api.erase(k_inventory + "-" + generation + "-2");
+    TargetSyncer syncer(h.config, "portcullis-system");
+    syncer.set_inventory_shard_bytes(250);
+    SyncResult r = h.sync(syncer, configmaps(without(ten, 3)));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE_FALSE(r.errors.empty());
+    CHECK_THAT(r.errors.front(), Catch::Contains("incomplete") && Catch::Contains(generation + "-2 is missing"));
+    CHECK(h.deleted().empty());
+    CHECK(h.api.object(cm_path("cm-18")));
+    // Restored (from a backup, say), the next sync goes on and prunes what it should.
+    h.api.put(k_inventory + "-" + generation + "-2", *saved);
+    SyncResult r2 = h.sync(syncer, configmaps(without(ten, 3)));
+    INFO(describe(r2));
+    CHECK(r2.state == SyncState::synced);
+    CHECK(r2.pruned == 2);
+    CHECK_FALSE(h.api.object(cm_path("cm-18")));
+  }
+
+  // Shrunk to one ConfigMap: no shards left, the head names none.
+  {
+    TargetSyncer syncer(h.config, "portcullis-system");
+    syncer.set_inventory_shard_bytes(250);
+    syncer.allow_next_prune();  // 6 of 7: past maxPruneShare
+    SyncResult r = h.sync(syncer, configmaps({"cm-10"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    auto [names, generation, shards] = stored();
+    CHECK(names == std::set<std::string>{"cm-10"});
+    CHECK(generation.empty());
+    CHECK(shards == 0);
+    CHECK(h.api.paths(shard_prefix).empty());
+  }
 }
