@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "daemon/sync.hpp"
 #include "shared/kube/discovery.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/util/strings.hpp"
@@ -127,11 +128,12 @@ bool valid_generation(std::string_view g) {
          std::all_of(g.begin(), g.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// 64 random bits: a new generation never names the shards of the live one.
 std::string new_generation() {
   std::random_device rd;
   std::uint64_t v = (std::uint64_t(rd()) << 32) ^ rd();
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(v & 0xffffffffull));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
 
@@ -177,19 +179,23 @@ util::Result<std::string> apply_configmap(kube::Client& client, std::string_view
   return util::fail("cannot write the inventory of " + std::string(target));
 }
 
-// Deletes the shards of `target` that are not of `generation` ("" : every shard).
-void delete_other_shards(kube::Client& client, std::string_view ns, std::string_view target,
-                         std::string_view generation) {
-  std::string selector = std::string(k_inventory_of_label) + "=" + inventory_name(target);
+// Deletes the shards of `target` that are not of `generation` ("" : every shard); "" when
+// done, else what failed.
+std::string delete_other_shards(kube::Client& client, std::string_view ns, std::string_view target,
+                                std::string_view generation) {
+  std::string selector =
+      std::string(k_target_label) + "=" + std::string(target) + "," + std::string(k_inventory_shard_label) + "=true";
   std::string path = "/api/v1/namespaces/" + std::string(ns) + "/configmaps?labelSelector=" +
                      kube::escape_segment(selector);
   auto res = client.get(path, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
   if (res && res->status == 406) res = client.get(path);
-  if (!res || res->status != 200) return;
+  if (!res) return "listing its shards: " + res.error().message;
+  if (res->status != 200) return "listing its shards answered HTTP " + std::to_string(res->status);
   auto doc = yaml::parse_json(res->body, big_limits());
-  if (!doc || doc->documents.empty() || !doc->documents[0].root) return;
+  if (!doc || doc->documents.empty() || !doc->documents[0].root) return "the list of its shards is not JSON";
   const yaml::Node* items = doc->documents[0].root->get("items");
-  if (!items || !items->is_sequence()) return;
+  if (!items || !items->is_sequence()) return {};
+  std::string failed;
   for (const yaml::Node* item : items->items) {
     const yaml::Node* meta = item->get("metadata");
     if (!meta) continue;
@@ -197,8 +203,12 @@ void delete_other_shards(kube::Client& client, std::string_view ns, std::string_
     const yaml::Node* labels = meta->get("labels");
     std::string_view gen = labels ? labels->get_string(k_inventory_generation_label) : std::string_view{};
     if (name.empty() || name == inventory_name(target) || (!generation.empty() && gen == generation)) continue;
-    (void)client.request(kube::Client::Method::del, configmap_path(ns, name));
+    auto del = client.request(kube::Client::Method::del, configmap_path(ns, name));
+    if (!del) failed = "deleting " + std::string(name) + ": " + del.error().message;
+    else if (del->status >= 300 && del->status != 404)
+      failed = "deleting " + std::string(name) + " answered HTTP " + std::to_string(del->status);
   }
+  return failed;
 }
 
 }  // namespace
@@ -252,7 +262,8 @@ util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns
 }
 
 util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                          Inventory& inv, std::size_t previous_shards, std::size_t shard_bytes) {
+                                          Inventory& inv, InventoryStore& store) {
+  const std::size_t shard_bytes = std::max<std::size_t>(store.shard_bytes, 1);
   using util::json_escape;
   const std::string head = inventory_name(target);
   // Entries in ConfigMaps of at most `shard_bytes` each (one entry at least), the first one
@@ -276,10 +287,10 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
   inv.shards = shards;
   inv.generation = shards ? new_generation() : std::string();
   auto labels = [&](bool shard) {
-    std::string out = "\"labels\":{\"" + std::string(k_inventory_label) + "\":\"true\",\"portcullis.io/target\":\"" +
-                      json_escape(target) + "\"";
+    std::string out = "\"labels\":{\"" + std::string(k_inventory_label) + "\":\"true\",\"" +
+                      std::string(k_target_label) + "\":\"" + json_escape(target) + "\"";
     if (shard)
-      out += ",\"" + std::string(k_inventory_of_label) + "\":\"" + json_escape(head) + "\",\"" +
+      out += ",\"" + std::string(k_inventory_shard_label) + "\":\"true\",\"" +
              std::string(k_inventory_generation_label) + "\":\"" + inv.generation + "\"";
     return out + "}";
   };
@@ -290,19 +301,29 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
     body += bodies[i];
     std::string().swap(bodies[i]);
     body += "\"}}";
-    if (auto stored = apply_configmap(client, ns, name, target, body); !stored) return util::fail(stored.error());
+    if (auto stored = apply_configmap(client, ns, name, target, body); !stored) {
+      store.shards_clean = false;  // those written so far belong to no inventory
+      return util::fail(stored.error());
+    }
   }
   std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + head +
                      "\",\"namespace\":\"" + json_escape(ns) + "\"," + labels(false) + "},\"data\":{\"revision\":\"" +
                      json_escape(inv.revision) + "\",\"tree\":\"" + json_escape(inv.tree) + "\",";
-  if (shards) body += "\"generation\":\"" + inv.generation + "\",\"shards\":\"" + std::to_string(shards) + "\",";
+  // Always both keys: a restore by another field manager may own them, and an apply that
+  // left them out would not remove them.
+  body += "\"generation\":\"" + inv.generation + "\",\"shards\":\"" + std::to_string(shards) + "\",";
   body += "\"objects\":\"";
   body += bodies[0];
   std::string().swap(bodies[0]);
   body += "\"}}";
   auto stored = apply_configmap(client, ns, head, target, body);
-  if (!stored) return stored;
-  if (shards || previous_shards) delete_other_shards(client, ns, target, inv.generation);
+  if (!stored) {
+    store.shards_clean = store.shards_clean && shards == 0;
+    return stored;
+  }
+  store.cleanup_error.clear();
+  if (shards || !store.shards_clean) store.cleanup_error = delete_other_shards(client, ns, target, inv.generation);
+  store.shards_clean = store.cleanup_error.empty();
   return stored;
 }
 

@@ -36,8 +36,9 @@ struct Inventory {
 std::string inventory_name(std::string_view target);
 // The label every inventory ConfigMap carries ("true"), next to the target label.
 inline constexpr std::string_view k_inventory_label = "portcullis.io/inventory";
-// On shards: the first ConfigMap's name, and the generation they belong to.
-inline constexpr std::string_view k_inventory_of_label = "portcullis.io/inventory-of";
+// On shards ("true"), beside the target label; and the generation they belong to. (Not the
+// first ConfigMap's name: with a 63-character target it would pass a label value's 63.)
+inline constexpr std::string_view k_inventory_shard_label = "portcullis.io/inventory-shard";
 inline constexpr std::string_view k_inventory_generation_label = "portcullis.io/inventory-generation";
 // Bytes of entries per ConfigMap: under the apiserver's 1 MiB, with room for the rest.
 inline constexpr std::size_t k_inventory_shard_bytes = 900 * 1024;
@@ -55,13 +56,21 @@ util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std:
 // ConfigMap again. False when it changed, is gone, or the server cannot answer with metadata.
 util::Result<bool> inventory_unchanged(kube::Client& client, std::string_view ns, std::string_view target,
                                        std::string_view resource_version);
+// How an inventory is stored, and what the caller knows of stray shards between stores.
+struct InventoryStore {
+  std::size_t shard_bytes = k_inventory_shard_bytes;  // of entries per ConfigMap
+  // In: no shard of another generation is known to exist (false after a start, a failed
+  // store or cleanup); out: the same, after this store.
+  bool shards_clean = false;
+  std::string cleanup_error;  // out: why stray shards could not be deleted ("" when they were)
+};
+
 // Server-side applies the inventory (creating the namespace when missing): the shards of a new
-// generation first, then the first ConfigMap naming them, then the shards of other generations
-// are deleted (looked for only when this inventory or `previous_shards` had any; a failed
-// cleanup is left to the next store). Fills `inventory`'s generation and shards; returns the
-// first ConfigMap's resourceVersion.
+// generation first, then the first ConfigMap naming them (or naming none: generation "",
+// shards "0"), then the shards of other generations are deleted, looked for when this
+// inventory has shards or `store.shards_clean` is false. Fills `inventory`'s generation and
+// shards; returns the first ConfigMap's resourceVersion.
 util::Result<std::string> store_inventory(kube::Client& client, std::string_view ns, std::string_view target,
-                                          Inventory& inventory, std::size_t previous_shards = 0,
-                                          std::size_t shard_bytes = k_inventory_shard_bytes);
+                                          Inventory& inventory, InventoryStore& store);
 
 }  // namespace portcullis::daemon

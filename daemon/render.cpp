@@ -76,13 +76,15 @@ util::Result<Rendered> render_files(const git::Repository& repo, const std::vect
   // Files go in chunks: their blobs read here, one after the other (a libgit2 repository is
   // used by one thread at a time), then parsed on the threads; results are taken in file
   // order, so objects, warnings and the error reported are those of a serial render.
-  constexpr std::size_t k_chunk = 256;
+  // A chunk also ends past 64 MiB of text (a file may have 16): a serial render held one file.
+  constexpr std::size_t k_chunk = 256, k_chunk_bytes = 64 << 20;
   std::vector<std::string> texts;
   std::vector<std::optional<util::Result<FileRender>>> results;
-  for (std::size_t begin = 0; begin < files.size(); begin += k_chunk) {
-    std::size_t n = std::min(k_chunk, files.size() - begin);
+  for (std::size_t begin = 0, n = 0; begin < files.size(); begin += n) {
+    n = std::min(k_chunk, files.size() - begin);
     texts.assign(n, {});
     results.assign(n, std::nullopt);
+    std::size_t bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
       auto text = repo.read_blob(files[begin + i].blob, 16 << 20);
       if (!text) {  // reported after what comes before it
@@ -91,6 +93,8 @@ util::Result<Rendered> render_files(const git::Repository& repo, const std::vect
         break;
       }
       texts[i] = std::move(*text);
+      bytes += texts[i].size();
+      if (bytes > k_chunk_bytes) n = i + 1;  // ends the loop
     }
     util::parallel_for(n, threads, [&](std::size_t, std::size_t k) {
       if (results[k]) return;

@@ -226,7 +226,7 @@ struct Work {
 struct TargetSyncer::Impl {
   TargetConfig target;
   std::string inventory_namespace;
-  std::size_t inventory_shard_bytes = k_inventory_shard_bytes;
+  InventoryStore inventory_store;  // shard size, and whether stray shards are known to be gone
   std::optional<kube::Connection> connection;
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
@@ -333,9 +333,10 @@ struct TargetSyncer::Impl {
 
   // Stores `next` and keeps it as the current inventory (forgotten when the write failed).
   util::Result<void> keep_inventory(kube::Client& client, Inventory next) {
-    // Shards of the one it replaces are deleted; after a restart, the one read told of them.
-    std::size_t previous_shards = inventory ? inventory->shards : 0;
-    auto stored = store_inventory(client, inventory_namespace, target.name, next, previous_shards, inventory_shard_bytes);
+    auto stored = store_inventory(client, inventory_namespace, target.name, next, inventory_store);
+    if (!inventory_store.cleanup_error.empty())
+      log(LogLevel::warn, "stray inventory shards are left (deleted after a later store)",
+          {{"target", target.name}, {"error", inventory_store.cleanup_error}});
     if (!stored) {
       inventory.reset();
       return util::fail(stored.error());
@@ -778,7 +779,7 @@ std::optional<kube::Connection> TargetSyncer::connection() const {
 
 void TargetSyncer::set_inventory_shard_bytes(std::size_t bytes) {
   std::lock_guard lock(m_impl->mutex);
-  m_impl->inventory_shard_bytes = bytes;
+  m_impl->inventory_store.shard_bytes = bytes;
 }
 
 void TargetSyncer::allow_next_prune() {

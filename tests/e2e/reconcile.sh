@@ -233,7 +233,7 @@ test_an_inventory_beyond_one_configmap_spans_shards() {
   [[ -n $now && $now != "$generation" ]] || fail "the inventory was not stored anew (generation '$now')"
   poll_until 30 bash -c "! kubectl get configmap $inv-$generation-1 -n portcullis-system >/dev/null 2>&1" ||
     fail "the old generation's shard was not deleted"
-  [[ $(kubectl get configmaps -n portcullis-system -l "portcullis.io/inventory-of=$inv" -o name | wc -l) -eq 1 ]] ||
+  [[ $(kubectl get configmaps -n portcullis-system -l "portcullis.io/target=huge,portcullis.io/inventory-shard=true" -o name | wc -l) -eq 1 ]] ||
     fail "expected one shard of the new generation"
 }
 

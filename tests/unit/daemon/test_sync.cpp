@@ -350,17 +350,25 @@ class FakeApiserver {
     }
     if (q.method == "GET") {
       if (auto d = discovery(q.path)) return reply(200, *d);
-      if (q.path.ends_with("/configmaps")) {  // a list, by labelSelector "key=value" when given
+      if (q.path.ends_with("/configmaps")) {  // a list, by labelSelector "k=v,k=v" when given
+        std::vector<std::pair<std::string, std::string>> wanted;
         std::string selector = q.get_param_value("labelSelector");
-        auto eq = selector.find('=');
+        for (std::size_t at = 0; at < selector.size();) {
+          std::size_t comma = std::min(selector.find(',', at), selector.size());
+          std::string term = selector.substr(at, comma - at);
+          auto eq = term.find('=');
+          REQUIRE(eq != std::string::npos);  // the only selectors the syncer sends
+          wanted.emplace_back(term.substr(0, eq), term.substr(eq + 1));
+          at = comma + 1;
+        }
         json list = {{"kind", "ConfigMapList"}, {"apiVersion", "v1"}, {"items", json::array()}};
         for (const auto& [path, o] : m_objects) {
           if (!path.starts_with(q.path + "/") || path.find('/', q.path.size() + 1) != std::string::npos) continue;
-          if (eq != std::string::npos) {
-            const json& labels = o["metadata"].value("labels", json::object());
-            if (labels.value(selector.substr(0, eq), std::string("\x01")) != selector.substr(eq + 1)) continue;
-          }
-          list["items"].push_back(o);
+          const json labels = o["metadata"].value("labels", json::object());
+          bool match = std::all_of(wanted.begin(), wanted.end(), [&](const auto& kv) {
+            return labels.contains(kv.first) && labels[kv.first] == kv.second;
+          });
+          if (match) list["items"].push_back(o);
         }
         return reply(200, list);
       }
@@ -375,6 +383,10 @@ class FakeApiserver {
       if (r.content_type != "application/apply-patch+yaml") return reply(415, status(415, "not an apply patch"));
       json o = json::parse(q.body, nullptr, /*allow_exceptions=*/false);
       if (!o.is_object()) return reply(400, status(400, "body is not a JSON object"));
+      if (o.contains("metadata") && o["metadata"].contains("labels"))  // as the apiserver validates them
+        for (const auto& [k, v] : o["metadata"]["labels"].items())
+          if (!v.is_string() || v.get<std::string>().size() > 63)
+            return reply(422, status(422, "metadata.labels: Invalid value: must be no more than 63 characters"));
       auto it = m_objects.find(q.path);
       bool created = it == m_objects.end();
       o["metadata"]["uid"] = created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
@@ -565,8 +577,11 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
     INFO(p);
     CHECK(at("PATCH", role) < at("PATCH", p));
   }
-  // The inventory is written last.
-  CHECK(at("PATCH", k_inventory) == log.size() - 1);
+  // The inventory is written last, then looked for stray shards (once after a start).
+  CHECK(at("PATCH", k_inventory) == log.size() - 2);
+  CHECK(log.back().method == "GET");
+  CHECK(log.back().path == "/api/v1/namespaces/portcullis-system/configmaps");
+  CHECK_THAT(log.back().query, Catch::Contains("inventory-shard"));
   CHECK(h.deleted().empty());
 
   // Every apply is a forced server-side apply by the field manager "portcullis".
@@ -1039,7 +1054,9 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
     for (std::size_t i = 1; i <= shards; ++i) {
       auto shard = h.api.object(k_inventory + "-" + generation + "-" + std::to_string(i));
       REQUIRE(shard);
-      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory-of", "") == "portcullis-inventory-prod");
+      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory-shard", "") == "true");
+      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/target", "") == "prod");
+      CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory-generation", "") == generation);
       CHECK((*shard)["metadata"]["labels"].value("portcullis.io/inventory", "") == "true");
       texts.push_back((*shard)["data"].value("objects", ""));
     }
@@ -1136,4 +1153,45 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
     CHECK(shards == 0);
     CHECK(h.api.paths(shard_prefix).empty());
   }
+}
+
+TEST_CASE("shards a failed store left are deleted by the next store; long target names shard too", "[sync][apiserver]") {
+  Harness h;
+  const std::string shard_prefix = k_inventory + "-";
+  std::vector<std::string> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back("cm-" + std::to_string(10 + i));
+  TargetSyncer syncer(h.config, "portcullis-system");
+  syncer.set_inventory_shard_bytes(250);
+  h.api.fail("PATCH", k_inventory, 500, 1);  // the shards are written, the head is not
+  SyncResult failed = h.sync(syncer, configmaps(ten));
+  INFO(describe(failed));
+  CHECK(failed.state == SyncState::failed);
+  CHECK_FALSE(h.api.object(k_inventory));
+  auto strays = h.api.paths(shard_prefix);
+  CHECK(strays.size() == 4);
+
+  SyncResult r = h.sync(syncer, configmaps(ten));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  auto head = h.api.object(k_inventory);
+  REQUIRE(head);
+  std::string generation = (*head)["data"].value("generation", "");
+  CHECK((*head)["data"].value("shards", "") == "4");
+  auto now = h.api.paths(shard_prefix);
+  CHECK(now.size() == 4);
+  for (const auto& p : now) CHECK_THAT(p, Catch::Contains("-" + generation + "-"));
+  for (const auto& p : strays) CHECK_FALSE(h.api.object(p));
+
+  // A target name of 63 characters, the most daemon.yaml allows: its shards' labels stay valid.
+  TargetConfig long_config = h.config;
+  long_config.name = std::string(63, 'x');
+  long_config.path = "env";
+  TargetSyncer long_syncer(long_config, "portcullis-system");
+  long_syncer.set_inventory_shard_bytes(250);
+  SyncResult l = h.sync(long_syncer, configmaps(ten));
+  INFO(describe(l));
+  CHECK(l.state == SyncState::synced);
+  auto long_head = h.api.object("/api/v1/namespaces/portcullis-system/configmaps/portcullis-inventory-" + long_config.name);
+  REQUIRE(long_head);
+  CHECK((*long_head)["data"].value("shards", "") == "4");
 }
