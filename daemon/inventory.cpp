@@ -267,23 +267,30 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
   using util::json_escape;
   const std::string head = inventory_name(target);
   // Entries in ConfigMaps of at most `shard_bytes` each (one entry at least), the first one
-  // the head's; each body built entry by entry: one copy of up to 1 MiB, not three.
-  std::vector<std::string> bodies;  // the data.objects JSON string contents
+  // the head's: where each begins, from the entries' sizes; then each body is built entry by
+  // entry and sent before the next is built (one copy of up to 1 MiB at a time).
+  std::vector<std::size_t> starts{0};
   std::string line;
   std::size_t bytes = 0;
-  bodies.emplace_back();
-  bodies.back().reserve(std::min(inv.entries.size() * 180, shard_bytes + shard_bytes / 8) + 8);
-  for (const auto& e : inv.entries) {
+  for (std::size_t k = 0; k < inv.entries.size(); ++k) {
     line.clear();
-    append_entry(line, e);
+    append_entry(line, inv.entries[k]);
     if (bytes > 0 && bytes + line.size() > shard_bytes) {
-      bodies.emplace_back();
+      starts.push_back(k);
       bytes = 0;
     }
     bytes += line.size();
-    bodies.back() += json_escape(line);
   }
-  const std::size_t shards = bodies.size() - 1;
+  starts.push_back(inv.entries.size());
+  auto append_objects = [&](std::string& body, std::size_t part) {
+    body.reserve(body.size() + (starts[part + 1] - starts[part]) * 180 + 16);
+    for (std::size_t k = starts[part]; k < starts[part + 1]; ++k) {
+      line.clear();
+      append_entry(line, inv.entries[k]);
+      body += json_escape(line);
+    }
+  };
+  const std::size_t shards = starts.size() - 2;
   inv.shards = shards;
   inv.generation = shards ? new_generation() : std::string();
   auto labels = [&](bool shard) {
@@ -298,8 +305,7 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
     std::string name = inventory_shard_name(target, inv.generation, i);
     std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
                        "\",\"namespace\":\"" + json_escape(ns) + "\"," + labels(true) + "},\"data\":{\"objects\":\"";
-    body += bodies[i];
-    std::string().swap(bodies[i]);
+    append_objects(body, i);
     body += "\"}}";
     if (auto stored = apply_configmap(client, ns, name, target, body); !stored) {
       store.shards_clean = false;  // those written so far belong to no inventory
@@ -313,8 +319,7 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
   // left them out would not remove them.
   body += "\"generation\":\"" + inv.generation + "\",\"shards\":\"" + std::to_string(shards) + "\",";
   body += "\"objects\":\"";
-  body += bodies[0];
-  std::string().swap(bodies[0]);
+  append_objects(body, 0);
   body += "\"}}";
   auto stored = apply_configmap(client, ns, head, target, body);
   if (!stored) {
