@@ -47,7 +47,7 @@ namespace {
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';
-  out += util::json_escape(s);
+  util::append_json_escaped(out, s);
   out += '"';
 }
 

@@ -180,23 +180,40 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
 std::string json_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
+  append_json_escaped(out, text);
+  return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
   // JSON text is UTF-8: bytes that are not valid UTF-8 (git allows them in ref names and
   // paths) are written as \u00XX, the code point of the same number, so the output stays
   // valid and the byte remains visible.
-  std::size_t valid_until = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  static const char* hex = "0123456789abcdef";
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Runs of printable ASCII other than quote and backslash, most of any manifest, go at once.
+    std::size_t run = i;
+    while (run < text.size()) {
+      unsigned char c = static_cast<unsigned char>(text[run]);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(text.data() + i, run - i);
+    i = run;
+    if (i == text.size()) break;
     unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80 && i >= valid_until) {
+    if (c >= 0x80) {
       std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
       if (len && i + len <= text.size() && valid_utf8(text.substr(i, len))) {
-        valid_until = i + len;
+        out.append(text.data() + i, len);
+        i += len;
       } else {
-        static const char* hex = "0123456789abcdef";
         out += "\\u00";
         out += hex[c >> 4];
         out += hex[c & 15];
-        continue;
+        ++i;
       }
+      continue;
     }
     switch (c) {
       case '"': out += "\\\""; break;
@@ -206,18 +223,13 @@ std::string json_escape(std::string_view text) {
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
+      default:  // other control characters and DEL
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
     }
+    ++i;
   }
-  return out;
 }
 
 bool valid_utf8(std::string_view text, std::size_t* bad_offset) {

@@ -28,6 +28,8 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text);
 
 // JSON string escaping (without surrounding quotes).
 std::string json_escape(std::string_view text);
+// The same, appended to `out`.
+void append_json_escaped(std::string& out, std::string_view text);
 
 // True when `text` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 // On failure `bad_offset` receives the offset of the first bad byte.

@@ -36,11 +36,16 @@ void emit(std::string& out, const Node& n, KeyOrder order, bool canonical) {
   switch (n.type) {
     case Type::null: out += "null"; return;
     case Type::boolean: out += n.value.boolean ? "true" : "false"; return;
-    case Type::integer: out += std::to_string(n.value.integer); return;
+    case Type::integer: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n.value.integer);
+      out.append(buf, ec == std::errc{} ? end : buf);
+      return;
+    }
     case Type::number: append_number(out, n.value.number, canonical); return;
     case Type::string:
       out += '"';
-      out += util::json_escape(n.text);
+      util::append_json_escaped(out, n.text);
       out += '"';
       return;
     case Type::sequence: {
@@ -56,20 +61,22 @@ void emit(std::string& out, const Node& n, KeyOrder order, bool canonical) {
     }
     case Type::mapping: {
       out += '{';
-      std::vector<const Entry*> entries;
-      entries.reserve(n.entries.size());
-      for (const auto& e : n.entries) entries.push_back(&e);
-      if (order == KeyOrder::sorted)
+      auto member = [&](const Entry& e, bool first) {
+        if (!first) out += ',';
+        out += '"';
+        util::append_json_escaped(out, e.key->text);
+        out += "\":";
+        emit(out, *e.value, order, canonical);
+      };
+      if (order == KeyOrder::sorted) {
+        std::vector<const Entry*> entries;
+        entries.reserve(n.entries.size());
+        for (const auto& e : n.entries) entries.push_back(&e);
         std::sort(entries.begin(), entries.end(),
                   [](const Entry* a, const Entry* b) { return a->key->text < b->key->text; });
-      bool first = true;
-      for (const Entry* e : entries) {
-        if (!first) out += ',';
-        first = false;
-        out += '"';
-        out += util::json_escape(e->key->text);
-        out += "\":";
-        emit(out, *e->value, order, canonical);
+        for (std::size_t i = 0; i < entries.size(); ++i) member(*entries[i], i == 0);
+      } else {
+        for (std::size_t i = 0; i < n.entries.size(); ++i) member(n.entries[i], i == 0);
       }
       out += '}';
       return;

@@ -86,3 +86,31 @@ TEST_CASE("unquote_c_style undoes git's path quoting", "[strings]") {
 TEST_CASE("json_escape escapes control characters", "[strings]") {
   CHECK(json_escape("a\"b\\c\n\x01") == "a\\\"b\\\\c\\n\\u0001");
 }
+
+TEST_CASE("json_escape: runs, every escape, UTF-8 kept and bytes that are not UTF-8", "[strings]") {
+  struct Case {
+    std::string_view in, out;
+  };
+  const Case cases[] = {
+      {"", ""},
+      {"plain text with spaces ~ and {}", "plain text with spaces ~ and {}"},
+      {"\"", "\\\""},
+      {"ab\"", "ab\\\""},
+      {"\\end", "\\\\end"},
+      {"\r\t\b\f", "\\r\\t\\b\\f"},
+      {"\x7f", "\\u007f"},
+      {"\x1fz", "\\u001fz"},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      {"a\xff" "b", "a\\u00ff" "b"},
+      {"\xc3", "\\u00c3"},                    // truncated sequence
+      {"\xc3(", "\\u00c3("},                  // bad continuation
+      {"\xed\xa0\x80", "\\u00ed\\u00a0\\u0080"},  // a surrogate is not UTF-8
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.in);
+    CHECK(json_escape(c.in) == c.out);
+    std::string appended = "x";
+    append_json_escaped(appended, c.in);
+    CHECK(appended == "x" + std::string(c.out));
+  }
+}
