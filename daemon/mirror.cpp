@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -21,6 +22,7 @@
 
 #include "daemon/log.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/parallel.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::daemon {
@@ -290,8 +292,8 @@ std::optional<fs::path> local_objects(const std::string& url) {
 // never reads half a file. False when neither works (the fetch transfers what is missing).
 bool place(const fs::path& from, const fs::path& to) {
   std::error_code ec;
-  if (fs::exists(to, ec)) return true;
   if (::link(from.c_str(), to.c_str()) == 0 || errno == EEXIST) return true;
+  if (fs::exists(to, ec)) return true;
   fs::path tmp = to.parent_path() / ("tmp_seed_" + to.filename().string() + ".tmp");
   fs::remove(tmp, ec);
   if (!fs::copy_file(from, tmp, ec) || (fs::rename(tmp, to, ec), ec)) {
@@ -314,18 +316,25 @@ std::size_t seed_objects(const fs::path& from, const fs::path& to) {
     if (!fs::exists(pack, ec)) continue;  // being written or removed
     if (place(pack, to / "pack" / pack.filename()) && place(idx, to / "pack" / idx.filename())) placed += 2;
   }
+  // Loose objects: their 256 directories shared out between two threads (a link is a system
+  // call of some 20 us; a first sync waits for them).
+  std::vector<std::string> dirs;
   for (const auto& d : fs::directory_iterator(from, ec)) {
     std::string name = d.path().filename().string();
-    if (name.size() != 2 || !is_hex(name) || !d.is_directory(ec)) continue;
+    if (name.size() == 2 && is_hex(name) && d.is_directory(ec)) dirs.push_back(std::move(name));
+  }
+  std::atomic<std::size_t> loose{0};
+  util::parallel_for(dirs.size(), 2, [&](std::size_t, std::size_t i) {
+    std::error_code e;
     bool made = false;
-    for (const auto& f : fs::directory_iterator(d.path(), ec)) {
+    for (const auto& f : fs::directory_iterator(from / dirs[i], e)) {
       std::string object = f.path().filename().string();
       if (object.size() != 38 || !is_hex(object)) continue;
-      if (!made) fs::create_directories(to / name, ec), made = true;
-      if (place(f.path(), to / name / object)) ++placed;
+      if (!made) fs::create_directories(to / dirs[i], e), made = true;
+      if (place(f.path(), to / dirs[i] / object)) loose.fetch_add(1, std::memory_order_relaxed);
     }
-  }
-  return placed;
+  });
+  return placed + loose.load();
 }
 
 std::string hex(const git_oid& id) {
@@ -415,11 +424,14 @@ struct Mirror::Impl {
   // Opens the mirror at `path`, creating it first when it is not there.
   util::Result<void> open() {
     std::error_code ec;
-    // The reader initialises libgit2 for this process.
+    // The reader keeps libgit2 initialised for this process; until it is open, this does (an
+    // init after a shutdown would set libgit2 up again, its TLS certificates included).
+    git_libgit2_init();
+    struct Release {
+      ~Release() { git_libgit2_shutdown(); }
+    } release;
     if (!fs::exists(path / "HEAD", ec)) {
-      git_libgit2_init();
       int rc = git_repository_init(&repo, path.c_str(), 1);
-      git_libgit2_shutdown();
       if (rc != 0) return util::fail(last_error("cannot create the mirror at " + path.string()));
       git_repository_free(repo);
       repo = nullptr;

@@ -1,7 +1,9 @@
 #include "daemon/render.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <optional>
+#include <thread>
 
 #include "shared/manifest/object.hpp"
 #include "shared/util/hash.hpp"
@@ -73,41 +75,66 @@ util::Result<Rendered> render_files(const git::Repository& repo, const std::vect
                                     std::size_t threads) {
   Rendered r;
   r.objects.reserve(files.size());  // mostly one object per file
-  // Files go in chunks: their blobs read here, one after the other (a libgit2 repository is
-  // used by one thread at a time), then parsed on the threads; results are taken in file
-  // order, so objects, warnings and the error reported are those of a serial render.
-  // A chunk also ends past 64 MiB of text (a file may have 16): a serial render held one file.
-  constexpr std::size_t k_chunk = 256, k_chunk_bytes = 64 << 20;
-  std::vector<std::string> texts;
-  std::vector<std::optional<util::Result<FileRender>>> results;
-  for (std::size_t begin = 0, n = 0; begin < files.size(); begin += n) {
-    n = std::min(k_chunk, files.size() - begin);
-    texts.assign(n, {});
-    results.assign(n, std::nullopt);
+  // Files go in chunks. This thread reads the blobs of a chunk, one after the other (a libgit2
+  // repository is used by one thread at a time), while the chunk before is parsed on the
+  // threads; results are taken in file order, so objects, warnings and the error reported are
+  // those of a serial render. A chunk ends after 64 files or past 32 MiB of text (a file may
+  // have 16): two chunks are held at a time.
+  constexpr std::size_t k_chunk = 64, k_chunk_bytes = 32 << 20;
+  struct Chunk {
+    std::size_t begin = 0;
+    std::vector<std::string> texts;
+    std::vector<std::optional<util::Result<FileRender>>> results;  // set early by a failed read
+    bool read_failed = false;
+  };
+  auto read_chunk = [&](std::size_t begin) {
+    Chunk c;
+    c.begin = begin;
     std::size_t bytes = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      auto text = repo.read_blob(files[begin + i].blob, 16 << 20);
+    for (std::size_t i = begin; i < files.size() && i - begin < k_chunk && bytes <= k_chunk_bytes; ++i) {
+      auto text = repo.read_blob(files[i].blob, 16 << 20);
       if (!text) {  // reported after what comes before it
-        results[i] = util::fail(files[begin + i].path + ": " + text.error().message);
-        n = i + 1;
+        c.texts.emplace_back();
+        c.results.emplace_back(util::fail(files[i].path + ": " + text.error().message));
+        c.read_failed = true;
         break;
       }
-      texts[i] = std::move(*text);
-      bytes += texts[i].size();
-      if (bytes > k_chunk_bytes) n = i + 1;  // ends the loop
+      bytes += text->size();
+      c.texts.push_back(std::move(*text));
+      c.results.emplace_back(std::nullopt);
     }
-    util::parallel_for(n, threads, [&](std::size_t, std::size_t k) {
-      if (results[k]) return;
-      results[k] = render_text(files[begin + k].path, texts[k]);
-      std::string().swap(texts[k]);
+    return c;
+  };
+  auto parse_chunk = [&](Chunk& c) {
+    util::parallel_for(c.texts.size(), threads, [&](std::size_t, std::size_t k) {
+      if (c.results[k]) return;
+      c.results[k] = render_text(files[c.begin + k].path, c.texts[k]);
+      std::string().swap(c.texts[k]);
     });
-    for (std::size_t k = 0; k < n; ++k) {
-      auto& res = results[k];
+  };
+  Chunk current = read_chunk(0);
+  while (!current.texts.empty()) {
+    std::size_t next_begin = current.begin + current.texts.size();
+    Chunk next;
+    std::exception_ptr failure;
+    {
+      std::jthread parser([&] {
+        try {
+          parse_chunk(current);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      });
+      if (!current.read_failed && next_begin < files.size()) next = read_chunk(next_begin);
+    }
+    if (failure) std::rethrow_exception(failure);
+    for (auto& res : current.results) {
       if (!*res) return util::fail(std::move(res->error()));
       FileRender& f = **res;
       for (auto& o : f.objects) r.objects.push_back(std::move(o));
       for (auto& w : f.warnings) r.warnings.push_back(std::move(w));
     }
+    current = std::move(next);
   }
   return r;
 }

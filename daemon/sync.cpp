@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -213,11 +214,11 @@ bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_
 }
 
 struct Work {
-  DesiredObject* desired;  // its body is released once `body` is built (CRDs keep theirs)
+  DesiredObject* desired;  // its JSON is released once the body to apply is built (CRDs keep theirs)
   kube::Resource resource;
   std::string ns;    // resolved namespace ("" cluster-scoped)
   std::string key;   // group/kind/ns/name
-  std::shared_ptr<const DesiredState> state;  // what is applied (deflated until its request)
+  std::shared_ptr<const DesiredState> state;  // what is desired (applied when it changed), deflated
   std::string uid;   // result
   std::string error;
   bool ok = false;
@@ -304,9 +305,12 @@ struct TargetSyncer::Impl {
     }
   }
 
+  static std::string what_of(const Work& w) {
+    return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
+  }
+
   void apply_one(kube::Client& client, Work& w) {
-    std::string what = w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
-    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.state->body(), what);
+    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.state->body(), what_of(w));
     w.ok = a.ok;
     w.uid = std::move(a.uid);
     w.error = std::move(a.error);
@@ -469,11 +473,27 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   auto since = [](Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
   };
-  auto t0 = Clock::now();
-  auto current = current_inventory(client);
-  r.inventory_time += since(t0);
-  if (!current) return failed(current.error().message);
-  const Inventory& previous = **current;  // valid until keep_inventory below
+  // The inventory says what the last sync applied, and so what to render. After a start
+  // nothing is known to compare with and everything is rendered: the inventory is read
+  // meanwhile (inventoryMs counts the read itself, not only the wait for it).
+  std::shared_ptr<const DesiredSet> known = desired_snapshot();
+  const Inventory* previous_read = nullptr;
+  std::future<util::Result<const Inventory*>> reading;
+  long long read_ms = 0;  // set before the future is ready
+  auto read_inventory = [&]() -> util::Result<const Inventory*> {
+    auto t = Clock::now();
+    auto got = current_inventory(client);
+    read_ms = since(t).count();
+    return got;
+  };
+  if (known) {
+    auto current = read_inventory();
+    r.inventory_time += std::chrono::milliseconds(read_ms);
+    if (!current) return failed(current.error().message);
+    previous_read = *current;
+  } else {
+    reading = std::async(std::launch::async, read_inventory);
+  }
 
   auto tree = repo.commit_tree(commit);
   if (!tree) return failed(tree.error().message);
@@ -485,21 +505,20 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // Nothing changed under the target since the last complete sync: no write at all (and, with
   // the inventory kept, one metadata-only read).
   // (After a restart the desired set is rendered once more, for the drift monitor.)
-  std::shared_ptr<const DesiredSet> known = desired_snapshot();
-  if (dir && known && !previous.tree.empty() && previous.tree == dir->hex()) {
-    r.objects = previous.entries.size();
+  if (dir && known && !previous_read->tree.empty() && previous_read->tree == dir->hex()) {
+    r.objects = previous_read->entries.size();
     return finish(SyncState::synced);
   }
 
   // Render: only the files that changed since the last sync, when the inventory says which
   // tree that was; everything otherwise.
-  t0 = Clock::now();
+  auto t0 = Clock::now();
   std::vector<FileRef> files;
   std::set<std::string> changed;
   bool incremental = false;
   if (dir) {
-    auto prev_tree = git::Oid::from_hex(previous.tree);
-    if (prev_tree && !previous.entries.empty() && known) {
+    auto prev_tree = known ? git::Oid::from_hex(previous_read->tree) : std::nullopt;
+    if (prev_tree && !previous_read->entries.empty()) {
       auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
         changed.insert(c.path);
         if (c.after && (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
@@ -519,10 +538,16 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       files = std::move(*all);
     }
   }
-  // Parsing and preparing bodies is the daemon's CPU work in a sync: spread over the cores
-  // while the apiserver waits for the first request.
+  // Parsing is the daemon's CPU work before the first request: spread over the cores.
   const std::size_t cpus = util::cpu_threads();
   auto rendered = render_files(repo, files, cpus);
+  if (reading.valid()) {
+    auto current = reading.get();
+    r.inventory_time += std::chrono::milliseconds(read_ms);
+    if (!current) return failed(current.error().message);
+    previous_read = *current;
+  }
+  const Inventory& previous = *previous_read;  // valid until keep_inventory below
   if (!rendered) return failed("cannot render " + target.path + ": " + rendered.error().describe());
   r.warnings = rendered->warnings;
   r.render_time = since(t0);
@@ -535,8 +560,9 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::unordered_map<std::string, const InventoryEntry*> previous_by_key;
   for (const auto& e : previous.entries) previous_by_key[e.key()] = &e;
 
-  std::mutex discovery_mutex;  // prepare runs on several threads; discovery uses `client`
-  auto prepare = [&](Work& w) -> bool {
+  std::mutex discovery_mutex;  // discovery uses `client`; bodies are built on several threads
+  // The object's resource, namespace and key.
+  auto resolve = [&](Work& w) -> bool {
     auto res = [&] {
       std::lock_guard lock(discovery_mutex);
       return discovery.resolve(client, w.desired->api_version, w.desired->kind);
@@ -547,15 +573,19 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     }
     w.resource = *res;
     w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_) : "";
+    w.key = object_key(manifest::group_of(w.desired->api_version), w.desired->kind, w.ns, w.desired->name);
+    return true;
+  };
+  // The body that is applied: the object with its ownership marks, less what ignore rules
+  // name. The rendered JSON is released (CRDs keep theirs, read after they are applied).
+  auto build = [&](Work& w) -> std::optional<std::string> {
     std::string group(manifest::group_of(w.desired->api_version));
-    w.key = group + "/" + w.desired->kind + "/" + w.ns + "/" + w.desired->name;
-    auto body = owned_body(w.desired->body, target.name, group, w.desired->kind, w.ns, w.desired->name, res->namespaced);
+    auto body = owned_body(w.desired->body, target.name, group, w.desired->kind, w.ns, w.desired->name,
+                           w.resource.namespaced);
     if (!body) {
       w.error = w.desired->path + ": " + body.error().message;
-      return false;
+      return std::nullopt;
     }
-    // Only one JSON of each object at a time, and that deflated: thousands of them make the
-    // peak of a first sync. Workers inflate each just for its request.
     if (w.desired->kind != "CustomResourceDefinition") std::string().swap(w.desired->body);
     std::vector<std::string> ignored;
     for (const auto& rule : target.ignore)
@@ -565,13 +595,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       auto stripped = without_pointers(*body, ignored);
       if (!stripped) {
         w.error = w.desired->path + ": " + stripped.error().message;
-        return false;
+        return std::nullopt;
       }
       *body = std::move(*stripped);
     }
-    w.state = std::make_shared<const DesiredState>(w.desired->api_version, w.desired->kind, std::move(group), w.ns,
-                                                   w.desired->name, w.desired->path, w.resource, *body);
-    return true;
+    return std::move(*body);
+  };
+  // What the drift monitor and self-heal keep of it: deflated, since thousands of bodies
+  // would make the peak of a first sync.
+  auto keep_state = [&](Work& w, std::string_view body) {
+    w.state = std::make_shared<const DesiredState>(w.desired->api_version, w.desired->kind,
+                                                   std::string(manifest::group_of(w.desired->api_version)), w.ns,
+                                                   w.desired->name, w.desired->path, w.resource, body);
   };
   auto needs_apply = [&](const Work& w) {
     auto it = previous_by_key.find(w.key);
@@ -584,8 +619,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // Phase 0: Namespaces and CRDs.
   t0 = Clock::now();
   std::vector<Work*> batch;
-  for (auto& w : work)
-    if (phase_of(w) == 0 && prepare(w) && needs_apply(w)) batch.push_back(&w);
+  for (auto& w : work) {
+    if (phase_of(w) != 0 || !resolve(w)) continue;
+    auto body = build(w);
+    if (!body) continue;
+    keep_state(w, *body);
+    if (needs_apply(w)) batch.push_back(&w);
+  }
   apply_all(batch);
   for (auto* w : batch)
     if (w->ok && w->desired->kind == "CustomResourceDefinition") {
@@ -595,16 +635,28 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
           for (const yaml::Node* v : spec->get("versions")->items)
             discovery.forget(std::string(spec->get_string("group")) + "/" + std::string(v->get_string("name")));
     }
-  // Phase 1: cluster-scoped objects, then phase 2: namespaced ones.
-  std::vector<char> ready(work.size(), 0);
-  util::parallel_for(work.size(), cpus, [&](std::size_t, std::size_t i) {
-    ready[i] = phase_of(work[i]) != 0 && prepare(work[i]) && needs_apply(work[i]);
-  });
+  // Phase 1: cluster-scoped objects, then phase 2: namespaced ones. Their bodies are built by
+  // the workers that apply them, each just before its request: the first request leaves as
+  // soon as the kinds are resolved, and no body is deflated and inflated again on the way.
   std::vector<Work*> cluster, namespaced;
-  for (std::size_t i = 0; i < work.size(); ++i)
-    if (ready[i]) (work[i].resource.namespaced ? namespaced : cluster).push_back(&work[i]);
-  apply_all(cluster);
-  apply_all(namespaced);
+  for (auto& w : work)
+    if (phase_of(w) != 0 && resolve(w)) (w.resource.namespaced ? namespaced : cluster).push_back(&w);
+  auto build_and_apply = [&](std::vector<Work*>& group) {
+    util::parallel_for(group.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+      Work& w = *group[i];
+      auto body = build(w);
+      if (!body) return;
+      if (needs_apply(w)) {
+        auto a = apply_body(pool[t], w.resource, w.ns, w.desired->name, *body, what_of(w));
+        w.ok = a.ok;
+        w.uid = std::move(a.uid);
+        w.error = std::move(a.error);
+      }
+      keep_state(w, *body);
+    });
+  };
+  build_and_apply(cluster);
+  build_and_apply(namespaced);
   r.apply_time = since(t0);  // with preparing the bodies and waiting for CRDs
 
   // The new inventory: applied objects with their new UID, unchanged ones as they were,

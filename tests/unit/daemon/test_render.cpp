@@ -377,7 +377,7 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   test::TempDir tmp;
   test::GitFixture fx(tmp, "threads");
   auto repo = fx.open();
-  // More files than one chunk of the threaded render (256), several objects in some, SOPS
+  // More files than several chunks of the threaded render (64), several objects in some, SOPS
   // warnings among them.
   std::vector<GitItem> items;
   for (int i = 0; i < 700; ++i) {
@@ -424,5 +424,26 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
     auto r = render_files(repo, *broken, threads);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().describe(), Catch::Contains("300/app.yaml"));
+  }
+
+  // A blob that cannot be read (read while the chunk before it is parsed) takes its place in
+  // file order too: after the broken file before it, before the one after it.
+  auto absent = git::Oid::from_hex(std::string(40, '7'));
+  REQUIRE(absent);
+  auto unreadable = *broken;
+  unreadable[450].blob = *absent;
+  items[300].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\n";
+  auto later_broken = manifest_files(repo, target_tree(fx, items));
+  REQUIRE(later_broken);
+  auto unreadable_first = *later_broken;
+  unreadable_first[450].blob = *absent;
+  for (std::size_t threads : {1u, 2u, 8u}) {
+    INFO(threads << " threads");
+    auto r = render_files(repo, unreadable, threads);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().describe(), Catch::Contains("300/app.yaml"));
+    r = render_files(repo, unreadable_first, threads);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().describe(), Catch::Contains("450/app.yaml"));
   }
 }
