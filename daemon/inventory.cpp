@@ -287,7 +287,7 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
     for (std::size_t k = starts[part]; k < starts[part + 1]; ++k) {
       line.clear();
       append_entry(line, inv.entries[k]);
-      body += json_escape(line);
+      util::append_json_escaped(body, line);
     }
   };
   const std::size_t shards = starts.size() - 2;
