@@ -46,7 +46,7 @@ esac
 if ((quick)); then
   pushes=15 push_warmup=2 big_pushes=5 rounds=1 noop_runs=3 one_runs=2 drift_changes=20 steady_s=20
 else
-  pushes=60 push_warmup=3 big_pushes=20 rounds=2 noop_runs=10 one_runs=5 drift_changes=100 steady_s=60
+  pushes=60 push_warmup=3 big_pushes=20 rounds=4 noop_runs=10 one_runs=5 drift_changes=100 steady_s=60
 fi
 push_apps=50 init_apps=500 big_apps=2500 per_push=5 # objects = 2 x apps (Deployment + ConfigMap)
 
