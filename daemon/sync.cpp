@@ -137,11 +137,14 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
 namespace {
 
 // One deflate and one inflate stream per thread, reset between uses: compress2()/uncompress()
-// set up (and zero) some 270 KB of deflate state per call, which cost more than the
-// compression itself for thousands of small bodies.
+// set up (and zero) the whole deflate state per call, which cost more than the compression
+// itself for thousands of small bodies. Every thread that applies deflates, so the state is
+// kept small: a 4 KiB window and memLevel 5 take ~32 KB (zlib's defaults ~260 KB), and most
+// bodies are within the window anyway.
 struct Deflater {
   z_stream s{};
-  bool ok = deflateInit(&s, 1) == Z_OK;  // level 1: most of the gain; JSON of manifests shrinks 4-8x
+  // level 1: most of the gain; JSON of manifests shrinks 4-8x
+  bool ok = deflateInit2(&s, 1, Z_DEFLATED, 12, 5, Z_DEFAULT_STRATEGY) == Z_OK;
   ~Deflater() {
     if (ok) deflateEnd(&s);
   }
