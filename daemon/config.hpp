@@ -29,7 +29,7 @@ struct TargetConfig {
   bool allow_empty = false;
   double max_prune_share = 0.5;
   bool force_conflicts = true;
-  int concurrency = 8;
+  int concurrency = 16;
   // Drift: watched unless watch is false; corrected unless detectOnly (selfHeal false also
   // only reports).
   bool watch = true;

@@ -46,7 +46,7 @@ targets:
   allowEmpty: true
   maxPruneShare: 0.25
   forceConflicts: false
-  concurrency: 16
+  concurrency: 4
   watch: false
   selfHeal: false
   detectOnly: true
@@ -117,7 +117,7 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(prod.allow_empty);
   CHECK(prod.max_prune_share == Approx(0.25));
   CHECK_FALSE(prod.force_conflicts);
-  CHECK(prod.concurrency == 16);
+  CHECK(prod.concurrency == 4);
   CHECK_FALSE(prod.watch);
   CHECK_FALSE(prod.self_heal);
   CHECK(prod.detect_only);
@@ -229,7 +229,7 @@ TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
   CHECK_FALSE(t.allow_empty);
   CHECK(t.max_prune_share == 0.5);
   CHECK(t.force_conflicts);
-  CHECK(t.concurrency == 8);
+  CHECK(t.concurrency == 16);
 }
 
 TEST_CASE("stateDir without auditLog puts the audit log in the state directory", "[config]") {
