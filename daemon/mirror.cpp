@@ -426,7 +426,7 @@ struct Mirror::Impl {
     std::error_code ec;
     // The reader keeps libgit2 initialised for this process; until it is open, this does (an
     // init after a shutdown would set libgit2 up again, its TLS certificates included).
-    git_libgit2_init();
+    if (git_libgit2_init() < 0) return util::fail(last_error("cannot initialise libgit2"));
     struct Release {
       ~Release() { git_libgit2_shutdown(); }
     } release;

@@ -138,13 +138,13 @@ namespace {
 
 // One deflate and one inflate stream per thread, reset between uses: compress2()/uncompress()
 // set up (and zero) the whole deflate state per call, which cost more than the compression
-// itself for thousands of small bodies. Every thread that applies deflates, so the state is
-// kept small: a 4 KiB window and memLevel 5 take ~32 KB (zlib's defaults ~260 KB), and most
-// bodies are within the window anyway.
+// itself for thousands of small bodies. Every thread that applies deflates: memLevel 5 keeps
+// the hash table that each reset zeroes at 8 KB (64 KB at zlib's default 8); the window stays
+// 32 KiB, touched only as far as a body reaches, so large bodies (CRDs) compress as well.
 struct Deflater {
   z_stream s{};
   // level 1: most of the gain; JSON of manifests shrinks 4-8x
-  bool ok = deflateInit2(&s, 1, Z_DEFLATED, 12, 5, Z_DEFAULT_STRATEGY) == Z_OK;
+  bool ok = deflateInit2(&s, 1, Z_DEFLATED, 15, 5, Z_DEFAULT_STRATEGY) == Z_OK;
   ~Deflater() {
     if (ok) deflateEnd(&s);
   }
@@ -461,7 +461,25 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   auto started = Clock::now();
   SyncResult r;
   r.revision = commit.hex();
+  auto since = [](Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  };
+  // The inventory says what the last sync applied, and so what to render. After a start
+  // nothing is known to compare with and everything is rendered: the inventory is read
+  // meanwhile, on another thread (inventoryMs counts the read itself, not only the wait).
+  struct Read {
+    util::Result<const Inventory*> inventory;
+    std::chrono::milliseconds took;
+  };
+  std::future<Read> reading;
   auto finish = [&](SyncState s) {
+    // A sync that fails while the inventory is read waits for the read (it uses the client),
+    // and reports its error too.
+    if (reading.valid()) {
+      Read got = reading.get();
+      r.inventory_time += got.took;
+      if (!got.inventory) r.errors.push_back(got.inventory.error().message);
+    }
     r.state = s;
     r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     return r;
@@ -473,27 +491,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   if (auto c = connect(); !c) return failed("cannot connect to the cluster: " + c.error().message);
   kube::Client& client = pool[0];
 
-  auto since = [](Clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-  };
-  // The inventory says what the last sync applied, and so what to render. After a start
-  // nothing is known to compare with and everything is rendered: the inventory is read
-  // meanwhile (inventoryMs counts the read itself, not only the wait for it).
   std::shared_ptr<const DesiredSet> known = desired_snapshot();
   const Inventory* previous_read = nullptr;
-  std::future<util::Result<const Inventory*>> reading;
-  long long read_ms = 0;  // set before the future is ready
-  auto read_inventory = [&]() -> util::Result<const Inventory*> {
+  auto read_inventory = [this, &client, since] {
     auto t = Clock::now();
     auto got = current_inventory(client);
-    read_ms = since(t).count();
-    return got;
+    return Read{std::move(got), since(t)};
   };
   if (known) {
-    auto current = read_inventory();
-    r.inventory_time += std::chrono::milliseconds(read_ms);
-    if (!current) return failed(current.error().message);
-    previous_read = *current;
+    Read got = read_inventory();
+    r.inventory_time += got.took;
+    if (!got.inventory) return failed(got.inventory.error().message);
+    previous_read = *got.inventory;
   } else {
     reading = std::async(std::launch::async, read_inventory);
   }
@@ -544,16 +553,16 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // Parsing is the daemon's CPU work before the first request: spread over the cores.
   const std::size_t cpus = util::cpu_threads();
   auto rendered = render_files(repo, files, cpus);
+  r.render_time = since(t0);
   if (reading.valid()) {
-    auto current = reading.get();
-    r.inventory_time += std::chrono::milliseconds(read_ms);
-    if (!current) return failed(current.error().message);
-    previous_read = *current;
+    Read got = reading.get();
+    r.inventory_time += got.took;
+    if (!got.inventory) return failed(got.inventory.error().message);
+    previous_read = *got.inventory;
   }
   const Inventory& previous = *previous_read;  // valid until keep_inventory below
   if (!rendered) return failed("cannot render " + target.path + ": " + rendered.error().describe());
   r.warnings = rendered->warnings;
-  r.render_time = since(t0);
 
   // Resolve every object's resource; CRDs and Namespaces go first so kinds they introduce
   // resolve afterwards.
@@ -647,15 +656,21 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   auto build_and_apply = [&](std::vector<Work*>& group) {
     util::parallel_for(group.size(), pool.size(), [&](std::size_t t, std::size_t i) {
       Work& w = *group[i];
-      auto body = build(w);
-      if (!body) return;
-      if (needs_apply(w)) {
-        auto a = apply_body(pool[t], w.resource, w.ns, w.desired->name, *body, what_of(w));
-        w.ok = a.ok;
-        w.uid = std::move(a.uid);
-        w.error = std::move(a.error);
+      // Some objects may be applied already: a failure here (out of memory) is this object's
+      // error, so that the inventory still records what was applied.
+      try {
+        auto body = build(w);
+        if (!body) return;
+        if (needs_apply(w)) {
+          auto a = apply_body(pool[t], w.resource, w.ns, w.desired->name, *body, what_of(w));
+          w.ok = a.ok;
+          w.uid = std::move(a.uid);
+          w.error = std::move(a.error);
+        }
+        keep_state(w, *body);
+      } catch (const std::exception& e) {
+        w.error = what_of(w) + ": " + e.what();
       }
-      keep_state(w, *body);
     });
   };
   build_and_apply(cluster);

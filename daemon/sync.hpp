@@ -67,6 +67,8 @@ class DesiredState {
   // JSON as applied: ownership marks added, ignored fields removed.
   std::string body() const;
   bool same_body(const DesiredState& other) const { return m_size == other.m_size && m_packed == other.m_packed; }
+  // Bytes held for the body (deflated, or as is when deflating failed).
+  std::size_t stored_size() const { return m_packed.size(); }
   std::string what() const { return api_version + " " + kind + " " + (ns.empty() ? "" : ns + "/") + name; }
 
  private:

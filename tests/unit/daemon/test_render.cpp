@@ -380,15 +380,22 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   // More files than several chunks of the threaded render (64), several objects in some, SOPS
   // warnings among them.
   std::vector<GitItem> items;
+  std::vector<std::string> expected;  // "path kind name" of every object, in file order
   for (int i = 0; i < 700; ++i) {
     char dir[16];
     std::snprintf(dir, sizeof dir, "%03d", i);
-    std::string name = "app-" + std::to_string(i);
+    std::string name = "app-" + std::to_string(i), path = std::string(dir) + "/app.yaml";
     std::string content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {i: \"" +
                           std::to_string(i) + "\"}\n";
     if (i % 7 == 0) content += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\n";
-    if (i % 100 == 3) content = k_sops;
-    items.push_back({std::string("env/") + dir + "/app.yaml", content});
+    if (i % 100 == 3) {
+      content = k_sops;  // its Secret skipped, the ConfigMap beside it kept
+      expected.push_back(path + " ConfigMap beside-sops");
+    } else {
+      expected.push_back(path + " ConfigMap " + name);
+      if (i % 7 == 0) expected.push_back(path + " Deployment " + name);
+    }
+    items.push_back({"env/" + path, content});
   }
   auto tree = target_tree(fx, items);
   auto files = manifest_files(repo, tree);
@@ -397,6 +404,9 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   auto serial = render_files(repo, *files, 1);
   REQUIRE(serial);
   CHECK(serial->warnings.size() == 7);
+  std::vector<std::string> got;
+  for (const auto& o : serial->objects) got.push_back(o.path + " " + o.kind + " " + o.name);
+  CHECK(got == expected);
   for (std::size_t threads : {2u, 3u, 8u}) {
     INFO(threads << " threads");
     auto r = render_files(repo, *files, threads);
@@ -426,24 +436,29 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
     CHECK_THAT(r.error().describe(), Catch::Contains("300/app.yaml"));
   }
 
-  // A blob that cannot be read (read while the chunk before it is parsed) takes its place in
-  // file order too: after the broken file before it, before the one after it.
+  // A blob that cannot be read takes its place in file order too: 320 is read while the
+  // chunk of 256-319 is parsed, where 300 is broken; then 320 before 330, broken, in its own
+  // chunk (whose reading stops at 320).
   auto absent = git::Oid::from_hex(std::string(40, '7'));
   REQUIRE(absent);
-  auto unreadable = *broken;
-  unreadable[450].blob = *absent;
+  auto after_broken = *broken;  // 300 (no name), 600 (syntax)
+  after_broken[320].blob = *absent;
   items[300].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\n";
-  auto later_broken = manifest_files(repo, target_tree(fx, items));
-  REQUIRE(later_broken);
-  auto unreadable_first = *later_broken;
-  unreadable_first[450].blob = *absent;
+  items[330].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";  // no name
+  auto broken_later = manifest_files(repo, target_tree(fx, items));  // 330, 600
+  REQUIRE(broken_later);
+  auto before_broken = *broken_later;
+  before_broken[320].blob = *absent;
   for (std::size_t threads : {1u, 2u, 8u}) {
     INFO(threads << " threads");
-    auto r = render_files(repo, unreadable, threads);
+    auto r = render_files(repo, after_broken, threads);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().describe(), Catch::Contains("300/app.yaml"));
-    r = render_files(repo, unreadable_first, threads);
+    r = render_files(repo, *broken_later, threads);
     REQUIRE_FALSE(r);
-    CHECK_THAT(r.error().describe(), Catch::Contains("450/app.yaml"));
+    CHECK_THAT(r.error().describe(), Catch::Contains("330/app.yaml"));
+    r = render_files(repo, before_broken, threads);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().describe(), Catch::Contains("320/app.yaml"));
   }
 }

@@ -928,6 +928,35 @@ TEST_CASE("nothing is pruned after a failed apply, discovery or render", "[sync]
     CHECK(h.requests("PATCH").empty());
     CHECK(h.deleted().empty());
   }
+
+  // After a start the inventory is read while everything is rendered.
+  SECTION("after a restart the inventory cannot be read") {
+    TargetSyncer restarted(h.config, "portcullis-system");
+    h.api.fail("GET", k_inventory, 403);
+    SyncResult r = h.sync(restarted, configmaps({"a", "b"}));  // c and d removed
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains("403"));
+    CHECK(h.requests("PATCH").empty());
+    CHECK(h.deleted().empty());
+    CHECK(h.inventory_names() == std::set<std::string>{"a", "b", "c", "d"});
+  }
+
+  SECTION("after a restart the commit cannot be read while the inventory is: both errors") {
+    TargetSyncer restarted(h.config, "portcullis-system");
+    h.api.fail("GET", k_inventory, 403);
+    h.api.clear_requests();
+    auto absent = git::Oid::from_hex(std::string(40, '7'));
+    REQUIRE(absent);
+    SyncResult r = restarted.sync(h.repo, *absent);
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 2);
+    CHECK_THAT(r.errors[1], Catch::Contains("403"));
+    CHECK(h.requests("PATCH").empty());
+    CHECK(h.deleted().empty());
+  }
 }
 
 TEST_CASE("prune deletes only live objects this target applied, with a UID precondition", "[sync][apiserver]") {
@@ -1041,6 +1070,10 @@ TEST_CASE("DesiredState keeps its body deflated and gives it back whole", "[sync
   }
   DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, big);
   CHECK(d.what() == "v1 ConfigMap ns/x");
+  // Held deflated: the repetitive body shrinks, noise does not grow much.
+  CHECK(d.stored_size() * 10 < big.size());
+  DesiredState n("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, noise);
+  CHECK(n.stored_size() < noise.size() + 64);
 }
 
 TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back after a restart", "[sync][apiserver]") {
