@@ -1,6 +1,5 @@
 #include "daemon/render.hpp"
 
-#include <algorithm>
 #include <exception>
 #include <optional>
 #include <thread>

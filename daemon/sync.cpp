@@ -695,7 +695,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     auto prev = previous_by_key.find(w.key);
     if (w.ok) {
       ++r.applied;
-      r.applied_objects.push_back(w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name);
+      r.applied_objects.push_back(what_of(w));
       next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, w.uid,
                                             w.desired->hash, w.desired->path});
     } else if (!w.error.empty()) {
