@@ -44,7 +44,8 @@ util::Result<FileRender> render_text(const std::string& path, std::string_view t
   for (std::size_t i = 0; i < stream->documents.size(); ++i) {
     const yaml::Node* root = stream->documents[i].root;
     if (!root) continue;
-    if (!root->is_mapping()) return util::fail(path + ": document " + std::to_string(i + 1) + " is not an object");
+    if (!root->is_mapping())
+      return util::fail(path + ": document " + std::to_string(i + 1) + " is not an object");
     if (manifest::is_sops(*root)) {
       r.warnings.push_back(path + ": SOPS-encrypted document skipped (decryption is not supported yet)");
       continue;

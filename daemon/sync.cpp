@@ -38,10 +38,10 @@ std::string_view state_name(SyncState s) {
   }
 }
 
-std::string owner_value(std::string_view target, std::string_view group, std::string_view kind, std::string_view ns,
-                        std::string_view name) {
-  return std::string(target) + "/" + std::string(group) + "/" + std::string(kind) + "/" + std::string(ns) + "/" +
-         std::string(name);
+std::string owner_value(std::string_view target, std::string_view group, std::string_view kind,
+                        std::string_view ns, std::string_view name) {
+  return std::string(target) + "/" + std::string(group) + "/" + std::string(kind) + "/" + std::string(ns) +
+         "/" + std::string(name);
 }
 
 namespace {
@@ -59,7 +59,8 @@ void append_map_with(std::string& out, const yaml::Node* existing,
   bool first = true;
   if (existing && existing->is_mapping()) {
     for (const auto& e : existing->entries) {
-      bool replaced = std::any_of(extra.begin(), extra.end(), [&](const auto& x) { return x.first == e.key->text; });
+      bool replaced =
+          std::any_of(extra.begin(), extra.end(), [&](const auto& x) { return x.first == e.key->text; });
       if (replaced) continue;
       if (!first) out += ',';
       first = false;
@@ -84,7 +85,9 @@ std::string status_message(const kube::Response& r) {
   return r.body.substr(0, 300);
 }
 
-bool retryable(int status) { return status == 429 || status >= 500; }
+bool retryable(int status) {
+  return status == 429 || status >= 500;
+}
 
 }  // namespace
 
@@ -110,7 +113,8 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
     out += '{';
     bool mfirst = true;
     for (const auto& m : e.value->entries) {
-      if (m.key->text == "labels" || m.key->text == "annotations" || (set_namespace && m.key->text == "namespace"))
+      if (m.key->text == "labels" || m.key->text == "annotations" ||
+          (set_namespace && m.key->text == "namespace"))
         continue;
       if (!mfirst) out += ',';
       mfirst = false;
@@ -184,9 +188,16 @@ bool inflate_into(std::string_view in, std::string& out) {
 }  // namespace
 
 DesiredState::DesiredState(std::string api_version_, std::string kind_, std::string group_, std::string ns_,
-                           std::string name_, std::string path_, kube::Resource resource_, std::string_view body)
-    : api_version(std::move(api_version_)), kind(std::move(kind_)), group(std::move(group_)), ns(std::move(ns_)),
-      name(std::move(name_)), path(std::move(path_)), resource(std::move(resource_)), m_size(body.size()) {
+                           std::string name_, std::string path_, kube::Resource resource_,
+                           std::string_view body)
+    : api_version(std::move(api_version_)),
+      kind(std::move(kind_)),
+      group(std::move(group_)),
+      ns(std::move(ns_)),
+      name(std::move(name_)),
+      path(std::move(path_)),
+      resource(std::move(resource_)),
+      m_size(body.size()) {
   if (!deflate_into(body, m_packed)) {
     m_packed.assign(body);  // kept as is, marked by an impossible size
     m_size = std::string::npos;
@@ -200,15 +211,16 @@ std::string DesiredState::body() const {
   return out;
 }
 
-std::string object_key(std::string_view group, std::string_view kind, std::string_view ns, std::string_view name) {
+std::string object_key(std::string_view group, std::string_view kind, std::string_view ns,
+                       std::string_view name) {
   std::string key;
   key.reserve(group.size() + kind.size() + ns.size() + name.size() + 3);
   key.append(group).append("/").append(kind).append("/").append(ns).append("/").append(name);
   return key;
 }
 
-bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_view kind, std::string_view ns,
-                    std::string_view name) {
+bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_view kind,
+                    std::string_view ns, std::string_view name) {
   auto match = [](const std::string& pattern, std::string_view value) {
     return pattern.empty() || pattern == "*" || util::glob_match(pattern, value);
   };
@@ -219,10 +231,10 @@ bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_
 struct Work {
   DesiredObject* desired;  // its JSON is released once the body to apply is built (CRDs keep theirs)
   kube::Resource resource;
-  std::string ns;    // resolved namespace ("" cluster-scoped)
-  std::string key;   // group/kind/ns/name
+  std::string ns;                             // resolved namespace ("" cluster-scoped)
+  std::string key;                            // group/kind/ns/name
   std::shared_ptr<const DesiredState> state;  // what is desired (applied when it changed), deflated
-  std::string uid;   // result
+  std::string uid;                            // result
   std::string error;
   bool ok = false;
 };
@@ -236,7 +248,7 @@ struct TargetSyncer::Impl {
   kube::Discovery discovery;
   bool allow_prune_once = false;
   std::atomic<bool> no_metadata_answers{false};  // the server refused PartialObjectMetadata (406)
-  std::mutex mutex;  // one sync or heal at a time
+  std::mutex mutex;                              // one sync or heal at a time
   // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
   std::optional<Inventory> inventory;
   // What the last sync declared, and the connection; read by other threads.
@@ -250,7 +262,8 @@ struct TargetSyncer::Impl {
 
   util::Result<void> connect() {
     if (!pool.empty()) return {};
-    auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
+    auto conn = target.kubeconfig.empty() ? kube::in_cluster()
+                                          : kube::load_kubeconfig(target.kubeconfig, target.context);
     if (!conn) return util::fail(conn.error());
     if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
     {
@@ -275,15 +288,18 @@ struct TargetSyncer::Impl {
   Applied apply_body(kube::Client& client, const kube::Resource& resource, const std::string& ns,
                      const std::string& name, const std::string& body, const std::string& what) {
     Applied out;
-    std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" + (target.force_conflicts ? "&force=true" : "");
+    std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" +
+                       (target.force_conflicts ? "&force=true" : "");
     for (int attempt = 0;; ++attempt) {
       // The answer is wanted for the uid only: metadata, not the object with its managedFields.
       bool metadata = !no_metadata_answers.load(std::memory_order_relaxed);
-      auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
-                                metadata ? kube::Client::k_accept_metadata : std::string_view("application/json"));
+      auto res =
+          client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
+                         metadata ? kube::Client::k_accept_metadata : std::string_view("application/json"));
       if (res && res->status == 406 && metadata) {
         if (!no_metadata_answers.exchange(true))
-          log(LogLevel::warn, "the apiserver does not answer with metadata only (406); reading whole objects back",
+          log(LogLevel::warn,
+              "the apiserver does not answer with metadata only (406); reading whole objects back",
               {{"target", target.name}});
         --attempt;
         continue;
@@ -309,7 +325,8 @@ struct TargetSyncer::Impl {
   }
 
   static std::string what_of(const Work& w) {
-    return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
+    return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") +
+           w.desired->name;
   }
 
   void apply_one(kube::Client& client, Work& w) {
@@ -320,7 +337,8 @@ struct TargetSyncer::Impl {
   }
 
   void apply_all(std::vector<Work*>& batch) {
-    util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) { apply_one(pool[t], *batch[i]); });
+    util::parallel_for(batch.size(), pool.size(),
+                       [&](std::size_t t, std::size_t i) { apply_one(pool[t], *batch[i]); });
   }
 
   // The target's inventory as the cluster has it: the one kept from the last sync when the
@@ -357,10 +375,12 @@ struct TargetSyncer::Impl {
   bool wait_established(const std::string& name) {
     auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
-      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + kube::escape_segment(name));
+      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" +
+                             kube::escape_segment(name));
       if (res && res->status == 200)
         if (auto doc = yaml::parse_json(res->body); doc && !doc->documents.empty() && doc->documents[0].root)
-          if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"}); conds && conds->is_sequence())
+          if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"});
+              conds && conds->is_sequence())
             for (const yaml::Node* c : conds->items)
               if (c->get_string("type") == "Established" && c->get_string("status") == "True") return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -370,8 +390,8 @@ struct TargetSyncer::Impl {
 
   SyncResult sync(const git::Repository& repo, const git::Oid& commit);
   SyncResult heal(const std::vector<std::string>& keys);
-  void prune(const Inventory& previous, const std::set<std::string>& desired_keys, std::vector<InventoryEntry>& keep,
-             SyncResult& r);
+  void prune(const Inventory& previous, const std::set<std::string>& desired_keys,
+             std::vector<InventoryEntry>& keep, SyncResult& r);
 };
 
 void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::string>& desired_keys,
@@ -393,8 +413,9 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     r.prune_blocked = "the target would become empty (" + std::to_string(candidates.size()) +
                       " objects); set allowEmpty on the target to allow it";
   } else if (!emptying && share > target.max_prune_share && !allowed) {
-    r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " + std::to_string(previous.entries.size()) +
-                      " objects exceeds maxPruneShare " + std::to_string(static_cast<int>(target.max_prune_share * 100)) +
+    r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " +
+                      std::to_string(previous.entries.size()) + " objects exceeds maxPruneShare " +
+                      std::to_string(static_cast<int>(target.max_prune_share * 100)) +
                       "%; allow it once with POST /v1/targets/" + target.name + "/allow-prune";
   }
   if (!r.prune_blocked.empty()) {
@@ -403,7 +424,8 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
   }
   kube::Client& client = pool[0];
   for (const InventoryEntry* e : candidates) {
-    std::string what = e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
+    std::string what =
+        e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
     auto resource = discovery.resolve(client, e->api_version, e->kind);
     if (!resource) {
       r.errors.push_back("prune " + what + ": " + resource.error().message);
@@ -419,28 +441,35 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     }
     if (live->status == 404) continue;  // already gone
     if (live->status != 200) {
-      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(live->status) + ": " + status_message(*live));
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(live->status) + ": " +
+                         status_message(*live));
       carry(e);
       continue;
     }
     auto doc = yaml::parse_json(live->body, yaml::Limits{256, 10'000'000, 10'000'000});
-    const yaml::Node* meta = doc && !doc->documents.empty() && doc->documents[0].root ? doc->documents[0].root->get("metadata") : nullptr;
+    const yaml::Node* meta = doc && !doc->documents.empty() && doc->documents[0].root
+                                 ? doc->documents[0].root->get("metadata")
+                                 : nullptr;
     std::string_view uid = meta ? meta->get_string("uid") : std::string_view{};
     const yaml::Node* annotations = meta ? meta->get("annotations") : nullptr;
     std::string_view owner = annotations ? annotations->get_string(k_owner_annotation) : std::string_view{};
     std::string_view policy = annotations ? annotations->get_string(k_prune_annotation) : std::string_view{};
-    std::string expected = owner_value(target.name, manifest::group_of(e->api_version), e->kind, e->namespace_, e->name);
+    std::string expected =
+        owner_value(target.name, manifest::group_of(e->api_version), e->kind, e->namespace_, e->name);
     if (policy == "disabled") {
       r.warnings.push_back("kept " + what + ": annotated portcullis.io/prune: disabled; no longer managed");
       continue;
     }
     if (owner != expected || uid.empty() || uid != e->uid) {
       // Recreated by someone else, or never ours: not touched, and no longer in the inventory.
-      r.warnings.push_back("kept " + what + ": the live object is not the one this target applied (ownership or UID differ)");
+      r.warnings.push_back("kept " + what +
+                           ": the live object is not the one this target applied (ownership or UID differ)");
       continue;
     }
-    std::string options = "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
-                          "\"preconditions\":{\"uid\":\"" + util::json_escape(e->uid) + "\"}}";
+    std::string options =
+        "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
+        "\"preconditions\":{\"uid\":\"" +
+        util::json_escape(e->uid) + "\"}}";
     auto del = client.request(kube::Client::Method::del, path, options);
     if (!del) {
       r.errors.push_back("prune " + what + ": " + del.error().message);
@@ -451,7 +480,8 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     } else if (del->status == 409) {
       r.warnings.push_back("kept " + what + ": its UID changed before the delete (precondition failed)");
     } else {
-      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(del->status) + ": " + status_message(*del));
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(del->status) + ": " +
+                         status_message(*del));
       carry(e);
     }
   }
@@ -533,7 +563,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (prev_tree && !previous_read->entries.empty()) {
       auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
         changed.insert(c.path);
-        if (c.after && (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
+        if (c.after &&
+            (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
             manifest::role_of(c.path) == manifest::FileRole::manifest)
           files.push_back(FileRef{c.path, c.after->oid});
         return true;
@@ -584,7 +615,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       return false;
     }
     w.resource = *res;
-    w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_) : "";
+    w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_)
+                           : "";
     w.key = object_key(manifest::group_of(w.desired->api_version), w.desired->kind, w.ns, w.desired->name);
     return true;
   };
@@ -617,8 +649,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // would make the peak of a first sync.
   auto keep_state = [&](Work& w, std::string_view body) {
     w.state = std::make_shared<const DesiredState>(w.desired->api_version, w.desired->kind,
-                                                   std::string(manifest::group_of(w.desired->api_version)), w.ns,
-                                                   w.desired->name, w.desired->path, w.resource, body);
+                                                   std::string(manifest::group_of(w.desired->api_version)),
+                                                   w.ns, w.desired->name, w.desired->path, w.resource, body);
   };
   auto needs_apply = [&](const Work& w) {
     auto it = previous_by_key.find(w.key);
@@ -641,11 +673,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   apply_all(batch);
   for (auto* w : batch)
     if (w->ok && w->desired->kind == "CustomResourceDefinition") {
-      if (!wait_established(w->desired->name)) r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
+      if (!wait_established(w->desired->name))
+        r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
       if (auto d = yaml::parse_json(w->desired->body); d && !d->documents.empty() && d->documents[0].root)
         if (const yaml::Node* spec = d->documents[0].root->get("spec"); spec && spec->get("versions"))
           for (const yaml::Node* v : spec->get("versions")->items)
-            discovery.forget(std::string(spec->get_string("group")) + "/" + std::string(v->get_string("name")));
+            discovery.forget(std::string(spec->get_string("group")) + "/" +
+                             std::string(v->get_string("name")));
     }
   // Phase 1: cluster-scoped objects, then phase 2: namespaced ones. Their bodies are built by
   // the workers that apply them, each just before its request: the first request leaves as
@@ -696,8 +730,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (w.ok) {
       ++r.applied;
       r.applied_objects.push_back(what_of(w));
-      next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, w.uid,
-                                            w.desired->hash, w.desired->path});
+      next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name,
+                                            w.uid, w.desired->hash, w.desired->path});
     } else if (!w.error.empty()) {
       r.errors.push_back(w.error);
       if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
@@ -740,7 +774,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   }
   if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
   t0 = Clock::now();
-  if (auto stored = keep_inventory(client, std::move(next)); !stored) r.errors.push_back(stored.error().message);
+  if (auto stored = keep_inventory(client, std::move(next)); !stored)
+    r.errors.push_back(stored.error().message);
   r.inventory_time += since(t0);
   if (!r.errors.empty()) return finish(SyncState::failed);
   return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
@@ -790,7 +825,8 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   // inventory kept from the last sync tells, without a request.
   auto recreated = [&](const Inventory& inv) {
     for (const auto& e : inv.entries)
-      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid) return true;
+      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid)
+        return true;
     return false;
   };
   if (inventory && !inventory->resource_version.empty() && !recreated(*inventory)) {
@@ -803,13 +839,15 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
     if (recreated(inv)) {
       for (auto& e : inv.entries)
         if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty()) e.uid = it->second;
-      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored) r.errors.push_back(stored.error().message);
+      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored)
+        r.errors.push_back(stored.error().message);
     }
   }
   return finish(r.errors.empty() ? SyncState::synced : SyncState::failed);
 }
 
-TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace) : m_impl(std::make_unique<Impl>()) {
+TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace)
+    : m_impl(std::make_unique<Impl>()) {
   m_impl->target = std::move(target);
   m_impl->inventory_namespace = std::move(inventory_namespace);
 }
@@ -840,7 +878,9 @@ SyncResult TargetSyncer::heal(const std::vector<std::string>& keys) {
   }
 }
 
-std::shared_ptr<const DesiredSet> TargetSyncer::desired() const { return m_impl->desired_snapshot(); }
+std::shared_ptr<const DesiredSet> TargetSyncer::desired() const {
+  return m_impl->desired_snapshot();
+}
 
 std::optional<kube::Connection> TargetSyncer::connection() const {
   std::lock_guard lock(m_impl->state_mutex);
@@ -857,6 +897,8 @@ void TargetSyncer::allow_next_prune() {
   m_impl->allow_prune_once = true;
 }
 
-const TargetConfig& TargetSyncer::config() const { return m_impl->target; }
+const TargetConfig& TargetSyncer::config() const {
+  return m_impl->target;
+}
 
 }  // namespace portcullis::daemon

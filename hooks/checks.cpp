@@ -13,7 +13,9 @@ namespace {
 constexpr std::string_view k_ignored_root_keys[] = {"sops"};
 constexpr std::string_view k_cr_root_keys[] = {"apiVersion", "kind", "metadata"};
 
-Level level_of(policy::Severity s) { return s == policy::Severity::warn ? Level::warning : Level::error; }
+Level level_of(policy::Severity s) {
+  return s == policy::Severity::warn ? Level::warning : Level::error;
+}
 
 std::string object_label(const manifest::Object& o) {
   std::string kind = o.kind.empty() ? std::string("object") : std::string(o.kind);
@@ -37,9 +39,13 @@ bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
   return false;
 }
 
-bool has_entries(const yaml::Node* n) { return n && n->is_mapping() && !n->entries.empty(); }
+bool has_entries(const yaml::Node* n) {
+  return n && n->is_mapping() && !n->entries.empty();
+}
 
-bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // [a-z0-9]([-a-z0-9]*[a-z0-9])? (with `letter_first`: starting with [a-z]); no length limit.
 bool dns_part(std::string_view s, bool letter_first) {
@@ -48,14 +54,17 @@ bool dns_part(std::string_view s, bool letter_first) {
   return std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
 }
 
-bool dns_label(std::string_view s, bool letter_first) { return s.size() <= 63 && dns_part(s, letter_first); }
+bool dns_label(std::string_view s, bool letter_first) {
+  return s.size() <= 63 && dns_part(s, letter_first);
+}
 
 bool dns_subdomain(std::string_view s) {
   if (s.size() > 253) return false;
   std::size_t start = 0;
   while (true) {
     auto dot = s.find('.', start);
-    if (!dns_part(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start), false))
+    if (!dns_part(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start),
+                  false))
       return false;
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
@@ -71,12 +80,15 @@ std::string name_problem(std::string_view group, std::string_view kind, std::str
   }
   if (group.empty() && kind == "Service")
     return dns_label(name, true) ? std::string{}
-                                 : "must be a DNS-1035 label: at most 63 lower-case letters, digits or '-', starting with a letter and ending with a letter or digit";
+                                 : "must be a DNS-1035 label: at most 63 lower-case letters, digits or '-', "
+                                   "starting with a letter and ending with a letter or digit";
   if (group.empty() && kind == "Namespace")
     return dns_label(name, false) ? std::string{}
-                                  : "must be a DNS-1123 label: at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit";
+                                  : "must be a DNS-1123 label: at most 63 lower-case letters, digits or '-', "
+                                    "starting and ending with a letter or digit";
   return dns_subdomain(name) ? std::string{}
-                             : "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', each part starting and ending with a letter or digit";
+                             : "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or "
+                               "'.', each part starting and ending with a letter or digit";
 }
 
 }  // namespace
@@ -86,12 +98,15 @@ std::string key_of(const manifest::Object& o, const policy::Environment& env, co
   schema::Scope scope = schema::Scope::unknown;
   if (store)
     if (auto r = store->find(o.api_version, o.kind)) scope = r->scope;
-  if (scope == schema::Scope::cluster) id.namespace_.clear();
-  else if (id.namespace_.empty()) id.namespace_ = env.namespace_;
+  if (scope == schema::Scope::cluster)
+    id.namespace_.clear();
+  else if (id.namespace_.empty())
+    id.namespace_ = env.namespace_;
   return object_key(id);
 }
 
-FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry, Pass pass) {
+FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
+                      Pass pass) {
   FileResult r;
   auto add = [&](std::string rule, std::string message, std::uint32_t line = 0, std::uint32_t column = 0,
                  std::string object = {}, Level level = Level::error) {
@@ -107,11 +122,13 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
   };
 
   if (entry.kind == git::EntryKind::symlink) {
-    if (pass == Pass::first) add("file.symlink", "symbolic links are not allowed inside environment " + ctx.env.name);
+    if (pass == Pass::first)
+      add("file.symlink", "symbolic links are not allowed inside environment " + ctx.env.name);
     return r;
   }
   if (entry.kind == git::EntryKind::submodule) {
-    if (pass == Pass::first) add("file.submodule", "submodules are not allowed inside environment " + ctx.env.name);
+    if (pass == Pass::first)
+      add("file.submodule", "submodules are not allowed inside environment " + ctx.env.name);
     return r;
   }
   if (ctx.policy.is_excluded(path)) return r;
@@ -119,8 +136,10 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
 
   auto blob = ctx.repo.read_blob(entry.oid, ctx.config.max_file_size);
   if (!blob) {
-    if (blob.error().rule == "file.too-large") add("file.too-large", blob.error().message);
-    else add("gate.internal", "cannot read the file: " + blob.error().message);
+    if (blob.error().rule == "file.too-large")
+      add("file.too-large", blob.error().message);
+    else
+      add("gate.internal", "cannot read the file: " + blob.error().message);
     return r;
   }
   if (looks_binary(*blob)) {
@@ -158,9 +177,8 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
     const yaml::Node& node = *o.node;
     std::string label = object_label(o);
     bool in_store = ctx.store && ctx.store->find(o.api_version, o.kind).has_value();
-    if (pass == Pass::deferred &&
-        (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() || o.kind.empty() ||
-         o.name.empty() || manifest::is_sops(node)))
+    if (pass == Pass::deferred && (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() ||
+                                   o.kind.empty() || o.name.empty() || manifest::is_sops(node)))
       continue;
     if (pass == Pass::first) {
       ++r.objects;
@@ -182,9 +200,11 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
       // Names are checked for built-in kinds, whose rules the apiserver fixes; custom
       // resources may have their own.
       if (in_store && !sops) {
-        if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name); !problem.empty()) {
+        if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name);
+            !problem.empty()) {
           const yaml::Node* at = node.at({"metadata", "name"});
-          add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line, at->mark.column, label);
+          add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line,
+              at->mark.column, label);
         }
         if (!o.namespace_.empty() && !dns_label(o.namespace_, false)) {
           const yaml::Node* at = node.at({"metadata", "namespace"});
@@ -193,22 +213,27 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
         }
       }
       // The object is declared even if it has other problems: duplicates are reported too.
-      if (!sops || !o.name.starts_with("ENC[")) r.declared.push_back(Declared{key_of(o, ctx.env, ctx.store), label, node.mark.line, node.mark.column});
+      if (!sops || !o.name.starts_with("ENC["))
+        r.declared.push_back(
+            Declared{key_of(o, ctx.env, ctx.store), label, node.mark.line, node.mark.column});
       if (is_crd(o.api_version, o.kind)) {
         if (auto added = ctx.crds.add(node); !added) {
-          add("schema.invalid", added.error().message, added.error().line ? added.error().line : node.mark.line,
+          add("schema.invalid", added.error().message,
+              added.error().line ? added.error().line : node.mark.line,
               added.error().line ? added.error().column : node.mark.column, label);
         } else {
           const yaml::Node* spec = node.get("spec");
           const yaml::Node* kind = spec ? spec->at({"names", "kind"}) : nullptr;
           if (spec && kind)
-            r.declared.push_back(Declared{crd_key(spec->get_string("group"), kind->text), label, node.mark.line, node.mark.column});
+            r.declared.push_back(Declared{crd_key(spec->get_string("group"), kind->text), label,
+                                          node.mark.line, node.mark.column});
         }
       }
 
       // Content rules.
       if (!sops) {
-        if (deny_kind_matches(ctx.policy, o) && ctx.policy.severity("content.deny-kind") != policy::Severity::off)
+        if (deny_kind_matches(ctx.policy, o) &&
+            ctx.policy.severity("content.deny-kind") != policy::Severity::off)
           add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
               node.mark.line, node.mark.column, label, level_of(ctx.policy.severity("content.deny-kind")));
         if (o.kind == "Secret" && o.api_version == "v1" &&
@@ -220,7 +245,8 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
             add("content.plaintext-secret",
                 "Secret carries " + std::string(has_entries(data) ? "data" : "stringData") +
                     " in plaintext (base64 is an encoding, not encryption)",
-                at->mark.line, at->mark.column, label, level_of(ctx.policy.severity("content.plaintext-secret")));
+                at->mark.line, at->mark.column, label,
+                level_of(ctx.policy.severity("content.plaintext-secret")));
           }
         }
       }
@@ -231,13 +257,15 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
           if (ref.digest.empty() && ref.tag == "latest" &&
               ctx.policy.severity("content.image-latest") != policy::Severity::off)
             add("content.image-latest",
-                "image " + std::string(image.reference) + where + " uses :latest in protected environment " + ctx.env.name,
-                image.node->mark.line, image.node->mark.column, label, level_of(ctx.policy.severity("content.image-latest")));
+                "image " + std::string(image.reference) + where + " uses :latest in protected environment " +
+                    ctx.env.name,
+                image.node->mark.line, image.node->mark.column, label,
+                level_of(ctx.policy.severity("content.image-latest")));
           else if (ref.digest.empty() && ref.tag.empty() &&
                    ctx.policy.severity("content.image-untagged") != policy::Severity::off)
             add("content.image-untagged",
-                "image " + std::string(image.reference) + where + " has no tag or digest in protected environment " +
-                    ctx.env.name,
+                "image " + std::string(image.reference) + where +
+                    " has no tag or digest in protected environment " + ctx.env.name,
                 image.node->mark.line, image.node->mark.column, label,
                 level_of(ctx.policy.severity("content.image-untagged")));
         }
@@ -274,7 +302,8 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
                             (other_version ? " (a CRD in the repository declares other versions of this kind)"
                                            : " in the server's schema store or in a CRD in the repository");
       bool warn = ctx.policy.missing_schema == policy::MissingSchema::warn;
-      add("schema.missing", message, node.mark.line, node.mark.column, label, warn ? Level::warning : Level::error);
+      add("schema.missing", message, node.mark.line, node.mark.column, label,
+          warn ? Level::warning : Level::error);
       continue;
     }
     for (auto& v : violations) {
@@ -285,7 +314,9 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
   return r;
 }
 
-std::string image_key(std::string_view reference) { return "i\x1f" + std::string(reference); }
+std::string image_key(std::string_view reference) {
+  return "i\x1f" + std::string(reference);
+}
 
 std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role) {
   std::vector<UsedImage> out;
@@ -301,13 +332,14 @@ std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole 
     manifest::collect_objects(*root, i, objects);
     for (const auto& o : objects)
       for (const auto& image : manifest::images_of(o))
-        out.push_back(UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
+        out.push_back(
+            UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
   }
   return out;
 }
 
-std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path, const git::Oid& blob,
-                                      const policy::ServerConfig& config) {
+std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path,
+                                      const git::Oid& blob, const policy::ServerConfig& config) {
   auto role = manifest::role_of(path);
   if (role == manifest::FileRole::ignored) return {};
   auto text = repo.read_blob(blob, config.max_file_size);
@@ -328,7 +360,8 @@ std::vector<IndexRecord> index_records(const git::Repository& repo, const std::s
   if (!blob || looks_binary(*blob)) return out;
   auto stream = parse(path, *blob, config.yaml_limits);
   if (!stream) return out;
-  for (const auto& image : images_in(*stream, role)) out.push_back(IndexRecord{image_key(image.reference), path});
+  for (const auto& image : images_in(*stream, role))
+    out.push_back(IndexRecord{image_key(image.reference), path});
   if (role != manifest::FileRole::manifest) return out;
   std::vector<manifest::Object> objects;
   for (std::size_t i = 0; i < stream->documents.size(); ++i)

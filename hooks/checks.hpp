@@ -53,19 +53,21 @@ enum class Pass {
   deferred,  // only the objects of kinds the store does not know; unknown now means missing
 };
 
-FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry, Pass pass);
+FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
+                      Pass pass);
 
 // The key under which `object` is indexed: namespace defaulted from the environment and
 // dropped for cluster-scoped kinds.
-std::string key_of(const manifest::Object& object, const policy::Environment& env, const schema::Program* store);
+std::string key_of(const manifest::Object& object, const policy::Environment& env,
+                   const schema::Program* store);
 std::string image_key(std::string_view reference);
 
 // The image references of a parsed file: containers of pod-bearing kinds, or a
 // kustomization's images entries.
 std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role);
 // The same for a blob (nothing when it does not parse).
-std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path, const git::Oid& blob,
-                                      const policy::ServerConfig& config);
+std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path,
+                                      const git::Oid& blob, const policy::ServerConfig& config);
 
 // Index records of one file, without validating it (unparsable files declare nothing). Images
 // are recorded under image_key().

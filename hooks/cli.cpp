@@ -27,7 +27,8 @@ const Command k_commands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"portcullis: the GitOps gate. Git accepts only what is valid, owned and promoted.", "portcullis"};
+  CLI::App app{"portcullis: the GitOps gate. Git accepts only what is valid, owned and promoted.",
+               "portcullis"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "show help for every command");
   std::vector<std::pair<CLI::App*, Runner>> runners;

@@ -15,7 +15,8 @@ namespace {
 std::string ref_safe(std::string_view s) {
   std::string out;
   for (char c : util::to_lower(s)) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '@';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '@';
     out += ok ? c : '-';
   }
   while (!out.empty() && (out.front() == '.' || out.front() == '-')) out.erase(0, 1);
@@ -68,14 +69,16 @@ Runner setup_approve(CLI::App& app) {
     };
     auto made = git({"tag", "-s", "-f", "-m", "Approve " + sha + " for protected refs", tag, sha});
     if (!made || made->status != 0) {
-      std::cerr << "portcullis approve: cannot create a signed tag (is gpg.format=ssh and user.signingkey set?): "
-                << (made ? made->err : made.error().message);
+      std::cerr
+          << "portcullis approve: cannot create a signed tag (is gpg.format=ssh and user.signingkey set?): "
+          << (made ? made->err : made.error().message);
       return int(k_exit_usage);
     }
     auto pushed = git({"push", o->remote, "refs/tags/" + tag + ":" + target});
     (void)git({"tag", "-d", tag});
     if (!pushed || pushed->status != 0) {
-      std::cerr << "portcullis approve: cannot push the approval: " << (pushed ? pushed->err : pushed.error().message);
+      std::cerr << "portcullis approve: cannot push the approval: "
+                << (pushed ? pushed->err : pushed.error().message);
       return int(k_exit_rejected);
     }
     std::cout << "approved " << sha.substr(0, 12) << " as " << who << ": pushed " << target << "\n";

@@ -28,8 +28,10 @@ Runner setup_audit(CLI::App& app) {
       "--open-break-glass finds open ones, 2 on usage errors.");
   app.add_option("--config", o->config, "server config naming the audit log");
   app.add_option("--log", o->log, "the audit log itself");
-  app.add_option("--repo", o->repo, "repository whose default audit log to read (<repo>/portcullis/audit.jsonl)");
-  app.add_flag("--open-break-glass", o->open_break_glass, "only break-glass pushes not yet followed by a normal push");
+  app.add_option("--repo", o->repo,
+                 "repository whose default audit log to read (<repo>/portcullis/audit.jsonl)");
+  app.add_flag("--open-break-glass", o->open_break_glass,
+               "only break-glass pushes not yet followed by a normal push");
   app.add_flag("--json", o->json, "print the records as JSON lines");
   return [o] {
     std::filesystem::path log = o->log;
@@ -105,7 +107,8 @@ Runner setup_audit(CLI::App& app) {
       std::string refs, rules;
       for (const auto& x : r->refs) refs += (refs.empty() ? "" : ",") + x;
       for (const auto& x : r->rules) rules += (rules.empty() ? "" : ",") + x;
-      std::cout << r->time << "  " << (r->pusher.empty() ? "-" : r->pusher) << "  " << r->decision << "  " << refs;
+      std::cout << r->time << "  " << (r->pusher.empty() ? "-" : r->pusher) << "  " << r->decision << "  "
+                << refs;
       if (!rules.empty()) std::cout << "  rules=" << rules;
       if (r->break_glass) std::cout << "  BREAK-GLASS: " << r->reason;
       std::cout << "\n";

@@ -28,7 +28,9 @@ Runner setup_check(CLI::App& app) {
   app.add_option("--repo", o->repo, "repository (work tree or bare)")->capture_default_str();
   app.add_option("--base", o->base, "the target before the change, e.g. origin/main");
   app.add_option("--head", o->head, "the change")->capture_default_str();
-  app.add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  app.add_option("--format", o->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--config", o->config, "server config (YAML) for the schema store and limits");
   app.add_option("--schemas", o->schemas, "schema store directory (overrides the config's schemaStore)");
   return [o] {
@@ -76,12 +78,21 @@ Runner setup_check(CLI::App& app) {
     }
     Deadline deadline(std::chrono::minutes(30));
     std::vector<RefUpdate> updates{update};
-    GateInput in{*repo, config, store ? &*store : nullptr, updates, deadline, GateMode::check,
-                 repo->git_dir() / "portcullis" / "index", {}, {}, 0};
+    GateInput in{*repo,
+                 config,
+                 store ? &*store : nullptr,
+                 updates,
+                 deadline,
+                 GateMode::check,
+                 repo->git_dir() / "portcullis" / "index",
+                 {},
+                 {},
+                 0};
     Report report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
     report.stats.duration_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+            .count();
     std::cout << (o->format == "json" ? render_json(report) : render_text(report));
     for (const auto& f : report.findings)
       if (f.rule == "gate.internal") return int(k_exit_usage);

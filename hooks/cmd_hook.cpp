@@ -1,6 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <sys/time.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -109,7 +109,8 @@ void arm_stop(std::chrono::steady_clock::time_point deadline, int status, std::s
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGALRM, &sa, nullptr);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()).count();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now())
+                .count();
   us = std::max<decltype(us)>(us, 1000);
   itimerval t{};
   t.it_value.tv_sec = static_cast<time_t>(us / 1000000);
@@ -118,7 +119,9 @@ void arm_stop(std::chrono::steady_clock::time_point deadline, int status, std::s
 }
 
 // After the decision is recorded: the report may block only so long, then `status` stands.
-void arm_output_stop(int status) { arm_stop(std::chrono::steady_clock::now() + k_output_grace, status, {}); }
+void arm_output_stop(int status) {
+  arm_stop(std::chrono::steady_clock::now() + k_output_grace, status, {});
+}
 
 int pre_receive(const std::string& config_path, Layout layout) {
   auto started = std::chrono::steady_clock::now();
@@ -142,14 +145,15 @@ int pre_receive(const std::string& config_path, Layout layout) {
   AuditContext audit;
   audit.push_id = new_push_id();
   arm_stop(started + budget + k_stuck_grace, k_exit_rejected,
-           adapt_output(layout,
-                        "portcullis: push rejected: the hook is stuck " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(k_stuck_grace).count()) +
-                            " s past its time budget of " + std::to_string(config.time_budget_ms) +
-                            " ms, so the decision cannot be recorded (push " + audit.push_id +
-                            ")\n      fix: tell the Git server's administrators: writing the audit log blocks "
-                            "(a FIFO without a reader? a hung file system?)\n",
-                        true));
+           adapt_output(
+               layout,
+               "portcullis: push rejected: the hook is stuck " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(k_stuck_grace).count()) +
+                   " s past its time budget of " + std::to_string(config.time_budget_ms) +
+                   " ms, so the decision cannot be recorded (push " + audit.push_id +
+                   ")\n      fix: tell the Git server's administrators: writing the audit log blocks "
+                   "(a FIFO without a reader? a hung file system?)\n",
+               true));
   std::string input = read_stdin(64 << 20);
 
   audit.pusher = pusher_from_env(config.identity_env);
@@ -169,10 +173,12 @@ int pre_receive(const std::string& config_path, Layout layout) {
     late.fail_open = fail_open;
     Finding f;
     f.rule = "gate.budget";
-    f.message = "the checks did not finish within the time budget of " + std::to_string(config.time_budget_ms) + " ms";
+    f.message = "the checks did not finish within the time budget of " +
+                std::to_string(config.time_budget_ms) + " ms";
     late.add(f);
     late.stats.duration_ms = config.time_budget_ms;
-    bool logged = static_cast<bool>(util::append_line(log, audit_line(audit, late, fail_open ? "accepted" : "rejected")));
+    bool logged = static_cast<bool>(
+        util::append_line(log, audit_line(audit, late, fail_open ? "accepted" : "rejected")));
     arm_output_stop(fail_open && logged ? k_exit_ok : k_exit_rejected);
     if (fail_open && logged) {
       say("portcullis: WARNING: checks did not finish within " + std::to_string(config.time_budget_ms) +
@@ -223,15 +229,24 @@ int pre_receive(const std::string& config_path, Layout layout) {
     }
   }
   if (report.findings.empty()) {
-    GateInput in{*repo, config, store ? &*store : nullptr, updates, soft, GateMode::hook,
-                 git_dir / "portcullis" / "index", audit.pusher, push_option("break-glass").value_or(""), 0};
+    GateInput in{*repo,
+                 config,
+                 store ? &*store : nullptr,
+                 updates,
+                 soft,
+                 GateMode::hook,
+                 git_dir / "portcullis" / "index",
+                 audit.pusher,
+                 push_option("break-glass").value_or(""),
+                 0};
     auto notes = std::move(report.notes);
     report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
   }
   report.stats.refs = updates.size();
   report.stats.duration_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+          .count();
   // failMode open accepts what could not be judged in time or for internal reasons, never a
   // push whose updates could not even be read (too many refs, input git never sends): the
   // gate did not see those refs, and git would still store the ones it can.
@@ -260,7 +275,8 @@ int pre_receive(const std::string& config_path, Layout layout) {
   arm_output_stop(report.rejected() ? k_exit_rejected : k_exit_ok);
   bool json = push_option("portcullis.format").value_or("text") == "json";
   std::string text = json ? render_json(report) : render_text(report);
-  if (report.rejected() || !report.findings.empty() || report.fail_open) text += "portcullis: push id " + audit.push_id + "\n";
+  if (report.rejected() || !report.findings.empty() || report.fail_open)
+    text += "portcullis: push id " + audit.push_id + "\n";
   // JSON stays one machine-readable line; text rejections are adapted to the host (GitLab's UI).
   say(json ? text : adapt_output(layout, text, report.rejected()));
   return report.rejected() ? k_exit_rejected : k_exit_ok;
@@ -288,14 +304,16 @@ int post_receive(const std::string& config_path) {
     event.id = notify::new_event_id();
     event.repository = fs::absolute(repo->git_dir()).lexically_normal().string();
     if (event.repository.size() > 1 && event.repository.back() == '/') event.repository.pop_back();
-    for (const auto& u : *updates) event.refs.push_back(notify::RefChange{u.ref, u.old_oid.hex(), u.new_oid.hex()});
+    for (const auto& u : *updates)
+      event.refs.push_back(notify::RefChange{u.ref, u.old_oid.hex(), u.new_oid.hex()});
     event.pusher = pusher_from_env(config.identity_env);
     if (auto reason = push_option("break-glass")) {
       event.break_glass = true;
       event.reason = *reason;
     }
     event.time = static_cast<std::int64_t>(std::time(nullptr));
-    fs::path spool = config.notify_spool.empty() ? repo->git_dir() / "portcullis" / "spool" : config.notify_spool;
+    fs::path spool =
+        config.notify_spool.empty() ? repo->git_dir() / "portcullis" / "spool" : config.notify_spool;
     auto result = notify_push(config, event, spool, std::chrono::milliseconds(config.notify_timeout_ms));
     for (const auto& p : result.problems) say("portcullis: warning: " + p + "\n");
   }
@@ -303,8 +321,16 @@ int post_receive(const std::string& config_path) {
   if (!config.schema_store.empty())
     if (auto s = schema::open_store(config.schema_store)) store = std::move(*s);
   Deadline deadline(std::chrono::seconds(30));
-  GateInput in{*repo, config, store ? &*store : nullptr, *updates, deadline, GateMode::hook,
-               repo->git_dir() / "portcullis" / "index", {}, {}, 0};
+  GateInput in{*repo,
+               config,
+               store ? &*store : nullptr,
+               *updates,
+               deadline,
+               GateMode::hook,
+               repo->git_dir() / "portcullis" / "index",
+               {},
+               {},
+               0};
   update_indexes(in);
   return k_exit_ok;
 }
@@ -323,7 +349,8 @@ Runner setup_hook(CLI::App& app) {
       "accept the push, 1 to reject it; post-receive updates Portcullis' indexes. Installed by "
       "`portcullis install`. Push option portcullis.format=json asks for JSON output. --layout names the Git "
       "host that runs the hook (written by `portcullis install --layout`): with gitlab, every line of a text "
-      "rejection starts with \"GL-HOOK-ERR: \" so GitLab shows it in its web UI; plain, gitolite and gitea print "
+      "rejection starts with \"GL-HOOK-ERR: \" so GitLab shows it in its web UI; plain, gitolite and gitea "
+      "print "
       "as is. The pusher comes from the server config's identity.env (by default GL_USER for gitolite, "
       "GL_USERNAME for GitLab, GITEA_PUSHER_NAME for Gitea, GITHUB_USER_LOGIN, REMOTE_USER for smart HTTP).");
   app.add_option("hook", o->which, "pre-receive or post-receive")

@@ -1,5 +1,5 @@
-#include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
 #include <iomanip>
 #include <iostream>
@@ -20,9 +20,11 @@ Runner setup_status(CLI::App& app) {
     bool json = false;
   };
   auto o = std::make_shared<Options>();
-  app.footer("Print the reconciler's targets: state, health, desired and applied revision, objects, drifted objects, last "
-             "sync and the first problem (error, blocked prune, self-heal loop, drift, unhealthy object). "
-             "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
+  app.footer(
+      "Print the reconciler's targets: state, health, desired and applied revision, objects, drifted "
+      "objects, last "
+      "sync and the first problem (error, blocked prune, self-heal loop, drift, unhealthy object). "
+      "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
   app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
   app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
   app.add_flag("--json", o->json, "print the daemon's JSON");
@@ -35,7 +37,8 @@ Runner setup_status(CLI::App& app) {
     std::unique_ptr<httplib::ClientImpl> http;
     if (url->scheme == "https") {
       auto ssl = std::make_unique<httplib::SSLClient>(url->host, url->port);
-      ssl->enable_server_certificate_verification(o->ca_file.empty());  // else OpenSSL verifies: util::trust_only
+      ssl->enable_server_certificate_verification(
+          o->ca_file.empty());  // else OpenSSL verifies: util::trust_only
       if (!o->ca_file.empty()) {
         auto pem = util::read_file(o->ca_file, 1 << 20);
         X509_STORE* store = pem ? util::make_ca_store(*pem) : nullptr;
@@ -59,7 +62,8 @@ Runner setup_status(CLI::App& app) {
     }
     auto doc = yaml::parse_json(res->body);
     const yaml::Node* targets = doc && !doc->documents.empty() && doc->documents[0].root
-                                    ? doc->documents[0].root->get("targets") : nullptr;
+                                    ? doc->documents[0].root->get("targets")
+                                    : nullptr;
     if (!targets || !targets->is_sequence()) {
       std::cerr << "portcullis status: the daemon's answer is not a target list\n";
       return int(k_exit_usage);
@@ -68,15 +72,17 @@ Runner setup_status(CLI::App& app) {
     bool all_synced = true;
     std::ostringstream table;
     table << std::left << std::setw(16) << "TARGET" << std::setw(11) << "STATE" << std::setw(13) << "HEALTH"
-          << std::setw(14) << "DESIRED" << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS" << std::setw(8)
-          << "DRIFT" << std::setw(22) << "LAST SYNC" << "MESSAGE\n";
+          << std::setw(14) << "DESIRED" << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS"
+          << std::setw(8) << "DRIFT" << std::setw(22) << "LAST SYNC"
+          << "MESSAGE\n";
     for (const yaml::Node* t : targets->items) {
       auto state = t->get_string("state");
       all_synced = all_synced && state == "Synced";
       std::string message(t->get_string("lastError"));
       if (message.empty()) message = std::string(t->get_string("pruneBlocked"));
       if (message.empty()) message = std::string(t->get_string("selfHealLoop"));
-      if (const yaml::Node* drift = t->get("drift"); message.empty() && drift && drift->is_sequence() && !drift->items.empty())
+      if (const yaml::Node* drift = t->get("drift");
+          message.empty() && drift && drift->is_sequence() && !drift->items.empty())
         message = "drift: " + std::string(drift->items[0]->text);
       if (message.empty()) message = std::string(t->get_string("healthReason"));
       auto number = [](const yaml::Node* n) {
@@ -84,10 +90,11 @@ Runner setup_status(CLI::App& app) {
       };
       std::string health(t->get_string("health"));
       table << std::setw(16) << t->get_string("name") << std::setw(11) << state << std::setw(13)
-            << (health.empty() ? "-" : health) << std::setw(14) << t->get_string("desiredRevision").substr(0, 12)
-            << std::setw(14) << t->get_string("appliedRevision").substr(0, 12) << std::setw(9)
-            << number(t->get("objects")) << std::setw(8) << number(t->get("drifted")) << std::setw(22)
-            << t->get_string("lastSyncTime") << message << "\n";
+            << (health.empty() ? "-" : health) << std::setw(14)
+            << t->get_string("desiredRevision").substr(0, 12) << std::setw(14)
+            << t->get_string("appliedRevision").substr(0, 12) << std::setw(9) << number(t->get("objects"))
+            << std::setw(8) << number(t->get("drifted")) << std::setw(22) << t->get_string("lastSyncTime")
+            << message << "\n";
     }
     if (!o->json) std::cout << table.str();
     return all_synced ? int(k_exit_ok) : int(k_exit_rejected);

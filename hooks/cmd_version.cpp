@@ -1,6 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <git2.h>
 #include <yaml.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 

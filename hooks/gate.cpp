@@ -1,11 +1,11 @@
 #include "hooks/gate.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <set>
 #include <unordered_set>
-#include <ctime>
 
 #include "hooks/checks.hpp"
 #include "hooks/crds.hpp"
@@ -110,7 +110,8 @@ class Gate {
   const SoakLedger* ledger_for(const policy::Environment& env, const Oid& commit) {
     auto key = env.path + "\n" + commit.hex();
     auto it = m_ledgers.find(key);
-    if (it == m_ledgers.end()) it = m_ledgers.emplace(key, load_soak_ledger(m_in.index_dir, env.path, commit)).first;
+    if (it == m_ledgers.end())
+      it = m_ledgers.emplace(key, load_soak_ledger(m_in.index_dir, env.path, commit)).first;
     return it->second ? &*it->second : nullptr;
   }
 
@@ -145,7 +146,9 @@ class Gate {
     add(ref, std::move(f));
   }
 
-  void internal(const std::string& ref, const std::string& message) { ref_finding(ref, "gate.internal", message); }
+  void internal(const std::string& ref, const std::string& message) {
+    ref_finding(ref, "gate.internal", message);
+  }
 
   void check_update(const RefUpdate& u) {
     std::size_t first_finding = m_report.findings.size();
@@ -160,8 +163,9 @@ class Gate {
     if (m_in.break_glass.empty() || m_in.mode != GateMode::hook) return;
     bool allowed = false;
     for (const auto& who : m_in.config.break_glass)
-      if (!m_in.pusher.empty() && owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
-                                                m_in.pusher, m_in.config.teams))
+      if (!m_in.pusher.empty() &&
+          owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
+                        m_in.pusher, m_in.config.teams))
         allowed = true;
     if (!allowed) {
       if (!m_break_glass_denied) {
@@ -175,7 +179,8 @@ class Gate {
     m_report.break_glass = m_in.break_glass;
     for (std::size_t i = first; i < m_report.findings.size(); ++i) {
       Finding& f = m_report.findings[i];
-      if (f.level != Level::error || !(f.rule.starts_with("owners.") || f.rule.starts_with("promotion."))) continue;
+      if (f.level != Level::error || !(f.rule.starts_with("owners.") || f.rule.starts_with("promotion.")))
+        continue;
       f.level = Level::notice;
       f.message = "bypassed by break-glass: " + f.message;
       if (std::find(m_report.bypassed.begin(), m_report.bypassed.end(), f.rule) == m_report.bypassed.end())
@@ -214,8 +219,9 @@ class Gate {
     if (m_in.mode == GateMode::hook && u.old_oid.is_zero() && policy_commit) {
       auto base_tree = m_in.repo.commit_tree(*policy_commit);
       if (base_tree && p.is_environment_branch(u.ref, environments_of(m_in.repo, p, *base_tree)))
-        return ref_finding(u.ref, "ref.environment-branch",
-                           u.ref + " names an environment; environments are directories on the main branch, not branches");
+        return ref_finding(
+            u.ref, "ref.environment-branch",
+            u.ref + " names an environment; environments are directories on the main branch, not branches");
     }
     if (m_in.mode == GateMode::hook && !p.is_checked_ref(u.ref)) return;
 
@@ -223,7 +229,8 @@ class Gate {
     if (!new_commit) return internal(u.ref, new_commit.error().message);
     if (!*new_commit) {
       if (u.ref.starts_with("refs/heads/"))
-        ref_finding(u.ref, "ref.not-a-commit", "a branch must point at a commit; " + u.new_oid.short_hex() + " is not one");
+        ref_finding(u.ref, "ref.not-a-commit",
+                    "a branch must point at a commit; " + u.new_oid.short_hex() + " is not one");
       return;
     }
     auto new_tree = m_in.repo.commit_tree(**new_commit);
@@ -256,11 +263,13 @@ class Gate {
       std::string vars;
       for (const auto& v : m_in.config.identity_env) vars += (vars.empty() ? "" : ", ") + v;
       return ref_finding(u.ref, "identity.missing",
-                         std::string("the push ") + (protected_ref ? "updates a protected ref" : "touches a protected environment") +
+                         std::string("the push ") +
+                             (protected_ref ? "updates a protected ref" : "touches a protected environment") +
                              " but the Git server names no pusher (expected one of " + vars + ")");
     }
     if (protected_ref) {
-      OwnershipContext ctx{m_in.repo, m_in.config, p, policy_commit, old_commit, **new_commit, u.ref, m_in.pusher, m_in.updates};
+      OwnershipContext ctx{m_in.repo,    m_in.config, p,           policy_commit, old_commit,
+                           **new_commit, u.ref,       m_in.pusher, m_in.updates};
       for (auto& f : check_ownership(ctx).findings) add(u.ref, std::move(f));
     }
   }
@@ -278,8 +287,9 @@ class Gate {
     }
     if (creating) return true;
     if (p.is_release_tag(u.ref)) {
-      ref_finding(u.ref, "ref.release-tag-move",
-                  "release tag " + u.ref + " already points at " + u.old_oid.short_hex() + " and cannot be moved");
+      ref_finding(
+          u.ref, "ref.release-tag-move",
+          "release tag " + u.ref + " already points at " + u.old_oid.short_hex() + " and cannot be moved");
       return false;
     }
     if (p.is_protected_ref(u.ref)) {
@@ -407,7 +417,10 @@ class Gate {
     {
       std::vector<EnvImages> changes;
       for (auto& s : states) changes.push_back(EnvImages{s.env, s.old_env_tree, s.images, &changed});
-      PromotionContext pctx{m_in.repo, m_in.config, envs, base_commit,
+      PromotionContext pctx{m_in.repo,
+                            m_in.config,
+                            envs,
+                            base_commit,
                             m_in.now ? m_in.now : static_cast<std::int64_t>(std::time(nullptr)),
                             [this](const policy::Environment& e, const Oid& t) { return index_for(e, t); },
                             [this](const policy::Environment& e, const Oid& c) { return ledger_for(e, c); }};
@@ -416,8 +429,9 @@ class Gate {
   }
 
   // CRDs declared in files this update does not touch are found through the index.
-  void resolve_crds_from_indexes(const std::vector<EnvState>& states, const std::unordered_set<std::string>& changed,
-                                 CrdRegistry& crds, const Oid& new_tree) {
+  void resolve_crds_from_indexes(const std::vector<EnvState>& states,
+                                 const std::unordered_set<std::string>& changed, CrdRegistry& crds,
+                                 const Oid& new_tree) {
     std::set<std::string> paths;
     for (const auto& s : states) {
       if (!s.old_env_tree) continue;
@@ -439,7 +453,8 @@ class Gate {
       if (!stream) continue;
       for (const auto& doc : stream->documents) {
         if (!doc.root || !doc.root->is_mapping()) continue;
-        if (is_crd(doc.root->get_string("apiVersion"), doc.root->get_string("kind"))) (void)crds.add(*doc.root);
+        if (is_crd(doc.root->get_string("apiVersion"), doc.root->get_string("kind")))
+          (void)crds.add(*doc.root);
       }
     }
   }
@@ -458,7 +473,8 @@ class Gate {
       f.line = d.first.line;
       f.column = d.first.column;
       f.object = d.first.object;
-      f.message = "declared twice in environment " + env->name + " (" + describe_key(d.first.key) + "): also in " + where;
+      f.message = "declared twice in environment " + env->name + " (" + describe_key(d.first.key) +
+                  "): also in " + where;
       add(ref, std::move(f));
     };
     for (std::size_t i = 1; i < declared.size(); ++i) {
@@ -525,7 +541,9 @@ void update_indexes(const GateInput& input) {
     // The soak ledgers of environments others are promoted from, at the ref's new commit: the
     // next push's promotion check looks its soak up there.
     for (const auto& env : envs)
-      if (std::any_of(envs.begin(), envs.end(), [&](const policy::Environment& e) { return e.promotion && e.promotion->from == env.name; }))
+      if (std::any_of(envs.begin(), envs.end(), [&](const policy::Environment& e) {
+            return e.promotion && e.promotion->from == env.name;
+          }))
         (void)update_soak_ledger(input.repo, input.config, input.index_dir, env.path, **new_commit,
                                  [&] { return input.deadline.expired(); });
     for (const auto& env : envs) {
@@ -536,7 +554,8 @@ void update_indexes(const GateInput& input) {
       std::optional<IdentityIndex> old_index;
       std::optional<Oid> old_env_tree;
       if (old_tree)
-        if (auto e = input.repo.entry_at(*old_tree, env.path); e && *e && (*e)->kind == git::EntryKind::tree) {
+        if (auto e = input.repo.entry_at(*old_tree, env.path);
+            e && *e && (*e)->kind == git::EntryKind::tree) {
           old_env_tree = (*e)->oid;
           old_index = IdentityIndex::load(dir, *old_env_tree);
         }
@@ -582,7 +601,8 @@ util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::
     // names with spaces, which the gate then rejects by name (ref_name_problem).
     auto sp1 = line.find(' ');
     auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) return util::fail("malformed hook input on line " + std::to_string(line_no));
+    if (sp2 == std::string_view::npos)
+      return util::fail("malformed hook input on line " + std::to_string(line_no));
     auto old_oid = Oid::from_hex(line.substr(0, sp1));
     auto new_oid = Oid::from_hex(line.substr(sp1 + 1, sp2 - sp1 - 1));
     std::string_view ref = line.substr(sp2 + 1);
@@ -595,7 +615,8 @@ util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::
 
 std::optional<std::string> ref_name_problem(std::string_view ref) {
   if (ref.size() > k_max_ref_name)
-    return "it is " + std::to_string(ref.size()) + " bytes long; the limit is " + std::to_string(k_max_ref_name);
+    return "it is " + std::to_string(ref.size()) + " bytes long; the limit is " +
+           std::to_string(k_max_ref_name);
   for (unsigned char c : ref) {
     if (c < 0x20 || c == 0x7f) return std::string("it contains a control character");
     if (c == ' ') return std::string("it contains a space");

@@ -28,7 +28,9 @@ struct Header {
   std::uint32_t data_size;
 };
 
-fs::path file_of(const fs::path& dir, const git::Oid& tree) { return dir / (tree.hex() + ".idx"); }
+fs::path file_of(const fs::path& dir, const git::Oid& tree) {
+  return dir / (tree.hex() + ".idx");
+}
 
 }  // namespace
 
@@ -60,10 +62,12 @@ std::string describe_key(std::string_view key) {
     start = p + 1;
   }
   if (parts.size() == 5 && parts[0] == "o") {
-    manifest::Identity id{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4])};
+    manifest::Identity id{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]),
+                          std::string(parts[4])};
     return id.describe();
   }
-  if (parts.size() == 3 && parts[0] == "c") return "CRD for " + std::string(parts[1]) + "/" + std::string(parts[2]);
+  if (parts.size() == 3 && parts[0] == "c")
+    return "CRD for " + std::string(parts[1]) + "/" + std::string(parts[2]);
   return std::string(key);
 }
 
@@ -115,10 +119,13 @@ std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git:
   return index;
 }
 
-util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree, std::vector<IndexRecord> records) {
+util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
+                                        std::vector<IndexRecord> records) {
   std::sort(records.begin(), records.end());
   records.erase(std::unique(records.begin(), records.end(),
-                            [](const IndexRecord& a, const IndexRecord& b) { return a.key == b.key && a.path == b.path; }),
+                            [](const IndexRecord& a, const IndexRecord& b) {
+                              return a.key == b.key && a.path == b.path;
+                            }),
                 records.end());
   std::string data;
   std::vector<std::uint32_t> offsets;
@@ -146,7 +153,8 @@ util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tre
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   for (auto& e : fs::directory_iterator(dir, ec))
     // The file just written is never a candidate, whatever the clock says about the others.
-    if (e.path().extension() == ".idx" && e.path() != written) files.emplace_back(e.last_write_time(ec), e.path());
+    if (e.path().extension() == ".idx" && e.path() != written)
+      files.emplace_back(e.last_write_time(ec), e.path());
   if (files.size() + 1 > k_keep_files) {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
@@ -179,15 +187,21 @@ std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const 
   std::size_t lo = 0, hi = m_map->count;
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
-    if (key_at(mid) < key) lo = mid + 1;
-    else hi = mid;
+    if (key_at(mid) < key)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   for (std::size_t i = lo; i < m_map->count && key_at(i) == key; ++i) out.push_back(path_at(i));
   return out;
 }
 
-std::size_t IdentityIndex::size() const { return m_map ? m_map->count : 0; }
+std::size_t IdentityIndex::size() const {
+  return m_map ? m_map->count : 0;
+}
 
-IndexRecord IdentityIndex::at(std::size_t i) const { return IndexRecord{std::string(key_at(i)), std::string(path_at(i))}; }
+IndexRecord IdentityIndex::at(std::size_t i) const {
+  return IndexRecord{std::string(key_at(i)), std::string(path_at(i))};
+}
 
 }  // namespace portcullis::hooks

@@ -1,3 +1,5 @@
 #include "hooks/command.hpp"
 
-int main(int argc, char** argv) { return portcullis::hooks::main(argc, argv); }
+int main(int argc, char** argv) {
+  return portcullis::hooks::main(argc, argv);
+}

@@ -20,8 +20,9 @@ namespace {
 constexpr std::size_t k_history_limit = 10'000;
 
 bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y)); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 bool same_person(std::string_view a, std::string_view b) {
@@ -39,7 +40,8 @@ Finding finding(std::string rule, std::string message, Level level = Level::erro
 }
 
 // Team members from the repository's teams file (a YAML mapping of @org/team to names).
-std::map<std::string, std::vector<std::string>> repository_teams(const OwnershipContext& ctx, std::vector<Finding>& out) {
+std::map<std::string, std::vector<std::string>> repository_teams(const OwnershipContext& ctx,
+                                                                 std::vector<Finding>& out) {
   std::map<std::string, std::vector<std::string>> teams;
   if (ctx.policy.teams_file.empty() || !ctx.base_commit) return teams;
   auto tree = ctx.repo.commit_tree(*ctx.base_commit);
@@ -50,7 +52,8 @@ std::map<std::string, std::vector<std::string>> repository_teams(const Ownership
   auto stream = text ? yaml::parse_yaml(*text) : util::Result<yaml::Stream>(util::fail(text.error()));
   const yaml::Node* root = stream && !stream->documents.empty() ? stream->documents[0].root : nullptr;
   if (!root || !root->is_mapping()) {
-    Finding f = finding("owners.invalid", "the teams file is not a YAML mapping of @org/team to member lists");
+    Finding f =
+        finding("owners.invalid", "the teams file is not a YAML mapping of @org/team to member lists");
     f.file = ctx.policy.teams_file;
     out.push_back(std::move(f));
     return teams;
@@ -67,7 +70,8 @@ std::optional<signing::AllowedSigners> load_signers(const OwnershipContext& ctx,
   if (ctx.config.allowed_signers.empty()) return std::nullopt;
   auto signers = signing::load_allowed_signers(ctx.config.allowed_signers);
   if (!signers) {
-    out.push_back(finding("gate.internal", "the allowed-signers file cannot be used: " + signers.error().describe()));
+    out.push_back(
+        finding("gate.internal", "the allowed-signers file cannot be used: " + signers.error().describe()));
     return std::nullopt;
   }
   return std::move(*signers);
@@ -134,7 +138,9 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
   std::string location;
   codeowners::Dialect dialect = codeowners::Dialect::github;
   switch (ctx.policy.codeowners_dialect) {
-    case policy::Dialect::github: location = std::string(codeowners::locate(codeowners::Dialect::github, exists)); break;
+    case policy::Dialect::github:
+      location = std::string(codeowners::locate(codeowners::Dialect::github, exists));
+      break;
     case policy::Dialect::gitlab:
       dialect = codeowners::Dialect::gitlab;
       location = std::string(codeowners::locate(codeowners::Dialect::gitlab, exists));
@@ -152,16 +158,19 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
   auto entry = ctx.repo.entry_at(*base_tree, location);
   auto text = ctx.repo.read_blob((*entry)->oid, codeowners::k_github_max_bytes + 1);
   if (!text) {
-    Finding f = finding("owners.invalid", "CODEOWNERS cannot be read: " + text.error().message +
-                                              "; on a protected ref a broken CODEOWNERS never means \"no owners\"");
+    Finding f =
+        finding("owners.invalid", "CODEOWNERS cannot be read: " + text.error().message +
+                                      "; on a protected ref a broken CODEOWNERS never means \"no owners\"");
     f.file = location;
     r.findings.push_back(std::move(f));
     return r;
   }
   auto owners = codeowners::parse(*text, dialect, codeowners::Validation::strict);
   if (!owners) {
-    Finding f = finding("owners.invalid", owners.error().message +
-                                              " (CODEOWNERS on the target; on a protected ref a broken CODEOWNERS never means \"no owners\")");
+    Finding f = finding(
+        "owners.invalid",
+        owners.error().message +
+            " (CODEOWNERS on the target; on a protected ref a broken CODEOWNERS never means \"no owners\")");
     f.file = location;
     f.line = owners.error().line;
     f.column = owners.error().column;
@@ -171,8 +180,10 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
 
   // Every path the pushed commits change.
   std::vector<git::Oid> exclude;
-  if (ctx.old_commit) exclude.push_back(*ctx.old_commit);
-  else if (ctx.base_commit) exclude.push_back(*ctx.base_commit);
+  if (ctx.old_commit)
+    exclude.push_back(*ctx.old_commit);
+  else if (ctx.base_commit)
+    exclude.push_back(*ctx.base_commit);
   bool truncated = false;
   auto paths = pushed_paths(ctx.repo, ctx.new_commit, exclude, k_history_limit, truncated);
   if (!paths) {
@@ -180,8 +191,9 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     return r;
   }
   if (truncated) {
-    r.findings.push_back(finding("owners.history-limit", "the push brings more than " + std::to_string(k_history_limit) +
-                                                             " commits; ownership cannot be checked (push in smaller steps)"));
+    r.findings.push_back(
+        finding("owners.history-limit", "the push brings more than " + std::to_string(k_history_limit) +
+                                            " commits; ownership cannot be checked (push in smaller steps)"));
     return r;
   }
   r.changed_paths = paths->size();
@@ -200,8 +212,8 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
       if (auto info = ctx.repo.commit_info(c)) {
         std::string_view email = info->author_email;
         std::string_view local = email.substr(0, email.find('@'));
-        if (!ctx.pusher.empty() &&
-            (same_person(info->author_name, ctx.pusher) || same_person(email, ctx.pusher) || same_person(local, ctx.pusher)))
+        if (!ctx.pusher.empty() && (same_person(info->author_name, ctx.pusher) ||
+                                    same_person(email, ctx.pusher) || same_person(local, ctx.pusher)))
           pusher_authored = true;
       }
   if (!ctx.pusher.empty() && (ctx.policy.self_approval || !pusher_authored))
@@ -219,8 +231,10 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
       if (v) {
         r.approvals.push_back(Approval{principal_of(*v), "signed commit " + c.short_hex()});
       } else {
-        Finding f = finding("owners.signature", "the signature of commit " + c.short_hex() + " is not accepted: " +
-                                                    v.error().message, Level::warning);
+        Finding f =
+            finding("owners.signature",
+                    "the signature of commit " + c.short_hex() + " is not accepted: " + v.error().message,
+                    Level::warning);
         r.findings.push_back(std::move(f));
       }
     }
@@ -229,18 +243,25 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     // `portcullis approve` stores the approval of commit C at refs/approvals/C/<who>: only the
     // refs named for the pushed commit are read, not every approval the repository has kept.
     std::vector<std::pair<std::string, git::Oid>> tags;
-    if (auto existing = ctx.repo.refs_matching("refs/approvals/" + ctx.new_commit.hex() + "/*")) tags = std::move(*existing);
+    if (auto existing = ctx.repo.refs_matching("refs/approvals/" + ctx.new_commit.hex() + "/*"))
+      tags = std::move(*existing);
     for (const auto& u : ctx.updates)
       if (u.ref.starts_with("refs/approvals/") && !u.new_oid.is_zero()) tags.emplace_back(u.ref, u.new_oid);
     std::string target = "object " + ctx.new_commit.hex() + "\n";
     for (const auto& [name, oid] : tags) {
       auto raw = ctx.repo.read_raw(oid, 1 << 20);
-      if (!raw || raw->type != "tag" || !raw->data.starts_with(target)) continue;  // an approval of another commit
+      if (!raw || raw->type != "tag" || !raw->data.starts_with(target))
+        continue;  // an approval of another commit
       auto signed_tag = signing::split_signed_tag(raw->data);
       if (!signed_tag) continue;
-      auto v = signing::verify(signed_tag->signature, signed_tag->payload, "git", *signers, signed_tag->signed_at.value_or(now));
-      if (v) r.approvals.push_back(Approval{principal_of(*v), "approval tag " + name});
-      else r.findings.push_back(finding("owners.signature", "approval tag " + name + " is not accepted: " + v.error().message, Level::warning));
+      auto v = signing::verify(signed_tag->signature, signed_tag->payload, "git", *signers,
+                               signed_tag->signed_at.value_or(now));
+      if (v)
+        r.approvals.push_back(Approval{principal_of(*v), "approval tag " + name});
+      else
+        r.findings.push_back(finding("owners.signature",
+                                     "approval tag " + name + " is not accepted: " + v.error().message,
+                                     Level::warning));
     }
   }
 
@@ -280,12 +301,16 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     Finding f;
     f.rule = "owners.approval-required";
     f.file = need.paths.front();
-    std::string who = need.required > 1 ? std::to_string(need.required) + " distinct approvals from " : "approval by ";
-    f.message = (need.paths.size() == 1 ? std::string("needs ") : std::to_string(need.paths.size()) + " paths need ") + who +
-                need.owners + (section.empty() || section == "codeowners" ? "" : " (section " + section + ")");
+    std::string who =
+        need.required > 1 ? std::to_string(need.required) + " distinct approvals from " : "approval by ";
+    f.message = (need.paths.size() == 1 ? std::string("needs ")
+                                        : std::to_string(need.paths.size()) + " paths need ") +
+                who + need.owners +
+                (section.empty() || section == "codeowners" ? "" : " (section " + section + ")");
     if (need.paths.size() > 1) {
       f.message += ": ";
-      for (std::size_t i = 0; i < need.paths.size() && i < 5; ++i) f.message += (i ? ", " : "") + need.paths[i];
+      for (std::size_t i = 0; i < need.paths.size() && i < 5; ++i)
+        f.message += (i ? ", " : "") + need.paths[i];
       if (need.paths.size() > 5) f.message += ", ...";
     }
     f.message += "; approvals seen: " + (have.empty() ? std::string("none") : have);

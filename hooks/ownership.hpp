@@ -23,8 +23,8 @@ struct OwnershipContext {
   std::optional<git::Oid> old_commit;   // the ref's tip before the push; nullopt for a new ref
   git::Oid new_commit;
   std::string ref;
-  std::string pusher;                    // "" when the hosting layer names nobody
-  std::span<const RefUpdate> updates;    // the whole push: approval tags may come with it
+  std::string pusher;                  // "" when the hosting layer names nobody
+  std::span<const RefUpdate> updates;  // the whole push: approval tags may come with it
 };
 
 struct Approval {

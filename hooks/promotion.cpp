@@ -20,7 +20,9 @@ bool in_index(const IdentityIndex* index, const std::string& key, const std::str
 }
 
 std::string duration_text(std::int64_t seconds) {
-  if (seconds >= 3600) return std::to_string(seconds / 3600) + "h" + (seconds % 3600 >= 60 ? std::to_string((seconds % 3600) / 60) + "m" : "");
+  if (seconds >= 3600)
+    return std::to_string(seconds / 3600) + "h" +
+           (seconds % 3600 >= 60 ? std::to_string((seconds % 3600) / 60) + "m" : "");
   if (seconds >= 60) return std::to_string(seconds / 60) + "m";
   return std::to_string(seconds) + "s";
 }
@@ -30,10 +32,10 @@ std::string duration_text(std::int64_t seconds) {
 // commits that stops as soon as every image is found. Images not found are absent from the
 // result; `bounded` tells whether the walk stopped at the limit.
 std::unordered_map<std::string, Introduction> introductions(const PromotionContext& ctx,
-                                                                          const policy::Environment& env,
-                                                                          const git::Oid& tip,
-                                                                          std::unordered_set<std::string> wanted,
-                                                                          bool& bounded) {
+                                                            const policy::Environment& env,
+                                                            const git::Oid& tip,
+                                                            std::unordered_set<std::string> wanted,
+                                                            bool& bounded) {
   bounded = false;
   std::unordered_map<std::string, Introduction> found;
   auto env_tree_of = [&](const git::Oid& commit) -> std::optional<git::Oid> {
@@ -64,7 +66,8 @@ std::unordered_map<std::string, Introduction> introductions(const PromotionConte
         std::vector<UsedImage> old_images;
         if (ch.before) old_images = images_in_blob(ctx.repo, ch.path, ch.before->oid, ctx.config);
         for (const auto& h : hits) {
-          bool had = std::any_of(old_images.begin(), old_images.end(), [&](const UsedImage& u) { return u.reference == h; });
+          bool had = std::any_of(old_images.begin(), old_images.end(),
+                                 [&](const UsedImage& u) { return u.reference == h; });
           if (had || !wanted.erase(h)) continue;
           found.emplace(h, Introduction{info->id, info->committer_time, false});
         }
@@ -105,7 +108,8 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
         if (!in_index(own_index, image_key(image.reference), env.path, nullptr) &&
             in_index(from_index, image_key(image.reference), from->path, nullptr))
           wanted.insert(image.reference);
-      const SoakLedger* ledger = wanted.empty() || !ctx.ledger_for ? nullptr : ctx.ledger_for(*from, *ctx.base_commit);
+      const SoakLedger* ledger =
+          wanted.empty() || !ctx.ledger_for ? nullptr : ctx.ledger_for(*from, *ctx.base_commit);
       for (auto it = wanted.begin(); ledger && it != wanted.end();) {
         if (auto e = ledger->find(*it); e != ledger->end()) {
           introduced.emplace(*it, e->second);
@@ -114,7 +118,8 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
           ++it;
         }
       }
-      if (!wanted.empty()) introduced.merge(introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded));
+      if (!wanted.empty())
+        introduced.merge(introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded));
     }
     std::unordered_set<std::string> reported;
     for (const auto& [image, path] : change.used) {
@@ -128,15 +133,17 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
         return f;
       };
       if (promo.require_digest && manifest::parse_image(image.reference).digest.empty())
-        out.push_back(make("promotion.digest-required", "image " + image.reference + " in environment " + env.name +
-                                                            " must be pinned by @sha256: digest"));
+        out.push_back(make("promotion.digest-required", "image " + image.reference + " in environment " +
+                                                            env.name + " must be pinned by @sha256: digest"));
       // Only images new to the environment need promotion: one it ran before the push, in any
       // file (also one this push changes, say to scale it), is not new.
       if (in_index(own_index, image_key(image.reference), env.path, nullptr)) continue;
       if (!reported.insert(image.reference).second) continue;
-      if (!in_index(from_index, image_key(image.reference), from_index ? from->path : std::string(), nullptr)) {
+      if (!in_index(from_index, image_key(image.reference), from_index ? from->path : std::string(),
+                    nullptr)) {
         out.push_back(make("promotion.not-promoted", "image " + image.reference + " is not in " + promo.from +
-                                                         " on the target ref; promote through " + promo.from + " first"));
+                                                         " on the target ref; promote through " + promo.from +
+                                                         " first"));
         continue;
       }
       if (promo.soak_ms > 0 && ctx.base_commit) {
@@ -144,18 +151,19 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
         if (intro == introduced.end()) {
           out.push_back(make("promotion.soak",
                              "cannot tell how long image " + image.reference + " has been in " + promo.from +
-                                 (bounded ? ": the history walk stopped at " + std::to_string(k_soak_history_limit) + " commits"
+                                 (bounded ? ": the history walk stopped at " +
+                                                std::to_string(k_soak_history_limit) + " commits"
                                           : ": no commit in its history brought it there")));
           continue;
         }
         std::int64_t age = ctx.now - intro->second.time;
         std::int64_t need = promo.soak_ms / 1000;
         if (age < need)
-          out.push_back(make("promotion.soak", "image " + image.reference + " has been in " + promo.from + " for " +
-                                                   duration_text(std::max<std::int64_t>(age, 0)) + " (since commit " +
-                                                   intro->second.commit.short_hex() +
-                                                   (intro->second.at_or_before ? " or earlier" : "") + "); " + env.name + " requires " +
-                                                   duration_text(need)));
+          out.push_back(make("promotion.soak", "image " + image.reference + " has been in " + promo.from +
+                                                   " for " + duration_text(std::max<std::int64_t>(age, 0)) +
+                                                   " (since commit " + intro->second.commit.short_hex() +
+                                                   (intro->second.at_or_before ? " or earlier" : "") + "); " +
+                                                   env.name + " requires " + duration_text(need)));
       }
     }
   }

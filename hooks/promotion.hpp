@@ -19,9 +19,10 @@ namespace portcullis::hooks {
 
 struct EnvImages {
   const policy::Environment* env;
-  std::optional<git::Oid> old_env_tree;                // the environment before the push
-  std::vector<std::pair<UsedImage, std::string>> used;  // images in changed files after the push, with the file
-  const std::unordered_set<std::string>* changed;      // every path the update changes
+  std::optional<git::Oid> old_env_tree;  // the environment before the push
+  std::vector<std::pair<UsedImage, std::string>>
+      used;                                        // images in changed files after the push, with the file
+  const std::unordered_set<std::string>* changed;  // every path the update changes
 };
 
 struct PromotionContext {

@@ -19,7 +19,8 @@ constexpr std::size_t k_keep_files = 64;
 // One directory per environment: its path with '/' and '%' escaped.
 fs::path ledger_dir(const fs::path& dir, std::string_view env_path) {
   std::string name;
-  for (char c : env_path) name += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
+  for (char c : env_path)
+    name += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
   return dir / "soak" / name;
 }
 
@@ -59,7 +60,8 @@ std::optional<SoakLedger> decode(std::string_view text) {
   return out;
 }
 
-std::optional<git::Oid> env_tree_of(const git::Repository& repo, const git::Oid& commit, std::string_view env_path) {
+std::optional<git::Oid> env_tree_of(const git::Repository& repo, const git::Oid& commit,
+                                    std::string_view env_path) {
   auto tree = repo.commit_tree(commit);
   if (!tree) return std::nullopt;
   auto e = repo.entry_at(*tree, env_path);
@@ -71,7 +73,8 @@ void trim(const fs::path& dir, const fs::path& written) {
   std::error_code ec;
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".soak" && e.path() != written) files.emplace_back(e.last_write_time(ec), e.path());
+    if (e.path().extension() == ".soak" && e.path() != written)
+      files.emplace_back(e.last_write_time(ec), e.path());
   if (files.size() + 1 <= k_keep_files) return;
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
@@ -79,14 +82,15 @@ void trim(const fs::path& dir, const fs::path& written) {
 
 }  // namespace
 
-std::optional<SoakLedger> load_soak_ledger(const fs::path& dir, std::string_view env_path, const git::Oid& commit) {
+std::optional<SoakLedger> load_soak_ledger(const fs::path& dir, std::string_view env_path,
+                                           const git::Oid& commit) {
   auto text = util::read_file(file_of(dir, env_path, commit));
   if (!text) return std::nullopt;
   return decode(*text);
 }
 
-util::Result<void> update_soak_ledger(const git::Repository& repo, const policy::ServerConfig& config, const fs::path& dir,
-                                      std::string_view env_path, const git::Oid& commit,
+util::Result<void> update_soak_ledger(const git::Repository& repo, const policy::ServerConfig& config,
+                                      const fs::path& dir, std::string_view env_path, const git::Oid& commit,
                                       const std::function<bool()>& expired) {
   fs::path target = file_of(dir, env_path, commit);
   std::error_code ec;
@@ -136,7 +140,8 @@ util::Result<void> update_soak_ledger(const git::Repository& repo, const policy:
       std::vector<UsedImage> had;
       if (ch.before) had = images_in_blob(repo, ch.path, ch.before->oid, config);
       for (const auto& g : gained)
-        if (std::none_of(had.begin(), had.end(), [&](const UsedImage& u) { return u.reference == g.reference; }))
+        if (std::none_of(had.begin(), had.end(),
+                         [&](const UsedImage& u) { return u.reference == g.reference; }))
           (*ledger)[g.reference] = Introduction{it->id, it->committer_time, false};
       return true;
     });

@@ -33,7 +33,9 @@ struct Library {
   ~Library() { git_libgit2_shutdown(); }
 };
 
-void ensure_library() { static Library library; }
+void ensure_library() {
+  static Library library;
+}
 
 util::Error libgit2_error(std::string_view what) {
   const ::git_error* e = git_error_last();
@@ -195,12 +197,14 @@ struct Repository::Impl {
   util::Result<TreeH> tree(const Oid& oid) const {
     TreeH t;
     git_oid g = to_git(oid);
-    if (git_tree_lookup(t.out(), repo, &g) != 0) return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
+    if (git_tree_lookup(t.out(), repo, &g) != 0)
+      return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
     return t;
   }
 
-  util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b, const std::string& prefix,
-                              const std::function<bool(const Change&)>& cb, int depth) const {
+  util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,
+                              const std::string& prefix, const std::function<bool(const Change&)>& cb,
+                              int depth) const {
     if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
     TreeH ta, tb;
     if (a) {
@@ -233,8 +237,10 @@ struct Repository::Impl {
       const git_tree_entry* ea = i < na ? git_tree_entry_byindex(ta.get(), i) : nullptr;
       const git_tree_entry* eb = j < nb ? git_tree_entry_byindex(tb.get(), j) : nullptr;
       int c;
-      if (!ea) c = 1;
-      else if (!eb) c = -1;
+      if (!ea)
+        c = 1;
+      else if (!eb)
+        c = -1;
       else
         c = compare_entries(git_tree_entry_name(ea), git_tree_entry_filemode(ea) == GIT_FILEMODE_TREE,
                             git_tree_entry_name(eb), git_tree_entry_filemode(eb) == GIT_FILEMODE_TREE);
@@ -273,7 +279,8 @@ struct Repository::Impl {
   }
 
   util::Result<bool> walk_rec(const Oid& oid, const std::string& prefix,
-                              const std::function<bool(const std::string&, const TreeEntry&)>& cb, int depth) const {
+                              const std::function<bool(const std::string&, const TreeEntry&)>& cb,
+                              int depth) const {
     if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
     auto t = tree(oid);
     if (!t) return util::fail(t.error());
@@ -316,9 +323,11 @@ util::Result<Repository> Repository::open_hook_environment() {
   fs::path git_dir = git_dir_env && *git_dir_env ? fs::path(git_dir_env) : fs::path(".");
   auto impl = std::make_unique<Impl>();
   if (git_repository_open_ext(&impl->repo, git_dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0)
-    return util::fail(libgit2_error("cannot open the repository this hook runs in (GIT_DIR=" + git_dir.string() + ")"));
+    return util::fail(
+        libgit2_error("cannot open the repository this hook runs in (GIT_DIR=" + git_dir.string() + ")"));
   OdbH odb;
-  if (git_repository_odb(odb.out(), impl->repo) != 0) return util::fail(libgit2_error("cannot open the object database"));
+  if (git_repository_odb(odb.out(), impl->repo) != 0)
+    return util::fail(libgit2_error("cannot open the object database"));
   fs::path own_objects = fs::path(git_repository_path(impl->repo)) / "objects";
   std::vector<std::string> extra;
   if (const char* q = std::getenv("GIT_OBJECT_DIRECTORY"); q && *q) extra.emplace_back(q);
@@ -334,7 +343,9 @@ util::Result<Repository> Repository::open_hook_environment() {
   return Repository(std::move(impl));
 }
 
-fs::path Repository::git_dir() const { return fs::path(git_repository_path(m_impl->repo)); }
+fs::path Repository::git_dir() const {
+  return fs::path(git_repository_path(m_impl->repo));
+}
 
 util::Result<Oid> Repository::resolve_commit(std::string_view rev) const {
   ObjectH obj;
@@ -385,7 +396,8 @@ util::Result<std::optional<TreeEntry>> Repository::entry_at(const Oid& tree, std
   int rc = git_tree_entry_bypath(e.out(), t->get(), p.c_str());
   if (rc == GIT_ENOTFOUND) return std::optional<TreeEntry>{};
   if (rc != 0) return util::fail(libgit2_error("cannot look up " + p));
-  return std::optional<TreeEntry>{TreeEntry{from_git(git_tree_entry_id(e.get())), kind_of(git_tree_entry_filemode(e.get()))}};
+  return std::optional<TreeEntry>{
+      TreeEntry{from_git(git_tree_entry_id(e.get())), kind_of(git_tree_entry_filemode(e.get()))}};
 }
 
 util::Result<std::uint64_t> Repository::object_size(const Oid& oid) const {
@@ -401,18 +413,24 @@ util::Result<std::string> Repository::read_blob(const Oid& oid, std::uint64_t ma
   auto size = object_size(oid);
   if (!size) return util::fail(size.error());
   if (*size > max_bytes)
-    return util::fail(util::Error{"file is " + std::to_string(*size) + " bytes; the limit is " + std::to_string(max_bytes),
-                                  "file.too-large", {}, 0, 0});
+    return util::fail(
+        util::Error{"file is " + std::to_string(*size) + " bytes; the limit is " + std::to_string(max_bytes),
+                    "file.too-large",
+                    {},
+                    0,
+                    0});
   Handle<git_odb_object, git_odb_object_free> obj;
   git_oid g = to_git(oid);
   if (git_odb_read(obj.out(), m_impl->odb(), &g) != 0)
     return util::fail(libgit2_error("cannot read blob " + oid.short_hex()));
-  if (git_odb_object_type(obj.get()) != GIT_OBJECT_BLOB) return util::fail("object " + oid.short_hex() + " is not a blob");
+  if (git_odb_object_type(obj.get()) != GIT_OBJECT_BLOB)
+    return util::fail("object " + oid.short_hex() + " is not a blob");
   const auto* data = static_cast<const char*>(git_odb_object_data(obj.get()));
   return std::string(data, git_odb_object_size(obj.get()));
 }
 
-util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid> after, std::string_view prefix,
+util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid> after,
+                                    std::string_view prefix,
                                     const std::function<bool(const Change&)>& on_change) const {
   if (before && after && *before == *after) return {};
   auto r = m_impl->diff_rec(before, after, std::string(prefix), on_change, 0);
@@ -420,8 +438,9 @@ util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid
   return {};
 }
 
-util::Result<void> Repository::walk(const Oid& tree, std::string_view prefix,
-                                    const std::function<bool(const std::string&, const TreeEntry&)>& on_entry) const {
+util::Result<void> Repository::walk(
+    const Oid& tree, std::string_view prefix,
+    const std::function<bool(const std::string&, const TreeEntry&)>& on_entry) const {
   auto r = m_impl->walk_rec(tree, std::string(prefix), on_entry, 0);
   if (!r) return util::fail(r.error());
   return {};
@@ -431,17 +450,22 @@ util::Result<bool> Repository::is_ancestor(const Oid& ancestor, const Oid& desce
   if (ancestor == descendant) return true;
   git_oid a = to_git(ancestor), d = to_git(descendant);
   int rc = git_graph_descendant_of(m_impl->repo, &d, &a);
-  if (rc < 0) return util::fail(libgit2_error("cannot compare history of " + ancestor.short_hex() + " and " + descendant.short_hex()));
+  if (rc < 0)
+    return util::fail(libgit2_error("cannot compare history of " + ancestor.short_hex() + " and " +
+                                    descendant.short_hex()));
   return rc == 1;
 }
 
 util::Result<Repository::RawObject> Repository::read_raw(const Oid& oid, std::uint64_t max_bytes) const {
   auto size = object_size(oid);
   if (!size) return util::fail(size.error());
-  if (*size > max_bytes) return util::fail("object " + oid.short_hex() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  if (*size > max_bytes)
+    return util::fail("object " + oid.short_hex() + " is larger than " + std::to_string(max_bytes) +
+                      " bytes");
   Handle<git_odb_object, git_odb_object_free> obj;
   git_oid g = to_git(oid);
-  if (git_odb_read(obj.out(), m_impl->odb(), &g) != 0) return util::fail(libgit2_error("cannot read object " + oid.short_hex()));
+  if (git_odb_read(obj.out(), m_impl->odb(), &g) != 0)
+    return util::fail(libgit2_error("cannot read object " + oid.short_hex()));
   RawObject r;
   r.type = git_object_type2string(git_odb_object_type(obj.get()));
   r.data.assign(static_cast<const char*>(git_odb_object_data(obj.get())), git_odb_object_size(obj.get()));
@@ -455,7 +479,8 @@ util::Result<Repository::CommitInfo> Repository::commit_info(const Oid& commit) 
     return util::fail(libgit2_error("cannot read commit " + commit.short_hex()));
   CommitInfo info;
   info.id = commit;
-  for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) info.parents.push_back(from_git(git_commit_parent_id(c.get(), i)));
+  for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i)
+    info.parents.push_back(from_git(git_commit_parent_id(c.get(), i)));
   if (const git_signature* a = git_commit_author(c.get())) {
     info.author_name = a->name ? a->name : "";
     info.author_email = a->email ? a->email : "";
@@ -471,10 +496,12 @@ util::Result<std::vector<Oid>> Repository::new_commits(const Oid& tip, const std
   if (git_revwalk_new(walk.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot walk history"));
   git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
   git_oid g = to_git(tip);
-  if (git_revwalk_push(walk.get(), &g) != 0) return util::fail(libgit2_error("cannot walk from " + tip.short_hex()));
+  if (git_revwalk_push(walk.get(), &g) != 0)
+    return util::fail(libgit2_error("cannot walk from " + tip.short_hex()));
   for (const auto& e : exclude) {
     git_oid x = to_git(e);
-    if (git_revwalk_hide(walk.get(), &x) != 0) return util::fail(libgit2_error("cannot exclude " + e.short_hex()));
+    if (git_revwalk_hide(walk.get(), &x) != 0)
+      return util::fail(libgit2_error("cannot exclude " + e.short_hex()));
   }
   if (!exclude_glob.empty()) {
     std::string glob(exclude_glob);
@@ -508,7 +535,8 @@ util::Result<std::vector<Oid>> Repository::first_parent_history(const Oid& tip, 
   return out;
 }
 
-util::Result<std::vector<std::pair<std::string, Oid>>> Repository::refs_matching(std::string_view glob) const {
+util::Result<std::vector<std::pair<std::string, Oid>>> Repository::refs_matching(
+    std::string_view glob) const {
   std::vector<std::pair<std::string, Oid>> out;
   std::string g(glob);
   struct Payload {
@@ -530,7 +558,8 @@ util::Result<std::vector<std::pair<std::string, Oid>>> Repository::refs_matching
 
 util::Result<std::optional<std::string>> Repository::config_string(std::string_view key) const {
   ConfigH cfg;
-  if (git_repository_config_snapshot(cfg.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot read config"));
+  if (git_repository_config_snapshot(cfg.out(), m_impl->repo) != 0)
+    return util::fail(libgit2_error("cannot read config"));
   const char* value = nullptr;
   std::string k(key);
   int rc = git_config_get_string(&value, cfg.get(), k.c_str());
@@ -541,9 +570,11 @@ util::Result<std::optional<std::string>> Repository::config_string(std::string_v
 
 util::Result<void> Repository::set_config_bool(std::string_view key, bool value) {
   ConfigH cfg;
-  if (git_repository_config(cfg.out(), m_impl->repo) != 0) return util::fail(libgit2_error("cannot open config"));
+  if (git_repository_config(cfg.out(), m_impl->repo) != 0)
+    return util::fail(libgit2_error("cannot open config"));
   std::string k(key);
-  if (git_config_set_bool(cfg.get(), k.c_str(), value ? 1 : 0) != 0) return util::fail(libgit2_error("cannot set " + k));
+  if (git_config_set_bool(cfg.get(), k.c_str(), value ? 1 : 0) != 0)
+    return util::fail(libgit2_error("cannot set " + k));
   return {};
 }
 

@@ -86,8 +86,9 @@ class Repository {
   util::Result<void> diff(std::optional<Oid> before, std::optional<Oid> after, std::string_view prefix,
                           const std::function<bool(const Change&)>& on_change) const;
   // Calls `on_entry` for every non-tree entry below `tree`, with paths prefixed by `prefix`.
-  util::Result<void> walk(const Oid& tree, std::string_view prefix,
-                          const std::function<bool(const std::string& path, const TreeEntry&)>& on_entry) const;
+  util::Result<void> walk(
+      const Oid& tree, std::string_view prefix,
+      const std::function<bool(const std::string& path, const TreeEntry&)>& on_entry) const;
 
   // The raw content of any object and its type name ("commit", "tree", "blob", "tag").
   struct RawObject {
@@ -107,8 +108,9 @@ class Repository {
   // Commits reachable from `tip` but from none of `exclude` and none of the repository's refs
   // matching `exclude_glob` (e.g. "refs/*": what a push brings in), newest first, at most
   // `limit`. `truncated` tells whether the limit cut the list.
-  util::Result<std::vector<Oid>> new_commits(const Oid& tip, const std::vector<Oid>& exclude, std::string_view exclude_glob,
-                                              std::size_t limit, bool* truncated = nullptr) const;
+  util::Result<std::vector<Oid>> new_commits(const Oid& tip, const std::vector<Oid>& exclude,
+                                             std::string_view exclude_glob, std::size_t limit,
+                                             bool* truncated = nullptr) const;
 
   // First-parent history from `tip`, newest first, at most `limit` commits.
   util::Result<std::vector<Oid>> first_parent_history(const Oid& tip, std::size_t limit) const;

@@ -16,7 +16,8 @@ std::string_view group_of(std::string_view api_version) {
 }
 
 Identity Object::identity() const {
-  return Identity{std::string(group_of(api_version)), std::string(kind), std::string(namespace_), std::string(name)};
+  return Identity{std::string(group_of(api_version)), std::string(kind), std::string(namespace_),
+                  std::string(name)};
 }
 
 FileRole role_of(std::string_view path) {
@@ -121,8 +122,10 @@ std::vector<KustomizeImage> kustomization_images(const yaml::Node& k) {
     if (!e->is_mapping()) continue;
     std::string ref(e->get_string("newName").empty() ? e->get_string("name") : e->get_string("newName"));
     if (ref.empty()) continue;
-    if (auto d = e->get_string("digest"); !d.empty()) ref += "@" + std::string(d);
-    else if (const yaml::Node* t = e->get("newTag"); t && t->is_scalar() && !t->text.empty()) ref += ":" + std::string(t->text);
+    if (auto d = e->get_string("digest"); !d.empty())
+      ref += "@" + std::string(d);
+    else if (const yaml::Node* t = e->get("newTag"); t && t->is_scalar() && !t->text.empty())
+      ref += ":" + std::string(t->text);
     out.push_back(KustomizeImage{std::move(ref), e});
   }
   return out;

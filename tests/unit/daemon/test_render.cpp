@@ -96,7 +96,8 @@ std::vector<GitItem> environment() {
 }
 
 // The tree of the target directory `dir` in a commit of `items`.
-git::Oid target_tree(const test::GitFixture& fx, const std::vector<GitItem>& items, const std::string& dir = "env") {
+git::Oid target_tree(const test::GitFixture& fx, const std::vector<GitItem>& items,
+                     const std::string& dir = "env") {
   auto repo = fx.open();
   auto e = repo.entry_at(fx.tree(items), dir);
   REQUIRE(e);
@@ -123,7 +124,8 @@ Rendered render_ok(const git::Repository& repo, const git::Oid& tree) {
 }
 
 // Renders a target whose only file is `path` with `content`.
-util::Result<Rendered> render_one(const test::TempDir& tmp, const std::string& path, const std::string& content) {
+util::Result<Rendered> render_one(const test::TempDir& tmp, const std::string& path,
+                                  const std::string& content) {
   test::GitFixture fx(tmp, "one-" + std::to_string(std::hash<std::string>{}(path + content)));
   auto repo = fx.open();
   auto tree = target_tree(fx, {{"env/" + path, content}});
@@ -156,8 +158,8 @@ TEST_CASE("manifest_files lists YAML and JSON files below the tree, nothing else
   auto repo = fx.open();
   auto files = manifest_files(repo, target_tree(fx, environment()));
   REQUIRE(files);
-  CHECK(paths_of(*files) ==
-        std::vector<std::string>{"app.yaml", "list.yaml", "nested/deep/job.yml", "run.yaml", "secret.enc.yaml", "svc.json"});
+  CHECK(paths_of(*files) == std::vector<std::string>{"app.yaml", "list.yaml", "nested/deep/job.yml",
+                                                     "run.yaml", "secret.enc.yaml", "svc.json"});
   // Each entry names the blob of its file.
   for (const auto& f : *files) {
     INFO(f.path);
@@ -195,9 +197,11 @@ TEST_CASE("render_files expands documents, Lists and JSON into objects", "[rende
       {"v1", "Service", "", "web", "svc.json"},
   };
   std::vector<std::string> got, want;
-  for (const auto& o : r.objects) got.push_back(o.path + " " + o.api_version + " " + o.kind + " " + o.namespace_ + "/" + o.name);
+  for (const auto& o : r.objects)
+    got.push_back(o.path + " " + o.api_version + " " + o.kind + " " + o.namespace_ + "/" + o.name);
   for (const auto& e : expected)
-    want.push_back(std::string(e.path) + " " + e.api_version + " " + e.kind + " " + e.namespace_ + "/" + e.name);
+    want.push_back(std::string(e.path) + " " + e.api_version + " " + e.kind + " " + e.namespace_ + "/" +
+                   e.name);
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
   CHECK(got == want);
@@ -223,8 +227,9 @@ TEST_CASE("bodies are compact JSON as written and hashes are their SHA-256", "[r
   CHECK(find(r, "ConfigMap", "settings").body ==
         R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"shop"},)"
         R"("data":{"mode":"fast","retries":"3"}})");
-  CHECK(find(r, "Deployment", "web").body ==
-        R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":3,"paused":false}})");
+  CHECK(
+      find(r, "Deployment", "web").body ==
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":3,"paused":false}})");
   // A List item is the item alone.
   CHECK(find(r, "Secret", "creds").body ==
         R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds"},"stringData":{"token":"x"}})");
@@ -264,9 +269,11 @@ TEST_CASE("hashes are stable across renders and change with the content", "[rend
   CHECK(reformatted.hash == first.hash);
 
   // Any change of content does.
-  DesiredObject changed = render_cm(b, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: w}\n");
+  DesiredObject changed =
+      render_cm(b, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: w}\n");
   CHECK(changed.hash != first.hash);
-  DesiredObject reordered = render_cm(b, "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\ndata: {k: v}\n");
+  DesiredObject reordered =
+      render_cm(b, "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\ndata: {k: v}\n");
   CHECK(reordered.hash != first.hash);  // key order is kept as written
 }
 
@@ -304,11 +311,12 @@ TEST_CASE("a file that does not parse fails the whole render with its path and l
     const char* rule;
   };
   const Case cases[] = {
-      {"YAML syntax", "z/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\ndata: {}\n", 4, "yaml.syntax"},
-      {"YAML duplicate key", "bad.yml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nkind: Secret\n", 4,
-       "yaml.duplicate-key"},
-      {"JSON syntax", "bad.json", "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\"\n  \"metadata\": {}\n}\n", 4,
+      {"YAML syntax", "z/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\ndata: {}\n", 4,
        "yaml.syntax"},
+      {"YAML duplicate key", "bad.yml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nkind: Secret\n", 4, "yaml.duplicate-key"},
+      {"JSON syntax", "bad.json",
+       "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\"\n  \"metadata\": {}\n}\n", 4, "yaml.syntax"},
       {"YAML in a .json file", "yaml.json", "apiVersion: v1\nkind: ConfigMap\n", 1, "yaml.syntax"},
   };
   for (const auto& c : cases) {
@@ -342,8 +350,9 @@ TEST_CASE("documents that are not objects, or objects without identity, fail the
       {"name not a string", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x]}\n"},
       {"no kind", "sub/a.yaml", "apiVersion: v1\nmetadata: {name: x}\n"},
       {"no apiVersion", "a.json", R"({"kind": "ConfigMap", "metadata": {"name": "x"}})"},
-      {"second document without name",
-       "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: Secret\nmetadata: {}\n"},
+      {"second document without name", "a.yaml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: Secret\nmetadata: "
+       "{}\n"},
       {"List item without name", "list.yaml",
        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: ok}}\n"
        "- {apiVersion: v1, kind: ConfigMap}\n"},
@@ -373,7 +382,8 @@ TEST_CASE("empty files and comment-only files declare nothing", "[render]") {
   }
 }
 
-TEST_CASE("a render on several threads is the serial render: same objects, order, warnings and error", "[render]") {
+TEST_CASE("a render on several threads is the serial render: same objects, order, warnings and error",
+          "[render]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp, "threads");
   auto repo = fx.open();
@@ -426,7 +436,7 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   // Broken files in two chunks: the first in file order is the one reported, however the
   // threads happen to reach them.
   items[600].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n";  // syntax
-  items[300].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";              // no name
+  items[300].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";            // no name
   auto broken = manifest_files(repo, target_tree(fx, items));
   REQUIRE(broken);
   for (std::size_t threads : {1u, 2u, 8u}) {
@@ -445,7 +455,7 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   after_broken[320].blob = *absent;
   items[300].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\n";
   items[330].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";  // no name
-  auto broken_later = manifest_files(repo, target_tree(fx, items));  // 330, 600
+  auto broken_later = manifest_files(repo, target_tree(fx, items));    // 330, 600
   REQUIRE(broken_later);
   auto before_broken = *broken_later;
   before_broken[320].blob = *absent;

@@ -63,7 +63,8 @@ std::vector<std::string> keys_of(const yaml::Node& n) {
 }
 
 std::string owned_ok(const std::string& body, std::string_view ns, bool set_namespace,
-                     std::string_view group = "apps", std::string_view kind = "Deployment", std::string_view name = "web") {
+                     std::string_view group = "apps", std::string_view kind = "Deployment",
+                     std::string_view name = "web") {
   auto r = owned_body(body, "prod", group, kind, ns, name, set_namespace);
   INFO(body << "\n" << (r ? std::string() : r.error().describe()));
   REQUIRE(r);
@@ -97,7 +98,8 @@ TEST_CASE("owned_body adds the target label and the owner annotation", "[sync]")
   REQUIRE(meta);
   CHECK(meta->get_string("name") == "web");
   CHECK(meta->get_string("namespace") == "shop");
-  CHECK(string_map(meta->get("labels")) == std::map<std::string, std::string>{{"portcullis.io/target", "\"prod\""}});
+  CHECK(string_map(meta->get("labels")) ==
+        std::map<std::string, std::string>{{"portcullis.io/target", "\"prod\""}});
   CHECK(string_map(meta->get("annotations")) ==
         std::map<std::string, std::string>{{"portcullis.io/owned-by", "\"prod/apps/Deployment/shop/web\""}});
   CHECK(k_target_label == "portcullis.io/target");
@@ -113,7 +115,8 @@ TEST_CASE("owned_body merges with existing labels and annotations and replaces f
   const yaml::Node* meta = root_of(out).get("metadata");
   REQUIRE(meta);
   CHECK(string_map(meta->get("labels")) ==
-        std::map<std::string, std::string>{{"app", "\"web\""}, {"portcullis.io/target", "\"prod\""}, {"tier", "\"front\""}});
+        std::map<std::string, std::string>{
+            {"app", "\"web\""}, {"portcullis.io/target", "\"prod\""}, {"tier", "\"front\""}});
   CHECK(string_map(meta->get("annotations")) ==
         std::map<std::string, std::string>{{"note", "\"keep me\""},
                                            {"portcullis.io/owned-by", "\"prod//ConfigMap/shop/web\""},
@@ -204,7 +207,8 @@ TEST_CASE("owned_body escapes what it writes", "[sync]") {
   REQUIRE(meta);
   CHECK(meta->get_string("namespace") == "n\"s\\");
   REQUIRE(meta->get("annotations"));
-  CHECK(meta->get("annotations")->get_string(k_owner_annotation) == owner_value("prod", "", "X", "n\"s\\", "a\"\n"));
+  CHECK(meta->get("annotations")->get_string(k_owner_annotation) ==
+        owner_value("prod", "", "X", "n\"s\\", "a\"\n"));
 }
 
 TEST_CASE("owned_body refuses bodies that are not JSON objects", "[sync]") {
@@ -259,11 +263,13 @@ class FakeApiserver {
 
   // A kubeconfig for this server (context namespace "team") in `tmp`.
   std::filesystem::path kubeconfig(const test::TempDir& tmp) const {
-    return tmp.write("kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: 'http://127.0.0.1:" +
-                                       std::to_string(m_port) +
-                                       "'}\nusers:\n- name: u\n  user: {token: secret-token}\ncontexts:\n"
-                                       "- name: fake\n  context: {cluster: fake, user: u, namespace: team}\n"
-                                       "current-context: fake\n");
+    return tmp.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: 'http://127.0.0.1:" +
+            std::to_string(m_port) +
+            "'}\nusers:\n- name: u\n  user: {token: secret-token}\ncontexts:\n"
+            "- name: fake\n  context: {cluster: fake, user: u, namespace: team}\n"
+            "current-context: fake\n");
   }
 
   std::vector<Request> requests() const {
@@ -303,7 +309,11 @@ class FakeApiserver {
 
  private:
   static json status(int code, const std::string& message) {
-    return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"}, {"message", message}, {"code", code}};
+    return {{"kind", "Status"},
+            {"apiVersion", "v1"},
+            {"status", "Failure"},
+            {"message", message},
+            {"code", code}};
   }
 
   // Resources served per group-version: plural, kind, namespaced.
@@ -311,9 +321,12 @@ class FakeApiserver {
     auto list = [](const std::string& gv, std::vector<std::tuple<const char*, const char*, bool>> resources) {
       json out = {{"kind", "APIResourceList"}, {"groupVersion", gv}, {"resources", json::array()}};
       for (const auto& [plural, kind, namespaced] : resources) {
-        out["resources"].push_back({{"name", plural}, {"kind", kind}, {"namespaced", namespaced}, {"verbs", {"get"}}});
         out["resources"].push_back(
-            {{"name", std::string(plural) + "/status"}, {"kind", kind}, {"namespaced", namespaced}, {"verbs", {"get"}}});
+            {{"name", plural}, {"kind", kind}, {"namespaced", namespaced}, {"verbs", {"get"}}});
+        out["resources"].push_back({{"name", std::string(plural) + "/status"},
+                                    {"kind", kind},
+                                    {"namespaced", namespaced},
+                                    {"verbs", {"get"}}});
       }
       return out;
     };
@@ -324,9 +337,11 @@ class FakeApiserver {
                          {"serviceaccounts", "ServiceAccount", true}});
     if (path == "/apis/apps/v1") return list("apps/v1", {{"deployments", "Deployment", true}});
     if (path == "/apis/rbac.authorization.k8s.io/v1")
-      return list("rbac.authorization.k8s.io/v1", {{"clusterroles", "ClusterRole", false}, {"roles", "Role", true}});
+      return list("rbac.authorization.k8s.io/v1",
+                  {{"clusterroles", "ClusterRole", false}, {"roles", "Role", true}});
     if (path == "/apis/apiextensions.k8s.io/v1")
-      return list("apiextensions.k8s.io/v1", {{"customresourcedefinitions", "CustomResourceDefinition", false}});
+      return list("apiextensions.k8s.io/v1",
+                  {{"customresourcedefinitions", "CustomResourceDefinition", false}});
     if (path == "/apis/example.com/v1" &&
         m_objects.contains("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"))
       return list("example.com/v1", {{"widgets", "Widget", true}});
@@ -343,10 +358,12 @@ class FakeApiserver {
       a.status = code;
       a.set_content(body.dump(), "application/json");
     };
-    if (q.get_header_value("Authorization") != "Bearer secret-token") return reply(401, status(401, "Unauthorized"));
+    if (q.get_header_value("Authorization") != "Bearer secret-token")
+      return reply(401, status(401, "Unauthorized"));
     if (auto f = m_failures.find(q.method + " " + q.path); f != m_failures.end() && f->second.second > 0) {
       --f->second.second;
-      return reply(f->second.first, status(f->second.first, "injected failure of " + q.method + " " + q.path));
+      return reply(f->second.first,
+                   status(f->second.first, "injected failure of " + q.method + " " + q.path));
     }
     if (q.method == "GET") {
       if (auto d = discovery(q.path)) return reply(200, *d);
@@ -363,7 +380,8 @@ class FakeApiserver {
         }
         json list = {{"kind", "ConfigMapList"}, {"apiVersion", "v1"}, {"items", json::array()}};
         for (const auto& [path, o] : m_objects) {
-          if (!path.starts_with(q.path + "/") || path.find('/', q.path.size() + 1) != std::string::npos) continue;
+          if (!path.starts_with(q.path + "/") || path.find('/', q.path.size() + 1) != std::string::npos)
+            continue;
           const json labels = o["metadata"].value("labels", json::object());
           bool match = std::all_of(wanted.begin(), wanted.end(), [&](const auto& kv) {
             return labels.contains(kv.first) && labels[kv.first] == kv.second;
@@ -380,16 +398,19 @@ class FakeApiserver {
       return reply(200, o);
     }
     if (q.method == "PATCH") {
-      if (r.content_type != "application/apply-patch+yaml") return reply(415, status(415, "not an apply patch"));
+      if (r.content_type != "application/apply-patch+yaml")
+        return reply(415, status(415, "not an apply patch"));
       json o = json::parse(q.body, nullptr, /*allow_exceptions=*/false);
       if (!o.is_object()) return reply(400, status(400, "body is not a JSON object"));
       if (o.contains("metadata") && o["metadata"].contains("labels"))  // as the apiserver validates them
         for (const auto& [k, v] : o["metadata"]["labels"].items())
           if (!v.is_string() || v.get<std::string>().size() > 63)
-            return reply(422, status(422, "metadata.labels: Invalid value: must be no more than 63 characters"));
+            return reply(422,
+                         status(422, "metadata.labels: Invalid value: must be no more than 63 characters"));
       auto it = m_objects.find(q.path);
       bool created = it == m_objects.end();
-      o["metadata"]["uid"] = created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
+      o["metadata"]["uid"] =
+          created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
       m_objects[q.path] = o;
       return reply(created ? 201 : 200, o);
     }
@@ -534,10 +555,13 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
   TargetSyncer syncer(h.config, "portcullis-system");
   // File order puts namespaced objects first: the order must come from the kinds.
   const std::vector<GitItem> items{
-      {"env/a-app.yaml", configmap("settings") +
-                             "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"},
-      {"env/b-widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: shop}\n"},
-      {"env/c-rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n"},
+      {"env/a-app.yaml",
+       configmap("settings") +
+           "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"},
+      {"env/b-widget.yaml",
+       "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: shop}\n"},
+      {"env/c-rbac.yaml",
+       "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n"},
       {"env/d-crd.yaml", k_crd},
       {"env/e-ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"},
       {"env/README.md", "not a manifest"},
@@ -621,12 +645,12 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
   REQUIRE(rendered);
   for (const auto& e : inv.entries) {
     INFO(e.key());
-    std::string path = e.kind == "ConfigMap" ? cm
-                       : e.kind == "Deployment" ? deploy
-                       : e.kind == "Widget" ? widget
+    std::string path = e.kind == "ConfigMap"     ? cm
+                       : e.kind == "Deployment"  ? deploy
+                       : e.kind == "Widget"      ? widget
                        : e.kind == "ClusterRole" ? role
-                       : e.kind == "Namespace" ? ns
-                                               : crd;
+                       : e.kind == "Namespace"   ? ns
+                                                 : crd;
     auto live = h.api.object(path);
     REQUIRE(live);
     CHECK(e.uid == (*live)["metadata"]["uid"]);
@@ -659,7 +683,8 @@ TEST_CASE("a target's namespace overrides the context's; forceConflicts: false a
 TEST_CASE("unchanged trees and unchanged objects are not applied again", "[sync][apiserver]") {
   Harness h;
   TargetSyncer syncer(h.config, "portcullis-system");
-  const std::string app = configmap("settings") + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+  const std::string app =
+      configmap("settings") + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
   std::vector<GitItem> items{{"env/app.yaml", app},
                              {"env/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"},
                              {"env/other.yaml", configmap("other")}};
@@ -722,13 +747,15 @@ TEST_CASE("an object whose file was renamed is pruned once that file is deleted"
   // must follow an unchanged object into its new file.
   Harness h;
   TargetSyncer syncer(h.config, "portcullis-system");
-  SyncResult first =
-      h.sync(syncer, {{"env/a.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
+  SyncResult first = h.sync(
+      syncer,
+      {{"env/a.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
   INFO(describe(first));
   REQUIRE(first.state == SyncState::synced);
 
-  SyncResult renamed =
-      h.sync(syncer, {{"env/b.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
+  SyncResult renamed = h.sync(
+      syncer,
+      {{"env/b.yaml", configmap("x")}, {"env/p.yaml", configmap("p")}, {"env/q.yaml", configmap("q")}});
   INFO(describe(renamed));
   CHECK(renamed.state == SyncState::synced);
   CHECK(renamed.applied == 0);  // the same body
@@ -780,7 +807,8 @@ TEST_CASE("the prune guards: allowEmpty, maxPruneShare and a one-time allow", "[
     INFO(describe(r));
     CHECK(r.state == SyncState::synced);
     CHECK(r.pruned == 4);
-    CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("a"), cm_path("b"), cm_path("c"), cm_path("d")});
+    CHECK(sorted(h.deleted()) ==
+          std::vector<std::string>{cm_path("a"), cm_path("b"), cm_path("c"), cm_path("d")});
     CHECK(h.inventory().entries.empty());
   }
 
@@ -896,7 +924,8 @@ TEST_CASE("nothing is pruned after a failed apply, discovery or render", "[sync]
 
   SECTION("a file does not parse: no apply, no prune, the inventory untouched") {
     std::vector<GitItem> next = configmaps({"a", "c"});
-    next.push_back({"env/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b\n"});  // d removed, b broken
+    next.push_back(
+        {"env/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b\n"});  // d removed, b broken
     SyncResult r = h.sync(syncer, next);
     INFO(describe(r));
     CHECK(r.state == SyncState::failed);
@@ -959,12 +988,13 @@ TEST_CASE("nothing is pruned after a failed apply, discovery or render", "[sync]
   }
 }
 
-TEST_CASE("prune deletes only live objects this target applied, with a UID precondition", "[sync][apiserver]") {
+TEST_CASE("prune deletes only live objects this target applied, with a UID precondition",
+          "[sync][apiserver]") {
   Harness h;
   h.config.max_prune_share = 1;
   TargetSyncer syncer(h.config, "portcullis-system");
-  REQUIRE(h.sync(syncer, configmaps({"ours", "copied", "recreated", "gone", "disabled", "raced", "kept"})).state ==
-          SyncState::synced);
+  REQUIRE(h.sync(syncer, configmaps({"ours", "copied", "recreated", "gone", "disabled", "raced", "kept"}))
+              .state == SyncState::synced);
   std::map<std::string, std::string> uids;
   for (const auto& e : h.inventory().entries) uids[e.name] = e.uid;
   REQUIRE(uids.size() == 7);
@@ -976,7 +1006,8 @@ TEST_CASE("prune deletes only live objects this target applied, with a UID preco
     h.api.put(cm_path(name), *o);
   };
   // An annotation copied from another object of the target (as operators copy them).
-  edit("copied", [](json& o) { o["metadata"]["annotations"]["portcullis.io/owned-by"] = "prod//ConfigMap/team/kept"; });
+  edit("copied",
+       [](json& o) { o["metadata"]["annotations"]["portcullis.io/owned-by"] = "prod//ConfigMap/team/kept"; });
   // Deleted and created again by someone else: a new UID (the annotation may even survive).
   edit("recreated", [](json& o) { o["metadata"]["uid"] = "someone-elses"; });
   h.api.erase(cm_path("gone"));
@@ -1006,11 +1037,13 @@ TEST_CASE("prune deletes only live objects this target applied, with a UID preco
   for (const char* name : {"copied", "recreated", "disabled"}) {
     INFO(name);
     CHECK(h.api.object(cm_path(name)));
-    CHECK(std::any_of(r.warnings.begin(), r.warnings.end(),
-                      [&](const std::string& w) { return w.find("team/" + std::string(name)) != std::string::npos; }));
+    CHECK(std::any_of(r.warnings.begin(), r.warnings.end(), [&](const std::string& w) {
+      return w.find("team/" + std::string(name)) != std::string::npos;
+    }));
   }
-  CHECK(std::any_of(r.warnings.begin(), r.warnings.end(),
-                    [](const std::string& w) { return w.find("team/raced") != std::string::npos && w.find("UID") != std::string::npos; }));
+  CHECK(std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+    return w.find("team/raced") != std::string::npos && w.find("UID") != std::string::npos;
+  }));
   CHECK(h.api.object(cm_path("raced")));
   CHECK(h.api.object(cm_path("kept")));
   // None of them is the target's any more.
@@ -1021,7 +1054,8 @@ TEST_CASE("cluster-scoped objects are pruned by their cluster path", "[sync][api
   Harness h;
   TargetSyncer syncer(h.config, "portcullis-system");
   std::vector<GitItem> items = configmaps({"a", "b", "c"});
-  items.push_back({"env/role.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n"});
+  items.push_back({"env/role.yaml",
+                   "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n"});
   REQUIRE(h.sync(syncer, items).state == SyncState::synced);
   SyncResult r = h.sync(syncer, configmaps({"a", "b", "c"}));
   INFO(describe(r));
@@ -1056,27 +1090,34 @@ TEST_CASE("DesiredState keeps its body deflated and gives it back whole", "[sync
   big += R"("}})";
   // Beyond the deflate window (4 KiB) with little to compress: stored nearly as is.
   std::string noise = R"({"data":{"k":")";
-  for (std::uint32_t x = 12345, i = 0; i < 9000; ++i) noise += static_cast<char>('!' + ((x = x * 1103515245u + 12345u) >> 16) % 90);
+  for (std::uint32_t x = 12345, i = 0; i < 9000; ++i)
+    noise += static_cast<char>('!' + ((x = x * 1103515245u + 12345u) >> 16) % 90);
   noise += R"("}})";
   const std::string bodies[] = {"", "{}", R"({"a":"\u00e9\n\t"})", big, noise};
   for (const auto& body : bodies) {
     INFO(body.substr(0, 60));
-    DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, body);
+    DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true},
+                   body);
     CHECK(d.body() == body);
-    DesiredState same("v1", "ConfigMap", "", "ns", "x", "other.yaml", kube::Resource{"/api/v1", "configmaps", true}, body);
+    DesiredState same("v1", "ConfigMap", "", "ns", "x", "other.yaml",
+                      kube::Resource{"/api/v1", "configmaps", true}, body);
     CHECK(d.same_body(same));
-    DesiredState other("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, body + " ");
+    DesiredState other("v1", "ConfigMap", "", "ns", "x", "x.yaml",
+                       kube::Resource{"/api/v1", "configmaps", true}, body + " ");
     CHECK_FALSE(d.same_body(other));
   }
-  DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, big);
+  DesiredState d("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true},
+                 big);
   CHECK(d.what() == "v1 ConfigMap ns/x");
   // Held deflated: the repetitive body shrinks, noise does not grow much.
   CHECK(d.stored_size() * 10 < big.size());
-  DesiredState n("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true}, noise);
+  DesiredState n("v1", "ConfigMap", "", "ns", "x", "x.yaml", kube::Resource{"/api/v1", "configmaps", true},
+                 noise);
   CHECK(n.stored_size() < noise.size() + 64);
 }
 
-TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back after a restart", "[sync][apiserver]") {
+TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back after a restart",
+          "[sync][apiserver]") {
   Harness h;
   const std::string shard_prefix = k_inventory + "-";
   // The head and its shards as stored: every entry's name, and the shards' generation.
@@ -1125,7 +1166,8 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
     CHECK(h.api.paths(shard_prefix).size() == 4);
     // Shards are written before the head that names them.
     auto log = h.api.requests();
-    CHECK(index_of(log, "PATCH", k_inventory + "-" + generation + "-4") < index_of(log, "PATCH", k_inventory));
+    CHECK(index_of(log, "PATCH", k_inventory + "-" + generation + "-4") <
+          index_of(log, "PATCH", k_inventory));
     first_generation = generation;
   }
 
@@ -1164,7 +1206,8 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
     INFO(describe(r));
     CHECK(r.state == SyncState::failed);
     REQUIRE_FALSE(r.errors.empty());
-    CHECK_THAT(r.errors.front(), Catch::Contains("incomplete") && Catch::Contains(generation + "-2 is missing"));
+    CHECK_THAT(r.errors.front(),
+               Catch::Contains("incomplete") && Catch::Contains(generation + "-2 is missing"));
     CHECK(h.deleted().empty());
     CHECK(h.api.object(cm_path("cm-18")));
     // Restored (from a backup, say), the next sync goes on and prunes what it should.
@@ -1192,7 +1235,8 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
   }
 }
 
-TEST_CASE("shards a failed store left are deleted by the next store; long target names shard too", "[sync][apiserver]") {
+TEST_CASE("shards a failed store left are deleted by the next store; long target names shard too",
+          "[sync][apiserver]") {
   Harness h;
   const std::string shard_prefix = k_inventory + "-";
   std::vector<std::string> ten;
@@ -1228,7 +1272,8 @@ TEST_CASE("shards a failed store left are deleted by the next store; long target
   SyncResult l = h.sync(long_syncer, configmaps(ten));
   INFO(describe(l));
   CHECK(l.state == SyncState::synced);
-  auto long_head = h.api.object("/api/v1/namespaces/portcullis-system/configmaps/portcullis-inventory-" + long_config.name);
+  auto long_head = h.api.object("/api/v1/namespaces/portcullis-system/configmaps/portcullis-inventory-" +
+                                long_config.name);
   REQUIRE(long_head);
   CHECK((*long_head)["data"].value("shards", "") == "4");
 }

@@ -34,7 +34,8 @@ const policy::Environment k_dev{"dev", "environments/dev", false, "team", std::n
 const policy::Environment k_prod{"prod", "environments/prod", true, "team", std::nullopt};
 
 // The tree entry of a file with `content` and `mode`, read back through libgit2.
-git::TreeEntry entry_of(const test::GitFixture& fx, const std::string& content, const std::string& mode = "100644") {
+git::TreeEntry entry_of(const test::GitFixture& fx, const std::string& content,
+                        const std::string& mode = "100644") {
   auto tree = fx.tree({{"f", content, mode}});
   auto repo = fx.open();
   auto e = repo.entry_at(tree, "f");
@@ -51,8 +52,10 @@ struct Expected {
   const char* message_part;
 };
 
-void check_findings(const std::vector<Finding>& actual, const std::vector<Expected>& expected, const std::string& path) {
-  for (const auto& f : actual) INFO("finding: " << f.rule << " " << f.line << ":" << f.column << " " << f.message);
+void check_findings(const std::vector<Finding>& actual, const std::vector<Expected>& expected,
+                    const std::string& path) {
+  for (const auto& f : actual)
+    INFO("finding: " << f.rule << " " << f.line << ":" << f.column << " " << f.message);
   REQUIRE(actual.size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& f = actual[i];
@@ -104,10 +107,14 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
   const std::string big_cm = k_cm + "data:\n  a: " + std::string(100, 'x') + "\n";
   const Case cases[] = {
       {"valid ConfigMap", "cfg.yaml", k_cm + "data:\n  a: x\n", {}},
-      {"valid JSON manifest", "cfg.json", R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}})", {}},
+      {"valid JSON manifest",
+       "cfg.json",
+       R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}})",
+       {}},
       {.name = "several documents and a List",
        .file = "all.yaml",
-       .content = k_cm + "---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+       .content = k_cm + "---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, "
+                         "metadata: {name: a}}\n"
                          "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n",
        .objects = 3},
       {.name = "empty documents", .file = "empty.yaml", .content = "---\n---\n", .objects = 0},
@@ -136,21 +143,38 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
        .content = "just a string\n",
        .findings = {{"k8s.not-an-object", E, 1, 1, "document 1 is a scalar, not a Kubernetes object"}},
        .objects = 0},
-      {"array document after an object", "array.yaml", k_cm + "---\n- a\n- b\n",
+      {"array document after an object",
+       "array.yaml",
+       k_cm + "---\n- a\n- b\n",
        {{"k8s.not-an-object", E, 6, 1, "document 2 is an array"}}},
-      {"List item that is not an object", "list.yaml", "apiVersion: v1\nkind: List\nitems:\n- 3\n",
+      {"List item that is not an object",
+       "list.yaml",
+       "apiVersion: v1\nkind: List\nitems:\n- 3\n",
        {{"k8s.not-an-object", E, 4, 3, "list item is not a Kubernetes object"}}},
-      {"missing name", "nameless.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+      {"missing name",
+       "nameless.yaml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
        {{"k8s.missing-field", E, 1, 1, "missing metadata.name"}}},
-      {"missing apiVersion and kind", "kindless.yaml", "metadata:\n  name: k\n",
+      {"missing apiVersion and kind",
+       "kindless.yaml",
+       "metadata:\n  name: k\n",
        {{"k8s.missing-field", E, 1, 1, "missing apiVersion, kind"}}},
-      {"plaintext Secret data", "secret.yaml", secret + "data:\n  password: aHVudGVyMg==\n",
+      {"plaintext Secret data",
+       "secret.yaml",
+       secret + "data:\n  password: aHVudGVyMg==\n",
        {{"content.plaintext-secret", E, 6, 3, "Secret carries data in plaintext"}}},
-      {"plaintext Secret stringData", "secret.yaml", secret + "stringData: {password: hunter2}\n",
+      {"plaintext Secret stringData",
+       "secret.yaml",
+       secret + "stringData: {password: hunter2}\n",
        {{"content.plaintext-secret", E, 5, 13, "Secret carries stringData in plaintext"}}},
-      {"Secret without data", "secret.yaml", secret + "type: kubernetes.io/basic-auth\ndata: {}\nstringData: {}\n", {}},
-      {"SOPS-encrypted Secret", "secret.yaml",
-       secret + "data:\n  password: ENC[AES256_GCM,data:abc=,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:x,type:str]\n"
+      {"Secret without data",
+       "secret.yaml",
+       secret + "type: kubernetes.io/basic-auth\ndata: {}\nstringData: {}\n",
+       {}},
+      {"SOPS-encrypted Secret",
+       "secret.yaml",
+       secret + "data:\n  password: ENC[AES256_GCM,data:abc=,type:str]\nsops:\n  mac: "
+                "ENC[AES256_GCM,data:x,type:str]\n"
                 "  version: 3.8.1\n",
        {}},
       {.name = "plaintext Secret as a warning",
@@ -194,7 +218,8 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
       {.name = "untagged image in a protected environment",
        .file = "web.yaml",
        .content = deployment("nginx"),
-       .findings = {{"content.image-untagged", E, 10, 16, "image nginx (container web) has no tag or digest"}},
+       .findings = {{"content.image-untagged", E, 10, 16,
+                     "image nginx (container web) has no tag or digest"}},
        .protected_env = true},
       {.name = "registry port is not a tag",
        .file = "web.yaml",
@@ -203,7 +228,8 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
        .protected_env = true},
       {.name = "digest pins :latest",
        .file = "web.yaml",
-       .content = deployment("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+       .content =
+           deployment("nginx:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
        .protected_env = true},
       {.name = "tagged image in a protected environment",
        .file = "web.yaml",
@@ -243,7 +269,11 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
        .content = "resources: [\n",
        .findings = {{"yaml.syntax", E, 2, 1, ""}},
        .objects = 0},
-      {.name = "text file that is not a manifest", .file = "README.md", .content = "# notes: [\n", .checked = false, .objects = 0},
+      {.name = "text file that is not a manifest",
+       .file = "README.md",
+       .content = "# notes: [\n",
+       .checked = false,
+       .objects = 0},
       {.name = "binary file",
        .file = "logo.png",
        .content = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16),
@@ -277,13 +307,22 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
        .checked = false,
        .objects = 0,
        .max_file_size = 64},
-      {.name = "file at the size limit", .file = "cfg.yaml", .content = big_cm, .max_file_size = big_cm.size()},
-      {"schema type violation", "cfg.yaml", k_cm + "data:\n  a: 1\n",
+      {.name = "file at the size limit",
+       .file = "cfg.yaml",
+       .content = big_cm,
+       .max_file_size = big_cm.size()},
+      {"schema type violation",
+       "cfg.yaml",
+       k_cm + "data:\n  a: 1\n",
        {{"schema.type", E, 6, 6, "data.a: expected string, got integer 1"}}},
-      {"schema violations in a List item", "list.yaml",
-       "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  data: {a: 1}\n",
+      {"schema violations in a List item",
+       "list.yaml",
+       "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n  "
+       "data: {a: 1}\n",
        {{"schema.type", E, 7, 13, "data.a: expected string"}}},
-      {"unknown field in strict mode", "cfg.yaml", k_cm + "extra: 1\n",
+      {"unknown field in strict mode",
+       "cfg.yaml",
+       k_cm + "extra: 1\n",
        {{"schema.unknown-field", E, 5, 1, "unknown field \"extra\""}}},
       {.name = "unknown field in lenient mode",
        .file = "cfg.yaml",
@@ -338,39 +377,76 @@ TEST_CASE("check_file declares the identities of objects, namespaced by the envi
     std::vector<std::uint32_t> lines;
   };
   const Case cases[] = {
-      {"namespace defaulted from the environment", k_cm, Store::k8s, {object_key({"", "ConfigMap", "team", "cfg"})}, {1}},
-      {"namespace of the manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: other}\n",
-       Store::k8s, {object_key({"", "ConfigMap", "other", "cfg"})}, {1}},
-      {"group of the apiVersion", deployment("nginx:1.25"), Store::k8s, {object_key({"apps", "Deployment", "team", "web"})},
+      {"namespace defaulted from the environment",
+       k_cm,
+       Store::k8s,
+       {object_key({"", "ConfigMap", "team", "cfg"})},
        {1}},
-      {"cluster-scoped kind loses its namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1, namespace: x}\n",
-       Store::k8s, {object_key({"", "Namespace", "", "ns1"})}, {1}},
-      {"cluster-scoped kind without a namespace", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n", Store::k8s,
-       {object_key({"", "Namespace", "", "ns1"})}, {1}},
-      {"without a store the scope is unknown", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n", Store::none,
-       {object_key({"", "Namespace", "team", "ns1"})}, {1}},
-      {"unknown kinds are namespaced by default", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
-       Store::k8s, {object_key({"example.com", "Widget", "team", "w"})}, {1}},
-      {"every document and List item", k_cm + "---\napiVersion: v1\nkind: List\nitems:\n"
-                                               "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
-                                               "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n",
+      {"namespace of the manifest",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: other}\n",
+       Store::k8s,
+       {object_key({"", "ConfigMap", "other", "cfg"})},
+       {1}},
+      {"group of the apiVersion",
+       deployment("nginx:1.25"),
+       Store::k8s,
+       {object_key({"apps", "Deployment", "team", "web"})},
+       {1}},
+      {"cluster-scoped kind loses its namespace",
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1, namespace: x}\n",
+       Store::k8s,
+       {object_key({"", "Namespace", "", "ns1"})},
+       {1}},
+      {"cluster-scoped kind without a namespace",
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n",
+       Store::k8s,
+       {object_key({"", "Namespace", "", "ns1"})},
+       {1}},
+      {"without a store the scope is unknown",
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n",
+       Store::none,
+       {object_key({"", "Namespace", "team", "ns1"})},
+       {1}},
+      {"unknown kinds are namespaced by default",
+       "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+       Store::k8s,
+       {object_key({"example.com", "Widget", "team", "w"})},
+       {1}},
+      {"every document and List item",
+       k_cm + "---\napiVersion: v1\nkind: List\nitems:\n"
+              "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+              "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n",
        Store::k8s,
        {object_key({"", "ConfigMap", "team", "cfg"}), object_key({"", "ConfigMap", "team", "a"}),
         object_key({"", "Secret", "team", "b"})},
        {1, 9, 10}},
-      {"objects with problems are still declared", k_cm + "data: {a: 1}\n", Store::k8s,
-       {object_key({"", "ConfigMap", "team", "cfg"})}, {1}},
-      {"objects without a name are not", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", Store::k8s, {}, {}},
-      {"a CRD declares itself and its kind", k_widget_crd, Store::k8s,
+      {"objects with problems are still declared",
+       k_cm + "data: {a: 1}\n",
+       Store::k8s,
+       {object_key({"", "ConfigMap", "team", "cfg"})},
+       {1}},
+      {"objects without a name are not",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+       Store::k8s,
+       {},
+       {}},
+      {"a CRD declares itself and its kind",
+       k_widget_crd,
+       Store::k8s,
        {object_key({"apiextensions.k8s.io", "CustomResourceDefinition", "team", "widgets.example.com"}),
         crd_key("example.com", "Widget")},
        {1, 1}},
       {"SOPS-encrypted names are not declared",
-       "apiVersion: v1\nkind: Secret\nmetadata: {name: 'ENC[AES256_GCM,data:x,type:str]'}\nsops: {mac: 'ENC[x]'}\n",
-       Store::k8s, {}, {}},
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: 'ENC[AES256_GCM,data:x,type:str]'}\nsops: {mac: "
+       "'ENC[x]'}\n",
+       Store::k8s,
+       {},
+       {}},
       {"SOPS-encrypted files with plain names are",
-       "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: 'ENC[x]'}\nsops: {mac: 'ENC[x]'}\n", Store::k8s,
-       {object_key({"", "Secret", "team", "s"})}, {1}},
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: 'ENC[x]'}\nsops: {mac: 'ENC[x]'}\n",
+       Store::k8s,
+       {object_key({"", "Secret", "team", "s"})},
+       {1}},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -441,16 +517,20 @@ TEST_CASE("index_records skips what check_file does not read as manifests", "[ch
   CHECK(index_records(repo, "environments/dev/cfg.yaml", entry, k_dev, {}, nullptr).size() == 1);
 }
 
-TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported as schema.missing", "[checks]") {
+TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported as schema.missing",
+          "[checks]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   auto store = make_store(tmp);
   policy::ServerConfig config;
 
-  const std::string good = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: good}\nspec: {size: 3}\n";
-  const std::string bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: bad}\nspec:\n  size: big\n";
+  const std::string good =
+      "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: good}\nspec: {size: 3}\n";
+  const std::string bad =
+      "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: bad}\nspec:\n  size: big\n";
   const std::string labels =
-      "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: labelled\n  labels:\n    tier: 1\nspec: {size: 3}\n";
+      "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: labelled\n  labels:\n    tier: 1\nspec: "
+      "{size: 3}\n";
   const std::string other_version = "apiVersion: example.com/v9\nkind: Widget\nmetadata: {name: w9}\n";
   const std::string unknown = "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {name: g}\n";
   const std::string mixed = k_cm + "---\n" + unknown;
@@ -487,13 +567,15 @@ TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported a
     // Once it is known, custom resources are validated in the first pass already.
     r = first(bad, "bad.yaml");
     CHECK_FALSE(r.deferred);
-    check_findings(r.findings, {{"schema.type", Level::error, 5, 9, "spec.size: expected integer, got string \"big\""}},
+    check_findings(r.findings,
+                   {{"schema.type", Level::error, 5, 9, "spec.size: expected integer, got string \"big\""}},
                    "environments/dev/bad.yaml");
     CHECK(r.findings[0].object == "Widget \"bad\"");
 
     // Their metadata is validated against the store's ObjectMeta.
     r = first(labels, "labels.yaml");
-    check_findings(r.findings, {{"schema.type", Level::error, 6, 11, "metadata.labels.tier: expected string"}},
+    check_findings(r.findings,
+                   {{"schema.type", Level::error, 6, 11, "metadata.labels.tier: expected string"}},
                    "environments/dev/labels.yaml");
 
     // The deferred pass validates what was deferred, reports missing schemas, and nothing else.
@@ -505,17 +587,23 @@ TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported a
     const std::vector<Case> cases = {
         {"now valid", good, {}},
         {"now invalid", bad, {{"schema.type", Level::error, 5, 9, "spec.size: expected integer"}}},
-        {"version no CRD declares", other_version,
+        {"version no CRD declares",
+         other_version,
          {{"schema.missing", missing_level, 1, 1,
-           "no schema for example.com/v9/Widget (a CRD in the repository declares other versions of this kind)"}}},
-        {"kind nobody declares", unknown,
+           "no schema for example.com/v9/Widget (a CRD in the repository declares other versions of this "
+           "kind)"}}},
+        {"kind nobody declares",
+         unknown,
          {{"schema.missing", missing_level, 1, 1,
            "no schema for other.io/v1/Gizmo in the server's schema store or in a CRD in the repository"}}},
-        {"known kinds are not reported again", mixed,
+        {"known kinds are not reported again",
+         mixed,
          {{"schema.missing", missing_level, 6, 1, "no schema for other.io/v1/Gizmo"}}},
         {"known kinds with problems are not reported again", k_cm + "data: {a: 1}\n", {}},
         {"syntax errors are not reported again", k_cm + " bad: [\n", {}},
-        {"objects without names are not reported again", "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {}\n", {}},
+        {"objects without names are not reported again",
+         "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {}\n",
+         {}},
         {"SOPS files are not validated", unknown + "sops: {mac: 'ENC[x]'}\n", {}},
     };
     for (const auto& c : cases) {
@@ -547,8 +635,9 @@ spec:
         properties:
           size: {type: strin}
 )";
-  const std::string nameless = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x}\n"
-                               "spec: {group: example.com, versions: [{name: v1}]}\n";
+  const std::string nameless =
+      "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x}\n"
+      "spec: {group: example.com, versions: [{name: v1}]}\n";
   struct Case {
     const char* name;
     std::string content;
@@ -556,8 +645,10 @@ spec:
     std::size_t declared;
   };
   const Case cases[] = {
-      {"schema that does not compile", broken,
-       {{"schema.invalid", Level::error, 14, 0, "the openAPIV3Schema of version v1 does not compile"}}, 1},
+      {"schema that does not compile",
+       broken,
+       {{"schema.invalid", Level::error, 14, 0, "the openAPIV3Schema of version v1 does not compile"}},
+       1},
       {"CRD without a kind", nameless, {{"schema.invalid", Level::error, 1, 1, "spec.names.kind"}}, 1},
   };
   for (const auto& c : cases) {

@@ -31,7 +31,9 @@ std::string configmap(const std::string& name, const std::string& extra = "") {
   return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n" + extra;
 }
 
-Oid zero() { return Oid{}; }
+Oid zero() {
+  return Oid{};
+}
 
 // "rule file" of every finding, in order, for compact comparisons.
 std::vector<std::string> summary(const Report& r) {
@@ -42,7 +44,8 @@ std::vector<std::string> summary(const Report& r) {
 
 std::string describe(const Report& r) {
   std::string s;
-  for (const auto& f : r.findings) s += f.ref + " " + f.rule + " " + f.file + ":" + std::to_string(f.line) + " " + f.message + "\n";
+  for (const auto& f : r.findings)
+    s += f.ref + " " + f.rule + " " + f.file + ":" + std::to_string(f.line) + " " + f.message + "\n";
   for (const auto& n : r.notes) s += "note: " + n + "\n";
   return s;
 }
@@ -54,7 +57,8 @@ struct Run {
   policy::ServerConfig config = {};
 };
 
-Report gate(const test::GitFixture& fx, const fs::path& index_dir, std::vector<RefUpdate> updates, const Run& run = {}) {
+Report gate(const test::GitFixture& fx, const fs::path& index_dir, std::vector<RefUpdate> updates,
+            const Run& run = {}) {
   auto repo = fx.open();
   Deadline deadline(run.budget);
   GateInput in{repo, run.config, run.store, updates, deadline, run.mode, index_dir, "tester", {}, 0};
@@ -120,21 +124,43 @@ TEST_CASE("parse_updates reads pre-receive lines and refuses malformed ones", "[
   const Case cases[] = {
       {"one line", a + " " + b + " refs/heads/main\n", 10, {"refs/heads/main"}, nullptr},
       {"no final newline", a + " " + b + " refs/heads/main", 10, {"refs/heads/main"}, nullptr},
-      {"CRLF line ends", a + " " + b + " refs/heads/main\r\n" + z + " " + b + " refs/tags/v1\r\n", 10,
-       {"refs/heads/main", "refs/tags/v1"}, nullptr},
-      {"blank lines are skipped", "\n\n" + a + " " + b + " refs/heads/main\n\r\n\n", 10, {"refs/heads/main"}, nullptr},
-      {"upper-case hex", "0123456789ABCDEF0123456789ABCDEF01234567 " + b + " refs/heads/x\n", 10, {"refs/heads/x"},
+      {"CRLF line ends",
+       a + " " + b + " refs/heads/main\r\n" + z + " " + b + " refs/tags/v1\r\n",
+       10,
+       {"refs/heads/main", "refs/tags/v1"},
+       nullptr},
+      {"blank lines are skipped",
+       "\n\n" + a + " " + b + " refs/heads/main\n\r\n\n",
+       10,
+       {"refs/heads/main"},
+       nullptr},
+      {"upper-case hex",
+       "0123456789ABCDEF0123456789ABCDEF01234567 " + b + " refs/heads/x\n",
+       10,
+       {"refs/heads/x"},
        nullptr},
       {"empty input", "", 10, {}, nullptr},
-      {"exactly max_refs", a + " " + b + " refs/heads/a\n" + a + " " + b + " refs/heads/b\n", 2,
-       {"refs/heads/a", "refs/heads/b"}, nullptr},
-      {"blank lines do not count against max_refs", a + " " + b + " refs/heads/a\n\n\n", 1, {"refs/heads/a"}, nullptr},
+      {"exactly max_refs",
+       a + " " + b + " refs/heads/a\n" + a + " " + b + " refs/heads/b\n",
+       2,
+       {"refs/heads/a", "refs/heads/b"},
+       nullptr},
+      {"blank lines do not count against max_refs",
+       a + " " + b + " refs/heads/a\n\n\n",
+       1,
+       {"refs/heads/a"},
+       nullptr},
       {"more than max_refs",
-       a + " " + b + " refs/heads/a\n" + a + " " + b + " refs/heads/b\n" + a + " " + b + " refs/heads/c\n", 2, {},
+       a + " " + b + " refs/heads/a\n" + a + " " + b + " refs/heads/b\n" + a + " " + b + " refs/heads/c\n",
+       2,
+       {},
        "more than 2 refs"},
       {"two fields", a + " " + b + "\n", 10, {}, "malformed hook input on line 1"},
-      {"a ref with a space is kept whole for the gate to judge", a + " " + b + " refs/heads/a b\n", 10,
-       {"refs/heads/a b"}, nullptr},
+      {"a ref with a space is kept whole for the gate to judge",
+       a + " " + b + " refs/heads/a b\n",
+       10,
+       {"refs/heads/a b"},
+       nullptr},
       {"short object id", a.substr(0, 39) + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"long object id", a + "0 " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"not hex", std::string(40, 'g') + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
@@ -143,12 +169,21 @@ TEST_CASE("parse_updates reads pre-receive lines and refuses malformed ones", "[
       {"tab separated", a + "\t" + b + "\trefs/heads/main\n", 10, {}, "line 1"},
       {"double space", a + "  " + b + " refs/heads/main\n", 10, {}, "line 1"},
       {"leading space", " " + a + " " + b + " refs/heads/main\n", 10, {}, "line 1"},
-      {"overlong ref is kept for the gate", a + " " + b + " refs/heads/" + std::string(5000, 'x') + "\n", 10,
-       {"refs/heads/" + std::string(5000, 'x')}, nullptr},
-      {"control characters are kept for the gate", a + " " + b + " refs/heads/\x1b[31m\x07\n", 10,
-       {"refs/heads/\x1b[31m\x07"}, nullptr},
+      {"overlong ref is kept for the gate",
+       a + " " + b + " refs/heads/" + std::string(5000, 'x') + "\n",
+       10,
+       {"refs/heads/" + std::string(5000, 'x')},
+       nullptr},
+      {"control characters are kept for the gate",
+       a + " " + b + " refs/heads/\x1b[31m\x07\n",
+       10,
+       {"refs/heads/\x1b[31m\x07"},
+       nullptr},
       {"a ref that is only a space", a + " " + b + "  \n", 10, {" "}, nullptr},
-      {"a newline inside a hostile name makes a malformed line", a + " " + b + " refs/heads/x\ngarbage\n", 10, {},
+      {"a newline inside a hostile name makes a malformed line",
+       a + " " + b + " refs/heads/x\ngarbage\n",
+       10,
+       {},
        "malformed hook input on line 2"},
       {"malformed second line", a + " " + b + " refs/heads/main\n\ngarbage\n", 10, {}, "line 3"},
   };
@@ -184,7 +219,7 @@ TEST_CASE("ref_name_problem follows git check-ref-format for the refs receive-pa
       {"refs/heads/`id`;a|b&c>d<e'\"!#%", nullptr},
       {"refs/heads/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac", nullptr},
       {"refs/heads/\xff\xfe", nullptr},  // git allows any byte >= 0x80
-      {"refs/heads/env/prod", nullptr},      // valid; the environment-branch rule judges it
+      {"refs/heads/env/prod", nullptr},  // valid; the environment-branch rule judges it
       {"refs/notes/commits", nullptr},
       {"refs/pull/1/head", nullptr},
       {"refs/heads/" + std::string(255, 'x'), nullptr},
@@ -240,7 +275,8 @@ TEST_CASE("run_gate applies ref rules in hook mode and checks content in both mo
   const Oid next = fx.commit(with({{"environments/dev/web.yaml", configmap("web")}}), {a}, "next");
   const Oid broken = fx.commit(with({{"environments/dev/broken.yaml", "a: [\n"}}), {a}, "broken");
   const Oid readme = fx.commit({base_files[0], base_files[1], {"README.md", "changed\n"}}, {a}, "readme");
-  const Oid rewrite = fx.commit(with({{"environments/dev/other.yaml", configmap("other")}}), {}, "unrelated root");
+  const Oid rewrite =
+      fx.commit(with({{"environments/dev/other.yaml", configmap("other")}}), {}, "unrelated root");
   const Oid tree = fx.tree(base_files);
   const Oid blob = fx.blob("a blob\n");
   fx.git({"tag", "-a", "-m", "annotated", "annotated", next.hex()});
@@ -264,7 +300,9 @@ TEST_CASE("run_gate applies ref rules in hook mode and checks content in both mo
       {"non-fast-forward on a protected ref", H, {a, rewrite, "refs/heads/main"}, {"ref.protected-force"}},
       {"protected ref moved backwards", H, {next, a, "refs/heads/main"}, {"ref.protected-force"}},
       {"non-fast-forward elsewhere is only checked", H, {a, rewrite, "refs/heads/feature"}, {}},
-      {"non-fast-forward elsewhere with a content error", H, {next, broken, "refs/heads/feature"},
+      {"non-fast-forward elsewhere with a content error",
+       H,
+       {next, broken, "refs/heads/feature"},
        {"yaml.syntax environments/dev/broken.yaml"}},
       {"release tag move", H, {a, next, "refs/tags/v1.0"}, {"ref.release-tag-move"}},
       {"release tag delete", H, {a, zero(), "refs/tags/v1.0"}, {"ref.release-tag-delete"}},
@@ -272,7 +310,9 @@ TEST_CASE("run_gate applies ref rules in hook mode and checks content in both mo
       {"annotated release tag creation", H, {zero(), tag, "refs/tags/v1.0-annotated"}, {}},
       {"other tag move", H, {a, next, "refs/tags/nightly"}, {}},
       {"new branch", H, {zero(), next, "refs/heads/feature"}, {}},
-      {"new branch with a content error", H, {zero(), broken, "refs/heads/feature"},
+      {"new branch with a content error",
+       H,
+       {zero(), broken, "refs/heads/feature"},
        {"yaml.syntax environments/dev/broken.yaml"}},
       {"branch pointed at a tree", H, {a, tree, "refs/heads/feature"}, {"ref.not-a-commit"}},
       {"new branch pointed at a blob", H, {zero(), blob, "refs/heads/feature"}, {"ref.not-a-commit"}},
@@ -280,13 +320,21 @@ TEST_CASE("run_gate applies ref rules in hook mode and checks content in both mo
       {"unknown old object", H, {missing, next, "refs/heads/main"}, {"gate.internal"}},
       {"check: deletion is not judged", C, {a, zero(), "refs/heads/main"}, {}},
       {"check: rewrite is only checked", C, {a, rewrite, "refs/heads/main"}, {}},
-      {"check: release tag move is only checked", C, {a, broken, "refs/tags/v1.0"},
+      {"check: release tag move is only checked",
+       C,
+       {a, broken, "refs/tags/v1.0"},
        {"yaml.syntax environments/dev/broken.yaml"}},
-      {"check: content error", C, {a, broken, "refs/heads/main"}, {"yaml.syntax environments/dev/broken.yaml"}},
+      {"check: content error",
+       C,
+       {a, broken, "refs/heads/main"},
+       {"yaml.syntax environments/dev/broken.yaml"}},
       {"check: a branch must be a commit", C, {a, tree, "refs/heads/main"}, {"ref.not-a-commit"}},
       {"a name git refuses, with valid content", H, {zero(), next, "refs/heads/a b"}, {"ref.invalid-name"}},
       {"a name outside refs/", H, {zero(), next, "HEAD"}, {"ref.invalid-name"}},
-      {"a name with control characters, deleting", H, {a, zero(), "refs/heads/\x1b[31m"}, {"ref.invalid-name"}},
+      {"a name with control characters, deleting",
+       H,
+       {a, zero(), "refs/heads/\x1b[31m"},
+       {"ref.invalid-name"}},
       {"an unchecked ref with an invalid name", H, {zero(), broken, "refs/tags/a..b"}, {"ref.invalid-name"}},
       {"a name that looks like an option is a name", H, {zero(), next, "refs/heads/--upload-pack=x"}, {}},
       {"check: names are not judged", C, {a, next, "refs/heads/a b"}, {}},
@@ -337,8 +385,12 @@ TEST_CASE("a new branch is judged by the policy of HEAD, an update by its own ol
     std::vector<std::string> findings;
   };
   const Case cases[] = {
-      {"update of main", {strict, loosened, "refs/heads/main"}, {"content.deny-kind environments/dev/job.yaml"}},
-      {"new branch", {zero(), loosened, "refs/heads/feature"}, {"content.deny-kind environments/dev/job.yaml"}},
+      {"update of main",
+       {strict, loosened, "refs/heads/main"},
+       {"content.deny-kind environments/dev/job.yaml"}},
+      {"new branch",
+       {zero(), loosened, "refs/heads/feature"},
+       {"content.deny-kind environments/dev/job.yaml"}},
       {"update of a branch without a policy", {lax, loosened, "refs/heads/lax"}, {}},
   };
   for (const auto& c : cases) {
@@ -408,11 +460,13 @@ TEST_CASE("a broken stored policy falls back to the defaults, with a note", "[ga
   test::GitFixture fx(tmp);
   const GitItem base{"environments/dev/base.yaml", configmap("base")};
   const Oid broken = fx.commit({base, {".portcullis.yaml", "protectedRefs: [main]\n"}});
-  const Oid repaired =
-      fx.commit({base, {".portcullis.yaml", "protectedRefs: [refs/heads/main]\n"}, {"environments/dev/cm.yaml", configmap("cm")}},
-                {broken});
-  const Oid still_broken = fx.commit({base, {".portcullis.yaml", "protectedRefs: [main]\n"}, {"environments/dev/cm.yaml", configmap("cm")}},
-                                     {broken});
+  const Oid repaired = fx.commit({base,
+                                  {".portcullis.yaml", "protectedRefs: [refs/heads/main]\n"},
+                                  {"environments/dev/cm.yaml", configmap("cm")}},
+                                 {broken});
+  const Oid still_broken = fx.commit(
+      {base, {".portcullis.yaml", "protectedRefs: [main]\n"}, {"environments/dev/cm.yaml", configmap("cm")}},
+      {broken});
   fx.set_ref("refs/heads/main", broken);
 
   struct Case {
@@ -422,10 +476,21 @@ TEST_CASE("a broken stored policy falls back to the defaults, with a note", "[ga
     std::vector<std::string> findings;
   };
   const Case cases[] = {
-      {"the repairing push is judged by the built-in defaults", {broken, repaired, "refs/heads/main"}, false, {}},
-      {"the built-in defaults protect main", {broken, zero(), "refs/heads/main"}, false, {"ref.protected-delete"}},
-      {"an unchanged broken policy is not reported again", {broken, still_broken, "refs/heads/main"}, false, {}},
-      {"the server's default policy applies", {broken, repaired, "refs/heads/main"}, true,
+      {"the repairing push is judged by the built-in defaults",
+       {broken, repaired, "refs/heads/main"},
+       false,
+       {}},
+      {"the built-in defaults protect main",
+       {broken, zero(), "refs/heads/main"},
+       false,
+       {"ref.protected-delete"}},
+      {"an unchanged broken policy is not reported again",
+       {broken, still_broken, "refs/heads/main"},
+       false,
+       {}},
+      {"the server's default policy applies",
+       {broken, repaired, "refs/heads/main"},
+       true,
        {"content.deny-kind environments/dev/cm.yaml"}},
   };
   for (const auto& c : cases) {
@@ -442,7 +507,8 @@ TEST_CASE("a broken stored policy falls back to the defaults, with a note", "[ga
     CHECK(summary(r) == c.findings);
     REQUIRE(r.notes.size() == 1);
     CHECK_THAT(r.notes[0], Catch::StartsWith("the policy in refs/heads/main cannot be used (") &&
-                               Catch::Contains(".portcullis.yaml:1:") && Catch::EndsWith("; judged by the default policy"));
+                               Catch::Contains(".portcullis.yaml:1:") &&
+                               Catch::EndsWith("; judged by the default policy"));
   }
 }
 
@@ -471,25 +537,48 @@ TEST_CASE("duplicates are found within a push and across the environment through
     std::uint32_t line;
   };
   const Case cases[] = {
-      {"copy of an existing object", with({{"environments/dev/copy.yaml", configmap("base")}}),
+      {"copy of an existing object",
+       with({{"environments/dev/copy.yaml", configmap("base")}}),
        {"k8s.duplicate environments/dev/copy.yaml"},
-       "declared twice in environment dev (ConfigMap base): also in environments/dev/base.yaml", 1},
+       "declared twice in environment dev (ConfigMap base): also in environments/dev/base.yaml",
+       1},
       {"two new files declaring one object",
        with({{"environments/dev/a.yaml", configmap("twin")}, {"environments/dev/b.yaml", configmap("twin")}}),
-       {"k8s.duplicate environments/dev/b.yaml"}, "(ConfigMap twin): also in environments/dev/a.yaml:1", 1},
-      {"two documents of one file", with({{"environments/dev/two.yaml", configmap("twin") + "---\n" + configmap("twin")}}),
-       {"k8s.duplicate environments/dev/two.yaml"}, "also in environments/dev/two.yaml:1", 6},
+       {"k8s.duplicate environments/dev/b.yaml"},
+       "(ConfigMap twin): also in environments/dev/a.yaml:1",
+       1},
+      {"two documents of one file",
+       with({{"environments/dev/two.yaml", configmap("twin") + "---\n" + configmap("twin")}}),
+       {"k8s.duplicate environments/dev/two.yaml"},
+       "also in environments/dev/two.yaml:1",
+       6},
       {"object moved to another file",
-       with({{"environments/dev/moved.yaml", configmap("base")}}, "environments/dev/base.yaml"), {}, "", 0},
+       with({{"environments/dev/moved.yaml", configmap("base")}}, "environments/dev/base.yaml"),
+       {},
+       "",
+       0},
       {"object changed in place",
-       with({{"environments/dev/base.yaml", configmap("base", "data:\n  a: b\n")}}, "environments/dev/base.yaml"), {}, "",
+       with({{"environments/dev/base.yaml", configmap("base", "data:\n  a: b\n")}},
+            "environments/dev/base.yaml"),
+       {},
+       "",
        0},
       {"same name in another namespace",
-       with({{"environments/dev/ns.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base, namespace: other}\n"}}),
-       {}, "", 0},
+       with({{"environments/dev/ns.yaml",
+              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base, namespace: other}\n"}}),
+       {},
+       "",
+       0},
       {"same name, another kind",
-       with({{"environments/dev/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: base}\n"}}), {}, "", 0},
-      {"same object in another environment", with({{"environments/prod/copy.yaml", configmap("base")}}), {}, "", 0},
+       with({{"environments/dev/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: base}\n"}}),
+       {},
+       "",
+       0},
+      {"same object in another environment",
+       with({{"environments/prod/copy.yaml", configmap("base")}}),
+       {},
+       "",
+       0},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -537,8 +626,9 @@ TEST_CASE("an environment's namespace is a namespace, not a path", "[gate]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   const GitItem base{"environments/dev/base.yaml", configmap("base")};
-  const GitItem escaping{".portcullis.yaml",
-                         "environments:\n- name: dev\n  path: environments/dev\n  namespace: ../../../outside\n"};
+  const GitItem escaping{
+      ".portcullis.yaml",
+      "environments:\n- name: dev\n  path: environments/dev\n  namespace: ../../../outside\n"};
   const Oid a = fx.commit({base});
   const Oid b = fx.commit({escaping, base}, {a});
   fx.set_ref("refs/heads/main", a);
@@ -606,8 +696,10 @@ TEST_CASE("files the policy excludes declare nothing, in a push or through the i
   const GitItem disabled{"environments/dev/disabled/web.yaml", configmap("web")};
   const GitItem enabled{"environments/dev/web.yaml", configmap("web")};
   const Oid a = fx.commit({policy, {"environments/dev/base.yaml", configmap("base")}});
-  const Oid with_disabled = fx.commit({policy, {"environments/dev/base.yaml", configmap("base")}, disabled}, {a});
-  const Oid both = fx.commit({policy, {"environments/dev/base.yaml", configmap("base")}, disabled, enabled}, {with_disabled});
+  const Oid with_disabled =
+      fx.commit({policy, {"environments/dev/base.yaml", configmap("base")}, disabled}, {a});
+  const Oid both = fx.commit({policy, {"environments/dev/base.yaml", configmap("base")}, disabled, enabled},
+                             {with_disabled});
   fx.set_ref("refs/heads/main", a);
   test::TempDir index;
   Report together = gate(fx, index.path(), {{a, both, "refs/heads/main"}});
@@ -638,13 +730,22 @@ TEST_CASE("custom resources are validated through CRDs found in the index", "[ga
     const char* message_part;
   };
   const Case cases[] = {
-      {"valid custom resource", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n", {}, ""},
-      {"invalid custom resource", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: big}\n",
-       {"schema.type environments/dev/w.yaml"}, "spec.size: expected integer"},
-      {"version the CRD does not declare", "apiVersion: example.com/v2\nkind: Widget\nmetadata: {name: w}\n",
-       {"schema.missing environments/dev/w.yaml"}, "declares other versions"},
-      {"kind without a CRD", "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: w}\n",
-       {"schema.missing environments/dev/w.yaml"}, "no schema for example.com/v1/Gadget"},
+      {"valid custom resource",
+       "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n",
+       {},
+       ""},
+      {"invalid custom resource",
+       "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: big}\n",
+       {"schema.type environments/dev/w.yaml"},
+       "spec.size: expected integer"},
+      {"version the CRD does not declare",
+       "apiVersion: example.com/v2\nkind: Widget\nmetadata: {name: w}\n",
+       {"schema.missing environments/dev/w.yaml"},
+       "declares other versions"},
+      {"kind without a CRD",
+       "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: w}\n",
+       {"schema.missing environments/dev/w.yaml"},
+       "no schema for example.com/v1/Gadget"},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -662,10 +763,14 @@ TEST_CASE("custom resources are validated through CRDs found in the index", "[ga
 TEST_CASE("environments declared by the policy must be directories", "[gate]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
-  const GitItem policy{".portcullis.yaml", "environments:\n- {name: prod, path: deploy/prod, protected: true}\n"};
+  const GitItem policy{".portcullis.yaml",
+                       "environments:\n- {name: prod, path: deploy/prod, protected: true}\n"};
   const Oid a = fx.commit({policy, {"deploy/README.md", "deployments\n"}});
-  const Oid b = fx.commit({policy, {"deploy/README.md", "deployments\n"}, {"deploy/prod", "not a directory\n"}}, {a});
-  const Oid c = fx.commit({policy, {"deploy/README.md", "deployments\n"}, {"deploy/prod/web.yaml", configmap("web")},
+  const Oid b =
+      fx.commit({policy, {"deploy/README.md", "deployments\n"}, {"deploy/prod", "not a directory\n"}}, {a});
+  const Oid c = fx.commit({policy,
+                           {"deploy/README.md", "deployments\n"},
+                           {"deploy/prod/web.yaml", configmap("web")},
                            {"environments/dev/x.yaml", "not: [checked\n"}},
                           {a});
   fx.set_ref("refs/heads/main", a);
@@ -685,7 +790,8 @@ TEST_CASE("an expired deadline stops the gate with one gate.budget finding", "[g
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   const Oid a = fx.commit({{"environments/dev/base.yaml", configmap("base")}});
-  const Oid b = fx.commit({{"environments/dev/base.yaml", configmap("base")}, {"environments/dev/bad.yaml", "a: [\n"}}, {a});
+  const Oid b = fx.commit(
+      {{"environments/dev/base.yaml", configmap("base")}, {"environments/dev/bad.yaml", "a: [\n"}}, {a});
   fx.set_ref("refs/heads/main", a);
   test::TempDir index;
   for (auto mode : {GateMode::hook, GateMode::check}) {
@@ -721,8 +827,7 @@ TEST_CASE("update_indexes builds the index of a new tip, in full or from the old
     test::TempDir index;
     update(fx, index.path(), {{zero(), a, "refs/heads/main"}});
     CHECK(records_of(load_index(index.path(), dev_a)) ==
-          std::vector<std::string>{"ConfigMap base @ base.yaml",
-                                   "ConfigMap kept @ kept.yaml",
+          std::vector<std::string>{"ConfigMap base @ base.yaml", "ConfigMap kept @ kept.yaml",
                                    "ConfigMap other @ other.yaml"});
     CHECK(records_of(load_index(index.path(), env_tree(fx, a, "environments/prod"))) ==
           std::vector<std::string>{"ConfigMap prod-base @ base.yaml"});
@@ -744,12 +849,10 @@ TEST_CASE("update_indexes builds the index of a new tip, in full or from the old
     update(fx, index.path(), {{a, b, "refs/heads/main"}});
     auto dev = records_of(load_index(index.path(), dev_b));
     CHECK(dev == std::vector<std::string>{"CRD for example.com/Widget @ new.yaml",
-                                                       "ConfigMap kept @ kept.yaml",
-                                                       "ConfigMap marker @ kept.yaml",
-                                                       "ConfigMap new @ new.yaml",
-                                                       "ConfigMap renamed @ other.yaml",
-                                                       "apiextensions.k8s.io/CustomResourceDefinition "
-                                                       "widgets.example.com @ new.yaml"});
+                                          "ConfigMap kept @ kept.yaml", "ConfigMap marker @ kept.yaml",
+                                          "ConfigMap new @ new.yaml", "ConfigMap renamed @ other.yaml",
+                                          "apiextensions.k8s.io/CustomResourceDefinition "
+                                          "widgets.example.com @ new.yaml"});
     // Without the old index the result is the same, built in full.
     test::TempDir fresh;
     update(fx, fresh.path(), {{a, b, "refs/heads/main"}});
@@ -782,12 +885,15 @@ TEST_CASE("an environment's default namespace is part of its index", "[gate]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   const GitItem base{"environments/dev/base.yaml", configmap("base")};
-  const GitItem policy{".portcullis.yaml", "environments:\n- {name: dev, path: environments/dev, namespace: team}\n"};
+  const GitItem policy{".portcullis.yaml",
+                       "environments:\n- {name: dev, path: environments/dev, namespace: team}\n"};
   const Oid plain = fx.commit({base});
   const Oid with_ns = fx.commit({policy, base}, {plain});
-  const Oid copy = fx.commit(
-      {policy, base, {"environments/dev/copy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base, namespace: team}\n"}},
-      {with_ns});
+  const Oid copy = fx.commit({policy,
+                              base,
+                              {"environments/dev/copy.yaml",
+                               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: base, namespace: team}\n"}},
+                             {with_ns});
   const Oid dev = env_tree(fx, plain, "environments/dev");
   REQUIRE(env_tree(fx, with_ns, "environments/dev") == dev);
   test::TempDir index;
@@ -805,7 +911,8 @@ TEST_CASE("an environment's default namespace is part of its index", "[gate]") {
     REQUIRE(loaded);
     indexes.insert(records_of(*loaded));
   }
-  CHECK(indexes == std::set<std::vector<std::string>>{{"ConfigMap base @ base.yaml"}, {"ConfigMap team/base @ base.yaml"}});
+  CHECK(indexes == std::set<std::vector<std::string>>{{"ConfigMap base @ base.yaml"},
+                                                      {"ConfigMap team/base @ base.yaml"}});
   // The namespace defaulted in the index matches the one written in the pushed file.
   Report r = gate(fx, index.path(), {{with_ns, copy, "refs/heads/main"}});
   INFO(describe(r));

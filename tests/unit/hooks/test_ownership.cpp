@@ -53,12 +53,15 @@ class Keys {
  public:
   explicit Keys(const test::TempDir& tmp) : m_dir(tmp / "keys") {
     fs::create_directories(m_dir);
-    const std::pair<std::string, std::string> people[] = {
-        {"alice", "alice"}, {"bob", "bob"}, {"carol", "carol"}, {"erin", "erin@example.com"}, {"mallory", ""}};
+    const std::pair<std::string, std::string> people[] = {{"alice", "alice"},
+                                                          {"bob", "bob"},
+                                                          {"carol", "carol"},
+                                                          {"erin", "erin@example.com"},
+                                                          {"mallory", ""}};
     std::string allowed;
     for (const auto& [who, principal] : people) {
-      auto r = test::run_process({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", (m_dir / who).string()},
-                                 m_dir);
+      auto r = test::run_process(
+          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", (m_dir / who).string()}, m_dir);
       INFO(r.err);
       REQUIRE(r.status == 0);
       if (principal.empty()) continue;
@@ -90,7 +93,8 @@ Oid make_commit(const test::GitFixture& fx, const Files& files, const std::vecto
   args.insert(args.end(), {"commit-tree", fx.tree(items_of(files)).hex(), "-m", "change"});
   for (const auto& p : parents) args.insert(args.end(), {"-p", p.hex()});
   if (!signer.empty()) args.push_back("-S");
-  return test::to_oid(fx.git(args, {}, {{"GIT_AUTHOR_NAME", author.first}, {"GIT_AUTHOR_EMAIL", author.second}}));
+  return test::to_oid(
+      fx.git(args, {}, {{"GIT_AUTHOR_NAME", author.first}, {"GIT_AUTHOR_EMAIL", author.second}}));
 }
 
 // An annotated tag of `commit` signed with `who`'s key; returns the tag object (no ref kept).
@@ -104,9 +108,9 @@ Oid approval_tag(const test::GitFixture& fx, const Keys& keys, const std::string
   return tag;
 }
 
-OwnershipResult check(const test::GitFixture& fx, const policy::ServerConfig& config, const policy::Policy& policy,
-                      const Oid& base, const Oid& tip, const std::string& pusher,
-                      const std::vector<RefUpdate>& also_pushed = {}) {
+OwnershipResult check(const test::GitFixture& fx, const policy::ServerConfig& config,
+                      const policy::Policy& policy, const Oid& base, const Oid& tip,
+                      const std::string& pusher, const std::vector<RefUpdate>& also_pushed = {}) {
   auto repo = fx.open();
   std::vector<RefUpdate> updates{RefUpdate{base, tip, "refs/heads/main"}};
   updates.insert(updates.end(), also_pushed.begin(), also_pushed.end());
@@ -123,8 +127,8 @@ std::vector<std::string> approvals_of(const OwnershipResult& r) {
 std::string describe(const OwnershipResult& r) {
   std::string s;
   for (const auto& f : r.findings)
-    s += f.rule + " " + f.file + ":" + std::to_string(f.line) + (f.level == Level::warning ? " warning " : " ") +
-         f.message + "\n";
+    s += f.rule + " " + f.file + ":" + std::to_string(f.line) +
+         (f.level == Level::warning ? " warning " : " ") + f.message + "\n";
   return s;
 }
 
@@ -148,7 +152,8 @@ const Files k_environments = {{"environments/dev/base.yaml", configmap("dev")},
 
 }  // namespace
 
-TEST_CASE("owner_matches names users, emails and team members, case-insensitively; never roles", "[ownership]") {
+TEST_CASE("owner_matches names users, emails and team members, case-insensitively; never roles",
+          "[ownership]") {
   const std::map<std::string, std::vector<std::string>> teams = {
       {"@org/platform", {"carol", "Dave@Example.com", "@erin"}},
       {"org/sre", {"frank"}},  // a key written without its '@'
@@ -178,7 +183,7 @@ TEST_CASE("owner_matches names users, emails and team members, case-insensitivel
       {"@org/platform", "erin", true},
       {"@org/platform", "alice", false},
       {"@org/platform", "@org/platform", false},  // a team is not one of its members
-      {"@org/other", "carol", false},              // unknown team: nobody
+      {"@org/other", "carol", false},             // unknown team: nobody
       {"@org/sre", "frank", true},
       {"@@maintainers", "maintainers", false},  // GitLab roles are unknown on a bare server
       {"@@maintainers", "@@maintainers", false},
@@ -225,14 +230,32 @@ TEST_CASE("pushed_paths is the union of every pushed commit's diff against its f
   };
   const Case cases[] = {
       {"one commit", C1, {B}, 100, {"temp.txt"}, false},
-      {"a file added then removed counts, though the net change lacks it", C2, {B}, 100, {"a.txt", "temp.txt"}, false},
+      {"a file added then removed counts, though the net change lacks it",
+       C2,
+       {B},
+       100,
+       {"a.txt", "temp.txt"},
+       false},
       {"nothing new", C2, {C2}, 100, {}, false},
       {"an excluded descendant hides everything", C1, {C2}, 100, {}, false},
-      {"a merge brings both sides and its own change", X, {B}, 100,
-       {"a.txt", "evil.txt", "side.txt", "temp.txt"}, false},
-      {"a merge is diffed against its first parent, not its second", X, {C2, S}, 100, {"evil.txt", "side.txt"}, false},
+      {"a merge brings both sides and its own change",
+       X,
+       {B},
+       100,
+       {"a.txt", "evil.txt", "side.txt", "temp.txt"},
+       false},
+      {"a merge is diffed against its first parent, not its second",
+       X,
+       {C2, S},
+       100,
+       {"evil.txt", "side.txt"},
+       false},
       {"a merge into a target that had its first parent", X, {C2}, 100, {"evil.txt", "side.txt"}, false},
-      {"a merge into a target that had its second parent", X, {S}, 100, {"a.txt", "evil.txt", "side.txt", "temp.txt"},
+      {"a merge into a target that had its second parent",
+       X,
+       {S},
+       100,
+       {"a.txt", "evil.txt", "side.txt", "temp.txt"},
        false},
       {"a root commit is diffed against the empty tree", B, {}, 100, {"a.txt", "keep.txt"}, false},
       {"exactly the limit", C2, {B}, 2, {"a.txt", "temp.txt"}, false},
@@ -258,13 +281,16 @@ TEST_CASE("pushed_paths is the union of every pushed commit's diff against its f
   }
 }
 
-TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge would, in its dialect", "[ownership]") {
+TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge would, in its dialect",
+          "[ownership]") {
   test::TempDir tmp;
   const std::string github = "environments/prod/ @alice\n";
   // [Prod][2] is a section to GitLab and an (unowned) pattern to GitHub.
   const std::string gitlab = "[Prod][2]\nenvironments/prod/ @alice @carol\n";
-  const std::string needs_alice = "owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)";
-  const std::string needs_two = "owners.approval-required|needs 2 distinct approvals from @alice, @carol (section Prod)";
+  const std::string needs_alice =
+      "owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)";
+  const std::string needs_two =
+      "owners.approval-required|needs 2 distinct approvals from @alice, @carol (section Prod)";
   struct Case {
     const char* name;
     Files codeowners;  // location -> content
@@ -275,36 +301,94 @@ TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge wou
     std::uint32_t line = 0;
   };
   const Case cases[] = {
-      {"GitHub: .github/CODEOWNERS", {{".github/CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
+      {"GitHub: .github/CODEOWNERS",
+       {{".github/CODEOWNERS", github}},
+       policy::Dialect::automatic,
+       "bob",
+       {needs_alice}},
       {"GitHub: CODEOWNERS", {{"CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
-      {"GitHub: docs/CODEOWNERS", {{"docs/CODEOWNERS", github}}, policy::Dialect::automatic, "bob", {needs_alice}},
-      {"the owner approves by pushing", {{".github/CODEOWNERS", github}}, policy::Dialect::automatic, "alice", {}},
+      {"GitHub: docs/CODEOWNERS",
+       {{"docs/CODEOWNERS", github}},
+       policy::Dialect::automatic,
+       "bob",
+       {needs_alice}},
+      {"the owner approves by pushing",
+       {{".github/CODEOWNERS", github}},
+       policy::Dialect::automatic,
+       "alice",
+       {}},
       {"GitHub order: .github/ before the root",
-       {{".github/CODEOWNERS", github}, {"CODEOWNERS", "environments/prod/ @bob\n"}}, policy::Dialect::automatic, "bob",
+       {{".github/CODEOWNERS", github}, {"CODEOWNERS", "environments/prod/ @bob\n"}},
+       policy::Dialect::automatic,
+       "bob",
        {needs_alice}},
       {"GitHub order: the root before docs/",
-       {{"CODEOWNERS", github}, {"docs/CODEOWNERS", "environments/prod/ @bob\n"}}, policy::Dialect::github, "bob",
+       {{"CODEOWNERS", github}, {"docs/CODEOWNERS", "environments/prod/ @bob\n"}},
+       policy::Dialect::github,
+       "bob",
        {needs_alice}},
-      {"automatic: .gitlab/CODEOWNERS is GitLab's", {{".gitlab/CODEOWNERS", gitlab}}, policy::Dialect::automatic, "alice",
+      {"automatic: .gitlab/CODEOWNERS is GitLab's",
+       {{".gitlab/CODEOWNERS", gitlab}},
+       policy::Dialect::automatic,
+       "alice",
        {needs_two}},
-      {"automatic: a root CODEOWNERS is read as GitHub's", {{"CODEOWNERS", gitlab}}, policy::Dialect::automatic, "alice",
+      {"automatic: a root CODEOWNERS is read as GitHub's",
+       {{"CODEOWNERS", gitlab}},
+       policy::Dialect::automatic,
+       "alice",
        {}},
-      {"policy gitlab: a root CODEOWNERS is GitLab's", {{"CODEOWNERS", gitlab}}, policy::Dialect::gitlab, "alice",
+      {"policy gitlab: a root CODEOWNERS is GitLab's",
+       {{"CODEOWNERS", gitlab}},
+       policy::Dialect::gitlab,
+       "alice",
        {needs_two}},
-      {"policy gitlab: docs/CODEOWNERS", {{"docs/CODEOWNERS", gitlab}}, policy::Dialect::gitlab, "alice", {needs_two}},
+      {"policy gitlab: docs/CODEOWNERS",
+       {{"docs/CODEOWNERS", gitlab}},
+       policy::Dialect::gitlab,
+       "alice",
+       {needs_two}},
       {"GitLab order: the root before .gitlab/",
-       {{"CODEOWNERS", gitlab}, {".gitlab/CODEOWNERS", "[Prod]\nenvironments/prod/ @alice\n"}}, policy::Dialect::gitlab,
-       "alice", {needs_two}},
-      {"policy github ignores .gitlab/", {{".gitlab/CODEOWNERS", gitlab}}, policy::Dialect::github, "bob", {}},
-      {"policy gitlab ignores .github/", {{".github/CODEOWNERS", github}}, policy::Dialect::gitlab, "bob", {}},
+       {{"CODEOWNERS", gitlab}, {".gitlab/CODEOWNERS", "[Prod]\nenvironments/prod/ @alice\n"}},
+       policy::Dialect::gitlab,
+       "alice",
+       {needs_two}},
+      {"policy github ignores .gitlab/",
+       {{".gitlab/CODEOWNERS", gitlab}},
+       policy::Dialect::github,
+       "bob",
+       {}},
+      {"policy gitlab ignores .github/",
+       {{".github/CODEOWNERS", github}},
+       policy::Dialect::gitlab,
+       "bob",
+       {}},
       {"no CODEOWNERS: nobody owns anything", {}, policy::Dialect::automatic, "bob", {}},
-      {"a directory named CODEOWNERS is no file", {{"CODEOWNERS/README", github}}, policy::Dialect::automatic, "bob", {}},
-      {"GitHub: an exclusion is invalid", {{".github/CODEOWNERS", github + "!environments/prod/free.yaml\n"}},
-       policy::Dialect::automatic, "alice", {"owners.invalid|never means \"no owners\""}, ".github/CODEOWNERS", 2},
-      {"GitHub: an owner without @", {{"CODEOWNERS", "# owners\n\nenvironments/prod/ alice\n"}},
-       policy::Dialect::automatic, "alice", {"owners.invalid|CODEOWNERS on the target"}, "CODEOWNERS", 3},
-      {"GitLab: a broken section header", {{".gitlab/CODEOWNERS", "[Prod\nenvironments/prod/ @alice\n"}},
-       policy::Dialect::automatic, "alice", {"owners.invalid|"}, ".gitlab/CODEOWNERS", 1},
+      {"a directory named CODEOWNERS is no file",
+       {{"CODEOWNERS/README", github}},
+       policy::Dialect::automatic,
+       "bob",
+       {}},
+      {"GitHub: an exclusion is invalid",
+       {{".github/CODEOWNERS", github + "!environments/prod/free.yaml\n"}},
+       policy::Dialect::automatic,
+       "alice",
+       {"owners.invalid|never means \"no owners\""},
+       ".github/CODEOWNERS",
+       2},
+      {"GitHub: an owner without @",
+       {{"CODEOWNERS", "# owners\n\nenvironments/prod/ alice\n"}},
+       policy::Dialect::automatic,
+       "alice",
+       {"owners.invalid|CODEOWNERS on the target"},
+       "CODEOWNERS",
+       3},
+      {"GitLab: a broken section header",
+       {{".gitlab/CODEOWNERS", "[Prod\nenvironments/prod/ @alice\n"}},
+       policy::Dialect::automatic,
+       "alice",
+       {"owners.invalid|"},
+       ".gitlab/CODEOWNERS",
+       1},
   };
   int n = 0;
   for (const auto& c : cases) {
@@ -339,7 +423,8 @@ TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge wou
   }
 }
 
-TEST_CASE("check_ownership counts approvals from the pusher, signed commits and signed approval tags", "[ownership]") {
+TEST_CASE("check_ownership counts approvals from the pusher, signed commits and signed approval tags",
+          "[ownership]") {
   test::TempDir tmp;
   const Keys keys(tmp);
   const std::string codeowners =
@@ -363,69 +448,133 @@ TEST_CASE("check_ownership counts approvals from the pusher, signed commits and 
     std::vector<std::string> approvals = {};
     std::vector<std::string> findings = {};
   };
-  const std::string needs_owner = "owners.approval-required|needs approval by @alice, @org/platform; approvals seen: ";
+  const std::string needs_owner =
+      "owners.approval-required|needs approval by @alice, @org/platform; approvals seen: ";
   const std::string self_off = "(the pusher authored a change, and self-approval is off)";
   const Case cases[] = {
-      {.name = "an owner pushes", .changed = "environments/prod/new.yaml", .pusher = "alice",
+      {.name = "an owner pushes",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
        .approvals = {"alice (pusher)"}},
-      {.name = "a non-owner pushes", .changed = "environments/prod/new.yaml", .pusher = "bob",
-       .approvals = {"bob (pusher)"}, .findings = {needs_owner + "bob (pusher)"}},
-      {.name = "a team member (server config) pushes", .changed = "environments/prod/new.yaml", .pusher = "dave",
-       .approvals = {"dave (pusher)"}},
-      {.name = "names compare case-insensitively", .changed = "environments/prod/new.yaml", .pusher = "ALICE",
-       .approvals = {"ALICE (pusher)"}},
-      {.name = "nobody named", .changed = "environments/prod/new.yaml", .pusher = "",
-       .findings = {needs_owner + "none"}},
-      {.name = "an email owner pushes", .changed = "environments/staging/new.yaml", .pusher = "carol@example.com",
-       .approvals = {"carol@example.com (pusher)"}},
-      {.name = "a non-owner changes a path owned by emails", .changed = "environments/staging/new.yaml", .pusher = "bob",
+      {.name = "a non-owner pushes",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
        .approvals = {"bob (pusher)"},
-       .findings = {"owners.approval-required|needs approval by carol@example.com, erin@example.com; approvals seen: bob"}},
-      {.name = "unowned paths need nobody", .changed = "environments/dev/new.yaml", .pusher = "bob",
+       .findings = {needs_owner + "bob (pusher)"}},
+      {.name = "a team member (server config) pushes",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "dave",
+       .approvals = {"dave (pusher)"}},
+      {.name = "names compare case-insensitively",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "ALICE",
+       .approvals = {"ALICE (pusher)"}},
+      {.name = "nobody named",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "",
+       .findings = {needs_owner + "none"}},
+      {.name = "an email owner pushes",
+       .changed = "environments/staging/new.yaml",
+       .pusher = "carol@example.com",
+       .approvals = {"carol@example.com (pusher)"}},
+      {.name = "a non-owner changes a path owned by emails",
+       .changed = "environments/staging/new.yaml",
+       .pusher = "bob",
+       .approvals = {"bob (pusher)"},
+       .findings = {"owners.approval-required|needs approval by carol@example.com, erin@example.com; "
+                    "approvals seen: bob"}},
+      {.name = "unowned paths need nobody",
+       .changed = "environments/dev/new.yaml",
+       .pusher = "bob",
        .approvals = {"bob (pusher)"}},
-      {.name = "selfApproval off: the pusher is the author by name", .changed = "environments/prod/new.yaml",
-       .pusher = "alice", .author = {"Alice", "a.liddell@corp.example"}, .self_approval = false,
+      {.name = "selfApproval off: the pusher is the author by name",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
+       .author = {"Alice", "a.liddell@corp.example"},
+       .self_approval = false,
        .findings = {needs_owner + "none " + self_off}},
-      {.name = "selfApproval off: the pusher is the author by email", .changed = "environments/staging/new.yaml",
-       .pusher = "carol@example.com", .author = {"Carol", "Carol@Example.com"}, .self_approval = false,
+      {.name = "selfApproval off: the pusher is the author by email",
+       .changed = "environments/staging/new.yaml",
+       .pusher = "carol@example.com",
+       .author = {"Carol", "Carol@Example.com"},
+       .self_approval = false,
        .findings = {"owners.approval-required|approvals seen: none " + self_off}},
       {.name = "selfApproval off: the pusher is the author by the email's local part",
-       .changed = "environments/prod/new.yaml", .pusher = "alice", .author = {"A. Liddell", "alice@corp.example"},
-       .self_approval = false, .findings = {needs_owner + "none " + self_off}},
-      {.name = "selfApproval off: someone else authored", .changed = "environments/prod/new.yaml", .pusher = "alice",
-       .author = {"Bob", "bob@example.com"}, .self_approval = false, .approvals = {"alice (pusher)"}},
-      {.name = "selfApproval on: the author pushes", .changed = "environments/prod/new.yaml", .pusher = "alice",
-       .author = {"alice", "alice@example.com"}, .approvals = {"alice (pusher)"}},
-      {.name = "a commit signed by an owner", .changed = "environments/prod/new.yaml", .pusher = "bob",
-       .signed_by = "alice", .approvals = {"bob (pusher)", "alice (signed commit {commit})"}},
-      {.name = "a commit signed by a key that is no allowed signer", .changed = "environments/prod/new.yaml",
-       .pusher = "bob", .signed_by = "mallory", .approvals = {"bob (pusher)"},
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
+       .author = {"A. Liddell", "alice@corp.example"},
+       .self_approval = false,
+       .findings = {needs_owner + "none " + self_off}},
+      {.name = "selfApproval off: someone else authored",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
+       .author = {"Bob", "bob@example.com"},
+       .self_approval = false,
+       .approvals = {"alice (pusher)"}},
+      {.name = "selfApproval on: the author pushes",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
+       .author = {"alice", "alice@example.com"},
+       .approvals = {"alice (pusher)"}},
+      {.name = "a commit signed by an owner",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .signed_by = "alice",
+       .approvals = {"bob (pusher)", "alice (signed commit {commit})"}},
+      {.name = "a commit signed by a key that is no allowed signer",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .signed_by = "mallory",
+       .approvals = {"bob (pusher)"},
        .findings = {"owners.signature|the signature of commit {commit} is not accepted: ",
                     needs_owner + "bob (pusher)"}},
-      {.name = "a commit signed by an allowed signer who owns nothing", .changed = "environments/prod/new.yaml",
-       .pusher = "bob", .signed_by = "bob", .approvals = {"bob (pusher)", "bob (signed commit {commit})"},
+      {.name = "a commit signed by an allowed signer who owns nothing",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .signed_by = "bob",
+       .approvals = {"bob (pusher)", "bob (signed commit {commit})"},
        .findings = {needs_owner + "bob (pusher), bob (signed commit {commit})"}},
-      {.name = "without allowedSigners signatures are not read", .changed = "environments/prod/new.yaml",
-       .pusher = "bob", .signed_by = "mallory", .signers = false, .approvals = {"bob (pusher)"},
+      {.name = "without allowedSigners signatures are not read",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .signed_by = "mallory",
+       .signers = false,
+       .approvals = {"bob (pusher)"},
        .findings = {needs_owner + "bob (pusher)"}},
-      {.name = "an approval tag already on the server", .changed = "environments/prod/new.yaml", .pusher = "bob",
+      {.name = "an approval tag already on the server",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
        .tags = {{"alice", true, false}},
        .approvals = {"bob (pusher)", "alice (approval tag refs/approvals/{commit40}/alice)"}},
-      {.name = "an approval tag pushed with the change", .changed = "environments/prod/new.yaml", .pusher = "bob",
+      {.name = "an approval tag pushed with the change",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
        .tags = {{"alice", true, true}},
        .approvals = {"bob (pusher)", "alice (approval tag refs/approvals/{commit40}/alice)"}},
-      {.name = "an approval tag of another commit is ignored", .changed = "environments/prod/new.yaml", .pusher = "bob",
-       .tags = {{"alice", false, false}, {"alice", false, true}}, .approvals = {"bob (pusher)"},
+      {.name = "an approval tag of another commit is ignored",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .tags = {{"alice", false, false}, {"alice", false, true}},
+       .approvals = {"bob (pusher)"},
        .findings = {needs_owner + "bob (pusher)"}},
-      {.name = "an approval tag by an unknown signer", .changed = "environments/prod/new.yaml", .pusher = "bob",
-       .tags = {{"mallory", true, true}}, .approvals = {"bob (pusher)"},
+      {.name = "an approval tag by an unknown signer",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .tags = {{"mallory", true, true}},
+       .approvals = {"bob (pusher)"},
        .findings = {"owners.signature|approval tag refs/approvals/{commit40}/mallory is not accepted: ",
                     needs_owner + "bob (pusher)"}},
-      {.name = "an approval tag by a principal named by email", .changed = "environments/staging/new.yaml",
-       .pusher = "bob", .tags = {{"erin", true, false}},
+      {.name = "an approval tag by a principal named by email",
+       .changed = "environments/staging/new.yaml",
+       .pusher = "bob",
+       .tags = {{"erin", true, false}},
        .approvals = {"bob (pusher)", "erin@example.com (approval tag refs/approvals/{commit40}/erin)"}},
-      {.name = "without allowedSigners approval tags are not read", .changed = "environments/prod/new.yaml",
-       .pusher = "bob", .tags = {{"alice", true, true}}, .signers = false, .approvals = {"bob (pusher)"},
+      {.name = "without allowedSigners approval tags are not read",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "bob",
+       .tags = {{"alice", true, true}},
+       .signers = false,
+       .approvals = {"bob (pusher)"},
        .findings = {needs_owner + "bob (pusher)"}},
   };
   int n = 0;
@@ -469,18 +618,22 @@ TEST_CASE("a signed merge approves every commit it brings; each pushed commit's 
   base[".github/CODEOWNERS"] = "environments/prod/ @alice\n";
   const Oid b = make_commit(fx, base, {});
   // bob adds a file and removes it again on a branch; alice merges it, signed.
-  const Oid added = make_commit(fx, with(base, {"environments/prod/temp.yaml"}), {b}, {"bob", "bob@example.com"});
-  const Oid removed = make_commit(fx, with(base, {"environments/dev/x.yaml"}), {added}, {"bob", "bob@example.com"});
+  const Oid added =
+      make_commit(fx, with(base, {"environments/prod/temp.yaml"}), {b}, {"bob", "bob@example.com"});
+  const Oid removed =
+      make_commit(fx, with(base, {"environments/dev/x.yaml"}), {added}, {"bob", "bob@example.com"});
   const Oid main_side = make_commit(fx, with(base, {"environments/dev/y.yaml"}), {b});
   const Files merged = with(base, {"environments/dev/x.yaml", "environments/dev/y.yaml"});
   policy::ServerConfig config;
   config.allowed_signers = keys.allowed_signers();
 
   SECTION("signed by the owner") {
-    const Oid merge = make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"}, &keys, "alice");
+    const Oid merge =
+        make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"}, &keys, "alice");
     auto r = check(fx, config, {}, b, merge, "bob");
     check_findings(r, {});
-    CHECK(approvals_of(r) == std::vector<std::string>{"bob (pusher)", "alice (signed commit " + merge.short_hex() + ")"});
+    CHECK(approvals_of(r) ==
+          std::vector<std::string>{"bob (pusher)", "alice (signed commit " + merge.short_hex() + ")"});
     CHECK(r.changed_paths == 3);
   }
   SECTION("unsigned") {
@@ -491,7 +644,8 @@ TEST_CASE("a signed merge approves every commit it brings; each pushed commit's 
   }
 }
 
-TEST_CASE("GitLab sections: [N] distinct approvers, optional sections, exclusions, default owners", "[ownership]") {
+TEST_CASE("GitLab sections: [N] distinct approvers, optional sections, exclusions, default owners",
+          "[ownership]") {
   test::TempDir tmp;
   const Keys keys(tmp);
   const std::string codeowners =
@@ -512,20 +666,32 @@ TEST_CASE("GitLab sections: [N] distinct approvers, optional sections, exclusion
     std::vector<std::string> findings;
   };
   const std::string prod = "environments/prod/a.yaml";
-  const std::string needs_two = "owners.approval-required|needs 2 distinct approvals from @alice, @carol, @org/platform (section Prod)";
+  const std::string needs_two =
+      "owners.approval-required|needs 2 distinct approvals from @alice, @carol, @org/platform (section Prod)";
   const Case cases[] = {
       {"one owner of two", {prod}, "alice", {}, {needs_two + "; approvals seen: alice (pusher)"}},
       {"the same owner twice is one approval", {prod}, "alice", {"alice"}, {needs_two}},
       {"two owners: the pusher and a tag", {prod}, "alice", {"carol"}, {}},
       {"two owners: both by tag", {prod}, "eve", {"alice", "carol"}, {}},
       {"a team member and an owner", {prod}, "dave", {"alice"}, {}},
-      {"two paths, one message", {prod, "environments/prod/b.yaml"}, "alice", {},
-       {"owners.approval-required|2 paths need 2 distinct approvals from @alice, @carol, @org/platform (section Prod): "
+      {"two paths, one message",
+       {prod, "environments/prod/b.yaml"},
+       "alice",
+       {},
+       {"owners.approval-required|2 paths need 2 distinct approvals from @alice, @carol, @org/platform "
+        "(section Prod): "
         "environments/prod/a.yaml, environments/prod/b.yaml"}},
       {"an optional section needs nobody", {"README.md"}, "eve", {}, {}},
-      {"an optional section next to a required one", {prod, "README.md"}, "bob", {}, {needs_two + "; approvals seen: bob"}},
+      {"an optional section next to a required one",
+       {prod, "README.md"},
+       "bob",
+       {},
+       {needs_two + "; approvals seen: bob"}},
       {"an excluded path is outside its section", {"environments/prod/free.yaml"}, "eve", {}, {}},
-      {"the header's owners, one approval by default", {"environments/ops/a.yaml"}, "alice", {},
+      {"the header's owners, one approval by default",
+       {"environments/ops/a.yaml"},
+       "alice",
+       {},
        {"owners.approval-required|needs approval by @org/ops (section Ops)"}},
       {"a member of the header's team", {"environments/ops/a.yaml"}, "olga", {}, {}},
       {"unowned paths", {"environments/dev/a.yaml"}, "eve", {}, {}},
@@ -540,7 +706,8 @@ TEST_CASE("GitLab sections: [N] distinct approvers, optional sections, exclusion
     const Oid tip = make_commit(fx, with(base, c.changed), {b});
     std::vector<RefUpdate> pushed;
     for (const char* who : c.tags)
-      pushed.push_back(RefUpdate{Oid{}, approval_tag(fx, keys, who, tip), "refs/approvals/" + tip.hex() + "/" + who});
+      pushed.push_back(
+          RefUpdate{Oid{}, approval_tag(fx, keys, who, tip), "refs/approvals/" + tip.hex() + "/" + who});
     policy::ServerConfig config;
     config.teams = {{"@org/platform", {"dave"}}, {"@org/ops", {"olga"}}};
     config.allowed_signers = keys.allowed_signers();
@@ -566,9 +733,13 @@ TEST_CASE("team members come from the server config and the repository's teams f
       {"not a member", "\"@org/payments\": [bob]\n\"@org/other\": [alice]\n", "alice", {needs}},
       {"keys compare case-insensitively", "\"@ORG/Payments\": [Bob]\n", "bob", {}},
       {"no teams file", std::nullopt, "bob", {needs}},
-      {"a teams file that is no mapping", "- bob\n", "bob",
+      {"a teams file that is no mapping",
+       "- bob\n",
+       "bob",
        {"owners.invalid|the teams file is not a YAML mapping", needs}},
-      {"a teams file that does not parse", "\"@org/payments\": [bob\n", "erin",
+      {"a teams file that does not parse",
+       "\"@org/payments\": [bob\n",
+       "erin",
        {"owners.invalid|the teams file is not a YAML mapping"}},
   };
   int n = 0;

@@ -37,18 +37,21 @@ std::string configmap(const std::string& name) {
 
 // A Deployment whose containers run `images`; the first image is on line 11, column 18.
 std::string deployment(const std::string& name, const std::vector<std::string>& images, int replicas = 1) {
-  std::string s = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  replicas: " +
-                  std::to_string(replicas) + "\n  template:\n    spec:\n      containers:\n";
+  std::string s = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+                  "\nspec:\n  replicas: " + std::to_string(replicas) +
+                  "\n  template:\n    spec:\n      containers:\n";
   for (std::size_t i = 0; i < images.size(); ++i)
     s += "        - name: c" + std::to_string(i) + "\n          image: " + images[i] + "\n";
   return s;
 }
 
-std::string web(const std::string& tag) { return deployment("web", {"registry.example.com/web" + tag}); }
+std::string web(const std::string& tag) {
+  return deployment("web", {"registry.example.com/web" + tag});
+}
 
 std::string kustomization(const std::string& image_entry) {
-  return "resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    " + image_entry +
-         "\n";
+  return "resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    " +
+         image_entry + "\n";
 }
 
 const Files k_base = {{"environments/dev/base.yaml", configmap("dev")},
@@ -73,13 +76,14 @@ std::vector<GitItem> items_of(const Files& files) {
 
 // A commit of `files` on `parents`, committed at `when` (unix seconds; the fixture's fixed date
 // when 0) and authored at `authored` (the commit date when 0).
-Oid commit_at(const test::GitFixture& fx, const Files& files, const std::vector<Oid>& parents, std::int64_t when = 0,
-              std::int64_t authored = 0) {
+Oid commit_at(const test::GitFixture& fx, const Files& files, const std::vector<Oid>& parents,
+              std::int64_t when = 0, std::int64_t authored = 0) {
   std::vector<std::string> args{"commit-tree", fx.tree(items_of(files)).hex(), "-m", "change"};
   for (const auto& p : parents) args.insert(args.end(), {"-p", p.hex()});
   test::EnvVars env;
   if (when) env.emplace_back("GIT_COMMITTER_DATE", std::to_string(when) + " +0000");
-  if (authored || when) env.emplace_back("GIT_AUTHOR_DATE", std::to_string(authored ? authored : when) + " +0000");
+  if (authored || when)
+    env.emplace_back("GIT_AUTHOR_DATE", std::to_string(authored ? authored : when) + " +0000");
   return test::to_oid(fx.git(args, {}, env));
 }
 
@@ -132,7 +136,8 @@ std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_d
   std::map<std::string, std::optional<SoakLedger>> loaded;
   if (ledgers)
     for (const Oid& at : *ledgers) {
-      auto built = update_soak_ledger(repo, config, ledger_dir, "environments/staging", at, [] { return false; });
+      auto built =
+          update_soak_ledger(repo, config, ledger_dir, "environments/staging", at, [] { return false; });
       INFO((built ? std::string() : built.error().describe()));
       REQUIRE(built);
     }
@@ -157,13 +162,15 @@ std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_d
     REQUIRE(repo.diff(before, after, env.path, [&](const git::Change& c) {
       changed.insert(c.path);
       if (c.after)
-        for (auto& image : images_in_blob(repo, c.path, c.after->oid, config)) change.used.emplace_back(image, c.path);
+        for (auto& image : images_in_blob(repo, c.path, c.after->oid, config))
+          change.used.emplace_back(image, c.path);
       return true;
     }));
     changes.push_back(std::move(change));
   }
-  PromotionContext ctx{repo, config, envs, base, now,
-                       [&](const policy::Environment& e, const Oid& t) { return indexes.get(e, t); }};
+  PromotionContext ctx{repo, config,
+                       envs, base,
+                       now,  [&](const policy::Environment& e, const Oid& t) { return indexes.get(e, t); }};
   if (ledgers)
     ctx.ledger_for = [&](const policy::Environment& e, const Oid& c) -> const SoakLedger* {
       auto& l = loaded[e.path + c.hex()];
@@ -176,7 +183,8 @@ std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_d
 std::string describe(const std::vector<Finding>& findings) {
   std::string s;
   for (const auto& f : findings)
-    s += f.rule + " " + f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + " " + f.message + "\n";
+    s += f.rule + " " + f.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + " " +
+         f.message + "\n";
   return s;
 }
 
@@ -199,7 +207,8 @@ TEST_CASE("check_promotion: images new in an environment must be in its `from` e
           "[promotion]") {
   test::TempDir tmp;
   const std::string prod_web = "environments/prod/web.yaml";
-  const std::string not_promoted = "promotion.not-promoted environments/prod/web.yaml|image registry.example.com/web:";
+  const std::string not_promoted =
+      "promotion.not-promoted environments/prod/web.yaml|image registry.example.com/web:";
   const std::string digest = "promotion.digest-required environments/prod/";
   struct Case {
     const char* name;
@@ -209,53 +218,96 @@ TEST_CASE("check_promotion: images new in an environment must be in its `from` e
     std::vector<std::string> findings;
   };
   const Case cases[] = {
-      {"not promoted", {{"environments/staging/web.yaml", web(":1.0")}}, {{prod_web, web(":2.0")}}, false,
+      {"not promoted",
+       {{"environments/staging/web.yaml", web(":1.0")}},
+       {{prod_web, web(":2.0")}},
+       false,
        {not_promoted + "2.0 is not in staging on the target ref; promote through staging first"}},
       {"promoted", {{"environments/staging/web.yaml", web(":2.0")}}, {{prod_web, web(":2.0")}}, false, {}},
       {"promoted, from another file and app of staging",
        {{"environments/staging/apps/x.yaml", deployment("x", {"registry.example.com/web:2.0"})}},
-       {{prod_web, web(":2.0")}}, false, {}},
-      {"a tag is not a digest of it", {{"environments/staging/web.yaml", web(":2.0")}},
-       {{prod_web, web(":2.0@" + k_web_digest)}}, false, {not_promoted + "2.0@sha256:"}},
-      {"already in the environment: no promotion needed", {{"environments/prod/a.yaml", web(":1.0")}},
-       {{"environments/prod/b.yaml", web(":1.0")}}, false, {}},
+       {{prod_web, web(":2.0")}},
+       false,
+       {}},
+      {"a tag is not a digest of it",
+       {{"environments/staging/web.yaml", web(":2.0")}},
+       {{prod_web, web(":2.0@" + k_web_digest)}},
+       false,
+       {not_promoted + "2.0@sha256:"}},
+      {"already in the environment: no promotion needed",
+       {{"environments/prod/a.yaml", web(":1.0")}},
+       {{"environments/prod/b.yaml", web(":1.0")}},
+       false,
+       {}},
       {"only the images new to the environment",
-       {{"environments/prod/a.yaml", web(":1.0")}, {"environments/staging/s.yaml", deployment("s", {"sidecar:1"})}},
-       {{"environments/prod/b.yaml", deployment("b", {"registry.example.com/web:1.0", "sidecar:1", "debug:1"})}}, false,
+       {{"environments/prod/a.yaml", web(":1.0")},
+        {"environments/staging/s.yaml", deployment("s", {"sidecar:1"})}},
+       {{"environments/prod/b.yaml",
+         deployment("b", {"registry.example.com/web:1.0", "sidecar:1", "debug:1"})}},
+       false,
        {"promotion.not-promoted environments/prod/b.yaml|image debug:1 is not in staging"}},
-      {"two files with the same new image: reported once", {},
-       {{"environments/prod/a.yaml", web(":3.0")}, {"environments/prod/b.yaml", web(":3.0")}}, false,
+      {"two files with the same new image: reported once",
+       {},
+       {{"environments/prod/a.yaml", web(":3.0")}, {"environments/prod/b.yaml", web(":3.0")}},
+       false,
        {"promotion.not-promoted environments/prod/a.yaml|registry.example.com/web:3.0 is not in staging"}},
-      {"two new images: two findings", {},
-       {{"environments/prod/a.yaml", web(":3.0")}, {"environments/prod/b.yaml", deployment("b", {"api:3.0"})}}, false,
+      {"two new images: two findings",
+       {},
+       {{"environments/prod/a.yaml", web(":3.0")},
+        {"environments/prod/b.yaml", deployment("b", {"api:3.0"})}},
+       false,
        {"promotion.not-promoted environments/prod/a.yaml|registry.example.com/web:3.0",
         "promotion.not-promoted environments/prod/b.yaml|image api:3.0"}},
-      {"staging in the same push does not count", {},
-       {{"environments/staging/web.yaml", web(":4.0")}, {prod_web, web(":4.0")}}, false,
+      {"staging in the same push does not count",
+       {},
+       {{"environments/staging/web.yaml", web(":4.0")}, {prod_web, web(":4.0")}},
+       false,
        {not_promoted + "4.0 is not in staging on the target ref"}},
-      {"environments without promotion need nothing", {}, {{"environments/dev/web.yaml", web(":5.0")}}, false, {}},
+      {"environments without promotion need nothing",
+       {},
+       {{"environments/dev/web.yaml", web(":5.0")}},
+       false,
+       {}},
       {"removing an image needs nothing", {{prod_web, web(":1.0")}}, {{prod_web, k_deleted}}, false, {}},
       {"files without images need nothing", {}, {{"environments/prod/c.yaml", configmap("c")}}, false, {}},
-      {"requireDigest: a promoted digest", {{"environments/staging/web.yaml", web("@" + k_web_digest)}},
-       {{prod_web, web("@" + k_web_digest)}}, true, {}},
-      {"requireDigest: a promoted tag", {{"environments/staging/web.yaml", web(":2.0")}}, {{prod_web, web(":2.0")}}, true,
-       {digest + "web.yaml|image registry.example.com/web:2.0 in environment prod must be pinned by @sha256: digest"}},
-      {"requireDigest: every file, promotion once", {},
-       {{"environments/prod/a.yaml", web(":3.0")}, {"environments/prod/b.yaml", web(":3.0")}}, true,
+      {"requireDigest: a promoted digest",
+       {{"environments/staging/web.yaml", web("@" + k_web_digest)}},
+       {{prod_web, web("@" + k_web_digest)}},
+       true,
+       {}},
+      {"requireDigest: a promoted tag",
+       {{"environments/staging/web.yaml", web(":2.0")}},
+       {{prod_web, web(":2.0")}},
+       true,
+       {digest +
+        "web.yaml|image registry.example.com/web:2.0 in environment prod must be pinned by @sha256: digest"}},
+      {"requireDigest: every file, promotion once",
+       {},
+       {{"environments/prod/a.yaml", web(":3.0")}, {"environments/prod/b.yaml", web(":3.0")}},
+       true,
        {digest + "a.yaml", "promotion.not-promoted environments/prod/a.yaml", digest + "b.yaml"}},
-      {"requireDigest: also images already in the environment", {{"environments/prod/a.yaml", web(":1.0")}},
-       {{"environments/prod/b.yaml", web(":1.0")}}, true, {digest + "b.yaml"}},
+      {"requireDigest: also images already in the environment",
+       {{"environments/prod/a.yaml", web(":1.0")}},
+       {{"environments/prod/b.yaml", web(":1.0")}},
+       true,
+       {digest + "b.yaml"}},
       {"kustomization images: promoted, pinned",
        {{"environments/staging/kustomization.yaml", kustomization("digest: " + k_web_digest)}},
-       {{"environments/prod/kustomization.yaml", kustomization("digest: " + k_web_digest)}}, true, {}},
+       {{"environments/prod/kustomization.yaml", kustomization("digest: " + k_web_digest)}},
+       true,
+       {}},
       {"kustomization images: a new tag",
        {{"environments/staging/kustomization.yaml", kustomization("digest: " + k_web_digest)}},
-       {{"environments/prod/kustomization.yaml", kustomization("newTag: \"2.0\"")}}, true,
+       {{"environments/prod/kustomization.yaml", kustomization("newTag: \"2.0\"")}},
+       true,
        {digest + "kustomization.yaml|image registry.example.com/web:2.0 in environment prod",
-        "promotion.not-promoted environments/prod/kustomization.yaml|image registry.example.com/web:2.0 is not in "
+        "promotion.not-promoted environments/prod/kustomization.yaml|image registry.example.com/web:2.0 is "
+        "not in "
         "staging"}},
       {"kustomization images count as promoted for manifests",
-       {{"environments/staging/kustomization.yaml", kustomization("newTag: \"2.0\"")}}, {{prod_web, web(":2.0")}}, false,
+       {{"environments/staging/kustomization.yaml", kustomization("newTag: \"2.0\"")}},
+       {{prod_web, web(":2.0")}},
+       false,
        {}},
   };
   int n = 0;
@@ -265,7 +317,8 @@ TEST_CASE("check_promotion: images new in an environment must be in its `from` e
     const Files target = apply(k_base, c.target);
     const Oid base = commit_at(fx, target, {});
     const Oid tip = commit_at(fx, apply(target, c.pushed), {base});
-    auto findings = promote(fx, tmp / ("identity-" + std::to_string(n)), environments(0, c.require_digest), base, tip);
+    auto findings =
+        promote(fx, tmp / ("identity-" + std::to_string(n)), environments(0, c.require_digest), base, tip);
     check_findings(findings, c.findings);
   }
 
@@ -282,15 +335,16 @@ TEST_CASE("check_promotion: images new in an environment must be in its `from` e
 
 // An image the environment already runs, in a file the push changes for another reason (more
 // replicas), is not new to it: staging has moved on to 2.0 while prod scales 1.0.
-TEST_CASE("check_promotion: an image already in the environment, in a file the push changes",
-          "[promotion]") {
+TEST_CASE("check_promotion: an image already in the environment, in a file the push changes", "[promotion]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
-  const Files target = apply(k_base, {{"environments/staging/web.yaml", web(":2.0")},
-                                      {"environments/prod/web.yaml", web(":1.0")}});
+  const Files target = apply(
+      k_base, {{"environments/staging/web.yaml", web(":2.0")}, {"environments/prod/web.yaml", web(":1.0")}});
   const Oid base = commit_at(fx, target, {});
   const Oid tip = commit_at(
-      fx, apply(target, {{"environments/prod/web.yaml", deployment("web", {"registry.example.com/web:1.0"}, 3)}}), {base});
+      fx,
+      apply(target, {{"environments/prod/web.yaml", deployment("web", {"registry.example.com/web:1.0"}, 3)}}),
+      {base});
   check_findings(promote(fx, tmp / "identity", environments(), base, tip), {});
 }
 
@@ -313,29 +367,48 @@ TEST_CASE("check_promotion: soak by committer time along the first-parent histor
     bool merge = false;  // the last step is merged into the target by a commit 10 minutes old
   };
   const Files in_staging = {{"environments/staging/web.yaml", web(":2.0")}};
-  const std::string soak = "promotion.soak environments/prod/web.yaml|image registry.example.com/web:2.0 has been in staging for ";
+  const std::string soak =
+      "promotion.soak environments/prod/web.yaml|image registry.example.com/web:2.0 has been in staging for ";
   const Case cases[] = {
       {"soaked: 3h in staging, 2h required", {{in_staging, 3 * hour}}, 2 * hour * 1000, {}},
-      {"too fresh: 10m in staging, 2h required", {{in_staging, 600}}, 2 * hour * 1000,
+      {"too fresh: 10m in staging, 2h required",
+       {{in_staging, 600}},
+       2 * hour * 1000,
        {soak + "10m (since commit "}},
       {"exactly the soak", {{in_staging, 2 * hour}}, 2 * hour * 1000, {}},
       {"a second short", {{in_staging, 2 * hour - 1}}, 2 * hour * 1000, {soak + "1h59m (since commit "}},
-      {"the message names what prod requires", {{in_staging, 90 * 60}}, 2 * hour * 1000 + 30 * 60 * 1000,
+      {"the message names what prod requires",
+       {{in_staging, 90 * 60}},
+       2 * hour * 1000 + 30 * 60 * 1000,
        {soak + "1h30m (since commit "}},
-      {"a committer date in the future counts as 0s", {{in_staging, -60}}, 60 * 1000, {soak + "0s (since commit "}},
+      {"a committer date in the future counts as 0s",
+       {{in_staging, -60}},
+       60 * 1000,
+       {soak + "0s (since commit "}},
       {"by committer time, not author time", {{in_staging, 600, 3 * day}}, 2 * hour * 1000, {soak + "10m"}},
       {"later changes of other staging files do not restart the clock",
-       {{in_staging, 3 * hour}, {{{"environments/staging/other.yaml", configmap("other")}}, 600}}, 2 * hour * 1000, {}},
-      {"later changes of other environments do not restart the clock",
-       {{in_staging, 3 * hour}, {{}, 600}}, 2 * hour * 1000, {}},
-      {"removed and brought back: the clock restarts",
-       {{in_staging, 3 * day}, {{{"environments/staging/web.yaml", k_deleted}}, 2 * day}, {in_staging, 30 * 60}},
-       2 * hour * 1000, {soak + "30m"}},
-      {"a new version restarts the clock for that version only",
-       {{in_staging, 3 * day}, {{{"environments/staging/api.yaml", deployment("api", {"api:1"})}}, 600}}, 2 * hour * 1000,
+       {{in_staging, 3 * hour}, {{{"environments/staging/other.yaml", configmap("other")}}, 600}},
+       2 * hour * 1000,
        {}},
-      {"merged into the target: the merge commit's time counts", {{in_staging, 3 * hour}}, 2 * hour * 1000,
-       {soak + "10m"}, true},
+      {"later changes of other environments do not restart the clock",
+       {{in_staging, 3 * hour}, {{}, 600}},
+       2 * hour * 1000,
+       {}},
+      {"removed and brought back: the clock restarts",
+       {{in_staging, 3 * day},
+        {{{"environments/staging/web.yaml", k_deleted}}, 2 * day},
+        {in_staging, 30 * 60}},
+       2 * hour * 1000,
+       {soak + "30m"}},
+      {"a new version restarts the clock for that version only",
+       {{in_staging, 3 * day}, {{{"environments/staging/api.yaml", deployment("api", {"api:1"})}}, 600}},
+       2 * hour * 1000,
+       {}},
+      {"merged into the target: the merge commit's time counts",
+       {{in_staging, 3 * hour}},
+       2 * hour * 1000,
+       {soak + "10m"},
+       true},
       {"no soak: no clock", {{in_staging, 1}}, 0, {}},
   };
   int n = 0;
@@ -347,13 +420,15 @@ TEST_CASE("check_promotion: soak by committer time along the first-parent histor
     const Oid root = tip;
     for (const auto& step : c.history) {
       files = apply(files, step.staging);
-      if (step.staging.empty()) files["environments/dev/churn.yaml"] = configmap("churn-" + std::to_string(n));
+      if (step.staging.empty())
+        files["environments/dev/churn.yaml"] = configmap("churn-" + std::to_string(n));
       tip = commit_at(fx, files, {c.merge ? root : tip}, k_now - step.committed_ago,
                       step.authored_ago ? k_now - step.authored_ago : 0);
     }
     if (c.merge) tip = commit_at(fx, files, {root, tip}, k_now - 600);
     const Oid pushed = commit_at(fx, apply(files, {{prod_web, web(":2.0")}}), {tip});
-    auto findings = promote(fx, tmp / ("identity-" + std::to_string(n)), environments(c.soak_ms), tip, pushed);
+    auto findings =
+        promote(fx, tmp / ("identity-" + std::to_string(n)), environments(c.soak_ms), tip, pushed);
     check_findings(findings, c.findings);
     // The same verdicts from soak ledgers: built from scratch at the target, and step by step
     // along its first parents, as post-receive builds them push after push.
@@ -368,11 +443,13 @@ TEST_CASE("check_promotion: soak by committer time along the first-parent histor
     const std::vector<Oid>* modes[] = {&at_tip, &first_parents};
     for (const std::vector<Oid>* ledgers : modes) {
       INFO((ledgers == &at_tip ? "a ledger built at the target" : "ledgers built push by push"));
-      auto from_ledger = promote(fx, tmp / ("ledger-" + std::to_string(n) + "-" + std::to_string(ledgers->size())),
-                                 environments(c.soak_ms), tip, pushed, k_now, ledgers);
+      auto from_ledger =
+          promote(fx, tmp / ("ledger-" + std::to_string(n) + "-" + std::to_string(ledgers->size())),
+                  environments(c.soak_ms), tip, pushed, k_now, ledgers);
       CHECK(describe(from_ledger) == describe(findings));
     }
-    const std::map<std::int64_t, std::string> required = {{60, "1m"}, {2 * hour, "2h"}, {2 * hour + 1800, "2h30m"}};
+    const std::map<std::int64_t, std::string> required = {
+        {60, "1m"}, {2 * hour, "2h"}, {2 * hour + 1800, "2h30m"}};
     for (const auto& f : findings)
       CHECK_THAT(f.message, Catch::EndsWith("); prod requires " + required.at(c.soak_ms / 1000)));
   }
@@ -418,31 +495,34 @@ TEST_CASE("check_promotion: the soak search walks at most k_soak_history_limit c
     auto fx = history("beyond", k_soak_history_limit);
     auto findings = promote(fx, tmp / "identity-beyond", environments(soak_ms), fx.rev("refs/heads/main"),
                             fx.rev("refs/heads/push"));
-    check_findings(findings, {"promotion.soak environments/prod/web.yaml|cannot tell how long image "
-                              "registry.example.com/web:2.0 has been in staging: the history walk stopped at " +
-                              std::to_string(k_soak_history_limit) + " commits"});
+    check_findings(findings,
+                   {"promotion.soak environments/prod/web.yaml|cannot tell how long image "
+                    "registry.example.com/web:2.0 has been in staging: the history walk stopped at " +
+                    std::to_string(k_soak_history_limit) + " commits"});
   }
   SECTION("a ledger built from as many commits knows the image was there at the oldest one") {
     auto fx = history("ledger-beyond", k_soak_history_limit);
     const std::vector<Oid> at{fx.rev("refs/heads/main")};
-    auto findings = promote(fx, tmp / "identity-ledger-beyond", environments(soak_ms), fx.rev("refs/heads/main"),
-                            fx.rev("refs/heads/push"), k_now, &at);
+    auto findings = promote(fx, tmp / "identity-ledger-beyond", environments(soak_ms),
+                            fx.rev("refs/heads/main"), fx.rev("refs/heads/push"), k_now, &at);
     check_findings(findings, {});
     // ... and says so when that is not long enough.
     const std::int64_t days_40 = 40ll * 24 * 3600 * 1000;
-    findings = promote(fx, tmp / "identity-ledger-beyond-40d", environments(days_40), fx.rev("refs/heads/main"),
-                       fx.rev("refs/heads/push"), k_now, &at);
-    check_findings(findings, {"promotion.soak environments/prod/web.yaml|image registry.example.com/web:2.0 has been in "
-                              "staging for 720h (since commit "});
+    findings = promote(fx, tmp / "identity-ledger-beyond-40d", environments(days_40),
+                       fx.rev("refs/heads/main"), fx.rev("refs/heads/push"), k_now, &at);
+    check_findings(
+        findings, {"promotion.soak environments/prod/web.yaml|image registry.example.com/web:2.0 has been in "
+                   "staging for 720h (since commit "});
     CHECK_THAT(findings.at(0).message, Catch::Contains(" or earlier); prod requires 960h"));
   }
 }
 
-TEST_CASE("images_in: the images of pod-bearing kinds and of kustomizations, with their marks", "[promotion]") {
+TEST_CASE("images_in: the images of pod-bearing kinds and of kustomizations, with their marks",
+          "[promotion]") {
   auto pod_spec = [](const std::string& indent) {
-    return indent + "initContainers:\n" + indent + "  - {name: init, image: init:1}\n" + indent + "containers:\n" +
-           indent + "  - name: app\n" + indent + "    image: app:1\n" + indent + "  - name: no-image\n" + indent +
-           "  - name: not-a-string\n" + indent + "    image: {a: b}\n";
+    return indent + "initContainers:\n" + indent + "  - {name: init, image: init:1}\n" + indent +
+           "containers:\n" + indent + "  - name: app\n" + indent + "    image: app:1\n" + indent +
+           "  - name: no-image\n" + indent + "  - name: not-a-string\n" + indent + "    image: {a: b}\n";
   };
   struct Case {
     const char* name;
@@ -451,16 +531,22 @@ TEST_CASE("images_in: the images of pod-bearing kinds and of kustomizations, wit
     std::vector<std::string> images;  // "reference line:column"
   };
   const Case cases[] = {
-      {"Deployment: init containers first", "d.yaml",
+      {"Deployment: init containers first",
+       "d.yaml",
        "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n" + pod_spec("      "),
        {"init:1 7:31", "app:1 10:18"}},
-      {"Pod, with ephemeral containers last", "p.yaml",
-       "apiVersion: v1\nkind: Pod\nspec:\n  ephemeralContainers:\n    - {name: dbg, image: busybox}\n" + pod_spec("  "),
+      {"Pod, with ephemeral containers last",
+       "p.yaml",
+       "apiVersion: v1\nkind: Pod\nspec:\n  ephemeralContainers:\n    - {name: dbg, image: busybox}\n" +
+           pod_spec("  "),
        {"init:1 7:27", "app:1 10:14", "busybox 5:26"}},
-      {"CronJob", "c.yaml",
-       "kind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n" + pod_spec("          "),
+      {"CronJob",
+       "c.yaml",
+       "kind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n" +
+           pod_spec("          "),
        {"init:1 8:35", "app:1 11:22"}},
-      {"Job, StatefulSet, DaemonSet, ReplicaSet, ReplicationController and PodTemplate", "m.yaml",
+      {"Job, StatefulSet, DaemonSet, ReplicaSet, ReplicationController and PodTemplate",
+       "m.yaml",
        "kind: Job\nspec: {template: {spec: {containers: [{name: a, image: job:1}]}}}\n---\n"
        "kind: StatefulSet\nspec: {template: {spec: {containers: [{name: a, image: sts:1}]}}}\n---\n"
        "kind: DaemonSet\nspec: {template: {spec: {containers: [{name: a, image: ds:1}]}}}\n---\n"
@@ -468,21 +554,28 @@ TEST_CASE("images_in: the images of pod-bearing kinds and of kustomizations, wit
        "kind: ReplicationController\nspec: {template: {spec: {containers: [{name: a, image: rc:1}]}}}\n---\n"
        "kind: PodTemplate\ntemplate: {spec: {containers: [{name: a, image: pt:1}]}}\n",
        {"job:1 2:56", "sts:1 5:56", "ds:1 8:56", "rs:1 11:56", "rc:1 14:56", "pt:1 17:49"}},
-      {"a List's items", "l.yaml",
-       "apiVersion: v1\nkind: List\nitems:\n  - kind: Pod\n    spec: {containers: [{name: a, image: one:1}]}\n"
+      {"a List's items",
+       "l.yaml",
+       "apiVersion: v1\nkind: List\nitems:\n  - kind: Pod\n    spec: {containers: [{name: a, image: "
+       "one:1}]}\n"
        "  - kind: Pod\n    spec: {containers: [{name: a, image: two:1}]}\n",
        {"one:1 5:42", "two:1 7:42"}},
-      {"kinds without a pod spec", "cm.yaml",
-       "apiVersion: v1\nkind: ConfigMap\ndata: {image: nope:1}\n---\nkind: Service\nspec: {containers: [{image: x}]}\n",
+      {"kinds without a pod spec",
+       "cm.yaml",
+       "apiVersion: v1\nkind: ConfigMap\ndata: {image: nope:1}\n---\nkind: Service\nspec: {containers: "
+       "[{image: x}]}\n",
        {}},
-      {"kustomization: newName, newTag, digest, name only", "kustomization.yaml",
+      {"kustomization: newName, newTag, digest, name only",
+       "kustomization.yaml",
        "images:\n"
        "  - name: web\n    newTag: \"1.2\"\n"
        "  - name: api\n    newName: registry.example.com/api\n    newTag: 2\n"
-       "  - name: db\n    newTag: \"1\"\n    digest: " + k_web_digest + "\n"
-       "  - name: plain\n"
-       "  - newTag: \"3\"\n"
-       "  - just-a-string\n",
+       "  - name: db\n    newTag: \"1\"\n    digest: " +
+           k_web_digest +
+           "\n"
+           "  - name: plain\n"
+           "  - newTag: \"3\"\n"
+           "  - just-a-string\n",
        {"web:1.2 2:5", "registry.example.com/api:2 4:5", "db@" + k_web_digest + " 7:5", "plain 10:5"}},
       {"a Kustomization file", "Kustomization", "images: [{name: web, newTag: v1}]\n", {"web:v1 1:10"}},
       {"kustomization: no images", "kustomization.yml", "resources: [a.yaml]\n", {}},
@@ -512,8 +605,9 @@ TEST_CASE("soak ledgers: built once, damaged ones not loaded", "[promotion]") {
   test::GitFixture fx(tmp, "repo");
   Files files = apply(k_base, {{"environments/staging/web.yaml", web(":2.0")}});
   const Oid first = commit_at(fx, files, {}, k_now - 3600);
-  const Oid second = commit_at(fx, apply(files, {{"environments/staging/api.yaml", deployment("api", {"api:1"})}}), {first},
-                               k_now - 60);
+  const Oid second =
+      commit_at(fx, apply(files, {{"environments/staging/api.yaml", deployment("api", {"api:1"})}}), {first},
+                k_now - 60);
   auto repo = fx.open();
   const policy::ServerConfig config;
   const fs::path dir = tmp / "ledgers";
@@ -530,8 +624,9 @@ TEST_CASE("soak ledgers: built once, damaged ones not loaded", "[promotion]") {
 
   const fs::path file = dir / "soak" / "environments%2Fstaging" / (second.hex() + ".soak");
   REQUIRE(fs::exists(file));
-  for (const std::string& damaged : {std::string("PCSOAK1\napi:1\tnot-an-oid\t1\ta\n"), std::string("PCSOAK1\napi:1\t") +
-                                        second.hex() + "\t12x\ta\n", std::string("PCSOAK0\n"), std::string()}) {
+  for (const std::string& damaged : {std::string("PCSOAK1\napi:1\tnot-an-oid\t1\ta\n"),
+                                     std::string("PCSOAK1\napi:1\t") + second.hex() + "\t12x\ta\n",
+                                     std::string("PCSOAK0\n"), std::string()}) {
     INFO(damaged);
     { std::ofstream(file, std::ios::trunc) << damaged; }
     CHECK_FALSE(load_soak_ledger(dir, "environments/staging", second));

@@ -32,9 +32,9 @@ std::vector<manifest::Object> objects_of(const yaml::Stream& stream) {
 std::string pod_spec(int indent) {
   const std::string pad(static_cast<std::size_t>(indent), ' ');
   return pad + "initContainers:\n" + pad + "- name: init\n" + pad + "  image: busybox:1.36\n" +  //
-         pad + "containers:\n" + pad + "- name: app\n" + pad + "  image: nginx:1.25\n" +          //
+         pad + "containers:\n" + pad + "- name: app\n" + pad + "  image: nginx:1.25\n" +         //
          pad + "- name: side\n" + pad + "  image: envoy@sha256:abc\n" +                          //
-         pad + "- name: no-image\n" +                                                             //
+         pad + "- name: no-image\n" +                                                            //
          pad + "ephemeralContainers:\n" + pad + "- name: debug\n" + pad + "  image: busybox\n";
 }
 
@@ -83,7 +83,8 @@ TEST_CASE("Identity::describe names group, kind, namespace and name", "[manifest
       {{"apps", "Deployment", "prod", "web"}, "apps/Deployment prod/web"},
       {{"", "ConfigMap", "shop", "cfg"}, "ConfigMap shop/cfg"},
       {{"", "Namespace", "", "shop"}, "Namespace shop"},
-      {{"rbac.authorization.k8s.io", "ClusterRole", "", "admin"}, "rbac.authorization.k8s.io/ClusterRole admin"},
+      {{"rbac.authorization.k8s.io", "ClusterRole", "", "admin"},
+       "rbac.authorization.k8s.io/ClusterRole admin"},
   };
   for (const auto& c : cases) {
     INFO(c.expected);
@@ -129,7 +130,8 @@ TEST_CASE("is_sops recognises SOPS-encrypted documents", "[manifest]") {
   };
   const Case cases[] = {
       {"encrypted secret",
-       "apiVersion: v1\nkind: Secret\ndata:\n  k: ENC[AES256_GCM,data:x]\nsops:\n  mac: ENC[AES256_GCM,data:y]\n  version: 3.8.1\n",
+       "apiVersion: v1\nkind: Secret\ndata:\n  k: ENC[AES256_GCM,data:x]\nsops:\n  mac: "
+       "ENC[AES256_GCM,data:y]\n  version: 3.8.1\n",
        true},
       {"sops without a mac", "kind: Secret\nsops:\n  version: 3.8.1\n", false},
       {"sops as a scalar", "kind: Secret\nsops: mac\n", false},
@@ -158,27 +160,37 @@ TEST_CASE("collect_objects expands Lists and keeps other documents whole", "[man
     std::vector<Expected> objects;
   };
   const Case cases[] = {
-      {"plain document", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n",
+      {"plain document",
+       "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n",
        {{"apps/v1", "Deployment", "shop", "web"}}},
       {"no metadata", "apiVersion: v1\nkind: ConfigMap\n", {{"v1", "ConfigMap", "", ""}}},
       {"v1 List",
-       "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: x}}\n"
+       "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, "
+       "namespace: x}}\n"
        "- {apiVersion: apps/v1, kind: Deployment, metadata: {name: b}}\n",
        {{"v1", "ConfigMap", "x", "a"}, {"apps/v1", "Deployment", "", "b"}}},
       {"v1 ConfigMapList",
-       "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
-       "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",
+       "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: "
+       "a}}\n"
+       "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n- {apiVersion: v1, kind: ConfigMap, "
+       "metadata: {name: c}}\n",
        {{"v1", "ConfigMap", "", "a"}, {"v1", "ConfigMap", "", "b"}, {"v1", "ConfigMap", "", "c"}}},
       {"empty v1 List", "apiVersion: v1\nkind: List\nitems: []\n", {}},
       {"apps/v1 DeploymentList",
-       "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}}\n",
+       "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- {apiVersion: apps/v1, kind: Deployment, "
+       "metadata: {name: d}}\n",
        {{"apps/v1", "Deployment", "", "d"}}},
-      {"List of a custom group", "apiVersion: example.com/v1\nkind: WidgetList\nitems:\n- {kind: Widget}\n- {kind: Widget}\n",
+      {"List of a custom group",
+       "apiVersion: example.com/v1\nkind: WidgetList\nitems:\n- {kind: Widget}\n- {kind: Widget}\n",
        {{"", "Widget", "", ""}, {"", "Widget", "", ""}}},
-      {"kind not ending in List keeps its items", "apiVersion: v1\nkind: Inventory\nitems:\n- {kind: ConfigMap}\n",
+      {"kind not ending in List keeps its items",
+       "apiVersion: v1\nkind: Inventory\nitems:\n- {kind: ConfigMap}\n",
        {{"v1", "Inventory", "", ""}}},
-      {"List whose items are not a sequence", "apiVersion: v1\nkind: List\nitems: {a: 1}\n", {{"v1", "List", "", ""}}},
-      {"kind named just like a List suffix", "apiVersion: v1\nkind: Checklist\nitems:\n- {kind: ConfigMap}\n",
+      {"List whose items are not a sequence",
+       "apiVersion: v1\nkind: List\nitems: {a: 1}\n",
+       {{"v1", "List", "", ""}}},
+      {"kind named just like a List suffix",
+       "apiVersion: v1\nkind: Checklist\nitems:\n- {kind: ConfigMap}\n",
        {{"v1", "Checklist", "", ""}}},
       {"sequence document", "- a\n- b\n", {{"", "", "", ""}}},
       {"scalar document", "just text\n", {{"", "", "", ""}}},
@@ -205,8 +217,9 @@ TEST_CASE("collect_objects expands Lists and keeps other documents whole", "[man
   }
 
   SECTION("items point at their own nodes and carry their identity") {
-    auto s = parse("apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n"
-                   "    name: web\n    namespace: shop\n");
+    auto s = parse(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n"
+        "    name: web\n    namespace: shop\n");
     std::vector<manifest::Object> out;
     manifest::collect_objects(*s.documents[0].root, 0, out);
     REQUIRE(out.size() == 1);
@@ -216,8 +229,9 @@ TEST_CASE("collect_objects expands Lists and keeps other documents whole", "[man
   }
 
   SECTION("documents keep their index in a multi-document stream") {
-    auto s = parse("kind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: [{kind: B}, {kind: C}]\n"
-                   "---\nkind: D\n");
+    auto s = parse(
+        "kind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: [{kind: B}, {kind: C}]\n"
+        "---\nkind: D\n");
     auto objects = objects_of(s);
     REQUIRE(objects.size() == 4);
     const std::pair<const char*, std::size_t> expected[] = {{"A", 0}, {"B", 1}, {"C", 1}, {"D", 2}};
@@ -266,35 +280,48 @@ TEST_CASE("images_of finds the images of every workload's pod spec", "[manifest]
   const std::string head = "metadata:\n  name: w\n";
   const Case cases[] = {
       {"Pod", "apiVersion: v1\nkind: Pod\n" + head + "spec:\n" + pod_spec(2), k_all_images},
-      {"Deployment", "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+      {"Deployment",
+       "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
        k_all_images},
-      {"StatefulSet", "apiVersion: apps/v1\nkind: StatefulSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+      {"StatefulSet",
+       "apiVersion: apps/v1\nkind: StatefulSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
        k_all_images},
-      {"DaemonSet", "apiVersion: apps/v1\nkind: DaemonSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+      {"DaemonSet",
+       "apiVersion: apps/v1\nkind: DaemonSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
        k_all_images},
-      {"ReplicaSet", "apiVersion: apps/v1\nkind: ReplicaSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+      {"ReplicaSet",
+       "apiVersion: apps/v1\nkind: ReplicaSet\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
        k_all_images},
       {"ReplicationController",
-       "apiVersion: v1\nkind: ReplicationController\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+       "apiVersion: v1\nkind: ReplicationController\n" + head + "spec:\n  template:\n    spec:\n" +
+           pod_spec(6),
        k_all_images},
-      {"Job", "apiVersion: batch/v1\nkind: Job\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6), k_all_images},
+      {"Job", "apiVersion: batch/v1\nkind: Job\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+       k_all_images},
       {"CronJob",
        "apiVersion: batch/v1\nkind: CronJob\n" + head +
-           "spec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n" + pod_spec(10),
+           "spec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n" +
+           pod_spec(10),
        k_all_images},
-      {"PodTemplate", "apiVersion: v1\nkind: PodTemplate\n" + head + "template:\n  spec:\n" + pod_spec(4), k_all_images},
+      {"PodTemplate", "apiVersion: v1\nkind: PodTemplate\n" + head + "template:\n  spec:\n" + pod_spec(4),
+       k_all_images},
       {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\n" + head + "spec:\n" + pod_spec(2), {}},
       {"Deployment with the pod spec at a Pod's path",
-       "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n" + pod_spec(2), {}},
+       "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n" + pod_spec(2),
+       {}},
       {"Pod with the pod spec at a Deployment's path",
-       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6), {}},
+       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
+       {}},
       {"Pod without containers", "apiVersion: v1\nkind: Pod\n" + head + "spec: {}\n", {}},
       {"image that is not a string",
-       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  containers:\n  - {name: a, image: 1.5}\n  - {name: b, image: [x]}\n",
+       "apiVersion: v1\nkind: Pod\n" + head +
+           "spec:\n  containers:\n  - {name: a, image: 1.5}\n  - {name: b, image: [x]}\n",
        {}},
-      {"container that is not a mapping", "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  containers: [nginx, {name: c, image: x}]\n",
+      {"container that is not a mapping",
+       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  containers: [nginx, {name: c, image: x}]\n",
        {{"c", "x"}}},
-      {"unnamed container", "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  containers:\n  - image: 'redis:7'\n",
+      {"unnamed container",
+       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  containers:\n  - image: 'redis:7'\n",
        {{"", "redis:7"}}},
   };
   for (const auto& c : cases) {
@@ -306,13 +333,16 @@ TEST_CASE("images_of finds the images of every workload's pod spec", "[manifest]
   }
 
   SECTION("each image points at its scalar") {
-    auto s = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: nginx:1.25\n"
-                   "  - name: b\n    image: \"redis:7\"\n");
+    auto s = parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: "
+        "nginx:1.25\n"
+        "  - name: b\n    image: \"redis:7\"\n");
     auto objects = objects_of(s);
     REQUIRE(objects.size() == 1);
     auto images = manifest::images_of(objects[0]);
     REQUIRE(images.size() == 2);
-    std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a.container < b.container; });
+    std::sort(images.begin(), images.end(),
+              [](const auto& a, const auto& b) { return a.container < b.container; });
     CHECK(images[0].reference == "nginx:1.25");
     CHECK(images[0].node->mark.line == 7);
     CHECK(images[1].reference == "redis:7");
