@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "shared/manifest/object.hpp"
+#include "shared/render/environment.hpp"
 #include "shared/util/hash.hpp"
 #include "shared/util/parallel.hpp"
 #include "shared/yaml/emit.hpp"
@@ -12,15 +13,14 @@
 
 namespace portcullis::daemon {
 
-util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree) {
+util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree,
+                                                  std::string_view env_path,
+                                                  const render::Selection& selection) {
+  auto files = render::environment_files(repo, tree, env_path, selection);
+  if (!files) return util::fail(files.error());
   std::vector<FileRef> out;
-  auto walked = repo.walk(tree, "", [&](const std::string& path, const git::TreeEntry& e) {
-    if ((e.kind == git::EntryKind::blob || e.kind == git::EntryKind::executable) &&
-        manifest::role_of(path) == manifest::FileRole::manifest)
-      out.push_back(FileRef{path, e.oid});
-    return true;
-  });
-  if (!walked) return util::fail(walked.error());
+  out.reserve(files->size());
+  for (auto& f : *files) out.push_back(FileRef{std::move(f.path), f.blob});
   return out;
 }
 
@@ -34,24 +34,20 @@ struct FileRender {
 // The objects one file declares.
 util::Result<FileRender> render_text(const std::string& path, std::string_view text) {
   FileRender r;
-  auto stream = path.ends_with(".json") ? yaml::parse_json(text) : yaml::parse_yaml(text);
+  auto stream = render::parse_file(path, text);
   if (!stream) {
     auto e = stream.error();
     e.file = path;
     return util::fail(std::move(e));
   }
-  std::vector<manifest::Object> objects;
-  for (std::size_t i = 0; i < stream->documents.size(); ++i) {
-    const yaml::Node* root = stream->documents[i].root;
-    if (!root) continue;
-    if (!root->is_mapping())
-      return util::fail(path + ": document " + std::to_string(i + 1) + " is not an object");
-    if (manifest::is_sops(*root)) {
-      r.warnings.push_back(path + ": SOPS-encrypted document skipped (decryption is not supported yet)");
-      continue;
-    }
-    manifest::collect_objects(*root, i, objects);
-  }
+  // What the file declares is decided by the one render, as the gate validated it.
+  render::Declared declared = render::declared_in(*stream);
+  if (!declared.not_objects.empty())
+    return util::fail(path + ": document " + std::to_string(declared.not_objects.front() + 1) +
+                      " is not an object");
+  if (!declared.encrypted.empty())
+    r.warnings.push_back(path + ": SOPS-encrypted document skipped (decryption is not supported yet)");
+  const std::vector<manifest::Object>& objects = declared.objects;
   r.objects.reserve(objects.size());
   for (const auto& o : objects) {
     if (!o.node->is_mapping() || o.api_version.empty() || o.kind.empty() || o.name.empty())

@@ -1,10 +1,12 @@
 #pragma once
-// Rendering a target: every Kubernetes object declared by the YAML/JSON files under its path,
-// read from Git trees (kustomize and Helm come later; SOPS files are skipped with a warning).
+// Rendering a target: every Kubernetes object the one render (shared/render) yields for its
+// directory, read from Git trees (kustomize and Helm come later; SOPS documents are skipped
+// with a warning).
 #include <string>
 #include <vector>
 
 #include "shared/git/repository.hpp"
+#include "shared/render/environment.hpp"
 #include "shared/util/error.hpp"
 
 namespace portcullis::daemon {
@@ -32,7 +34,10 @@ struct FileRef {
 util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files,
                                     std::size_t threads = 1);
 
-// Every manifest file below `tree`, paths relative to it.
-util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree);
+// Every file of the environment `tree` (at `env_path`) that the one render reads
+// (shared/render), paths relative to it.
+util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree,
+                                                  std::string_view env_path,
+                                                  const render::Selection& selection);
 
 }  // namespace portcullis::daemon

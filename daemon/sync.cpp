@@ -20,6 +20,7 @@
 #include "shared/kube/discovery.hpp"
 #include "shared/kube/kubeconfig.hpp"
 #include "shared/manifest/object.hpp"
+#include "shared/render/environment.hpp"
 #include "shared/util/parallel.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/emit.hpp"
@@ -543,11 +544,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   if (!entry) return failed(entry.error().message);
   std::optional<git::Oid> dir;
   if (*entry && (*entry)->kind == git::EntryKind::tree) dir = (*entry)->oid;
+  // Which files are objects is the repository's to say, at this commit (the one render).
+  auto selection = render::selection_at(repo, commit);
+  if (!selection) return failed("cannot render " + target.path + ": " + selection.error().message);
+  // The inventory names what was rendered: the tree, and the selection when it excludes files.
+  const std::string rendered_key = !dir                       ? std::string()
+                                   : selection->key().empty() ? dir->hex()
+                                                              : dir->hex() + "+" + selection->key();
 
   // Nothing changed under the target since the last complete sync: no write at all (and, with
   // the inventory kept, one metadata-only read).
   // (After a restart the desired set is rendered once more, for the drift monitor.)
-  if (dir && known && !previous_read->tree.empty() && previous_read->tree == dir->hex()) {
+  if (dir && known && !previous_read->tree.empty() && previous_read->tree == rendered_key) {
     r.objects = previous_read->entries.size();
     return finish(SyncState::synced);
   }
@@ -559,13 +567,20 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::set<std::string> changed;
   bool incremental = false;
   if (dir) {
-    auto prev_tree = known ? git::Oid::from_hex(previous_read->tree) : std::nullopt;
+    // Incremental only when the last render used the same selection.
+    std::optional<git::Oid> prev_tree;
+    if (known) {
+      std::string_view prev_key = previous_read->tree;
+      auto plus = prev_key.find('+');
+      std::string_view prev_selection =
+          plus == std::string_view::npos ? std::string_view() : prev_key.substr(plus + 1);
+      if (prev_selection == selection->key()) prev_tree = git::Oid::from_hex(prev_key.substr(0, plus));
+    }
     if (prev_tree && !previous_read->entries.empty()) {
       auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
         changed.insert(c.path);
         if (c.after &&
-            (c.after->kind == git::EntryKind::blob || c.after->kind == git::EntryKind::executable) &&
-            manifest::role_of(c.path) == manifest::FileRole::manifest)
+            render::use_of(*selection, target.path, c.path, c.after->kind) == render::FileUse::objects)
           files.push_back(FileRef{c.path, c.after->oid});
         return true;
       });
@@ -576,7 +591,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       }
     }
     if (!incremental) {
-      auto all = manifest_files(repo, *dir);
+      auto all = manifest_files(repo, *dir, target.path, *selection);
       if (!all) return failed("cannot read " + target.path + ": " + all.error().message);
       files = std::move(*all);
     }
@@ -716,7 +731,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   Inventory next;
   next.entries.reserve(work.size() + (incremental ? previous.entries.size() : 0));
   next.revision = commit.hex();
-  next.tree = dir ? dir->hex() : "";
+  next.tree = rendered_key;
   std::set<std::string> desired_keys;
   std::set<std::string> rendered_paths;
   for (auto& w : work) {

@@ -28,10 +28,6 @@ bool looks_binary(std::string_view data) {
   return data.substr(0, 8000).find('\0') != std::string_view::npos;
 }
 
-util::Result<yaml::Stream> parse(std::string_view path, std::string_view text, const yaml::Limits& limits) {
-  return path.ends_with(".json") ? yaml::parse_json(text, limits) : yaml::parse_yaml(text, limits);
-}
-
 bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
   std::string qualified = std::string(manifest::group_of(o.api_version)) + "/" + std::string(o.kind);
   for (const auto& k : p.deny_kinds)
@@ -131,8 +127,12 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
       add("file.submodule", "submodules are not allowed inside environment " + ctx.env.name);
     return r;
   }
-  if (ctx.policy.is_excluded(path)) return r;
-  manifest::FileRole role = manifest::role_of(path);
+  std::string_view rel = path;
+  if (!ctx.env.path.empty() && rel.starts_with(ctx.env.path) && rel.size() > ctx.env.path.size() &&
+      rel[ctx.env.path.size()] == '/')
+    rel.remove_prefix(ctx.env.path.size() + 1);
+  render::FileUse use = render::use_of(ctx.selection, ctx.env.path, rel, entry.kind);
+  if (use == render::FileUse::excluded) return r;
 
   auto blob = ctx.repo.read_blob(entry.oid, ctx.config.max_file_size);
   if (!blob) {
@@ -146,39 +146,48 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
     if (pass == Pass::first) add("file.binary", "binary file inside environment " + ctx.env.name);
     return r;
   }
-  if (role == manifest::FileRole::ignored) return r;
+  if (use == render::FileUse::other) return r;
   r.checked = true;
 
-  auto stream = parse(path, *blob, ctx.config.yaml_limits);
+  auto stream = render::parse_file(path, *blob, ctx.config.yaml_limits);
   if (!stream) {
     const auto& e = stream.error();
     if (pass == Pass::first) add(e.rule.empty() ? "yaml.syntax" : e.rule, e.message, e.line, e.column);
     return r;
   }
-  if (pass == Pass::first) r.images = images_in(*stream, role);
-  if (role == manifest::FileRole::kustomization) return r;
+  if (use == render::FileUse::kustomization) return r;  // parsed, declares nothing (yet)
+  if (pass == Pass::first) r.images = images_in(*stream);
 
-  std::vector<manifest::Object> objects;
-  for (std::size_t i = 0; i < stream->documents.size(); ++i) {
+  // What the file declares, as the daemon will apply it (the one render); encrypted documents
+  // are declared too (duplicates), but never validated.
+  render::Declared declared = render::declared_in(*stream);
+  for (std::size_t i : declared.not_objects) {
     const yaml::Node* root = stream->documents[i].root;
-    if (!root) continue;
-    if (!root->is_mapping()) {
-      if (pass == Pass::first)
-        add("k8s.not-an-object",
-            "document " + std::to_string(i + 1) + " is a" + (root->is_sequence() ? "n array" : " scalar") +
-                ", not a Kubernetes object",
-            root->mark.line, root->mark.column);
-      continue;
-    }
-    manifest::collect_objects(*root, i, objects);
+    if (pass == Pass::first)
+      add("k8s.not-an-object",
+          "document " + std::to_string(i + 1) + " is a" + (root->is_sequence() ? "n array" : " scalar") +
+              ", not a Kubernetes object",
+          root->mark.line, root->mark.column);
   }
+  std::vector<std::pair<manifest::Object, bool>> objects;  // (object, encrypted)
+  for (std::size_t i : declared.encrypted) {
+    std::vector<manifest::Object> in_doc;
+    manifest::collect_objects(*stream->documents[i].root, i, in_doc);
+    for (auto& o : in_doc) objects.emplace_back(o, true);
+  }
+  for (const auto& o : declared.objects) {
+    objects.emplace_back(o, false);
+    if (pass == Pass::first) r.applied.push_back(o.identity());
+  }
+  std::stable_sort(objects.begin(), objects.end(),
+                   [](const auto& a, const auto& b) { return a.first.document < b.first.document; });
 
-  for (const auto& o : objects) {
+  for (const auto& [o, sops] : objects) {
     const yaml::Node& node = *o.node;
     std::string label = object_label(o);
     bool in_store = ctx.store && ctx.store->find(o.api_version, o.kind).has_value();
     if (pass == Pass::deferred && (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() ||
-                                   o.kind.empty() || o.name.empty() || manifest::is_sops(node)))
+                                   o.kind.empty() || o.name.empty() || sops))
       continue;
     if (pass == Pass::first) {
       ++r.objects;
@@ -196,7 +205,17 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
         add("k8s.missing-field", "missing " + list, node.mark.line, node.mark.column, label);
         continue;
       }
-      bool sops = manifest::is_sops(node);
+      // A sops stanza that is not a complete encryption is a mistake or an attempt to pass
+      // plaintext as ciphertext: the document is judged as the plaintext it is.
+      if (!sops && manifest::has_sops_stanza(node)) {
+        const yaml::Node* at = &node;
+        for (const auto& e : node.entries)
+          if (e.key->text == "sops") at = e.key;
+        add("content.sops-invalid",
+            "the document has a sops stanza but is not SOPS-encrypted: " +
+                manifest::sops_problem(node).value_or(""),
+            at->mark.line, at->mark.column, label);
+      }
       // Names are checked for built-in kinds, whose rules the apiserver fixes; custom
       // resources may have their own.
       if (in_store && !sops) {
@@ -318,55 +337,38 @@ std::string image_key(std::string_view reference) {
   return "i\x1f" + std::string(reference);
 }
 
-std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role) {
+std::vector<UsedImage> images_in(const yaml::Stream& stream) {
   std::vector<UsedImage> out;
-  for (std::size_t i = 0; i < stream.documents.size(); ++i) {
-    const yaml::Node* root = stream.documents[i].root;
-    if (!root || !root->is_mapping()) continue;
-    if (role == manifest::FileRole::kustomization) {
-      for (const auto& k : manifest::kustomization_images(*root))
-        out.push_back(UsedImage{k.reference, k.node->mark.line, k.node->mark.column});
-      continue;
-    }
-    std::vector<manifest::Object> objects;
-    manifest::collect_objects(*root, i, objects);
-    for (const auto& o : objects)
-      for (const auto& image : manifest::images_of(o))
-        out.push_back(
-            UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
-  }
+  for (const auto& o : render::declared_in(stream).objects)
+    for (const auto& image : manifest::images_of(o))
+      out.push_back(UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
   return out;
 }
 
 std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path,
                                       const git::Oid& blob, const policy::ServerConfig& config) {
-  auto role = manifest::role_of(path);
-  if (role == manifest::FileRole::ignored) return {};
+  if (manifest::role_of(path) != manifest::FileRole::manifest) return {};
   auto text = repo.read_blob(blob, config.max_file_size);
   if (!text || looks_binary(*text)) return {};
-  auto stream = parse(path, *text, config.yaml_limits);
+  auto stream = render::parse_file(path, *text, config.yaml_limits);
   if (!stream) return {};
-  return images_in(*stream, role);
+  return images_in(*stream);
 }
 
 std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
                                        const git::TreeEntry& entry, const policy::Environment& env,
-                                       const policy::ServerConfig& config, const schema::Program* store) {
+                                       const policy::ServerConfig& config, const schema::Program* store,
+                                       const render::Selection& selection) {
   std::vector<IndexRecord> out;
-  if (entry.kind != git::EntryKind::blob && entry.kind != git::EntryKind::executable) return out;
-  auto role = manifest::role_of(path);
-  if (role == manifest::FileRole::ignored) return out;
+  if (render::use_of(selection, env.path, path, entry.kind) != render::FileUse::objects) return out;
   auto blob = repo.read_blob(entry.oid, config.max_file_size);
   if (!blob || looks_binary(*blob)) return out;
-  auto stream = parse(path, *blob, config.yaml_limits);
+  auto stream = render::parse_file(path, *blob, config.yaml_limits);
   if (!stream) return out;
-  for (const auto& image : images_in(*stream, role))
-    out.push_back(IndexRecord{image_key(image.reference), path});
-  if (role != manifest::FileRole::manifest) return out;
-  std::vector<manifest::Object> objects;
-  for (std::size_t i = 0; i < stream->documents.size(); ++i)
-    if (const yaml::Node* root = stream->documents[i].root; root && root->is_mapping())
-      manifest::collect_objects(*root, i, objects);
+  for (const auto& image : images_in(*stream)) out.push_back(IndexRecord{image_key(image.reference), path});
+  render::Declared declared = render::declared_in(*stream);
+  std::vector<manifest::Object> objects = std::move(declared.objects);
+  for (std::size_t i : declared.encrypted) manifest::collect_objects(*stream->documents[i].root, i, objects);
   for (const auto& o : objects) {
     if (!o.node->is_mapping() || o.api_version.empty() || o.kind.empty() || o.name.empty()) continue;
     if (manifest::is_sops(*o.node) && o.name.starts_with("ENC[")) continue;

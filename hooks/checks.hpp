@@ -11,6 +11,7 @@
 #include "shared/git/repository.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/policy/policy.hpp"
+#include "shared/render/environment.hpp"
 #include "shared/schema/program.hpp"
 
 namespace portcullis::hooks {
@@ -22,6 +23,7 @@ struct CheckContext {
   const policy::Environment& env;
   const schema::Program* store;  // nullptr: schema validation is off
   CrdRegistry& crds;
+  const render::Selection& selection;  // which files are objects (the one render, at the new tip)
 };
 
 // An object (or CRD kind) a file declares, for duplicate detection and the identity index.
@@ -43,6 +45,7 @@ struct FileResult {
   std::vector<Finding> findings;  // `ref` left empty
   std::vector<Declared> declared;
   std::vector<UsedImage> images;
+  std::vector<manifest::Identity> applied;  // the objects the daemon applies of it, as written
   std::size_t objects = 0;
   bool checked = false;   // the file's content was read and checked
   bool deferred = false;  // some objects' kinds have no schema yet: check again once every CRD is known
@@ -62,17 +65,19 @@ std::string key_of(const manifest::Object& object, const policy::Environment& en
                    const schema::Program* store);
 std::string image_key(std::string_view reference);
 
-// The image references of a parsed file: containers of pod-bearing kinds, or a
-// kustomization's images entries.
-std::vector<UsedImage> images_in(const yaml::Stream& stream, manifest::FileRole role);
-// The same for a blob (nothing when it does not parse).
+// The image references of the objects a parsed manifest declares (the one render's objects;
+// encrypted documents and kustomizations declare none that are applied).
+std::vector<UsedImage> images_in(const yaml::Stream& stream);
+// The same for the blob of a file the render reads (nothing when it does not parse).
 std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path,
                                       const git::Oid& blob, const policy::ServerConfig& config);
 
-// Index records of one file, without validating it (unparsable files declare nothing). Images
-// are recorded under image_key().
+// Index records of one file of the environment (`path` relative to it), without validating it:
+// only files the render reads under `selection` declare anything; unparsable ones declare
+// nothing. Images are recorded under image_key().
 std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
                                        const git::TreeEntry& entry, const policy::Environment& env,
-                                       const policy::ServerConfig& config, const schema::Program* store);
+                                       const policy::ServerConfig& config, const schema::Program* store,
+                                       const render::Selection& selection);
 
 }  // namespace portcullis::hooks

@@ -16,9 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 003: image references too (002: objects and CRD kinds; 001 held repository paths). A file
+// 004: only what the one render reads (no kustomization images, no excluded files); 003: image
+// references too (002: objects and CRD kinds; 001 held repository paths). A file
 // of another version does not load, so it is rebuilt rather than misread.
-constexpr char k_magic[8] = {'P', 'C', 'I', 'D', 'X', '0', '0', '3'};
+constexpr char k_magic[8] = {'P', 'C', 'I', 'D', 'X', '0', '0', '4'};
 constexpr char k_sep = '\x1f';
 constexpr std::size_t k_keep_files = 64;
 

@@ -1,5 +1,5 @@
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 
 int main(int argc, char** argv) {
-  return portcullis::hooks::main(argc, argv);
+  return portcullis::hooks::cli::main(argc, argv);
 }

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
-#include <map>
 #include <set>
 
 #include "shared/codeowners/codeowners.hpp"
@@ -17,6 +15,7 @@ namespace portcullis::hooks {
 
 namespace {
 
+// Signed commits are looked for among at most this many pushed commits.
 constexpr std::size_t k_history_limit = 10'000;
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -31,6 +30,15 @@ bool same_person(std::string_view a, std::string_view b) {
   return !a.empty() && iequal(a, b);
 }
 
+// True when a signer's principal names the pusher: the same name, or an email whose local part
+// is the pusher's name (allowed signers often name people by email, hosts by user name).
+bool is_pusher(std::string_view principal, std::string_view pusher) {
+  if (pusher.empty()) return false;
+  if (same_person(principal, pusher)) return true;
+  auto at = principal.find('@');
+  return at != std::string_view::npos && at > 0 && same_person(principal.substr(0, at), pusher);
+}
+
 Finding finding(std::string rule, std::string message, Level level = Level::error) {
   Finding f;
   f.level = level;
@@ -41,12 +49,11 @@ Finding finding(std::string rule, std::string message, Level level = Level::erro
 
 // Team members from the repository's teams file (a YAML mapping of @org/team to names).
 std::map<std::string, std::vector<std::string>> repository_teams(const OwnershipContext& ctx,
+                                                                 const git::Oid& base_tree,
                                                                  std::vector<Finding>& out) {
   std::map<std::string, std::vector<std::string>> teams;
-  if (ctx.policy.teams_file.empty() || !ctx.base_commit) return teams;
-  auto tree = ctx.repo.commit_tree(*ctx.base_commit);
-  if (!tree) return teams;
-  auto entry = ctx.repo.entry_at(*tree, ctx.policy.teams_file);
+  if (ctx.policy.teams_file.empty()) return teams;
+  auto entry = ctx.repo.entry_at(base_tree, ctx.policy.teams_file);
   if (!entry || !*entry) return teams;
   auto text = ctx.repo.read_blob((*entry)->oid, 1 << 20);
   auto stream = text ? yaml::parse_yaml(*text) : util::Result<yaml::Stream>(util::fail(text.error()));
@@ -81,6 +88,198 @@ std::string principal_of(const signing::Verified& v) {
   return v.principals.empty() ? v.fingerprint : v.principals.front();
 }
 
+struct LoadedOwners {
+  std::optional<codeowners::Codeowners> rules;  // nullopt: nobody owns anything
+  codeowners::Dialect dialect = codeowners::Dialect::github;
+};
+
+// CODEOWNERS as it is on the target before the push, where the forge would look for it. A
+// CODEOWNERS that cannot be read or parsed is a finding: on a protected ref it never means
+// "no owners".
+std::optional<LoadedOwners> load_codeowners(const OwnershipContext& ctx, const git::Oid& base_tree,
+                                            std::vector<Finding>& out) {
+  auto exists = [&](std::string_view p) {
+    auto e = ctx.repo.entry_at(base_tree, p);
+    return e && *e && ((*e)->kind == git::EntryKind::blob || (*e)->kind == git::EntryKind::executable);
+  };
+  LoadedOwners c;
+  std::string location;
+  switch (ctx.policy.codeowners_dialect) {
+    case policy::Dialect::github:
+      location = std::string(codeowners::locate(codeowners::Dialect::github, exists));
+      break;
+    case policy::Dialect::gitlab:
+      c.dialect = codeowners::Dialect::gitlab;
+      location = std::string(codeowners::locate(codeowners::Dialect::gitlab, exists));
+      break;
+    case policy::Dialect::automatic:
+      for (std::string_view p : {".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"})
+        if (exists(p)) {
+          location = std::string(p);
+          if (p == ".gitlab/CODEOWNERS") c.dialect = codeowners::Dialect::gitlab;
+          break;
+        }
+      break;
+  }
+  if (location.empty()) return c;
+  auto entry = ctx.repo.entry_at(base_tree, location);
+  auto text = ctx.repo.read_blob((*entry)->oid, codeowners::k_github_max_bytes + 1);
+  if (!text) {
+    Finding f =
+        finding("owners.invalid", "CODEOWNERS cannot be read: " + text.error().message +
+                                      "; on a protected ref a broken CODEOWNERS never means \"no owners\"");
+    f.file = location;
+    out.push_back(std::move(f));
+    return std::nullopt;
+  }
+  auto rules = codeowners::parse(*text, c.dialect, codeowners::Validation::strict);
+  if (!rules) {
+    Finding f = finding(
+        "owners.invalid",
+        rules.error().message +
+            " (CODEOWNERS on the target; on a protected ref a broken CODEOWNERS never means \"no owners\")");
+    f.file = location;
+    f.line = rules.error().line;
+    f.column = rules.error().column;
+    out.push_back(std::move(f));
+    return std::nullopt;
+  }
+  c.rules = std::move(*rules);
+  return c;
+}
+
+// An approval by signature counts only for a commit the push brings that contains the target
+// before the push (an approval of the target itself approves nothing new).
+bool approves_from_base(const OwnershipContext& ctx, const git::Oid& commit) {
+  if (commit == ctx.base_commit) return false;
+  auto contains = ctx.repo.is_ancestor(ctx.base_commit, commit);
+  return contains && *contains;
+}
+
+// Approvals from SSH-signed commits among the pushed ones, judged at the server's clock.
+void signed_commit_approvals(const OwnershipContext& ctx, const signing::AllowedSigners& signers,
+                             const std::vector<git::Oid>& pushed, OwnershipResult& r) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(ctx.now));
+  for (const auto& c : pushed) {
+    auto raw = ctx.repo.read_raw(c);
+    if (!raw) continue;
+    auto signed_commit = signing::split_signed_commit(raw->data);
+    if (!signed_commit) continue;  // unsigned: no approval, no problem
+    auto v = signing::verify(signed_commit->signature, signed_commit->payload, "git", signers, now);
+    if (!v) {
+      r.findings.push_back(
+          finding("owners.signature",
+                  "the signature of commit " + c.short_hex() + " is not accepted: " + v.error().message,
+                  Level::warning));
+      continue;
+    }
+    if (!approves_from_base(ctx, c)) {
+      r.findings.push_back(
+          finding("owners.signature",
+                  "commit " + c.short_hex() + " is signed by " + principal_of(*v) +
+                      " but does not contain the target's tip " + ctx.base_commit.short_hex() +
+                      ", so it approves nothing this push changes (sign a merge onto the current tip)",
+                  Level::warning));
+      continue;
+    }
+    r.approvals.push_back(Approval{principal_of(*v), "signed commit " + c.short_hex(), c, false});
+  }
+}
+
+// `portcullis approve` stores the approval of commit C at refs/approvals/C/<who>: those of the new
+// tip already on the server, and any pushed with this push (of any pushed commit).
+void approval_tag_approvals(const OwnershipContext& ctx, const signing::AllowedSigners& signers,
+                            OwnershipResult& r) {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(ctx.now));
+  std::vector<std::pair<std::string, git::Oid>> tags;
+  if (auto existing = ctx.repo.refs_matching("refs/approvals/" + ctx.new_commit.hex() + "/*"))
+    tags = std::move(*existing);
+  for (const auto& u : ctx.updates)
+    if (u.ref.starts_with("refs/approvals/") && !u.new_oid.is_zero()) tags.emplace_back(u.ref, u.new_oid);
+  for (const auto& [name, oid] : tags) {
+    auto raw = ctx.repo.read_raw(oid, 1 << 20);
+    if (!raw || raw->type != "tag" || !raw->data.starts_with("object ")) continue;
+    auto target = git::Oid::from_hex(std::string_view(raw->data).substr(7, 40));
+    // The ref names the commit it approves; a tag of another commit under that name is ignored.
+    if (!target || !name.starts_with("refs/approvals/" + target->hex() + "/")) continue;
+    auto signed_tag = signing::split_signed_tag(raw->data);
+    if (!signed_tag) continue;
+    auto v = signing::verify(signed_tag->signature, signed_tag->payload, "git", signers, now);
+    if (!v) {
+      r.findings.push_back(finding("owners.signature",
+                                   "approval tag " + name + " is not accepted: " + v.error().message,
+                                   Level::warning));
+      continue;
+    }
+    if (!approves_from_base(ctx, *target)) continue;  // an approval of a commit that is not pushed here
+    r.approvals.push_back(Approval{principal_of(*v), "approval tag " + name, *target, false});
+  }
+}
+
+// The entry `path` has in the tree of `commit` (cached per commit).
+class Contents {
+ public:
+  explicit Contents(const git::Repository& repo) : m_repo(repo) {}
+  std::optional<git::TreeEntry> at(const git::Oid& commit, const std::string& path) {
+    auto& tree = m_trees[commit.hex()];
+    if (!tree) {
+      auto t = m_repo.commit_tree(commit);
+      if (!t) return std::nullopt;
+      tree = *t;
+    }
+    auto e = m_repo.entry_at(*tree, path);
+    return e ? *e : std::nullopt;
+  }
+
+ private:
+  const git::Repository& m_repo;
+  std::map<std::string, std::optional<git::Oid>> m_trees;
+};
+
+bool same_entry(const std::optional<git::TreeEntry>& a, const std::optional<git::TreeEntry>& b) {
+  if (!a || !b) return !a && !b;
+  return a->oid == b->oid && a->kind == b->kind;
+}
+
+struct Need {
+  std::string owners;
+  std::uint32_t required = 1;
+  std::vector<std::string> paths;
+  std::set<std::string> approved_by;  // owners whose approval counts, too few
+  std::set<std::string> stale;        // owners who approved other content
+};
+
+std::string describe_approvals(const std::vector<Approval>& approvals) {
+  std::string have;
+  for (const auto& a : approvals)
+    have += (have.empty() ? "" : ", ") + a.identity + " (" + a.how +
+            (a.self ? ", the pusher's own: self-approval is off" : "") + ")";
+  return have.empty() ? std::string("none") : have;
+}
+
+Finding approval_finding(const std::string& section, const Need& need, const std::string& have) {
+  Finding f;
+  f.rule = "owners.approval-required";
+  f.file = need.paths.front();
+  std::string who =
+      need.required > 1 ? std::to_string(need.required) + " distinct approvals from " : "approval by ";
+  f.message =
+      (need.paths.size() == 1 ? std::string("needs ") : std::to_string(need.paths.size()) + " paths need ") +
+      who + need.owners + (section.empty() || section == "codeowners" ? "" : " (section " + section + ")");
+  if (need.paths.size() > 1) {
+    f.message += ": ";
+    for (std::size_t i = 0; i < need.paths.size() && i < 5; ++i) f.message += (i ? ", " : "") + need.paths[i];
+    if (need.paths.size() > 5) f.message += ", ...";
+  }
+  f.message += "; approvals seen: " + have;
+  if (!need.stale.empty()) {
+    std::string names;
+    for (const auto& s : need.stale) names += (names.empty() ? "" : ", ") + s;
+    f.message += " (" + names + " approved other content: a later change needs its own approval)";
+  }
+  return f;
+}
+
 }  // namespace
 
 bool owner_matches(std::string_view owner, std::string_view identity,
@@ -96,228 +295,106 @@ bool owner_matches(std::string_view owner, std::string_view identity,
   return same_person(owner, identity);
 }
 
-util::Result<std::vector<std::string>> pushed_paths(const git::Repository& repo, const git::Oid& new_commit,
-                                                    const std::vector<git::Oid>& exclude, std::size_t limit,
-                                                    bool& truncated) {
-  auto commits = repo.new_commits(new_commit, exclude, "", limit, &truncated);
-  if (!commits) return util::fail(commits.error());
-  std::set<std::string> paths;
-  for (const auto& c : *commits) {
-    auto info = repo.commit_info(c);
-    if (!info) return util::fail(info.error());
-    auto tree = repo.commit_tree(c);
-    if (!tree) return util::fail(tree.error());
-    std::optional<git::Oid> parent_tree;
-    if (!info->parents.empty()) {
-      auto pt = repo.commit_tree(info->parents.front());
-      if (!pt) return util::fail(pt.error());
-      parent_tree = *pt;
-    }
-    auto diffed = repo.diff(parent_tree, *tree, "", [&](const git::Change& ch) {
-      paths.insert(ch.path);
-      return true;
-    });
-    if (!diffed) return util::fail(diffed.error());
+util::Result<std::vector<git::Change>> changed_between(const git::Repository& repo,
+                                                       const std::optional<git::Oid>& before,
+                                                       const git::Oid& after) {
+  std::optional<git::Oid> before_tree;
+  if (before) {
+    auto t = repo.commit_tree(*before);
+    if (!t) return util::fail(t.error());
+    before_tree = *t;
   }
-  return std::vector<std::string>(paths.begin(), paths.end());
+  auto after_tree = repo.commit_tree(after);
+  if (!after_tree) return util::fail(after_tree.error());
+  std::vector<git::Change> out;
+  auto diffed = repo.diff(before_tree, *after_tree, "", [&](const git::Change& c) {
+    out.push_back(c);
+    return true;
+  });
+  if (!diffed) return util::fail(diffed.error());
+  return out;
 }
 
 OwnershipResult check_ownership(const OwnershipContext& ctx) {
   OwnershipResult r;
-  // CODEOWNERS as it is on the target before the push.
-  if (!ctx.base_commit) return r;
-  auto base_tree = ctx.repo.commit_tree(*ctx.base_commit);
+  auto base_tree = ctx.repo.commit_tree(ctx.base_commit);
   if (!base_tree) {
     r.findings.push_back(finding("gate.internal", base_tree.error().message));
     return r;
   }
-  auto exists = [&](std::string_view p) {
-    auto e = ctx.repo.entry_at(*base_tree, p);
-    return e && *e && ((*e)->kind == git::EntryKind::blob || (*e)->kind == git::EntryKind::executable);
-  };
-  std::string location;
-  codeowners::Dialect dialect = codeowners::Dialect::github;
-  switch (ctx.policy.codeowners_dialect) {
-    case policy::Dialect::github:
-      location = std::string(codeowners::locate(codeowners::Dialect::github, exists));
-      break;
-    case policy::Dialect::gitlab:
-      dialect = codeowners::Dialect::gitlab;
-      location = std::string(codeowners::locate(codeowners::Dialect::gitlab, exists));
-      break;
-    case policy::Dialect::automatic:
-      for (std::string_view p : {".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"})
-        if (exists(p)) {
-          location = std::string(p);
-          if (p == ".gitlab/CODEOWNERS") dialect = codeowners::Dialect::gitlab;
-          break;
-        }
-      break;
-  }
-  if (location.empty()) return r;  // nobody owns anything
-  auto entry = ctx.repo.entry_at(*base_tree, location);
-  auto text = ctx.repo.read_blob((*entry)->oid, codeowners::k_github_max_bytes + 1);
-  if (!text) {
-    Finding f =
-        finding("owners.invalid", "CODEOWNERS cannot be read: " + text.error().message +
-                                      "; on a protected ref a broken CODEOWNERS never means \"no owners\"");
-    f.file = location;
-    r.findings.push_back(std::move(f));
-    return r;
-  }
-  auto owners = codeowners::parse(*text, dialect, codeowners::Validation::strict);
-  if (!owners) {
-    Finding f = finding(
-        "owners.invalid",
-        owners.error().message +
-            " (CODEOWNERS on the target; on a protected ref a broken CODEOWNERS never means \"no owners\")");
-    f.file = location;
-    f.line = owners.error().line;
-    f.column = owners.error().column;
-    r.findings.push_back(std::move(f));
-    return r;
-  }
+  auto owners = load_codeowners(ctx, *base_tree, r.findings);
+  if (!owners) return r;
+  if (!owners->rules) return r;  // nobody owns anything
+  const bool gitlab = owners->dialect == codeowners::Dialect::gitlab;
 
-  // Every path the pushed commits change.
-  std::vector<git::Oid> exclude;
-  if (ctx.old_commit)
-    exclude.push_back(*ctx.old_commit);
-  else if (ctx.base_commit)
-    exclude.push_back(*ctx.base_commit);
-  bool truncated = false;
-  auto paths = pushed_paths(ctx.repo, ctx.new_commit, exclude, k_history_limit, truncated);
-  if (!paths) {
-    r.findings.push_back(finding("gate.internal", paths.error().message));
+  // What the update changes, tip to tip.
+  auto changes = changed_between(ctx.repo, ctx.base_commit, ctx.new_commit);
+  if (!changes) {
+    r.findings.push_back(finding("gate.internal", changes.error().message));
     return r;
   }
-  if (truncated) {
-    r.findings.push_back(
-        finding("owners.history-limit", "the push brings more than " + std::to_string(k_history_limit) +
-                                            " commits; ownership cannot be checked (push in smaller steps)"));
-    return r;
-  }
-  r.changed_paths = paths->size();
+  r.changed_paths = changes->size();
+  if (changes->empty()) return r;
 
   auto teams = ctx.config.teams;
-  for (auto& [team, members] : repository_teams(ctx, r.findings)) {
+  for (auto& [team, members] : repository_teams(ctx, *base_tree, r.findings)) {
     auto& all = teams[team];
     all.insert(all.end(), members.begin(), members.end());
   }
 
-  // Approvals.
-  auto pushed = ctx.repo.new_commits(ctx.new_commit, exclude, "", k_history_limit);
-  bool pusher_authored = false;
-  if (pushed)
-    for (const auto& c : *pushed)
-      if (auto info = ctx.repo.commit_info(c)) {
-        std::string_view email = info->author_email;
-        std::string_view local = email.substr(0, email.find('@'));
-        if (!ctx.pusher.empty() && (same_person(info->author_name, ctx.pusher) ||
-                                    same_person(email, ctx.pusher) || same_person(local, ctx.pusher)))
-          pusher_authored = true;
-      }
-  if (!ctx.pusher.empty() && (ctx.policy.self_approval || !pusher_authored))
-    r.approvals.push_back(Approval{ctx.pusher, "pusher"});
-  auto signers = load_signers(ctx, r.findings);
-  auto now = std::chrono::system_clock::now();
-  if (signers && pushed) {
-    for (const auto& c : *pushed) {
-      auto raw = ctx.repo.read_raw(c);
-      if (!raw) continue;
-      auto signed_commit = signing::split_signed_commit(raw->data);
-      if (!signed_commit) continue;  // unsigned: no approval, no problem
-      auto v = signing::verify(signed_commit->signature, signed_commit->payload, "git", *signers,
-                               signed_commit->signed_at.value_or(now));
-      if (v) {
-        r.approvals.push_back(Approval{principal_of(*v), "signed commit " + c.short_hex()});
-      } else {
-        Finding f =
-            finding("owners.signature",
-                    "the signature of commit " + c.short_hex() + " is not accepted: " + v.error().message,
-                    Level::warning);
-        r.findings.push_back(std::move(f));
-      }
-    }
+  // Approvals: the pusher, signed commits among the pushed ones, signed approval tags.
+  if (!ctx.pusher.empty())
+    r.approvals.push_back(Approval{ctx.pusher, "pusher", std::nullopt, !ctx.policy.self_approval});
+  if (auto signers = load_signers(ctx, r.findings)) {
+    bool truncated = false;
+    auto pushed = ctx.repo.new_commits(ctx.new_commit, {ctx.base_commit}, "", k_history_limit, &truncated);
+    if (pushed) signed_commit_approvals(ctx, *signers, *pushed, r);
+    if (truncated)
+      r.findings.push_back(finding("owners.signature",
+                                   "the push brings more than " + std::to_string(k_history_limit) +
+                                       " commits; signatures of the older ones were not read",
+                                   Level::warning));
+    approval_tag_approvals(ctx, *signers, r);
   }
-  if (signers) {
-    // `portcullis approve` stores the approval of commit C at refs/approvals/C/<who>: only the
-    // refs named for the pushed commit are read, not every approval the repository has kept.
-    std::vector<std::pair<std::string, git::Oid>> tags;
-    if (auto existing = ctx.repo.refs_matching("refs/approvals/" + ctx.new_commit.hex() + "/*"))
-      tags = std::move(*existing);
-    for (const auto& u : ctx.updates)
-      if (u.ref.starts_with("refs/approvals/") && !u.new_oid.is_zero()) tags.emplace_back(u.ref, u.new_oid);
-    std::string target = "object " + ctx.new_commit.hex() + "\n";
-    for (const auto& [name, oid] : tags) {
-      auto raw = ctx.repo.read_raw(oid, 1 << 20);
-      if (!raw || raw->type != "tag" || !raw->data.starts_with(target))
-        continue;  // an approval of another commit
-      auto signed_tag = signing::split_signed_tag(raw->data);
-      if (!signed_tag) continue;
-      auto v = signing::verify(signed_tag->signature, signed_tag->payload, "git", *signers,
-                               signed_tag->signed_at.value_or(now));
-      if (v)
-        r.approvals.push_back(Approval{principal_of(*v), "approval tag " + name});
-      else
-        r.findings.push_back(finding("owners.signature",
-                                     "approval tag " + name + " is not accepted: " + v.error().message,
-                                     Level::warning));
-    }
-  }
+  if (!ctx.policy.self_approval)
+    for (auto& a : r.approvals)
+      if (a.commit && is_pusher(a.identity, ctx.pusher)) a.self = true;
 
-  // Every changed path needs its owners' approval: GitHub one owner of the last matching
-  // line; GitLab, per section that applies, N distinct owners (N = [N], default 1), optional
-  // sections none.
-  struct Need {
-    std::string owners;
-    std::uint32_t required;
-    std::vector<std::string> paths;
-    std::set<std::string> approved_by;
-  };
+  // Every changed path needs its owners' approval of the content the new tip has there: GitHub
+  // one owner of the last matching line; GitLab, per section that applies, N distinct owners
+  // (N = [N], default 1), optional sections none.
+  Contents contents(ctx.repo);
   std::map<std::string, Need> missing;
-  for (const auto& path : *paths) {
-    for (const auto& m : owners->match(path)) {
+  for (const auto& change : *changes) {
+    const std::string& path = change.path;
+    for (const auto& m : owners->rules->match(path)) {
       if (m.entry->owners.empty() || m.section->optional) continue;
-      std::uint32_t required = std::max<std::uint32_t>(1, m.entry->approvals);
-      std::set<std::string> approved;
-      for (const auto& a : r.approvals)
-        for (const auto& o : m.entry->owners)
-          if (owner_matches(o, a.identity, teams)) approved.insert(util::to_lower(a.identity));
-      if (approved.size() >= (dialect == codeowners::Dialect::gitlab ? required : 1)) continue;
+      std::uint32_t required = gitlab ? std::max<std::uint32_t>(1, m.entry->approvals) : 1;
+      std::set<std::string> approved, stale;
+      for (const auto& a : r.approvals) {
+        if (a.self) continue;
+        bool owner = std::any_of(m.entry->owners.begin(), m.entry->owners.end(),
+                                 [&](const std::string& o) { return owner_matches(o, a.identity, teams); });
+        if (!owner) continue;
+        if (!a.commit || same_entry(contents.at(*a.commit, path), change.after))
+          approved.insert(util::to_lower(a.identity));
+        else
+          stale.insert(a.identity);
+      }
+      if (approved.size() >= required) continue;
       std::string owner_list;
       for (const auto& o : m.entry->owners) owner_list += (owner_list.empty() ? "" : ", ") + o;
-      std::string key = m.section->name + "\x1f" + owner_list + "\x1f" + std::to_string(required);
-      auto& need = missing[key];
+      auto& need = missing[m.section->name + "\x1f" + owner_list + "\x1f" + std::to_string(required)];
       need.owners = owner_list;
-      need.required = dialect == codeowners::Dialect::gitlab ? required : 1;
+      need.required = required;
       need.paths.push_back(path);
       need.approved_by.insert(approved.begin(), approved.end());
+      need.stale.insert(stale.begin(), stale.end());
     }
   }
-  std::string have;
-  for (const auto& a : r.approvals) have += (have.empty() ? "" : ", ") + a.identity + " (" + a.how + ")";
-  for (auto& [key, need] : missing) {
-    std::string section = key.substr(0, key.find('\x1f'));
-    Finding f;
-    f.rule = "owners.approval-required";
-    f.file = need.paths.front();
-    std::string who =
-        need.required > 1 ? std::to_string(need.required) + " distinct approvals from " : "approval by ";
-    f.message = (need.paths.size() == 1 ? std::string("needs ")
-                                        : std::to_string(need.paths.size()) + " paths need ") +
-                who + need.owners +
-                (section.empty() || section == "codeowners" ? "" : " (section " + section + ")");
-    if (need.paths.size() > 1) {
-      f.message += ": ";
-      for (std::size_t i = 0; i < need.paths.size() && i < 5; ++i)
-        f.message += (i ? ", " : "") + need.paths[i];
-      if (need.paths.size() > 5) f.message += ", ...";
-    }
-    f.message += "; approvals seen: " + (have.empty() ? std::string("none") : have);
-    if (!ctx.policy.self_approval && pusher_authored)
-      f.message += " (the pusher authored a change, and self-approval is off)";
-    r.findings.push_back(std::move(f));
-  }
+  const std::string have = describe_approvals(r.approvals);
+  for (auto& [key, need] : missing)
+    r.findings.push_back(approval_finding(key.substr(0, key.find('\x1f')), need, have));
   return r;
 }
 

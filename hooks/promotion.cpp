@@ -27,59 +27,6 @@ std::string duration_text(std::int64_t seconds) {
   return std::to_string(seconds) + "s";
 }
 
-// For each image of `wanted`, the most recent first-parent commit from `tip` that brought it
-// into `env` (a changed file gained it), found in one walk of at most k_soak_history_limit
-// commits that stops as soon as every image is found. Images not found are absent from the
-// result; `bounded` tells whether the walk stopped at the limit.
-std::unordered_map<std::string, Introduction> introductions(const PromotionContext& ctx,
-                                                            const policy::Environment& env,
-                                                            const git::Oid& tip,
-                                                            std::unordered_set<std::string> wanted,
-                                                            bool& bounded) {
-  bounded = false;
-  std::unordered_map<std::string, Introduction> found;
-  auto env_tree_of = [&](const git::Oid& commit) -> std::optional<git::Oid> {
-    auto tree = ctx.repo.commit_tree(commit);
-    if (!tree) return std::nullopt;
-    auto e = ctx.repo.entry_at(*tree, env.path);
-    if (e && *e && (*e)->kind == git::EntryKind::tree) return (*e)->oid;
-    return std::nullopt;
-  };
-  std::optional<git::Oid> current = tip;
-  std::optional<git::Oid> after = env_tree_of(tip);
-  for (std::size_t walked = 0; current && !wanted.empty(); ++walked) {
-    if (walked == k_soak_history_limit) {
-      bounded = true;
-      break;
-    }
-    auto info = ctx.repo.commit_info(*current);
-    if (!info) break;
-    std::optional<git::Oid> before;
-    if (!info->parents.empty()) before = env_tree_of(info->parents.front());
-    if (after) {
-      (void)ctx.repo.diff(before, after, env.path, [&](const git::Change& ch) {
-        if (!ch.after) return true;
-        std::vector<std::string> hits;
-        for (const auto& u : images_in_blob(ctx.repo, ch.path, ch.after->oid, ctx.config))
-          if (wanted.contains(u.reference)) hits.push_back(u.reference);
-        if (hits.empty()) return true;
-        std::vector<UsedImage> old_images;
-        if (ch.before) old_images = images_in_blob(ctx.repo, ch.path, ch.before->oid, ctx.config);
-        for (const auto& h : hits) {
-          bool had = std::any_of(old_images.begin(), old_images.end(),
-                                 [&](const UsedImage& u) { return u.reference == h; });
-          if (had || !wanted.erase(h)) continue;
-          found.emplace(h, Introduction{info->id, info->committer_time, false});
-        }
-        return !wanted.empty();
-      });
-    }
-    current = info->parents.empty() ? std::nullopt : std::optional<git::Oid>(info->parents.front());
-    after = before;
-  }
-  return found;
-}
-
 }  // namespace
 
 std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vector<EnvImages>& changes) {
@@ -98,29 +45,9 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
     if (from != ctx.environments.end() && base_tree)
       if (auto e = ctx.repo.entry_at(*base_tree, from->path); e && *e && (*e)->kind == git::EntryKind::tree)
         from_index = ctx.index_for(*from, (*e)->oid);
-    // Looked up in the soak ledger post-receive keeps; else one history walk for every image
-    // whose soak must be checked.
-    std::unordered_map<std::string, Introduction> introduced;
-    bool bounded = false;
-    if (promo.soak_ms > 0 && ctx.base_commit && from_index) {
-      std::unordered_set<std::string> wanted;
-      for (const auto& [image, path] : change.used)
-        if (!in_index(own_index, image_key(image.reference), env.path, nullptr) &&
-            in_index(from_index, image_key(image.reference), from->path, nullptr))
-          wanted.insert(image.reference);
-      const SoakLedger* ledger =
-          wanted.empty() || !ctx.ledger_for ? nullptr : ctx.ledger_for(*from, *ctx.base_commit);
-      for (auto it = wanted.begin(); ledger && it != wanted.end();) {
-        if (auto e = ledger->find(*it); e != ledger->end()) {
-          introduced.emplace(*it, e->second);
-          it = wanted.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      if (!wanted.empty())
-        introduced.merge(introductions(ctx, *from, *ctx.base_commit, std::move(wanted), bounded));
-    }
+    // When each image came to the source environment on this ref, by the server's clock.
+    const SoakLedger* ledger =
+        promo.soak_ms > 0 && from_index && ctx.ledger_for ? ctx.ledger_for(*from) : nullptr;
     std::unordered_set<std::string> reported;
     for (const auto& [image, path] : change.used) {
       auto make = [&](std::string rule, std::string message) {
@@ -146,24 +73,25 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
                                                          " first"));
         continue;
       }
-      if (promo.soak_ms > 0 && ctx.base_commit) {
-        auto intro = introduced.find(image.reference);
-        if (intro == introduced.end()) {
-          out.push_back(make("promotion.soak",
-                             "cannot tell how long image " + image.reference + " has been in " + promo.from +
-                                 (bounded ? ": the history walk stopped at " +
-                                                std::to_string(k_soak_history_limit) + " commits"
-                                          : ": no commit in its history brought it there")));
+      if (promo.soak_ms > 0) {
+        auto arrival = ledger ? ledger->find(image.reference) : SoakLedger::const_iterator{};
+        if (!ledger || arrival == ledger->end()) {
+          out.push_back(
+              make("promotion.soak", "cannot tell how long image " + image.reference + " has been in " +
+                                         promo.from + " on " + ctx.ledger_ref +
+                                         ": the Git server has no record of its arrival (post-receive keeps "
+                                         "one for every push; the soak counts from the next push to " +
+                                         ctx.ledger_ref + ")"));
           continue;
         }
-        std::int64_t age = ctx.now - intro->second.time;
+        std::int64_t age = ctx.now - arrival->second.time;
         std::int64_t need = promo.soak_ms / 1000;
         if (age < need)
-          out.push_back(make("promotion.soak", "image " + image.reference + " has been in " + promo.from +
-                                                   " for " + duration_text(std::max<std::int64_t>(age, 0)) +
-                                                   " (since commit " + intro->second.commit.short_hex() +
-                                                   (intro->second.at_or_before ? " or earlier" : "") + "); " +
-                                                   env.name + " requires " + duration_text(need)));
+          out.push_back(make("promotion.soak",
+                             "image " + image.reference + " has been in " + promo.from + " for " +
+                                 duration_text(std::max<std::int64_t>(age, 0)) + " (since the push of " +
+                                 arrival->second.commit.short_hex() + ", by the Git server's clock); " +
+                                 env.name + " requires " + duration_text(need)));
       }
     }
   }

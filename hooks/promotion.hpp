@@ -1,7 +1,9 @@
 #pragma once
-// Environment promotion: an image new in an environment must already be in the environment it
-// is promoted from, on the target ref before the push (and, with a soak, for long enough);
-// requireDigest pins images by digest.
+// Environment promotion: an image new in an environment must already be applied by the
+// environment it is promoted from, on the target ref before the push (and, with a soak, for
+// long enough by the server's clock: the soak ledger); requireDigest pins images by digest.
+// Images are those of the objects the render yields (not kustomization `images:` entries, not
+// excluded files).
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,8 +23,7 @@ struct EnvImages {
   const policy::Environment* env;
   std::optional<git::Oid> old_env_tree;  // the environment before the push
   std::vector<std::pair<UsedImage, std::string>>
-      used;                                        // images in changed files after the push, with the file
-  const std::unordered_set<std::string>* changed;  // every path the update changes
+      used;  // images in changed files after the push, with the file
 };
 
 struct PromotionContext {
@@ -30,12 +31,14 @@ struct PromotionContext {
   const policy::ServerConfig& config;
   const std::vector<policy::Environment>& environments;
   std::optional<git::Oid> base_commit;  // the target before the push
-  std::int64_t now;                     // unix seconds
-  // The identity index of an environment tree (built when missing); nullptr on failure.
+  std::int64_t now;                     // the server's clock, unix seconds
+  // The identity index of an environment tree as the render read it at the base (built when
+  // missing); nullptr on failure.
   std::function<const IdentityIndex*(const policy::Environment&, const git::Oid&)> index_for;
-  // The soak ledger of an environment at a commit, when post-receive left one (may be empty:
-  // then the history is walked).
-  std::function<const SoakLedger*(const policy::Environment&, const git::Oid&)> ledger_for = {};
+  // The soak ledger of an environment at the base, as post-receive left it (nullptr when none:
+  // the soak cannot be shown to have passed).
+  std::function<const SoakLedger*(const policy::Environment&)> ledger_for = {};
+  std::string ledger_ref;  // the ref whose ledgers are read, for messages
 };
 
 // Findings with rules promotion.not-promoted, promotion.soak and promotion.digest-required.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "hooks/checks.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
 
@@ -13,30 +12,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_magic = "PCSOAK1\n";
+// 2: arrivals by the server's clock, per ref (1 held committer dates per commit).
+constexpr std::string_view k_magic = "PCSOAK2\n";
 constexpr std::size_t k_keep_files = 64;
 
-// One directory per environment: its path with '/' and '%' escaped.
-fs::path ledger_dir(const fs::path& dir, std::string_view env_path) {
-  std::string name;
-  for (char c : env_path)
-    name += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
-  return dir / "soak" / name;
+// A path component: '/' and '%' escaped.
+std::string escape(std::string_view s) {
+  std::string out;
+  for (char c : s) out += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
+  return out;
 }
 
-fs::path file_of(const fs::path& dir, std::string_view env_path, const git::Oid& commit) {
-  return ledger_dir(dir, env_path) / (commit.hex() + ".soak");
+fs::path file_of(const fs::path& dir, std::string_view ref, std::string_view env_path,
+                 const git::Oid& commit) {
+  return dir / "soak" / escape(ref) / escape(env_path) / (commit.hex() + ".soak");
 }
 
-// "image \t commit \t time \t a|b" lines, sorted by image, after the magic line.
+// "image \t commit \t time" lines, sorted by image, after the magic line.
 std::string encode(const SoakLedger& ledger) {
   std::vector<const SoakLedger::value_type*> entries;
   for (const auto& e : ledger) entries.push_back(&e);
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
   std::string out(k_magic);
   for (const auto* e : entries)
-    out += e->first + "\t" + e->second.commit.hex() + "\t" + std::to_string(e->second.time) + "\t" +
-           (e->second.at_or_before ? "b" : "a") + "\n";
+    out += e->first + "\t" + e->second.commit.hex() + "\t" + std::to_string(e->second.time) + "\n";
   return out;
 }
 
@@ -47,7 +46,7 @@ std::optional<SoakLedger> decode(std::string_view text) {
   for (auto line : util::split(text, '\n')) {
     if (line.empty()) continue;
     auto f = util::split(line, '\t');
-    if (f.size() != 4 || f[0].empty() || (f[3] != "a" && f[3] != "b")) return std::nullopt;
+    if (f.size() != 3 || f[0].empty() || f[2].empty() || f[2].size() > 18) return std::nullopt;
     auto commit = git::Oid::from_hex(f[1]);
     if (!commit) return std::nullopt;
     std::int64_t time = 0;
@@ -55,18 +54,9 @@ std::optional<SoakLedger> decode(std::string_view text) {
       if (c < '0' || c > '9') return std::nullopt;
       time = time * 10 + (c - '0');
     }
-    out[std::string(f[0])] = Introduction{*commit, time, f[3] == "b"};
+    out[std::string(f[0])] = Arrival{time, *commit};
   }
   return out;
-}
-
-std::optional<git::Oid> env_tree_of(const git::Repository& repo, const git::Oid& commit,
-                                    std::string_view env_path) {
-  auto tree = repo.commit_tree(commit);
-  if (!tree) return std::nullopt;
-  auto e = repo.entry_at(*tree, env_path);
-  if (e && *e && (*e)->kind == git::EntryKind::tree) return (*e)->oid;
-  return std::nullopt;
 }
 
 void trim(const fs::path& dir, const fs::path& written) {
@@ -82,73 +72,33 @@ void trim(const fs::path& dir, const fs::path& written) {
 
 }  // namespace
 
-std::optional<SoakLedger> load_soak_ledger(const fs::path& dir, std::string_view env_path,
-                                           const git::Oid& commit) {
-  auto text = util::read_file(file_of(dir, env_path, commit));
+std::optional<SoakLedger> load_soak_ledger(const fs::path& dir, std::string_view ref,
+                                           std::string_view env_path, const git::Oid& commit) {
+  auto text = util::read_file(file_of(dir, ref, env_path, commit));
   if (!text) return std::nullopt;
   return decode(*text);
 }
 
-util::Result<void> update_soak_ledger(const git::Repository& repo, const policy::ServerConfig& config,
-                                      const fs::path& dir, std::string_view env_path, const git::Oid& commit,
-                                      const std::function<bool()>& expired) {
-  fs::path target = file_of(dir, env_path, commit);
-  std::error_code ec;
-  if (fs::exists(target, ec)) return {};
-  // Back along the first parents to a commit with a ledger, the root, or the limit.
-  std::vector<git::Repository::CommitInfo> chain;  // newest first
-  std::optional<SoakLedger> ledger;
-  std::optional<git::Oid> current = commit;
-  while (current) {
-    if (expired()) return util::fail("out of time building the soak ledger of " + std::string(env_path));
-    if (*current != commit)
-      if ((ledger = load_soak_ledger(dir, env_path, *current))) break;
-    if (chain.size() == k_soak_history_limit) break;
-    auto info = repo.commit_info(*current);
-    if (!info) return util::fail(info.error());
-    current = info->parents.empty() ? std::nullopt : std::optional<git::Oid>(info->parents.front());
-    chain.push_back(std::move(*info));
-  }
-  if (!ledger) {
-    ledger.emplace();
-    if (current) {
-      // The limit: what the environment ran at the oldest commit reached has been there since then.
-      auto info = repo.commit_info(*current);
-      if (!info) return util::fail(info.error());
-      if (auto tree = env_tree_of(repo, *current, env_path)) {
-        auto walked = repo.walk(*tree, env_path, [&](const std::string& path, const git::TreeEntry& e) {
-          if (e.kind == git::EntryKind::blob || e.kind == git::EntryKind::executable)
-            for (const auto& u : images_in_blob(repo, path, e.oid, config))
-              (*ledger)[u.reference] = Introduction{*current, info->committer_time, true};
-          return !expired();
-        });
-        if (!walked) return util::fail(walked.error());
+SoakLedger next_soak_ledger(const std::optional<SoakLedger>& previous, const std::vector<std::string>& images,
+                            const git::Oid& commit, std::int64_t now) {
+  SoakLedger out;
+  for (const auto& image : images) {
+    if (previous)
+      if (auto it = previous->find(image); it != previous->end()) {
+        out.emplace(image, it->second);
+        continue;
       }
-    }
+    out.emplace(image, Arrival{now, commit});
   }
-  // Forward, oldest first: a commit whose change gives a file an image it lacked brought it.
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    if (expired()) return util::fail("out of time building the soak ledger of " + std::string(env_path));
-    std::optional<git::Oid> before;
-    if (!it->parents.empty()) before = env_tree_of(repo, it->parents.front(), env_path);
-    std::optional<git::Oid> after = env_tree_of(repo, it->id, env_path);
-    if (!after || before == after) continue;
-    auto diffed = repo.diff(before, after, env_path, [&](const git::Change& ch) {
-      if (!ch.after) return true;
-      auto gained = images_in_blob(repo, ch.path, ch.after->oid, config);
-      if (gained.empty()) return true;
-      std::vector<UsedImage> had;
-      if (ch.before) had = images_in_blob(repo, ch.path, ch.before->oid, config);
-      for (const auto& g : gained)
-        if (std::none_of(had.begin(), had.end(),
-                         [&](const UsedImage& u) { return u.reference == g.reference; }))
-          (*ledger)[g.reference] = Introduction{it->id, it->committer_time, false};
-      return true;
-    });
-    if (!diffed) return util::fail(diffed.error());
-  }
+  return out;
+}
+
+util::Result<void> store_soak_ledger(const fs::path& dir, std::string_view ref, std::string_view env_path,
+                                     const git::Oid& commit, const SoakLedger& ledger) {
+  fs::path target = file_of(dir, ref, env_path, commit);
+  std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  if (auto w = util::write_file(target, encode(*ledger), 0644); !w) return w;
+  if (auto w = util::write_file(target, encode(ledger), 0644); !w) return w;
   trim(target.parent_path(), target);
   return {};
 }

@@ -386,6 +386,14 @@ util::Result<std::optional<Oid>> Repository::head_commit() const {
   return std::optional<Oid>{from_git(git_object_id(commit.get()))};
 }
 
+std::optional<std::string> Repository::head_ref() const {
+  RefH head;
+  if (git_reference_lookup(head.out(), m_impl->repo, "HEAD") != 0) return std::nullopt;
+  if (git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) return std::nullopt;
+  const char* target = git_reference_symbolic_target(head.get());
+  return target ? std::optional<std::string>(target) : std::nullopt;
+}
+
 util::Result<std::optional<TreeEntry>> Repository::entry_at(const Oid& tree, std::string_view path) const {
   if (path.empty()) return std::optional<TreeEntry>{TreeEntry{tree, EntryKind::tree}};
   auto t = m_impl->tree(tree);
@@ -436,6 +444,20 @@ util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid
   auto r = m_impl->diff_rec(before, after, std::string(prefix), on_change, 0);
   if (!r) return util::fail(r.error());
   return {};
+}
+
+util::Result<std::vector<std::pair<std::string, TreeEntry>>> Repository::entries(const Oid& oid) const {
+  auto t = m_impl->tree(oid);
+  if (!t) return util::fail(t.error());
+  std::vector<std::pair<std::string, TreeEntry>> out;
+  std::size_t n = git_tree_entrycount(t->get());
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
+    out.emplace_back(git_tree_entry_name(e),
+                     TreeEntry{from_git(git_tree_entry_id(e)), kind_of(git_tree_entry_filemode(e))});
+  }
+  return out;
 }
 
 util::Result<void> Repository::walk(

@@ -73,6 +73,8 @@ class Repository {
   util::Result<Oid> commit_tree(const Oid& commit) const;
   // The commit the repository's HEAD (default branch) points at; nullopt in an empty repository.
   util::Result<std::optional<Oid>> head_commit() const;
+  // The ref HEAD names ("refs/heads/main"); nullopt when HEAD is detached or unreadable.
+  std::optional<std::string> head_ref() const;
   // The entry at `path` ("a/b") in `tree`; nullopt when absent. "" is the tree itself.
   util::Result<std::optional<TreeEntry>> entry_at(const Oid& tree, std::string_view path) const;
   util::Result<std::uint64_t> object_size(const Oid& oid) const;
@@ -85,6 +87,8 @@ class Repository {
   // skipped without being read. Returning false from `on_change` stops the walk.
   util::Result<void> diff(std::optional<Oid> before, std::optional<Oid> after, std::string_view prefix,
                           const std::function<bool(const Change&)>& on_change) const;
+  // The entries directly in `tree` (subtrees not entered), in tree order.
+  util::Result<std::vector<std::pair<std::string, TreeEntry>>> entries(const Oid& tree) const;
   // Calls `on_entry` for every non-tree entry below `tree`, with paths prefixed by `prefix`.
   util::Result<void> walk(
       const Oid& tree, std::string_view prefix,

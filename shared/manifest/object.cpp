@@ -1,5 +1,7 @@
 #include "shared/manifest/object.hpp"
 
+#include <algorithm>
+
 namespace portcullis::manifest {
 
 std::string Identity::describe() const {
@@ -29,9 +31,111 @@ FileRole role_of(std::string_view path) {
   return FileRole::ignored;
 }
 
+bool has_sops_stanza(const yaml::Node& document) {
+  return document.is_mapping() && document.get("sops");
+}
+
+namespace {
+
+bool base64_text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
+  });
+}
+
+// The key entries of a sops stanza: kms, gcp_kms, azure_kv, hc_vault, age and pgp lists, at the
+// top or inside key_groups (Shamir). Counts those that carry an encrypted data key (`enc`).
+std::size_t key_entries(const yaml::Node& group) {
+  std::size_t n = 0;
+  for (std::string_view list : {"kms", "gcp_kms", "azure_kv", "hc_vault", "age", "pgp"}) {
+    const yaml::Node* keys = group.get(list);
+    if (!keys || !keys->is_sequence()) continue;
+    for (const yaml::Node* k : keys->items)
+      if (k->is_mapping() && !k->get_string("enc").empty()) ++n;
+  }
+  return n;
+}
+
+struct Leaves {
+  std::size_t encrypted = 0;
+  std::string malformed;  // the first value that looks encrypted but is not well-formed
+};
+
+void scan_leaves(const yaml::Node& n, Leaves& out, int depth) {
+  if (depth > 64) return;
+  if (n.is_mapping()) {
+    for (const auto& e : n.entries) scan_leaves(*e.value, out, depth + 1);
+  } else if (n.is_sequence()) {
+    for (const yaml::Node* i : n.items) scan_leaves(*i, out, depth + 1);
+  } else if (n.is_string() && n.text.starts_with("ENC[")) {
+    if (is_sops_ciphertext(n.text))
+      ++out.encrypted;
+    else if (out.malformed.empty())
+      out.malformed = std::string(n.text.substr(0, 40));
+  }
+}
+
+// The first key of `map` whose value is not ciphertext (a nested mapping is read through).
+std::optional<std::string> plaintext_value(const yaml::Node& map) {
+  for (const auto& e : map.entries) {
+    if (e.value->is_string() && is_sops_ciphertext(e.value->text)) continue;
+    if (e.value->type == yaml::Type::null) continue;
+    return std::string(e.key->text);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_sops_ciphertext(std::string_view v) {
+  if (!v.starts_with("ENC[AES256_GCM,") || !v.ends_with("]")) return false;
+  v = v.substr(15, v.size() - 16);
+  const std::string_view fields[] = {"data:", "iv:", "tag:", "type:"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (!v.starts_with(fields[i])) return false;
+    v.remove_prefix(fields[i].size());
+    auto comma = v.find(',');
+    std::string_view value = i == 3 ? v : v.substr(0, comma);
+    if (i < 3 && comma == std::string_view::npos) return false;
+    if (i == 0 ? !base64_text(value) : (i < 3 ? value.empty() || !base64_text(value) : value.empty()))
+      return false;
+    if (i == 3)
+      return value == "str" || value == "int" || value == "float" || value == "bool" || value == "bytes" ||
+             value == "comment";
+    v.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::optional<std::string> sops_problem(const yaml::Node& document) {
+  const yaml::Node* sops = document.is_mapping() ? document.get("sops") : nullptr;
+  if (!sops) return std::string("there is no sops stanza");
+  if (!sops->is_mapping()) return std::string("sops is not a mapping");
+  if (!is_sops_ciphertext(sops->get_string("mac")))
+    return std::string("sops.mac is missing or not an encrypted value");
+  if (sops->get_string("lastmodified").empty()) return std::string("sops.lastmodified is missing");
+  std::size_t keys = key_entries(*sops);
+  if (const yaml::Node* groups = sops->get("key_groups"); groups && groups->is_sequence())
+    for (const yaml::Node* g : groups->items)
+      if (g->is_mapping()) keys += key_entries(*g);
+  if (keys == 0)
+    return std::string("sops names no key group (kms, gcp_kms, azure_kv, hc_vault, age or pgp with its enc)");
+  Leaves leaves;
+  for (const auto& e : document.entries)
+    if (e.key->text != "sops") scan_leaves(*e.value, leaves, 0);
+  if (!leaves.malformed.empty())
+    return "the value \"" + leaves.malformed + "\" is not a well-formed ENC[...] value";
+  if (leaves.encrypted == 0) return std::string("no value is encrypted");
+  if (document.get_string("kind") == "Secret" && document.get_string("apiVersion") == "v1")
+    for (std::string_view field : {"data", "stringData"})
+      if (const yaml::Node* m = document.get(field); m && m->is_mapping())
+        if (auto key = plaintext_value(*m)) return std::string(field) + "." + *key + " is not encrypted";
+  return std::nullopt;
+}
+
 bool is_sops(const yaml::Node& document) {
-  const yaml::Node* sops = document.get("sops");
-  return sops && sops->is_mapping() && sops->get("mac");
+  return !sops_problem(document);
 }
 
 void collect_objects(const yaml::Node& document, std::size_t index, std::vector<Object>& out) {
@@ -84,25 +188,20 @@ ImageRef parse_image(std::string_view reference) {
 
 namespace {
 
-const yaml::Node* pod_spec_of(const yaml::Node& obj, std::string_view kind) {
-  if (kind == "Pod") return obj.get("spec");
-  if (kind == "CronJob") return obj.at({"spec", "jobTemplate", "spec", "template", "spec"});
-  if (kind == "PodTemplate") return obj.at({"template", "spec"});
-  if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "ReplicaSet" ||
-      kind == "ReplicationController" || kind == "Job")
-    return obj.at({"spec", "template", "spec"});
-  return nullptr;
-}
+constexpr std::string_view k_container_lists[] = {"initContainers", "containers", "ephemeralContainers"};
+constexpr int k_max_image_depth = 32;
 
-}  // namespace
-
-std::vector<Image> images_of(const Object& object) {
-  std::vector<Image> out;
-  if (!object.node || !object.node->is_mapping()) return out;
-  const yaml::Node* spec = pod_spec_of(*object.node, object.kind);
-  if (!spec || !spec->is_mapping()) return out;
-  for (std::string_view list : {"initContainers", "containers", "ephemeralContainers"}) {
-    const yaml::Node* containers = spec->get(list);
+// Container lists anywhere in `n`: in a mapping, its container lists first (in pod spec order),
+// then every other value in document order.
+void collect_images(const yaml::Node& n, int depth, std::vector<Image>& out) {
+  if (depth > k_max_image_depth) return;
+  if (n.is_sequence()) {
+    for (const yaml::Node* item : n.items) collect_images(*item, depth + 1, out);
+    return;
+  }
+  if (!n.is_mapping()) return;
+  for (std::string_view list : k_container_lists) {
+    const yaml::Node* containers = n.get(list);
     if (!containers || !containers->is_sequence()) continue;
     for (const yaml::Node* c : containers->items) {
       if (!c->is_mapping()) continue;
@@ -111,6 +210,20 @@ std::vector<Image> images_of(const Object& object) {
       out.push_back(Image{image->text, image, std::string(c->get_string("name"))});
     }
   }
+  for (const auto& e : n.entries) {
+    bool container_list = std::find(std::begin(k_container_lists), std::end(k_container_lists),
+                                    e.key->text) != std::end(k_container_lists);
+    if (!container_list || !e.value->is_sequence()) collect_images(*e.value, depth + 1, out);
+  }
+}
+
+}  // namespace
+
+std::vector<Image> images_of(const Object& object) {
+  std::vector<Image> out;
+  if (!object.node || !object.node->is_mapping()) return out;
+  for (const auto& e : object.node->entries)
+    if (e.key->text != "metadata" && e.key->text != "status") collect_images(*e.value, 0, out);
   return out;
 }
 

@@ -39,8 +39,18 @@ struct Object {
 enum class FileRole { manifest, kustomization, ignored };
 FileRole role_of(std::string_view path);
 
-// True for a SOPS-encrypted document (a top-level "sops" mapping with a "mac").
+// True for a document with a top-level "sops" key, well-formed or not.
+bool has_sops_stanza(const yaml::Node& document);
+// Why `document` is not a complete SOPS-encrypted document; nullopt when it is one: a "sops"
+// mapping with an encrypted `mac`, a `lastmodified` and at least one key group (a key entry
+// with its `enc`), at least one encrypted value (ENC[AES256_GCM,data:...,iv:...,tag:...,type:...])
+// outside it, every value that looks encrypted well-formed, and for a v1 Secret every value of
+// `data` and `stringData` encrypted. A made-up stanza never makes plaintext pass as ciphertext.
+std::optional<std::string> sops_problem(const yaml::Node& document);
+// True for a complete SOPS-encrypted document (sops_problem() is nullopt).
 bool is_sops(const yaml::Node& document);
+// True for an ENC[AES256_GCM,data:<base64>,iv:<base64>,tag:<base64>,type:<type>] value.
+bool is_sops_ciphertext(std::string_view value);
 
 // Expands a document into objects: a List's items, or the document itself.
 void collect_objects(const yaml::Node& document, std::size_t index, std::vector<Object>& out);
@@ -59,9 +69,11 @@ struct ImageRef {
 };
 ImageRef parse_image(std::string_view reference);
 
-// Images of the pod spec embedded in `object` (Pod, Deployment, StatefulSet, DaemonSet,
-// ReplicaSet, ReplicationController, Job, CronJob, PodTemplate): containers,
-// initContainers, ephemeralContainers.
+// The images `object` runs, found by shape rather than by kind: every container list
+// (`initContainers`, `containers`, `ephemeralContainers`: sequences of mappings with an `image`)
+// anywhere in it but metadata and status. Pods, workloads, CronJobs and PodTemplates have them
+// where their pod spec is; so do custom resources that embed a pod template (Argo Rollouts,
+// Knative Services, Tekton tasks, ...). Per mapping in pod spec order, then document order.
 std::vector<Image> images_of(const Object& object);
 
 // The image references a kustomization's `images:` entries produce: (newName or name), then

@@ -12,6 +12,32 @@ setup_slow_push() {
   commit "$CLONE"
 }
 
+# many_configmaps DIR N: N ConfigMaps in files under DIR of $CLONE (written by the shell alone:
+# thousands of files in a second).
+many_configmaps() {
+  local dir=$CLONE/$1 i
+  mkdir -p "$dir"
+  for ((i = 1; i <= $2; i++)); do
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: "%d"\n' "$i" "$i" >"$dir/cm-$i.yaml"
+  done
+  git -C "$CLONE" add -A -- "$1"
+}
+
+# A push that takes longer to judge than a 60 ms budget (20,000 files: some 300 ms), but is quick
+# to classify (a few tree reads).
+setup_slow_but_classifiable() {
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  printf 'timeBudget: 60ms\nfailMode: open\nauditLog: audit.jsonl\n' >"$CONFIG"
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  configmap base | put "$CLONE" environments/prod/base.yaml
+  commit "$CLONE" "initial"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  many_configmaps environments/dev 20000
+  commit "$CLONE" "slow"
+}
+
 test_budget_exceeded_fails_closed() {
   setup_slow_push closed
   push "$CLONE" origin HEAD:main
@@ -25,14 +51,33 @@ test_budget_exceeded_fails_closed() {
 }
 
 test_budget_exceeded_fails_open_when_configured() {
-  setup_slow_push open
-  push "$CLONE" origin HEAD:main
+  setup_slow_but_classifiable
+  push "$CLONE" origin HEAD:refs/heads/feature
   expect_accepted
   expect_output "ACCEPTED"
   expect_output "failMode"
   local last
   last=$(tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl")
   [[ $(jq -r .failOpen <<<"$last") == true ]] || fail "audit does not say failOpen: $last"
+}
+
+# A pusher can make any push slow: failMode open never lets an unjudged push into a protected
+# ref or environment.
+test_fail_open_never_covers_protected_refs_or_environments() {
+  setup_slow_but_classifiable
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "did not finish within the time budget of 60 ms"
+  expect_no_output "ACCEPTED"
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "slow, and into prod"
+  push "$CLONE" origin HEAD:refs/heads/feature
+  expect_rejected
+  expect_no_output "ACCEPTED"
+  expect_ref "$SERVER" refs/heads/feature absent
+  local last
+  last=$(tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl")
+  [[ $(jq -r .failOpen <<<"$last") == false ]] || fail "audit says failOpen: $last"
 }
 
 test_fail_open_never_accepts_policy_violations() {
@@ -70,7 +115,10 @@ test_a_missing_schema_store_follows_the_fail_mode() {
   expect_rejected
   expect_output "error [gate.internal] the schema store cannot be used: no schema store at /nonexistent/store"
   printf 'schemaStore: /nonexistent/store\nfailMode: open\n' >"$CONFIG"
-  push "$CLONE" origin HEAD:main
+  push "$CLONE" origin HEAD:main  # main is protected: never accepted unjudged
+  expect_rejected
+  expect_output "error [gate.internal] the schema store cannot be used"
+  push "$CLONE" origin HEAD:refs/heads/feature
   expect_accepted
   expect_output "warning [gate.internal]"
 }

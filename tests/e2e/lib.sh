@@ -196,3 +196,9 @@ run_suite() {
   rm -rf "$SUITE_TMP"
   echo "$name: $count tests passed"
 }
+
+# A Secret as `sops --encrypt --age ... --encrypted-regex '^(data|stringData)$'` writes it: a
+# complete sops stanza (key group, lastmodified, encrypted mac) over encrypted values.
+SOPS_VALUE='ENC[AES256_GCM,data:Tr7o8Jw=,iv:qW9PqFq1aV8Yc4bq0l1bQw==,tag:3c4bq0l1bQ7Zb3VvYt0+DI==,type:str]'
+SOPS_STANZA=$'sops:\n  kms: []\n  age:\n    - recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBs\n        -----END AGE ENCRYPTED FILE-----\n  lastmodified: "2026-11-30T10:00:00Z"\n  mac: ENC[AES256_GCM,data:1Zb3VvYt0+DIqW9P,iv:qW9PqFq1aV8=,tag:3c4bq0l1bQ==,type:str]\n  encrypted_regex: ^(data|stringData)$\n  version: 3.8.1\n'
+SOPS_SECRET=$'apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ndata:\n  token: '"$SOPS_VALUE"$'\n'"$SOPS_STANZA"

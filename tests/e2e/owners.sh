@@ -99,15 +99,29 @@ test_github_codeowners_need_an_owner() {
   expect_no_output "environments/dev/d.yaml"
 }
 
-test_every_pushed_commit_counts_not_only_the_net_change() {
+test_what_the_push_changes_tip_to_tip_counts() {
   setup "" CODEOWNERS "$GITHUB_OWNERS"
+  # A prod file added and removed again within the push changes nothing in prod.
   configmap temp | put "$CLONE" environments/prod/temp.yaml
   commit "$CLONE" "add"
   git -C "$CLONE" rm -q environments/prod/temp.yaml
   commit "$CLONE" "remove again"
   REMOTE_USER=bob push "$CLONE" origin HEAD:main
+  expect_accepted
+  # alice changes prod; bob then merges with main's old commit as the first parent and its tree:
+  # no commit of his changes a path against its first parent, but prod goes back.
+  local old
+  old=$(git -C "$CLONE" rev-parse HEAD)
+  configmap v2 | put "$CLONE" environments/prod/app.yaml
+  commit "$CLONE" "alice's prod change"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  local rollback
+  rollback=$(git -C "$CLONE" commit-tree "$old^{tree}" -p "$old" -p HEAD -m "merge (rollback)")
+  git -C "$CLONE" reset -q --hard "$rollback"
+  REMOTE_USER=bob push "$CLONE" origin HEAD:main
   expect_rejected
-  expect_output "environments/prod/temp.yaml: error [owners.approval-required]"
+  expect_output "environments/prod/app.yaml: error [owners.approval-required] needs approval by @alice, @org/platform"
 }
 
 test_self_approval_can_be_turned_off() {
@@ -116,10 +130,18 @@ test_self_approval_can_be_turned_off() {
   GIT_AUTHOR_NAME=alice GIT_AUTHOR_EMAIL=alice@example.com commit "$CLONE"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_rejected
-  expect_output "(the pusher authored a change, and self-approval is off)"
+  expect_output "approvals seen: alice (pusher, the pusher's own: self-approval is off)"
+  # Naming someone else as the author does not make it someone else's change.
   git -C "$CLONE" reset -q --hard origin/main
   change_prod
   GIT_AUTHOR_NAME=bob GIT_AUTHOR_EMAIL=bob@example.com commit "$CLONE"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  # Another owner's signed approval does.
+  sign_as carol
+  git -C "$CLONE" tag -s -m approve "approval-carol" HEAD
+  git -C "$CLONE" push -q origin "approval-carol:refs/approvals/$(git -C "$CLONE" rev-parse HEAD)/carol" 2>/dev/null ||
+    fail "could not push carol's approval tag"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_accepted
 }
@@ -232,50 +254,51 @@ test_prod_only_runs_what_staging_ran() {
   expect_rejected
   expect_output "environments/prod/web.yaml:15:16: error [promotion.not-promoted] image registry.example.com/web:2.0.0 is not in staging on the target ref; promote through staging first"
   expect_no_output "environments/staging/web.yaml"
-  # Staging first, three hours ago; then prod.
+  # Staging first, in a commit backdated by three days: the soak counts from the push, by the
+  # Git server's clock, never from a date the pusher wrote.
   git -C "$CLONE" reset -q --hard origin/main
   deployment web registry.example.com/web:2.0.0 | put "$CLONE" environments/staging/web.yaml
-  GIT_COMMITTER_DATE="$(date -d '-3 hours' -R)" commit "$CLONE" "staging"
+  GIT_COMMITTER_DATE="$(date -d '-3 days' -R)" commit "$CLONE" "staging"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_accepted
   deployment web registry.example.com/web:2.0.0 | put "$CLONE" environments/prod/web.yaml
   commit "$CLONE" "prod"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
-  expect_accepted
-  # Too fresh in staging.
-  deployment api registry.example.com/api:1.1.0 | put "$CLONE" environments/staging/api.yaml
-  GIT_COMMITTER_DATE="$(date -d '-10 minutes' -R)" commit "$CLONE" "staging api"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
-  expect_accepted
-  deployment api registry.example.com/api:1.1.0 | put "$CLONE" environments/prod/api.yaml
-  commit "$CLONE" "prod api"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_rejected
-  expect_output "error [promotion.soak] image registry.example.com/api:1.1.0 has been in staging for 10m"
-  expect_output "prod requires 2h"
-  # The soak is looked up in the ledger post-receive keeps for staging at main, not walked.
+  expect_output "error [promotion.soak] image registry.example.com/web:2.0.0 has been in staging for "
+  expect_output "by the Git server's clock); prod requires 2h"
+  # post-receive keeps the arrivals in the ledger of staging on main at its tip; three hours
+  # later by the server's record, the same push passes: the gate read it.
   local ledger
-  ledger=$SERVER/portcullis/index/soak/environments%2Fstaging/$(git -C "$SERVER" rev-parse main).soak
+  ledger=$SERVER/portcullis/index/soak/refs%2Fheads%2Fmain/environments%2Fstaging/$(git -C "$SERVER" rev-parse main).soak
   [[ -f $ledger ]] || fail "no soak ledger at $ledger: $(find "$SERVER/portcullis" -name '*.soak')"
-  grep -q $'^registry.example.com/api:1.1.0\t' "$ledger" || fail "the ledger lacks the api image: $(cat "$ledger")"
   grep -q $'^registry.example.com/web:2.0.0\t' "$ledger" || fail "the ledger lacks the web image: $(cat "$ledger")"
-  # Backdated there, the same push passes: the gate read it.
-  sed -i "s|^\(registry.example.com/api:1.1.0\t[0-9a-f]*\t\)[0-9]*|\1$(date -d '-3 hours' +%s)|" "$ledger"
+  sed -i "s|^\(registry.example.com/web:2.0.0\t[0-9a-f]*\t\)[0-9]*|\1$(date -d '-3 hours' +%s)|" "$ledger"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_accepted
+  # The ledger of the new tip carries the arrival forward: a later push keeps it.
+  local next
+  next=$SERVER/portcullis/index/soak/refs%2Fheads%2Fmain/environments%2Fstaging/$(git -C "$SERVER" rev-parse main).soak
+  grep -q $'^registry.example.com/web:2.0.0\t[0-9a-f]*\t'"$(date -d '-3 hours' +%s | cut -c1-6)" "$next" ||
+    fail "the arrival was not carried to the next ledger: $(cat "$next")"
 }
 
 test_digests_and_kustomization_images() {
   setup $'environments:\n  - {name: staging, path: environments/staging}\n  - name: prod\n    path: environments/prod\n    protected: true\n    promotion: {from: staging, requireDigest: true}\n'
-  put "$CLONE" environments/staging/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    digest: sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31\n'
+  local digest=sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
+  # An image only in staging's kustomization `images:` is not what staging applies (kustomize
+  # is not rendered yet): it does not promote anything.
+  put "$CLONE" environments/staging/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    digest: '"$digest"$'\n'
   commit "$CLONE"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_accepted
-  put "$CLONE" environments/prod/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    digest: sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31\n'
+  deployment web "registry.example.com/web@$digest" | put "$CLONE" environments/prod/web.yaml
   commit "$CLONE"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
-  expect_accepted
-  put "$CLONE" environments/prod/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    newTag: "2.0"\n'
+  expect_rejected
+  expect_output "error [promotion.not-promoted] image registry.example.com/web@$digest is not in staging"
+  git -C "$CLONE" reset -q --hard origin/main
+  deployment web registry.example.com/web:2.0 | put "$CLONE" environments/prod/web.yaml
   commit "$CLONE"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_rejected

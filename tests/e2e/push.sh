@@ -128,7 +128,7 @@ test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   expect_output "fix: encrypt it before committing (SealedSecret or SOPS)"
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" environments/dev/sealed.yaml $'apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n'
-  put "$CLONE" environments/dev/sops.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ndata:\n  token: ENC[AES256_GCM,data:Tr7o=,iv:1=,tag:2=,type:str]\nsops:\n  mac: ENC[AES256_GCM,data:abc,type:str]\n  version: 3.8.1\n'
+  put "$CLONE" environments/dev/sops.yaml "$SOPS_SECRET"
   put "$CLONE" environments/dev/empty-secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: filled-by-controller\n'
   commit "$CLONE"
   push "$CLONE" origin HEAD:main

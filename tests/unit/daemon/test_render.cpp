@@ -10,6 +10,7 @@
 #include "shared/yaml/parse.hpp"
 #include "tests/unit/support/git_fixture.hpp"
 #include "tests/unit/support/process.hpp"
+#include "tests/unit/support/sops.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
@@ -57,18 +58,9 @@ const char* k_service_json = R"({
 }
 )";
 
-const char* k_sops = R"(apiVersion: v1
-kind: Secret
-metadata: {name: encrypted}
-data: {token: "ENC[AES256_GCM,data:abc]"}
-sops:
-  mac: "ENC[AES256_GCM,data:def]"
-  version: 3.8.1
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: beside-sops}
-)";
+const std::string k_sops = "apiVersion: v1\nkind: Secret\nmetadata: {name: encrypted}\ndata: {token: \"" +
+                           test::k_sops_value + "\"}\n" + test::k_sops_stanza +
+                           "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: beside-sops}\n";
 
 const char* k_kustomization = R"(apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -115,7 +107,7 @@ std::vector<std::string> paths_of(const std::vector<FileRef>& files) {
 
 // Renders the manifest files of `tree`; REQUIREs success.
 Rendered render_ok(const git::Repository& repo, const git::Oid& tree) {
-  auto files = manifest_files(repo, tree);
+  auto files = manifest_files(repo, tree, "", {});
   REQUIRE(files);
   auto r = render_files(repo, *files);
   INFO((r ? std::string() : r.error().describe()));
@@ -129,7 +121,7 @@ util::Result<Rendered> render_one(const test::TempDir& tmp, const std::string& p
   test::GitFixture fx(tmp, "one-" + std::to_string(std::hash<std::string>{}(path + content)));
   auto repo = fx.open();
   auto tree = target_tree(fx, {{"env/" + path, content}});
-  auto files = manifest_files(repo, tree);
+  auto files = manifest_files(repo, tree, "", {});
   REQUIRE(files);
   return render_files(repo, *files);
 }
@@ -156,7 +148,7 @@ TEST_CASE("manifest_files lists YAML and JSON files below the tree, nothing else
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   auto repo = fx.open();
-  auto files = manifest_files(repo, target_tree(fx, environment()));
+  auto files = manifest_files(repo, target_tree(fx, environment()), "", {});
   REQUIRE(files);
   CHECK(paths_of(*files) == std::vector<std::string>{"app.yaml", "list.yaml", "nested/deep/job.yml",
                                                      "run.yaml", "secret.enc.yaml", "svc.json"});
@@ -168,7 +160,7 @@ TEST_CASE("manifest_files lists YAML and JSON files below the tree, nothing else
     CHECK_FALSE(blob->empty());
   }
 
-  auto empty = manifest_files(repo, fx.tree({}));
+  auto empty = manifest_files(repo, fx.tree({}), "", {});
   REQUIRE(empty);
   CHECK(empty->empty());
 }
@@ -324,7 +316,7 @@ TEST_CASE("a file that does not parse fails the whole render with its path and l
     auto items = environment();
     items.push_back({std::string("env/") + c.path, c.content});
     auto tree = target_tree(fx, items);
-    auto files = manifest_files(repo, tree);
+    auto files = manifest_files(repo, tree, "", {});
     REQUIRE(files);
     REQUIRE(files->size() == 7);
     auto r = render_files(repo, *files);
@@ -408,7 +400,7 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
     items.push_back({"env/" + path, content});
   }
   auto tree = target_tree(fx, items);
-  auto files = manifest_files(repo, tree);
+  auto files = manifest_files(repo, tree, "", {});
   REQUIRE(files);
   REQUIRE(files->size() == 700);
   auto serial = render_files(repo, *files, 1);
@@ -437,7 +429,7 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   // threads happen to reach them.
   items[600].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n";  // syntax
   items[300].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";            // no name
-  auto broken = manifest_files(repo, target_tree(fx, items));
+  auto broken = manifest_files(repo, target_tree(fx, items), "", {});
   REQUIRE(broken);
   for (std::size_t threads : {1u, 2u, 8u}) {
     INFO(threads << " threads");
@@ -454,8 +446,8 @@ TEST_CASE("a render on several threads is the serial render: same objects, order
   auto after_broken = *broken;  // 300 (no name), 600 (syntax)
   after_broken[320].blob = *absent;
   items[300].content = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\n";
-  items[330].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";  // no name
-  auto broken_later = manifest_files(repo, target_tree(fx, items));    // 330, 600
+  items[330].content = "apiVersion: v1\nkind: ConfigMap\ndata: {}\n";        // no name
+  auto broken_later = manifest_files(repo, target_tree(fx, items), "", {});  // 330, 600
   REQUIRE(broken_later);
   auto before_broken = *broken_later;
   before_broken[320].blob = *absent;

@@ -639,7 +639,7 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
   REQUIRE(*dir);
   CHECK(inv.tree == (*dir)->oid.hex());
   REQUIRE(inv.entries.size() == 6);
-  auto files = manifest_files(h.repo, (*dir)->oid);
+  auto files = manifest_files(h.repo, (*dir)->oid, "", {});
   REQUIRE(files);
   auto rendered = render_files(h.repo, *files);
   REQUIRE(rendered);

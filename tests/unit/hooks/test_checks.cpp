@@ -8,6 +8,7 @@
 #include "shared/schema/store.hpp"
 #include "tests/unit/support/git_fixture.hpp"
 #include "tests/unit/support/openapi_fixture.hpp"
+#include "tests/unit/support/sops.hpp"
 #include "tests/unit/support/tempdir.hpp"
 
 using namespace portcullis;
@@ -54,8 +55,11 @@ struct Expected {
 
 void check_findings(const std::vector<Finding>& actual, const std::vector<Expected>& expected,
                     const std::string& path) {
+  std::string all;
   for (const auto& f : actual)
-    INFO("finding: " << f.rule << " " << f.line << ":" << f.column << " " << f.message);
+    all += "finding: " + f.rule + " " + std::to_string(f.line) + ":" + std::to_string(f.column) + " " +
+           f.message + "\n";
+  INFO(all);
   REQUIRE(actual.size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& f = actual[i];
@@ -173,10 +177,21 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
        {}},
       {"SOPS-encrypted Secret",
        "secret.yaml",
-       secret + "data:\n  password: ENC[AES256_GCM,data:abc=,type:str]\nsops:\n  mac: "
-                "ENC[AES256_GCM,data:x,type:str]\n"
-                "  version: 3.8.1\n",
+       secret + "data:\n  password: " + test::k_sops_value + "\n" + test::k_sops_stanza,
        {}},
+      {"a made-up sops stanza is no encryption",
+       "secret.yaml",
+       secret + "data:\n  password: aHVudGVyMg==\nsops:\n  mac: ENC[AES256_GCM,data:x,type:str]\n",
+       {{"content.sops-invalid", E, 7, 1,
+         "the document has a sops stanza but is not SOPS-encrypted: sops.mac"},
+        {"content.plaintext-secret", E, 6, 3, "Secret carries data in plaintext"}}},
+      {"a complete stanza over plaintext data",
+       "secret.yaml",
+       secret + "data:\n  password: aHVudGVyMg==\n  token: " + test::k_sops_value + "\n" +
+           test::k_sops_stanza,
+       {{"content.sops-invalid", E, 8, 1, "data.password is not encrypted"},
+        {"content.plaintext-secret", E, 6, 3, "Secret carries data in plaintext"},
+        {"schema.format", E, 7, 10, "data.token: must be base64-encoded"}}},
       {.name = "plaintext Secret as a warning",
        .file = "secret.yaml",
        .content = secret + "data:\n  password: aHVudGVyMg==\n",
@@ -355,7 +370,8 @@ TEST_CASE("check_file reports each problem of a file with its rule, level and lo
     auto policy = make_policy(c.policy);
     const auto& env = c.protected_env ? k_prod : k_dev;
     CrdRegistry crds;
-    CheckContext ctx{repo, config, policy, env, c.with == Store::k8s ? &store : nullptr, crds};
+    const render::Selection selection{policy.exclude};  // the policy's excludes, as at the new tip
+    CheckContext ctx{repo, config, policy, env, c.with == Store::k8s ? &store : nullptr, crds, selection};
     const std::string path = env.path + "/" + c.file;
     FileResult r = check_file(ctx, path, entry, Pass::first);
     check_findings(r.findings, c.findings, path);
@@ -437,13 +453,14 @@ TEST_CASE("check_file declares the identities of objects, namespaced by the envi
         crd_key("example.com", "Widget")},
        {1, 1}},
       {"SOPS-encrypted names are not declared",
-       "apiVersion: v1\nkind: Secret\nmetadata: {name: 'ENC[AES256_GCM,data:x,type:str]'}\nsops: {mac: "
-       "'ENC[x]'}\n",
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: '" + test::k_sops_value + "'}\ndata: {a: '" +
+           test::k_sops_value + "'}\n" + test::k_sops_stanza,
        Store::k8s,
        {},
        {}},
       {"SOPS-encrypted files with plain names are",
-       "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: 'ENC[x]'}\nsops: {mac: 'ENC[x]'}\n",
+       "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: '" + test::k_sops_value + "'}\n" +
+           test::k_sops_stanza,
        Store::k8s,
        {object_key({"", "Secret", "team", "s"})},
        {1}},
@@ -456,7 +473,7 @@ TEST_CASE("check_file declares the identities of objects, namespaced by the envi
     policy::Policy policy;
     CrdRegistry crds;
     const schema::Program* s = c.with == Store::k8s ? &store : nullptr;
-    CheckContext ctx{repo, config, policy, k_dev, s, crds};
+    CheckContext ctx{repo, config, policy, k_dev, s, crds, {}};
     const std::string path = "environments/dev/f.yaml";
     FileResult r = check_file(ctx, path, entry, Pass::first);
     std::vector<std::string> keys;
@@ -475,7 +492,7 @@ TEST_CASE("check_file declares the identities of objects, namespaced by the envi
     // The identity index records the same keys for the file (and, under image keys, the
     // images it runs).
     std::vector<std::string> indexed;
-    for (const auto& rec : index_records(repo, path, entry, k_dev, config, s)) {
+    for (const auto& rec : index_records(repo, path, entry, k_dev, config, s, {})) {
       CHECK(rec.path == path);
       if (!rec.key.starts_with("i\x1f")) indexed.push_back(rec.key);
     }
@@ -508,13 +525,13 @@ TEST_CASE("index_records skips what check_file does not read as manifests", "[ch
     auto repo = fx.open();
     policy::ServerConfig config;
     config.max_file_size = 1024;
-    CHECK(index_records(repo, "environments/dev/" + c.file, entry, k_dev, config, nullptr).empty());
+    CHECK(index_records(repo, c.file, entry, k_dev, config, nullptr, {}).empty());
   }
   // An executable manifest is still a manifest.
   auto entry = entry_of(fx, k_cm, "100755");
   auto repo = fx.open();
   CHECK(entry.kind == git::EntryKind::executable);
-  CHECK(index_records(repo, "environments/dev/cfg.yaml", entry, k_dev, {}, nullptr).size() == 1);
+  CHECK(index_records(repo, "cfg.yaml", entry, k_dev, {}, nullptr, {}).size() == 1);
 }
 
 TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported as schema.missing",
@@ -544,13 +561,13 @@ TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported a
     auto first = [&](const std::string& content, const std::string& file) {
       auto entry = entry_of(fx, content);
       auto again = fx.open();
-      CheckContext c{again, config, policy, k_dev, &store, crds};
+      CheckContext c{again, config, policy, k_dev, &store, crds, {}};
       return check_file(c, "environments/dev/" + file, entry, Pass::first);
     };
     auto deferred = [&](const std::string& content, const std::string& file) {
       auto entry = entry_of(fx, content);
       auto again = fx.open();
-      CheckContext c{again, config, policy, k_dev, &store, crds};
+      CheckContext c{again, config, policy, k_dev, &store, crds, {}};
       return check_file(c, "environments/dev/" + file, entry, Pass::deferred);
     };
 
@@ -604,7 +621,9 @@ TEST_CASE("unknown kinds are deferred, then validated through CRDs or reported a
         {"objects without names are not reported again",
          "apiVersion: other.io/v1\nkind: Gizmo\nmetadata: {}\n",
          {}},
-        {"SOPS files are not validated", unknown + "sops: {mac: 'ENC[x]'}\n", {}},
+        {"SOPS files are not validated",
+         unknown + "spec: {k: '" + test::k_sops_value + "'}\n" + test::k_sops_stanza,
+         {}},
     };
     for (const auto& c : cases) {
       INFO(c.name);
@@ -658,7 +677,7 @@ spec:
     policy::ServerConfig config;
     policy::Policy policy;
     CrdRegistry crds;
-    CheckContext ctx{repo, config, policy, k_dev, &store, crds};
+    CheckContext ctx{repo, config, policy, k_dev, &store, crds, {}};
     auto r = check_file(ctx, "environments/dev/crd.yaml", entry, Pass::first);
     for (const auto& f : r.findings) INFO(f.rule << " " << f.line << ":" << f.column << " " << f.message);
     REQUIRE(r.findings.size() == c.findings.size());

@@ -8,6 +8,7 @@
 
 #include "hooks/gate.hpp"
 #include "hooks/index.hpp"
+#include "hooks/refs.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/util/fs.hpp"
 #include "tests/unit/support/git_fixture.hpp"

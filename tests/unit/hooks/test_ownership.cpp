@@ -48,27 +48,34 @@ std::string expand(std::string text, const std::map<std::string, std::string>& v
 }
 
 // SSH keys made by the real ssh-keygen, and an allowed-signers file that names everyone but
-// mallory (erin by her email).
+// mallory (erin by her email; olga holds a key of alice's that expired in 2020).
 class Keys {
  public:
   explicit Keys(const test::TempDir& tmp) : m_dir(tmp / "keys") {
     fs::create_directories(m_dir);
-    const std::pair<std::string, std::string> people[] = {{"alice", "alice"},
-                                                          {"bob", "bob"},
-                                                          {"carol", "carol"},
-                                                          {"erin", "erin@example.com"},
-                                                          {"mallory", ""}};
+    struct Person {
+      const char* who;
+      const char* principal;
+      const char* options;
+    };
+    const Person people[] = {{"alice", "alice", ""},
+                             {"bob", "bob", ""},
+                             {"carol", "carol", ""},
+                             {"erin", "erin@example.com", ""},
+                             {"olga", "alice", "valid-before=\"20200101\""},
+                             {"mallory", "", ""}};
     std::string allowed;
-    for (const auto& [who, principal] : people) {
+    for (const auto& [who, principal, options] : people) {
       auto r = test::run_process(
           {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", (m_dir / who).string()}, m_dir);
       INFO(r.err);
       REQUIRE(r.status == 0);
-      if (principal.empty()) continue;
-      std::ifstream pub(m_dir / (who + ".pub"));
+      if (!*principal) continue;
+      std::ifstream pub(m_dir / (std::string(who) + ".pub"));
       std::string type, key;
       pub >> type >> key;
-      allowed += principal + " namespaces=\"git\" " + type + " " + key + "\n";
+      allowed += std::string(principal) + " namespaces=\"git\"" +
+                 (*options ? "," + std::string(options) : "") + " " + type + " " + key + "\n";
     }
     std::ofstream(m_dir / "allowed_signers") << allowed;
   }
@@ -84,17 +91,21 @@ std::vector<std::string> signing_with(const Keys& keys, const std::string& who) 
 }
 
 // A commit of `files` on `parents`, by `author` (name, email) and signed with `signer`'s key
-// unless `signer` is empty.
+// unless `signer` is empty; `date` sets author and committer dates (git's formats).
 Oid make_commit(const test::GitFixture& fx, const Files& files, const std::vector<Oid>& parents,
                 const std::pair<std::string, std::string>& author = {"Test", "test@example.com"},
-                const Keys* keys = nullptr, const std::string& signer = "") {
+                const Keys* keys = nullptr, const std::string& signer = "", const std::string& date = "") {
   std::vector<std::string> args;
   if (!signer.empty()) args = signing_with(*keys, signer);
   args.insert(args.end(), {"commit-tree", fx.tree(items_of(files)).hex(), "-m", "change"});
   for (const auto& p : parents) args.insert(args.end(), {"-p", p.hex()});
   if (!signer.empty()) args.push_back("-S");
-  return test::to_oid(
-      fx.git(args, {}, {{"GIT_AUTHOR_NAME", author.first}, {"GIT_AUTHOR_EMAIL", author.second}}));
+  test::EnvVars env{{"GIT_AUTHOR_NAME", author.first}, {"GIT_AUTHOR_EMAIL", author.second}};
+  if (!date.empty()) {
+    env.emplace_back("GIT_AUTHOR_DATE", date);
+    env.emplace_back("GIT_COMMITTER_DATE", date);
+  }
+  return test::to_oid(fx.git(args, {}, env));
 }
 
 // An annotated tag of `commit` signed with `who`'s key; returns the tag object (no ref kept).
@@ -114,7 +125,9 @@ OwnershipResult check(const test::GitFixture& fx, const policy::ServerConfig& co
   auto repo = fx.open();
   std::vector<RefUpdate> updates{RefUpdate{base, tip, "refs/heads/main"}};
   updates.insert(updates.end(), also_pushed.begin(), also_pushed.end());
-  OwnershipContext ctx{repo, config, policy, base, base, tip, "refs/heads/main", pusher, updates};
+  OwnershipContext ctx{repo,   config,  policy,
+                       base,   tip,     "refs/heads/main",
+                       pusher, updates, static_cast<std::int64_t>(std::time(nullptr))};
   return check_ownership(ctx);
 }
 
@@ -198,11 +211,13 @@ TEST_CASE("owner_matches names users, emails and team members, case-insensitivel
   }
 }
 
-TEST_CASE("pushed_paths is the union of every pushed commit's diff against its first parent", "[ownership]") {
+TEST_CASE("changed_between is what an update changes tip to tip, whatever history lies between",
+          "[ownership]") {
   test::TempDir tmp;
   test::GitFixture fx(tmp);
   // B -- C1 (adds temp) -- C2 (removes temp, changes a) --- X (merge, also adds evil)
   //  \_ S (adds side) ________________________________________/
+  // R: a merge of C2 and S whose tree is B's (a rollback that "changes nothing" per commit).
   const Files b = {{"a.txt", "a"}, {"keep.txt", "keep"}};
   Files c1 = b;
   c1["temp.txt"] = "temp";
@@ -218,66 +233,217 @@ TEST_CASE("pushed_paths is the union of every pushed commit's diff against its f
   const Oid C2 = make_commit(fx, c2, {C1});
   const Oid S = make_commit(fx, s, {B});
   const Oid X = make_commit(fx, x, {C2, S});
+  const Oid R = make_commit(fx, b, {B, C2});
+  const Oid O = make_commit(fx, b, {B, C1, S});  // an octopus with B's tree
   auto repo = fx.open();
 
   struct Case {
     const char* name;
-    Oid tip;
-    std::vector<Oid> exclude;
-    std::size_t limit;
+    std::optional<Oid> before;
+    Oid after;
     std::vector<std::string> paths;
-    bool truncated;
   };
   const Case cases[] = {
-      {"one commit", C1, {B}, 100, {"temp.txt"}, false},
-      {"a file added then removed counts, though the net change lacks it",
-       C2,
-       {B},
-       100,
-       {"a.txt", "temp.txt"},
-       false},
-      {"nothing new", C2, {C2}, 100, {}, false},
-      {"an excluded descendant hides everything", C1, {C2}, 100, {}, false},
-      {"a merge brings both sides and its own change",
-       X,
-       {B},
-       100,
-       {"a.txt", "evil.txt", "side.txt", "temp.txt"},
-       false},
-      {"a merge is diffed against its first parent, not its second",
-       X,
-       {C2, S},
-       100,
-       {"evil.txt", "side.txt"},
-       false},
-      {"a merge into a target that had its first parent", X, {C2}, 100, {"evil.txt", "side.txt"}, false},
-      {"a merge into a target that had its second parent",
-       X,
-       {S},
-       100,
-       {"a.txt", "evil.txt", "side.txt", "temp.txt"},
-       false},
-      {"a root commit is diffed against the empty tree", B, {}, 100, {"a.txt", "keep.txt"}, false},
-      {"exactly the limit", C2, {B}, 2, {"a.txt", "temp.txt"}, false},
+      {"one commit", B, C1, {"temp.txt"}},
+      {"a file added then removed is no change", B, C2, {"a.txt"}},
+      {"nothing new", C2, C2, {}},
+      {"a merge: both sides and its own change", B, X, {"a.txt", "evil.txt", "side.txt"}},
+      {"a merge into a target that had its first parent", C2, X, {"evil.txt", "side.txt"}},
+      {"a merge into a target that had its second parent", S, X, {"a.txt", "evil.txt"}},
+      {"a merge whose first parent is an old commit rolls the target back", C2, R, {"a.txt"}},
+      {"an octopus with an old tree", X, O, {"a.txt", "evil.txt", "side.txt"}},
+      {"backwards", C2, B, {"a.txt"}},
+      {"from nothing", std::nullopt, B, {"a.txt", "keep.txt"}},
   };
   for (const auto& c : cases) {
     INFO(c.name);
-    bool truncated = true;
-    auto paths = pushed_paths(repo, c.tip, c.exclude, c.limit, truncated);
-    REQUIRE(paths);
-    CHECK(*paths == c.paths);
-    CHECK(truncated == c.truncated);
+    auto changes = changed_between(repo, c.before, c.after);
+    REQUIRE(changes);
+    std::vector<std::string> paths;
+    for (const auto& ch : *changes) paths.push_back(ch.path);
+    CHECK(paths == c.paths);
   }
+}
 
-  SECTION("more commits than the limit set `truncated`; the newest commits are read") {
-    bool truncated = false;
-    auto paths = pushed_paths(repo, X, {B}, 1, truncated);
-    REQUIRE(paths);
-    CHECK(truncated);
-    CHECK(*paths == std::vector<std::string>{"evil.txt", "side.txt"});
-    truncated = false;
-    CHECK(pushed_paths(repo, X, {B}, 3, truncated));
-    CHECK(truncated);
+TEST_CASE("approvals are bound to content: history shapes, stale and unrelated signatures, server time",
+          "[ownership]") {
+  // Each case is an attack (or the honest flow beside it) on main, whose prod is owned by alice
+  // (and bob, where self-approval is judged). main: b0 (prod v1) -> b1 (prod v2); pre is a commit
+  // from before CODEOWNERS existed.
+  test::TempDir tmp;
+  const Keys keys(tmp);
+  struct Commit {
+    std::string id;
+    std::vector<std::string> parents;  // ids of earlier commits of the case, "b0", "b1", "pre"
+    std::map<std::string, std::optional<std::string>>
+        change;  // path -> content (nullopt: removed), over the first parent
+    std::string signer = "";
+    std::string author = "mallory";
+    std::string date = "";
+    std::string tree_of = "";  // take this commit's tree instead
+  };
+  struct Tag {
+    std::string who;
+    std::string of;
+  };
+  struct Case {
+    const char* name;
+    std::vector<Commit> commits;  // the last is the new tip
+    const char* pusher;
+    std::vector<std::string> findings;
+    bool self_approval = true;
+    std::vector<Tag> tags = {};
+  };
+  const std::string v3 = configmap("prod-v3");
+  const std::string needs_alice = "owners.approval-required|needs approval by @alice";
+  const std::string needs_owner = "owners.approval-required|needs approval by @alice, @bob";
+  const std::string not_contained = "owners.signature|does not contain the target's tip";
+  const Case cases[] = {
+      {"a merge whose first parent is old main, with its tree, rolls prod back",
+       {{"m", {"b0", "b1"}, {}, "", "mallory", "", "b0"}},
+       "mallory",
+       {needs_alice + "; approvals seen: mallory (pusher)"}},
+      {"a merge back to before CODEOWNERS existed is judged by the CODEOWNERS of the target",
+       {{"m", {"pre", "b1"}, {}, "", "mallory", "", "pre"}},
+       "mallory",
+       {needs_alice}},
+      {"an octopus with an old tree",
+       {{"m", {"b0", "pre", "b1"}, {}, "", "mallory", "", "b0"}},
+       "mallory",
+       {needs_alice}},
+      {"a commit that reverts prod, then one that changes nothing",
+       {{"r", {"b1"}, {{"environments/prod/app.yaml", configmap("prod-v1")}}},
+        {"n", {"r"}, {{"environments/dev/x.yaml", configmap("x")}}}},
+       "mallory",
+       {needs_alice}},
+      {"the owner signs a merge onto main: approved",
+       {{"f", {"b1"}, {{"environments/prod/app.yaml", v3}}},
+        {"m", {"b1", "f"}, {}, "alice", "alice", "", "f"}},
+       "mallory",
+       {}},
+      {"an unrelated commit alice signed elsewhere, merged in as a second parent",
+       {{"x", {"b0"}, {{"environments/prod/app.yaml", v3}}, "alice", "alice"},
+        {"m", {"b1", "x"}, {}, "", "mallory", "", "x"}},
+       "mallory",
+       {not_contained, needs_alice}},
+      {"an old signed commit of alice's cannot approve a rollback to it",
+       {{"m", {"b1", "b0"}, {}, "", "mallory", "", "b0"}},
+       "mallory",
+       {needs_alice}},
+      {"alice's signed commit with an unsigned one on top that changes prod again",
+       {{"a", {"b1"}, {{"environments/prod/app.yaml", v3}}, "alice", "alice"},
+        {"t", {"a"}, {{"environments/prod/app.yaml", configmap("prod-v4")}}}},
+       "mallory",
+       {needs_alice + "; approvals seen: mallory (pusher), alice (signed commit {a})" +
+        " (alice approved other content: a later change needs its own approval)"}},
+      {"alice's signed commit with an unsigned one on top that changes only dev: prod is as she signed it",
+       {{"a", {"b1"}, {{"environments/prod/app.yaml", v3}}, "alice", "alice"},
+        {"t", {"a"}, {{"environments/dev/x.yaml", configmap("x")}}}},
+       "mallory",
+       {}},
+      {"alice's signature approves her deletion",
+       {{"d", {"b1"}, {{"environments/prod/app.yaml", std::nullopt}}, "alice", "alice"}},
+       "mallory",
+       {}},
+      {"a file added and removed within the push needs nobody",
+       {{"a", {"b1"}, {{"environments/prod/tmp.yaml", v3}}},
+        {"r", {"a"}, {{"environments/prod/tmp.yaml", std::nullopt}}}},
+       "mallory",
+       {}},
+      {"a signature by a key that expired is judged at the server's clock, not the committer date",
+       {{"o", {"b1"}, {{"environments/prod/app.yaml", v3}}, "olga", "alice", "2019-06-01T12:00:00Z"}},
+       "mallory",
+       {"owners.signature|the key expired at 2020-01-01", needs_alice}},
+      {"an approval tag of the new tip",
+       {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}}},
+       "mallory",
+       {},
+       true,
+       {{"alice", "t"}}},
+      {"an approval tag of a pushed commit approves the content it has",
+       {{"a", {"b1"}, {{"environments/prod/app.yaml", v3}}},
+        {"t", {"a"}, {{"environments/dev/x.yaml", configmap("x")}}}},
+       "mallory",
+       {},
+       true,
+       {{"alice", "a"}}},
+      {"an approval tag of a commit that does not contain main approves nothing",
+       {{"x", {"b0"}, {{"environments/prod/app.yaml", v3}}}, {"m", {"b1", "x"}, {}, "", "mallory", "", "x"}},
+       "mallory",
+       {needs_alice},
+       true,
+       {{"alice", "x"}}},
+      {"self-approval off: the owner pushing her own change",
+       {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}, "", "alice"}},
+       "alice",
+       {needs_owner + "; approvals seen: alice (pusher, the pusher's own: self-approval is off)"},
+       false},
+      {"self-approval off: --author of someone else does not help",
+       {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}, "", "bob"}},
+       "alice",
+       {needs_owner},
+       false},
+      {"self-approval off: the pusher's own signature does not count either",
+       {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}, "alice", "bob"}},
+       "alice",
+       {needs_owner +
+        "; approvals seen: alice (pusher, the pusher's own: self-approval is off), alice (signed commit {t}, "
+        "the pusher's own: self-approval is off)"},
+       false},
+      {"self-approval off: another owner signed it",
+       {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}, "bob", "alice"}},
+       "alice",
+       {},
+       false},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    INFO(c.name);
+    test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
+    std::map<std::string, Oid> ids;
+    std::map<std::string, Files> trees;
+    Files pre = {{"environments/prod/app.yaml", configmap("prod-v0")},
+                 {"environments/dev/base.yaml", configmap("dev")}};
+    trees["pre"] = pre;
+    ids["pre"] = make_commit(fx, pre, {});
+    Files b0 = pre;
+    b0[".github/CODEOWNERS"] =
+        c.self_approval ? "environments/prod/ @alice\n" : "environments/prod/ @alice @bob\n";
+    b0["environments/prod/app.yaml"] = configmap("prod-v1");
+    trees["b0"] = b0;
+    ids["b0"] = make_commit(fx, b0, {ids["pre"]});
+    Files b1 = b0;
+    b1["environments/prod/app.yaml"] = configmap("prod-v2");
+    trees["b1"] = b1;
+    ids["b1"] = make_commit(fx, b1, {ids["b0"]});
+    for (const auto& commit : c.commits) {
+      std::vector<Oid> parents;
+      for (const auto& p : commit.parents) parents.push_back(ids.at(p));
+      Files files = commit.tree_of.empty() ? trees.at(commit.parents.front()) : trees.at(commit.tree_of);
+      for (const auto& [path, content] : commit.change)
+        if (content)
+          files[path] = *content;
+        else
+          files.erase(path);
+      trees[commit.id] = files;
+      ids[commit.id] = make_commit(fx, files, parents, {commit.author, commit.author + "@example.com"}, &keys,
+                                   commit.signer, commit.date);
+    }
+    const Oid tip = ids.at(c.commits.back().id);
+    std::vector<RefUpdate> pushed;
+    for (const auto& t : c.tags) {
+      const Oid of = ids.at(t.of);
+      pushed.push_back(
+          RefUpdate{Oid{}, approval_tag(fx, keys, t.who, of), "refs/approvals/" + of.hex() + "/" + t.who});
+    }
+    policy::ServerConfig config;
+    config.allowed_signers = keys.allowed_signers();
+    policy::Policy policy;
+    policy.self_approval = c.self_approval;
+    auto r = check(fx, config, policy, ids["b1"], tip, c.pusher, pushed);
+    std::map<std::string, std::string> vars;
+    for (const auto& [id, oid] : ids) vars[id] = oid.short_hex();
+    check_findings(r, c.findings, vars);
   }
 }
 
@@ -450,7 +616,7 @@ TEST_CASE("check_ownership counts approvals from the pusher, signed commits and 
   };
   const std::string needs_owner =
       "owners.approval-required|needs approval by @alice, @org/platform; approvals seen: ";
-  const std::string self_off = "(the pusher authored a change, and self-approval is off)";
+  const std::string self_off = "(pusher, the pusher's own: self-approval is off)";
   const Case cases[] = {
       {.name = "an owner pushes",
        .changed = "environments/prod/new.yaml",
@@ -487,30 +653,27 @@ TEST_CASE("check_ownership counts approvals from the pusher, signed commits and 
        .changed = "environments/dev/new.yaml",
        .pusher = "bob",
        .approvals = {"bob (pusher)"}},
-      {.name = "selfApproval off: the pusher is the author by name",
-       .changed = "environments/prod/new.yaml",
-       .pusher = "alice",
-       .author = {"Alice", "a.liddell@corp.example"},
-       .self_approval = false,
-       .findings = {needs_owner + "none " + self_off}},
-      {.name = "selfApproval off: the pusher is the author by email",
-       .changed = "environments/staging/new.yaml",
-       .pusher = "carol@example.com",
-       .author = {"Carol", "Carol@Example.com"},
-       .self_approval = false,
-       .findings = {"owners.approval-required|approvals seen: none " + self_off}},
-      {.name = "selfApproval off: the pusher is the author by the email's local part",
-       .changed = "environments/prod/new.yaml",
-       .pusher = "alice",
-       .author = {"A. Liddell", "alice@corp.example"},
-       .self_approval = false,
-       .findings = {needs_owner + "none " + self_off}},
-      {.name = "selfApproval off: someone else authored",
+      {.name = "selfApproval off: the pusher's approval does not count, whoever the author fields name",
        .changed = "environments/prod/new.yaml",
        .pusher = "alice",
        .author = {"Bob", "bob@example.com"},
        .self_approval = false,
-       .approvals = {"alice (pusher)"}},
+       .approvals = {"alice (pusher)"},
+       .findings = {needs_owner + "alice " + self_off}},
+      {.name = "selfApproval off: an email owner pushes",
+       .changed = "environments/staging/new.yaml",
+       .pusher = "carol@example.com",
+       .author = {"Carol", "Carol@Example.com"},
+       .self_approval = false,
+       .approvals = {"carol@example.com (pusher)"},
+       .findings = {"owners.approval-required|approvals seen: carol@example.com " + self_off}},
+      {.name = "selfApproval off: another owner's signature counts",
+       .changed = "environments/prod/new.yaml",
+       .pusher = "alice",
+       .self_approval = false,
+       .signed_by = "erin",
+       .approvals = {"alice (pusher)", "erin@example.com (signed commit {commit})"},
+       .findings = {needs_owner + "alice " + self_off + ", erin@example.com (signed commit {commit})"}},
       {.name = "selfApproval on: the author pushes",
        .changed = "environments/prod/new.yaml",
        .pusher = "alice",
@@ -610,14 +773,15 @@ TEST_CASE("check_ownership counts approvals from the pusher, signed commits and 
   }
 }
 
-TEST_CASE("a signed merge approves every commit it brings; each pushed commit's paths count", "[ownership]") {
+TEST_CASE("a signed merge approves what it merges; a change undone within the push is no change",
+          "[ownership]") {
   test::TempDir tmp;
   const Keys keys(tmp);
   test::GitFixture fx(tmp);
   Files base = k_environments;
   base[".github/CODEOWNERS"] = "environments/prod/ @alice\n";
   const Oid b = make_commit(fx, base, {});
-  // bob adds a file and removes it again on a branch; alice merges it, signed.
+  // bob adds a prod file and removes it again on a branch, and changes dev; alice merges it.
   const Oid added =
       make_commit(fx, with(base, {"environments/prod/temp.yaml"}), {b}, {"bob", "bob@example.com"});
   const Oid removed =
@@ -627,20 +791,27 @@ TEST_CASE("a signed merge approves every commit it brings; each pushed commit's 
   policy::ServerConfig config;
   config.allowed_signers = keys.allowed_signers();
 
-  SECTION("signed by the owner") {
-    const Oid merge =
-        make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"}, &keys, "alice");
+  SECTION("prod is as it was: nobody's approval is needed, signed or not") {
+    const Oid merge = make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"});
+    auto r = check(fx, config, {}, b, merge, "bob");
+    check_findings(r, {});
+    CHECK(r.changed_paths == 2);
+  }
+  SECTION("signed by the owner, with a prod change of its own") {
+    const Oid merge = make_commit(fx, with(merged, {"environments/prod/new.yaml"}), {main_side, removed},
+                                  {"alice", "alice@example.com"}, &keys, "alice");
     auto r = check(fx, config, {}, b, merge, "bob");
     check_findings(r, {});
     CHECK(approvals_of(r) ==
           std::vector<std::string>{"bob (pusher)", "alice (signed commit " + merge.short_hex() + ")"});
     CHECK(r.changed_paths == 3);
   }
-  SECTION("unsigned") {
-    const Oid merge = make_commit(fx, merged, {main_side, removed}, {"alice", "alice@example.com"});
+  SECTION("unsigned, with a prod change of its own") {
+    const Oid merge = make_commit(fx, with(merged, {"environments/prod/new.yaml"}), {main_side, removed},
+                                  {"alice", "alice@example.com"});
     auto r = check(fx, config, {}, b, merge, "bob");
     check_findings(r, {"owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)"});
-    CHECK(r.findings[0].file == "environments/prod/temp.yaml");
+    CHECK(r.findings[0].file == "environments/prod/new.yaml");
   }
 }
 

@@ -122,29 +122,73 @@ TEST_CASE("role_of decides what a file is from its name", "[manifest]") {
   }
 }
 
-TEST_CASE("is_sops recognises SOPS-encrypted documents", "[manifest]") {
+TEST_CASE("is_sops recognises complete SOPS documents only; a made-up stanza is no encryption",
+          "[manifest]") {
+  const std::string enc = "ENC[AES256_GCM,data:c2VjcmV0,iv:aXY=,tag:dGFn,type:str]";
+  const std::string stanza =
+      "sops:\n  age:\n    - recipient: age1abc\n      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n"
+      "  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: " +
+      enc + "\n  version: 3.8.1\n";
+  const std::string secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: " + enc + "\n";
+  auto replace = [](std::string text, const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
   struct Case {
-    const char* name;
-    const char* text;
-    bool sops;
+    std::string name;
+    std::string text;
+    const char* problem;  // "" when it is SOPS
   };
   const Case cases[] = {
-      {"encrypted secret",
-       "apiVersion: v1\nkind: Secret\ndata:\n  k: ENC[AES256_GCM,data:x]\nsops:\n  mac: "
-       "ENC[AES256_GCM,data:y]\n  version: 3.8.1\n",
-       true},
-      {"sops without a mac", "kind: Secret\nsops:\n  version: 3.8.1\n", false},
-      {"sops as a scalar", "kind: Secret\nsops: mac\n", false},
-      {"no sops key", "kind: Secret\nmac: x\n", false},
-      {"nested sops key", "kind: Secret\ndata:\n  sops: {mac: x}\n", false},
-      {"sequence document", "- sops\n- mac\n", false},
+      {"an encrypted Secret", secret + stanza, ""},
+      {"key groups (Shamir)", secret + replace(stanza, "  age:\n", "  key_groups:\n  - age:\n"), ""},
+      {"pgp keys", secret + replace(stanza, "  age:\n    - recipient: age1abc\n", "  pgp:\n    - fp: ABCD\n"),
+       ""},
+      {"an empty value encrypts to empty data", replace(secret, "data:c2VjcmV0", "data:") + stanza, ""},
+      {"a ConfigMap with one encrypted value",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  plain: x\n  k: " + enc + "\n" +
+           stanza,
+       ""},
+      {"no stanza", secret, "there is no sops stanza"},
+      {"sops as a scalar", secret + "sops: mac\n", "sops is not a mapping"},
+      {"only a mac (the old test)", secret + "sops:\n  mac: x\n", "sops.mac is missing"},
+      {"a mac in plaintext", secret + replace(stanza, "mac: " + enc, "mac: 0123abcd"), "sops.mac is missing"},
+      {"no lastmodified", secret + replace(stanza, "  lastmodified: \"2026-01-01T00:00:00Z\"\n", ""),
+       "sops.lastmodified is missing"},
+      {"no key group",
+       secret + replace(stanza, "      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n", ""),
+       "names no key group"},
+      {"empty key lists", secret + "sops:\n  age: []\n  kms: []\n  lastmodified: x\n  mac: " + enc + "\n",
+       "names no key group"},
+      {"plaintext data under a complete stanza", replace(secret, enc, "cGFzc3dvcmQ=") + stanza,
+       "no value is encrypted"},
+      {"one plaintext key beside an encrypted one", secret + "  plain: cGFzc3dvcmQ=\n" + stanza,
+       "data.plain is not encrypted"},
+      {"plaintext stringData", secret + "stringData:\n  password: hunter2\n" + stanza,
+       "stringData.password is not encrypted"},
+      {"a truncated ciphertext", replace(secret, enc, "ENC[AES256_GCM,data:abc]") + stanza,
+       "not a well-formed ENC"},
+      {"an unknown type", replace(secret, "type:str", "type:evil") + stanza, "not a well-formed ENC"},
+      {"a ciphertext with a space", replace(secret, "data:c2VjcmV0", "data:c2Vj cmV0") + stanza,
+       "not a well-formed ENC"},
+      {"nested sops key", "kind: Secret\ndata:\n  sops: {mac: x}\n", "there is no sops stanza"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(c.name << "\n" << c.text);
     auto s = parse(c.text);
     REQUIRE(s.documents.size() == 1);
-    CHECK(manifest::is_sops(*s.documents[0].root) == c.sops);
+    auto problem = manifest::sops_problem(*s.documents[0].root);
+    CHECK(manifest::is_sops(*s.documents[0].root) == (std::string(c.problem).empty()));
+    if (*c.problem) {
+      REQUIRE(problem);
+      CHECK_THAT(*problem, Catch::Contains(c.problem));
+    }
   }
+  CHECK(manifest::is_sops_ciphertext(enc));
+  CHECK_FALSE(manifest::is_sops_ciphertext("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str"));
+  CHECK_FALSE(manifest::is_sops_ciphertext("ENC[AES256_GCM,data:x,iv:,tag:z,type:str]"));
+  CHECK_FALSE(manifest::is_sops_ciphertext("ENC[AES128,data:x,iv:y,tag:z,type:str]"));
 }
 
 TEST_CASE("collect_objects expands Lists and keeps other documents whole", "[manifest]") {
@@ -271,7 +315,7 @@ TEST_CASE("parse_image splits name, tag and digest", "[manifest]") {
   }
 }
 
-TEST_CASE("images_of finds the images of every workload's pod spec", "[manifest]") {
+TEST_CASE("images_of finds the images of every container list, whatever the kind", "[manifest]") {
   struct Case {
     const char* kind;
     std::string text;
@@ -305,13 +349,18 @@ TEST_CASE("images_of finds the images of every workload's pod spec", "[manifest]
        k_all_images},
       {"PodTemplate", "apiVersion: v1\nkind: PodTemplate\n" + head + "template:\n  spec:\n" + pod_spec(4),
        k_all_images},
-      {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\n" + head + "spec:\n" + pod_spec(2), {}},
+      // By shape, not kind: container lists wherever they are (custom resources embed pod
+      // templates anywhere); an object with one where its kind has none is judged too.
+      {"a custom resource with a pod template",
+       "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\n" + head + "spec:\n  template:\n    spec:\n" +
+           pod_spec(6),
+       k_all_images},
+      {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\n" + head + "spec:\n" + pod_spec(2), k_all_images},
       {"Deployment with the pod spec at a Pod's path",
-       "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n" + pod_spec(2),
-       {}},
+       "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n" + pod_spec(2), k_all_images},
       {"Pod with the pod spec at a Deployment's path",
-       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6),
-       {}},
+       "apiVersion: v1\nkind: Pod\n" + head + "spec:\n  template:\n    spec:\n" + pod_spec(6), k_all_images},
+      {"not in metadata or status", "apiVersion: v1\nkind: Pod\n" + head + "status:\n" + pod_spec(2), {}},
       {"Pod without containers", "apiVersion: v1\nkind: Pod\n" + head + "spec: {}\n", {}},
       {"image that is not a string",
        "apiVersion: v1\nkind: Pod\n" + head +

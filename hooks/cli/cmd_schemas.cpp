@@ -2,12 +2,12 @@
 
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "shared/kube/client.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/util/fs.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_schemas(CLI::App& app) {
   struct Options {
@@ -75,4 +75,4 @@ Runner setup_schemas(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -2,12 +2,12 @@
 
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "hooks/notify.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/util/strings.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_notify(CLI::App& app) {
   struct Options {
@@ -56,4 +56,4 @@ Runner setup_notify(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -4,9 +4,9 @@
 
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_version(CLI::App& app) {
   app.description("print the version of portcullis and of the libraries it runs on");
@@ -19,4 +19,4 @@ Runner setup_version(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

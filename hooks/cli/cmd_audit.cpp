@@ -3,14 +3,14 @@
 #include <iostream>
 #include <map>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/policy/policy.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_audit(CLI::App& app) {
   struct Options {
@@ -117,4 +117,4 @@ Runner setup_audit(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

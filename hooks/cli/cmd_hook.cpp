@@ -12,15 +12,16 @@
 #include <optional>
 
 #include "hooks/audit.hpp"
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "hooks/gate.hpp"
 #include "hooks/install.hpp"
 #include "hooks/notify.hpp"
 #include "hooks/watchdog.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/strings.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 namespace fs = std::filesystem;
 
@@ -47,17 +48,21 @@ std::string read_stdin(std::size_t limit) {
   return in;
 }
 
-std::optional<std::string> push_option(std::string_view name) {
+// The push options git hands the hook (receive.advertisePushOptions), in order.
+std::vector<std::string> push_options() {
+  std::vector<std::string> out;
   const char* count = std::getenv("GIT_PUSH_OPTION_COUNT");
-  if (!count) return std::nullopt;
+  if (!count) return out;
   int n = std::atoi(count);
-  for (int i = 0; i < n && i < 100; ++i) {
-    const char* v = std::getenv(("GIT_PUSH_OPTION_" + std::to_string(i)).c_str());
-    if (!v) continue;
-    std::string_view opt(v);
+  for (int i = 0; i < n && i < 100; ++i)
+    if (const char* v = std::getenv(("GIT_PUSH_OPTION_" + std::to_string(i)).c_str())) out.emplace_back(v);
+  return out;
+}
+
+std::optional<std::string> push_option(std::string_view name) {
+  for (const auto& opt : push_options())
     if (opt.starts_with(name) && opt.size() > name.size() && opt[name.size()] == '=')
-      return std::string(opt.substr(name.size() + 1));
-  }
+      return opt.substr(name.size() + 1);
   return std::nullopt;
 }
 
@@ -165,12 +170,15 @@ int pre_receive(const std::string& config_path, Layout layout) {
   audit.repository = fs::absolute(git_dir).lexically_normal().string();
   if (audit.repository.size() > 1 && audit.repository.back() == '/') audit.repository.pop_back();
   fs::path log = audit_path(config, git_dir);
-  bool fail_open = config.fail_mode == policy::FailMode::open;
+  // failMode open applies only to a push the gate has found to reach nothing protected; the
+  // watchdog reads the verdict at any time (false until the gate has described every update).
+  FailOpenGate may_fail_open;
+  auto fail_open = [&] { return config.fail_mode == policy::FailMode::open && may_fail_open.allowed.load(); };
 
   auto watchdog_fire = [&] {
     Report late;
     late.stats.refs = updates.size();
-    late.fail_open = fail_open;
+    late.fail_open = fail_open();
     Finding f;
     f.rule = "gate.budget";
     f.message = "the checks did not finish within the time budget of " +
@@ -178,9 +186,9 @@ int pre_receive(const std::string& config_path, Layout layout) {
     late.add(f);
     late.stats.duration_ms = config.time_budget_ms;
     bool logged = static_cast<bool>(
-        util::append_line(log, audit_line(audit, late, fail_open ? "accepted" : "rejected")));
-    arm_output_stop(fail_open && logged ? k_exit_ok : k_exit_rejected);
-    if (fail_open && logged) {
+        util::append_line(log, audit_line(audit, late, late.fail_open ? "accepted" : "rejected")));
+    arm_output_stop(late.fail_open && logged ? k_exit_ok : k_exit_rejected);
+    if (late.fail_open && logged) {
       say("portcullis: WARNING: checks did not finish within " + std::to_string(config.time_budget_ms) +
           " ms; push ACCEPTED UNCHECKED because failMode is open (push " + audit.push_id + ")\n");
       ::_exit(0);
@@ -228,7 +236,9 @@ int pre_receive(const std::string& config_path, Layout layout) {
       report.notes.push_back("schema validation is off: the server config names no schemaStore");
     }
   }
+  bool gate_ran = false;
   if (report.findings.empty()) {
+    gate_ran = true;
     GateInput in{*repo,
                  config,
                  store ? &*store : nullptr,
@@ -237,11 +247,19 @@ int pre_receive(const std::string& config_path, Layout layout) {
                  GateMode::hook,
                  git_dir / "portcullis" / "index",
                  audit.pusher,
-                 push_option("break-glass").value_or(""),
-                 0};
+                 break_glass_request(push_options()),
+                 0,
+                 &may_fail_open};
     auto notes = std::move(report.notes);
     report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
+  }
+  // The gate classified the push as it ran; when it could not run (no repository, no schema
+  // store), the push is classified here, so that failMode open still never covers a protected one.
+  if (report.rejected() && config.fail_mode == policy::FailMode::open && parsed && repo && !gate_ran) {
+    bool reaches = false;
+    for (const auto& u : updates) reaches = reaches || reaches_protected(describe_update(*repo, config, u));
+    may_fail_open.allowed.store(!reaches);
   }
   report.stats.refs = updates.size();
   report.stats.duration_ms =
@@ -249,8 +267,9 @@ int pre_receive(const std::string& config_path, Layout layout) {
           .count();
   // failMode open accepts what could not be judged in time or for internal reasons, never a
   // push whose updates could not even be read (too many refs, input git never sends): the
-  // gate did not see those refs, and git would still store the ones it can.
-  if (report.rejected() && fail_open && parsed && only_gate_failures(report)) {
+  // gate did not see those refs, and git would still store the ones it can. Never a push to a
+  // protected ref or environment either (may_fail_open): a pusher can make any push slow.
+  if (report.rejected() && fail_open() && parsed && only_gate_failures(report)) {
     report.fail_open = true;
     for (auto& f : report.findings)
       if (f.level == Level::error) f.level = Level::warning;
@@ -307,7 +326,9 @@ int post_receive(const std::string& config_path) {
     for (const auto& u : *updates)
       event.refs.push_back(notify::RefChange{u.ref, u.old_oid.hex(), u.new_oid.hex()});
     event.pusher = pusher_from_env(config.identity_env);
-    if (auto reason = push_option("break-glass")) {
+    // The same request pre-receive judged: it accepted the push, so the request (when there is
+    // one) had a reason and an allowed pusher.
+    if (auto reason = break_glass_request(push_options()); reason && !util::trim(*reason).empty()) {
       event.break_glass = true;
       event.reason = *reason;
     }
@@ -329,8 +350,9 @@ int post_receive(const std::string& config_path) {
                GateMode::hook,
                repo->git_dir() / "portcullis" / "index",
                {},
-               {},
-               0};
+               std::nullopt,
+               0,
+               nullptr};
   update_indexes(in);
   return k_exit_ok;
 }
@@ -366,4 +388,4 @@ Runner setup_hook(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

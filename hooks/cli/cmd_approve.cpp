@@ -2,12 +2,12 @@
 
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/util/process.hpp"
 #include "shared/util/strings.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 namespace {
 
@@ -86,4 +86,4 @@ Runner setup_approve(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -4,9 +4,9 @@
 #include <exception>
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 namespace {
 
@@ -56,4 +56,4 @@ int main(int argc, char** argv) {
   return k_exit_usage;
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -5,13 +5,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/tls.hpp"
 #include "shared/util/url.hpp"
 #include "shared/yaml/parse.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_status(CLI::App& app) {
   struct Options {
@@ -101,4 +101,4 @@ Runner setup_status(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -1,6 +1,6 @@
 #pragma once
-// The `portcullis` command line: a table of subcommands, each adding its options to a
-// CLI11 app and returning the function that runs it.
+// The `portcullis` command line (namespace portcullis::hooks::cli): a table of subcommands, each adding its
+// options to a CLI11 app and returning the function that runs it.
 #include <functional>
 #include <string_view>
 
@@ -8,7 +8,7 @@ namespace CLI {
 class App;
 }
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 // Exit codes scripts can rely on.
 enum ExitCode : int {
@@ -39,4 +39,4 @@ Runner setup_version(CLI::App& app);
 // Entry point of the `portcullis` executable.
 int main(int argc, char** argv);
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -4,11 +4,11 @@
 #include <iostream>
 #include <optional>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "hooks/gate.hpp"
 #include "shared/schema/store.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 Runner setup_check(CLI::App& app) {
   struct Options {
@@ -86,8 +86,9 @@ Runner setup_check(CLI::App& app) {
                  GateMode::check,
                  repo->git_dir() / "portcullis" / "index",
                  {},
-                 {},
-                 0};
+                 std::nullopt,
+                 0,
+                 nullptr};
     Report report = run_gate(in);
     report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
     report.stats.duration_ms =
@@ -100,4 +101,4 @@ Runner setup_check(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "hooks/command.hpp"
+#include "hooks/cli/command.hpp"
 #include "hooks/install.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/policy/policy.hpp"
 
-namespace portcullis::hooks {
+namespace portcullis::hooks::cli {
 
 namespace fs = std::filesystem;
 
@@ -174,4 +174,4 @@ Runner setup_install(CLI::App& app) {
   };
 }
 
-}  // namespace portcullis::hooks
+}  // namespace portcullis::hooks::cli

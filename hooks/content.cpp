@@ -1,0 +1,343 @@
+#include "hooks/content.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+
+#include "hooks/crds.hpp"
+#include "shared/manifest/object.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::hooks {
+
+namespace {
+
+using git::Oid;
+
+Finding ref_finding(const Update& u, std::string rule, std::string message, std::string file = {}) {
+  Finding f;
+  f.rule = std::move(rule);
+  f.ref = u.raw->ref;
+  f.file = std::move(file);
+  f.message = std::move(message);
+  return f;
+}
+
+// A .portcullis.yaml the update brings must be valid: it judges every later push.
+void check_policy_file(const ContentContext& ctx, const Update& u, ContentResult& out) {
+  auto after = ctx.repo.entry_at(*u.new_tree, policy::k_policy_file);
+  if (!after || !*after) return;
+  if (u.old_tree) {
+    auto before = ctx.repo.entry_at(*u.old_tree, policy::k_policy_file);
+    if (before && *before && (*before)->oid == (*after)->oid) return;
+  }
+  Finding f = ref_finding(u, "policy.invalid", "", std::string(policy::k_policy_file));
+  auto text = ctx.repo.read_blob((*after)->oid, 1 << 20);
+  if (!text) {
+    f.message = "the policy file is unreadable or larger than 1 MiB";
+    out.findings.push_back(std::move(f));
+    return;
+  }
+  auto parsed = policy::parse_policy(*text, policy::k_policy_file);
+  if (parsed) return;
+  f.line = parsed.error().line;
+  f.column = parsed.error().column;
+  f.message = parsed.error().message;
+  out.findings.push_back(std::move(f));
+}
+
+struct EnvState {
+  const policy::Environment* env;
+  std::optional<Oid> old_env_tree;
+  std::vector<std::pair<Declared, std::string>> declared;  // (object, path)
+};
+
+struct Deferred {
+  const policy::Environment* env;
+  std::string path;
+  git::TreeEntry entry;
+};
+
+// The rules of one environment run over its changed files.
+class EnvironmentChecks {
+ public:
+  EnvironmentChecks(const ContentContext& ctx, const Update& u, ContentResult& out)
+      : m_ctx(ctx), m_u(u), m_out(out) {}
+
+  void run() {
+    for (const auto& env : m_u.environments) {
+      if (out_of_time()) return;
+      if (!check_environment(env)) return;
+    }
+    if (!m_deferred.empty()) {
+      resolve_crds_from_indexes();
+      for (const auto& d : m_deferred) {
+        if (out_of_time()) return;
+        CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,         *d.env,
+                       m_ctx.store, m_crds,       m_u.selection_after};
+        add_all(check_file(c, d.path, d.entry, Pass::deferred).findings);
+      }
+    }
+    for (auto& s : m_states) {
+      if (out_of_time()) return;
+      check_duplicates(s);
+    }
+  }
+
+ private:
+  bool out_of_time() {
+    if (m_ctx.deadline.expired()) m_out.out_of_time = true;
+    return m_out.out_of_time;
+  }
+
+  void add_all(std::vector<Finding>&& findings) {
+    for (auto& f : findings) {
+      f.ref = m_u.raw->ref;
+      m_out.findings.push_back(std::move(f));
+    }
+  }
+
+  void internal(const std::string& message) {
+    m_out.findings.push_back(ref_finding(m_u, "gate.internal", message));
+    m_out.out_of_time = true;  // stops the checks
+  }
+
+  // False to stop every check (an internal error).
+  bool check_environment(const policy::Environment& env) {
+    auto new_env = m_ctx.repo.entry_at(*m_u.new_tree, env.path);
+    if (!new_env) return internal(new_env.error().message), false;
+    if (!*new_env) return true;  // the environment is absent at the new tip: nothing is declared
+    if ((*new_env)->kind != git::EntryKind::tree) {
+      m_out.findings.push_back(
+          ref_finding(m_u, (*new_env)->kind == git::EntryKind::symlink ? "file.symlink" : "k8s.not-an-object",
+                      "environment " + env.name + " must be a directory", env.path));
+      return true;
+    }
+    std::optional<Oid> old_env_tree;
+    if (m_u.old_tree) {
+      auto old_env = m_ctx.repo.entry_at(*m_u.old_tree, env.path);
+      if (!old_env) return internal(old_env.error().message), false;
+      if (*old_env && (*old_env)->kind == git::EntryKind::tree) old_env_tree = (*old_env)->oid;
+    }
+    const bool same_selection = m_u.selection_after == m_u.selection_before;
+    if (old_env_tree && *old_env_tree == (*new_env)->oid && same_selection) return true;
+    EnvState state{&env, old_env_tree, {}};
+    ChangedImages images{&env, old_env_tree, {}};
+    CheckContext c{m_ctx.repo, m_ctx.config, m_u.policy, env, m_ctx.store, m_crds, m_u.selection_after};
+    auto check = [&](const std::string& path, const git::TreeEntry& entry) {
+      FileResult r = check_file(c, path, entry, Pass::first);
+      for (auto& image : r.images) images.used.emplace_back(std::move(image), path);
+      add_all(std::move(r.findings));
+      if (r.checked) {
+        ++m_out.files;
+        m_out.judged.push_back(path);
+      }
+      for (const auto& id : r.applied) m_out.applied.push_back(path + ": " + id.describe());
+      m_out.objects += r.objects;
+      for (auto& d : r.declared) state.declared.emplace_back(std::move(d), path);
+      if (r.deferred) m_deferred.push_back(Deferred{&env, path, entry});
+    };
+    auto diffed = m_ctx.repo.diff(old_env_tree, (*new_env)->oid, env.path, [&](const git::Change& ch) {
+      m_changed.insert(ch.path);
+      if (ch.after) check(ch.path, *ch.after);
+      return !m_ctx.deadline.expired();
+    });
+    if (!diffed) return internal(diffed.error().message), false;
+    // Files the update does not change but the new selection reads and the old one did not (a
+    // policy change that stops excluding them) are new objects too.
+    if (!same_selection) {
+      auto walked =
+          m_ctx.repo.walk((*new_env)->oid, env.path, [&](const std::string& path, const git::TreeEntry& e) {
+            std::string_view rel = std::string_view(path).substr(env.path.size() + 1);
+            if (!m_changed.contains(path) &&
+                render::use_of(m_u.selection_after, env.path, rel, e.kind) == render::FileUse::objects &&
+                render::use_of(m_u.selection_before, env.path, rel, e.kind) != render::FileUse::objects) {
+              m_changed.insert(path);
+              check(path, e);
+            }
+            return !m_ctx.deadline.expired();
+          });
+      if (!walked) return internal(walked.error().message), false;
+    }
+    if (out_of_time()) return true;
+    m_states.push_back(std::move(state));
+    m_out.images.push_back(std::move(images));
+    return true;
+  }
+
+  // CRDs declared in files this update does not touch are found through the index.
+  void resolve_crds_from_indexes() {
+    std::set<std::string> paths;
+    for (const auto& s : m_states) {
+      if (!s.old_env_tree) continue;
+      const IdentityIndex* index = m_ctx.indexes.index_for(*s.env, *s.old_env_tree, m_u.selection_after);
+      if (!index) continue;
+      for (std::size_t i = 0; i < index->size(); ++i) {
+        auto rec = index->at(i);
+        std::string path = s.env->path + "/" + rec.path;
+        if (rec.key.starts_with("c\x1f") && !m_changed.contains(path)) paths.insert(std::move(path));
+      }
+    }
+    for (const auto& path : paths) {
+      auto entry = m_ctx.repo.entry_at(*m_u.new_tree, path);
+      if (!entry || !*entry) continue;
+      auto text = m_ctx.repo.read_blob((*entry)->oid, m_ctx.config.max_file_size);
+      if (!text) continue;
+      auto stream = render::parse_file(path, *text, m_ctx.config.yaml_limits);
+      if (!stream) continue;
+      for (const auto& o : render::declared_in(*stream).objects)
+        if (o.node->is_mapping() && is_crd(o.api_version, o.kind)) (void)m_crds.add(*o.node);
+    }
+  }
+
+  void check_duplicates(EnvState& s) {
+    auto& declared = s.declared;
+    std::erase_if(declared, [](const auto& d) { return !d.first.key.starts_with("o\x1f"); });
+    std::stable_sort(declared.begin(), declared.end(),
+                     [](const auto& a, const auto& b) { return a.first.key < b.first.key; });
+    auto dup = [&](const std::pair<Declared, std::string>& d, const std::string& where) {
+      Finding f = ref_finding(m_u, "k8s.duplicate",
+                              "declared twice in environment " + s.env->name + " (" +
+                                  describe_key(d.first.key) + "): also in " + where,
+                              d.second);
+      f.line = d.first.line;
+      f.column = d.first.column;
+      f.object = d.first.object;
+      m_out.findings.push_back(std::move(f));
+    };
+    for (std::size_t i = 1; i < declared.size(); ++i) {
+      if (declared[i].first.key != declared[i - 1].first.key) continue;
+      std::size_t first = i - 1;
+      while (first > 0 && declared[first - 1].first.key == declared[i].first.key) --first;
+      dup(declared[i], declared[first].second + ":" + std::to_string(declared[first].first.line));
+    }
+    if (!s.old_env_tree || declared.empty()) return;
+    const IdentityIndex* index = m_ctx.indexes.index_for(*s.env, *s.old_env_tree, m_u.selection_after);
+    if (!index) {
+      if (!out_of_time())
+        m_out.findings.push_back(ref_finding(
+            m_u, "gate.internal", "cannot build the identity index of environment " + s.env->name));
+      return;
+    }
+    for (std::size_t i = 0; i < declared.size(); ++i) {
+      if (i > 0 && declared[i].first.key == declared[i - 1].first.key) continue;
+      for (auto rel : index->lookup(declared[i].first.key)) {
+        std::string path = s.env->path + "/" + std::string(rel);
+        if (m_changed.contains(path)) continue;
+        dup(declared[i], path);
+        break;
+      }
+    }
+  }
+
+  const ContentContext& m_ctx;
+  const Update& m_u;
+  ContentResult& m_out;
+  CrdRegistry m_crds;
+  std::vector<Deferred> m_deferred;
+  std::unordered_set<std::string> m_changed;  // every path the update touches, in any environment
+  std::vector<EnvState> m_states;
+};
+
+// What a ref points at, peeled through annotated tags: ("commit"|"tree"|"blob", id).
+std::optional<std::pair<std::string, Oid>> peel(const git::Repository& repo, Oid oid) {
+  for (int depth = 0; depth < 16; ++depth) {
+    auto raw = repo.read_raw(oid, 1 << 20);
+    if (!raw) return std::nullopt;
+    if (raw->type != "tag") return std::pair{raw->type, oid};
+    if (!raw->data.starts_with("object ")) return std::nullopt;
+    auto next = Oid::from_hex(std::string_view(raw->data).substr(7, 40));
+    if (!next) return std::nullopt;
+    oid = *next;
+  }
+  return std::nullopt;
+}
+
+// Whether the text of `path` may hold Kubernetes objects: a YAML or JSON name, or (notes and
+// files without an extension) a text that mentions a Secret.
+bool may_declare_secret(std::string_view path, std::string_view text) {
+  auto role = manifest::role_of(path);
+  if (role == manifest::FileRole::kustomization) return false;
+  if (role == manifest::FileRole::manifest) return text.find("Secret") != std::string_view::npos;
+  auto slash = path.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  return base.find('.') == std::string_view::npos && text.find("kind") != std::string_view::npos &&
+         text.find("Secret") != std::string_view::npos;
+}
+
+void scan_blob(const ContentContext& ctx, const Update& u, const std::string& path, const Oid& blob,
+               std::vector<Finding>& out) {
+  auto text = ctx.repo.read_blob(blob, ctx.config.max_file_size);
+  if (!text || text->substr(0, 8000).find('\0') != std::string::npos || !may_declare_secret(path, *text))
+    return;
+  auto stream = path.ends_with(".json") ? yaml::parse_json(*text, ctx.config.yaml_limits)
+                                        : yaml::parse_yaml(*text, ctx.config.yaml_limits);
+  if (!stream) return;  // not YAML: nothing it declares can reach a cluster either
+  for (std::size_t i = 0; i < stream->documents.size(); ++i) {
+    const yaml::Node* root = stream->documents[i].root;
+    if (!root || !root->is_mapping() || manifest::is_sops(*root)) continue;
+    std::vector<manifest::Object> objects;
+    manifest::collect_objects(*root, i, objects);
+    for (const auto& o : objects) {
+      if (o.kind != "Secret" || o.api_version != "v1" || !o.node->is_mapping()) continue;
+      for (std::string_view field : {"data", "stringData"}) {
+        const yaml::Node* values = o.node->get(field);
+        if (!values || !values->is_mapping() || values->entries.empty()) continue;
+        Finding f =
+            ref_finding(u, "content.plaintext-secret",
+                        "Secret carries " + std::string(field) +
+                            " in plaintext (base64 is an encoding, not encryption); plaintext Secrets are "
+                            "refused in every ref, inside environments or not",
+                        path);
+        f.level = u.policy.severity("content.plaintext-secret") == policy::Severity::warn ? Level::warning
+                                                                                          : Level::error;
+        f.line = values->mark.line;
+        f.column = values->mark.column;
+        f.object = "Secret \"" + std::string(o.name) + "\"";
+        out.push_back(std::move(f));
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ContentResult check_content(const ContentContext& ctx, const Update& u) {
+  ContentResult out;
+  if (!u.new_tree) return out;
+  check_policy_file(ctx, u, out);
+  EnvironmentChecks(ctx, u, out).run();
+  return out;
+}
+
+std::vector<Finding> scan_plaintext_secrets(const ContentContext& ctx, const Update& u,
+                                            const std::optional<Oid>& against,
+                                            const std::vector<std::string>& judged) {
+  std::vector<Finding> out;
+  if (u.raw->new_oid.is_zero() || u.policy.severity("content.plaintext-secret") == policy::Severity::off)
+    return out;
+  auto target = peel(ctx.repo, u.raw->new_oid);
+  if (!target) return out;
+  if (target->first == "blob") {
+    scan_blob(ctx, u, "(blob " + target->second.short_hex() + ")", target->second, out);
+    return out;
+  }
+  std::optional<Oid> tree;
+  if (target->first == "tree")
+    tree = target->second;
+  else if (target->first == "commit")
+    if (auto t = ctx.repo.commit_tree(target->second)) tree = *t;
+  if (!tree) return out;
+  const std::unordered_set<std::string> skip(judged.begin(), judged.end());
+  (void)ctx.repo.diff(against, *tree, "", [&](const git::Change& ch) {
+    if (ch.after &&
+        (ch.after->kind == git::EntryKind::blob || ch.after->kind == git::EntryKind::executable) &&
+        !skip.contains(ch.path))
+      scan_blob(ctx, u, ch.path, ch.after->oid, out);
+    return !ctx.deadline.expired();
+  });
+  return out;
+}
+
+}  // namespace portcullis::hooks

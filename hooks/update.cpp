@@ -1,0 +1,121 @@
+#include "hooks/update.hpp"
+
+#include <set>
+
+namespace portcullis::hooks {
+
+namespace {
+
+using git::Oid;
+
+// .portcullis.yaml at `commit`; the server's default policy, or the built-in one, when there
+// is none. A broken stored policy falls back to the defaults, so the push that repairs it can be
+// judged.
+void load_policy(const git::Repository& repo, const std::optional<Oid>& commit,
+                 const policy::ServerConfig& config, Update& u) {
+  u.policy = config.default_policy.value_or(policy::Policy{});
+  if (!commit) return;
+  auto tree = repo.commit_tree(*commit);
+  if (!tree) {
+    u.policy_problem = tree.error().message;
+    return;
+  }
+  auto entry = repo.entry_at(*tree, policy::k_policy_file);
+  if (!entry || !*entry) return;
+  auto text = repo.read_blob((*entry)->oid, 1 << 20);
+  if (!text) {
+    u.policy_problem = text.error().message;
+    return;
+  }
+  auto parsed = policy::parse_policy(*text, std::string(policy::k_policy_file));
+  if (!parsed) {
+    u.policy_problem = parsed.error().describe();
+    return;
+  }
+  u.policy = std::move(*parsed);
+}
+
+std::optional<Oid> subtree(const git::Repository& repo, const std::optional<Oid>& tree,
+                           const std::string& path) {
+  if (!tree) return std::nullopt;
+  auto e = repo.entry_at(*tree, path);
+  if (!e || !*e) return std::nullopt;
+  return (*e)->oid;  // also a blob where a directory is expected: it differs either way
+}
+
+// Whether a protected environment of the base or of the new tip declares something else after
+// the update. Deleting an environment touches it as much as changing it.
+bool touches_protected(const git::Repository& repo, const Update& u) {
+  std::set<std::string> paths;
+  for (const auto& e : u.environments)
+    if (e.protected_) paths.insert(e.path);
+  if (u.base_tree)
+    for (const auto& e : environments_of(repo, u.policy, *u.base_tree))
+      if (e.protected_) paths.insert(e.path);
+  if (paths.empty()) return false;
+  if (u.selection_before != u.selection_after) return true;
+  for (const auto& p : paths)
+    if (subtree(repo, u.base_tree, p) != subtree(repo, u.new_tree, p)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
+                                                 const Oid& tree) {
+  if (!p.discover_environments) return p.environments;
+  std::vector<policy::Environment> out;
+  auto dir = repo.entry_at(tree, policy::k_environments_dir);
+  if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) return out;
+  // Every directory directly under environments/ (git stores no empty ones), without reading
+  // what is in them: a 20,000-file environment costs one tree read.
+  auto entries = repo.entries((*dir)->oid);
+  if (!entries) return out;
+  for (const auto& [name, e] : *entries)
+    if (e.kind == git::EntryKind::tree) out.push_back(policy::discovered_environment(name));
+  return out;
+}
+
+Update describe_update(const git::Repository& repo, const policy::ServerConfig& config,
+                       const RefUpdate& raw) {
+  Update u;
+  u.raw = &raw;
+  auto fail = [&](const util::Error& e) {
+    u.problem = e.message;
+    return u;
+  };
+  if (!raw.old_oid.is_zero()) {
+    auto c = repo.peel_to_commit(raw.old_oid);
+    if (!c) return fail(c.error());
+    u.old_commit = *c;
+    u.base_commit = *c;
+  } else if (auto head = repo.head_commit(); head && *head) {
+    // A new ref is judged against the default branch: creating a branch cannot escape the rules.
+    u.base_commit = **head;
+  }
+  load_policy(repo, u.base_commit, config, u);
+  u.protected_ref = u.policy.is_protected_ref(raw.ref);
+  if (!raw.new_oid.is_zero()) {
+    auto c = repo.peel_to_commit(raw.new_oid);
+    if (!c) return fail(c.error());
+    u.new_commit = *c;
+  }
+  for (auto [commit, tree] : {std::pair{&u.old_commit, &u.old_tree}, std::pair{&u.base_commit, &u.base_tree},
+                              std::pair{&u.new_commit, &u.new_tree}}) {
+    if (!*commit) continue;
+    auto t = repo.commit_tree(**commit);
+    if (!t) return fail(t.error());
+    *tree = *t;
+  }
+  // A selection that cannot be read (a broken .portcullis.yaml) reads every file: the push that
+  // brings it is rejected for it, and nothing is left unchecked meanwhile.
+  if (u.base_commit)
+    u.selection_before = render::selection_at(repo, *u.base_commit).value_or(render::Selection{});
+  if (u.new_commit)
+    u.selection_after = render::selection_at(repo, *u.new_commit).value_or(render::Selection{});
+  if (u.new_tree) u.environments = environments_of(repo, u.policy, *u.new_tree);
+  u.touches_protected_env = touches_protected(repo, u);
+  return u;
+}
+
+}  // namespace portcullis::hooks
