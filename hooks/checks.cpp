@@ -87,6 +87,35 @@ std::string name_problem(std::string_view group, std::string_view kind, std::str
                                "'.', each part starting and ending with a letter or digit";
 }
 
+// confinement.denied when the environment may not write `o` where it goes: its namespace (as
+// written, else the environment's), or a cluster-scoped kind it is not allowed. An object whose
+// scope is not known yet (a CRD later in the push) and that names no namespace is left to the
+// daemon, which refuses it the same way.
+template <class Add>
+void check_confinement(const CheckContext& ctx, const manifest::Object& o, const std::string& label, Add& add) {
+  schema::Scope scope = schema::Scope::unknown;
+  if (ctx.store)
+    if (auto r = ctx.store->find(o.api_version, o.kind)) scope = r->scope;
+  if (scope == schema::Scope::unknown)
+    if (auto crd = ctx.crds.find(o.api_version, o.kind)) scope = crd->root.scope;
+  if (scope == schema::Scope::unknown && !o.namespace_.empty()) scope = schema::Scope::namespaced;
+  if (scope == schema::Scope::unknown) return;
+  const bool namespaced = scope == schema::Scope::namespaced;
+  std::string ns;
+  if (namespaced) {
+    ns = !o.namespace_.empty() ? std::string(o.namespace_)
+                               : !ctx.confinement->namespace_.empty() ? ctx.confinement->namespace_ : ctx.env.namespace_;
+    if (ns.empty()) return;
+  }
+  auto problem = policy::confinement_problem(ctx.confinement->confinement, manifest::group_of(o.api_version), o.kind,
+                                             ns, o.name, namespaced);
+  if (!problem) return;
+  const yaml::Node* at = o.node->at({"metadata", "namespace"});
+  if (!at) at = o.node;
+  add("confinement.denied", "environment " + ctx.env.name + " may not write this: " + *problem, at->mark.line,
+      at->mark.column, label, Level::error);
+}
+
 }  // namespace
 
 std::string key_of(const manifest::Object& o, const policy::Environment& env, const schema::Program* store) {
@@ -189,6 +218,9 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
     if (pass == Pass::deferred && (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() ||
                                    o.kind.empty() || o.name.empty() || sops))
       continue;
+    // Deferred objects had no schema in the first pass: those that name no namespace had no known
+    // scope either, and are judged for confinement now that every CRD of the push is known.
+    if (pass == Pass::deferred && ctx.confinement && o.namespace_.empty()) check_confinement(ctx, o, label, add);
     if (pass == Pass::first) {
       ++r.objects;
       if (!node.is_mapping()) {
@@ -231,6 +263,7 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
               at->mark.line, at->mark.column, label);
         }
       }
+      if (!sops && ctx.confinement) check_confinement(ctx, o, label, add);
       // The object is declared even if it has other problems: duplicates are reported too.
       if (!sops || !o.name.starts_with("ENC["))
         r.declared.push_back(

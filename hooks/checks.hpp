@@ -24,6 +24,8 @@ struct CheckContext {
   const schema::Program* store;  // nullptr: schema validation is off
   CrdRegistry& crds;
   const render::Selection& selection;  // which files are objects (the one render, at the new tip)
+  // What the environment may write into its cluster (the server config); nullptr: not configured.
+  const policy::EnvironmentConfinement* confinement = nullptr;
 };
 
 // An object (or CRD kind) a file declares, for duplicate detection and the identity index.

@@ -73,8 +73,8 @@ class EnvironmentChecks {
       resolve_crds_from_indexes();
       for (const auto& d : m_deferred) {
         if (out_of_time()) return;
-        CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,         *d.env,
-                       m_ctx.store, m_crds,       m_u.selection_after};
+        CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          *d.env,
+                       m_ctx.store, m_crds,       m_u.selection_after, confinement_of(*d.env)};
         add_all(check_file(c, d.path, d.entry, Pass::deferred).findings);
       }
     }
@@ -88,6 +88,11 @@ class EnvironmentChecks {
   bool out_of_time() {
     if (m_ctx.deadline.expired()) m_out.out_of_time = true;
     return m_out.out_of_time;
+  }
+
+  const policy::EnvironmentConfinement* confinement_of(const policy::Environment& env) const {
+    auto it = m_ctx.config.confinement.find(env.path);
+    return it == m_ctx.config.confinement.end() ? nullptr : &it->second;
   }
 
   void add_all(std::vector<Finding>&& findings) {
@@ -123,7 +128,8 @@ class EnvironmentChecks {
     if (old_env_tree && *old_env_tree == (*new_env)->oid && same_selection) return true;
     EnvState state{&env, old_env_tree, {}};
     ChangedImages images{&env, old_env_tree, {}};
-    CheckContext c{m_ctx.repo, m_ctx.config, m_u.policy, env, m_ctx.store, m_crds, m_u.selection_after};
+    CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          env,
+                   m_ctx.store, m_crds,       m_u.selection_after, confinement_of(env)};
     auto check = [&](const std::string& path, const git::TreeEntry& entry) {
       FileResult r = check_file(c, path, entry, Pass::first);
       for (auto& image : r.images) images.used.emplace_back(std::move(image), path);

@@ -289,6 +289,23 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
       c.notify_timeout_ms = *ms;
     }
   }
+  if (const auto* confinement = root.get("confinement")) {
+    std::string inventory(confinement->get_string("inventoryNamespace"));
+    if (inventory.empty()) inventory = "portcullis-system";
+    if (const auto* envs = confinement->get("environments"))
+      for (const auto& e : envs->entries) {
+        EnvironmentConfinement ec;
+        ec.namespace_ = std::string(e.value->get_string("namespace"));
+        ec.confinement.inventory_namespace = inventory;
+        if (const auto* ns = e.value->get("namespaces")) ec.confinement.namespaces = strings_of(ns);
+        else if (!ec.namespace_.empty()) ec.confinement.namespaces = {ec.namespace_};
+        if (const auto* kinds = e.value->get("clusterKinds")) ec.confinement.cluster_kinds = strings_of(kinds);
+        else ec.confinement.cluster_kinds = {"Namespace"};
+        std::string path(e.key->text);
+        while (path.size() > 1 && path.back() == '/') path.pop_back();
+        c.confinement[path] = std::move(ec);
+      }
+  }
   if (const auto* dp = root.get("defaultPolicy")) {
     auto p = policy_from_node(*dp, file);
     if (!p) return util::fail(p.error());

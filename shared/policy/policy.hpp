@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/policy/confinement.hpp"
 #include "shared/util/error.hpp"
 #include "shared/yaml/parse.hpp"
 
@@ -74,6 +75,13 @@ util::Result<Policy> parse_policy(std::string_view text, std::string_view file =
 // Builds a policy from an already parsed document (used for the server's defaultPolicy).
 util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view file);
 
+// What an environment may write into its cluster, as the server config says (the same lists as
+// its portcullisd target).
+struct EnvironmentConfinement {
+  Confinement confinement;
+  std::string namespace_;  // where objects that name none go; "" when the config does not say
+};
+
 struct ServerConfig {
   std::filesystem::path source;        // the file it was read from; empty for defaults
   std::filesystem::path schema_store;  // empty: schema validation is off
@@ -89,6 +97,7 @@ struct ServerConfig {
   std::filesystem::path allowed_signers;                  // empty: no signed approvals
   std::vector<std::string> break_glass;                   // users and @org/teams
   std::optional<Policy> default_policy;
+  std::map<std::string, EnvironmentConfinement> confinement;  // by environment path
 
   struct NotifyTarget {
     std::string url;

@@ -6,6 +6,7 @@
 
 #include "hooks/checks.hpp"
 #include "shared/schema/store.hpp"
+#include "shared/yaml/parse.hpp"
 #include "tests/unit/support/git_fixture.hpp"
 #include "tests/unit/support/openapi_fixture.hpp"
 #include "tests/unit/support/sops.hpp"
@@ -687,5 +688,82 @@ spec:
     CHECK_THAT(r.findings[0].message, Catch::Contains(c.findings[0].message_part));
     CHECK(r.declared.size() == c.declared);  // the CRD object, but no CRD kind
     CHECK(crds.empty());
+  }
+}
+
+TEST_CASE("confinement: an environment writes only where the server config lets its target write", "[checks]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store = make_store(tmp);
+  policy::EnvironmentConfinement dev;
+  dev.namespace_ = "dev";
+  dev.confinement = {{"dev", "dev-*", "*"}, {"Namespace"}, "portcullis-system"};
+  auto object = [](const std::string& api, const std::string& kind, const std::string& name, const std::string& ns = "") {
+    return "apiVersion: " + api + "\nkind: " + kind + "\nmetadata:\n  name: " + name + "\n" +
+           (ns.empty() ? "" : "  namespace: " + ns + "\n");
+  };
+  struct Case {
+    const char* name;
+    std::string content;
+    const char* denied;  // part of the message; "" when allowed
+  };
+  const Case cases[] = {
+      {"its namespace, named", object("v1", "ConfigMap", "a", "dev"), ""},
+      {"its namespace, by default", object("v1", "ConfigMap", "a"), ""},
+      {"a namespace its globs allow", object("apps/v1", "Deployment", "a", "dev-tools"), ""},
+      {"even '*' does not grant kube-system", object("v1", "ConfigMap", "a", "kube-system"),
+       "namespace \"kube-system\" is reserved"},
+      {"nor the inventories", object("v1", "ConfigMap", "portcullis-inventory-prod", "portcullis-system"),
+       "holds the inventories"},
+      {"a cluster-scoped kind it may not write (scope from the repository's CRD)",
+       object("example.com/v1", "Gadget", "everywhere"),
+       "cluster-scoped kind example.com/Gadget is not among the allowed cluster kinds"},
+      {"its own Namespace", object("v1", "Namespace", "dev-tools"), ""},
+      {"another Namespace", object("v1", "Namespace", "kube-system"), "is reserved"},
+      {"a List smuggling one in", "apiVersion: v1\nkind: List\nitems:\n- " + std::string("{apiVersion: v1, kind: ConfigMap, ") +
+                                      "metadata: {name: a, namespace: kube-system}}\n",
+       "reserved"},
+      {"an unknown kind with a namespace is namespaced", object("example.com/v1", "Widget", "w", "kube-public"),
+       "namespace \"kube-public\" is reserved"},
+      {"an encrypted object is not applied", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: kube-system}\n"
+                                             "data: {k: '" + test::k_sops_value + "'}\n" + test::k_sops_stanza,
+       ""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto entry = entry_of(fx, c.content);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    policy::Policy policy;
+    CrdRegistry crds;
+    auto crd = yaml::parse_yaml(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: gadgets.example.com}\n"
+        "spec:\n  group: example.com\n  scope: Cluster\n  names: {kind: Gadget, plural: gadgets}\n"
+        "  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, "
+        "x-kubernetes-preserve-unknown-fields: true}}}]\n");
+    REQUIRE(crd);
+    REQUIRE(crds.add(*crd->documents[0].root));
+    const render::Selection selection;
+    CheckContext ctx{repo, config, policy, k_dev, &store, crds, selection, &dev};
+    FileResult r = check_file(ctx, k_dev.path + "/f.yaml", entry, Pass::first);
+    std::vector<std::string> denied;
+    for (const auto& f : r.findings)
+      if (f.rule == "confinement.denied") denied.push_back(f.message);
+    if (!*c.denied) {
+      CHECK(denied.empty());
+      continue;
+    }
+    REQUIRE(denied.size() == 1);
+    CHECK_THAT(denied[0], Catch::StartsWith("environment dev may not write this: ") && Catch::Contains(c.denied));
+  }
+  SECTION("without a confinement in the server config, the daemon alone confines") {
+    auto entry = entry_of(fx, object("v1", "ConfigMap", "a", "kube-system"));
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    policy::Policy policy;
+    CrdRegistry crds;
+    CheckContext ctx{repo, config, policy, k_dev, &store, crds, {}, nullptr};
+    for (const auto& f : check_file(ctx, k_dev.path + "/f.yaml", entry, Pass::first).findings)
+      CHECK(f.rule != "confinement.denied");
   }
 }

@@ -355,6 +355,33 @@ TEST_CASE("the server configuration parses every field", "[policy]") {
   }
 }
 
+TEST_CASE("the server config's confinement: per environment path, with the daemon's defaults", "[policy]") {
+  auto c = policy::parse_server_config(
+      "confinement:\n"
+      "  inventoryNamespace: gitops\n"
+      "  environments:\n"
+      "    environments/prod/: {namespace: shop, namespaces: [shop, 'shop-*'], clusterKinds: [Namespace, "
+      "rbac.authorization.k8s.io/ClusterRole]}\n"
+      "    environments/dev: {namespace: dev}\n"
+      "    environments/lab: {}\n",
+      "c.yaml");
+  INFO((c ? std::string() : c.error().describe()));
+  REQUIRE(c);
+  REQUIRE(c->confinement.size() == 3);
+  const auto& prod = c->confinement.at("environments/prod");  // a trailing '/' is the same path
+  CHECK(prod.namespace_ == "shop");
+  CHECK(prod.confinement.namespaces == std::vector<std::string>{"shop", "shop-*"});
+  CHECK(prod.confinement.cluster_kinds == std::vector<std::string>{"Namespace", "rbac.authorization.k8s.io/ClusterRole"});
+  CHECK(prod.confinement.inventory_namespace == "gitops");
+  const auto& dev = c->confinement.at("environments/dev");  // defaults: its namespace, Namespaces
+  CHECK(dev.confinement.namespaces == std::vector<std::string>{"dev"});
+  CHECK(dev.confinement.cluster_kinds == std::vector<std::string>{"Namespace"});
+  CHECK(c->confinement.at("environments/lab").confinement.namespaces.empty());  // nothing named: nothing
+  auto d = policy::parse_server_config("confinement: {environments: {environments/x: {}}}\n", "c.yaml");
+  REQUIRE(d);
+  CHECK(d->confinement.at("environments/x").confinement.inventory_namespace == "portcullis-system");
+}
+
 TEST_CASE("invalid server configurations are rejected", "[policy]") {
   struct Case {
     const char* name;
@@ -381,6 +408,10 @@ TEST_CASE("invalid server configurations are rejected", "[policy]") {
       {"empty schemaStore", "schemaStore: ''\n", 1, "schemaStore"},
       {"invalid defaultPolicy", "defaultPolicy:\n  protectedRefs: [main]\n", 2, "protectedRefs"},
       {"two documents", "failMode: open\n---\nfailMode: closed\n", 2, "single YAML document"},
+      {"confinement: a namespace that is no DNS label", "confinement:\n  environments:\n    environments/dev: {namespace: Dev}\n",
+       3, "namespace"},
+      {"confinement: an unknown key", "confinement:\n  environments:\n    environments/dev: {namespaes: [dev]}\n", 3,
+       "namespaes"},
   };
   for (const auto& c : cases) {
     INFO(c.name << "\n" << c.text);
