@@ -71,7 +71,8 @@ std::optional<std::string> confinement_problem(const Confinement& confinement, s
   }
   if (std::ranges::find(confinement.cluster_kinds, key) == confinement.cluster_kinds.end())
     return what + ": cluster-scoped kind " + key + " is not among the allowed cluster kinds (" +
-           joined(confinement.cluster_kinds) + "); add \"" + key + "\" to `clusterKinds` if this target should write it";
+           joined(confinement.cluster_kinds) + "); add \"" + key +
+           "\" to `clusterKinds` if this target should write it";
   if (group.empty() && kind == "Namespace") {
     if (auto problem = namespace_problem(confinement, name)) return what + ": " + *problem;
   }

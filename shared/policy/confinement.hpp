@@ -16,8 +16,7 @@ struct Confinement {
 };
 
 // Namespaces no glob grants: only an entry spelling the exact name does.
-inline constexpr std::string_view k_reserved_namespaces[] = {"kube-system", "kube-public",
-                                                             "kube-node-lease"};
+inline constexpr std::string_view k_reserved_namespaces[] = {"kube-system", "kube-public", "kube-node-lease"};
 
 // "Kind" for the core group (`group` empty), else "group/Kind": how `cluster_kinds` names a kind.
 std::string kind_key(std::string_view group, std::string_view kind);
