@@ -55,7 +55,7 @@ void append_map_with(std::string& out, const yaml::Node* existing,
 
 util::Result<std::string> owned_body(std::string_view body, std::string_view target, std::string_view group,
                                      std::string_view kind, std::string_view ns, std::string_view name,
-                                     bool set_namespace) {
+                                     bool set_namespace, std::string_view resource_version) {
   auto doc = yaml::parse_json(body, yaml::Limits{256, 10'000'000, 10'000'000});
   if (!doc || doc->documents.empty() || !doc->documents[0].root || !doc->documents[0].root->is_mapping())
     return util::fail("object body is not a JSON object");
@@ -75,7 +75,8 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
     out += '{';
     bool mfirst = true;
     for (const auto& m : e.value->entries) {
-      if (m.key->text == "labels" || m.key->text == "annotations" || (set_namespace && m.key->text == "namespace"))
+      if (m.key->text == "labels" || m.key->text == "annotations" || (set_namespace && m.key->text == "namespace") ||
+          (!resource_version.empty() && m.key->text == "resourceVersion"))
         continue;
       if (!mfirst) out += ',';
       mfirst = false;
@@ -87,6 +88,11 @@ util::Result<std::string> owned_body(std::string_view body, std::string_view tar
     if (set_namespace) {
       out += "\"namespace\":";
       append_string(out, ns);
+      out += ',';
+    }
+    if (!resource_version.empty()) {
+      out += "\"resourceVersion\":";
+      append_string(out, resource_version);
       out += ',';
     }
     out += "\"labels\":";

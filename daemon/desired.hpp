@@ -23,9 +23,12 @@ std::string owner_value(std::string_view target, std::string_view group, std::st
                         std::string_view name);
 
 // The object JSON as applied: `body` with the ownership label and annotation added and, for
-// namespaced kinds, the namespace set. Fails when `body` is not a JSON object.
+// namespaced kinds, the namespace set; with `resource_version`, metadata.resourceVersion set
+// too (the apply then fails with 409 when the object changed since). Fails when `body` is not
+// a JSON object.
 util::Result<std::string> owned_body(std::string_view body, std::string_view target, std::string_view group,
-                                     std::string_view kind, std::string_view ns, std::string_view name, bool set_namespace);
+                                     std::string_view kind, std::string_view ns, std::string_view name, bool set_namespace,
+                                     std::string_view resource_version = {});
 
 // What a target declares, object by object, as it applies it: the drift monitor compares live
 // objects with `body()`, and self-heal applies it again. The daemon keeps one per managed

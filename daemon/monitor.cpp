@@ -62,16 +62,17 @@ std::size_t owned_depth(std::string_view pointer, const yaml::Node* fields) {
   return depth;
 }
 
-// The pointers where the portcullis apply entry lost desired fields, and the manager that owns
-// the first drifted field now (the one reaching deepest into it; the latest on a tie).
-std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node& live) {
+// The pointers where the apply entry of the target's field manager `manager` lost desired
+// fields, and the manager that owns the first drifted field now (the one reaching deepest into
+// it; the latest on a tie).
+std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node& live, std::string_view manager) {
   std::vector<std::string> out;
   const yaml::Node* fields = live.at({"metadata", "managedFields"});
   if (!fields || !fields->is_sequence()) return out;  // the server keeps none: nothing to tell
   const yaml::Node* ours = nullptr;
   bool found = false;
   for (const yaml::Node* f : fields->items)
-    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") {
+    if (f->get_string("manager") == manager && f->get_string("operation") == "Apply") {
       ours = f->get("fieldsV1");
       found = true;
     }
@@ -98,14 +99,17 @@ std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node&
   return out;
 }
 
-std::string manager_of(const yaml::Node& live, std::string_view pointer) {
+// Not the target's own apply entry, nor the one all targets shared before (released by the
+// target's next apply).
+std::string manager_of(const yaml::Node& live, std::string_view pointer, std::string_view manager) {
   const yaml::Node* fields = live.at({"metadata", "managedFields"});
   if (!fields || !fields->is_sequence()) return {};
   std::string best;
   std::size_t best_depth = 0;
   std::string_view best_time;
   for (const yaml::Node* f : fields->items) {
-    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") continue;
+    auto name = f->get_string("manager");
+    if ((name == manager || name == k_legacy_field_manager) && f->get_string("operation") == "Apply") continue;
     std::size_t d = owned_depth(pointer, f->get("fieldsV1"));
     auto t = f->get_string("time");
     if (d > best_depth || (d == best_depth && d > 0 && t > best_time)) {
@@ -170,7 +174,8 @@ struct DriftMonitor::Impl {
     DriftItem item;
   };
 
-  static DriftItem drift_of(const std::string& key, const DesiredState& desired, const yaml::Node& object, bool deleted) {
+  static DriftItem drift_of(const std::string& key, const DesiredState& desired, const yaml::Node& object, bool deleted,
+                            std::string_view manager) {
     DriftItem item;
     item.key = key;
     item.what = desired.what();
@@ -185,10 +190,10 @@ struct DriftMonitor::Impl {
       auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };
       return a == b || under(a, b) || under(b, a);
     };
-    for (auto& p : taken_over(d, object))
+    for (auto& p : taken_over(d, object, manager))
       if (std::none_of(item.pointers.begin(), item.pointers.end(), [&](const std::string& q) { return related(p, q); }))
         item.pointers.push_back(p);
-    if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front());
+    if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front(), manager);
     return item;
   }
 
@@ -237,7 +242,7 @@ struct DriftMonitor::Impl {
       if (std::none_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.owner; }))
         verdicts.front().owner = true;
       for (auto& v : verdicts)
-        if (v.owner) v.item = drift_of(key, *v.set->at(key), object, deleted);
+        if (v.owner) v.item = drift_of(key, *v.set->at(key), object, deleted, field_manager(v.target));
       std::vector<std::string> gained;
       bool stale = false;
       {

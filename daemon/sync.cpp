@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "daemon/claim.hpp"
 #include "daemon/drift.hpp"
 #include "daemon/inventory.hpp"
 #include "daemon/log.hpp"
@@ -18,6 +19,7 @@
 #include "shared/kube/discovery.hpp"
 #include "shared/kube/kubeconfig.hpp"
 #include "shared/manifest/object.hpp"
+#include "shared/policy/confinement.hpp"
 #include "shared/util/parallel.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/emit.hpp"
@@ -46,6 +48,32 @@ std::string status_message(const kube::Response& r) {
 
 bool retryable(int status) { return status == 429 || status >= 500; }
 
+// Whether an apply's answer (its managedFields) still has an Apply entry of the field manager
+// all targets shared before. The apiserver writes the entry's manager before its operation.
+bool holds_legacy_entry(std::string_view answer) {
+  std::string needle = "\"manager\":\"" + std::string(k_legacy_field_manager) + "\",\"operation\":\"Apply\"";
+  return answer.find(needle) != std::string_view::npos;
+}
+
+// Releases every field the legacy field manager holds on an object: an apply of nothing by it.
+// Fields the target's own manager holds stay; fields no manager holds any more (those Git no
+// longer declares) are removed, as a target's own apply would have removed them.
+util::Result<void> release_legacy_entry(kube::Client& client, const kube::Resource& resource, std::string_view ns,
+                                        std::string_view name, std::string_view api_version, std::string_view kind) {
+  std::string body = "{\"apiVersion\":\"" + util::json_escape(api_version) + "\",\"kind\":\"" + util::json_escape(kind) +
+                     "\",\"metadata\":{\"name\":\"" + util::json_escape(name) + "\"";
+  if (resource.namespaced) body += ",\"namespace\":\"" + util::json_escape(ns) + "\"";
+  body += "}}";
+  std::string path = resource.object_path(ns, name) + "?fieldManager=" + std::string(k_legacy_field_manager);
+  auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
+                            kube::Client::k_accept_metadata);
+  if (!res) return util::fail(res.error());
+  if (res->status != 200 && res->status != 201 && res->status != 406)
+    return util::fail("releasing the fields of the former shared field manager \"" + std::string(k_legacy_field_manager) +
+                      "\" answered HTTP " + std::to_string(res->status) + ": " + status_message(*res));
+  return {};
+}
+
 }  // namespace
 
 struct Work {
@@ -57,11 +85,15 @@ struct Work {
   std::string uid;   // result
   std::string error;
   bool ok = false;
+  bool refused = false;  // by confinement or ownership: never kept as desired, never healed
+  bool adopted = false;  // an existing object no target owned, taken over (adopt: true)
 };
 
 struct TargetSyncer::Impl {
   TargetConfig target;
   std::string inventory_namespace;
+  std::string manager;  // field_manager(target.name)
+  policy::Confinement confinement;  // known once connected (the default namespace is the context's)
   InventoryStore inventory_store;  // shard size, and whether stray shards are known to be gone
   std::optional<kube::Connection> connection;
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
@@ -85,6 +117,9 @@ struct TargetSyncer::Impl {
     auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
     if (!conn) return util::fail(conn.error());
     if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
+    confinement.namespaces = target.namespaces.value_or(std::vector<std::string>{conn->namespace_});
+    confinement.cluster_kinds = target.cluster_kinds;
+    confinement.inventory_namespace = inventory_namespace;
     {
       std::lock_guard lock(state_mutex);
       connection = *conn;
@@ -103,11 +138,15 @@ struct TargetSyncer::Impl {
     std::string uid, error;
   };
 
-  // Server-side apply with retries on transport errors, 429 and 5xx (backoff 100, 200, 400 ms).
+  // Server-side apply as the target's field manager, with retries on transport errors, 429 and
+  // 5xx (backoff 100, 200, 400 ms); then the entry of the former shared manager is released
+  // when the object still has one.
   Applied apply_body(kube::Client& client, const kube::Resource& resource, const std::string& ns,
-                     const std::string& name, const std::string& body, const std::string& what) {
+                     const std::string& name, const std::string& body, const std::string& what,
+                     std::string_view api_version, std::string_view kind) {
     Applied out;
-    std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" + (target.force_conflicts ? "&force=true" : "");
+    std::string path =
+        resource.object_path(ns, name) + "?fieldManager=" + manager + (target.force_conflicts ? "&force=true" : "");
     for (int attempt = 0;; ++attempt) {
       // The answer is wanted for the uid only: metadata, not the object with its managedFields.
       bool metadata = !no_metadata_answers.load(std::memory_order_relaxed);
@@ -135,6 +174,11 @@ struct TargetSyncer::Impl {
       }
       // Only the uid is wanted of the answer: scanned for, not parsed into a tree.
       if (auto uid = yaml::json_string_at(res->body, {"metadata", "uid"})) out.uid = std::move(*uid);
+      if (holds_legacy_entry(res->body))
+        if (auto released = release_legacy_entry(client, resource, ns, name, api_version, kind); !released) {
+          out.error = "apply " + what + ": " + released.error().message;
+          return out;
+        }
       out.ok = true;
       return out;
     }
@@ -144,15 +188,50 @@ struct TargetSyncer::Impl {
     return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
   }
 
-  void apply_one(kube::Client& client, Work& w) {
-    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.state->body(), what_of(w));
+  // Why `w` may not be written by this target (its namespace or kind is outside the
+  // target's confinement); nullopt when it may.
+  std::optional<std::string> confinement_refusal(const Work& w) const {
+    auto problem = policy::confinement_problem(confinement, manifest::group_of(w.desired->api_version), w.desired->kind,
+                                               w.ns, w.desired->name, w.resource.namespaced);
+    if (!problem) return std::nullopt;
+    return w.desired->path + ": refused by the confinement of target \"" + target.name + "\": " + *problem;
+  }
+
+  // Applies `body` for `w`. An object that the inventory does not hold with a UID (`known`)
+  // is read first (metadata only): refused when another target owns it, or when it exists,
+  // was not made by this target and the target may not adopt it. An adoption is applied on
+  // the resourceVersion read, so that a change in between fails it instead of being taken over.
+  void guarded_apply(kube::Client& client, Work& w, const std::string& body, bool known) {
+    const std::string group(manifest::group_of(w.desired->api_version));
+    const std::string what = what_of(w);
+    std::string conditional;
+    if (!known) {
+      auto claim = read_claim(client, w.resource, target.name, group, w.desired->kind, w.ns, w.desired->name);
+      if (!claim) {
+        w.error = "apply " + what + ": " + claim.error().message;
+        return;
+      }
+      if (auto problem = claim_problem(*claim, target.name, what, target.adopt)) {
+        w.error = w.desired->path + ": refused: " + *problem;
+        w.refused = true;
+        return;
+      }
+      if (claim->claim == Claim::unowned) {
+        auto pinned = owned_body(body, target.name, group, w.desired->kind, w.ns, w.desired->name,
+                                 w.resource.namespaced, claim->resource_version);
+        if (!pinned) {
+          w.error = w.desired->path + ": " + pinned.error().message;
+          return;
+        }
+        conditional = std::move(*pinned);
+        w.adopted = true;
+      }
+    }
+    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.adopted ? conditional : body, what,
+                        w.desired->api_version, w.desired->kind);
     w.ok = a.ok;
     w.uid = std::move(a.uid);
     w.error = std::move(a.error);
-  }
-
-  void apply_all(std::vector<Work*>& batch) {
-    util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) { apply_one(pool[t], *batch[i]); });
   }
 
   // The target's inventory as the cluster has it: the one kept from the last sync when the
@@ -240,6 +319,17 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     if (!resource) {
       r.errors.push_back("prune " + what + ": " + resource.error().message);
       carry(e);
+      continue;
+    }
+    // The inventory is in the cluster and could have been written by others: nothing outside
+    // the target's confinement is deleted, whatever it lists.
+    auto problem = resource->namespaced == e->namespace_.empty()
+                       ? std::optional<std::string>("the inventory's namespace does not fit the kind's scope")
+                       : policy::confinement_problem(confinement, manifest::group_of(e->api_version), e->kind,
+                                                     e->namespace_, e->name, resource->namespaced);
+    if (problem) {
+      r.warnings.push_back("kept " + what + ": not pruned, outside the confinement of target \"" + target.name +
+                           "\" (" + *problem + "); no longer in its inventory");
       continue;
     }
     std::string path = resource->object_path(e->namespace_, e->name);
@@ -400,12 +490,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // resolve afterwards.
   std::vector<Work> work;
   work.reserve(rendered->objects.size());
-  for (auto& d : rendered->objects) work.push_back(Work{&d, {}, {}, {}, {}, {}, {}, false});
+  for (auto& d : rendered->objects) work.push_back(Work{&d, {}, {}, {}, {}, {}, {}});
   std::unordered_map<std::string, const InventoryEntry*> previous_by_key;
   for (const auto& e : previous.entries) previous_by_key[e.key()] = &e;
 
   std::mutex discovery_mutex;  // discovery uses `client`; bodies are built on several threads
-  // The object's resource, namespace and key.
+  // The object's resource, namespace and key; false (with the object's error) when it cannot
+  // be resolved or lies outside the target's confinement.
   auto resolve = [&](Work& w) -> bool {
     auto res = [&] {
       std::lock_guard lock(discovery_mutex);
@@ -418,6 +509,11 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     w.resource = *res;
     w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_) : "";
     w.key = object_key(manifest::group_of(w.desired->api_version), w.desired->kind, w.ns, w.desired->name);
+    if (auto refusal = confinement_refusal(w)) {
+      w.error = std::move(*refusal);
+      w.refused = true;
+      return false;
+    }
     return true;
   };
   // The body that is applied: the object with its ownership marks, less what ignore rules
@@ -452,9 +548,16 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
                                                    std::string(manifest::group_of(w.desired->api_version)), w.ns,
                                                    w.desired->name, w.desired->path, w.resource, body);
   };
+  // Objects applied by another field manager (the one all targets shared before) are applied
+  // again, all of them, as this target's.
+  const bool manager_changed = !previous.entries.empty() && previous.field_manager != manager;
+  auto owned_before = [&](const Work& w) {
+    auto it = previous_by_key.find(w.key);
+    return it != previous_by_key.end() && !it->second->uid.empty();
+  };
   auto needs_apply = [&](const Work& w) {
     auto it = previous_by_key.find(w.key);
-    return it == previous_by_key.end() || it->second->hash != w.desired->hash || it->second->uid.empty();
+    return manager_changed || !owned_before(w) || it->second->hash != w.desired->hash;
   };
   auto phase_of = [](const Work& w) {
     if (w.desired->kind == "Namespace" || w.desired->kind == "CustomResourceDefinition") return 0;
@@ -470,7 +573,11 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     keep_state(w, *body);
     if (needs_apply(w)) batch.push_back(&w);
   }
-  apply_all(batch);
+  util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+    Work& w = *batch[i];
+    guarded_apply(pool[t], w, w.state->body(), owned_before(w));
+    if (w.refused) w.state.reset();
+  });
   for (auto* w : batch)
     if (w->ok && w->desired->kind == "CustomResourceDefinition") {
       if (!wait_established(w->desired->name)) r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
@@ -493,13 +600,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       try {
         auto body = build(w);
         if (!body) return;
-        if (needs_apply(w)) {
-          auto a = apply_body(pool[t], w.resource, w.ns, w.desired->name, *body, what_of(w));
-          w.ok = a.ok;
-          w.uid = std::move(a.uid);
-          w.error = std::move(a.error);
-        }
-        keep_state(w, *body);
+        if (needs_apply(w)) guarded_apply(pool[t], w, *body, owned_before(w));
+        if (!w.refused) keep_state(w, *body);
       } catch (const std::exception& e) {
         w.error = what_of(w) + ": " + e.what();
       }
@@ -528,10 +630,12 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (w.ok) {
       ++r.applied;
       r.applied_objects.push_back(what_of(w));
+      if (w.adopted) r.adopted_objects.push_back(what_of(w));
       next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, w.uid,
                                             w.desired->hash, w.desired->path});
     } else if (!w.error.empty()) {
       r.errors.push_back(w.error);
+      if (w.refused) ++r.refused;
       if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
     } else if (prev != previous_by_key.end()) {
       next.entries.push_back(*prev->second);  // unchanged, but maybe moved to another file
@@ -603,7 +707,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   if (heals.empty()) return finish(SyncState::synced);
   util::parallel_for(heals.size(), pool.size(), [&](std::size_t t, std::size_t i) {
     const DesiredState& d = *heals[i].state;
-    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what());
+    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what(), d.api_version, d.kind);
   });
 
   std::unordered_map<std::string, std::string> uids;  // key -> new UID
@@ -642,6 +746,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
 }
 
 TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace) : m_impl(std::make_unique<Impl>()) {
+  m_impl->manager = field_manager(target.name);
   m_impl->target = std::move(target);
   m_impl->inventory_namespace = std::move(inventory_namespace);
 }

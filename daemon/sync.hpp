@@ -29,10 +29,12 @@ struct SyncResult {
   std::size_t objects = 0;    // objects the target declares
   std::size_t applied = 0;    // objects sent to the apiserver
   std::size_t pruned = 0;
+  std::size_t refused = 0;    // objects refused by confinement or ownership (each also an error)
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
   std::string prune_blocked;  // why a prune was refused ("" when none was)
   std::vector<std::string> applied_objects, pruned_objects;  // "apps/v1 Deployment ns/name", for the audit log
+  std::vector<std::string> adopted_objects;  // applied objects that existed unowned and were taken over (adopt)
   std::chrono::milliseconds duration{0};
   // Where the time went: reading and rendering Git, applying, pruning, reading and storing the
   // inventory (the rest is discovery, CRDs becoming Established and bookkeeping).
