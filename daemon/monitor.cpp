@@ -135,6 +135,7 @@ struct DriftMonitor::Impl {
   struct WatchState {
     std::string cluster, group, kind, api_version;
     kube::Resource resource;
+    std::string ns;  // the namespace watched; "" for cluster-scoped resources
     std::unordered_set<std::string> seen;  // keys reported by the list in progress
     // The health of every labelled object the watch reports, whichever target declares it:
     // an object two targets declare carries one target's label, and a target declared after
@@ -157,9 +158,12 @@ struct DriftMonitor::Impl {
 
   Impl(Metrics& m, std::function<void(const std::string&)> cb) : metrics(m), on_drift(std::move(cb)) {}
 
-  static std::string watch_key(const std::string& cluster, const kube::Resource& r) {
-    return cluster + "|" + r.base + "/" + r.plural;
+  // One watch per cluster, resource and namespace: a target's identity may list and watch only
+  // in its own namespaces.
+  static std::string watch_key(const std::string& cluster, const DesiredState& d) {
+    return cluster + "|" + d.resource.base + "/" + d.resource.plural + "|" + watched_namespace(d);
   }
+  static std::string watched_namespace(const DesiredState& d) { return d.resource.namespaced ? d.ns : std::string(); }
 
   void set_drift_gauge(const std::string& target, const TargetState& ts) {
     metrics.set("portcullis_drifted_objects", "target=\"" + label_value(target) + "\"", static_cast<double>(ts.drift.size()));
@@ -300,7 +304,9 @@ struct DriftMonitor::Impl {
         bool gained = false;
         for (const auto& [key, state] : *ts.desired) {
           const DesiredState& d = *state;
-          if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural || ws.seen.contains(key)) continue;
+          if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural ||
+              watched_namespace(d) != ws.ns || ws.seen.contains(key))
+            continue;
           if (ts.drift.contains(key)) continue;
           DriftItem item;
           item.key = key;
@@ -317,7 +323,8 @@ struct DriftMonitor::Impl {
         }
       }
       log(LogLevel::info, "watch listed",
-          {{"resource", ws.resource.base + "/" + ws.resource.plural}, {"objects", std::to_string(ws.seen.size())},
+          {{"resource", ws.resource.base + "/" + ws.resource.plural}, {"namespace", ws.ns},
+           {"objects", std::to_string(ws.seen.size())},
            {"undeclared", std::to_string(ws.pending.size())}});
       ws.seen.clear();
     }
@@ -390,7 +397,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
     if (desired)
       for (const auto& [key, state] : *desired) {
         const DesiredState& d = *state;
-        std::string wk = Impl::watch_key(cluster, d.resource);
+        std::string wk = Impl::watch_key(cluster, d);
         if (m_impl->watches.contains(wk)) continue;
         auto ws = std::make_unique<Impl::WatchState>();
         ws->cluster = cluster;
@@ -398,6 +405,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
         ws->kind = d.kind;
         ws->api_version = d.resource.base.substr(d.resource.base.starts_with("/apis/") ? 6 : 5);  // "apps/v1", "v1"
         ws->resource = d.resource;
+        ws->ns = Impl::watched_namespace(d);
         start.push_back(ws.get());
         m_impl->watches.emplace(wk, std::move(ws));
       }
@@ -406,7 +414,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
   for (Impl::WatchState* ws : start) {
     Impl* impl = m_impl.get();
     // Inventory ConfigMaps carry the target label too, and are large: not watched.
-    auto watch = std::make_unique<Watch>(connection, ws->resource, m_impl->selector,
+    auto watch = std::make_unique<Watch>(connection, ws->resource, ws->ns, m_impl->selector,
                                          [impl, ws](WatchEventType t, const yaml::Node* o) { impl->on_event(*ws, t, o); });
     std::lock_guard lock(m_impl->mutex);
     ws->watch = std::move(watch);
@@ -437,12 +445,12 @@ TargetHealth DriftMonitor::health(const std::string& target) const {
   }
   const auto& ts = t->second;
   std::string worst_key;
-  std::map<std::string, const Impl::WatchState*> by_resource;  // base/plural -> its watch (or null)
+  std::map<std::string, const Impl::WatchState*> by_resource;  // watch key -> its watch (or null)
   for (const auto& [key, state] : *ts.desired) {
     const DesiredState& d = *state;
-    auto [r, added] = by_resource.try_emplace(d.resource.base + "/" + d.resource.plural, nullptr);
+    auto [r, added] = by_resource.try_emplace(Impl::watch_key(ts.cluster, d), nullptr);
     if (added)
-      if (auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource)); w != m_impl->watches.end())
+      if (auto w = m_impl->watches.find(r->first); w != m_impl->watches.end())
         r->second = w->second.get();
     const Impl::WatchState* ws = r->second;
     Health h{HealthStatus::unknown, "not reported by a watch yet"};
