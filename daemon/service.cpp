@@ -339,6 +339,10 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_last_applied_revision_info", "gauge", "The commit last applied, as a label.");
   m.describe("portcullis_notify_latency_seconds", "histogram", "From receiving a push event to the end of the sync it caused.");
   m.describe("portcullis_events_total", "counter", "Push events received, by result.");
+  m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
+  m.describe("portcullis_api_connections_dropped_total", "counter",
+             "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
+  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets or /metrics without the read token.");
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
 }
 
@@ -443,6 +447,11 @@ void Service::on_event(const notify::Event& event) {
     m_impl->pending_event_times.push_back(Clock::now());
   }
   m_impl->cv.notify_all();
+}
+
+bool Service::knows_target(const std::string& target) const {
+  return std::any_of(m_impl->syncers.begin(), m_impl->syncers.end(),
+                     [&](const auto& s) { return s->config().name == target; });
 }
 
 bool Service::allow_prune(const std::string& target) {

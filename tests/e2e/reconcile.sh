@@ -80,7 +80,8 @@ test_an_inventory_changed_out_of_band_is_read_again() {
 }
 
 test_a_crd_and_its_custom_resources_in_one_push() {
-  setup_target crds
+  # A cluster-scoped kind beyond Namespaces: the target must list it.
+  TARGET_EXTRA="clusterKinds: [Namespace, apiextensions.k8s.io/CustomResourceDefinition]" setup_target crds
   # The reconciler's RBAC, extended for the custom kind (as a user would for their CRDs).
   kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -287,7 +288,7 @@ test_bad_notifications_are_refused_and_counted() {
   post_signed /v1/events "${body/e2e-event-1/e2e-event-2}" $((now - 600))
   [[ $STATUS == 401 ]] || fail "a stale event answered $STATUS"
   STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Portcullis-Signature: sha256=$(printf '0%.0s' {1..64})" \
-    -H "X-Portcullis-Timestamp: $now" --data-binary "$body" "$DAEMON_URL/v1/events")
+    -H "X-Portcullis-Timestamp: $now" -H "X-Portcullis-Event-Id: e2e-event-1" --data-binary "$body" "$DAEMON_URL/v1/events")
   [[ $STATUS == 401 ]] || fail "a wrong signature answered $STATUS"
   STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$body" "$DAEMON_URL/v1/events")
   [[ $STATUS == 400 ]] || fail "an unsigned event answered $STATUS"
