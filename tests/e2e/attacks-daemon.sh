@@ -21,30 +21,8 @@ SEQ=0
 setup_pair() {
   SEQ=$((SEQ + 1))
   DEV=dev$SEQ PROD=prod$SEQ
-  local dir=$SUITE_TMP/$CURRENT_TEST
-  PORT=$(free_port)
-  DAEMON_URL=http://127.0.0.1:$PORT
-  cat >"$dir/server.yaml" <<YAML
-notify:
-  targets:
-    - url: ${NOTIFY_URL:-$DAEMON_URL/v1/events}
-      secretFile: $SECRET
-YAML
-  SERVER=$(new_server server "$dir/server.yaml")
-  cat >"$dir/daemon.yaml" <<YAML
-listen: 127.0.0.1:$PORT
-secretFile: $SECRET
-stateDir: $dir/state
-pollInterval: ${POLL:-60s}
-repository: {url: "file://$SERVER", branch: main}
-targets:
-  - {name: $DEV, path: environments/dev, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: $DEV${DEV_EXTRA:+, $DEV_EXTRA}}
-  - {name: $PROD, path: environments/prod, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: $PROD${PROD_EXTRA:+, $PROD_EXTRA}}
-${DAEMON_EXTRA:-}
-YAML
-  DAEMON_CONFIG=$dir/daemon.yaml
-  DAEMON_LOG=$dir/daemon.log
-  CLONE=$(new_clone "$SERVER")
+  new_daemon "  - {name: $DEV, path: environments/dev, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: $DEV${DEV_EXTRA:+, $DEV_EXTRA}}
+  - {name: $PROD, path: environments/prod, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: $PROD${PROD_EXTRA:+, $PROD_EXTRA}}"
   put "$CLONE" environments/dev/namespace.yaml "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$DEV")"
   put "$CLONE" environments/prod/namespace.yaml "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$PROD")"
   deployment web registry.example.com/shop:1.0.0 | sed "s/^  name: web\$/  name: web\n  namespace: $PROD/" |

@@ -30,19 +30,18 @@ printf 'e2e-%s' "$RANDOM$RANDOM" >"$SECRET"
 # A free loopback port (below the ephemeral range, not in use).
 free_port() { kube_free_port; }
 
-# setup_target NAME: a bare repository with Portcullis' hooks notifying a fresh portcullisd that
-# reconciles environments/NAME into namespace NAME with the reconciler's own credentials.
-# TARGET_EXTRA: more keys of the target (YAML lines); DAEMON_EXTRA: more top-level keys.
-setup_target() {
-  TARGET=$1
-  NS=$1
+# new_daemon TARGETS: a fresh bare repository whose post-receive notifies (NOTIFY_URL, default
+# the daemon) a fresh portcullisd, not yet started, that reconciles it into TARGETS (the items
+# of daemon.yaml's `targets:`, indented by two). POLL: its pollInterval; DAEMON_EXTRA: more
+# top-level keys. Sets PORT, DAEMON_URL, SERVER, DAEMON_CONFIG, DAEMON_LOG and CLONE.
+new_daemon() {
   local dir=$SUITE_TMP/$CURRENT_TEST
   PORT=$(free_port)
   DAEMON_URL=http://127.0.0.1:$PORT
   cat >"$dir/server.yaml" <<YAML
 notify:
   targets:
-    - url: $DAEMON_URL/v1/events
+    - url: ${NOTIFY_URL:-$DAEMON_URL/v1/events}
       secretFile: $SECRET
 YAML
   SERVER=$(new_server server "$dir/server.yaml")
@@ -55,16 +54,25 @@ repository:
   url: file://$SERVER
   branch: main
 targets:
-  - name: $TARGET
-    path: environments/$TARGET
-    kubeconfig: $KDIR/kubeconfig-portcullisd
-    namespace: $NS
-$(printf '%s\n' "${TARGET_EXTRA:-}" | sed 's/^/    /')
+$1
 ${DAEMON_EXTRA:-}
 YAML
   DAEMON_CONFIG=$dir/daemon.yaml
   DAEMON_LOG=$dir/daemon.log
   CLONE=$(new_clone "$SERVER")
+}
+
+# setup_target NAME: a bare repository with Portcullis' hooks notifying a fresh portcullisd that
+# reconciles environments/NAME into namespace NAME with the reconciler's own credentials.
+# TARGET_EXTRA: more keys of the target (YAML lines); DAEMON_EXTRA: more top-level keys.
+setup_target() {
+  TARGET=$1
+  NS=$1
+  new_daemon "  - name: $TARGET
+    path: environments/$TARGET
+    kubeconfig: $KDIR/kubeconfig-portcullisd
+    namespace: $NS
+$(printf '%s\n' "${TARGET_EXTRA:-}" | sed 's/^/    /')"
   put "$CLONE" "environments/$TARGET/namespace.yaml" "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$NS")"
 }
 

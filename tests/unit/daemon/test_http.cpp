@@ -21,6 +21,7 @@
 #include "daemon/http.hpp"
 #include "daemon/service.hpp"
 #include "shared/notify/event.hpp"
+#include "tests/unit/support/poll.hpp"
 #include "tests/unit/support/tempdir.hpp"
 #include "tests/unit/support/tls.hpp"
 
@@ -28,6 +29,7 @@ using namespace portcullis;
 using namespace portcullis::daemon;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test::eventually;
 
 namespace {
 
@@ -146,16 +148,6 @@ class Api {
   std::thread m_thread;
   int m_port = 0;
 };
-
-// Polls `condition` until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
 
 httplib::Headers signed_headers(std::int64_t timestamp, const std::string& method, const std::string& path,
                                 const std::string& id, const std::string& body) {
