@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reconciler's performance harness: portcullisd against a real kube-apiserver 1.20.2 + etcd
 # on loopback (tests/env/kube.sh), with the least-privilege credentials of
-# install/kubernetes/portcullisd-rbac.yaml, notified by the real post-receive hook of real bare
+# install/kubernetes/rbac-for-kinds.sh, notified by the real post-receive hook of real bare
 # repositories, measured against the targets of the performance issue:
 #
 #   1. push to applied: `git push` returns -> every object of a 10-object change shows its new
@@ -99,7 +99,9 @@ log "starting kube-apiserver $KUBE_VERSION + etcd (tests/env/kube.sh)"
 kube_start "$kdir" 2>"$out/kube-start.log" || { cat "$out/kube-start.log" >&2; die "kube_start failed"; }
 export KUBECONFIG=$KUBECONFIG_ADMIN
 apid=$(cat "$kdir/kube-apiserver.pid") etcdpid=$(cat "$kdir/etcd.pid")
-kubectl apply -f "$root/install/kubernetes/portcullisd-rbac.yaml" >/dev/null
+# One identity for the bench's targets, in every namespace (install/kubernetes gives each target its own).
+"$root/install/kubernetes/rbac-for-kinds.sh" --user portcullisd v1/services v1/serviceaccounts apps/deployments \
+  apps/statefulsets apps/daemonsets apiextensions.k8s.io/v1/customresourcedefinitions 2>/dev/null | kubectl apply -f - >/dev/null
 # etcd's WAL fsyncs: "COUNT SUM_SECONDS".
 etcd_fsyncs() {
   curl -fsS "$KUBE_ETCD_URL/metrics" | awk '$1 == "etcd_disk_wal_fsync_duration_seconds_count" {c = $2}

@@ -299,20 +299,23 @@ Attempt attempt(const AlertProvider& p, Delivery& d, SystemTime now, millisecond
     if (!body) return {Outcome::error, body.error().message};
     d.body = std::move(*body);
   }
+  auto endpoint = connect(p, timeout);
+  if (!endpoint) return {Outcome::error, endpoint.error().message};
   httplib::Headers headers{{"User-Agent", "portcullis"}};
   if (p.type == AlertProviderType::webhook) {
-    // Signed as push events are (shared/notify): receivers reuse one verifier.
+    // Signed as push events are (shared/notify), for this method and path: receivers reuse one
+    // verifier.
     std::int64_t ts = unix_seconds(now);
     headers.emplace(std::string(notify::k_event_id_header), d.note->id);
     headers.emplace(std::string(notify::k_timestamp_header), std::to_string(ts));
     if (!p.secret_file.empty()) {
       auto secret = read_secret(p.secret_file, "webhook secret");
       if (!secret) return {Outcome::error, secret.error().message};
-      headers.emplace(std::string(notify::k_signature_header), notify::sign(*secret, ts, d.body));
+      std::string_view path = std::string_view(endpoint->path).substr(0, endpoint->path.find('?'));
+      headers.emplace(std::string(notify::k_signature_header),
+                      notify::sign(*secret, ts, {"POST", path, d.note->id, d.body}));
     }
   }
-  auto endpoint = connect(p, timeout);
-  if (!endpoint) return {Outcome::error, endpoint.error().message};
   auto res = endpoint->client->Post(endpoint->path, headers, d.body, "application/json");
   if (!res)
     return {Outcome::retry, "request failed: " + httplib::to_string(res.error())};  // refused, timed out, TLS

@@ -49,6 +49,22 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     c.tls_key = path_of(tls->get_string("keyFile"));
   }
   c.secret_file = path_of(root.get_string("secretFile"));
+  if (const yaml::Node* api = root.get("api")) {
+    c.api.read_token_file = path_of(api->get_string("readTokenFile"));
+    if (auto t = api->get_string("requestTimeout"); !t.empty()) {
+      auto ms = util::parse_duration_ms(t);
+      if (!ms || *ms < 100 || *ms > 600'000)
+        return error_at(api->get("requestTimeout"), "api.requestTimeout must be between 100ms and 10m");
+      c.api.request_timeout = std::chrono::milliseconds(*ms);
+    }
+    if (const yaml::Node* n = api->get("maxConnections")) c.api.max_connections = static_cast<int>(n->value.integer);
+    if (const yaml::Node* n = api->get("maxConnectionsPerClient"))
+      c.api.max_connections_per_client = static_cast<int>(n->value.integer);
+  }
+  if (!is_loopback_host(c.listen_host) && c.api.read_token_file.empty())
+    return error_at(root.get("listen"), "listen: " + c.listen_host +
+                                            " is not a loopback address: set api.readTokenFile, so that "
+                                            "/v1/targets and /metrics answer only with its bearer token");
   if (auto s = root.get_string("stateDir"); !s.empty()) c.state_dir = path_of(s);
   c.audit_log = path_of(root.get_string("auditLog"));
   if (auto p = root.get_string("pollInterval"); !p.empty()) {
@@ -99,6 +115,23 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
         for (const yaml::Node* p : r->get("jsonPointers")->items) rule.pointers.emplace_back(p->text);
         tc.ignore.push_back(std::move(rule));
       }
+    if (const yaml::Node* list = t->get("namespaces")) {
+      tc.namespaces.emplace();
+      for (const yaml::Node* n : list->items) {
+        if (n->text == c.inventory_namespace)
+          return error_at(n, "target \"" + tc.name + "\": namespaces lists " + c.inventory_namespace +
+                                 ", the inventory namespace (inventoryNamespace); no target may write there");
+        tc.namespaces->emplace_back(n->text);
+      }
+    }
+    if (const yaml::Node* list = t->get("clusterKinds")) {
+      tc.cluster_kinds.clear();
+      for (const yaml::Node* n : list->items) tc.cluster_kinds.emplace_back(n->text);
+    }
+    tc.adopt = flag("adopt", false);
+    if (!tc.namespaces && tc.namespace_ == c.inventory_namespace)
+      return error_at(t, "target \"" + tc.name + "\": its namespace is the inventory namespace (" +
+                             c.inventory_namespace + "); no target may write there");
     if (!names.insert(tc.name).second) return error_at(t, "target \"" + tc.name + "\" is declared twice");
     c.targets.push_back(std::move(tc));
   }
@@ -138,6 +171,8 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
   }
   return c;
 }
+
+bool is_loopback_host(std::string_view host) { return host == "localhost" || host.starts_with("127."); }
 
 util::Result<Config> load_config(const fs::path& path) {
   auto text = util::read_file(path, 1 << 20);

@@ -2,6 +2,7 @@
 // portcullisd's configuration (daemon.yaml, schemas/daemon.schema.json).
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct TargetConfig {
   bool self_heal = true;
   bool detect_only = false;
   std::vector<IgnoreRule> ignore;
+  // Confinement (shared/policy/confinement): the namespaces it may write into (globs; nullopt:
+  // only its own default namespace, `namespace_` or the context's), the cluster-scoped kinds
+  // ("Kind" for the core group, else "group/Kind"), and whether it may take over an existing
+  // object that no target owns (adopt; recorded in the audit log).
+  std::optional<std::vector<std::string>> namespaces;
+  std::vector<std::string> cluster_kinds{"Namespace"};
+  bool adopt = false;
 };
 
 enum class AlertProviderType { webhook, slack, pagerduty };
@@ -67,12 +75,23 @@ struct RepositoryConfig {
   std::filesystem::path ca_file;
 };
 
+// The HTTP API's limits and the token of its read endpoints.
+struct ApiConfig {
+  // GET /v1/targets and /metrics need "Authorization: Bearer <token>" (empty: open, which only
+  // a loopback listen address allows). /healthz and /readyz stay open.
+  std::filesystem::path read_token_file;
+  std::chrono::milliseconds request_timeout{10'000};  // to read, handle and answer one request
+  int max_connections = 64;                           // open at once; more are answered 503
+  int max_connections_per_client = 16;                // from one address
+};
+
 struct Config {
   std::filesystem::path source;
   std::string listen_host = "127.0.0.1";
   int listen_port = 9440;
   std::filesystem::path tls_cert, tls_key;
   std::filesystem::path secret_file;
+  ApiConfig api;
   std::filesystem::path state_dir = "/var/lib/portcullisd";
   std::filesystem::path audit_log;  // empty: <state_dir>/audit.jsonl
   std::chrono::milliseconds poll_interval{60'000};
@@ -83,6 +102,9 @@ struct Config {
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }
 };
+
+// Whether `host` (of listen) is a loopback address: 127.0.0.0/8 or localhost.
+bool is_loopback_host(std::string_view host);
 
 // Parses and validates daemon.yaml; relative paths resolve against `base_dir`.
 util::Result<Config> parse_config(std::string_view text, std::string_view file, const std::filesystem::path& base_dir);

@@ -1,13 +1,17 @@
 #pragma once
-// The daemon's HTTP API (cpp-httplib):
-//   POST /v1/events                    signed push events (401 bad signature or stale, 409 replay,
+// The daemon's HTTP API. Requests that act are signed (shared/notify/event.hpp: HMAC over
+// timestamp, method, path, request id and body) and acted on once per id:
+//   POST /v1/events                    push events (401 bad signature or stale, 409 replay,
 //                                      413 too large, 400 malformed, 202 queued)
-//   POST /v1/targets/NAME/allow-prune  signed like events (empty JSON body): lift the prune guard once
-//   GET  /v1/targets                   status of every target (JSON)
-//   GET  /healthz, /readyz, /metrics
+//   POST /v1/targets/NAME/allow-prune  lift the prune guard once (a fresh id per request; 409
+//                                      when replayed, 404 for an unknown target)
+// Reads: GET /v1/targets (status, JSON) and /metrics need "Authorization: Bearer <token>" when
+// api.readTokenFile is set (it must be, off loopback); /healthz and /readyz are open.
+// Connections are capped and every request has a deadline (daemon/listener.hpp).
 #include <memory>
 
 #include "daemon/service.hpp"
+#include "shared/util/error.hpp"
 
 namespace portcullis::daemon {
 
@@ -15,8 +19,17 @@ class HttpServer {
  public:
   explicit HttpServer(Service& service);
   ~HttpServer();
-  // Binds and serves until stop(); false (with a logged reason) when it cannot bind.
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Reads the read token, loads TLS and binds the configured address; returns the port bound
+  // (the configured one, or a free one for port 0). Fails with why.
+  util::Result<int> bind();
+  // Serves until stop().
+  void serve();
+  // bind() and serve(); false (with a logged reason) when it cannot bind.
   bool listen();
+  // Ends serve() and disconnects every client. Callable from any thread, more than once.
   void stop();
 
  private:

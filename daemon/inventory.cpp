@@ -78,6 +78,8 @@ util::Result<std::vector<InventoryEntry>> decode_entries(std::string_view text) 
   return out;
 }
 
+std::string field_manager(std::string_view target) { return "portcullis-" + std::string(target); }
+
 std::string inventory_shard_name(std::string_view target, std::string_view generation, std::size_t i) {
   return inventory_name(target) + "-" + std::string(generation) + "-" + std::to_string(i);
 }
@@ -97,7 +99,7 @@ yaml::Limits big_limits() {
 // A ConfigMap of the inventory, read whole: its resourceVersion and data (nullopt: 404).
 struct ConfigMapData {
   std::string resource_version;
-  std::string revision, tree, objects, generation, shards;
+  std::string revision, tree, objects, generation, shards, field_manager;
 };
 util::Result<std::optional<ConfigMapData>> read_configmap(kube::Client& client, std::string_view ns, std::string_view name,
                                                           std::string_view target) {
@@ -119,6 +121,7 @@ util::Result<std::optional<ConfigMapData>> read_configmap(kube::Client& client, 
     out.objects = std::string(data->get_string("objects"));
     out.generation = std::string(data->get_string("generation"));
     out.shards = std::string(data->get_string("shards"));
+    out.field_manager = std::string(data->get_string("fieldManager"));
   }
   return std::optional<ConfigMapData>{std::move(out)};
 }
@@ -142,7 +145,8 @@ std::string new_generation() {
 util::Result<std::string> apply_configmap(kube::Client& client, std::string_view ns, std::string_view name,
                                           std::string_view target, const std::string& body) {
   using util::json_escape;
-  std::string path = configmap_path(ns, name) + "?fieldManager=portcullis&force=true";
+  const std::string manager = field_manager(target);
+  std::string path = configmap_path(ns, name) + "?fieldManager=" + manager + "&force=true";
   // The answer is the stored ConfigMap: its metadata only (not the up to 1 MiB written), unless
   // the server cannot (406).
   std::string_view accept = kube::Client::k_accept_metadata;
@@ -165,7 +169,7 @@ util::Result<std::string> apply_configmap(kube::Client& client, std::string_view
       // The inventory namespace does not exist yet.
       std::string ns_body = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" + json_escape(ns) + "\"}}";
       auto created = client.request(kube::Client::Method::patch,
-                                    "/api/v1/namespaces/" + std::string(ns) + "?fieldManager=portcullis", ns_body,
+                                    "/api/v1/namespaces/" + std::string(ns) + "?fieldManager=" + manager, ns_body,
                                     "application/apply-patch+yaml");
       if (!created) return util::fail(created.error());
       if (created->status >= 300)
@@ -221,6 +225,7 @@ util::Result<std::optional<Inventory>> load_inventory(kube::Client& client, std:
   inv.resource_version = (*head)->resource_version;
   inv.revision = std::move((*head)->revision);
   inv.tree = std::move((*head)->tree);
+  inv.field_manager = std::move((*head)->field_manager);
   auto entries = decode_entries((*head)->objects);
   if (!entries) return util::fail(entries.error());
   inv.entries = std::move(*entries);
@@ -318,6 +323,8 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
   // Always both keys: a restore by another field manager may own them, and an apply that
   // left them out would not remove them.
   body += "\"generation\":\"" + inv.generation + "\",\"shards\":\"" + std::to_string(shards) + "\",";
+  inv.field_manager = field_manager(target);
+  body += "\"fieldManager\":\"" + json_escape(inv.field_manager) + "\",";
   body += "\"objects\":\"";
   append_objects(body, 0);
   body += "\"}}";

@@ -31,7 +31,15 @@ struct Inventory {
   // i = 1..shards (0 shards: no generation).
   std::string generation;
   std::size_t shards = 0;
+  // The field manager that applied the entries ("" before managers were per target): another
+  // than the target's own makes the next sync apply every object again.
+  std::string field_manager;
 };
+
+// The field manager of `target`'s applies, "portcullis-<target>"; before, every target applied
+// as k_legacy_field_manager, whose entries a target's next apply of an object releases.
+std::string field_manager(std::string_view target);
+inline constexpr std::string_view k_legacy_field_manager = "portcullis";
 
 std::string inventory_name(std::string_view target);
 // The label every inventory ConfigMap carries ("true"), next to the target label.
@@ -65,7 +73,8 @@ struct InventoryStore {
   std::string cleanup_error;  // out: why stray shards could not be deleted ("" when they were)
 };
 
-// Server-side applies the inventory (creating the namespace when missing): the shards of a new
+// Server-side applies the inventory as the target's field manager (creating the namespace when
+// missing): the shards of a new
 // generation first, then the first ConfigMap naming them (or naming none: generation "",
 // shards "0"), then the shards of other generations are deleted, looked for when this
 // inventory has shards or `store.shards_clean` is false. Fills `inventory`'s generation and

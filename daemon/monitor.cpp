@@ -62,16 +62,17 @@ std::size_t owned_depth(std::string_view pointer, const yaml::Node* fields) {
   return depth;
 }
 
-// The pointers where the portcullis apply entry lost desired fields, and the manager that owns
-// the first drifted field now (the one reaching deepest into it; the latest on a tie).
-std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node& live) {
+// The pointers where the apply entry of the target's field manager `manager` lost desired
+// fields, and the manager that owns the first drifted field now (the one reaching deepest into
+// it; the latest on a tie).
+std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node& live, std::string_view manager) {
   std::vector<std::string> out;
   const yaml::Node* fields = live.at({"metadata", "managedFields"});
   if (!fields || !fields->is_sequence()) return out;  // the server keeps none: nothing to tell
   const yaml::Node* ours = nullptr;
   bool found = false;
   for (const yaml::Node* f : fields->items)
-    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") {
+    if (f->get_string("manager") == manager && f->get_string("operation") == "Apply") {
       ours = f->get("fieldsV1");
       found = true;
     }
@@ -98,14 +99,17 @@ std::vector<std::string> taken_over(const yaml::Node& desired, const yaml::Node&
   return out;
 }
 
-std::string manager_of(const yaml::Node& live, std::string_view pointer) {
+// Not the target's own apply entry, nor the one all targets shared before (released by the
+// target's next apply).
+std::string manager_of(const yaml::Node& live, std::string_view pointer, std::string_view manager) {
   const yaml::Node* fields = live.at({"metadata", "managedFields"});
   if (!fields || !fields->is_sequence()) return {};
   std::string best;
   std::size_t best_depth = 0;
   std::string_view best_time;
   for (const yaml::Node* f : fields->items) {
-    if (f->get_string("manager") == "portcullis" && f->get_string("operation") == "Apply") continue;
+    auto name = f->get_string("manager");
+    if ((name == manager || name == k_legacy_field_manager) && f->get_string("operation") == "Apply") continue;
     std::size_t d = owned_depth(pointer, f->get("fieldsV1"));
     auto t = f->get_string("time");
     if (d > best_depth || (d == best_depth && d > 0 && t > best_time)) {
@@ -131,6 +135,7 @@ struct DriftMonitor::Impl {
   struct WatchState {
     std::string cluster, group, kind, api_version;
     kube::Resource resource;
+    std::string ns;  // the namespace watched; "" for cluster-scoped resources
     std::unordered_set<std::string> seen;  // keys reported by the list in progress
     // The health of every labelled object the watch reports, whichever target declares it:
     // an object two targets declare carries one target's label, and a target declared after
@@ -153,9 +158,12 @@ struct DriftMonitor::Impl {
 
   Impl(Metrics& m, std::function<void(const std::string&)> cb) : metrics(m), on_drift(std::move(cb)) {}
 
-  static std::string watch_key(const std::string& cluster, const kube::Resource& r) {
-    return cluster + "|" + r.base + "/" + r.plural;
+  // One watch per cluster, resource and namespace: a target's identity may list and watch only
+  // in its own namespaces.
+  static std::string watch_key(const std::string& cluster, const DesiredState& d) {
+    return cluster + "|" + d.resource.base + "/" + d.resource.plural + "|" + watched_namespace(d);
   }
+  static std::string watched_namespace(const DesiredState& d) { return d.resource.namespaced ? d.ns : std::string(); }
 
   void set_drift_gauge(const std::string& target, const TargetState& ts) {
     metrics.set("portcullis_drifted_objects", "target=\"" + label_value(target) + "\"", static_cast<double>(ts.drift.size()));
@@ -170,7 +178,8 @@ struct DriftMonitor::Impl {
     DriftItem item;
   };
 
-  static DriftItem drift_of(const std::string& key, const DesiredState& desired, const yaml::Node& object, bool deleted) {
+  static DriftItem drift_of(const std::string& key, const DesiredState& desired, const yaml::Node& object, bool deleted,
+                            std::string_view manager) {
     DriftItem item;
     item.key = key;
     item.what = desired.what();
@@ -185,10 +194,10 @@ struct DriftMonitor::Impl {
       auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };
       return a == b || under(a, b) || under(b, a);
     };
-    for (auto& p : taken_over(d, object))
+    for (auto& p : taken_over(d, object, manager))
       if (std::none_of(item.pointers.begin(), item.pointers.end(), [&](const std::string& q) { return related(p, q); }))
         item.pointers.push_back(p);
-    if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front());
+    if (!item.pointers.empty()) item.manager = manager_of(object, item.pointers.front(), manager);
     return item;
   }
 
@@ -237,7 +246,7 @@ struct DriftMonitor::Impl {
       if (std::none_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.owner; }))
         verdicts.front().owner = true;
       for (auto& v : verdicts)
-        if (v.owner) v.item = drift_of(key, *v.set->at(key), object, deleted);
+        if (v.owner) v.item = drift_of(key, *v.set->at(key), object, deleted, field_manager(v.target));
       std::vector<std::string> gained;
       bool stale = false;
       {
@@ -295,7 +304,9 @@ struct DriftMonitor::Impl {
         bool gained = false;
         for (const auto& [key, state] : *ts.desired) {
           const DesiredState& d = *state;
-          if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural || ws.seen.contains(key)) continue;
+          if (d.resource.base != ws.resource.base || d.resource.plural != ws.resource.plural ||
+              watched_namespace(d) != ws.ns || ws.seen.contains(key))
+            continue;
           if (ts.drift.contains(key)) continue;
           DriftItem item;
           item.key = key;
@@ -312,7 +323,8 @@ struct DriftMonitor::Impl {
         }
       }
       log(LogLevel::info, "watch listed",
-          {{"resource", ws.resource.base + "/" + ws.resource.plural}, {"objects", std::to_string(ws.seen.size())},
+          {{"resource", ws.resource.base + "/" + ws.resource.plural}, {"namespace", ws.ns},
+           {"objects", std::to_string(ws.seen.size())},
            {"undeclared", std::to_string(ws.pending.size())}});
       ws.seen.clear();
     }
@@ -385,7 +397,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
     if (desired)
       for (const auto& [key, state] : *desired) {
         const DesiredState& d = *state;
-        std::string wk = Impl::watch_key(cluster, d.resource);
+        std::string wk = Impl::watch_key(cluster, d);
         if (m_impl->watches.contains(wk)) continue;
         auto ws = std::make_unique<Impl::WatchState>();
         ws->cluster = cluster;
@@ -393,6 +405,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
         ws->kind = d.kind;
         ws->api_version = d.resource.base.substr(d.resource.base.starts_with("/apis/") ? 6 : 5);  // "apps/v1", "v1"
         ws->resource = d.resource;
+        ws->ns = Impl::watched_namespace(d);
         start.push_back(ws.get());
         m_impl->watches.emplace(wk, std::move(ws));
       }
@@ -401,7 +414,7 @@ void DriftMonitor::set_target(const std::string& target, const kube::Connection&
   for (Impl::WatchState* ws : start) {
     Impl* impl = m_impl.get();
     // Inventory ConfigMaps carry the target label too, and are large: not watched.
-    auto watch = std::make_unique<Watch>(connection, ws->resource, m_impl->selector,
+    auto watch = std::make_unique<Watch>(connection, ws->resource, ws->ns, m_impl->selector,
                                          [impl, ws](WatchEventType t, const yaml::Node* o) { impl->on_event(*ws, t, o); });
     std::lock_guard lock(m_impl->mutex);
     ws->watch = std::move(watch);
@@ -432,12 +445,12 @@ TargetHealth DriftMonitor::health(const std::string& target) const {
   }
   const auto& ts = t->second;
   std::string worst_key;
-  std::map<std::string, const Impl::WatchState*> by_resource;  // base/plural -> its watch (or null)
+  std::map<std::string, const Impl::WatchState*> by_resource;  // watch key -> its watch (or null)
   for (const auto& [key, state] : *ts.desired) {
     const DesiredState& d = *state;
-    auto [r, added] = by_resource.try_emplace(d.resource.base + "/" + d.resource.plural, nullptr);
+    auto [r, added] = by_resource.try_emplace(Impl::watch_key(ts.cluster, d), nullptr);
     if (added)
-      if (auto w = m_impl->watches.find(Impl::watch_key(ts.cluster, d.resource)); w != m_impl->watches.end())
+      if (auto w = m_impl->watches.find(r->first); w != m_impl->watches.end())
         r->second = w->second.get();
     const Impl::WatchState* ws = r->second;
     Health h{HealthStatus::unknown, "not reported by a watch yet"};

@@ -1,6 +1,7 @@
 #pragma once
-// The drift monitor: watches what targets declare (one list+watch per cluster and resource,
-// narrowed by the ownership label and shared by every target in that cluster), compares each
+// The drift monitor: watches what targets declare (one list+watch per cluster, resource and
+// namespace, since a target's identity may list only in its namespaces; narrowed by the
+// ownership label and shared by every target in that cluster), compares each
 // live object the watch reports with its desired state, and keeps per target the objects that
 // drifted and the health of every object. It only observes: correcting drift is the
 // service's decision (selfHeal, detectOnly).

@@ -106,6 +106,8 @@ struct Service::Impl {
     metrics.observe("portcullis_sync_duration_seconds", labels, r.duration.count() / 1000.0);
     metrics.add("portcullis_objects_applied_total", labels, static_cast<double>(r.applied));
     metrics.add("portcullis_objects_pruned_total", labels, static_cast<double>(r.pruned));
+    metrics.add("portcullis_objects_adopted_total", labels, static_cast<double>(r.adopted_objects.size()));
+    metrics.add("portcullis_objects_refused_total", labels, static_cast<double>(r.refused));
     metrics.set("portcullis_managed_objects", labels, static_cast<double>(r.objects));
     if (!r.prune_blocked.empty()) metrics.add("portcullis_prune_blocked_total", labels);
     {
@@ -136,10 +138,12 @@ struct Service::Impl {
     if (!r.prune_blocked.empty())
       log(LogLevel::warn, "prune blocked", {{"target", name}, {"reason", r.prune_blocked}});
     for (const auto& w : r.warnings) log(LogLevel::warn, w, {{"target", name}});
+    for (const auto& a : r.adopted_objects) log(LogLevel::warn, "adopted " + a, {{"target", name}});
     if (!r.applied_objects.empty() || !r.pruned_objects.empty() || !r.errors.empty() || !r.prune_blocked.empty()) {
       audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"sync\",\"target\":\"" + util::json_escape(name) +
             "\",\"revision\":\"" + r.revision + "\",\"result\":\"" + result + "\",\"applied\":" +
-            json_list(r.applied_objects) + ",\"pruned\":" + json_list(r.pruned_objects) + ",\"errors\":" +
+            json_list(r.applied_objects) + ",\"adopted\":" + json_list(r.adopted_objects) +
+            ",\"pruned\":" + json_list(r.pruned_objects) + ",\"errors\":" +
             json_list(r.errors) + ",\"pruneBlocked\":\"" + util::json_escape(r.prune_blocked) + "\"}\n");
     }
     if (r.state == SyncState::failed) {
@@ -329,9 +333,16 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_objects_pruned_total", "counter", "Objects deleted because Git no longer declares them.");
   m.describe("portcullis_managed_objects", "gauge", "Objects a target declares.");
   m.describe("portcullis_prune_blocked_total", "counter", "Prunes refused by a guard.");
+  m.describe("portcullis_objects_adopted_total", "counter", "Existing objects no target owned, taken over (adopt: true).");
+  m.describe("portcullis_objects_refused_total", "counter",
+             "Objects not applied: outside the target's confinement, owned by another target, or existing and not adoptable.");
   m.describe("portcullis_last_applied_revision_info", "gauge", "The commit last applied, as a label.");
   m.describe("portcullis_notify_latency_seconds", "histogram", "From receiving a push event to the end of the sync it caused.");
   m.describe("portcullis_events_total", "counter", "Push events received, by result.");
+  m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
+  m.describe("portcullis_api_connections_dropped_total", "counter",
+             "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
+  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets or /metrics without the read token.");
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
 }
 
@@ -436,6 +447,11 @@ void Service::on_event(const notify::Event& event) {
     m_impl->pending_event_times.push_back(Clock::now());
   }
   m_impl->cv.notify_all();
+}
+
+bool Service::knows_target(const std::string& target) const {
+  return std::any_of(m_impl->syncers.begin(), m_impl->syncers.end(),
+                     [&](const auto& s) { return s->config().name == target; });
 }
 
 bool Service::allow_prune(const std::string& target) {

@@ -49,6 +49,7 @@ class Service {
   void on_event(const notify::Event& event);
   // Allows the next sync of `target` to prune past maxPruneShare; false for an unknown target.
   bool allow_prune(const std::string& target);
+  bool knows_target(const std::string& target) const;
 
   std::vector<TargetStatus> status() const;
   bool ready() const;  // the first sync round has completed

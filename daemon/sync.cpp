@@ -10,8 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include <zlib.h>
-
+#include "daemon/claim.hpp"
 #include "daemon/drift.hpp"
 #include "daemon/inventory.hpp"
 #include "daemon/log.hpp"
@@ -21,6 +20,7 @@
 #include "shared/kube/kubeconfig.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/render/environment.hpp"
+#include "shared/policy/confinement.hpp"
 #include "shared/util/parallel.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/emit.hpp"
@@ -39,46 +39,7 @@ std::string_view state_name(SyncState s) {
   }
 }
 
-std::string owner_value(std::string_view target, std::string_view group, std::string_view kind,
-                        std::string_view ns, std::string_view name) {
-  return std::string(target) + "/" + std::string(group) + "/" + std::string(kind) + "/" + std::string(ns) +
-         "/" + std::string(name);
-}
-
 namespace {
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  util::append_json_escaped(out, s);
-  out += '"';
-}
-
-// A mapping with extra string entries, existing keys of the same name replaced.
-void append_map_with(std::string& out, const yaml::Node* existing,
-                     const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
-  out += '{';
-  bool first = true;
-  if (existing && existing->is_mapping()) {
-    for (const auto& e : existing->entries) {
-      bool replaced =
-          std::any_of(extra.begin(), extra.end(), [&](const auto& x) { return x.first == e.key->text; });
-      if (replaced) continue;
-      if (!first) out += ',';
-      first = false;
-      append_string(out, e.key->text);
-      out += ':';
-      yaml::append_json(out, *e.value);
-    }
-  }
-  for (const auto& [k, v] : extra) {
-    if (!first) out += ',';
-    first = false;
-    append_string(out, k);
-    out += ':';
-    append_string(out, v);
-  }
-  out += '}';
-}
 
 std::string status_message(const kube::Response& r) {
   if (auto doc = yaml::parse_json(r.body); doc && !doc->documents.empty() && doc->documents[0].root)
@@ -86,170 +47,61 @@ std::string status_message(const kube::Response& r) {
   return r.body.substr(0, 300);
 }
 
-bool retryable(int status) {
-  return status == 429 || status >= 500;
+bool retryable(int status) { return status == 429 || status >= 500; }
+
+// Whether an apply's answer (its managedFields) still has an Apply entry of the field manager
+// all targets shared before. The apiserver writes the entry's manager before its operation.
+bool holds_legacy_entry(std::string_view answer) {
+  std::string needle = "\"manager\":\"" + std::string(k_legacy_field_manager) + "\",\"operation\":\"Apply\"";
+  return answer.find(needle) != std::string_view::npos;
+}
+
+// Releases every field the legacy field manager holds on an object: an apply of nothing by it.
+// Fields the target's own manager holds stay; fields no manager holds any more (those Git no
+// longer declares) are removed, as a target's own apply would have removed them.
+util::Result<void> release_legacy_entry(kube::Client& client, const kube::Resource& resource, std::string_view ns,
+                                        std::string_view name, std::string_view api_version, std::string_view kind) {
+  std::string body = "{\"apiVersion\":\"" + util::json_escape(api_version) + "\",\"kind\":\"" + util::json_escape(kind) +
+                     "\",\"metadata\":{\"name\":\"" + util::json_escape(name) + "\"";
+  if (resource.namespaced) body += ",\"namespace\":\"" + util::json_escape(ns) + "\"";
+  body += "}}";
+  std::string path = resource.object_path(ns, name) + "?fieldManager=" + std::string(k_legacy_field_manager);
+  auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
+                            kube::Client::k_accept_metadata);
+  if (!res) return util::fail(res.error());
+  if (res->status != 200 && res->status != 201 && res->status != 406)
+    return util::fail("releasing the fields of the former shared field manager \"" + std::string(k_legacy_field_manager) +
+                      "\" answered HTTP " + std::to_string(res->status) + ": " + status_message(*res));
+  return {};
 }
 
 }  // namespace
-
-util::Result<std::string> owned_body(std::string_view body, std::string_view target, std::string_view group,
-                                     std::string_view kind, std::string_view ns, std::string_view name,
-                                     bool set_namespace) {
-  auto doc = yaml::parse_json(body, yaml::Limits{256, 10'000'000, 10'000'000});
-  if (!doc || doc->documents.empty() || !doc->documents[0].root || !doc->documents[0].root->is_mapping())
-    return util::fail("object body is not a JSON object");
-  const yaml::Node& root = *doc->documents[0].root;
-  std::string owner = owner_value(target, group, kind, ns, name);
-  std::string out = "{";
-  bool first = true;
-  for (const auto& e : root.entries) {
-    if (!first) out += ',';
-    first = false;
-    append_string(out, e.key->text);
-    out += ':';
-    if (e.key->text != "metadata" || !e.value->is_mapping()) {
-      yaml::append_json(out, *e.value);
-      continue;
-    }
-    out += '{';
-    bool mfirst = true;
-    for (const auto& m : e.value->entries) {
-      if (m.key->text == "labels" || m.key->text == "annotations" ||
-          (set_namespace && m.key->text == "namespace"))
-        continue;
-      if (!mfirst) out += ',';
-      mfirst = false;
-      append_string(out, m.key->text);
-      out += ':';
-      yaml::append_json(out, *m.value);
-    }
-    if (!mfirst) out += ',';
-    if (set_namespace) {
-      out += "\"namespace\":";
-      append_string(out, ns);
-      out += ',';
-    }
-    out += "\"labels\":";
-    append_map_with(out, e.value->get("labels"), {{k_target_label, target}});
-    out += ",\"annotations\":";
-    append_map_with(out, e.value->get("annotations"), {{k_owner_annotation, owner}});
-    out += '}';
-  }
-  out += '}';
-  return out;
-}
-
-namespace {
-
-// One deflate and one inflate stream per thread, reset between uses: compress2()/uncompress()
-// set up (and zero) the whole deflate state per call, which cost more than the compression
-// itself for thousands of small bodies. Every thread that applies deflates: memLevel 5 keeps
-// the hash table that each reset zeroes at 8 KB (64 KB at zlib's default 8); the window stays
-// 32 KiB, touched only as far as a body reaches, so large bodies (CRDs) compress as well.
-struct Deflater {
-  z_stream s{};
-  // level 1: most of the gain; JSON of manifests shrinks 4-8x
-  bool ok = deflateInit2(&s, 1, Z_DEFLATED, 15, 5, Z_DEFAULT_STRATEGY) == Z_OK;
-  ~Deflater() {
-    if (ok) deflateEnd(&s);
-  }
-};
-struct Inflater {
-  z_stream s{};
-  bool ok = inflateInit(&s) == Z_OK;
-  ~Inflater() {
-    if (ok) inflateEnd(&s);
-  }
-};
-
-bool deflate_into(std::string_view in, std::string& out) {
-  thread_local Deflater d;
-  if (!d.ok || deflateReset(&d.s) != Z_OK) return false;
-  out.resize(deflateBound(&d.s, static_cast<uLong>(in.size())));
-  d.s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  d.s.avail_in = static_cast<uInt>(in.size());
-  d.s.next_out = reinterpret_cast<Bytef*>(out.data());
-  d.s.avail_out = static_cast<uInt>(out.size());
-  if (deflate(&d.s, Z_FINISH) != Z_STREAM_END) return false;
-  out.resize(d.s.total_out);
-  out.shrink_to_fit();
-  return true;
-}
-
-bool inflate_into(std::string_view in, std::string& out) {
-  thread_local Inflater f;
-  if (!f.ok || inflateReset(&f.s) != Z_OK) return false;
-  f.s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  f.s.avail_in = static_cast<uInt>(in.size());
-  f.s.next_out = reinterpret_cast<Bytef*>(out.data());
-  f.s.avail_out = static_cast<uInt>(out.size());
-  return inflate(&f.s, Z_FINISH) == Z_STREAM_END && f.s.total_out == out.size();
-}
-
-}  // namespace
-
-DesiredState::DesiredState(std::string api_version_, std::string kind_, std::string group_, std::string ns_,
-                           std::string name_, std::string path_, kube::Resource resource_,
-                           std::string_view body)
-    : api_version(std::move(api_version_)),
-      kind(std::move(kind_)),
-      group(std::move(group_)),
-      ns(std::move(ns_)),
-      name(std::move(name_)),
-      path(std::move(path_)),
-      resource(std::move(resource_)),
-      m_size(body.size()) {
-  if (!deflate_into(body, m_packed)) {
-    m_packed.assign(body);  // kept as is, marked by an impossible size
-    m_size = std::string::npos;
-  }
-}
-
-std::string DesiredState::body() const {
-  if (m_size == std::string::npos) return m_packed;
-  std::string out(m_size, '\0');
-  if (!inflate_into(m_packed, out)) return {};  // cannot happen with what the constructor wrote
-  return out;
-}
-
-std::string object_key(std::string_view group, std::string_view kind, std::string_view ns,
-                       std::string_view name) {
-  std::string key;
-  key.reserve(group.size() + kind.size() + ns.size() + name.size() + 3);
-  key.append(group).append("/").append(kind).append("/").append(ns).append("/").append(name);
-  return key;
-}
-
-bool ignore_matches(const IgnoreRule& rule, std::string_view group, std::string_view kind,
-                    std::string_view ns, std::string_view name) {
-  auto match = [](const std::string& pattern, std::string_view value) {
-    return pattern.empty() || pattern == "*" || util::glob_match(pattern, value);
-  };
-  bool group_ok = rule.group.empty() || rule.group == "*" || rule.group == group;
-  return group_ok && match(rule.kind, kind) && match(rule.namespace_, ns) && match(rule.name, name);
-}
 
 struct Work {
   DesiredObject* desired;  // its JSON is released once the body to apply is built (CRDs keep theirs)
   kube::Resource resource;
-  std::string ns;                             // resolved namespace ("" cluster-scoped)
-  std::string key;                            // group/kind/ns/name
+  std::string ns;    // resolved namespace ("" cluster-scoped)
+  std::string key;   // group/kind/ns/name
   std::shared_ptr<const DesiredState> state;  // what is desired (applied when it changed), deflated
-  std::string uid;                            // result
+  std::string uid;   // result
   std::string error;
   bool ok = false;
+  bool refused = false;  // by confinement or ownership: never kept as desired, never healed
+  bool adopted = false;  // an existing object no target owned, taken over (adopt: true)
 };
 
 struct TargetSyncer::Impl {
   TargetConfig target;
   std::string inventory_namespace;
+  std::string manager;  // field_manager(target.name)
+  policy::Confinement confinement;  // known once connected (the default namespace is the context's)
   InventoryStore inventory_store;  // shard size, and whether stray shards are known to be gone
   std::optional<kube::Connection> connection;
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
   bool allow_prune_once = false;
   std::atomic<bool> no_metadata_answers{false};  // the server refused PartialObjectMetadata (406)
-  std::mutex mutex;                              // one sync or heal at a time
+  std::mutex mutex;  // one sync or heal at a time
   // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
   std::optional<Inventory> inventory;
   // What the last sync declared, and the connection; read by other threads.
@@ -263,10 +115,12 @@ struct TargetSyncer::Impl {
 
   util::Result<void> connect() {
     if (!pool.empty()) return {};
-    auto conn = target.kubeconfig.empty() ? kube::in_cluster()
-                                          : kube::load_kubeconfig(target.kubeconfig, target.context);
+    auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
     if (!conn) return util::fail(conn.error());
     if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
+    confinement.namespaces = target.namespaces.value_or(std::vector<std::string>{conn->namespace_});
+    confinement.cluster_kinds = target.cluster_kinds;
+    confinement.inventory_namespace = inventory_namespace;
     {
       std::lock_guard lock(state_mutex);
       connection = *conn;
@@ -285,22 +139,23 @@ struct TargetSyncer::Impl {
     std::string uid, error;
   };
 
-  // Server-side apply with retries on transport errors, 429 and 5xx (backoff 100, 200, 400 ms).
+  // Server-side apply as the target's field manager, with retries on transport errors, 429 and
+  // 5xx (backoff 100, 200, 400 ms); then the entry of the former shared manager is released
+  // when the object still has one.
   Applied apply_body(kube::Client& client, const kube::Resource& resource, const std::string& ns,
-                     const std::string& name, const std::string& body, const std::string& what) {
+                     const std::string& name, const std::string& body, const std::string& what,
+                     std::string_view api_version, std::string_view kind) {
     Applied out;
-    std::string path = resource.object_path(ns, name) + "?fieldManager=portcullis" +
-                       (target.force_conflicts ? "&force=true" : "");
+    std::string path =
+        resource.object_path(ns, name) + "?fieldManager=" + manager + (target.force_conflicts ? "&force=true" : "");
     for (int attempt = 0;; ++attempt) {
       // The answer is wanted for the uid only: metadata, not the object with its managedFields.
       bool metadata = !no_metadata_answers.load(std::memory_order_relaxed);
-      auto res =
-          client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
-                         metadata ? kube::Client::k_accept_metadata : std::string_view("application/json"));
+      auto res = client.request(kube::Client::Method::patch, path, body, "application/apply-patch+yaml",
+                                metadata ? kube::Client::k_accept_metadata : std::string_view("application/json"));
       if (res && res->status == 406 && metadata) {
         if (!no_metadata_answers.exchange(true))
-          log(LogLevel::warn,
-              "the apiserver does not answer with metadata only (406); reading whole objects back",
+          log(LogLevel::warn, "the apiserver does not answer with metadata only (406); reading whole objects back",
               {{"target", target.name}});
         --attempt;
         continue;
@@ -320,26 +175,64 @@ struct TargetSyncer::Impl {
       }
       // Only the uid is wanted of the answer: scanned for, not parsed into a tree.
       if (auto uid = yaml::json_string_at(res->body, {"metadata", "uid"})) out.uid = std::move(*uid);
+      if (holds_legacy_entry(res->body))
+        if (auto released = release_legacy_entry(client, resource, ns, name, api_version, kind); !released) {
+          out.error = "apply " + what + ": " + released.error().message;
+          return out;
+        }
       out.ok = true;
       return out;
     }
   }
 
   static std::string what_of(const Work& w) {
-    return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") +
-           w.desired->name;
+    return w.desired->api_version + " " + w.desired->kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.desired->name;
   }
 
-  void apply_one(kube::Client& client, Work& w) {
-    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.state->body(), what_of(w));
+  // Why `w` may not be written by this target (its namespace or kind is outside the
+  // target's confinement); nullopt when it may.
+  std::optional<std::string> confinement_refusal(const Work& w) const {
+    auto problem = policy::confinement_problem(confinement, manifest::group_of(w.desired->api_version), w.desired->kind,
+                                               w.ns, w.desired->name, w.resource.namespaced);
+    if (!problem) return std::nullopt;
+    return w.desired->path + ": refused by the confinement of target \"" + target.name + "\": " + *problem;
+  }
+
+  // Applies `body` for `w`. An object that the inventory does not hold with a UID (`known`)
+  // is read first (metadata only): refused when another target owns it, or when it exists,
+  // was not made by this target and the target may not adopt it. An adoption is applied on
+  // the resourceVersion read, so that a change in between fails it instead of being taken over.
+  void guarded_apply(kube::Client& client, Work& w, const std::string& body, bool known) {
+    const std::string group(manifest::group_of(w.desired->api_version));
+    const std::string what = what_of(w);
+    std::string conditional;
+    if (!known) {
+      auto claim = read_claim(client, w.resource, target.name, group, w.desired->kind, w.ns, w.desired->name);
+      if (!claim) {
+        w.error = "apply " + what + ": " + claim.error().message;
+        return;
+      }
+      if (auto problem = claim_problem(*claim, target.name, what, target.adopt)) {
+        w.error = w.desired->path + ": refused: " + *problem;
+        w.refused = true;
+        return;
+      }
+      if (claim->claim == Claim::unowned) {
+        auto pinned = owned_body(body, target.name, group, w.desired->kind, w.ns, w.desired->name,
+                                 w.resource.namespaced, claim->resource_version);
+        if (!pinned) {
+          w.error = w.desired->path + ": " + pinned.error().message;
+          return;
+        }
+        conditional = std::move(*pinned);
+        w.adopted = true;
+      }
+    }
+    auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.adopted ? conditional : body, what,
+                        w.desired->api_version, w.desired->kind);
     w.ok = a.ok;
     w.uid = std::move(a.uid);
     w.error = std::move(a.error);
-  }
-
-  void apply_all(std::vector<Work*>& batch) {
-    util::parallel_for(batch.size(), pool.size(),
-                       [&](std::size_t t, std::size_t i) { apply_one(pool[t], *batch[i]); });
   }
 
   // The target's inventory as the cluster has it: the one kept from the last sync when the
@@ -376,12 +269,10 @@ struct TargetSyncer::Impl {
   bool wait_established(const std::string& name) {
     auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
-      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" +
-                             kube::escape_segment(name));
+      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + kube::escape_segment(name));
       if (res && res->status == 200)
         if (auto doc = yaml::parse_json(res->body); doc && !doc->documents.empty() && doc->documents[0].root)
-          if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"});
-              conds && conds->is_sequence())
+          if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"}); conds && conds->is_sequence())
             for (const yaml::Node* c : conds->items)
               if (c->get_string("type") == "Established" && c->get_string("status") == "True") return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -391,8 +282,8 @@ struct TargetSyncer::Impl {
 
   SyncResult sync(const git::Repository& repo, const git::Oid& commit);
   SyncResult heal(const std::vector<std::string>& keys);
-  void prune(const Inventory& previous, const std::set<std::string>& desired_keys,
-             std::vector<InventoryEntry>& keep, SyncResult& r);
+  void prune(const Inventory& previous, const std::set<std::string>& desired_keys, std::vector<InventoryEntry>& keep,
+             SyncResult& r);
 };
 
 void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::string>& desired_keys,
@@ -414,9 +305,8 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     r.prune_blocked = "the target would become empty (" + std::to_string(candidates.size()) +
                       " objects); set allowEmpty on the target to allow it";
   } else if (!emptying && share > target.max_prune_share && !allowed) {
-    r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " +
-                      std::to_string(previous.entries.size()) + " objects exceeds maxPruneShare " +
-                      std::to_string(static_cast<int>(target.max_prune_share * 100)) +
+    r.prune_blocked = "pruning " + std::to_string(candidates.size()) + " of " + std::to_string(previous.entries.size()) +
+                      " objects exceeds maxPruneShare " + std::to_string(static_cast<int>(target.max_prune_share * 100)) +
                       "%; allow it once with POST /v1/targets/" + target.name + "/allow-prune";
   }
   if (!r.prune_blocked.empty()) {
@@ -425,12 +315,22 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
   }
   kube::Client& client = pool[0];
   for (const InventoryEntry* e : candidates) {
-    std::string what =
-        e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
+    std::string what = e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
     auto resource = discovery.resolve(client, e->api_version, e->kind);
     if (!resource) {
       r.errors.push_back("prune " + what + ": " + resource.error().message);
       carry(e);
+      continue;
+    }
+    // The inventory is in the cluster and could have been written by others: nothing outside
+    // the target's confinement is deleted, whatever it lists.
+    auto problem = resource->namespaced == e->namespace_.empty()
+                       ? std::optional<std::string>("the inventory's namespace does not fit the kind's scope")
+                       : policy::confinement_problem(confinement, manifest::group_of(e->api_version), e->kind,
+                                                     e->namespace_, e->name, resource->namespaced);
+    if (problem) {
+      r.warnings.push_back("kept " + what + ": not pruned, outside the confinement of target \"" + target.name +
+                           "\" (" + *problem + "); no longer in its inventory");
       continue;
     }
     std::string path = resource->object_path(e->namespace_, e->name);
@@ -442,35 +342,28 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     }
     if (live->status == 404) continue;  // already gone
     if (live->status != 200) {
-      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(live->status) + ": " +
-                         status_message(*live));
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(live->status) + ": " + status_message(*live));
       carry(e);
       continue;
     }
     auto doc = yaml::parse_json(live->body, yaml::Limits{256, 10'000'000, 10'000'000});
-    const yaml::Node* meta = doc && !doc->documents.empty() && doc->documents[0].root
-                                 ? doc->documents[0].root->get("metadata")
-                                 : nullptr;
+    const yaml::Node* meta = doc && !doc->documents.empty() && doc->documents[0].root ? doc->documents[0].root->get("metadata") : nullptr;
     std::string_view uid = meta ? meta->get_string("uid") : std::string_view{};
     const yaml::Node* annotations = meta ? meta->get("annotations") : nullptr;
     std::string_view owner = annotations ? annotations->get_string(k_owner_annotation) : std::string_view{};
     std::string_view policy = annotations ? annotations->get_string(k_prune_annotation) : std::string_view{};
-    std::string expected =
-        owner_value(target.name, manifest::group_of(e->api_version), e->kind, e->namespace_, e->name);
+    std::string expected = owner_value(target.name, manifest::group_of(e->api_version), e->kind, e->namespace_, e->name);
     if (policy == "disabled") {
       r.warnings.push_back("kept " + what + ": annotated portcullis.io/prune: disabled; no longer managed");
       continue;
     }
     if (owner != expected || uid.empty() || uid != e->uid) {
       // Recreated by someone else, or never ours: not touched, and no longer in the inventory.
-      r.warnings.push_back("kept " + what +
-                           ": the live object is not the one this target applied (ownership or UID differ)");
+      r.warnings.push_back("kept " + what + ": the live object is not the one this target applied (ownership or UID differ)");
       continue;
     }
-    std::string options =
-        "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
-        "\"preconditions\":{\"uid\":\"" +
-        util::json_escape(e->uid) + "\"}}";
+    std::string options = "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
+                          "\"preconditions\":{\"uid\":\"" + util::json_escape(e->uid) + "\"}}";
     auto del = client.request(kube::Client::Method::del, path, options);
     if (!del) {
       r.errors.push_back("prune " + what + ": " + del.error().message);
@@ -481,8 +374,7 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     } else if (del->status == 409) {
       r.warnings.push_back("kept " + what + ": its UID changed before the delete (precondition failed)");
     } else {
-      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(del->status) + ": " +
-                         status_message(*del));
+      r.errors.push_back("prune " + what + ": HTTP " + std::to_string(del->status) + ": " + status_message(*del));
       carry(e);
     }
   }
@@ -572,15 +464,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (known) {
       std::string_view prev_key = previous_read->tree;
       auto plus = prev_key.find('+');
-      std::string_view prev_selection =
-          plus == std::string_view::npos ? std::string_view() : prev_key.substr(plus + 1);
+      std::string_view prev_selection = plus == std::string_view::npos ? std::string_view() : prev_key.substr(plus + 1);
       if (prev_selection == selection->key()) prev_tree = git::Oid::from_hex(prev_key.substr(0, plus));
     }
     if (prev_tree && !previous_read->entries.empty()) {
       auto diffed = repo.diff(*prev_tree, *dir, "", [&](const git::Change& c) {
         changed.insert(c.path);
-        if (c.after &&
-            render::use_of(*selection, target.path, c.path, c.after->kind) == render::FileUse::objects)
+        if (c.after && render::use_of(*selection, target.path, c.path, c.after->kind) == render::FileUse::objects)
           files.push_back(FileRef{c.path, c.after->oid});
         return true;
       });
@@ -614,12 +504,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // resolve afterwards.
   std::vector<Work> work;
   work.reserve(rendered->objects.size());
-  for (auto& d : rendered->objects) work.push_back(Work{&d, {}, {}, {}, {}, {}, {}, false});
+  for (auto& d : rendered->objects) work.push_back(Work{&d, {}, {}, {}, {}, {}, {}});
   std::unordered_map<std::string, const InventoryEntry*> previous_by_key;
   for (const auto& e : previous.entries) previous_by_key[e.key()] = &e;
 
   std::mutex discovery_mutex;  // discovery uses `client`; bodies are built on several threads
-  // The object's resource, namespace and key.
+  // The object's resource, namespace and key; false (with the object's error) when it cannot
+  // be resolved or lies outside the target's confinement.
   auto resolve = [&](Work& w) -> bool {
     auto res = [&] {
       std::lock_guard lock(discovery_mutex);
@@ -630,9 +521,13 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       return false;
     }
     w.resource = *res;
-    w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_)
-                           : "";
+    w.ns = res->namespaced ? (w.desired->namespace_.empty() ? connection->namespace_ : w.desired->namespace_) : "";
     w.key = object_key(manifest::group_of(w.desired->api_version), w.desired->kind, w.ns, w.desired->name);
+    if (auto refusal = confinement_refusal(w)) {
+      w.error = std::move(*refusal);
+      w.refused = true;
+      return false;
+    }
     return true;
   };
   // The body that is applied: the object with its ownership marks, less what ignore rules
@@ -664,12 +559,19 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // would make the peak of a first sync.
   auto keep_state = [&](Work& w, std::string_view body) {
     w.state = std::make_shared<const DesiredState>(w.desired->api_version, w.desired->kind,
-                                                   std::string(manifest::group_of(w.desired->api_version)),
-                                                   w.ns, w.desired->name, w.desired->path, w.resource, body);
+                                                   std::string(manifest::group_of(w.desired->api_version)), w.ns,
+                                                   w.desired->name, w.desired->path, w.resource, body);
+  };
+  // Objects applied by another field manager (the one all targets shared before) are applied
+  // again, all of them, as this target's.
+  const bool manager_changed = !previous.entries.empty() && previous.field_manager != manager;
+  auto owned_before = [&](const Work& w) {
+    auto it = previous_by_key.find(w.key);
+    return it != previous_by_key.end() && !it->second->uid.empty();
   };
   auto needs_apply = [&](const Work& w) {
     auto it = previous_by_key.find(w.key);
-    return it == previous_by_key.end() || it->second->hash != w.desired->hash || it->second->uid.empty();
+    return manager_changed || !owned_before(w) || it->second->hash != w.desired->hash;
   };
   auto phase_of = [](const Work& w) {
     if (w.desired->kind == "Namespace" || w.desired->kind == "CustomResourceDefinition") return 0;
@@ -685,16 +587,18 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     keep_state(w, *body);
     if (needs_apply(w)) batch.push_back(&w);
   }
-  apply_all(batch);
+  util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+    Work& w = *batch[i];
+    guarded_apply(pool[t], w, w.state->body(), owned_before(w));
+    if (w.refused) w.state.reset();
+  });
   for (auto* w : batch)
     if (w->ok && w->desired->kind == "CustomResourceDefinition") {
-      if (!wait_established(w->desired->name))
-        r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
+      if (!wait_established(w->desired->name)) r.errors.push_back("CRD " + w->desired->name + " did not become Established within 30 s");
       if (auto d = yaml::parse_json(w->desired->body); d && !d->documents.empty() && d->documents[0].root)
         if (const yaml::Node* spec = d->documents[0].root->get("spec"); spec && spec->get("versions"))
           for (const yaml::Node* v : spec->get("versions")->items)
-            discovery.forget(std::string(spec->get_string("group")) + "/" +
-                             std::string(v->get_string("name")));
+            discovery.forget(std::string(spec->get_string("group")) + "/" + std::string(v->get_string("name")));
     }
   // Phase 1: cluster-scoped objects, then phase 2: namespaced ones. Their bodies are built by
   // the workers that apply them, each just before its request: the first request leaves as
@@ -710,13 +614,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       try {
         auto body = build(w);
         if (!body) return;
-        if (needs_apply(w)) {
-          auto a = apply_body(pool[t], w.resource, w.ns, w.desired->name, *body, what_of(w));
-          w.ok = a.ok;
-          w.uid = std::move(a.uid);
-          w.error = std::move(a.error);
-        }
-        keep_state(w, *body);
+        if (needs_apply(w)) guarded_apply(pool[t], w, *body, owned_before(w));
+        if (!w.refused) keep_state(w, *body);
       } catch (const std::exception& e) {
         w.error = what_of(w) + ": " + e.what();
       }
@@ -745,10 +644,12 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (w.ok) {
       ++r.applied;
       r.applied_objects.push_back(what_of(w));
-      next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name,
-                                            w.uid, w.desired->hash, w.desired->path});
+      if (w.adopted) r.adopted_objects.push_back(what_of(w));
+      next.entries.push_back(InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, w.uid,
+                                            w.desired->hash, w.desired->path});
     } else if (!w.error.empty()) {
       r.errors.push_back(w.error);
+      if (w.refused) ++r.refused;
       if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
     } else if (prev != previous_by_key.end()) {
       next.entries.push_back(*prev->second);  // unchanged, but maybe moved to another file
@@ -789,8 +690,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   }
   if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
   t0 = Clock::now();
-  if (auto stored = keep_inventory(client, std::move(next)); !stored)
-    r.errors.push_back(stored.error().message);
+  if (auto stored = keep_inventory(client, std::move(next)); !stored) r.errors.push_back(stored.error().message);
   r.inventory_time += since(t0);
   if (!r.errors.empty()) return finish(SyncState::failed);
   return finish(r.prune_blocked.empty() ? SyncState::synced : SyncState::out_of_sync);
@@ -821,7 +721,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   if (heals.empty()) return finish(SyncState::synced);
   util::parallel_for(heals.size(), pool.size(), [&](std::size_t t, std::size_t i) {
     const DesiredState& d = *heals[i].state;
-    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what());
+    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what(), d.api_version, d.kind);
   });
 
   std::unordered_map<std::string, std::string> uids;  // key -> new UID
@@ -840,8 +740,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   // inventory kept from the last sync tells, without a request.
   auto recreated = [&](const Inventory& inv) {
     for (const auto& e : inv.entries)
-      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid)
-        return true;
+      if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty() && it->second != e.uid) return true;
     return false;
   };
   if (inventory && !inventory->resource_version.empty() && !recreated(*inventory)) {
@@ -854,15 +753,14 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
     if (recreated(inv)) {
       for (auto& e : inv.entries)
         if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty()) e.uid = it->second;
-      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored)
-        r.errors.push_back(stored.error().message);
+      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored) r.errors.push_back(stored.error().message);
     }
   }
   return finish(r.errors.empty() ? SyncState::synced : SyncState::failed);
 }
 
-TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace)
-    : m_impl(std::make_unique<Impl>()) {
+TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace) : m_impl(std::make_unique<Impl>()) {
+  m_impl->manager = field_manager(target.name);
   m_impl->target = std::move(target);
   m_impl->inventory_namespace = std::move(inventory_namespace);
 }
@@ -893,9 +791,7 @@ SyncResult TargetSyncer::heal(const std::vector<std::string>& keys) {
   }
 }
 
-std::shared_ptr<const DesiredSet> TargetSyncer::desired() const {
-  return m_impl->desired_snapshot();
-}
+std::shared_ptr<const DesiredSet> TargetSyncer::desired() const { return m_impl->desired_snapshot(); }
 
 std::optional<kube::Connection> TargetSyncer::connection() const {
   std::lock_guard lock(m_impl->state_mutex);
@@ -912,8 +808,6 @@ void TargetSyncer::allow_next_prune() {
   m_impl->allow_prune_once = true;
 }
 
-const TargetConfig& TargetSyncer::config() const {
-  return m_impl->target;
-}
+const TargetConfig& TargetSyncer::config() const { return m_impl->target; }
 
 }  // namespace portcullis::daemon

@@ -15,6 +15,7 @@ namespace portcullis::daemon {
 struct Watch::Impl {
   kube::Connection connection;
   kube::Resource resource;
+  std::string ns;  // "" : all namespaces
   std::string selector;
   WatchCallback callback;
   std::atomic<bool> stopping{false};
@@ -51,7 +52,7 @@ struct Watch::Impl {
     std::string cont, version;
     callback(WatchEventType::list_begin, nullptr);
     do {
-      std::string path = resource.collection_path("") + "?limit=100&labelSelector=" + escape_query(selector) +
+      std::string path = resource.collection_path(ns) + "?limit=100&labelSelector=" + escape_query(selector) +
                          (cont.empty() ? "" : "&continue=" + escape_query(cont));
       auto res = client.get(path);
       if (!res || res->status != 200) {
@@ -114,7 +115,7 @@ struct Watch::Impl {
         }
       }
       // The server ends a watch after timeoutSeconds; a quiet watch is then resumed.
-      std::string path = resource.collection_path("") + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=45&labelSelector=" +
+      std::string path = resource.collection_path(ns) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=45&labelSelector=" +
                          escape_query(selector) + "&resourceVersion=" + escape_query(version);
       std::string buffer;
       bool gone = false;
@@ -161,10 +162,12 @@ struct Watch::Impl {
   }
 };
 
-Watch::Watch(kube::Connection connection, kube::Resource resource, std::string label_selector, WatchCallback callback)
+Watch::Watch(kube::Connection connection, kube::Resource resource, std::string ns, std::string label_selector,
+             WatchCallback callback)
     : m_impl(std::make_unique<Impl>()) {
   m_impl->connection = std::move(connection);
   m_impl->resource = std::move(resource);
+  m_impl->ns = std::move(ns);
   m_impl->selector = std::move(label_selector);
   m_impl->callback = std::move(callback);
   m_impl->thread = std::thread([impl = m_impl.get()] { impl->run(); });

@@ -1,5 +1,6 @@
 #pragma once
-// One list+watch of a resource in one cluster, narrowed by a label selector: lists (paged),
+// One list+watch of a resource in one cluster (in one namespace, or in all), narrowed by a
+// label selector: lists (paged),
 // then watches from the list's resourceVersion with bookmarks, resumes from the last version
 // after a disconnect (with backoff), and lists again after 410 Gone. Runs on its own thread
 // with its own connection.
@@ -22,7 +23,10 @@ using WatchCallback = std::function<void(WatchEventType, const yaml::Node* objec
 
 class Watch {
  public:
-  Watch(kube::Connection connection, kube::Resource resource, std::string label_selector, WatchCallback callback);
+  // `ns`: the namespace watched ("" : every namespace, or a cluster-scoped resource). A target's
+  // identity may list and watch only in its own namespaces.
+  Watch(kube::Connection connection, kube::Resource resource, std::string ns, std::string label_selector,
+        WatchCallback callback);
   ~Watch();  // stops and joins
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;

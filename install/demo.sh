@@ -5,7 +5,7 @@
 #     first run builds it from Debian's source package, about 10 minutes);
 #   - makes a Git server: a bare "config" repository with Portcullis' hooks, schemas imported
 #     from the cluster, dev, staging and prod environments;
-#   - starts portcullisd with least-privilege credentials (install/kubernetes/portcullisd-rbac.yaml);
+#   - starts portcullisd with least-privilege credentials (install/kubernetes/rbac-for-kinds.sh);
 #   - pushes: a valid push is validated and applied (kubectl shows it), a bad push is rejected
 #     with messages a person can act on, and `portcullis status` shows every target Synced.
 # Everything stays running in .demo/ for you to try; `install/demo.sh --stop` stops it.
@@ -113,8 +113,10 @@ git init -q --bare --initial-branch=main "$demo/server/config.git"
 
 say "Starting portcullisd with least-privilege credentials"
 note "The reconciler logs in as the user \"portcullisd\" ($demo/reconciler.kubeconfig), which may"
-note "only do what install/kubernetes/portcullisd-rbac.yaml grants:"
-show kubectl apply -f install/kubernetes/portcullisd-rbac.yaml
+note "only do what these roles grant (a real cluster gives each target an identity of its own:"
+note "install/kubernetes/portcullisd-rbac.yaml); each target writes only into its own namespace:"
+install/kubernetes/rbac-for-kinds.sh --user portcullisd v1/services apps/deployments >"$demo/rbac.yaml"
+show kubectl apply -f "$demo/rbac.yaml"
 # One kubeconfig context per environment, as if dev, staging and prod were three clusters (here
 # all three are the one local cluster).
 reconciler=$demo/reconciler.kubeconfig

@@ -67,8 +67,12 @@ util::Result<Event> parse_event(std::string_view json) {
   return e;
 }
 
-std::string sign(std::string_view secret, std::int64_t timestamp, std::string_view body) {
-  std::string message = std::to_string(timestamp) + "." + std::string(body);
+std::string sign(std::string_view secret, std::int64_t timestamp, const SignedRequest& request) {
+  std::string message = std::to_string(timestamp);
+  for (std::string_view part : {request.method, request.path, request.id, request.body}) {
+    message += '\n';
+    message += part;
+  }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -77,12 +81,15 @@ std::string sign(std::string_view secret, std::int64_t timestamp, std::string_vi
 }
 
 Rejection verify(std::string_view secret, std::string_view signature_header, std::string_view timestamp_header,
-                 std::string_view body, std::int64_t now, std::int64_t window_seconds) {
+                 const SignedRequest& request, std::int64_t now, std::int64_t window_seconds) {
   std::int64_t ts = 0;
   auto [ptr, ec] = std::from_chars(timestamp_header.data(), timestamp_header.data() + timestamp_header.size(), ts);
   if (ec != std::errc{} || ptr != timestamp_header.data() + timestamp_header.size() || !signature_header.starts_with("sha256="))
     return Rejection::malformed;
-  std::string expected = sign(secret, ts, body);
+  if (request.id.empty()) return Rejection::malformed;
+  for (std::string_view part : {request.method, request.path, request.id})
+    if (part.find('\n') != std::string_view::npos) return Rejection::malformed;
+  std::string expected = sign(secret, ts, request);
   if (expected.size() != signature_header.size() ||
       CRYPTO_memcmp(expected.data(), signature_header.data(), expected.size()) != 0)
     return Rejection::bad_signature;

@@ -31,11 +31,13 @@ util::Result<int> send(const Destination& d, std::string_view body, std::string_
   http->set_connection_timeout(ms / 1000, (ms % 1000) * 1000);
   http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
   http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
-  httplib::Headers headers{{std::string(k_signature_header), sign(d.secret, now, body)},
+  const std::string path = url->path.empty() ? "/" : url->path;
+  const std::string_view signed_path = std::string_view(path).substr(0, path.find('?'));
+  httplib::Headers headers{{std::string(k_signature_header), sign(d.secret, now, {"POST", signed_path, event_id, body})},
                            {std::string(k_timestamp_header), std::to_string(now)},
                            {std::string(k_event_id_header), std::string(event_id)},
                            {"User-Agent", "portcullis"}};
-  auto res = http->Post(url->path.empty() ? "/" : url->path, headers, std::string(body), "application/json");
+  auto res = http->Post(path, headers, std::string(body), "application/json");
   if (!res) return util::fail("POST " + d.url + " failed: " + httplib::to_string(res.error()));
   return res->status;
 }

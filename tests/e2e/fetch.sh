@@ -39,7 +39,11 @@ suite_teardown() {
 trap suite_teardown EXIT
 kube_start "$KDIR" || { echo "FATAL: kube-apiserver did not start"; exit 1; }
 export KUBECONFIG=$KDIR/kubeconfig
-kubectl apply -f "$ROOT/install/kubernetes/portcullisd-rbac.yaml" >/dev/null || { echo "FATAL: cannot apply RBAC"; exit 1; }
+# The reconciler's rights here: one identity (user portcullisd) for every target of every test,
+# in every namespace (a real cluster gives each target its own: install/kubernetes).
+"$ROOT/install/kubernetes/rbac-for-kinds.sh" --user portcullisd v1/services v1/serviceaccounts apps/deployments \
+  apps/statefulsets apps/daemonsets apiextensions.k8s.io/v1/customresourcedefinitions 2>/dev/null | kubectl apply -f - >/dev/null ||
+  { echo "FATAL: cannot apply RBAC"; exit 1; }
 ssh_git_start "$GDIR" || { echo "FATAL: sshd did not start"; exit 1; }
 http_git_start "$GDIR" || { echo "FATAL: nginx + git http-backend did not start"; exit 1; }
 GIT_USER=$(_gs_user)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end: the manifests of install/kubernetes/ (portcullisd in a cluster) pass the gate
 # against a schema store imported from a real kube-apiserver (tests/env/kube.sh), apply to it,
-# and give the reconciler's ServiceAccount exactly the rights it needs: `kubectl auth can-i`
-# for allowed and denied verbs, and a real portcullisd reconciling with the ServiceAccount's
-# own token. install/kubernetes/rbac-for-kinds.sh agrees with the shipped ClusterRole.
+# and give each target's ServiceAccount exactly the rights it needs in its own namespaces and
+# none elsewhere (the daemon's pod none at all): `kubectl auth can-i` for allowed and denied
+# verbs, and a real portcullisd reconciling with the target's own token.
+# install/kubernetes/rbac-for-kinds.sh prints what is shipped, and confines what it prints.
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=../env/kube.sh
 source "$ROOT/tests/env/kube.sh"
@@ -15,7 +16,9 @@ command -v jq >/dev/null || { echo "FATAL: jq is missing (install/deps.sh instal
 K8S=$ROOT/install/kubernetes
 GEN=$K8S/rbac-for-kinds.sh
 NS=portcullis-system
-SA=system:serviceaccount:$NS:portcullisd
+# The example target of the shipped manifests: prod, in namespace shop.
+SA=system:serviceaccount:$NS:portcullisd-prod
+POD_SA=system:serviceaccount:$NS:portcullisd
 
 KDIR=$SUITE_TMP/kube
 mkdir -p "$KDIR"
@@ -38,17 +41,30 @@ kubectl apply --server-side -f "$K8S/" >"$SUITE_TMP/apply.log" 2>&1 ||
   { echo "FATAL: kubectl apply --server-side -f install/kubernetes/ failed: $(cat "$SUITE_TMP/apply.log")"; exit 1; }
 # RBAC reaches the authorizer through its informers: wait until the binding is in effect.
 sa_can() { [[ $(kubectl auth can-i --as="$1" "${@:2}" 2>/dev/null) == yes ]]; }
-poll_until 20 sa_can "$SA" create deployments.apps -n default ||
-  { echo "FATAL: the ServiceAccount's ClusterRoleBinding never took effect"; exit 1; }
+poll_until 20 sa_can "$SA" create deployments.apps -n shop ||
+  { echo "FATAL: the target's RoleBinding never took effect"; exit 1; }
 
-# can_i YES|NO VERB RESOURCE [ARGS...]: `kubectl auth can-i` as the reconciler's ServiceAccount
-# (its answer on stdout; kubectl warns on stderr about -n with cluster-scoped resources).
+# can_i YES|NO VERB RESOURCE [ARGS...]: `kubectl auth can-i` as the target's ServiceAccount
+# ($AS: another) (its answer on stdout; kubectl warns on stderr about -n with cluster-scoped
+# resources).
 can_i() {
   local want=$1
   shift
   local got
-  got=$(kubectl auth can-i --as="$SA" "$@" 2>/dev/null)
-  [[ $got == "${want,,}" ]] || fail "can-i $* as the ServiceAccount: $got, expected ${want,,}"
+  got=$(kubectl auth can-i --as="${AS:-$SA}" "$@" 2>/dev/null)
+  [[ $got == "${want,,}" ]] || fail "can-i $* as ${AS:-$SA}: $got, expected ${want,,}"
+}
+
+# rbac_objects FILE...: the RBAC objects and ServiceAccounts of FILEs, one normalised JSON line each.
+rbac_objects() {
+  local f
+  for f in "$@"; do
+    kubectl create --dry-run=client -o json -f "$f" |
+      jq -c '(if .kind == "List" then .items[] else . end)
+             | select(.kind | IN("ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))
+             | {kind, name: .metadata.name, namespace: .metadata.namespace, labels: .metadata.labels,
+                rules: ((.rules // []) | map(.resources |= sort) | sort), roleRef, subjects}'
+  done | LC_ALL=C sort
 }
 
 # rule_triples FILE...: the ClusterRoles' rules as sorted "group resource verb" lines.
@@ -134,58 +150,80 @@ test_the_manifests_apply_idempotently_and_say_what_they_should() {
   run "$PORTCULLISD" --config "$cfg" --check-config
   expect_status 0
   grep -q '^listen: 0.0.0.0:9440$' "$cfg" || fail "the daemon does not listen on the pod's port 9440: $(grep listen "$cfg")"
+  grep -q 'readTokenFile: /etc/portcullis/secrets/read.token' "$cfg" || fail "off loopback without a read token: $(cat "$cfg")"
+  # The pod's own ServiceAccount has no token and no rights: each target's kubeconfig has them.
+  jq -e '.spec.template.spec.automountServiceAccountToken == false' <<<"$d" >/dev/null || fail "the pod mounts a token"
+  AS=$POD_SA can_i no get configmaps -n "$NS"
+  AS=$POD_SA can_i no create deployments.apps -n shop
+  AS=$POD_SA can_i no list namespaces
+  # The target's kubeconfig reaches the apiserver with its own token.
+  kubectl get configmap portcullisd-config -n "$NS" -o jsonpath='{.data.prod\.kubeconfig}' >"$SUITE_TMP/$CURRENT_TEST/prod.kubeconfig"
+  grep -q 'tokenFile: /etc/portcullis/targets/prod/token' "$SUITE_TMP/$CURRENT_TEST/prod.kubeconfig" ||
+    fail "target prod's kubeconfig: $(cat "$SUITE_TMP/$CURRENT_TEST/prod.kubeconfig")"
+  jq -e '.spec.template.spec.volumes[] | select(.secret.secretName == "portcullisd-prod-token")' <<<"$d" >/dev/null ||
+    fail "target prod's token is not mounted"
   local mount
   mount=$(jq -r '.spec.template.spec.containers[0].args[1]' <<<"$d")
   [[ $mount == /etc/portcullis/config/daemon.yaml ]] || fail "the container runs with --config $mount"
 }
 
-test_the_service_account_has_exactly_the_reconcilers_rights() {
+test_each_target_has_exactly_its_own_rights() {
   # Allowed: server-side apply (get, create, patch), prune (delete) and drift watches (list,
-  # watch) of the managed kinds, its namespace and the inventory ConfigMaps.
-  can_i yes create deployments.apps -n default
+  # watch) of the managed kinds in its namespace, and its inventory ConfigMaps.
+  can_i yes create deployments.apps -n shop
   can_i yes patch deployments.apps -n shop
   can_i yes delete statefulsets.apps -n shop
   can_i yes get services -n shop
+  can_i yes watch deployments.apps -n shop
+  can_i yes list configmaps -n shop
   can_i yes create configmaps -n "$NS"
+  can_i yes patch configmaps -n "$NS"
   can_i yes delete configmaps -n "$NS"
-  can_i yes create namespaces
-  can_i yes patch customresourcedefinitions.apiextensions.k8s.io
-  can_i yes watch deployments.apps -A
-  # Denied: secrets, RBAC and escalation, pods, deleting namespaces, verbs it never uses.
+  can_i yes list configmaps -n "$NS"
+  # Denied: other namespaces (kube-system too), anything cluster-wide, secrets, RBAC and
+  # escalation, pods, verbs it never uses.
+  can_i no create deployments.apps -n default
+  can_i no create configmaps -n kube-system
+  can_i no patch configmaps -n kube-public
+  can_i no watch deployments.apps -A
+  can_i no list configmaps -A
+  can_i no get secrets -n shop
   can_i no get secrets -n "$NS"
-  can_i no list secrets -A
+  can_i no create namespaces
+  can_i no patch namespaces
+  can_i no delete namespaces
   can_i no create clusterrolebindings.rbac.authorization.k8s.io
+  can_i no create rolebindings.rbac.authorization.k8s.io -n shop
   can_i no bind clusterroles.rbac.authorization.k8s.io
   can_i no escalate clusterroles.rbac.authorization.k8s.io
   can_i no impersonate users
-  can_i no create pods -n default
-  can_i no create pods --subresource=exec -n default
-  can_i no delete namespaces
-  can_i no update deployments.apps -n default
-  can_i no deletecollection deployments.apps -n default
-  can_i no list ingresses.networking.k8s.io -A
+  can_i no create pods -n shop
+  can_i no create pods --subresource=exec -n shop
+  can_i no update deployments.apps -n shop
+  can_i no deletecollection deployments.apps -n shop
+  can_i no create customresourcedefinitions.apiextensions.k8s.io
   can_i no create serviceaccounts --subresource=token -n "$NS"
 }
 
 test_portcullisd_reconciles_with_the_service_accounts_own_token() {
   local dir=$SUITE_TMP/$CURRENT_TEST token
-  # A real token of the ServiceAccount (TokenRequest API), not impersonation.
-  token=$(kubectl create token portcullisd -n "$NS" --duration=10m 2>&1) || { fail "kubectl create token failed: $token"; return; }
+  # A real token of the target's ServiceAccount (TokenRequest API), not impersonation.
+  token=$(kubectl create token portcullisd-prod -n "$NS" --duration=10m 2>&1) || { fail "kubectl create token failed: $token"; return; }
   kubectl config view --raw --minify -o json | jq --arg t "$token" '
     .users[0].user = {token: $t} | .users[0].name = "portcullisd-sa" | .contexts[0].context.user = "portcullisd-sa"' \
     >"$dir/kubeconfig"
   run kubectl --kubeconfig "$dir/kubeconfig" get secrets -n "$NS"
   expect_status 1
   expect_output "forbidden"
-  # An environment the shipped ClusterRole covers: a Namespace, a ConfigMap, a Deployment, a Service.
+  # An environment the shipped role covers, in the namespace the admin made: a ConfigMap, a
+  # Deployment, a Service.
   local server clone port url
   server=$(new_server server)
   clone=$(new_clone "$server")
-  put "$clone" environments/shop/namespace.yaml $'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n'
-  configmap settings shop | put "$clone" environments/shop/settings.yaml
+  configmap settings shop | put "$clone" environments/prod/settings.yaml
   deployment web registry.example.com/web:1.2.3 | sed 's/^  name: web$/  name: web\n  namespace: shop/' |
-    put "$clone" environments/shop/web.yaml
-  put "$clone" environments/shop/service.yaml $'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector: {app: web}\n  ports: [{port: 80, protocol: TCP}]\n'
+    put "$clone" environments/prod/web.yaml
+  put "$clone" environments/prod/service.yaml $'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector: {app: web}\n  ports: [{port: 80, protocol: TCP}]\n'
   commit "$clone"
   push "$clone" origin HEAD:main
   expect_accepted
@@ -197,7 +235,7 @@ stateDir: $dir/state
 pollInterval: 1s
 repository: {url: "file://$server", branch: main}
 targets:
-  - {name: shop, path: environments/shop, kubeconfig: $dir/kubeconfig, namespace: shop}
+  - {name: prod, path: environments/prod, kubeconfig: $dir/kubeconfig, namespace: shop}
 YAML
   "$PORTCULLISD" --config "$dir/daemon.yaml" >"$dir/daemon.log" 2>&1 &
   DAEMON_PID=$!
@@ -210,10 +248,14 @@ YAML
   kubectl get deployment web -n shop >/dev/null 2>&1 || fail "the Deployment was not applied"
   # Written before Synced is reported; polled all the same, since one kubectl call in a CI run
   # under load came back empty: the failure now shows what kubectl said.
-  poll_until 10 bash -c "kubectl get configmap portcullis-inventory-shop -n $NS -o name 2>/dev/null | grep -q ." ||
+  poll_until 10 bash -c "kubectl get configmap portcullis-inventory-prod -n $NS -o name 2>/dev/null | grep -q ." ||
     fail "no inventory ConfigMap in $NS: $(kubectl get configmaps -n "$NS" -o name 2>&1)"
+  # Drift watches run with the rights of its namespace alone: listed, never forbidden.
+  poll_until 20 grep -q '"msg":"watch listed","resource":"/apis/apps/v1/deployments","namespace":"shop"' "$dir/daemon.log" ||
+    fail "the Deployment watch did not list in shop: $(grep -i watch "$dir/daemon.log" | tail -3)"
+  grep -q 'watch: list failed' "$dir/daemon.log" && fail "a watch was refused: $(grep 'list failed' "$dir/daemon.log" | head -3)"
   # Prune, with delete rights only where the role grants them.
-  git -C "$clone" rm -q environments/shop/service.yaml
+  git -C "$clone" rm -q environments/prod/service.yaml
   commit "$clone"
   push "$clone" origin HEAD:main
   expect_accepted
@@ -228,11 +270,15 @@ YAML
 
 test_rbac_for_kinds_matches_the_shipped_role_and_grants_only_what_it_lists() {
   local dir=$SUITE_TMP/$CURRENT_TEST
-  # The shipped ClusterRole is what the generator prints for the kinds it lists.
+  # The shipped RBAC of target prod is what the generator prints for it.
+  "$GEN" --service-account prod --namespaces shop v1/services v1/serviceaccounts v1/configmaps apps/deployments \
+    apps/statefulsets apps/daemonsets >"$dir/prod.yaml" || fail "rbac-for-kinds.sh failed"
+  [[ $(rbac_objects "$dir/prod.yaml") == "$(rbac_objects "$K8S/portcullisd-rbac.yaml")" ]] ||
+    fail "generated and shipped RBAC differ:"$'\n'"$(diff <(rbac_objects "$dir/prod.yaml") <(rbac_objects "$K8S/portcullisd-rbac.yaml"))"
+  # Without --namespaces: one ClusterRole, as before.
   "$GEN" v1/services v1/serviceaccounts apps/deployments apps/statefulsets apps/daemonsets \
     apiextensions.k8s.io/v1/customresourcedefinitions >"$dir/role.yaml" || fail "rbac-for-kinds.sh failed"
-  [[ $(rule_triples "$dir/role.yaml") == "$(rule_triples "$K8S/portcullisd-rbac.yaml")" ]] ||
-    fail "generated and shipped rules differ:"$'\n'"$(diff <(rule_triples "$dir/role.yaml") <(rule_triples "$K8S/portcullisd-rbac.yaml"))"
+  [[ $(rule_triples "$dir/role.yaml" | wc -l) -gt 20 ]] || fail "the ClusterRole: $(cat "$dir/role.yaml")"
   # A role for two kinds, bound to a ServiceAccount of its own.
   "$GEN" --name portcullis:e2e apps/deployments v1/configmaps >"$dir/e2e-role.yaml"
   run kubectl apply --server-side -f "$dir/e2e-role.yaml"
@@ -271,11 +317,37 @@ test_rbac_for_kinds_matches_the_shipped_role_and_grants_only_what_it_lists() {
   expect_output "resources: [networkpolicies]"
   expect_output "kind NetworkPolicy taken as resource networkpolicies"
   local bad
-  for bad in "apps" "apps/v1/x/deployments" "Apps!/deployments" "apps/v1/Deploy-ment" "--bogus"; do
-    STDOUT=$("$GEN" "$bad" 2>/dev/null)
+  for bad in "apps" "apps/v1/x/deployments" "Apps!/deployments" "apps/v1/Deploy-ment" "--bogus" \
+    "--namespaces=team-*" "--namespaces=a,portcullis-system" "--namespaces=Shop" "--cluster=v1/namespaces" \
+    "--service-account=gen" "--token-secret" "--user=u --service-account=gen --namespaces=a"; do
+    # shellcheck disable=SC2086
+    STDOUT=$("$GEN" $bad v1/configmaps 2>/dev/null)
     STATUS=$?
     ((STATUS == 2)) || fail "rbac-for-kinds.sh $bad exited $STATUS, expected 2"
     [[ -z $STDOUT ]] || fail "rbac-for-kinds.sh $bad printed: $STDOUT"
+  done
+}
+
+test_rbac_for_kinds_confines_a_target_to_its_namespaces() {
+  local as=system:serviceaccount:$NS:portcullisd-confined
+  kubectl create namespace team-a >/dev/null && kubectl create namespace team-b >/dev/null && kubectl create namespace team-c >/dev/null ||
+    { fail "cannot make the namespaces"; return; }
+  run bash -c "\"$GEN\" --service-account confined --namespaces team-a,team-b --cluster v1/namespaces \
+    --cluster apiextensions.k8s.io/customresourcedefinitions apps/deployments v1/configmaps | kubectl apply -f -"
+  expect_status 0
+  poll_until 20 sa_can "$as" create deployments.apps -n team-b || { fail "the generated bindings never took effect"; return; }
+  local yes no
+  for yes in "create deployments.apps -n team-a" "delete configmaps -n team-b" "watch deployments.apps -n team-a" \
+    "patch namespaces/team-a" "get namespaces/team-b" "list namespaces" "create customresourcedefinitions.apiextensions.k8s.io" \
+    "patch configmaps -n $NS"; do
+    # shellcheck disable=SC2086
+    [[ $(kubectl auth can-i --as="$as" $yes 2>/dev/null) == yes ]] || fail "confined target: cannot $yes"
+  done
+  for no in "create deployments.apps -n team-c" "create configmaps -n default" "create configmaps -n kube-system" \
+    "list deployments.apps -A" "patch namespaces/team-c" "delete namespaces/kube-system" "get secrets -n team-a" \
+    "create statefulsets.apps -n team-a" "create clusterrolebindings.rbac.authorization.k8s.io" "watch configmaps -n $NS"; do
+    # shellcheck disable=SC2086
+    [[ $(kubectl auth can-i --as="$as" $no 2>/dev/null) == no ]] || fail "confined target: can $no"
   done
 }
 

@@ -80,7 +80,8 @@ test_an_inventory_changed_out_of_band_is_read_again() {
 }
 
 test_a_crd_and_its_custom_resources_in_one_push() {
-  setup_target crds
+  # A cluster-scoped kind beyond Namespaces: the target must list it.
+  TARGET_EXTRA="clusterKinds: [Namespace, apiextensions.k8s.io/CustomResourceDefinition]" setup_target crds
   # The reconciler's RBAC, extended for the custom kind (as a user would for their CRDs).
   kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -192,6 +193,46 @@ test_kill_9_mid_sync_then_restart_converges() {
   kubectl get configmap bystander -n crash >/dev/null 2>&1 || fail "an unmanaged object was deleted"
 }
 
+# The upgrade from a daemon that applied every target as field manager "portcullis": the
+# first sync applies everything as portcullis-TARGET and releases the old entry, so that a
+# field Git no longer declares goes (the old entry would otherwise keep it for ever).
+test_an_upgrade_from_the_shared_field_manager_releases_its_fields() {
+  setup_target upgrade
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  kept: "1"\n  dropped: "2"\n' |
+    put "$CLONE" environments/upgrade/settings.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  kill -TERM "$DAEMON_PID"
+  poll_until 10 bash -c "! kill -0 $DAEMON_PID 2>/dev/null" || fail "portcullisd did not stop"
+  # As the older daemon left it: its fields held by "portcullis" alone, an inventory naming no
+  # field manager.
+  kubectl get configmap settings -n upgrade -o json | jq '{apiVersion, kind, metadata: (.metadata | {name, namespace, labels, annotations}), data}' |
+    kubectl apply --server-side --force-conflicts --field-manager=portcullis -f - >/dev/null || fail "cannot apply as portcullis"
+  local only_old
+  only_old=$(kubectl get configmap settings -n upgrade -o json --show-managed-fields |
+    jq -c '{metadata: {managedFields: [.metadata.managedFields[] | select(.manager == "portcullis")]}}')
+  kubectl patch configmap settings -n upgrade --type merge -p "$only_old" >/dev/null || fail "cannot rewrite managedFields"
+  [[ $(kubectl get configmap settings -n upgrade -o json --show-managed-fields | jq -r '[.metadata.managedFields[].manager] | join(",")') == portcullis ]] ||
+    fail "the old state is not as an older daemon left it: $(kubectl get configmap settings -n upgrade -o json --show-managed-fields | jq -c .metadata.managedFields)"
+  kubectl patch configmap portcullis-inventory-upgrade -n portcullis-system --type json \
+    -p '[{"op": "remove", "path": "/data/fieldManager"}]' >/dev/null || fail "cannot make the inventory an old one"
+  # Git drops a key; the upgraded daemon starts.
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  kept: "1"\n' | put "$CLONE" environments/upgrade/settings.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  local live
+  live=$(kubectl get configmap settings -n upgrade -o json --show-managed-fields)
+  [[ $(jq -c .data <<<"$live") == '{"kept":"1"}' ]] || fail "the dropped key stayed: $(jq -c .data <<<"$live")"
+  [[ $(jq -r '[.metadata.managedFields[] | select(.operation == "Apply") | .manager] | join(",")' <<<"$live") == portcullis-upgrade ]] ||
+    fail "managers after the upgrade: $(jq -c '[.metadata.managedFields[] | {manager, operation}]' <<<"$live")"
+  [[ $(kubectl get configmap portcullis-inventory-upgrade -n portcullis-system -o jsonpath='{.data.fieldManager}') == portcullis-upgrade ]] ||
+    fail "the inventory does not record the manager"
+}
+
 # A ConfigMap holds 1 MiB: the inventory of 8,000 objects (~140 bytes each) continues in a
 # shard ConfigMap, which a restarted daemon reads back to prune by.
 test_an_inventory_beyond_one_configmap_spans_shards() {
@@ -287,7 +328,7 @@ test_bad_notifications_are_refused_and_counted() {
   post_signed /v1/events "${body/e2e-event-1/e2e-event-2}" $((now - 600))
   [[ $STATUS == 401 ]] || fail "a stale event answered $STATUS"
   STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Portcullis-Signature: sha256=$(printf '0%.0s' {1..64})" \
-    -H "X-Portcullis-Timestamp: $now" --data-binary "$body" "$DAEMON_URL/v1/events")
+    -H "X-Portcullis-Timestamp: $now" -H "X-Portcullis-Event-Id: e2e-event-1" --data-binary "$body" "$DAEMON_URL/v1/events")
   [[ $STATUS == 401 ]] || fail "a wrong signature answered $STATUS"
   STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$body" "$DAEMON_URL/v1/events")
   [[ $STATUS == 400 ]] || fail "an unsigned event answered $STATUS"

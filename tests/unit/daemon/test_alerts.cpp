@@ -18,6 +18,7 @@
 #include "tests/unit/support/process.hpp"
 #include "tests/unit/support/receiver.hpp"
 #include "tests/unit/support/tempdir.hpp"
+#include "tests/unit/support/tls.hpp"
 
 using namespace portcullis;
 using namespace portcullis::daemon;
@@ -124,19 +125,6 @@ class ClosedPort {
   int m_port = 0;
 };
 
-// A self-signed certificate for IP 127.0.0.1 (no DNS name), made by the openssl tool.
-test::TlsFiles self_signed(const test::TempDir& tmp, const std::string& name) {
-  test::TlsFiles files{tmp / (name + ".crt"), tmp / (name + ".key")};
-  auto r = test::run_process(
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-       "-days", "2", "-subj", "/CN=portcullis-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
-       files.key.string(), "-out", files.cert.string()},
-      tmp.path());
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-  return files;
-}
-
 }  // namespace
 
 TEST_CASE("alert kinds have names, and conditions are told from one-off events", "[alerts]") {
@@ -241,11 +229,16 @@ TEST_CASE("payloads of the webhook, Slack and PagerDuty providers, field by fiel
       const auto& q = requests[i];
       CHECK(q.header(std::string(notify::k_event_id_header)) == b["id"]);
       CHECK(q.header(std::string(notify::k_timestamp_header)) == std::to_string(clock.unix_seconds()));
+      const std::string id = q.header(std::string(notify::k_event_id_header));
       CHECK(notify::verify("s3cret", q.header(std::string(notify::k_signature_header)),
-                           q.header(std::string(notify::k_timestamp_header)), q.body,
+                           q.header(std::string(notify::k_timestamp_header)), {"POST", q.path, id, q.body},
                            clock.unix_seconds()) == notify::Rejection::none);
       CHECK(notify::verify("other", q.header(std::string(notify::k_signature_header)),
-                           q.header(std::string(notify::k_timestamp_header)), q.body,
+                           q.header(std::string(notify::k_timestamp_header)), {"POST", q.path, id, q.body},
+                           clock.unix_seconds()) == notify::Rejection::bad_signature);
+      // Bound to the path: the same request for another endpoint does not verify.
+      CHECK(notify::verify("s3cret", q.header(std::string(notify::k_signature_header)),
+                           q.header(std::string(notify::k_timestamp_header)), {"POST", "/other", id, q.body},
                            clock.unix_seconds()) == notify::Rejection::bad_signature);
     }
     CHECK(ids.size() == 3);
@@ -521,7 +514,8 @@ TEST_CASE("5xx and 429 are retried with backoff until delivered", "[alerts]") {
           r[0].header(std::string(notify::k_event_id_header)));
     CHECK(r[1].header(std::string(notify::k_timestamp_header)) == std::to_string(clock.unix_seconds()));
     CHECK(notify::verify("s3cret", r[1].header(std::string(notify::k_signature_header)),
-                         r[1].header(std::string(notify::k_timestamp_header)), r[1].body,
+                         r[1].header(std::string(notify::k_timestamp_header)),
+                         {"POST", r[1].path, r[1].header(std::string(notify::k_event_id_header)), r[1].body},
                          clock.unix_seconds()) == notify::Rejection::none);
     CHECK(metric(metrics, "portcullis_alerts_sent_total", sent("hook", "syncFailed", "ok")) == 1);
     CHECK(metric(metrics, "portcullis_alerts_sent_total", sent("hook", "syncFailed", "failed")) == 0);
@@ -639,8 +633,8 @@ TEST_CASE("the destructor delivers what is queued", "[alerts]") {
 
 TEST_CASE("https: the server certificate is verified, against caFile when given", "[alerts]") {
   test::TempDir tmp;
-  auto served = self_signed(tmp, "served");
-  auto other = self_signed(tmp, "other");
+  auto served = test::self_signed(tmp, "served");
+  auto other = test::self_signed(tmp, "other");
   auto not_pem = tmp.write("not.pem", "not a certificate\n");
   test::Receiver receiver(served);
   struct Case {

@@ -24,6 +24,11 @@ tls:
   certFile: tls/cert.pem
   keyFile: /etc/ssl/private/portcullisd.key
 secretFile: secrets/notify
+api:
+  readTokenFile: secrets/read-token
+  requestTimeout: 2500ms
+  maxConnections: 32
+  maxConnectionsPerClient: 4
 stateDir: state
 auditLog: /var/log/portcullisd/audit.jsonl
 pollInterval: 1m30s
@@ -53,6 +58,9 @@ targets:
   ignore:
   - {group: apps, kind: Deployment, name: "web-*", namespace: shop, jsonPointers: [/spec/replicas, /metadata/annotations/a~1b]}
   - jsonPointers: [/data]
+  namespaces: [shop, "shop-*", kube-system]
+  clusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, apiextensions.k8s.io/CustomResourceDefinition]
+  adopt: true
 - name: dev
   path: environments/dev
   maxPruneShare: 1
@@ -92,6 +100,10 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(c.tls_cert == k_base / "tls/cert.pem");
   CHECK(c.tls_key == "/etc/ssl/private/portcullisd.key");
   CHECK(c.secret_file == k_base / "secrets/notify");
+  CHECK(c.api.read_token_file == k_base / "secrets/read-token");
+  CHECK(c.api.request_timeout == std::chrono::milliseconds(2500));
+  CHECK(c.api.max_connections == 32);
+  CHECK(c.api.max_connections_per_client == 4);
   CHECK(c.state_dir == k_base / "state");
   CHECK(c.audit_log == "/var/log/portcullisd/audit.jsonl");
   CHECK(c.audit_path() == "/var/log/portcullisd/audit.jsonl");
@@ -129,6 +141,10 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(prod.ignore[0].pointers == std::vector<std::string>{"/spec/replicas", "/metadata/annotations/a~1b"});
   CHECK(prod.ignore[1].kind.empty());
   CHECK(prod.ignore[1].pointers == std::vector<std::string>{"/data"});
+  CHECK(prod.namespaces == std::vector<std::string>{"shop", "shop-*", "kube-system"});
+  CHECK(prod.cluster_kinds == std::vector<std::string>{"Namespace", "rbac.authorization.k8s.io/ClusterRole",
+                                                       "apiextensions.k8s.io/CustomResourceDefinition"});
+  CHECK(prod.adopt);
 
   CHECK(c.alerts.out_of_sync_after == std::chrono::minutes(5));
   CHECK(c.alerts.repeat_interval == std::chrono::minutes(30));
@@ -155,6 +171,9 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(dev.self_heal);
   CHECK_FALSE(dev.detect_only);
   CHECK(dev.ignore.empty());
+  CHECK_FALSE(dev.namespaces);  // its own namespace only
+  CHECK(dev.cluster_kinds == std::vector<std::string>{"Namespace"});
+  CHECK_FALSE(dev.adopt);
 }
 
 TEST_CASE("the full example covers every key of the daemon schema", "[config]") {
@@ -176,6 +195,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
   const Level levels[] = {
       {"top level", s.get("properties"), {&e}},
       {"tls", s.at({"properties", "tls", "properties"}), {e.get("tls")}},
+      {"api", s.at({"properties", "api", "properties"}), {e.get("api")}},
       {"repository", s.at({"properties", "repository", "properties"}), {e.get("repository")}},
       {"targets[]", s.at({"properties", "targets", "items", "properties"}), {targets->items[0]}},
       {"targets[].ignore[]", s.at({"properties", "targets", "items", "properties", "ignore", "items", "properties"}),
@@ -196,7 +216,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 49);
+  CHECK(keys == 57);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
@@ -230,6 +250,28 @@ TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
   CHECK(t.max_prune_share == 0.5);
   CHECK(t.force_conflicts);
   CHECK(t.concurrency == 16);
+  CHECK_FALSE(t.namespaces);
+  CHECK(t.cluster_kinds == std::vector<std::string>{"Namespace"});
+  CHECK_FALSE(t.adopt);
+  CHECK(c.api.read_token_file.empty());
+  CHECK(c.api.request_timeout == std::chrono::seconds(10));
+  CHECK(c.api.max_connections == 64);
+  CHECK(c.api.max_connections_per_client == 16);
+}
+
+TEST_CASE("only a loopback listen address may leave the read endpoints without a token", "[config]") {
+  const std::string rest = "repository: {url: 'file:///r'}\ntargets: [{name: prod, path: a}]\n";
+  for (const char* host : {"127.0.0.1", "127.0.0.53", "localhost"}) {
+    INFO(host);
+    CHECK(parse_config("listen: " + std::string(host) + ":9440\n" + rest, "d.yaml", k_base));
+  }
+  for (const char* host : {"0.0.0.0", "10.0.0.5", "portcullisd.example"}) {
+    INFO(host);
+    auto c = parse_config("listen: " + std::string(host) + ":9440\n" + rest, "d.yaml", k_base);
+    REQUIRE_FALSE(c);
+    CHECK_THAT(c.error().message, Catch::Contains("not a loopback address: set api.readTokenFile"));
+    CHECK(parse_config("listen: " + std::string(host) + ":9440\napi: {readTokenFile: t}\n" + rest, "d.yaml", k_base));
+  }
 }
 
 TEST_CASE("stateDir without auditLog puts the audit log in the state directory", "[config]") {
@@ -348,6 +390,24 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
       {"inventoryNamespace not a DNS label", ok_repo + ok_targets + "inventoryNamespace: Portcullis\n", 3,
        "inventoryNamespace"},
       {"tls without keyFile", ok_repo + ok_targets + "tls:\n  certFile: c.pem\n", 4, "keyFile"},
+      {"namespaces naming the inventory namespace",
+       ok_repo + "targets:\n- name: prod\n  path: a\n  namespaces: [shop, portcullis-system]\n", 5,
+       "the inventory namespace"},
+      {"namespaces naming a changed inventory namespace",
+       ok_repo + "inventoryNamespace: gitops\ntargets:\n- {name: prod, path: a, namespaces: [gitops]}\n", 4,
+       "the inventory namespace"},
+      {"a target namespace that is the inventory namespace",
+       ok_repo + "targets:\n- {name: prod, path: a, namespace: portcullis-system}\n", 3, "the inventory namespace"},
+      {"namespaces with capitals", ok_repo + "targets:\n- {name: prod, path: a, namespaces: [Shop]}\n", 3,
+       "namespaces"},
+      {"namespaces with a slash", ok_repo + "targets:\n- {name: prod, path: a, namespaces: [a/b]}\n", 3, "namespaces"},
+      {"clusterKinds in lower case", ok_repo + "targets:\n- {name: prod, path: a, clusterKinds: [namespace]}\n", 3,
+       "clusterKinds"},
+      {"clusterKinds with a version", ok_repo + "targets:\n- {name: prod, path: a, clusterKinds: [rbac.authorization.k8s.io/v1/ClusterRole]}\n",
+       3, "clusterKinds"},
+      {"adopt as a string", ok_repo + "targets:\n- {name: prod, path: a, adopt: 'yes'}\n", 3, "adopt"},
+      {"requestTimeout below 100ms", ok_repo + ok_targets + "api: {requestTimeout: 50ms}\n", 3, "requestTimeout"},
+      {"maxConnections of 1", ok_repo + ok_targets + "api: {maxConnections: 1}\n", 3, "maxConnections"},
       {"prune as a string", ok_repo + "targets:\n- {name: prod, path: a, prune: 'false'}\n", 3, "prune"},
       {"root is a list", "- repository\n- targets\n", 1, "object"},
       {"empty file", "", 1, "one YAML document"},

@@ -18,6 +18,7 @@
 #include "daemon/inventory.hpp"
 #include "daemon/render.hpp"
 #include "daemon/sync.hpp"
+#include "shared/kube/client.hpp"
 #include "shared/yaml/emit.hpp"
 #include "shared/yaml/parse.hpp"
 #include "tests/unit/support/git_fixture.hpp"
@@ -242,6 +243,7 @@ struct Request {
   std::string query;
   std::string content_type;
   std::string body;
+  std::string accept;
 };
 
 class FakeApiserver {
@@ -293,13 +295,21 @@ class FakeApiserver {
     auto it = m_objects.find(path);
     return it == m_objects.end() ? std::nullopt : std::optional<json>(it->second);
   }
+  // Stores `object` at `path` as a write by someone else would: with a new resourceVersion.
   void put(const std::string& path, json object) {
     std::lock_guard lock(m_mutex);
+    if (object.contains("metadata")) object["metadata"]["resourceVersion"] = std::to_string(++m_versions);
     m_objects[path] = std::move(object);
   }
   void erase(const std::string& path) {
     std::lock_guard lock(m_mutex);
     m_objects.erase(path);
+  }
+  // After the next GET of `path`, the object changes (a new resourceVersion): what a writer
+  // racing the syncer between its read and its apply does.
+  void change_after_get(const std::string& path) {
+    std::lock_guard lock(m_mutex);
+    m_change_after_get.insert(path);
   }
   // Answers the next `times` requests `method` `path` with `status` (a Status object).
   void fail(const std::string& method, const std::string& path, int status, int times = 1000) {
@@ -350,7 +360,7 @@ class FakeApiserver {
 
   void handle(const httplib::Request& q, httplib::Response& a) {
     std::lock_guard lock(m_mutex);
-    Request r{q.method, q.path, {}, q.get_header_value("Content-Type"), q.body};
+    Request r{q.method, q.path, {}, q.get_header_value("Content-Type"), q.body, q.get_header_value("Accept")};
     auto qm = q.target.find('?');
     if (qm != std::string::npos) r.query = q.target.substr(qm + 1);
     m_requests.push_back(r);
@@ -393,6 +403,7 @@ class FakeApiserver {
       auto it = m_objects.find(q.path);
       if (it == m_objects.end()) return reply(404, status(404, q.path + " not found"));
       json o = it->second;
+      if (m_change_after_get.erase(q.path)) it->second["metadata"]["resourceVersion"] = std::to_string(++m_versions);
       if (o.value("kind", "") == "CustomResourceDefinition")
         o["status"] = {{"conditions", {{{"type", "Established"}, {"status", "True"}}}}};
       return reply(200, o);
@@ -409,8 +420,27 @@ class FakeApiserver {
                          status(422, "metadata.labels: Invalid value: must be no more than 63 characters"));
       auto it = m_objects.find(q.path);
       bool created = it == m_objects.end();
-      o["metadata"]["uid"] =
-          created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
+      // A resourceVersion in the applied object is a precondition, as on the apiserver.
+      if (std::string rv = o["metadata"].value("resourceVersion", ""); !rv.empty() && !created &&
+          rv != it->second["metadata"].value("resourceVersion", ""))
+        return reply(409, status(409, "Operation cannot be fulfilled: the object has been modified"));
+      // Field managers: one Apply entry per manager; an apply of nothing but the identity
+      // releases the manager's entry (its fields are not modelled).
+      std::string manager = q.get_param_value("fieldManager");
+      json managers = created ? json::array() : it->second["metadata"].value("managedFields", json::array());
+      json kept = json::array();
+      for (const auto& m : managers)
+        if (m.value("manager", "") != manager) kept.push_back(m);
+      bool nothing = o.size() == 3 && o["metadata"].size() <= 2;
+      if (!nothing) kept.push_back({{"manager", manager}, {"operation", "Apply"}});
+      if (nothing && !created) {
+        json old = it->second;
+        old["metadata"]["managedFields"] = kept;
+        o = old;
+      }
+      o["metadata"]["managedFields"] = kept;
+      o["metadata"]["uid"] = created ? json("uid-" + std::to_string(++m_uids)) : it->second["metadata"]["uid"];
+      o["metadata"]["resourceVersion"] = std::to_string(++m_versions);
       m_objects[q.path] = o;
       return reply(created ? 201 : 200, o);
     }
@@ -435,7 +465,9 @@ class FakeApiserver {
   std::vector<Request> m_requests;
   std::map<std::string, json> m_objects;
   std::map<std::string, std::pair<int, int>> m_failures;
+  std::set<std::string> m_change_after_get;
   int m_uids = 0;
+  int m_versions = 100;
 };
 
 const std::string k_inventory = "/api/v1/namespaces/portcullis-system/configmaps/portcullis-inventory-prod";
@@ -468,6 +500,10 @@ struct Harness {
     config.path = "env";
     config.kubeconfig = api.kubeconfig(tmp);
     config.concurrency = 3;
+    // Wide confinement: the tests of confinement narrow it.
+    config.namespaces = std::vector<std::string>{"*"};
+    config.cluster_kinds = {"Namespace", "apiextensions.k8s.io/CustomResourceDefinition",
+                            "rbac.authorization.k8s.io/ClusterRole"};
   }
 
   // Syncs `items` as a commit (on top of nothing: every commit stands alone).
@@ -589,6 +625,18 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
 
   auto log = h.api.requests();
   auto at = [&](const std::string& method, const std::string& path) { return index_of(log, method, path); };
+  // Objects new to the target: who owns them is read first (metadata only), before the apply.
+  for (const auto& p : {ns, crd, role, cm, deploy, widget}) {
+    INFO(p);
+    std::size_t read = at("GET", p);
+    CHECK(log[read].accept == kube::Client::k_accept_metadata);
+    CHECK(read < at("PATCH", p));
+  }
+  // Reads of whole objects: waiting for the CRD to be Established.
+  std::vector<Request> whole;
+  for (const auto& q : log)
+    if (q.method != "GET" || q.accept != kube::Client::k_accept_metadata) whole.push_back(q);
+  log = whole;
   // Phase 0: the Namespace and the CRD, then the CRD is waited for (Established).
   CHECK(at("PATCH", ns) < at("GET", crd));
   CHECK(at("PATCH", crd) < at("GET", crd));
@@ -608,11 +656,11 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
   CHECK_THAT(log.back().query, Catch::Contains("inventory-shard"));
   CHECK(h.deleted().empty());
 
-  // Every apply is a forced server-side apply by the field manager "portcullis".
+  // Every apply is a forced server-side apply by the target's field manager.
   for (const auto& q : h.requests("PATCH")) {
     INFO(q.path);
     CHECK(q.content_type == "application/apply-patch+yaml");
-    CHECK(q.query == "fieldManager=portcullis&force=true");
+    CHECK(q.query == "fieldManager=portcullis-prod&force=true");
   }
 
   // Bodies carry the ownership marks; namespaced objects without a namespace get the context's.
@@ -677,7 +725,7 @@ TEST_CASE("a target's namespace overrides the context's; forceConflicts: false a
   CHECK(r.state == SyncState::synced);
   CHECK(h.applied() == std::vector<std::string>{cm_path("a", "override")});
   for (const auto& q : h.requests("PATCH"))
-    if (q.path != k_inventory) CHECK(q.query == "fieldManager=portcullis");
+    if (q.path != k_inventory) CHECK(q.query == "fieldManager=portcullis-prod");
 }
 
 TEST_CASE("unchanged trees and unchanged objects are not applied again", "[sync][apiserver]") {
@@ -1267,6 +1315,7 @@ TEST_CASE("shards a failed store left are deleted by the next store; long target
   TargetConfig long_config = h.config;
   long_config.name = std::string(63, 'x');
   long_config.path = "env";
+  long_config.namespace_ = "elsewhere";  // its own objects: prod's are not another target's to take
   TargetSyncer long_syncer(long_config, "portcullis-system");
   long_syncer.set_inventory_shard_bytes(250);
   SyncResult l = h.sync(long_syncer, configmaps(ten));
@@ -1276,4 +1325,282 @@ TEST_CASE("shards a failed store left are deleted by the next store; long target
                                 long_config.name);
   REQUIRE(long_head);
   CHECK((*long_head)["data"].value("shards", "") == "4");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confinement and ownership: what a target may write, decided before the apply.
+
+namespace {
+
+json live_configmap(const std::string& name, const std::string& ns, json labels = json::object(),
+                    json annotations = json::object()) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata",
+           {{"name", name}, {"namespace", ns}, {"uid", "uid-live-" + name}, {"resourceVersion", "7"},
+            {"labels", labels}, {"annotations", annotations}}},
+          {"data", {{"made", "by hand"}}}};
+}
+
+std::string configmap_in(const std::string& name, const std::string& ns) {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: " + ns + "}\ndata: {v: '1'}\n";
+}
+
+bool any_contains(const std::vector<std::string>& texts, const std::string& piece) {
+  return std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.find(piece) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST_CASE("a target writes only what its confinement and the live object's ownership allow", "[sync][apiserver][confinement]") {
+  using Namespaces = std::optional<std::vector<std::string>>;
+  const std::vector<std::string> k_default_kinds{"Namespace"};
+  struct Case {
+    const char* name;
+    Namespaces namespaces;
+    std::vector<std::string> cluster_kinds;
+    bool adopt;
+    std::string manifest;
+    std::optional<json> live;  // at `path` before the sync
+    std::string path;
+    const char* refusal;  // a piece of the error; nullptr: applied
+  };
+  const std::string k_role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: pwn}\n";
+  const std::string k_role_path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/pwn";
+  const json ours_label = {{"portcullis.io/target", "prod"}};
+  const Case cases[] = {
+      // Namespaces: by default only the target's own (here the context's, "team").
+      {"no namespace written: the context's", std::nullopt, k_default_kinds, false, configmap("a"), std::nullopt,
+       cm_path("a"), nullptr},
+      {"another namespace", std::nullopt, k_default_kinds, false, configmap_in("a", "prod"), std::nullopt,
+       cm_path("a", "prod"), "namespace \"prod\" is not among the allowed namespaces (team)"},
+      {"a namespace its globs allow", Namespaces{{"dev", "dev-*"}}, k_default_kinds, false, configmap_in("a", "dev-x"),
+       std::nullopt, cm_path("a", "dev-x"), nullptr},
+      {"a namespace its globs do not allow", Namespaces{{"dev", "dev-*"}}, k_default_kinds, false,
+       configmap_in("a", "team"), std::nullopt, cm_path("a", "team"), "add it to `namespaces`"},
+      {"kube-system through a glob", Namespaces{{"*"}}, k_default_kinds, false, configmap_in("a", "kube-system"),
+       std::nullopt, cm_path("a", "kube-system"), "is reserved"},
+      {"kube-public through a glob", Namespaces{{"kube-*"}}, k_default_kinds, false, configmap_in("a", "kube-public"),
+       std::nullopt, cm_path("a", "kube-public"), "is reserved"},
+      {"kube-system listed by name", Namespaces{{"kube-system"}}, k_default_kinds, false,
+       configmap_in("a", "kube-system"), std::nullopt, cm_path("a", "kube-system"), nullptr},
+      {"the inventory namespace", Namespaces{{"*"}}, k_default_kinds, false,
+       configmap_in("portcullis-inventory-dev", "portcullis-system"), std::nullopt,
+       cm_path("portcullis-inventory-dev", "portcullis-system"), "holds the inventories"},
+      // Cluster-scoped kinds: by default Namespaces only, named like an allowed namespace.
+      {"a cluster kind not listed", Namespaces{{"*"}}, k_default_kinds, false, k_role, std::nullopt, k_role_path,
+       "rbac.authorization.k8s.io/ClusterRole is not among the allowed cluster kinds (Namespace)"},
+      {"a cluster kind listed", Namespaces{{"*"}}, {"rbac.authorization.k8s.io/ClusterRole"}, false, k_role,
+       std::nullopt, k_role_path, nullptr},
+      {"its own Namespace", std::nullopt, k_default_kinds, false,
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n", std::nullopt, "/api/v1/namespaces/team", nullptr},
+      {"another Namespace", std::nullopt, k_default_kinds, false,
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n", std::nullopt, "/api/v1/namespaces/prod",
+       "Namespace \"prod\": namespace \"prod\" is not among"},
+      {"kube-system's Namespace through a glob", Namespaces{{"*"}}, k_default_kinds, false,
+       "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n", std::nullopt,
+       "/api/v1/namespaces/kube-system", "is reserved"},
+      // Live objects: never another target's, never one made by others unless adopt.
+      {"made by hand", std::nullopt, k_default_kinds, false, configmap("a"), live_configmap("a", "team"), cm_path("a"),
+       "exists and was not created by target \"prod\""},
+      {"made by hand, adopt", std::nullopt, k_default_kinds, true, configmap("a"), live_configmap("a", "team"),
+       cm_path("a"), nullptr},
+      {"another target's label", std::nullopt, k_default_kinds, true, configmap("a"),
+       live_configmap("a", "team", {{"portcullis.io/target", "dev"}}), cm_path("a"), "owned by target \"dev\""},
+      {"another target's annotation", std::nullopt, k_default_kinds, true, configmap("a"),
+       live_configmap("a", "team", json::object(), {{"portcullis.io/owned-by", "dev//ConfigMap/team/a"}}), cm_path("a"),
+       "owned by target \"dev\""},
+      {"another target's annotation beside this one's label", std::nullopt, k_default_kinds, true, configmap("a"),
+       live_configmap("a", "team", ours_label, {{"portcullis.io/owned-by", "dev//ConfigMap/team/a"}}), cm_path("a"),
+       "owned by target \"dev\""},
+      {"this target's label alone (copied)", std::nullopt, k_default_kinds, false, configmap("a"),
+       live_configmap("a", "team", ours_label), cm_path("a"), "exists and was not created"},
+      {"this target's annotation of another object (copied)", std::nullopt, k_default_kinds, false, configmap("a"),
+       live_configmap("a", "team", ours_label, {{"portcullis.io/owned-by", "prod//ConfigMap/team/b"}}), cm_path("a"),
+       "exists and was not created"},
+      {"this target's marks of this object (its inventory was lost)", std::nullopt, k_default_kinds, false,
+       configmap("a"),
+       live_configmap("a", "team", ours_label, {{"portcullis.io/owned-by", "prod//ConfigMap/team/a"}}), cm_path("a"),
+       nullptr},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    Harness h;
+    h.config.namespaces = c.namespaces;
+    h.config.cluster_kinds = c.cluster_kinds;
+    h.config.adopt = c.adopt;
+    if (c.live) h.api.put(c.path, *c.live);
+    const auto before = h.api.object(c.path);
+    TargetSyncer syncer(h.config, "portcullis-system");
+    SyncResult r = h.sync(syncer, {{"env/x.yaml", c.manifest}});
+    INFO(describe(r));
+    auto after = h.api.object(c.path);
+    const auto applied = h.applied();
+    const bool patched = std::find(applied.begin(), applied.end(), c.path) != applied.end();
+    if (c.refusal == nullptr) {
+      CHECK(r.state == SyncState::synced);
+      CHECK(patched);
+      REQUIRE(after);
+      CHECK((*after)["metadata"]["labels"]["portcullis.io/target"] == "prod");
+      CHECK(r.refused == 0);
+      CHECK(r.adopted_objects.size() == (c.adopt && c.live ? 1u : 0u));
+      continue;
+    }
+    CHECK(r.state == SyncState::failed);
+    CHECK(r.refused == 1);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains(c.refusal));
+    CHECK(r.errors[0].starts_with("x.yaml: refused"));
+    CHECK_FALSE(patched);
+    CHECK(after == before);  // untouched, or still absent
+    // Neither kept as desired (self-heal would apply it) nor recorded as the target's.
+    auto desired = syncer.desired();
+    REQUIRE(desired);
+    CHECK(desired->empty());
+    CHECK(h.inventory().entries.empty());
+  }
+}
+
+TEST_CASE("an adoption is applied on the resourceVersion read, so that a writer in between wins",
+          "[sync][apiserver][confinement]") {
+  Harness h;
+  h.config.adopt = true;
+  h.api.put(cm_path("a"), live_configmap("a", "team"));
+  TargetSyncer syncer(h.config, "portcullis-system");
+
+  SECTION("nothing in between: adopted, and said so") {
+    const json read = h.api.object(cm_path("a")).value()["metadata"]["resourceVersion"];
+    SyncResult r = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::synced);
+    CHECK(r.adopted_objects == std::vector<std::string>{"v1 ConfigMap team/a"});
+    auto patches = h.requests("PATCH");
+    REQUIRE(patches.size() == 2);  // the object and the inventory
+    json body = json::parse(patches[0].body);
+    CHECK(body["metadata"]["resourceVersion"] == read);
+    // What is kept as desired carries no resourceVersion (it would be drift forever).
+    auto desired = syncer.desired();
+    REQUIRE(desired);
+    REQUIRE(desired->size() == 1);
+    CHECK(desired->begin()->second->body().find("resourceVersion") == std::string::npos);
+    // Once in the inventory, it is the target's: applied directly, no adoption again.
+    SyncResult again = h.sync(syncer, {{"env/a.yaml", configmap("a", "2")}});
+    CHECK(again.state == SyncState::synced);
+    CHECK(again.adopted_objects.empty());
+    CHECK(h.requests("GET").size() == 1);  // the inventory's resourceVersion, no claim read
+  }
+  SECTION("changed between the read and the apply: the apply fails, nothing is taken over") {
+    h.api.change_after_get(cm_path("a"));
+    SyncResult r = h.sync(syncer, configmaps({"a"}));
+    INFO(describe(r));
+    CHECK(r.state == SyncState::failed);
+    REQUIRE(r.errors.size() == 1);
+    CHECK_THAT(r.errors[0], Catch::Contains("409"));
+    CHECK(r.adopted_objects.empty());
+    auto live = h.api.object(cm_path("a"));
+    REQUIRE(live);
+    CHECK_FALSE((*live)["metadata"]["labels"].contains("portcullis.io/target"));
+  }
+}
+
+TEST_CASE("a refused object fails the sync, which then prunes nothing", "[sync][apiserver][confinement]") {
+  Harness h;
+  h.config.namespaces = std::vector<std::string>{"team"};
+  h.config.max_prune_share = 1;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  REQUIRE(h.sync(syncer, configmaps({"a", "b"})).state == SyncState::synced);
+  SyncResult r = h.sync(syncer, {{"env/a.yaml", configmap("a")}, {"env/x.yaml", configmap_in("x", "kube-system")}});
+  INFO(describe(r));
+  CHECK(r.state == SyncState::failed);
+  CHECK(h.deleted().empty());
+  CHECK(h.api.object(cm_path("b")));
+  CHECK(h.inventory_names() == std::set<std::string>{"a", "b"});
+}
+
+TEST_CASE("prune never deletes outside the confinement, whatever the inventory lists", "[sync][apiserver][confinement]") {
+  Harness h;
+  h.config.namespaces = std::vector<std::string>{"team"};
+  h.config.max_prune_share = 1;
+  {
+    TargetSyncer first(h.config, "portcullis-system");
+    REQUIRE(h.sync(first, configmaps({"a", "b"})).state == SyncState::synced);
+  }
+  // Objects outside its confinement, marked as the target's, listed in a tampered inventory
+  // (or one written before confinement, by a daemon that applied there).
+  const std::vector<std::pair<std::string, std::string>> outside{
+      {"kube-system", "admin-settings"}, {"portcullis-system", "portcullis-inventory-other"}, {"prod", "web"}};
+  Inventory inv = h.inventory();
+  for (const auto& [ns, name] : outside) {
+    json o = live_configmap(name, ns, {{"portcullis.io/target", "prod"}},
+                            {{"portcullis.io/owned-by", "prod//ConfigMap/" + ns + "/" + name}});
+    h.api.put(cm_path(name, ns), o);
+    inv.entries.push_back(InventoryEntry{"v1", "ConfigMap", ns, name, o["metadata"]["uid"], "h", name + ".yaml"});
+  }
+  auto cm = h.api.object(k_inventory);
+  REQUIRE(cm);
+  (*cm)["data"]["objects"] = encode_entries(inv.entries);
+  h.api.put(k_inventory, *cm);
+
+  TargetSyncer syncer(h.config, "portcullis-system");
+  SyncResult r = h.sync(syncer, configmaps({"a"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(h.deleted() == std::vector<std::string>{cm_path("b")});
+  for (const auto& [ns, name] : outside) {
+    INFO(ns << "/" << name);
+    CHECK(h.api.object(cm_path(name, ns)));
+    CHECK(any_contains(r.warnings, ns + "/" + name + ": not pruned, outside the confinement"));
+  }
+  CHECK(h.inventory_names() == std::set<std::string>{"a"});
+}
+
+TEST_CASE("objects of the former shared field manager are applied again and its entry released", "[sync][apiserver]") {
+  Harness h;
+  const auto items = configmaps({"a", "b"});
+  {
+    TargetSyncer first(h.config, "portcullis-system");
+    REQUIRE(h.sync(first, items).state == SyncState::synced);
+  }
+  // As an older daemon left them: applied by "portcullis", an inventory naming no manager.
+  for (const char* name : {"a", "b"}) {
+    auto o = h.api.object(cm_path(name));
+    REQUIRE(o);
+    (*o)["metadata"]["managedFields"] = json::array({{{"manager", "portcullis"}, {"operation", "Apply"}}});
+    h.api.put(cm_path(name), *o);
+  }
+  auto cm = h.api.object(k_inventory);
+  REQUIRE(cm);
+  REQUIRE((*cm)["data"]["fieldManager"] == "portcullis-prod");
+  (*cm)["data"].erase("fieldManager");
+  h.api.put(k_inventory, *cm);
+
+  TargetSyncer syncer(h.config, "portcullis-system");
+  SyncResult r = h.sync(syncer, items);
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(r.applied == 2);
+  auto log = h.api.requests();
+  for (const char* name : {"a", "b"}) {
+    INFO(name);
+    // Applied as the target's manager first, then the old entry released by an apply of nothing.
+    std::size_t ours = log.size(), release = log.size();
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      if (log[i].method != "PATCH" || log[i].path != cm_path(name)) continue;
+      if (log[i].query == "fieldManager=portcullis-prod&force=true") ours = std::min(ours, i);
+      if (log[i].query == "fieldManager=portcullis") release = i;
+    }
+    REQUIRE(ours < release);
+    REQUIRE(release < log.size());
+    json body = json::parse(log[release].body);
+    CHECK(body == json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"namespace", "team"}}}});
+    auto live = h.api.object(cm_path(name));
+    REQUIRE(live);
+    CHECK((*live)["metadata"]["managedFields"] ==
+          json::array({{{"manager", "portcullis-prod"}, {"operation", "Apply"}}}));
+    CHECK((*live)["data"]["v"] == "1");
+  }
+  CHECK(h.api.object(k_inventory).value()["data"]["fieldManager"] == "portcullis-prod");
+  // Done once: the next sync applies nothing.
+  SyncResult again = h.sync(syncer, configmaps({"a", "b", "c"}));
+  CHECK(again.applied == 1);
 }

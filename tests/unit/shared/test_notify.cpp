@@ -38,35 +38,53 @@ TEST_CASE("malformed events are refused", "[notify]") {
   CHECK_FALSE(notify::parse_event(deep));
 }
 
-TEST_CASE("signatures verify only with the right secret, body and time", "[notify]") {
+TEST_CASE("signatures verify only with the right secret, request and time", "[notify]") {
   const std::string body = "{\"id\":\"e1\",\"refs\":[]}";
   const std::int64_t t = 1764000000;
-  std::string sig = notify::sign("s3cret", t, body);
+  const notify::SignedRequest event{"POST", "/v1/events", "e1", body};
+  std::string sig = notify::sign("s3cret", t, event);
   CHECK(sig.starts_with("sha256="));
   CHECK(sig.size() == 7 + 64);
   struct Case {
     const char* name;
-    std::string secret, signature, timestamp, body;
+    std::string secret, signature, timestamp;
+    notify::SignedRequest request;
     std::int64_t now;
     notify::Rejection expected;
   };
+  const std::string longer = body + " ";
   const Case cases[] = {
-      {"valid", "s3cret", sig, std::to_string(t), body, t, notify::Rejection::none},
-      {"valid within the window", "s3cret", sig, std::to_string(t), body, t + 299, notify::Rejection::none},
-      {"stale", "s3cret", sig, std::to_string(t), body, t + 301, notify::Rejection::stale},
-      {"from the future", "s3cret", sig, std::to_string(t), body, t - 301, notify::Rejection::stale},
-      {"wrong secret", "other", sig, std::to_string(t), body, t, notify::Rejection::bad_signature},
-      {"changed body", "s3cret", sig, std::to_string(t), body + " ", t, notify::Rejection::bad_signature},
-      {"changed timestamp", "s3cret", sig, std::to_string(t + 1), body, t, notify::Rejection::bad_signature},
-      {"truncated signature", "s3cret", sig.substr(0, 20), std::to_string(t), body, t, notify::Rejection::bad_signature},
-      {"no algorithm", "s3cret", sig.substr(7), std::to_string(t), body, t, notify::Rejection::malformed},
-      {"timestamp not a number", "s3cret", sig, "soon", body, t, notify::Rejection::malformed},
-      {"empty headers", "s3cret", "", "", body, t, notify::Rejection::malformed},
+      {"valid", "s3cret", sig, std::to_string(t), event, t, notify::Rejection::none},
+      {"valid within the window", "s3cret", sig, std::to_string(t), event, t + 299, notify::Rejection::none},
+      {"stale", "s3cret", sig, std::to_string(t), event, t + 301, notify::Rejection::stale},
+      {"from the future", "s3cret", sig, std::to_string(t), event, t - 301, notify::Rejection::stale},
+      {"wrong secret", "other", sig, std::to_string(t), event, t, notify::Rejection::bad_signature},
+      {"changed body", "s3cret", sig, std::to_string(t), {"POST", "/v1/events", "e1", longer}, t,
+       notify::Rejection::bad_signature},
+      {"changed timestamp", "s3cret", sig, std::to_string(t + 1), event, t, notify::Rejection::bad_signature},
+      {"another path (a replay to allow-prune)", "s3cret", sig, std::to_string(t),
+       {"POST", "/v1/targets/prod/allow-prune", "e1", body}, t, notify::Rejection::bad_signature},
+      {"another method", "s3cret", sig, std::to_string(t), {"PUT", "/v1/events", "e1", body}, t,
+       notify::Rejection::bad_signature},
+      {"another id (a replay under a fresh id)", "s3cret", sig, std::to_string(t), {"POST", "/v1/events", "e2", body},
+       t, notify::Rejection::bad_signature},
+      {"parts moved across the separator", "s3cret", sig, std::to_string(t),
+       {"POST", "/v1/events\ne1", "", body}, t, notify::Rejection::malformed},
+      {"a newline in the id", "s3cret", sig, std::to_string(t), {"POST", "/v1/events", "e1\n", body}, t,
+       notify::Rejection::malformed},
+      {"no id", "s3cret", sig, std::to_string(t), {"POST", "/v1/events", "", body}, t, notify::Rejection::malformed},
+      {"truncated signature", "s3cret", sig.substr(0, 20), std::to_string(t), event, t, notify::Rejection::bad_signature},
+      {"no algorithm", "s3cret", sig.substr(7), std::to_string(t), event, t, notify::Rejection::malformed},
+      {"timestamp not a number", "s3cret", sig, "soon", event, t, notify::Rejection::malformed},
+      {"empty headers", "s3cret", "", "", event, t, notify::Rejection::malformed},
   };
   for (const auto& c : cases) {
     INFO(c.name);
-    CHECK(notify::verify(c.secret, c.signature, c.timestamp, c.body, c.now) == c.expected);
+    CHECK(notify::verify(c.secret, c.signature, c.timestamp, c.request, c.now) == c.expected);
   }
+  // The message signed, spelled out for other senders: HMAC-SHA256 of "5\nPOST\n/p\ni\nb"
+  // (from `printf '5\nPOST\n/p\ni\nb' | openssl dgst -sha256 -hmac k`).
+  CHECK(notify::sign("k", 5, {"POST", "/p", "i", "b"}) == "sha256=81179869efe87daff5642b52b60ff39349554b5bdfa25f2bc641dfcaf6fd67d2");
 }
 
 TEST_CASE("URLs split into scheme, host, port and path", "[notify]") {
