@@ -7,6 +7,7 @@
 
 #include "hooks/cli/command.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/strings.hpp"
 #include "shared/util/tls.hpp"
 #include "shared/util/url.hpp"
 #include "shared/yaml/parse.hpp"
@@ -17,6 +18,7 @@ Runner setup_status(CLI::App& app) {
   struct Options {
     std::string daemon = "http://127.0.0.1:9440";
     std::string ca_file;
+    std::string token_file;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
@@ -27,6 +29,8 @@ Runner setup_status(CLI::App& app) {
       "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
   app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
   app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
+  app.add_option("--token-file", o->token_file,
+                 "file holding the daemon's read token (api.readTokenFile), for a daemon off loopback");
   app.add_flag("--json", o->json, "print the daemon's JSON");
   return [o] {
     auto url = util::parse_url(o->daemon);
@@ -54,7 +58,17 @@ Runner setup_status(CLI::App& app) {
     }
     http->set_connection_timeout(5, 0);
     http->set_read_timeout(10, 0);
-    auto res = http->Get(url->path + "/v1/targets");
+    httplib::Headers headers;
+    if (!o->token_file.empty()) {
+      auto token = util::read_file(o->token_file, 4096);
+      std::string value = token ? std::string(util::trim(*token)) : std::string();
+      if (value.empty()) {
+        std::cerr << "portcullis status: cannot read a token from " << o->token_file << "\n";
+        return int(k_exit_usage);
+      }
+      headers.emplace("Authorization", "Bearer " + value);
+    }
+    auto res = http->Get(url->path + "/v1/targets", headers);
     if (!res || res->status != 200) {
       std::cerr << "portcullis status: cannot reach " << o->daemon << ": "
                 << (res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error())) << "\n";

@@ -406,6 +406,12 @@ test_reads_of_status_and_metrics_need_the_token_off_loopback() {
   [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$dir/read.token")" "$DAEMON_URL/v1/targets") == 200 ]] ||
     fail "status with the token"
   [[ $(curl -s -o /dev/null -w '%{http_code}' "$DAEMON_URL/healthz") == 200 ]] || fail "healthz needs no token"
+  # portcullis status: refused without the token, a table with it.
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  expect_status 2
+  expect_output "HTTP 401"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL" --token-file "$dir/read.token"
+  expect_output "TARGET"
 }
 
 run_suite "$@"
