@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# End to end: the gate attacked as a pusher would attack it (issue 14). A pusher controls the
+# pushed commits (content, file names, history shape, author and committer names and dates,
+# signatures made with keys they hold), push options, ref names and which refs go together;
+# the server config, the hook's environment and the allowed-signers file are trusted.
+#
+# Each test is one attack through real receive-pack, pushed by mallory (who owns nothing) unless
+# it says otherwise, that must not get its effect: it is rejected, with the rule that stops it
+# named (or, for what is recorded, the record does not say what the attacker wanted). A failure
+# here is a bypass. Alice owns prod (CODEOWNERS `environments/prod/ @alice`), bob may break
+# glass, carol is @org/platform. Schemas come from a real kube-apiserver (tests/env/kube.sh),
+# which is also the oracle for what Kubernetes reads as a Secret.
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=../env/kube.sh
+source "$ROOT/tests/env/kube.sh"
+for tool in jq iconv ssh-keygen kubectl; do
+  command -v "$tool" >/dev/null || { echo "FATAL: $tool is missing (install/deps.sh installs it)"; exit 2; }
+done
+
+KEYS=$SUITE_TMP/keys
+mkdir -p "$KEYS"
+for who in alice alice-retired bob carol mallory; do
+  ssh-keygen -q -t ed25519 -N '' -C "$who" -f "$KEYS/$who"
+done
+{
+  for who in alice bob carol; do
+    printf '%s namespaces="git" %s\n' "$who" "$(cut -d' ' -f1,2 "$KEYS/$who.pub")"
+  done
+  # alice's previous key, retired at the start of 2020 (and leaked since: mallory holds it).
+  printf 'alice namespaces="git",valid-before="20200101" %s\n' "$(cut -d' ' -f1,2 "$KEYS/alice-retired.pub")"
+} >"$KEYS/allowed_signers"
+
+KDIR=$SUITE_TMP/kube
+mkdir -p "$KDIR"
+kube_build || { echo "FATAL: cannot build kube-apiserver"; exit 1; }
+suite_teardown() { kube_stop "$KDIR"; }
+trap suite_teardown EXIT
+kube_start "$KDIR" || { echo "FATAL: kube-apiserver did not start"; exit 1; }
+export KUBECONFIG=$KDIR/kubeconfig
+STORE=$SUITE_TMP/store
+"$PORTCULLIS" schemas import --kubeconfig "$KDIR/kubeconfig" --out "$STORE" >/dev/null ||
+  { echo "FATAL: schema import from the apiserver failed"; exit 1; }
+
+# A reconciler that is down: post-receive spools the events it cannot deliver, and the spool
+# shows what it would have been told.
+printf 'notify-secret\n' >"$SUITE_TMP/notify.secret"
+CLOSED_PORT=$(kube_free_port)
+NOTIFY=$'notify:\n  timeout: 500ms\n  targets:\n    - {url: "http://127.0.0.1:'"$CLOSED_PORT"$'/v1/events", secretFile: "'"$SUITE_TMP/notify.secret"$'"}'
+
+OWNERS=$'environments/prod/ @alice\n'
+PROMOTION=$'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - name: prod\n    path: environments/prod\n    protected: true\n    promotion: {from: staging, soak: 2h}\n'
+PROMOTION_NO_SOAK=$'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - name: prod\n    path: environments/prod\n    protected: true\n    promotion: {from: staging}\n'
+EXCLUDE_VALUES=$'manifests:\n  exclude: ["environments/**/values.yaml"]\n'
+
+# setup [POLICY] [CODEOWNERS] [CONFIG LINES]: a server whose main holds the policy, a root
+# CODEOWNERS (alice owns prod unless told otherwise; "" for none) and one ConfigMap per
+# environment, pushed by alice before any rule applied. CONFIG, SERVER and CLONE are set.
+setup() {
+  local policy=${1:-} owners=${2-$OWNERS} extra=${3:-}
+  CONFIG=$SUITE_TMP/$CURRENT_TEST/server.yaml
+  mkdir -p "$SUITE_TMP/$CURRENT_TEST"
+  cat >"$CONFIG" <<YAML
+schemaStore: $STORE
+auditLog: $SUITE_TMP/$CURRENT_TEST/audit.jsonl
+identity:
+  allowedSigners: $KEYS/allowed_signers
+  teams:
+    "@org/platform": [carol]
+  breakGlass: [bob]
+$extra
+YAML
+  SERVER=$(new_server server "$CONFIG")
+  CLONE=$(new_clone "$SERVER")
+  git -C "$CLONE" config gpg.format ssh
+  git -C "$CLONE" config user.signingkey "$KEYS/alice"
+  [[ -n $policy ]] && put "$CLONE" .portcullis.yaml "$policy"
+  [[ -n $owners ]] && put "$CLONE" CODEOWNERS "$owners"
+  for env in dev staging prod; do configmap base | put "$CLONE" "environments/$env/base.yaml"; done
+  commit "$CLONE" "initial"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+# sign_as WHO: `git commit -S` and `git tag -s` in $CLONE sign with WHO's key from now on.
+sign_as() { git -C "$CLONE" config user.signingkey "$KEYS/$1"; }
+# signed_commit MESSAGE: commits what is staged, signed.
+signed_commit() { git -C "$CLONE" commit -q --allow-empty -S -m "$1"; }
+head_of() { git -C "$CLONE" rev-parse "${1:-HEAD}"; }
+# fresh: the clone's main at the server's main again, nothing staged.
+fresh() {
+  git -C "$CLONE" fetch -q origin
+  git -C "$CLONE" checkout -q -f -B main origin/main
+  git -C "$CLONE" clean -qfdx
+}
+main_of_server() { git -C "$SERVER" rev-parse refs/heads/main; }
+
+# The ConfigMap prod runs, at version $1.
+app() { printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  version: "%s"\n' "$1"; }
+# alice_changes_prod VERSION: alice pushes app VERSION to prod (she owns it).
+alice_changes_prod() {
+  app "$1" | put "$CLONE" environments/prod/app.yaml
+  commit "$CLONE" "alice: app $1"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+# A plaintext Secret named $1.
+secret() { printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+
+# last_audit: the last decision in the test's audit log.
+last_audit() { tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl"; }
+
+# many_configmaps DIR N: N ConfigMaps in files under DIR of $CLONE (written by the shell alone).
+many_configmaps() {
+  local dir=$CLONE/$1 i
+  mkdir -p "$dir"
+  for ((i = 1; i <= $2; i++)); do
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: "%d"\n' "$i" "$i" >"$dir/cm-$i.yaml"
+  done
+  git -C "$CLONE" add -A -- "$1"
+}
+
+# expect_no_break_glass_event: the reconciler was never told of a break-glass push (post-receive
+# spooled every event, the reconciler being down).
+expect_no_break_glass_event() {
+  local spool=$SERVER/portcullis/spool
+  if grep -rqs '"breakGlass":true' "$spool"; then
+    fail "the reconciler is told of a break-glass push:"$'\n'"$(grep -rhs '"breakGlass":true' "$spool" | sed 's/^/      | /')"
+  fi
+}
+
+# raw_push SERVER COMMAND...: speaks receive-pack's protocol directly, as a client other than
+# git may: the commands ("<old> <new> <ref>", any number, the same ref twice if it likes), then
+# an empty pack (the objects are on the server already). Sets OUT and STATUS like push.
+raw_push() {
+  local server=$1 first=1 c
+  shift
+  OUT=$({
+    for c in "$@"; do
+      if ((first)); then
+        printf '%04x%s\0report-status\n' $((4 + ${#c} + 1 + 13 + 1)) "$c"
+        first=0
+      else
+        printf '%04x%s\n' $((4 + ${#c} + 1)) "$c"
+      fi
+    done
+    printf '0000'
+    git pack-objects --stdout </dev/null 2>/dev/null
+  } | git receive-pack "$server" 2>&1)
+  STATUS=0
+  grep -qE '[0-9a-f]{4}ng refs/|unpack [^o]' <<<"$OUT" && STATUS=1
+}
+
+# --- 1. History shapes that change no path per commit -----------------------------------------
+
+test_a_merge_whose_first_parent_is_old_main_rolls_prod_back() {
+  setup
+  local old tip
+  old=$(head_of)
+  alice_changes_prod 2
+  tip=$(head_of)
+  # mallory: main's old commit as the first parent, its tree as the merge's tree, main as the
+  # second parent (main fast-forwards): no commit changes a path against its first parent.
+  git -C "$CLONE" reset -q --hard "$(git -C "$CLONE" commit-tree "$old^{tree}" -p "$old" -p "$tip" -m "merge")"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required] needs approval by @alice"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+test_a_rollback_to_before_codeowners_existed() {
+  setup "" ""
+  local first tip
+  first=$(head_of)
+  put "$CLONE" CODEOWNERS "$OWNERS"
+  commit "$CLONE" "alice: owners"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  alice_changes_prod 2
+  tip=$(head_of)
+  # Back to the first commit's tree: no CODEOWNERS, prod as it was. The owners that judge are
+  # those of the target before the push.
+  git -C "$CLONE" reset -q --hard "$(git -C "$CLONE" commit-tree "$first^{tree}" -p "$first" -p "$tip" -m "merge")"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required] needs approval by @alice"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+test_an_octopus_merge_rolls_prod_back() {
+  setup
+  local old tip b
+  old=$(head_of)
+  alice_changes_prod 2
+  tip=$(head_of)
+  # Three harmless branches from main's old commit, merged as an octopus; main as the last
+  # parent so that main fast-forwards. The tree is the old one plus harmless files.
+  for b in dev staging dev2; do
+    git -C "$CLONE" checkout -q -b "b-$b" "$old"
+    configmap "from-$b" | put "$CLONE" "environments/${b%2}/from-$b.yaml"
+    commit "$CLONE" "harmless $b"
+  done
+  git -C "$CLONE" checkout -q b-dev
+  git -C "$CLONE" merge -q --no-edit b-staging b-dev2 >/dev/null || fail "the octopus merge failed"
+  local octopus
+  octopus=$(git -C "$CLONE" commit-tree "HEAD^{tree}" -p HEAD^1 -p HEAD^2 -p HEAD^3 -p "$tip" -m "octopus")
+  git -C "$CLONE" reset -q --hard "$octopus"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required]"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+test_a_revert_followed_by_an_unrelated_commit() {
+  setup
+  local tip
+  alice_changes_prod 2
+  tip=$(head_of)
+  git -C "$CLONE" revert --no-edit HEAD >/dev/null
+  configmap unrelated | put "$CLONE" environments/dev/unrelated.yaml
+  commit "$CLONE" "mallory: unrelated"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required]"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+# --- 2. A signature approves what it signed, nothing else -------------------------------------
+
+test_an_unrelated_signed_commit_merged_in_approves_nothing() {
+  setup
+  # alice signed a commit elsewhere (a branch from main's old tip); main moved on since.
+  git -C "$CLONE" checkout -q -b elsewhere
+  configmap notes | put "$CLONE" environments/dev/notes.yaml
+  sign_as alice
+  signed_commit "alice: elsewhere"
+  local elsewhere
+  elsewhere=$(head_of)
+  git -C "$CLONE" checkout -q main
+  configmap other | put "$CLONE" environments/staging/other.yaml
+  commit "$CLONE" "alice: staging"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  # mallory changes prod and merges alice's signed commit in as the second parent.
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod"
+  git -C "$CLONE" merge -q --no-ff --no-edit "$elsewhere"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  expect_output "warning [owners.signature] commit ${elsewhere:0:12} is signed by alice but does not contain the target's tip"
+  # A signed commit of alice's that does contain main, but changes dev only, merged in: it
+  # approves dev as it has it, not mallory's prod.
+  fresh
+  git -C "$CLONE" checkout -q -b reviewed
+  configmap reviewed | put "$CLONE" environments/dev/reviewed.yaml
+  signed_commit "alice: reviewed dev change"
+  local reviewed
+  reviewed=$(head_of)
+  git -C "$CLONE" checkout -q main
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod"
+  git -C "$CLONE" merge -q --no-ff --no-edit "$reviewed"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+}
+
+test_an_unsigned_commit_on_top_of_a_signed_one_needs_its_own_approval() {
+  setup
+  app 2 | put "$CLONE" environments/prod/app.yaml
+  sign_as alice
+  signed_commit "alice: app 2"
+  local approved
+  approved=$(head_of)
+  app 3 | put "$CLONE" environments/prod/app.yaml
+  commit "$CLONE" "mallory: app 3"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required]"
+  expect_output "(alice approved other content"
+  # What alice signed, alone, passes: the approval itself works.
+  git -C "$CLONE" reset -q --hard "$approved"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+test_approval_tags_of_an_old_commit_approve_nothing() {
+  setup
+  local old tip
+  old=$(head_of)
+  sign_as alice
+  git -C "$CLONE" tag -s -m "approve" old-approval "$old"
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod"
+  tip=$(head_of)
+  # The old commit's approval, pushed with the change.
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/old-approval:refs/approvals/$old/alice"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  # The same tag under the name of the new tip: a tag of another commit under that name.
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/old-approval:refs/approvals/$tip/alice"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  expect_ref "$SERVER" "refs/approvals/$tip/alice" absent
+}
+
+test_an_old_signed_commit_does_not_approve_a_rollback_to_its_content() {
+  setup
+  app 1 | put "$CLONE" environments/prod/app.yaml
+  sign_as alice
+  signed_commit "alice: app 1 (signed)"
+  local signed tip
+  signed=$(head_of)
+  git -C "$CLONE" tag -s -m "approve" v1-approval "$signed"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main "refs/tags/v1-approval:refs/approvals/$signed/alice"
+  expect_accepted
+  alice_changes_prod 2
+  tip=$(head_of)
+  # mallory: back to the tree alice signed, her signed commit as a parent, and her approval tag
+  # of it pushed again under a new name.
+  git -C "$CLONE" reset -q --hard "$(git -C "$CLONE" commit-tree "$signed^{tree}" -p "$tip" -p "$signed" -m "back to what alice signed")"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/v1-approval:refs/approvals/$signed/alice-again"
+  expect_rejected
+  expect_output "environments/prod/app.yaml: error [owners.approval-required]"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+# --- 3. Time the pusher writes ----------------------------------------------------------------
+
+# By alice, who owns prod: promotion binds owners too.
+test_a_backdated_staging_commit_does_not_shorten_the_soak() {
+  setup "$PROMOTION"
+  deployment web registry.example.com/web:2.0.0 | put "$CLONE" environments/staging/web.yaml
+  GIT_COMMITTER_DATE="$(date -d '-3 days' -R)" GIT_AUTHOR_DATE="$(date -d '-3 days' -R)" commit "$CLONE" "staging, three days ago"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  deployment web registry.example.com/web:2.0.0 | put "$CLONE" environments/prod/web.yaml
+  commit "$CLONE" "prod, seconds later"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/web.yaml:15:16: error [promotion.soak] image registry.example.com/web:2.0.0 has been in staging for "
+}
+
+test_a_retired_key_does_not_approve_a_backdated_commit() {
+  setup
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  sign_as alice-retired
+  GIT_COMMITTER_DATE="2019-06-01T12:00:00+0000" GIT_AUTHOR_DATE="2019-06-01T12:00:00+0000" signed_commit "signed in 2019, says the commit"
+  # git itself judges the key at the commit's date, and accepts it: the attack is real.
+  git -C "$CLONE" -c gpg.ssh.allowedSignersFile="$KEYS/allowed_signers" verify-commit HEAD >/dev/null 2>&1 ||
+    fail "git does not accept the backdated signature: the attack needs it to"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "warning [owners.signature] the signature of commit"
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required] needs approval by @alice; approvals seen: mallory (pusher)"
+}
+
+# --- 4. Self-approval is judged on the pusher ---------------------------------------------------
+
+test_self_approval_off_holds_whoever_the_commits_name() {
+  setup $'codeowners:\n  selfApproval: false\n'
+  configmap change | put "$CLONE" environments/prod/change.yaml
+  GIT_AUTHOR_NAME=bob GIT_AUTHOR_EMAIL=bob@example.com GIT_COMMITTER_NAME=bob GIT_COMMITTER_EMAIL=bob@example.com \
+    commit "$CLONE" "bob's change, says the commit"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [owners.approval-required] needs approval by @alice; approvals seen: alice (pusher, the pusher's own: self-approval is off)"
+  # Her own signature on a commit naming carol is hers too.
+  fresh
+  configmap change | put "$CLONE" environments/prod/change.yaml
+  sign_as alice
+  GIT_AUTHOR_NAME=carol GIT_AUTHOR_EMAIL=carol@example.com signed_commit "carol's change, says the commit"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [owners.approval-required]"
+}
+
+run_suite "$@"
