@@ -376,4 +376,238 @@ test_self_approval_off_holds_whoever_the_commits_name() {
   expect_output "error [owners.approval-required]"
 }
 
+# --- 5. failMode open, triggered by the pusher ----------------------------------------------------
+
+# big_configmaps DIR N: N ConfigMaps of 45,000 keys (some 840 KiB, under limits.maxFileSize)
+# under DIR of $CLONE: each takes longer to judge than a 60 ms budget.
+big_configmaps() {
+  local i k
+  mkdir -p "$CLONE/$1"
+  for ((i = 1; i <= $2; i++)); do
+    {
+      printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big-%d\ndata:\n' "$i"
+      for ((k = 0; k < 45000; k++)); do printf '  k%d: "v%d"\n' "$k" "$k"; done
+    } >"$CLONE/$1/big-$i.yaml"
+  done
+  git -C "$CLONE" add -A -- "$1"
+}
+
+# fail_open_server: a server whose gate has 60 ms and fails open (the reconciler is down, so
+# post-receive spools its events), and a commit in the clone that takes several times the
+# budget to judge but is quick to classify.
+fail_open_server() {
+  setup "" "$OWNERS" "$NOTIFY"
+  printf 'timeBudget: 60ms\nfailMode: open\n' >>"$CONFIG"
+  big_configmaps environments/dev 3
+  commit "$CLONE" "padding"
+}
+
+test_a_padded_push_never_fails_open_into_main_or_prod() {
+  fail_open_server
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "time budget of 60 ms"
+  expect_no_output "ACCEPTED"
+  [[ $(last_audit | jq -c '[.failOpen, (.rules | index("gate.budget") != null)]') == "[false,true]" ]] ||
+    fail "the audit does not record a closed gate.budget rejection: $(last_audit)"
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "padding, and prod"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/padded
+  expect_rejected
+  expect_no_output "ACCEPTED"
+  [[ $(last_audit | jq -c '[.failOpen, (.rules | index("gate.budget") != null)]') == "[false,true]" ]] ||
+    fail "the audit does not record a closed gate.budget rejection: $(last_audit)"
+  expect_ref "$SERVER" refs/heads/padded absent
+}
+
+# Plaintext Secrets are refused in every ref, and break-glass is for the users the server names:
+# a pusher who pads a push until the budget runs out must not get past either.
+test_a_padded_push_does_not_fail_open_past_secrets_or_break_glass() {
+  fail_open_server
+  secret leaked | put "$CLONE" environments/dev/leaked.yaml
+  commit "$CLONE" "padding, and a plaintext Secret"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/padded
+  expect_rejected
+  expect_output "content.plaintext-secret"
+  expect_ref "$SERVER" refs/heads/padded absent
+  git -C "$CLONE" rm -q environments/dev/leaked.yaml
+  commit "$CLONE" "padding only"
+  REMOTE_USER=mallory push "$CLONE" -o "break-glass=INC-1: mallory says so" origin HEAD:refs/heads/padded-2
+  expect_rejected
+  expect_output "error [breakglass.denied] pusher mallory may not use break-glass"
+  expect_no_break_glass_event
+}
+
+# --- 6. Image rules cover custom resources --------------------------------------------------------
+
+# crd KIND PLURAL: a namespaced CRD of example.io/v1 whose spec is free-form.
+crd() {
+  cat <<YAML
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: $2.example.io
+spec:
+  group: example.io
+  names: {kind: $1, plural: $2, singular: ${2%s}, listKind: ${1}List}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+YAML
+}
+# An Argo-Rollouts-like object: a pod template running image $1.
+rollout() {
+  printf 'apiVersion: example.io/v1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: web\n        image: %s\n' "$1"
+}
+# An Argo-Workflows-like object: each template runs one container (`container:`, a core/v1
+# Container), as Argo's Workflow, CronWorkflow and WorkflowTemplate do.
+workflow() {
+  printf 'apiVersion: example.io/v1\nkind: Workflow\nmetadata:\n  name: nightly\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    container:\n      name: main\n      image: %s\n' "$1"
+}
+
+# By alice, who owns prod: the image rules bind owners too.
+test_image_rules_cover_custom_resources_that_run_containers() {
+  setup "$PROMOTION_NO_SOAK"
+  { crd Rollout rollouts; echo ---; crd Workflow workflows; } | put "$CLONE" environments/prod/crds.yaml
+  deployment web registry.example.com/web:1.0.0 | put "$CLONE" environments/staging/web.yaml
+  commit "$CLONE" "alice: the CRDs, and web 1.0.0 in staging"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  # The cluster takes these objects once the CRDs are installed: they reach prod.
+  kubectl apply --server-side -f "$CLONE/environments/prod/crds.yaml" >/dev/null || fail "cannot install the CRDs"
+  local kind
+  for kind in rollout workflow; do
+    "$kind" registry.example.com/web:latest >"$SUITE_TMP/$CURRENT_TEST/$kind.yaml"
+    poll_until 20 kubectl apply --dry-run=server -f "$SUITE_TMP/$CURRENT_TEST/$kind.yaml" -o name >/dev/null 2>&1 ||
+      fail "the apiserver does not take the $kind: $(kubectl apply --dry-run=server -f "$SUITE_TMP/$CURRENT_TEST/$kind.yaml" 2>&1)"
+  done
+  local cases=(
+    "rollout|registry.example.com/web:latest|error [content.image-latest]"
+    "rollout|registry.example.com/web:6.6.6|error [promotion.not-promoted]"
+    "workflow|registry.example.com/web:latest|error [content.image-latest]"
+    "workflow|registry.example.com/web:6.6.6|error [promotion.not-promoted]"
+  )
+  local c image expected before
+  for c in "${cases[@]}"; do
+    IFS='|' read -r kind image expected <<<"$c"
+    fresh
+    "$kind" "$image" | put "$CLONE" "environments/prod/$kind.yaml"
+    commit "$CLONE" "alice: a $kind running $image"
+    before=$FAILURES
+    REMOTE_USER=alice push "$CLONE" origin HEAD:main
+    expect_rejected
+    expect_output "environments/prod/$kind.yaml:11:"
+    expect_output "$expected"
+    expect_output "image $image"
+    ((FAILURES == before)) || echo "      (case $c)"
+  done
+}
+
+# --- 7. An image is in staging when staging applies it ------------------------------------------
+
+test_an_image_only_in_a_staging_kustomization_is_not_promoted() {
+  setup "$PROMOTION_NO_SOAK"
+  local digest=sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
+  put "$CLONE" environments/staging/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    digest: '"$digest"$'\n'
+  commit "$CLONE" "mallory: an image in staging's kustomization only"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_accepted
+  deployment web "registry.example.com/web@$digest" | put "$CLONE" environments/prod/web.yaml
+  commit "$CLONE" "alice: web in prod"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/web.yaml:15:16: error [promotion.not-promoted] image registry.example.com/web@$digest is not in staging"
+}
+
+# --- 8. Plaintext Secrets, in every ref -------------------------------------------------------------
+
+# A plaintext Secret with a sops stanza that looks like one: no key group, no encrypted value.
+FAKE_SOPS=$'apiVersion: v1\nkind: Secret\nmetadata:\n  name: fake-sops\nstringData:\n  password: hunter2\nsops:\n  mac: ENC[AES256_GCM,data:bm90IGEgbWFj,iv:aXY=,tag:dGFn,type:str]\n  lastmodified: "2026-11-30T10:00:00Z"\n  version: 3.8.1\n'
+
+test_a_made_up_sops_stanza_does_not_make_plaintext_pass() {
+  setup
+  put "$CLONE" environments/dev/fake-sops.yaml "$FAKE_SOPS"
+  commit "$CLONE" "mallory: looks encrypted"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/fake-sops.yaml:6:3: error [content.plaintext-secret]"
+  # Outside environments, in a tag: the same.
+  fresh
+  put "$CLONE" docs/fake-sops.yaml "$FAKE_SOPS"
+  commit "$CLONE" "mallory: looks encrypted"
+  git -C "$CLONE" tag -a -m "release notes" notes-1
+  REMOTE_USER=mallory push "$CLONE" origin refs/tags/notes-1
+  expect_rejected
+  expect_output "docs/fake-sops.yaml:6:3: error [content.plaintext-secret]"
+  expect_ref "$SERVER" refs/tags/notes-1 absent
+}
+
+# Each case leaves the Secret in one kind of ref, as a pusher can.
+leak_in_a_tag_of_a_commit() {
+  secret leaked | put "$CLONE" docs/leaked.yaml
+  commit "$CLONE" "mallory: a Secret"
+  git -C "$CLONE" tag -a -m "a tag" leak-commit
+  LEAK_REF=refs/tags/leak-commit
+}
+leak_in_a_tag_of_a_blob() {
+  local blob
+  blob=$(secret leaked | git -C "$CLONE" hash-object -w --stdin)
+  git -C "$CLONE" tag leak-blob "$blob"
+  LEAK_REF=refs/tags/leak-blob
+}
+leak_in_a_tag_of_a_tree() {
+  local blob tree
+  blob=$(secret leaked | git -C "$CLONE" hash-object -w --stdin)
+  tree=$(printf '100644 blob %s\tleaked.yaml\n' "$blob" | git -C "$CLONE" mktree)
+  git -C "$CLONE" tag -a -m "a tree" leak-tree "$tree"
+  LEAK_REF=refs/tags/leak-tree
+}
+leak_in_a_note() {
+  git -C "$CLONE" notes add -m "$(secret leaked)" HEAD
+  LEAK_REF=refs/notes/commits
+}
+leak_in_refs_for_main() {
+  secret leaked | put "$CLONE" docs/leaked.yaml
+  commit "$CLONE" "mallory: a Secret, for review"
+  LEAK_REF=HEAD:refs/for/main
+}
+leak_outside_environments_on_main() {
+  secret leaked | put "$CLONE" docs/leaked.yaml
+  commit "$CLONE" "mallory: a Secret in the docs"
+  LEAK_REF=HEAD:refs/heads/main
+}
+leak_in_an_excluded_file() {
+  secret leaked | put "$CLONE" environments/dev/values.yaml
+  commit "$CLONE" "mallory: a Secret where the render does not look"
+  LEAK_REF=HEAD:refs/heads/main
+}
+
+test_plaintext_secrets_in_any_ref() {
+  setup "$EXCLUDE_VALUES"
+  local c
+  for c in leak_in_a_tag_of_a_commit leak_in_a_tag_of_a_blob leak_in_a_tag_of_a_tree leak_in_a_note \
+    leak_in_refs_for_main leak_outside_environments_on_main leak_in_an_excluded_file; do
+    fresh
+    snapshot "$SERVER"
+    "$c"
+    local before=$FAILURES
+    REMOTE_USER=mallory push "$CLONE" origin "$LEAK_REF"
+    expect_rejected
+    expect_output "error [content.plaintext-secret]"
+    expect_unchanged_server "$SERVER" "$SNAP_OBJECTS" "$SNAP_REFS"
+    ((FAILURES == before)) || echo "      (case $c)"
+    git -C "$CLONE" tag -l | xargs -r git -C "$CLONE" tag -d >/dev/null
+    git -C "$CLONE" update-ref -d refs/notes/commits
+  done
+}
+
 run_suite "$@"
