@@ -610,4 +610,203 @@ test_plaintext_secrets_in_any_ref() {
   done
 }
 
+# Secrets as Kubernetes reads them, outside environments (where only the Secret scan looks):
+# each file is one that `kubectl apply` turns into a Secret (the apiserver is the oracle), so a
+# plaintext one is a plaintext Secret in Git, whatever its spelling.
+spelling_escaped_kind() { printf 'apiVersion: v1\nkind: "\\u0053ecret"\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+spelling_folded_kind() { printf 'apiVersion: v1\nkind: "Sec\\\n  ret"\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+spelling_binary_kind() { printf 'apiVersion: v1\nkind: !!binary U2VjcmV0\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+spelling_slash_v1() { printf 'apiVersion: /v1\nkind: Secret\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+spelling_utf16() { secret "$1" | iconv -f UTF-8 -t UTF-16; }
+spelling_duplicate_json_key() { printf '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "%s"}, "kind": "Secret", "stringData": {"password": "hunter2"}}\n' "$1"; }
+spelling_then_a_broken_document() { secret "$1"; printf -- '---\nnot: [closed\n'; }
+spelling_past_max_file_size() {
+  secret "$1"
+  local i
+  for ((i = 0; i < 14000; i++)); do printf '# padding padding padding padding padding padding padding padding padding padding\n'; done
+}
+
+test_secret_spellings_kubernetes_reads_as_secrets() {
+  setup
+  local c name file ext before
+  for c in escaped_kind folded_kind binary_kind slash_v1 utf16 duplicate_json_key then_a_broken_document \
+    past_max_file_size; do
+    fresh
+    name=${c//_/-}
+    ext=yaml
+    [[ $c == *json* ]] && ext=json
+    file=docs/$name.$ext
+    mkdir -p "$CLONE/docs"
+    "spelling_$c" "$name" >"$CLONE/$file"
+    before=$FAILURES
+    [[ $(kubectl apply --dry-run=server -f "$CLONE/$file" -o name 2>/dev/null | head -n 1) == "secret/$name" ]] ||
+      fail "kubectl does not read $file as a Secret: $(kubectl apply --dry-run=server -f "$CLONE/$file" 2>&1 | head -n 3)"
+    git -C "$CLONE" add "$file"
+    commit "$CLONE" "mallory: $name"
+    REMOTE_USER=mallory push "$CLONE" origin "HEAD:refs/heads/leak-$name"
+    expect_rejected
+    expect_output "error [content.plaintext-secret]"
+    expect_ref "$SERVER" "refs/heads/leak-$name" absent
+    ((FAILURES == before)) || echo "      (case $c)"
+  done
+}
+
+# The ref's tip has no Secret; the commit before it, which the push stores, does.
+test_a_secret_added_and_removed_within_the_push() {
+  setup
+  secret leaked | put "$CLONE" docs/leaked.yaml
+  commit "$CLONE" "mallory: add a Secret"
+  git -C "$CLONE" rm -q docs/leaked.yaml
+  commit "$CLONE" "mallory: and remove it again"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [content.plaintext-secret]"
+  [[ -z $(git -C "$SERVER" log --all --format=%H -- docs/leaked.yaml 2>/dev/null) ]] ||
+    fail "the Secret is in the server's history: git -C $SERVER log --all -p -- docs/leaked.yaml"
+}
+
+# Inside environments every document is parsed whole: YAML and JSON tricks do not hide a Secret.
+test_yaml_tricks_do_not_hide_a_secret_in_an_environment() {
+  setup
+  local cases=(
+    'dup.json|{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dup"}, "kind": "Secret", "stringData": {"password": "hunter2"}}\n|error [yaml.duplicate-key]'
+    'anchor.yaml|apiVersion: v1\nkind: Secret\nmetadata:\n  name: anchor\n  labels: &plain {password: aHVudGVyMg}\ndata: *plain\n|error [content.plaintext-secret]'
+    'merge.yaml|apiVersion: v1\nkind: Secret\nmetadata:\n  name: merge\n  annotations: &plain {password: aHVudGVyMg==}\ndata:\n  <<: *plain\n|error [content.plaintext-secret]'
+    'escaped.yaml|apiVersion: v1\nkind: "\\u0053ecret"\nmetadata:\n  name: escaped\nstringData:\n  password: hunter2\n|error [content.plaintext-secret]'
+    'secretlist.yaml|apiVersion: v1\nkind: SecretList\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: listed\n  stringData:\n    password: hunter2\n|error [content.plaintext-secret]'
+    'list.yaml|apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: decoy\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: listed\n  stringData:\n    password: hunter2\n|error [content.plaintext-secret]'
+    'binary-kind.yaml|apiVersion: v1\nkind: !!binary U2VjcmV0\nmetadata:\n  name: binary\nstringData:\n  password: hunter2\n|error [schema.missing]'
+  )
+  local c file content expected before
+  for c in "${cases[@]}"; do
+    IFS='|' read -r file content expected <<<"$c"
+    fresh
+    printf "$content" | put "$CLONE" "environments/dev/$file"
+    commit "$CLONE" "mallory: $file"
+    before=$FAILURES
+    REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+    expect_rejected
+    expect_output "environments/dev/$file:"
+    expect_output "$expected"
+    ((FAILURES == before)) || echo "      (case $file)"
+  done
+  # A SOPS document, then a plaintext Secret in the same file.
+  fresh
+  { printf '%s' "$SOPS_SECRET"; printf -- '---\n'; secret plain; } | put "$CLONE" environments/dev/sops-then-plain.yaml
+  commit "$CLONE" "mallory: one encrypted, one not"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/sops-then-plain.yaml:"
+  expect_output "error [content.plaintext-secret]"
+}
+
+# --- 9. Break-glass is for the users the server names, with a reason ---------------------------
+
+test_break_glass_without_a_reason_or_by_an_unlisted_user() {
+  setup "" "$OWNERS" "$NOTIFY"
+  configmap hotfix | put "$CLONE" environments/prod/hotfix.yaml
+  commit "$CLONE" "hotfix"
+  local pusher option
+  for pusher in mallory bob; do
+    for option in "break-glass=" "break-glass" "break-glass=   "; do
+      REMOTE_USER=$pusher push "$CLONE" -o "$option" origin HEAD:main
+      expect_rejected
+      expect_output "error [breakglass.reason-required]"
+    done
+  done
+  # Asked twice: the first request is the one judged, by both hooks.
+  REMOTE_USER=mallory push "$CLONE" -o "break-glass=INC-1: first" -o "break-glass=" origin HEAD:main
+  expect_rejected
+  expect_output "error [breakglass.denied] pusher mallory may not use break-glass"
+  # Even where nothing needs bypassing, mallory's request is refused, and nobody is told of it.
+  fresh
+  configmap dev-only | put "$CLONE" environments/dev/dev-only.yaml
+  commit "$CLONE" "dev"
+  REMOTE_USER=mallory push "$CLONE" -o "break-glass=INC-2: nothing to bypass" origin HEAD:refs/heads/feature
+  expect_rejected
+  expect_output "error [breakglass.denied]"
+  expect_no_break_glass_event
+}
+
+# A reason nobody can read is no reason: no-break spaces, zero-width spaces, a BOM.
+test_break_glass_with_an_invisible_reason() {
+  setup "" "$OWNERS" "$NOTIFY"
+  local reason before
+  # U+00A0, U+200B, U+2003 U+200B, U+FEFF in UTF-8.
+  for reason in $'\xc2\xa0' $'\xe2\x80\x8b' $'\xe2\x80\x83\xe2\x80\x8b' $'\xef\xbb\xbf'; do
+    fresh
+    configmap "hotfix-$RANDOM" | put "$CLONE" environments/prod/hotfix.yaml
+    commit "$CLONE" "hotfix"
+    before=$FAILURES
+    REMOTE_USER=bob push "$CLONE" -o "break-glass=$reason" origin HEAD:main
+    expect_rejected
+    expect_output "error [breakglass.reason-required]"
+    ((FAILURES == before)) || echo "      (reason $(printf '%s' "$reason" | od -An -tx1 | tr -d ' \n'))"
+  done
+  expect_no_break_glass_event
+}
+
+# What the audit shows a person is what happened: a reason cannot rewrite the terminal.
+test_a_break_glass_reason_cannot_rewrite_the_audit_listing() {
+  setup
+  configmap hotfix | put "$CLONE" environments/prod/hotfix.yaml
+  commit "$CLONE" "hotfix"
+  REMOTE_USER=bob push "$CLONE" -o $'break-glass=INC-9: routine\r\e[2K\e[1A\e[2Knothing open' origin HEAD:main
+  expect_accepted
+  run "$PORTCULLIS" audit --config "$CONFIG" --open-break-glass
+  expect_status 1
+  expect_output "INC-9: routine"
+  if [[ $OUT == *$'\e'* || $OUT == *$'\r'* ]]; then
+    fail "the listing carries the reason's control characters raw:"$'\n'"$(cat -v <<<"$OUT" | sed 's/^/      | /')"
+  fi
+}
+
+# --- 10. The one render: what the daemon applies is what the gate judged ----------------------
+
+# By alice, who owns prod: these are content rules.
+test_an_excluded_prod_file_is_still_scanned_and_judged_once_read() {
+  setup "$PROMOTION_NO_SOAK$EXCLUDE_VALUES"
+  secret in-values | put "$CLONE" environments/prod/values.yaml
+  commit "$CLONE" "alice: a Secret in an excluded file"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/values.yaml:6:3: error [content.plaintext-secret]"
+  # An excluded file with an unpromoted image and an invalid field is not read...
+  fresh
+  deployment web registry.example.com/web:6.6.6 | sed 's/replicas: 2/replicas: three/' | put "$CLONE" environments/prod/values.yaml
+  commit "$CLONE" "alice: helm values, not for the render"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  # ...until the policy stops excluding it: from that commit on the daemon applies it.
+  put "$CLONE" .portcullis.yaml "$PROMOTION_NO_SOAK"
+  commit "$CLONE" "alice: values.yaml is a manifest after all"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/values.yaml:6:13: error [schema.type]"
+  expect_output "environments/prod/values.yaml:15:16: error [promotion.not-promoted] image registry.example.com/web:6.6.6"
+}
+
+# What prod applies changes when the policy excludes one of its files (the daemon prunes what it
+# declared) or stops excluding one (the daemon applies it): a change to prod, by mallory, who
+# owns nothing, without alice's approval.
+test_the_policy_cannot_change_what_prod_applies_without_its_owner() {
+  setup "$EXCLUDE_VALUES"
+  app 1 | put "$CLONE" environments/prod/app.yaml
+  configmap values | put "$CLONE" environments/prod/values.yaml
+  commit "$CLONE" "alice: app, and values.yaml (excluded)"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  put "$CLONE" .portcullis.yaml $'manifests:\n  exclude: ["environments/**/values.yaml", "environments/prod/app.yaml"]\n'
+  commit "$CLONE" "mallory: exclude prod's app (the daemon prunes it)"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [owners.approval-required]"
+  fresh
+  put "$CLONE" .portcullis.yaml $'manifests:\n  exclude: []\n'
+  commit "$CLONE" "mallory: stop excluding prod's values.yaml (the daemon applies it)"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [owners.approval-required]"
+}
+
 run_suite "$@"
