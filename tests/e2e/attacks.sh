@@ -146,7 +146,7 @@ raw_push() {
     done
     printf '0000'
     git pack-objects --stdout </dev/null 2>/dev/null
-  } | git receive-pack "$server" 2>&1)
+  } | git receive-pack "$server" 2>&1 | tr -d '\0')
   STATUS=0
   grep -qE '[0-9a-f]{4}ng refs/|unpack [^o]' <<<"$OUT" && STATUS=1
 }
@@ -807,6 +807,284 @@ test_the_policy_cannot_change_what_prod_applies_without_its_owner() {
   REMOTE_USER=mallory push "$CLONE" origin HEAD:main
   expect_rejected
   expect_output "error [owners.approval-required]"
+}
+
+# --- Attacks of our own ---------------------------------------------------------------------------
+
+# mallory_then_prod: mallory pushes what the clone has staged; if that lands, she changes prod in
+# the next push. One of the two must be refused for want of alice's approval: the files that say
+# who owns prod, and how it is judged, are prod's too.
+mallory_then_prod() {
+  commit "$CLONE" "mallory: $1"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  if ((STATUS == 0)); then
+    configmap evil | put "$CLONE" environments/prod/evil.yaml
+    commit "$CLONE" "mallory: prod"
+    REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  fi
+  expect_rejected
+  expect_output "error [owners.approval-required]"
+  [[ -z $(git -C "$SERVER" ls-tree refs/heads/main environments/prod/evil.yaml) ]] || fail "mallory changed prod"
+}
+
+test_the_files_that_say_who_owns_prod_are_owned() {
+  local before
+  # CODEOWNERS deleted.
+  setup
+  before=$FAILURES
+  git -C "$CLONE" rm -q CODEOWNERS
+  mallory_then_prod "delete CODEOWNERS"
+  ((FAILURES == before)) || echo "      (case: CODEOWNERS deleted)"
+  # CODEOWNERS replaced by a symbolic link (the gate reads only a regular file).
+  CURRENT_TEST=$CURRENT_TEST/symlink setup
+  before=$FAILURES
+  git -C "$CLONE" rm -q CODEOWNERS
+  ln -s README.md "$CLONE/CODEOWNERS"
+  put "$CLONE" README.md "owners: see the wiki"
+  git -C "$CLONE" add CODEOWNERS
+  mallory_then_prod "CODEOWNERS is a link"
+  ((FAILURES == before)) || echo "      (case: CODEOWNERS made a symbolic link)"
+  # A CODEOWNERS where the gate looks first (.github/ before the root) naming mallory.
+  CURRENT_TEST=$CURRENT_TEST/shadow setup
+  before=$FAILURES
+  put "$CLONE" .github/CODEOWNERS $'environments/prod/ @mallory\n'
+  mallory_then_prod "a CODEOWNERS that takes precedence"
+  ((FAILURES == before)) || echo "      (case: .github/CODEOWNERS shadows CODEOWNERS)"
+  # main no longer protected, or no longer checked.
+  local policy
+  for policy in $'protectedRefs: [refs/heads/release]\n' $'checkRefs: ["refs/heads/ci/*"]\n'; do
+    CURRENT_TEST=$CURRENT_TEST/policy-$RANDOM setup
+    before=$FAILURES
+    put "$CLONE" .portcullis.yaml "$policy"
+    mallory_then_prod "policy"
+    ((FAILURES == before)) || echo "      (case: .portcullis.yaml says ${policy%$'\n'})"
+  done
+  # The repository's teams file adds mallory to the team that owns prod.
+  CURRENT_TEST=$CURRENT_TEST/teams setup $'codeowners:\n  teamsFile: .portcullis/teams.yaml\n' $'environments/prod/ @org/platform\n'
+  before=$FAILURES
+  put "$CLONE" .portcullis/teams.yaml $'"@org/platform": [mallory]\n'
+  mallory_then_prod "join @org/platform"
+  ((FAILURES == before)) || echo "      (case: the teams file adds mallory to @org/platform)"
+}
+
+# mallory_loosens_then_alice: mallory pushes a policy (staged); if it lands, alice (prod's owner,
+# bound by its rules like anyone) pushes a Deployment of image $2 into prod. One of the two must
+# be refused: mallory's for want of alice's approval, or alice's by the rule $3 it loosened.
+mallory_loosens_then_alice() {
+  commit "$CLONE" "mallory: $1"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  if ((STATUS == 0)); then
+    deployment web "$2" | put "$CLONE" environments/prod/web.yaml
+    commit "$CLONE" "alice: web"
+    REMOTE_USER=alice push "$CLONE" origin HEAD:main
+    expect_rejected
+    expect_output "error [$3]"
+  else
+    expect_rejected
+    expect_output "error [owners.approval-required]"
+  fi
+}
+
+test_mallory_cannot_loosen_the_rules_that_bind_prod() {
+  local before
+  setup "$PROMOTION_NO_SOAK"
+  before=$FAILURES
+  put "$CLONE" .portcullis.yaml $'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - {name: prod, path: environments/prod, protected: true}\n'
+  mallory_loosens_then_alice "no promotion" registry.example.com/web:6.6.6 promotion.not-promoted
+  ((FAILURES == before)) || echo "      (case: promotion removed)"
+  CURRENT_TEST=$CURRENT_TEST/unprotected setup "$PROMOTION_NO_SOAK"
+  before=$FAILURES
+  put "$CLONE" .portcullis.yaml $'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - {name: prod, path: environments/prod}\n'
+  mallory_loosens_then_alice "prod unprotected" registry.example.com/web:latest content.image-latest
+  ((FAILURES == before)) || echo "      (case: protected removed)"
+  CURRENT_TEST=$CURRENT_TEST/moved setup "$PROMOTION_NO_SOAK"
+  before=$FAILURES
+  put "$CLONE" .portcullis.yaml $'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - {name: prod, path: environments/prod-archive, protected: true, promotion: {from: staging}}\n'
+  mallory_loosens_then_alice "prod moved" registry.example.com/web:latest content.image-latest
+  ((FAILURES == before)) || echo "      (case: prod's path moved)"
+}
+
+# In one push the policy before the push judges: a new policy cannot excuse what comes with it.
+test_a_policy_change_does_not_judge_the_push_that_brings_it() {
+  setup "$PROMOTION_NO_SOAK"
+  put "$CLONE" .portcullis.yaml $'environments:\n  - {name: dev, path: environments/dev}\n  - {name: staging, path: environments/staging}\n  - {name: prod, path: environments/prod-archive}\n'
+  deployment web registry.example.com/web:latest | put "$CLONE" environments/prod/web.yaml
+  commit "$CLONE" "mallory: prod moved, unprotected, and :latest in it"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/feature
+  expect_rejected
+  expect_output "environments/prod/web.yaml:15:16: error [content.image-latest]"
+  expect_output "environments/prod/web.yaml:15:16: error [promotion.not-promoted]"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "error [content.image-latest]"
+  expect_output "environments/prod/web.yaml: error [owners.approval-required]"
+}
+
+test_a_new_branch_with_prod_changes_then_fast_forwarded_into_main() {
+  setup
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod, on a branch"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/feature
+  expect_accepted
+  REMOTE_USER=mallory push "$CLONE" origin refs/remotes/origin/feature:refs/heads/main
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+}
+
+# What git's client refuses to send, another client may: two commands for main in one push.
+test_one_push_cannot_delete_and_recreate_main_or_update_it_twice() {
+  setup
+  local zero=0000000000000000000000000000000000000000 old tip harmless
+  old=$(head_of)
+  alice_changes_prod 2
+  tip=$(head_of)
+  # The objects reach the server on a branch of mallory's: a rollback (not a fast-forward) and a
+  # harmless fast-forward.
+  git -C "$CLONE" reset -q --hard "$(git -C "$CLONE" commit-tree "$old^{tree}" -p "$old" -m "rollback")"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/rollback
+  expect_accepted
+  local rollback
+  rollback=$(head_of)
+  git -C "$CLONE" reset -q --hard "$tip"
+  configmap harmless | put "$CLONE" environments/dev/harmless.yaml
+  commit "$CLONE" "mallory: harmless"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:refs/heads/harmless
+  expect_accepted
+  harmless=$(head_of)
+  REMOTE_USER=mallory raw_push "$SERVER" "$tip $zero refs/heads/main" "$zero $rollback refs/heads/main"
+  expect_rejected
+  expect_output "error [ref.protected-delete]"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+  REMOTE_USER=mallory raw_push "$SERVER" "$tip $harmless refs/heads/main" "$tip $rollback refs/heads/main"
+  expect_rejected
+  expect_output "error [ref.protected-force]"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+}
+
+test_approval_refs_that_approve_nothing() {
+  setup
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod"
+  local tip old blob
+  tip=$(head_of)
+  old=$(head_of HEAD~1)
+  # An approval ref that is a blob.
+  blob=$(printf 'approved by alice\n' | git -C "$CLONE" hash-object -w --stdin)
+  git -C "$CLONE" update-ref refs/tags/blob-approval "$blob"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/blob-approval:refs/approvals/$tip/alice"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  # A tag of alice's signed approval of another commit, under either name.
+  sign_as alice
+  git -C "$CLONE" tag -s -m "approve" alice-old "$old"
+  local inner
+  inner=$(git -C "$CLONE" rev-parse refs/tags/alice-old)
+  git -C "$CLONE" tag -a -m "wrapping" wrapped "$inner"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/wrapped:refs/approvals/$tip/alice"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "refs/tags/wrapped:refs/approvals/$inner/alice"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  # mallory's own signed approval, a thousand times over.
+  sign_as mallory
+  git -C "$CLONE" tag -s -m "approve" mallory-approval "$tip"
+  local i refspecs=()
+  for ((i = 0; i < 1000; i++)); do refspecs+=("refs/tags/mallory-approval:refs/approvals/$tip/alice-$i"); done
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main "${refspecs[@]}"
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  expect_output "warning [owners.signature] approval tag refs/approvals/$tip/alice-0 is not accepted"
+  expect_ref "$SERVER" refs/heads/main "$old"
+}
+
+# alice signs a merge of a dev branch onto main: it contains main, and approves prod as main has it.
+test_a_signed_merge_approves_what_it_merged_only() {
+  setup
+  git -C "$CLONE" checkout -q -b dev-work
+  configmap dev-work | put "$CLONE" environments/dev/work.yaml
+  commit "$CLONE" "dev work"
+  git -C "$CLONE" checkout -q main
+  sign_as alice
+  git -C "$CLONE" merge -q --no-ff -S -m "alice: merge dev work" dev-work
+  local merge
+  merge=$(head_of)
+  git -C "$CLONE" checkout -q -b prod-work origin/main
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod"
+  git -C "$CLONE" merge -q --no-ff --no-edit "$merge"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+  git -C "$CLONE" reset -q --hard "$merge"
+  configmap evil | put "$CLONE" environments/prod/evil.yaml
+  commit "$CLONE" "mallory: prod, on top of alice's merge"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/evil.yaml: error [owners.approval-required]"
+}
+
+test_every_kind_of_change_to_a_prod_path_is_owned() {
+  setup
+  local c before
+  for c in gitlink mode rename yaml_directory symlink deleted_environment; do
+    fresh
+    case $c in
+      gitlink) git -C "$CLONE" update-index --add --cacheinfo "160000,$(head_of),environments/prod/vendored" ;;
+      mode) git -C "$CLONE" update-index --chmod=+x environments/prod/base.yaml ;;
+      rename) git -C "$CLONE" mv environments/prod/base.yaml environments/prod/renamed.yaml ;;
+      yaml_directory) configmap inner | put "$CLONE" environments/prod/dir.yaml/inner.yaml ;;
+      symlink)
+        ln -s ../dev/base.yaml "$CLONE/environments/prod/link.yaml"
+        git -C "$CLONE" add environments/prod/link.yaml
+        ;;
+      deleted_environment) git -C "$CLONE" rm -rq environments/prod ;;
+    esac
+    commit "$CLONE" "mallory: $c"
+    before=$FAILURES
+    REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+    expect_rejected
+    expect_output "error [owners.approval-required]"
+    ((FAILURES == before)) || echo "      (case $c)"
+  done
+}
+
+# An image is in staging when staging runs it: not when a string in staging's files looks like a
+# container, here the example of a CRD's schema (applied, and never run by anything).
+test_an_image_in_a_crd_example_is_not_in_staging() {
+  setup "$PROMOTION_NO_SOAK"
+  cat <<'YAML' | put "$CLONE" environments/staging/widgets.yaml
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.io
+spec:
+  group: example.io
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+          example:
+            containers:
+              - name: decoy
+                image: registry.example.com/evil:6.6.6
+YAML
+  kubectl apply --dry-run=server -f "$CLONE/environments/staging/widgets.yaml" >/dev/null 2>&1 ||
+    fail "the apiserver does not take the CRD: $(kubectl apply --dry-run=server -f "$CLONE/environments/staging/widgets.yaml" 2>&1)"
+  commit "$CLONE" "mallory: a CRD in staging"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_accepted
+  deployment web registry.example.com/evil:6.6.6 | put "$CLONE" environments/prod/web.yaml
+  commit "$CLONE" "alice: web"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/prod/web.yaml:15:16: error [promotion.not-promoted] image registry.example.com/evil:6.6.6 is not in staging"
 }
 
 run_suite "$@"
