@@ -666,6 +666,8 @@ test_a_secret_added_and_removed_within_the_push() {
 }
 
 # Inside environments every document is parsed whole: YAML and JSON tricks do not hide a Secret.
+# Spellings Kubernetes does not read as a Secret ("v1 ", kind secret, a !!binary kind, which the
+# daemon would send as written) are no kind the cluster serves: refused as such.
 test_yaml_tricks_do_not_hide_a_secret_in_an_environment() {
   setup
   local cases=(
@@ -676,12 +678,14 @@ test_yaml_tricks_do_not_hide_a_secret_in_an_environment() {
     'secretlist.yaml|apiVersion: v1\nkind: SecretList\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: listed\n  stringData:\n    password: hunter2\n|error [content.plaintext-secret]'
     'list.yaml|apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: decoy\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: listed\n  stringData:\n    password: hunter2\n|error [content.plaintext-secret]'
     'binary-kind.yaml|apiVersion: v1\nkind: !!binary U2VjcmV0\nmetadata:\n  name: binary\nstringData:\n  password: hunter2\n|error [schema.missing]'
+    'spaced-version.yaml|apiVersion: "v1 "\nkind: Secret\nmetadata:\n  name: spaced\nstringData:\n  password: hunter2\n|error [schema.missing]'
+    'lower-kind.yaml|apiVersion: v1\nkind: secret\nmetadata:\n  name: lower\nstringData:\n  password: hunter2\n|error [schema.missing]'
   )
   local c file content expected before
   for c in "${cases[@]}"; do
     IFS='|' read -r file content expected <<<"$c"
     fresh
-    printf "$content" | put "$CLONE" "environments/dev/$file"
+    printf '%b' "$content" | put "$CLONE" "environments/dev/$file"
     commit "$CLONE" "mallory: $file"
     before=$FAILURES
     REMOTE_USER=mallory push "$CLONE" origin HEAD:main
@@ -1085,6 +1089,30 @@ YAML
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_rejected
   expect_output "environments/prod/web.yaml:15:16: error [promotion.not-promoted] image registry.example.com/evil:6.6.6 is not in staging"
+}
+
+# The policy file is a regular file or it is no policy: a link to a looser policy, or a
+# directory, is refused rather than read as "no policy" (which would mean the defaults).
+test_a_policy_file_that_is_a_link_or_a_directory() {
+  setup "$PROMOTION_NO_SOAK"
+  local shape before
+  for shape in link directory; do
+    fresh
+    git -C "$CLONE" rm -q .portcullis.yaml
+    if [[ $shape == link ]]; then
+      put "$CLONE" docs/loose.yaml $'checkRefs: ["refs/heads/ci/*"]\n'
+      ln -s docs/loose.yaml "$CLONE/.portcullis.yaml"
+      git -C "$CLONE" add .portcullis.yaml
+    else
+      put "$CLONE" .portcullis.yaml/checkRefs.yaml $'checkRefs: ["refs/heads/ci/*"]\n'
+    fi
+    commit "$CLONE" "mallory: the policy as a $shape"
+    before=$FAILURES
+    REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+    expect_rejected
+    expect_output "error [policy.invalid]"
+    ((FAILURES == before)) || echo "      (case $shape)"
+  done
 }
 
 run_suite "$@"
