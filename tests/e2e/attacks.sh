@@ -92,7 +92,6 @@ fresh() {
   git -C "$CLONE" checkout -q -f -B main origin/main
   git -C "$CLONE" clean -qfdx
 }
-main_of_server() { git -C "$SERVER" rev-parse refs/heads/main; }
 
 # The ConfigMap prod runs, at version $1.
 app() { printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  version: "%s"\n' "$1"; }
@@ -109,16 +108,6 @@ secret() { printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\nstringDa
 
 # last_audit: the last decision in the test's audit log.
 last_audit() { tail -n 1 "$SUITE_TMP/$CURRENT_TEST/audit.jsonl"; }
-
-# many_configmaps DIR N: N ConfigMaps in files under DIR of $CLONE (written by the shell alone).
-many_configmaps() {
-  local dir=$CLONE/$1 i
-  mkdir -p "$dir"
-  for ((i = 1; i <= $2; i++)); do
-    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: "%d"\n' "$i" "$i" >"$dir/cm-$i.yaml"
-  done
-  git -C "$CLONE" add -A -- "$1"
-}
 
 # expect_no_break_glass_event: the reconciler was never told of a break-glass push (post-receive
 # spooled every event, the reconciler being down).
