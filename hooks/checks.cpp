@@ -185,7 +185,7 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
     return r;
   }
   if (use == render::FileUse::kustomization) return r;  // parsed, declares nothing (yet)
-  if (pass == Pass::first) r.images = images_in(*stream);
+  if (pass == Pass::first) r.images = images_in(*stream, ImageReading::may_run);
 
   // What the file declares, as the daemon will apply it (the one render); encrypted documents
   // are declared too (duplicates), but never validated.
@@ -288,7 +288,7 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
             ctx.policy.severity("content.deny-kind") != policy::Severity::off)
           add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
               node.mark.line, node.mark.column, label, level_of(ctx.policy.severity("content.deny-kind")));
-        if (o.kind == "Secret" && o.api_version == "v1" &&
+        if (manifest::is_secret(o.api_version, o.kind) &&
             ctx.policy.severity("content.plaintext-secret") != policy::Severity::off) {
           const yaml::Node* data = node.get("data");
           const yaml::Node* string_data = node.get("stringData");
@@ -303,7 +303,7 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
         }
       }
       if (ctx.env.protected_) {
-        for (const auto& image : manifest::images_of(o)) {
+        for (const auto& image : manifest::image_fields_of(o)) {
           auto ref = manifest::parse_image(image.reference);
           std::string where = image.container.empty() ? "" : " (container " + image.container + ")";
           if (ref.digest.empty() && ref.tag == "latest" &&
@@ -370,10 +370,10 @@ std::string image_key(std::string_view reference) {
   return "i\x1f" + std::string(reference);
 }
 
-std::vector<UsedImage> images_in(const yaml::Stream& stream) {
+std::vector<UsedImage> images_in(const yaml::Stream& stream, ImageReading reading) {
   std::vector<UsedImage> out;
   for (const auto& o : render::declared_in(stream).objects)
-    for (const auto& image : manifest::images_of(o))
+    for (const auto& image : reading == ImageReading::runs ? manifest::images_of(o) : manifest::image_fields_of(o))
       out.push_back(UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
   return out;
 }
@@ -385,7 +385,7 @@ std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::st
   if (!text || looks_binary(*text)) return {};
   auto stream = render::parse_file(path, *text, config.yaml_limits);
   if (!stream) return {};
-  return images_in(*stream);
+  return images_in(*stream, ImageReading::may_run);
 }
 
 std::vector<IndexRecord> index_records(const git::Repository& repo, const std::string& path,
@@ -398,7 +398,8 @@ std::vector<IndexRecord> index_records(const git::Repository& repo, const std::s
   if (!blob || looks_binary(*blob)) return out;
   auto stream = render::parse_file(path, *blob, config.yaml_limits);
   if (!stream) return out;
-  for (const auto& image : images_in(*stream)) out.push_back(IndexRecord{image_key(image.reference), path});
+  for (const auto& image : images_in(*stream, ImageReading::runs))
+    out.push_back(IndexRecord{image_key(image.reference), path});
   render::Declared declared = render::declared_in(*stream);
   std::vector<manifest::Object> objects = std::move(declared.objects);
   for (std::size_t i : declared.encrypted) manifest::collect_objects(*stream->documents[i].root, i, objects);

@@ -67,12 +67,17 @@ std::string key_of(const manifest::Object& object, const policy::Environment& en
                    const schema::Program* store);
 std::string image_key(std::string_view reference);
 
+// Which images of an object count (manifest/object.hpp): those it runs (what an environment is
+// counted as running: identity indexes, soak ledgers), or those it may run (what a push brings
+// into an environment: content and promotion rules).
+enum class ImageReading { runs, may_run };
+
 // The image references of the objects a parsed manifest declares (the one render's objects;
 // encrypted documents and kustomizations declare none that are applied).
-std::vector<UsedImage> images_in(const yaml::Stream& stream);
-// The same for the blob of a file the render reads (nothing when it does not parse).
-std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path,
-                                      const git::Oid& blob, const policy::ServerConfig& config);
+std::vector<UsedImage> images_in(const yaml::Stream& stream, ImageReading reading);
+// What the objects of the blob of a file the render reads may run (nothing when it does not parse).
+std::vector<UsedImage> images_in_blob(const git::Repository& repo, const std::string& path, const git::Oid& blob,
+                                      const policy::ServerConfig& config);
 
 // Index records of one file of the environment (`path` relative to it), without validating it:
 // only files the render reads under `selection` declare anything; unparsable ones declare

@@ -134,10 +134,7 @@ class EnvironmentChecks {
       FileResult r = check_file(c, path, entry, Pass::first);
       for (auto& image : r.images) images.used.emplace_back(std::move(image), path);
       add_all(std::move(r.findings));
-      if (r.checked) {
-        ++m_out.files;
-        m_out.judged.push_back(path);
-      }
+      if (r.checked) ++m_out.files;
       for (const auto& id : r.applied) m_out.applied.push_back(path + ": " + id.describe());
       m_out.objects += r.objects;
       for (auto& d : r.declared) state.declared.emplace_back(std::move(d), path);
@@ -245,68 +242,6 @@ class EnvironmentChecks {
   std::vector<EnvState> m_states;
 };
 
-// What a ref points at, peeled through annotated tags: ("commit"|"tree"|"blob", id).
-std::optional<std::pair<std::string, Oid>> peel(const git::Repository& repo, Oid oid) {
-  for (int depth = 0; depth < 16; ++depth) {
-    auto raw = repo.read_raw(oid, 1 << 20);
-    if (!raw) return std::nullopt;
-    if (raw->type != "tag") return std::pair{raw->type, oid};
-    if (!raw->data.starts_with("object ")) return std::nullopt;
-    auto next = Oid::from_hex(std::string_view(raw->data).substr(7, 40));
-    if (!next) return std::nullopt;
-    oid = *next;
-  }
-  return std::nullopt;
-}
-
-// Whether the text of `path` may hold Kubernetes objects: a YAML or JSON name, or (notes and
-// files without an extension) a text that mentions a Secret.
-bool may_declare_secret(std::string_view path, std::string_view text) {
-  auto role = manifest::role_of(path);
-  if (role == manifest::FileRole::kustomization) return false;
-  if (role == manifest::FileRole::manifest) return text.find("Secret") != std::string_view::npos;
-  auto slash = path.rfind('/');
-  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  return base.find('.') == std::string_view::npos && text.find("kind") != std::string_view::npos &&
-         text.find("Secret") != std::string_view::npos;
-}
-
-void scan_blob(const ContentContext& ctx, const Update& u, const std::string& path, const Oid& blob,
-               std::vector<Finding>& out) {
-  auto text = ctx.repo.read_blob(blob, ctx.config.max_file_size);
-  if (!text || text->substr(0, 8000).find('\0') != std::string::npos || !may_declare_secret(path, *text))
-    return;
-  auto stream = path.ends_with(".json") ? yaml::parse_json(*text, ctx.config.yaml_limits)
-                                        : yaml::parse_yaml(*text, ctx.config.yaml_limits);
-  if (!stream) return;  // not YAML: nothing it declares can reach a cluster either
-  for (std::size_t i = 0; i < stream->documents.size(); ++i) {
-    const yaml::Node* root = stream->documents[i].root;
-    if (!root || !root->is_mapping() || manifest::is_sops(*root)) continue;
-    std::vector<manifest::Object> objects;
-    manifest::collect_objects(*root, i, objects);
-    for (const auto& o : objects) {
-      if (o.kind != "Secret" || o.api_version != "v1" || !o.node->is_mapping()) continue;
-      for (std::string_view field : {"data", "stringData"}) {
-        const yaml::Node* values = o.node->get(field);
-        if (!values || !values->is_mapping() || values->entries.empty()) continue;
-        Finding f =
-            ref_finding(u, "content.plaintext-secret",
-                        "Secret carries " + std::string(field) +
-                            " in plaintext (base64 is an encoding, not encryption); plaintext Secrets are "
-                            "refused in every ref, inside environments or not",
-                        path);
-        f.level = u.policy.severity("content.plaintext-secret") == policy::Severity::warn ? Level::warning
-                                                                                          : Level::error;
-        f.line = values->mark.line;
-        f.column = values->mark.column;
-        f.object = "Secret \"" + std::string(o.name) + "\"";
-        out.push_back(std::move(f));
-        break;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 ContentResult check_content(const ContentContext& ctx, const Update& u) {
@@ -314,35 +249,6 @@ ContentResult check_content(const ContentContext& ctx, const Update& u) {
   if (!u.new_tree) return out;
   check_policy_file(ctx, u, out);
   EnvironmentChecks(ctx, u, out).run();
-  return out;
-}
-
-std::vector<Finding> scan_plaintext_secrets(const ContentContext& ctx, const Update& u,
-                                            const std::optional<Oid>& against,
-                                            const std::vector<std::string>& judged) {
-  std::vector<Finding> out;
-  if (u.raw->new_oid.is_zero() || u.policy.severity("content.plaintext-secret") == policy::Severity::off)
-    return out;
-  auto target = peel(ctx.repo, u.raw->new_oid);
-  if (!target) return out;
-  if (target->first == "blob") {
-    scan_blob(ctx, u, "(blob " + target->second.short_hex() + ")", target->second, out);
-    return out;
-  }
-  std::optional<Oid> tree;
-  if (target->first == "tree")
-    tree = target->second;
-  else if (target->first == "commit")
-    if (auto t = ctx.repo.commit_tree(target->second)) tree = *t;
-  if (!tree) return out;
-  const std::unordered_set<std::string> skip(judged.begin(), judged.end());
-  (void)ctx.repo.diff(against, *tree, "", [&](const git::Change& ch) {
-    if (ch.after &&
-        (ch.after->kind == git::EntryKind::blob || ch.after->kind == git::EntryKind::executable) &&
-        !skip.contains(ch.path))
-      scan_blob(ctx, u, ch.path, ch.after->oid, out);
-    return !ctx.deadline.expired();
-  });
   return out;
 }
 

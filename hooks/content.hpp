@@ -2,8 +2,8 @@
 // Content rules of one ref update: the policy file, and for every environment the files the
 // update changes (or that a changed selection starts to read), judged as the one render reads
 // them: YAML, objects, schemas (the store, then the repository's CRDs), content rules and
-// duplicates across the environment (through the identity index). Plaintext Secrets are looked
-// for in everything any ref brings, inside environments or not.
+// duplicates across the environment (through the identity index), confinement. Plaintext
+// Secrets elsewhere: secrets.hpp.
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -36,7 +36,6 @@ struct ContentResult {
   std::size_t files = 0;          // files read and checked
   std::size_t objects = 0;
   std::vector<ChangedImages> images;
-  std::vector<std::string> judged;  // paths the environment checks read whole
   // What the checked files declare for the daemon to apply: "path: group/kind namespace/name"
   // as written (the one render's objects; what the daemon's render of those files yields).
   std::vector<std::string> applied;
@@ -45,13 +44,5 @@ struct ContentResult {
 
 // The content rules of `update` (a commit on a checked ref).
 ContentResult check_content(const ContentContext& ctx, const Update& update);
-
-// content.plaintext-secret for every file `update` adds or changes against the tree `against`
-// (nullopt: everything) that `judged` does not name (those were checked whole): in any ref, for
-// any object type the ref points at (a tag of a blob or a tree too), excluded files and files
-// outside environments included.
-std::vector<Finding> scan_plaintext_secrets(const ContentContext& ctx, const Update& update,
-                                            const std::optional<git::Oid>& against,
-                                            const std::vector<std::string>& judged);
 
 }  // namespace portcullis::hooks

@@ -8,6 +8,7 @@
 #include "hooks/ownership.hpp"
 #include "hooks/promotion.hpp"
 #include "hooks/refs.hpp"
+#include "hooks/secrets.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::hooks {
@@ -40,11 +41,25 @@ class Gate {
     std::vector<Update> updates;
     updates.reserve(m_in.updates.size());
     for (const auto& raw : m_in.updates) updates.push_back(describe_update(m_in.repo, m_in.config, raw));
-    if (m_in.fail_open && std::none_of(updates.begin(), updates.end(), reaches_protected))
-      m_in.fail_open->allowed.store(true);
+    // Decided before anything may run out of time, and never accepted unjudged: a refused
+    // break-glass request, a protected ref or environment, and plaintext Secrets anywhere the
+    // push brings them (the environments' own files are only looked at here for a spelling of
+    // Secret; they are judged whole by the content checks).
+    const bool refused = m_in.break_glass && break_glass_refusal(m_in.config, m_in.pusher, *m_in.break_glass);
+    bool secrets_cleared = true;
     for (const auto& u : updates) {
+      SecretScanResult scan = scan_plaintext_secrets(m_content, u, hook() ? u.base_tree : u.old_tree,
+                                                     hook() ? SecretScan::history : SecretScan::tip);
+      secrets_cleared = secrets_cleared && scan.complete && !scan.judged_may_hold_secret && scan.findings.empty();
+      m_secrets.push_back(std::move(scan.findings));
+    }
+    if (m_in.fail_open && !refused && secrets_cleared && std::none_of(updates.begin(), updates.end(), reaches_protected))
+      m_in.fail_open->allowed.store(true);
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      const Update& u = updates[i];
       if (out_of_time()) break;
       std::size_t first = m_report.findings.size();
+      add_all(std::move(m_secrets[i]));
       judge(u);
       apply_break_glass(u, first);
     }
@@ -52,6 +67,8 @@ class Gate {
   }
 
  private:
+  bool hook() const { return m_in.mode == GateMode::hook; }
+
   bool out_of_time() {
     if (!m_in.deadline.expired()) return false;
     if (!m_budget_reported) {
@@ -95,18 +112,14 @@ class Gate {
     if (!u.new_commit && !u.raw->new_oid.is_zero() && u.raw->ref.starts_with("refs/heads/"))
       return add(u, "ref.not-a-commit",
                  "a branch must point at a commit; " + u.raw->new_oid.short_hex() + " is not one");
-    std::vector<std::string> judged;
     if (u.new_commit && (!hook || u.policy.is_checked_ref(u.raw->ref))) {
       ContentResult content = check_content(m_content, u);
       add_all(std::move(content.findings));
       m_report.stats.files += content.files;
       m_report.stats.objects += content.objects;
       if (content.out_of_time) return (void)out_of_time();
-      judged = std::move(content.judged);
       check_promotion_of(u, content.images);
     }
-    // Plaintext Secrets are refused in every ref: tags, notes and refs/for/* too.
-    add_all(scan_plaintext_secrets(m_content, u, hook ? u.base_tree : u.old_tree, judged));
     if (out_of_time() || !hook || !u.new_commit || !u.policy.is_checked_ref(u.raw->ref)) return;
     if (m_in.pusher.empty() && (u.protected_ref || u.touches_protected_env)) {
       std::string vars;
@@ -142,32 +155,20 @@ class Gate {
     add_all(check_promotion(ctx, changes), u.raw->ref);
   }
 
-  bool break_glass_allowed() const {
-    if (m_in.pusher.empty()) return false;
-    return std::any_of(
-        m_in.config.break_glass.begin(), m_in.config.break_glass.end(), [&](const std::string& who) {
-          return owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
-                               m_in.pusher, m_in.config.teams);
-        });
-  }
 
   // Break-glass turns ownership and promotion findings of an allowed pusher into notices;
   // validity, ref protection and hostile-input limits stay. A request without a reason, or by
   // someone not allowed, is refused (and the push with it).
   void apply_break_glass(const Update& u, std::size_t first) {
     if (!m_in.break_glass || m_in.mode != GateMode::hook) return;
-    if (util::trim(*m_in.break_glass).empty()) {
-      if (!std::exchange(m_break_glass_refused, true))
-        add(u, "breakglass.reason-required",
-            "break-glass needs a reason: git push -o break-glass=\"INC-1234: what and why\"");
-      return;
-    }
-    if (!break_glass_allowed()) {
-      if (!std::exchange(m_break_glass_refused, true))
-        add(u, "breakglass.denied",
-            (m_in.pusher.empty() ? std::string("an unidentified pusher") : "pusher " + m_in.pusher) +
-                " may not use break-glass (identity.breakGlass in the server config)");
-      return;
+    if (auto refusal = break_glass_refusal(m_in.config, m_in.pusher, *m_in.break_glass)) {
+      if (std::exchange(m_break_glass_refused, true)) return;
+      if (*refusal == "breakglass.reason-required")
+        return add(u, *refusal,
+                   "break-glass needs a reason a person can read: git push -o break-glass=\"INC-1234: what and why\"");
+      return add(u, *refusal,
+                 (m_in.pusher.empty() ? std::string("an unidentified pusher") : "pusher " + m_in.pusher) +
+                     " may not use break-glass (identity.breakGlass in the server config)");
     }
     m_report.break_glass = *m_in.break_glass;
     for (std::size_t i = first; i < m_report.findings.size(); ++i) {
@@ -188,6 +189,7 @@ class Gate {
   Report m_report;
   bool m_budget_reported = false;
   bool m_break_glass_refused = false;
+  std::vector<std::vector<Finding>> m_secrets;  // per update, found before the other rules
 };
 
 // The identity index of `env` at the new tip, carried forward from the old tip's when there is
@@ -319,6 +321,47 @@ util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::
     out.push_back(RefUpdate{*old_oid, *new_oid, std::string(ref)});
   }
   return out;
+}
+
+namespace {
+
+// Decodes one UTF-8 code point at `i` (advancing it); U+FFFD for a byte that starts none.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+  unsigned char c = static_cast<unsigned char>(s[i++]);
+  int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+  char32_t cp = extra == 3 ? c & 0x07 : extra == 2 ? c & 0x0f : extra == 1 ? c & 0x1f : c;
+  if (c >= 0x80 && extra == 0) return 0xfffd;
+  for (; extra > 0 && i < s.size(); --extra) cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3f);
+  return cp;
+}
+
+// Spaces, controls and format characters: nothing a reader sees.
+bool invisible(char32_t cp) {
+  return cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x034f || cp == 0x061c || cp == 0x115f ||
+         cp == 0x1160 || cp == 0x1680 || (cp >= 0x17b4 && cp <= 0x17b5) || (cp >= 0x180b && cp <= 0x180f) ||
+         (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
+         cp == 0x2800 || cp == 0x3000 || cp == 0x3164 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff ||
+         cp == 0xffa0 || (cp >= 0xfff0 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe0fff);
+}
+
+bool has_visible(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();)
+    if (!invisible(next_code_point(text, i))) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> break_glass_refusal(const policy::ServerConfig& config, std::string_view pusher,
+                                               std::string_view request) {
+  if (!has_visible(request)) return std::string("breakglass.reason-required");
+  bool allowed = !pusher.empty() &&
+                 std::any_of(config.break_glass.begin(), config.break_glass.end(), [&](const std::string& who) {
+                   return owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
+                                        pusher, config.teams);
+                 });
+  if (!allowed) return std::string("breakglass.denied");
+  return std::nullopt;
 }
 
 std::optional<std::string> break_glass_request(std::span<const std::string> push_options) {

@@ -69,4 +69,12 @@ util::Result<std::vector<RefUpdate>> parse_updates(std::string_view input, std::
 // none was given). Both hooks read it through this one function.
 std::optional<std::string> break_glass_request(std::span<const std::string> push_options);
 
+// Why `request` (by `pusher`) is refused: "breakglass.reason-required" when the reason has no
+// visible character (spaces, no-break and zero-width spaces, BOMs and other format characters
+// are not a reason), "breakglass.denied" when the pusher is not in identity.breakGlass; nullopt
+// when it is granted. Pre-receive refuses the push then (and never lets it fail open);
+// post-receive tells the reconciler only of a granted one.
+std::optional<std::string> break_glass_refusal(const policy::ServerConfig& config, std::string_view pusher,
+                                               std::string_view request);
+
 }  // namespace portcullis::hooks

@@ -1,6 +1,7 @@
 #include "hooks/ownership.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <set>
 
@@ -14,6 +15,10 @@
 namespace portcullis::hooks {
 
 namespace {
+
+// Where GitHub and GitLab look for CODEOWNERS.
+constexpr std::string_view k_codeowners_locations[] = {".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS",
+                                                       ".gitlab/CODEOWNERS"};
 
 // Signed commits are looked for among at most this many pushed commits.
 constexpr std::size_t k_history_limit = 10'000;
@@ -102,6 +107,19 @@ std::optional<LoadedOwners> load_codeowners(const OwnershipContext& ctx, const g
     auto e = ctx.repo.entry_at(base_tree, p);
     return e && *e && ((*e)->kind == git::EntryKind::blob || (*e)->kind == git::EntryKind::executable);
   };
+  // A CODEOWNERS that is a symbolic link or a submodule is no file a forge reads, and never
+  // means "no owners" on a protected ref.
+  for (std::string_view p : k_codeowners_locations) {
+    auto e = ctx.repo.entry_at(base_tree, p);
+    if (e && *e && ((*e)->kind == git::EntryKind::symlink || (*e)->kind == git::EntryKind::submodule)) {
+      Finding f = finding("owners.invalid", std::string(p) + " is a " +
+                                                ((*e)->kind == git::EntryKind::symlink ? "symbolic link" : "submodule") +
+                                                ", not a file; on a protected ref that never means \"no owners\"");
+      f.file = std::string(p);
+      out.push_back(std::move(f));
+      return std::nullopt;
+    }
+  }
   LoadedOwners c;
   std::string location;
   switch (ctx.policy.codeowners_dialect) {
@@ -280,6 +298,49 @@ Finding approval_finding(const std::string& section, const Need& need, const std
   return f;
 }
 
+// The files the update changes that decide who owns what and how environments are judged:
+// every CODEOWNERS location, .portcullis.yaml, and the teams file the policy names.
+std::vector<std::string> changed_governance(const OwnershipContext& ctx, const std::vector<git::Change>& changes) {
+  std::vector<std::string> out;
+  for (const auto& c : changes) {
+    bool governs = c.path == policy::k_policy_file || (!ctx.policy.teams_file.empty() && c.path == ctx.policy.teams_file) ||
+                   std::find(std::begin(k_codeowners_locations), std::end(k_codeowners_locations), c.path) !=
+                       std::end(k_codeowners_locations);
+    if (governs) out.push_back(c.path);
+  }
+  return out;
+}
+
+// Every file of every protected environment (at the target before the push or at the new tip)
+// as a change: a push that changes the files governing them changes them all, and needs the
+// approval of their owners.
+void add_governed(const OwnershipContext& ctx, const git::Oid& base_tree, std::vector<git::Change>& changes,
+                  std::set<std::string>& governed) {
+  auto new_tree_read = ctx.repo.commit_tree(ctx.new_commit);
+  if (!new_tree_read) return;
+  const git::Oid* new_tree = &*new_tree_read;
+  const std::array<const git::Oid*, 2> trees{&base_tree, new_tree};
+  std::set<std::string> known;
+  for (const auto& c : changes) known.insert(c.path);
+  std::set<std::string> roots;
+  for (const git::Oid* tree : trees)
+    for (const auto& env : environments_of(ctx.repo, ctx.policy, *tree))
+      if (env.protected_) roots.insert(env.path);
+  for (const auto& root : roots)
+    for (const git::Oid* tree : trees) {
+      auto dir = ctx.repo.entry_at(*tree, root);
+      if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) continue;
+      (void)ctx.repo.walk((*dir)->oid, root, [&](const std::string& path, const git::TreeEntry&) {
+        if (!known.insert(path).second) return true;
+        auto before = ctx.repo.entry_at(base_tree, path);
+        auto after = ctx.repo.entry_at(*new_tree, path);
+        changes.push_back(git::Change{path, before ? *before : std::nullopt, after ? *after : std::nullopt});
+        governed.insert(path);
+        return true;
+      });
+    }
+}
+
 }  // namespace
 
 bool owner_matches(std::string_view owner, std::string_view identity,
@@ -335,11 +396,25 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
   }
   r.changed_paths = changes->size();
   if (changes->empty()) return r;
+  const std::vector<std::string> governing = changed_governance(ctx, *changes);
+  std::set<std::string> governed;  // paths that count as changed because a governing file did
+  if (!governing.empty()) add_governed(ctx, *base_tree, *changes, governed);
 
+  // The repository's teams file may define teams of its own, never add members to one the
+  // server config defines (a push could otherwise make its author a member).
   auto teams = ctx.config.teams;
   for (auto& [team, members] : repository_teams(ctx, *base_tree, r.findings)) {
-    auto& all = teams[team];
-    all.insert(all.end(), members.begin(), members.end());
+    bool server_team = std::any_of(ctx.config.teams.begin(), ctx.config.teams.end(),
+                                   [&](const auto& t) { return iequal(t.first, team) || same_person(t.first, team); });
+    if (server_team) {
+      Finding f = finding("owners.teams",
+                          "the teams file names " + team + ", which the server config defines: its members there are ignored",
+                          Level::warning);
+      f.file = ctx.policy.teams_file;
+      r.findings.push_back(std::move(f));
+      continue;
+    }
+    teams[team] = std::move(members);
   }
 
   // Approvals: the pusher, signed commits among the pushed ones, signed approval tags.
@@ -393,8 +468,16 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     }
   }
   const std::string have = describe_approvals(r.approvals);
-  for (auto& [key, need] : missing)
-    r.findings.push_back(approval_finding(key.substr(0, key.find('\x1f')), need, have));
+  for (auto& [key, need] : missing) {
+    Finding f = approval_finding(key.substr(0, key.find('\x1f')), need, have);
+    if (std::any_of(need.paths.begin(), need.paths.end(), [&](const std::string& p) { return governed.contains(p); })) {
+      std::string files;
+      for (const auto& g : governing) files += (files.empty() ? "" : ", ") + g;
+      f.message += "; the push changes " + files + ", which decide" + (governing.size() == 1 ? "s" : "") +
+                   " who owns the protected environments and how they are judged, so it changes them all";
+    }
+    r.findings.push_back(std::move(f));
+  }
   return r;
 }
 

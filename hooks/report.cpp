@@ -59,6 +59,7 @@ std::string_view default_hint(std::string_view rule) {
       {"identity.missing", "push through the Git server's authenticated access (ssh, gitolite, HTTP auth) so it knows who you are"},
       {"owners.invalid", "fix CODEOWNERS on the target first (a push that changes only CODEOWNERS, approved by its owners)"},
       {"owners.approval-required", "ask an owner to approve: `portcullis approve <commit>` (a signed approval tag) or a signed merge commit"},
+      {"owners.teams", "define the team's members in the server config (identity.teams), or give the team another name"},
       {"owners.signature", "check the signer's key in the server's allowed-signers file and its validity dates"},
       {"promotion.not-promoted", "add the image to the environment it is promoted from first, then promote it"},
       {"promotion.soak", "wait until the image has run long enough in the environment it is promoted from"},

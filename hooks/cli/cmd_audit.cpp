@@ -4,6 +4,7 @@
 #include <map>
 
 #include "hooks/cli/command.hpp"
+#include "hooks/report.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/policy/policy.hpp"
 #include "shared/util/fs.hpp"
@@ -107,10 +108,11 @@ Runner setup_audit(CLI::App& app) {
       std::string refs, rules;
       for (const auto& x : r->refs) refs += (refs.empty() ? "" : ",") + x;
       for (const auto& x : r->rules) rules += (rules.empty() ? "" : ",") + x;
-      std::cout << r->time << "  " << (r->pusher.empty() ? "-" : r->pusher) << "  " << r->decision << "  "
-                << refs;
-      if (!rules.empty()) std::cout << "  rules=" << rules;
-      if (r->break_glass) std::cout << "  BREAK-GLASS: " << r->reason;
+      // Every field was written by or for a pusher: shown escaped, never as terminal controls.
+      std::cout << printable(r->time) << "  " << (r->pusher.empty() ? "-" : printable(r->pusher)) << "  "
+                << printable(r->decision) << "  " << printable(refs);
+      if (!rules.empty()) std::cout << "  rules=" << printable(rules);
+      if (r->break_glass) std::cout << "  BREAK-GLASS: " << printable(r->reason);
       std::cout << "\n";
     }
     return o->open_break_glass && !shown.empty() ? int(k_exit_rejected) : int(k_exit_ok);

@@ -259,7 +259,9 @@ int pre_receive(const std::string& config_path, Layout layout) {
   if (report.rejected() && config.fail_mode == policy::FailMode::open && parsed && repo && !gate_ran) {
     bool reaches = false;
     for (const auto& u : updates) reaches = reaches || reaches_protected(describe_update(*repo, config, u));
-    may_fail_open.allowed.store(!reaches);
+    auto break_glass = break_glass_request(push_options());
+    bool refused = break_glass && break_glass_refusal(config, audit.pusher, *break_glass);
+    may_fail_open.allowed.store(!reaches && !refused);
   }
   report.stats.refs = updates.size();
   report.stats.duration_ms =
@@ -328,7 +330,7 @@ int post_receive(const std::string& config_path) {
     event.pusher = pusher_from_env(config.identity_env);
     // The same request pre-receive judged: it accepted the push, so the request (when there is
     // one) had a reason and an allowed pusher.
-    if (auto reason = break_glass_request(push_options()); reason && !util::trim(*reason).empty()) {
+    if (auto reason = break_glass_request(push_options()); reason && !break_glass_refusal(config, event.pusher, *reason)) {
       event.break_glass = true;
       event.reason = *reason;
     }

@@ -31,6 +31,42 @@ FileRole role_of(std::string_view path) {
   return FileRole::ignored;
 }
 
+namespace {
+
+std::string base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  int bits = 0;
+  std::uint32_t acc = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == ' ') continue;
+    int v = value(c);
+    if (v < 0) return {};
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_secret(std::string_view api_version, std::string_view kind) {
+  while (api_version.starts_with('/')) api_version.remove_prefix(1);
+  if (api_version != "v1") return false;
+  return kind == "Secret" || (kind.size() >= 8 && kind.size() <= 64 && base64_decode(kind) == "Secret");
+}
+
 bool has_sops_stanza(const yaml::Node& document) {
   return document.is_mapping() && document.get("sops");
 }
@@ -210,10 +246,34 @@ void collect_images(const yaml::Node& n, int depth, std::vector<Image>& out) {
       out.push_back(Image{image->text, image, std::string(c->get_string("name"))});
     }
   }
+  // A single container (Argo Workflows' templates[].container).
+  if (const yaml::Node* c = n.get("container"); c && c->is_mapping())
+    if (const yaml::Node* image = c->get("image"); image && image->is_string())
+      out.push_back(Image{image->text, image, std::string(c->get_string("name"))});
   for (const auto& e : n.entries) {
+    if (e.key->text == "container" && e.value->is_mapping()) continue;
     bool container_list = std::find(std::begin(k_container_lists), std::end(k_container_lists),
                                     e.key->text) != std::end(k_container_lists);
     if (!container_list || !e.value->is_sequence()) collect_images(*e.value, depth + 1, out);
+  }
+}
+
+bool runs_nothing(const Object& object) {
+  return !object.node || !object.node->is_mapping() ||
+         (object.kind == "CustomResourceDefinition" && group_of(object.api_version) == "apiextensions.k8s.io");
+}
+
+// Every string under a key named `image` in `n`, in document order.
+void collect_image_fields(const yaml::Node& n, int depth, std::vector<Image>& out) {
+  if (depth > k_max_image_depth) return;
+  if (n.is_sequence()) {
+    for (const yaml::Node* item : n.items) collect_image_fields(*item, depth + 1, out);
+    return;
+  }
+  if (!n.is_mapping()) return;
+  for (const auto& e : n.entries) {
+    if (e.key->text == "image" && e.value->is_string()) out.push_back(Image{e.value->text, e.value, std::string(n.get_string("name"))});
+    else collect_image_fields(*e.value, depth + 1, out);
   }
 }
 
@@ -221,9 +281,17 @@ void collect_images(const yaml::Node& n, int depth, std::vector<Image>& out) {
 
 std::vector<Image> images_of(const Object& object) {
   std::vector<Image> out;
-  if (!object.node || !object.node->is_mapping()) return out;
+  if (runs_nothing(object)) return out;
   for (const auto& e : object.node->entries)
     if (e.key->text != "metadata" && e.key->text != "status") collect_images(*e.value, 0, out);
+  return out;
+}
+
+std::vector<Image> image_fields_of(const Object& object) {
+  std::vector<Image> out;
+  if (runs_nothing(object)) return out;
+  for (const auto& e : object.node->entries)
+    if (e.key->text != "metadata" && e.key->text != "status") collect_image_fields(*e.value, 0, out);
   return out;
 }
 

@@ -39,6 +39,10 @@ struct Object {
 enum class FileRole { manifest, kustomization, ignored };
 FileRole role_of(std::string_view path);
 
+// Whether (`api_version`, `kind`) is a core v1 Secret as the apiserver decodes it: "/v1" is
+// the core group's v1 too, and a kind written as !!binary (its base64) is decoded.
+bool is_secret(std::string_view api_version, std::string_view kind);
+
 // True for a document with a top-level "sops" key, well-formed or not.
 bool has_sops_stanza(const yaml::Node& document);
 // Why `document` is not a complete SOPS-encrypted document; nullopt when it is one: a "sops"
@@ -69,12 +73,20 @@ struct ImageRef {
 };
 ImageRef parse_image(std::string_view reference);
 
-// The images `object` runs, found by shape rather than by kind: every container list
-// (`initContainers`, `containers`, `ephemeralContainers`: sequences of mappings with an `image`)
-// anywhere in it but metadata and status. Pods, workloads, CronJobs and PodTemplates have them
-// where their pod spec is; so do custom resources that embed a pod template (Argo Rollouts,
-// Knative Services, Tekton tasks, ...). Per mapping in pod spec order, then document order.
+// Two readings of the images in an object, both by shape rather than by kind, and neither for
+// a CustomResourceDefinition (its schema's examples and defaults run nothing):
+//
+// What it runs: the `image` of every item of a container list (`initContainers`, `containers`,
+// `ephemeralContainers`: sequences of mappings) anywhere but metadata and status. Pods,
+// workloads, CronJobs and PodTemplates have them where their pod spec is; so do custom resources
+// that embed a pod template (Argo Rollouts, Knative Services). Per mapping in pod spec order,
+// then document order. What an environment counts as running (promotion sources) is this.
 std::vector<Image> images_of(const Object& object);
+
+// What it may run: every string value of a key named `image` anywhere but metadata and status
+// (also Argo Workflows' `container`, Tekton's `steps`, any operator's own spelling). The rules
+// on what an environment may take (no :latest, digests, promotion) read this wider set.
+std::vector<Image> image_fields_of(const Object& object);
 
 // The image references a kustomization's `images:` entries produce: (newName or name), then
 // @digest or :newTag when set.

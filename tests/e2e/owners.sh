@@ -231,8 +231,19 @@ test_teams_from_the_repository() {
   setup $'codeowners:\n  teamsFile: .portcullis/teams.yaml\n' .github/CODEOWNERS $'environments/prod/ @org/payments\n'
   put "$CLONE" .portcullis/teams.yaml $'"@org/payments": [bob]\n'
   commit "$CLONE"
+  # The teams file decides who owns prod: changing it changes prod, and the team it names has no
+  # members yet to approve that. The first members come by break-glass (bob may use it).
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
-  expect_accepted  # only the teams file changed; nobody owns it yet
+  expect_rejected
+  expect_output "the push changes .portcullis/teams.yaml"
+  REMOTE_USER=bob push "$CLONE" -o "break-glass=bootstrap @org/payments" origin HEAD:main
+  expect_accepted
+  # mallory cannot add herself.
+  put "$CLONE" .portcullis/teams.yaml $'"@org/payments": [bob, mallory]\n'
+  commit "$CLONE"
+  REMOTE_USER=mallory push "$CLONE" origin HEAD:main
+  expect_rejected
+  git -C "$CLONE" reset -q --hard origin/main
   change_prod
   commit "$CLONE"
   REMOTE_USER=bob push "$CLONE" origin HEAD:main

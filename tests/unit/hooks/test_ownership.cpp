@@ -155,7 +155,8 @@ void check_findings(const OwnershipResult& r, const std::vector<std::string>& ex
     auto bar = e.find('|');
     CHECK(r.findings[i].rule == e.substr(0, bar));
     if (bar != std::string::npos) CHECK_THAT(r.findings[i].message, Catch::Contains(e.substr(bar + 1)));
-    CHECK(r.findings[i].level == (r.findings[i].rule == "owners.signature" ? Level::warning : Level::error));
+    const bool warning = r.findings[i].rule == "owners.signature" || r.findings[i].rule == "owners.teams";
+    CHECK(r.findings[i].level == (warning ? Level::warning : Level::error));
   }
 }
 
@@ -390,6 +391,15 @@ TEST_CASE("approvals are bound to content: history shapes, stale and unrelated s
         "; approvals seen: alice (pusher, the pusher's own: self-approval is off), alice (signed commit {t}, "
         "the pusher's own: self-approval is off)"},
        false},
+      {"removing CODEOWNERS changes every file it governed", {{"t", {"b1"}, {{".github/CODEOWNERS", std::nullopt}}}},
+       "mallory", {needs_alice + "; approvals seen: mallory (pusher); the push changes .github/CODEOWNERS"}},
+      {"a CODEOWNERS where GitHub looks first, naming someone else",
+       {{"t", {"b1"}, {{"docs/x.md", "x"}, {".github/CODEOWNERS", "environments/prod/ @mallory\n"}}}}, "mallory",
+       {needs_alice}},
+      {"a .portcullis.yaml that unprotects prod", {{"t", {"b1"}, {{".portcullis.yaml", "environments: []\n"}}}},
+       "mallory", {needs_alice + "; approvals seen: mallory (pusher); the push changes .portcullis.yaml"}},
+      {"the owner may change what governs her environment", {{"t", {"b1"}, {{".portcullis.yaml", "environments: []\n"}}}},
+       "alice", {}},
       {"self-approval off: another owner signed it",
        {{"t", {"b1"}, {{"environments/prod/app.yaml", v3}}, "bob", "alice"}},
        "alice",
@@ -583,7 +593,10 @@ TEST_CASE("check_ownership reads CODEOWNERS from the target, where the forge wou
     next["CODEOWNERS"] = "environments/prod/ @bob\n";
     const Oid tip = make_commit(fx, next, {b});
     auto r = check(fx, {}, {}, b, tip, "bob");
-    check_findings(r, {"owners.approval-required|needs approval by @alice; approvals seen: bob (pusher)"});
+    // ... and changing CODEOWNERS changes every file of the protected environments it governs.
+    check_findings(r, {"owners.approval-required|2 paths need approval by @alice: environments/prod/new.yaml, "
+                       "environments/prod/base.yaml; approvals seen: bob (pusher); the push changes CODEOWNERS, "
+                       "which decides who owns the protected environments"});
     CHECK(r.findings[0].file == "environments/prod/new.yaml");
     CHECK(r.changed_paths == 2);
   }
@@ -896,21 +909,20 @@ TEST_CASE("team members come from the server config and the repository's teams f
     const char* pusher;
     std::vector<std::string> findings;
   };
-  const std::string needs = "owners.approval-required|needs approval by @org/payments";
+  // @org/payments is the server config's (erin); @org/app may come from the repository.
+  const std::string needs = "owners.approval-required|needs approval by @org/payments, @org/app";
   const Case cases[] = {
-      {"a member from the file", "\"@org/payments\": [bob]\n", "bob", {}},
-      {"a member from the server config", "\"@org/payments\": [bob]\n", "erin", {}},
-      {"members from both are merged", "\"@org/payments\": [bob]\n\"@org/other\": [alice]\n", "erin", {}},
-      {"not a member", "\"@org/payments\": [bob]\n\"@org/other\": [alice]\n", "alice", {needs}},
-      {"keys compare case-insensitively", "\"@ORG/Payments\": [Bob]\n", "bob", {}},
+      {"a member from the file", "\"@org/app\": [bob]\n", "bob", {}},
+      {"a member from the server config", "\"@org/app\": [bob]\n", "erin", {}},
+      {"the file cannot add members to the server config's teams", "\"@org/payments\": [bob]\n", "bob",
+       {"owners.teams|the teams file names @org/payments, which the server config defines", needs}},
+      {"nor under another spelling", "\"@ORG/Payments\": [bob]\n", "bob",
+       {"owners.teams|which the server config defines", needs}},
+      {"not a member", "\"@org/app\": [bob]\n\"@org/other\": [alice]\n", "alice", {needs}},
+      {"keys compare case-insensitively", "\"@ORG/App\": [Bob]\n", "bob", {}},
       {"no teams file", std::nullopt, "bob", {needs}},
-      {"a teams file that is no mapping",
-       "- bob\n",
-       "bob",
-       {"owners.invalid|the teams file is not a YAML mapping", needs}},
-      {"a teams file that does not parse",
-       "\"@org/payments\": [bob\n",
-       "erin",
+      {"a teams file that is no mapping", "- bob\n", "bob", {"owners.invalid|the teams file is not a YAML mapping", needs}},
+      {"a teams file that does not parse", "\"@org/app\": [bob\n", "erin",
        {"owners.invalid|the teams file is not a YAML mapping"}},
   };
   int n = 0;
@@ -918,7 +930,7 @@ TEST_CASE("team members come from the server config and the repository's teams f
     INFO(c.name);
     test::GitFixture fx(tmp, "repo-" + std::to_string(++n));
     Files base = k_environments;
-    base[".github/CODEOWNERS"] = "environments/prod/ @org/payments\n";
+    base[".github/CODEOWNERS"] = "environments/prod/ @org/payments @org/app\n";
     if (c.teams_file) base[".portcullis/teams.yaml"] = *c.teams_file;
     const Oid b = make_commit(fx, base, {});
     const Oid tip = make_commit(fx, with(base, {"environments/prod/new.yaml"}), {b});
@@ -927,8 +939,9 @@ TEST_CASE("team members come from the server config and the repository's teams f
     policy::Policy policy;
     policy.teams_file = ".portcullis/teams.yaml";
     auto r = check(fx, config, policy, b, tip, c.pusher);
-    check_findings(r, c.findings);
+    std::vector<std::string> expected = c.findings;
+    check_findings(r, expected);
     for (const auto& f : r.findings)
-      if (f.rule == "owners.invalid") CHECK(f.file == ".portcullis/teams.yaml");
+      if (f.rule == "owners.invalid" || f.rule == "owners.teams") CHECK(f.file == ".portcullis/teams.yaml");
   }
 }

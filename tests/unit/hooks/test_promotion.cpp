@@ -557,7 +557,7 @@ TEST_CASE("images_in: the images of pod-bearing kinds, with their marks", "[prom
     auto stream = yaml::parse_yaml(c.text);
     REQUIRE(stream);
     std::vector<std::string> images;
-    for (const auto& i : images_in(*stream))
+    for (const auto& i : images_in(*stream, ImageReading::runs))
       images.push_back(i.reference + " " + std::to_string(i.line) + ":" + std::to_string(i.column));
     CHECK(images == c.images);
   }
