@@ -11,6 +11,8 @@
 # Everything it makes lives in bench/out/ (the peer's npm packages in bench/peer/node_modules);
 # the markdown report goes to stdout and to bench/out/report.md. Method: docs/performance.md.
 set -euo pipefail
+# A push to main names its pusher, as the Git server would (a protected ref needs one).
+export REMOTE_USER=bench
 export LC_ALL=C
 
 bench=$(cd "$(dirname "$0")" && pwd)

@@ -398,7 +398,9 @@ std::vector<IndexRecord> index_records(const git::Repository& repo, const std::s
   if (!blob || looks_binary(*blob)) return out;
   auto stream = render::parse_file(path, *blob, config.yaml_limits);
   if (!stream) return out;
-  for (const auto& image : images_in(*stream, ImageReading::runs))
+  // What the environment is counted as running compares like with like with what a push brings
+  // (an operator's spec.image in staging promotes the same field in prod).
+  for (const auto& image : images_in(*stream, ImageReading::may_run))
     out.push_back(IndexRecord{image_key(image.reference), path});
   render::Declared declared = render::declared_in(*stream);
   std::vector<manifest::Object> objects = std::move(declared.objects);

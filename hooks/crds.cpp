@@ -43,6 +43,7 @@ util::Result<void> CrdRegistry::add(const yaml::Node& crd) {
                       "schema.invalid");
   // Compile every version before registering any, so a CRD with one broken version serves none.
   std::vector<std::pair<std::string, schema::NodeId>> compiled_versions;
+  m_compiler->forget_nodes();  // this CRD's nodes belong to a parse the last CRD's did not
   for (const auto& [version, s] : versions) {
     schema::NodeId id;
     if (s) {

@@ -45,22 +45,25 @@ class Gate {
     // break-glass request, a protected ref or environment, and plaintext Secrets anywhere the
     // push brings them (the environments' own files are only looked at here for a spelling of
     // Secret; they are judged whole by the content checks).
+    // The ref rules (cheap) are decided here too, for every update: a push that breaks one is
+    // rejected whatever runs out of time later.
     const bool refused = m_in.break_glass && break_glass_refusal(m_in.config, m_in.pusher, *m_in.break_glass);
-    bool secrets_cleared = true;
+    bool cleared = !refused;
     for (const auto& u : updates) {
+      RefVerdict refs = hook() && u.problem.empty() ? check_ref_rules(m_in.repo, u) : RefVerdict{};
       SecretScanResult scan = scan_plaintext_secrets(m_content, u, hook() ? u.base_tree : u.old_tree,
                                                      hook() ? SecretScan::history : SecretScan::tip);
-      secrets_cleared = secrets_cleared && scan.complete && !scan.judged_may_hold_secret && scan.findings.empty();
-      m_secrets.push_back(std::move(scan.findings));
+      cleared = cleared && refs.findings.empty() && scan.complete && !scan.judged_may_hold_secret &&
+                scan.findings.empty() && !reaches_protected(u);
+      add_all(std::move(scan.findings));
+      m_refs.push_back(std::move(refs));
     }
-    if (m_in.fail_open && !refused && secrets_cleared && std::none_of(updates.begin(), updates.end(), reaches_protected))
-      m_in.fail_open->allowed.store(true);
+    if (m_in.fail_open && cleared) m_in.fail_open->allowed.store(true);
     for (std::size_t i = 0; i < updates.size(); ++i) {
       const Update& u = updates[i];
       if (out_of_time()) break;
       std::size_t first = m_report.findings.size();
-      add_all(std::move(m_secrets[i]));
-      judge(u);
+      judge(u, m_refs[i]);
       apply_break_glass(u, first);
     }
     return std::move(m_report);
@@ -98,18 +101,17 @@ class Gate {
   }
 
   // The rule families, in order; each stops the update when it rejects it outright.
-  void judge(const Update& u) {
+  void judge(const Update& u, RefVerdict& refs) {
     if (!u.problem.empty()) return add(u, "gate.internal", u.problem);
     const bool hook = m_in.mode == GateMode::hook;
     if (!u.policy_problem.empty())
       m_report.notes.push_back("the policy in " + u.raw->ref + " cannot be used (" + u.policy_problem +
                                "); judged by the default policy");
     if (hook) {
-      RefVerdict refs = check_ref_rules(m_in.repo, u);
       add_all(std::move(refs.findings));
       if (refs.stop) return;
     }
-    if (!u.new_commit && !u.raw->new_oid.is_zero() && u.raw->ref.starts_with("refs/heads/"))
+    if (!u.new_commit && !u.raw->new_oid.is_zero() && (u.raw->ref.starts_with("refs/heads/") || u.protected_ref))
       return add(u, "ref.not-a-commit",
                  "a branch must point at a commit; " + u.raw->new_oid.short_hex() + " is not one");
     if (u.new_commit && (!hook || u.policy.is_checked_ref(u.raw->ref))) {
@@ -120,7 +122,8 @@ class Gate {
       if (content.out_of_time) return (void)out_of_time();
       check_promotion_of(u, content.images);
     }
-    if (out_of_time() || !hook || !u.new_commit || !u.policy.is_checked_ref(u.raw->ref)) return;
+    // Identity and ownership on every protected ref, checked for content or not.
+    if (out_of_time() || !hook || !u.new_commit || !(u.policy.is_checked_ref(u.raw->ref) || u.protected_ref)) return;
     if (m_in.pusher.empty() && (u.protected_ref || u.touches_protected_env)) {
       std::string vars;
       for (const auto& v : m_in.config.identity_env) vars += (vars.empty() ? "" : ", ") + v;
@@ -189,7 +192,7 @@ class Gate {
   Report m_report;
   bool m_budget_reported = false;
   bool m_break_glass_refused = false;
-  std::vector<std::vector<Finding>> m_secrets;  // per update, found before the other rules
+  std::vector<RefVerdict> m_refs;  // per update, decided before the other rules
 };
 
 // The identity index of `env` at the new tip, carried forward from the old tip's when there is
@@ -335,9 +338,9 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
   return cp;
 }
 
-// Spaces, controls and format characters: nothing a reader sees.
+// Spaces, controls, format characters and bytes that are no UTF-8: nothing a reader sees.
 bool invisible(char32_t cp) {
-  return cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x034f || cp == 0x061c || cp == 0x115f ||
+  return cp == 0xfffd || cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x034f || cp == 0x061c || cp == 0x115f ||
          cp == 0x1160 || cp == 0x1680 || (cp >= 0x17b4 && cp <= 0x17b5) || (cp >= 0x180b && cp <= 0x180f) ||
          (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
          cp == 0x2800 || cp == 0x3000 || cp == 0x3164 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff ||

@@ -168,10 +168,14 @@ std::optional<LoadedOwners> load_codeowners(const OwnershipContext& ctx, const g
 
 // An approval by signature counts only for a commit the push brings that contains the target
 // before the push (an approval of the target itself approves nothing new).
+// ... and that the new tip contains (an approval of a commit outside what is pushed approves
+// nothing in it).
 bool approves_from_base(const OwnershipContext& ctx, const git::Oid& commit) {
   if (commit == ctx.base_commit) return false;
   auto contains = ctx.repo.is_ancestor(ctx.base_commit, commit);
-  return contains && *contains;
+  if (!contains || !*contains) return false;
+  auto pushed = ctx.repo.is_ancestor(commit, ctx.new_commit);
+  return pushed && *pushed;
 }
 
 // Approvals from SSH-signed commits among the pushed ones, judged at the server's clock.
@@ -440,8 +444,21 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
   // (N = [N], default 1), optional sections none.
   Contents contents(ctx.repo);
   std::map<std::string, Need> missing;
+  // An approval of a governed path (or of a governing file) must have seen the governance
+  // change: its commit has every changed governing file exactly as the new tip has it. Else an
+  // owner's approval of anything would approve the unchanged files that a new CODEOWNERS or
+  // policy puts in other hands.
+  std::map<std::string, std::optional<git::TreeEntry>> governing_after;
+  for (const auto& c : *changes)
+    if (std::find(governing.begin(), governing.end(), c.path) != governing.end()) governing_after[c.path] = c.after;
+  auto saw_governance = [&](const git::Oid& commit) {
+    for (const auto& [g, after] : governing_after)
+      if (!same_entry(contents.at(commit, g), after)) return false;
+    return true;
+  };
   for (const auto& change : *changes) {
     const std::string& path = change.path;
+    const bool governed_path = governed.contains(path) || governing_after.contains(path);
     for (const auto& m : owners->rules->match(path)) {
       if (m.entry->owners.empty() || m.section->optional) continue;
       std::uint32_t required = gitlab ? std::max<std::uint32_t>(1, m.entry->approvals) : 1;
@@ -451,7 +468,8 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
         bool owner = std::any_of(m.entry->owners.begin(), m.entry->owners.end(),
                                  [&](const std::string& o) { return owner_matches(o, a.identity, teams); });
         if (!owner) continue;
-        if (!a.commit || same_entry(contents.at(*a.commit, path), change.after))
+        if (!a.commit ||
+            (same_entry(contents.at(*a.commit, path), change.after) && (!governed_path || saw_governance(*a.commit))))
           approved.insert(util::to_lower(a.identity));
         else
           stale.insert(a.identity);

@@ -20,7 +20,7 @@ constexpr std::size_t k_history_limit = 10'000;
 // What a ref points at, peeled through annotated tags: ("commit"|"tree"|"blob", id).
 std::optional<std::pair<std::string, Oid>> peel(const git::Repository& repo, Oid oid) {
   for (int depth = 0; depth < 16; ++depth) {
-    auto raw = repo.read_raw(oid, 1 << 20);
+    auto raw = repo.read_raw(oid, k_max_scanned);
     if (!raw) return std::nullopt;
     if (raw->type != "tag") return std::pair{raw->type, oid};
     if (!raw->data.starts_with("object ")) return std::nullopt;
@@ -243,7 +243,14 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
   if (u.raw->new_oid.is_zero() || u.policy.severity("content.plaintext-secret") == policy::Severity::off)
     return r;
   auto target = peel(ctx.repo, u.raw->new_oid);
-  if (!target) return r;
+  if (!target) {  // fail closed: what cannot be read cannot be shown to hold no Secret
+    r.findings.push_back(secret_finding(u, "", "what the ref points at cannot be read for Secrets (an object over " +
+                                                   std::to_string(k_max_scanned >> 20) +
+                                                   " MiB, or more than 16 tags deep)",
+                                        nullptr));
+    r.findings.back().level = Level::error;
+    return r;
+  }
   if (target->first == "blob") {
     scan_blob(ctx, u, "(blob " + target->second.short_hex() + ")", target->second, r.findings);
     return r;
@@ -283,11 +290,10 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
   if (scope == SecretScan::history && target->first == "commit" &&
       !each_pushed_blob(ctx, target->second, visit)) {
     Finding f;
-    f.level = Level::warning;
     f.rule = "content.plaintext-secret";
     f.ref = u.raw->ref;
     f.message = "the push brings more than " + std::to_string(k_history_limit) +
-                " commits; only the newest were read for plaintext Secrets";
+                " commits, which cannot all be read for plaintext Secrets; push the history in smaller steps";
     r.findings.push_back(std::move(f));
   }
   if (ctx.deadline.expired()) r.complete = false;

@@ -89,9 +89,12 @@ Update describe_update(const git::Repository& repo, const policy::ServerConfig& 
     if (!c) return fail(c.error());
     u.old_commit = *c;
     u.base_commit = *c;
-  } else if (auto head = repo.head_commit(); head && *head) {
-    // A new ref is judged against the default branch: creating a branch cannot escape the rules.
-    u.base_commit = **head;
+  }
+  if (!u.base_commit) {
+    if (auto head = repo.head_commit(); head && *head)
+      // A new ref (or one that pointed at no commit) is judged against the default branch:
+      // creating a ref cannot escape the rules.
+      u.base_commit = **head;
   }
   load_policy(repo, u.base_commit, config, u);
   u.protected_ref = u.policy.is_protected_ref(raw.ref);

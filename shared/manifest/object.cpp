@@ -163,10 +163,15 @@ std::optional<std::string> sops_problem(const yaml::Node& document) {
   if (!leaves.malformed.empty())
     return "the value \"" + leaves.malformed + "\" is not a well-formed ENC[...] value";
   if (leaves.encrypted == 0) return std::string("no value is encrypted");
-  if (document.get_string("kind") == "Secret" && document.get_string("apiVersion") == "v1")
+  // Every Secret the document declares (its List items too), as the apiserver decodes its kind.
+  std::vector<Object> objects;
+  collect_objects(document, 0, objects);
+  for (const auto& o : objects) {
+    if (!o.node->is_mapping() || !is_secret(o.api_version, o.kind)) continue;
     for (std::string_view field : {"data", "stringData"})
-      if (const yaml::Node* m = document.get(field); m && m->is_mapping())
+      if (const yaml::Node* m = o.node->get(field); m && m->is_mapping())
         if (auto key = plaintext_value(*m)) return std::string(field) + "." + *key + " is not encrypted";
+  }
   return std::nullopt;
 }
 
@@ -258,9 +263,11 @@ void collect_images(const yaml::Node& n, int depth, std::vector<Image>& out) {
   }
 }
 
+// CRDs (their schemas' examples and defaults), ConfigMaps and Secrets (data) run nothing.
 bool runs_nothing(const Object& object) {
-  return !object.node || !object.node->is_mapping() ||
-         (object.kind == "CustomResourceDefinition" && group_of(object.api_version) == "apiextensions.k8s.io");
+  if (!object.node || !object.node->is_mapping()) return true;
+  if (object.kind == "CustomResourceDefinition" && group_of(object.api_version) == "apiextensions.k8s.io") return true;
+  return group_of(object.api_version).empty() && (object.kind == "ConfigMap" || object.kind == "Secret");
 }
 
 // Every string under a key named `image` in `n`, in document order.

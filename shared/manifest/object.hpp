@@ -74,7 +74,8 @@ struct ImageRef {
 ImageRef parse_image(std::string_view reference);
 
 // Two readings of the images in an object, both by shape rather than by kind, and neither for
-// a CustomResourceDefinition (its schema's examples and defaults run nothing):
+// a CustomResourceDefinition (its schema's examples and defaults run nothing), a ConfigMap or a
+// Secret (data):
 //
 // What it runs: the `image` of every item of a container list (`initContainers`, `containers`,
 // `ephemeralContainers`: sequences of mappings) anywhere but metadata and status. Pods,

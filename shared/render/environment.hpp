@@ -1,7 +1,7 @@
 #pragma once
 // The one render: which files of an environment declare objects, and which objects they
 // declare. The gate validates exactly what it yields and the daemon applies exactly that;
-// nothing else decides (tests/unit/shared/test_render.cpp proves the two agree).
+// nothing else decides (tests/unit/daemon/test_agreement.cpp proves the two agree).
 //
 // A file is read for objects when it is a regular file (blob or executable) whose name ends in
 // .yaml, .yml or .json, is not a kustomization file (not rendered yet) and is not excluded by the

@@ -303,6 +303,8 @@ util::Result<NodeId> Compiler::compile_pointer(std::string_view pointer, const y
   return m_impl->compile(*target, document, 0);
 }
 
+void Compiler::forget_nodes() { m_impl->memo.clear(); }
+
 NodeId Compiler::any() {
   if (m_impl->any_node == k_none) m_impl->any_node = m_impl->add_node(Impl::blank());
   return m_impl->any_node;

@@ -24,6 +24,9 @@ class Compiler {
 
   // Compiles the definition at JSON pointer `pointer` ("#/definitions/io.k8s.api.apps.v1.Deployment").
   util::Result<NodeId> compile_pointer(std::string_view pointer, const yaml::Node& document);
+  // Forgets which schema nodes were compiled already (the memo is keyed by node address): call it
+  // before compiling the nodes of another parse, whose arena may reuse freed addresses.
+  void forget_nodes();
 
   // A schema object with exactly the given properties open to anything else: used to wrap
   // custom resources (apiVersion/kind/metadata are implicit in CRD schemas).

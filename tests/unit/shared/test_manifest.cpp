@@ -355,7 +355,9 @@ TEST_CASE("images_of finds the images of every container list, whatever the kind
        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\n" + head + "spec:\n  template:\n    spec:\n" +
            pod_spec(6),
        k_all_images},
-      {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\n" + head + "spec:\n" + pod_spec(2), k_all_images},
+      // ConfigMaps, Secrets (data) and CRDs (schema examples) run nothing, whatever they hold.
+      {"ConfigMap", "apiVersion: v1\nkind: ConfigMap\n" + head + "spec:\n" + pod_spec(2), {}},
+      {"CRD", "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n" + head + "spec:\n" + pod_spec(2), {}},
       {"Deployment with the pod spec at a Pod's path",
        "apiVersion: apps/v1\nkind: Deployment\n" + head + "spec:\n" + pod_spec(2), k_all_images},
       {"Pod with the pod spec at a Deployment's path",
