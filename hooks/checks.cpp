@@ -91,8 +91,9 @@ std::string name_problem(std::string_view group, std::string_view kind, std::str
 // written, else the environment's), or a cluster-scoped kind it is not allowed. An object whose
 // scope is not known yet (a CRD later in the push) and that names no namespace is left to the
 // daemon, which refuses it the same way.
-template <class Add>
-void check_confinement(const CheckContext& ctx, const manifest::Object& o, const std::string& label, Add& add) {
+template <class Checker>
+void check_confinement(const CheckContext& ctx, const manifest::Object& o, const std::string& label,
+                       Checker& checker) {
   schema::Scope scope = schema::Scope::unknown;
   if (ctx.store)
     if (auto r = ctx.store->find(o.api_version, o.kind)) scope = r->scope;
@@ -103,17 +104,18 @@ void check_confinement(const CheckContext& ctx, const manifest::Object& o, const
   const bool namespaced = scope == schema::Scope::namespaced;
   std::string ns;
   if (namespaced) {
-    ns = !o.namespace_.empty() ? std::string(o.namespace_)
-                               : !ctx.confinement->namespace_.empty() ? ctx.confinement->namespace_ : ctx.env.namespace_;
+    ns = !o.namespace_.empty()                  ? std::string(o.namespace_)
+         : !ctx.confinement->namespace_.empty() ? ctx.confinement->namespace_
+                                                : ctx.env.namespace_;
     if (ns.empty()) return;
   }
-  auto problem = policy::confinement_problem(ctx.confinement->confinement, manifest::group_of(o.api_version), o.kind,
-                                             ns, o.name, namespaced);
+  auto problem = policy::confinement_problem(ctx.confinement->confinement, manifest::group_of(o.api_version),
+                                             o.kind, ns, o.name, namespaced);
   if (!problem) return;
   const yaml::Node* at = o.node->at({"metadata", "namespace"});
   if (!at) at = o.node;
-  add("confinement.denied", "environment " + ctx.env.name + " may not write this: " + *problem, at->mark.line,
-      at->mark.column, label, Level::error);
+  checker.add("confinement.denied", "environment " + ctx.env.name + " may not write this: " + *problem,
+              at->mark.line, at->mark.column, label, Level::error);
 }
 
 }  // namespace
@@ -130,240 +132,285 @@ std::string key_of(const manifest::Object& o, const policy::Environment& env, co
   return object_key(id);
 }
 
-FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
-                      Pass pass) {
-  FileResult r;
-  auto add = [&](std::string rule, std::string message, std::uint32_t line = 0, std::uint32_t column = 0,
-                 std::string object = {}, Level level = Level::error) {
+namespace {
+
+// The checks of one file, a method per concern; findings go to `m_result` with the file's path.
+class FileChecker {
+ public:
+  FileChecker(const CheckContext& ctx, const std::string& path, Pass pass)
+      : m_ctx(ctx), m_path(path), m_pass(pass) {}
+
+  FileResult run(const git::TreeEntry& entry) {
+    auto stream = read(entry);
+    if (!stream) return std::move(m_result);
+    for (const auto& [o, sops] : objects_of(*stream)) check_object(o, sops);
+    return std::move(m_result);
+  }
+
+  void add(std::string rule, std::string message, std::uint32_t line = 0, std::uint32_t column = 0,
+           std::string object = {}, Level level = Level::error) {
     Finding f;
     f.level = level;
     f.rule = std::move(rule);
-    f.file = path;
+    f.file = m_path;
     f.line = line;
     f.column = column;
     f.object = std::move(object);
     f.message = std::move(message);
-    r.findings.push_back(std::move(f));
-  };
+    m_result.findings.push_back(std::move(f));
+  }
 
-  if (entry.kind == git::EntryKind::symlink) {
-    if (pass == Pass::first)
-      add("file.symlink", "symbolic links are not allowed inside environment " + ctx.env.name);
-    return r;
-  }
-  if (entry.kind == git::EntryKind::submodule) {
-    if (pass == Pass::first)
-      add("file.submodule", "submodules are not allowed inside environment " + ctx.env.name);
-    return r;
-  }
-  std::string_view rel = path;
-  if (!ctx.env.path.empty() && rel.starts_with(ctx.env.path) && rel.size() > ctx.env.path.size() &&
-      rel[ctx.env.path.size()] == '/')
-    rel.remove_prefix(ctx.env.path.size() + 1);
-  render::FileUse use = render::use_of(ctx.selection, ctx.env.path, rel, entry.kind);
-  if (use == render::FileUse::excluded) return r;
+ private:
+  bool first() const { return m_pass == Pass::first; }
 
-  auto blob = ctx.repo.read_blob(entry.oid, ctx.config.max_file_size);
-  if (!blob) {
-    if (blob.error().rule == "file.too-large")
-      add("file.too-large", blob.error().message);
-    else
-      add("gate.internal", "cannot read the file: " + blob.error().message);
-    return r;
-  }
-  if (looks_binary(*blob)) {
-    if (pass == Pass::first) add("file.binary", "binary file inside environment " + ctx.env.name);
-    return r;
-  }
-  if (use == render::FileUse::other) return r;
-  r.checked = true;
-
-  auto stream = render::parse_file(path, *blob, ctx.config.yaml_limits);
-  if (!stream) {
-    const auto& e = stream.error();
-    if (pass == Pass::first) add(e.rule.empty() ? "yaml.syntax" : e.rule, e.message, e.line, e.column);
-    return r;
-  }
-  if (use == render::FileUse::kustomization) return r;  // parsed, declares nothing (yet)
-  if (pass == Pass::first) r.images = images_in(*stream, ImageReading::may_run);
-
-  // What the file declares, as the daemon will apply it (the one render); encrypted documents
-  // are declared too (duplicates), but never validated.
-  render::Declared declared = render::declared_in(*stream);
-  for (std::size_t i : declared.not_objects) {
-    const yaml::Node* root = stream->documents[i].root;
-    if (pass == Pass::first)
-      add("k8s.not-an-object",
-          "document " + std::to_string(i + 1) + " is a" + (root->is_sequence() ? "n array" : " scalar") +
-              ", not a Kubernetes object",
-          root->mark.line, root->mark.column);
-  }
-  std::vector<std::pair<manifest::Object, bool>> objects;  // (object, encrypted)
-  for (std::size_t i : declared.encrypted) {
-    std::vector<manifest::Object> in_doc;
-    manifest::collect_objects(*stream->documents[i].root, i, in_doc);
-    for (auto& o : in_doc) objects.emplace_back(o, true);
-  }
-  for (const auto& o : declared.objects) {
-    objects.emplace_back(o, false);
-    if (pass == Pass::first) r.applied.push_back(o.identity());
-  }
-  std::stable_sort(objects.begin(), objects.end(),
-                   [](const auto& a, const auto& b) { return a.first.document < b.first.document; });
-
-  for (const auto& [o, sops] : objects) {
-    const yaml::Node& node = *o.node;
-    std::string label = object_label(o);
-    bool in_store = ctx.store && ctx.store->find(o.api_version, o.kind).has_value();
-    if (pass == Pass::deferred && (in_store || !ctx.store || !node.is_mapping() || o.api_version.empty() ||
-                                   o.kind.empty() || o.name.empty() || sops))
-      continue;
-    // Deferred objects had no schema in the first pass: those that name no namespace had no known
-    // scope either, and are judged for confinement now that every CRD of the push is known.
-    if (pass == Pass::deferred && ctx.confinement && o.namespace_.empty()) check_confinement(ctx, o, label, add);
-    if (pass == Pass::first) {
-      ++r.objects;
-      if (!node.is_mapping()) {
-        add("k8s.not-an-object", "list item is not a Kubernetes object", node.mark.line, node.mark.column);
-        continue;
-      }
-      std::vector<std::string_view> missing;
-      if (o.api_version.empty()) missing.push_back("apiVersion");
-      if (o.kind.empty()) missing.push_back("kind");
-      if (o.name.empty()) missing.push_back("metadata.name");
-      if (!missing.empty()) {
-        std::string list;
-        for (std::size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + std::string(missing[i]);
-        add("k8s.missing-field", "missing " + list, node.mark.line, node.mark.column, label);
-        continue;
-      }
-      // A sops stanza that is not a complete encryption is a mistake or an attempt to pass
-      // plaintext as ciphertext: the document is judged as the plaintext it is.
-      if (!sops && manifest::has_sops_stanza(node)) {
-        const yaml::Node* at = &node;
-        for (const auto& e : node.entries)
-          if (e.key->text == "sops") at = e.key;
-        add("content.sops-invalid",
-            "the document has a sops stanza but is not SOPS-encrypted: " +
-                manifest::sops_problem(node).value_or(""),
-            at->mark.line, at->mark.column, label);
-      }
-      // Names are checked for built-in kinds, whose rules the apiserver fixes; custom
-      // resources may have their own.
-      if (in_store && !sops) {
-        if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name);
-            !problem.empty()) {
-          const yaml::Node* at = node.at({"metadata", "name"});
-          add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line,
-              at->mark.column, label);
-        }
-        if (!o.namespace_.empty() && !dns_label(o.namespace_, false)) {
-          const yaml::Node* at = node.at({"metadata", "namespace"});
-          add("k8s.invalid-name", "namespace \"" + std::string(o.namespace_) + "\" must be a DNS-1123 label",
-              at->mark.line, at->mark.column, label);
-        }
-      }
-      if (!sops && ctx.confinement) check_confinement(ctx, o, label, add);
-      // The object is declared even if it has other problems: duplicates are reported too.
-      if (!sops || !o.name.starts_with("ENC["))
-        r.declared.push_back(
-            Declared{key_of(o, ctx.env, ctx.store), label, node.mark.line, node.mark.column});
-      if (is_crd(o.api_version, o.kind)) {
-        if (auto added = ctx.crds.add(node); !added) {
-          add("schema.invalid", added.error().message,
-              added.error().line ? added.error().line : node.mark.line,
-              added.error().line ? added.error().column : node.mark.column, label);
-        } else {
-          const yaml::Node* spec = node.get("spec");
-          const yaml::Node* kind = spec ? spec->at({"names", "kind"}) : nullptr;
-          if (spec && kind)
-            r.declared.push_back(Declared{crd_key(spec->get_string("group"), kind->text), label,
-                                          node.mark.line, node.mark.column});
-        }
-      }
-
-      // Content rules.
-      if (!sops) {
-        if (deny_kind_matches(ctx.policy, o) &&
-            ctx.policy.severity("content.deny-kind") != policy::Severity::off)
-          add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
-              node.mark.line, node.mark.column, label, level_of(ctx.policy.severity("content.deny-kind")));
-        if (manifest::is_secret(o.api_version, o.kind) &&
-            ctx.policy.severity("content.plaintext-secret") != policy::Severity::off) {
-          const yaml::Node* data = node.get("data");
-          const yaml::Node* string_data = node.get("stringData");
-          if (has_entries(data) || has_entries(string_data)) {
-            const yaml::Node* at = has_entries(data) ? data : string_data;
-            add("content.plaintext-secret",
-                "Secret carries " + std::string(has_entries(data) ? "data" : "stringData") +
-                    " in plaintext (base64 is an encoding, not encryption)",
-                at->mark.line, at->mark.column, label,
-                level_of(ctx.policy.severity("content.plaintext-secret")));
-          }
-        }
-      }
-      if (ctx.env.protected_) {
-        for (const auto& image : manifest::image_fields_of(o)) {
-          auto ref = manifest::parse_image(image.reference);
-          std::string where = image.container.empty() ? "" : " (container " + image.container + ")";
-          if (ref.digest.empty() && ref.tag == "latest" &&
-              ctx.policy.severity("content.image-latest") != policy::Severity::off)
-            add("content.image-latest",
-                "image " + std::string(image.reference) + where + " uses :latest in protected environment " +
-                    ctx.env.name,
-                image.node->mark.line, image.node->mark.column, label,
-                level_of(ctx.policy.severity("content.image-latest")));
-          else if (ref.digest.empty() && ref.tag.empty() &&
-                   ctx.policy.severity("content.image-untagged") != policy::Severity::off)
-            add("content.image-untagged",
-                "image " + std::string(image.reference) + where +
-                    " has no tag or digest in protected environment " + ctx.env.name,
-                image.node->mark.line, image.node->mark.column, label,
-                level_of(ctx.policy.severity("content.image-untagged")));
-        }
-      }
-      if (sops || !ctx.store) continue;  // ciphertext cannot be validated; no store, no schemas
+  // File rules, the render's reading of the file and its parse; nullopt when nothing in it is
+  // judged further.
+  std::optional<yaml::Stream> read(const git::TreeEntry& entry) {
+    if (entry.kind == git::EntryKind::symlink || entry.kind == git::EntryKind::submodule) {
+      if (first())
+        add(entry.kind == git::EntryKind::symlink ? "file.symlink" : "file.submodule",
+            std::string(entry.kind == git::EntryKind::symlink ? "symbolic links" : "submodules") +
+                " are not allowed inside environment " + m_ctx.env.name);
+      return std::nullopt;
     }
+    std::string_view rel = m_path;
+    const std::string& env = m_ctx.env.path;
+    if (!env.empty() && rel.starts_with(env) && rel.size() > env.size() && rel[env.size()] == '/')
+      rel.remove_prefix(env.size() + 1);
+    render::FileUse use = render::use_of(m_ctx.selection, env, rel, entry.kind);
+    if (use == render::FileUse::excluded) return std::nullopt;
+    auto blob = m_ctx.repo.read_blob(entry.oid, m_ctx.config.max_file_size);
+    if (!blob) {
+      if (blob.error().rule == "file.too-large")
+        add("file.too-large", blob.error().message);
+      else
+        add("gate.internal", "cannot read the file: " + blob.error().message);
+      return std::nullopt;
+    }
+    if (looks_binary(*blob)) {
+      if (first()) add("file.binary", "binary file inside environment " + m_ctx.env.name);
+      return std::nullopt;
+    }
+    if (use == render::FileUse::other) return std::nullopt;
+    m_result.checked = true;
+    auto stream = render::parse_file(m_path, *blob, m_ctx.config.yaml_limits);
+    if (!stream) {
+      const auto& e = stream.error();
+      if (first()) add(e.rule.empty() ? "yaml.syntax" : e.rule, e.message, e.line, e.column);
+      return std::nullopt;
+    }
+    if (use == render::FileUse::kustomization) return std::nullopt;  // parsed, declares nothing (yet)
+    if (first()) m_result.images = images_in(*stream, ImageReading::may_run);
+    return std::move(*stream);
+  }
 
-    // Schemas.
+  // What the file declares, as the daemon will apply it (the one render), in document order:
+  // (object, encrypted). Encrypted documents are declared too (duplicates), never validated.
+  std::vector<std::pair<manifest::Object, bool>> objects_of(const yaml::Stream& stream) {
+    render::Declared declared = render::declared_in(stream);
+    for (std::size_t i : declared.not_objects) {
+      const yaml::Node* root = stream.documents[i].root;
+      if (first())
+        add("k8s.not-an-object",
+            "document " + std::to_string(i + 1) + " is a" + (root->is_sequence() ? "n array" : " scalar") +
+                ", not a Kubernetes object",
+            root->mark.line, root->mark.column);
+    }
+    std::vector<std::pair<manifest::Object, bool>> objects;
+    for (std::size_t i : declared.encrypted) {
+      std::vector<manifest::Object> in_doc;
+      manifest::collect_objects(*stream.documents[i].root, i, in_doc);
+      for (auto& o : in_doc) objects.emplace_back(o, true);
+    }
+    for (const auto& o : declared.objects) {
+      objects.emplace_back(o, false);
+      if (first()) m_result.applied.push_back(o.identity());
+    }
+    std::stable_sort(objects.begin(), objects.end(),
+                     [](const auto& a, const auto& b) { return a.first.document < b.first.document; });
+    return objects;
+  }
+
+  void check_object(const manifest::Object& o, bool sops) {
+    const yaml::Node& node = *o.node;
+    const std::string label = object_label(o);
+    const bool in_store = m_ctx.store && m_ctx.store->find(o.api_version, o.kind).has_value();
+    if (!first()) {
+      if (in_store || !m_ctx.store || !node.is_mapping() || o.api_version.empty() || o.kind.empty() ||
+          o.name.empty() || sops)
+        return;
+      // Deferred objects had no schema in the first pass: those that name no namespace had no
+      // known scope either, and are judged for confinement now that every CRD is known.
+      if (m_ctx.confinement && o.namespace_.empty()) check_confinement(m_ctx, o, label, *this);
+      return validate(o, label);
+    }
+    ++m_result.objects;
+    if (!identified(o, label)) return;
+    if (!sops) {
+      sops_stanza(node, label);
+      if (in_store) names(o, label);
+      if (m_ctx.confinement) check_confinement(m_ctx, o, label, *this);
+    }
+    declare(o, sops, label);
+    if (!sops) content_rules(o, label);
+    if (m_ctx.env.protected_) image_rules(o, label);
+    if (!sops && m_ctx.store) validate(o, label);  // ciphertext cannot be validated; no store, no schemas
+  }
+
+  // An object has apiVersion, kind and metadata.name.
+  bool identified(const manifest::Object& o, const std::string& label) {
+    const yaml::Node& node = *o.node;
+    if (!node.is_mapping()) {
+      add("k8s.not-an-object", "list item is not a Kubernetes object", node.mark.line, node.mark.column);
+      return false;
+    }
+    std::string missing;
+    for (auto [value, name] : {std::pair{o.api_version, "apiVersion"}, std::pair{o.kind, "kind"},
+                               std::pair{o.name, "metadata.name"}})
+      if (value.empty()) missing += (missing.empty() ? "" : ", ") + std::string(name);
+    if (missing.empty()) return true;
+    add("k8s.missing-field", "missing " + missing, node.mark.line, node.mark.column, label);
+    return false;
+  }
+
+  // A sops stanza that is not a complete encryption is a mistake or an attempt to pass plaintext
+  // as ciphertext: the document is judged as the plaintext it is.
+  void sops_stanza(const yaml::Node& node, const std::string& label) {
+    if (!manifest::has_sops_stanza(node)) return;
+    const yaml::Node* at = &node;
+    for (const auto& e : node.entries)
+      if (e.key->text == "sops") at = e.key;
+    add("content.sops-invalid",
+        "the document has a sops stanza but is not SOPS-encrypted: " +
+            manifest::sops_problem(node).value_or(""),
+        at->mark.line, at->mark.column, label);
+  }
+
+  // Names are checked for built-in kinds, whose rules the apiserver fixes; custom resources may
+  // have their own.
+  void names(const manifest::Object& o, const std::string& label) {
+    const yaml::Node& node = *o.node;
+    if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name); !problem.empty()) {
+      const yaml::Node* at = node.at({"metadata", "name"});
+      add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line,
+          at->mark.column, label);
+    }
+    if (!o.namespace_.empty() && !dns_label(o.namespace_, false)) {
+      const yaml::Node* at = node.at({"metadata", "namespace"});
+      add("k8s.invalid-name", "namespace \"" + std::string(o.namespace_) + "\" must be a DNS-1123 label",
+          at->mark.line, at->mark.column, label);
+    }
+  }
+
+  // The object is declared even if it has other problems: duplicates are reported too. A CRD
+  // declares its kind, and its schema judges custom resources of the push.
+  void declare(const manifest::Object& o, bool sops, const std::string& label) {
+    const yaml::Node& node = *o.node;
+    if (!sops || !o.name.starts_with("ENC["))
+      m_result.declared.push_back(
+          Declared{key_of(o, m_ctx.env, m_ctx.store), label, node.mark.line, node.mark.column});
+    if (!is_crd(o.api_version, o.kind)) return;
+    if (auto added = m_ctx.crds.add(node); !added) {
+      const auto& e = added.error();
+      add("schema.invalid", e.message, e.line ? e.line : node.mark.line, e.line ? e.column : node.mark.column,
+          label);
+      return;
+    }
+    const yaml::Node* spec = node.get("spec");
+    const yaml::Node* kind = spec ? spec->at({"names", "kind"}) : nullptr;
+    if (spec && kind)
+      m_result.declared.push_back(
+          Declared{crd_key(spec->get_string("group"), kind->text), label, node.mark.line, node.mark.column});
+  }
+
+  void content_rules(const manifest::Object& o, const std::string& label) {
+    const yaml::Node& node = *o.node;
+    const policy::Policy& p = m_ctx.policy;
+    if (deny_kind_matches(p, o) && p.severity("content.deny-kind") != policy::Severity::off)
+      add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
+          node.mark.line, node.mark.column, label, level_of(p.severity("content.deny-kind")));
+    if (!manifest::is_secret(o.api_version, o.kind) ||
+        p.severity("content.plaintext-secret") == policy::Severity::off)
+      return;
+    const yaml::Node* data = node.get("data");
+    const yaml::Node* string_data = node.get("stringData");
+    if (!has_entries(data) && !has_entries(string_data)) return;
+    const yaml::Node* at = has_entries(data) ? data : string_data;
+    add("content.plaintext-secret",
+        "Secret carries " + std::string(has_entries(data) ? "data" : "stringData") +
+            " in plaintext (base64 is an encoding, not encryption)",
+        at->mark.line, at->mark.column, label, level_of(p.severity("content.plaintext-secret")));
+  }
+
+  // Protected environments run pinned images: no :latest, no untagged ones.
+  void image_rules(const manifest::Object& o, const std::string& label) {
+    const policy::Policy& p = m_ctx.policy;
+    for (const auto& image : manifest::image_fields_of(o)) {
+      auto ref = manifest::parse_image(image.reference);
+      if (!ref.digest.empty()) continue;
+      std::string where = image.container.empty() ? "" : " (container " + image.container + ")";
+      std::string rule = ref.tag == "latest" ? "content.image-latest"
+                         : ref.tag.empty()   ? "content.image-untagged"
+                                             : "";
+      if (rule.empty() || p.severity(rule) == policy::Severity::off) continue;
+      add(rule,
+          "image " + std::string(image.reference) + where +
+              (ref.tag == "latest" ? " uses :latest" : " has no tag or digest") +
+              " in protected environment " + m_ctx.env.name,
+          image.node->mark.line, image.node->mark.column, label, level_of(p.severity(rule)));
+    }
+  }
+
+  // The schema store, then the CRDs of the push and repository; without either, the object is
+  // deferred (first pass) or has no schema (deferred pass).
+  void validate(const manifest::Object& o, const std::string& label) {
+    const yaml::Node& node = *o.node;
     schema::ValidateOptions options;
-    options.strictness = ctx.policy.strict ? schema::Strictness::strict : schema::Strictness::lenient;
+    options.strictness = m_ctx.policy.strict ? schema::Strictness::strict : schema::Strictness::lenient;
     options.ignored_root_keys = k_ignored_root_keys;
     std::vector<schema::Violation> violations;
-    if (auto root = ctx.store->find(o.api_version, o.kind)) {
-      schema::validate(*ctx.store, root->node, node, options, violations);
-    } else if (auto crd = ctx.crds.find(o.api_version, o.kind)) {
+    if (auto root = m_ctx.store->find(o.api_version, o.kind)) {
+      schema::validate(*m_ctx.store, root->node, node, options, violations);
+    } else if (auto crd = m_ctx.crds.find(o.api_version, o.kind)) {
       options.ignored_root_keys = k_cr_root_keys;
       schema::validate(*crd->program, crd->root.node, node, options, violations);
-      if (auto meta = ctx.store->find(schema::k_object_meta_api_version, schema::k_object_meta_kind))
+      if (auto meta = m_ctx.store->find(schema::k_object_meta_api_version, schema::k_object_meta_kind))
         if (const yaml::Node* m = node.get("metadata")) {
           std::vector<schema::Violation> meta_violations;
-          schema::validate(*ctx.store, meta->node, *m, options, meta_violations);
+          schema::validate(*m_ctx.store, meta->node, *m, options, meta_violations);
           for (auto& v : meta_violations) {
             v.path = v.path.empty() ? "metadata" : "metadata." + v.path;
             violations.push_back(std::move(v));
           }
         }
-    } else if (pass == Pass::first) {
-      r.deferred = true;
-      continue;
+    } else if (first()) {
+      m_result.deferred = true;
+      return;
     } else {
-      std::string group(manifest::group_of(o.api_version));
-      bool other_version = ctx.crds.declares(group, o.kind);
+      bool other_version = m_ctx.crds.declares(std::string(manifest::group_of(o.api_version)), o.kind);
       std::string message = "no schema for " + std::string(o.api_version) + "/" + std::string(o.kind) +
                             (other_version ? " (a CRD in the repository declares other versions of this kind)"
                                            : " in the server's schema store or in a CRD in the repository");
-      bool warn = ctx.policy.missing_schema == policy::MissingSchema::warn;
+      bool warn = m_ctx.policy.missing_schema == policy::MissingSchema::warn;
       add("schema.missing", message, node.mark.line, node.mark.column, label,
           warn ? Level::warning : Level::error);
-      continue;
+      return;
     }
-    for (auto& v : violations) {
-      std::string message = v.path.empty() ? v.message : v.path + ": " + v.message;
-      add(v.rule, std::move(message), v.mark.line, v.mark.column, label);
-    }
+    for (auto& v : violations)
+      add(v.rule, v.path.empty() ? v.message : v.path + ": " + v.message, v.mark.line, v.mark.column, label);
   }
-  return r;
+
+  const CheckContext& m_ctx;
+  const std::string& m_path;
+  const Pass m_pass;
+  FileResult m_result;
+};
+
+}  // namespace
+
+FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
+                      Pass pass) {
+  return FileChecker(ctx, path, pass).run(entry);
 }
 
 std::string image_key(std::string_view reference) {
@@ -373,7 +420,8 @@ std::string image_key(std::string_view reference) {
 std::vector<UsedImage> images_in(const yaml::Stream& stream, ImageReading reading) {
   std::vector<UsedImage> out;
   for (const auto& o : render::declared_in(stream).objects)
-    for (const auto& image : reading == ImageReading::runs ? manifest::images_of(o) : manifest::image_fields_of(o))
+    for (const auto& image :
+         reading == ImageReading::runs ? manifest::images_of(o) : manifest::image_fields_of(o))
       out.push_back(UsedImage{std::string(image.reference), image.node->mark.line, image.node->mark.column});
   return out;
 }

@@ -297,8 +297,12 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
         EnvironmentConfinement ec;
         ec.namespace_ = std::string(e.value->get_string("namespace"));
         ec.confinement.inventory_namespace = inventory;
+        // Without namespaces the gate cannot know the target's default (its kubeconfig's): it
+        // refuses only what no target may write (reserved namespaces, the inventories) and
+        // cluster kinds, and leaves the rest to the daemon.
         if (const auto* ns = e.value->get("namespaces")) ec.confinement.namespaces = strings_of(ns);
         else if (!ec.namespace_.empty()) ec.confinement.namespaces = {ec.namespace_};
+        else ec.confinement.namespaces = {"*"};
         if (const auto* kinds = e.value->get("clusterKinds")) ec.confinement.cluster_kinds = strings_of(kinds);
         else ec.confinement.cluster_kinds = {"Namespace"};
         std::string path(e.key->text);

@@ -376,7 +376,8 @@ TEST_CASE("the server config's confinement: per environment path, with the daemo
   const auto& dev = c->confinement.at("environments/dev");  // defaults: its namespace, Namespaces
   CHECK(dev.confinement.namespaces == std::vector<std::string>{"dev"});
   CHECK(dev.confinement.cluster_kinds == std::vector<std::string>{"Namespace"});
-  CHECK(c->confinement.at("environments/lab").confinement.namespaces.empty());  // nothing named: nothing
+  // Nothing named: the gate cannot know the target's default namespace; reserved ones stay refused.
+  CHECK(c->confinement.at("environments/lab").confinement.namespaces == std::vector<std::string>{"*"});
   auto d = policy::parse_server_config("confinement: {environments: {environments/x: {}}}\n", "c.yaml");
   REQUIRE(d);
   CHECK(d->confinement.at("environments/x").confinement.inventory_namespace == "portcullis-system");
