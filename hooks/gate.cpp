@@ -1,6 +1,7 @@
 #include "hooks/gate.hpp"
 
 #include <algorithm>
+#include <map>
 #include <ctime>
 
 #include "hooks/content.hpp"
@@ -49,10 +50,14 @@ class Gate {
     // rejected whatever runs out of time later.
     const bool refused = m_in.break_glass && break_glass_refusal(m_in.config, m_in.pusher, *m_in.break_glass);
     bool cleared = !refused;
+    // The environments' files are read ahead for a spelling of Secret only when the push might
+    // fail open: with failMode closed, the content checks alone judge them.
+    const bool may_fail_open = m_in.fail_open && m_in.config.fail_mode == policy::FailMode::open;
+    const SecretScan scope =
+        !hook() ? SecretScan::tip : may_fail_open ? SecretScan::history_fail_open : SecretScan::history;
     for (const auto& u : updates) {
       RefVerdict refs = hook() && u.problem.empty() ? check_ref_rules(m_in.repo, u) : RefVerdict{};
-      SecretScanResult scan = scan_plaintext_secrets(m_content, u, hook() ? u.base_tree : u.old_tree,
-                                                     hook() ? SecretScan::history : SecretScan::tip);
+      SecretScanResult scan = scan_once(u, hook() ? u.base_tree : u.old_tree, scope);
       cleared = cleared && refs.findings.empty() && scan.complete && !scan.judged_may_hold_secret &&
                 scan.findings.empty() && !reaches_protected(u);
       add_all(std::move(scan.findings));
@@ -71,6 +76,17 @@ class Gate {
 
  private:
   bool hook() const { return m_in.mode == GateMode::hook; }
+
+  // The Secret scan of an update, done once per (tip, base) in a push: 3,000 branches at one
+  // commit are one scan (its findings named for each ref).
+  SecretScanResult scan_once(const Update& u, const std::optional<Oid>& against, SecretScan scope) {
+    std::string key = u.raw->new_oid.hex() + (against ? against->hex() : std::string("-"));
+    auto it = m_scans.find(key);
+    if (it == m_scans.end()) it = m_scans.emplace(key, scan_plaintext_secrets(m_content, u, against, scope)).first;
+    SecretScanResult r = it->second;
+    for (auto& f : r.findings) f.ref = u.raw->ref;
+    return r;
+  }
 
   bool out_of_time() {
     if (!m_in.deadline.expired()) return false;
@@ -193,6 +209,7 @@ class Gate {
   bool m_budget_reported = false;
   bool m_break_glass_refused = false;
   std::vector<RefVerdict> m_refs;  // per update, decided before the other rules
+  std::map<std::string, SecretScanResult> m_scans;  // by tip and base
 };
 
 // The identity index of `env` at the new tip, carried forward from the old tip's when there is

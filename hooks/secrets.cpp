@@ -244,9 +244,10 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
     return r;
   auto target = peel(ctx.repo, u.raw->new_oid);
   if (!target) {  // fail closed: what cannot be read cannot be shown to hold no Secret
-    r.findings.push_back(secret_finding(u, "", "what the ref points at cannot be read for Secrets (an object over " +
-                                                   std::to_string(k_max_scanned >> 20) +
-                                                   " MiB, or more than 16 tags deep)",
+    r.findings.push_back(secret_finding(u, "",
+                                        "what the ref points at cannot be read for Secrets (an object over " +
+                                            std::to_string(k_max_scanned >> 20) +
+                                            " MiB, or more than 16 tags deep)",
                                         nullptr));
     r.findings.back().level = Level::error;
     return r;
@@ -279,7 +280,8 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
       return true;
     if (!judged_later(ch.path, ch.after->kind)) {
       visit(ch.path, ch.after->oid);
-    } else if (seen.insert(ch.after->oid.hex()).second && !r.judged_may_hold_secret) {
+    } else if (scope == SecretScan::history_fail_open && seen.insert(ch.after->oid.hex()).second &&
+               !r.judged_may_hold_secret) {
       auto bytes = ctx.repo.read_blob(ch.after->oid, k_max_scanned);
       auto text = bytes ? yaml_text(*bytes) : std::nullopt;
       if (!text || may_spell_secret(*text)) r.judged_may_hold_secret = true;
@@ -287,7 +289,7 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
     return !ctx.deadline.expired();
   });
   if (!diffed || ctx.deadline.expired()) r.complete = false;
-  if (scope == SecretScan::history && target->first == "commit" &&
+  if (scope != SecretScan::tip && target->first == "commit" &&
       !each_pushed_blob(ctx, target->second, visit)) {
     Finding f;
     f.rule = "content.plaintext-secret";

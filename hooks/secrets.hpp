@@ -17,8 +17,10 @@
 namespace portcullis::hooks {
 
 enum class SecretScan {
-  tip,      // what the tip adds against `against` (portcullis check)
-  history,  // every blob the push brings (pre-receive)
+  tip,                // what the tip adds against `against` (portcullis check)
+  history,            // every blob the push brings (pre-receive)
+  history_fail_open,  // the same, and the environments' own files looked at for a spelling of
+                      // Secret (only failMode open needs to know: judged_may_hold_secret)
 };
 
 struct SecretScanResult {

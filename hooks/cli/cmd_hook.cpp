@@ -236,8 +236,11 @@ int pre_receive(const std::string& config_path, Layout layout) {
       report.notes.push_back("schema validation is off: the server config names no schemaStore");
     }
   }
+  // Without its schema store the gate still runs (every rule but the schemas): its findings
+  // stand, and it alone decides whether the push may fail open (never past a plaintext Secret).
+  const bool store_missing = repo && !report.findings.empty() && !config.schema_store.empty() && !store;
   bool gate_ran = false;
-  if (report.findings.empty()) {
+  if (report.findings.empty() || store_missing) {
     gate_ran = true;
     GateInput in{*repo,
                  config,
@@ -250,12 +253,14 @@ int pre_receive(const std::string& config_path, Layout layout) {
                  break_glass_request(push_options()),
                  0,
                  &may_fail_open};
-    auto notes = std::move(report.notes);
+    auto before = std::move(report);
     report = run_gate(in);
-    report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
+    report.notes.insert(report.notes.begin(), before.notes.begin(), before.notes.end());
+    report.findings.insert(report.findings.begin(), before.findings.begin(), before.findings.end());
   }
-  // The gate classified the push as it ran; when it could not run (no repository, no schema
-  // store), the push is classified here, so that failMode open still never covers a protected one.
+  // The gate classified the push as it ran; when it could not run (no repository, input it
+  // cannot read), the push is classified here, so that failMode open still never covers a
+  // protected one.
   if (report.rejected() && config.fail_mode == policy::FailMode::open && parsed && repo && !gate_ran) {
     bool reaches = false;
     for (const auto& u : updates) reaches = reaches || reaches_protected(describe_update(*repo, config, u));
