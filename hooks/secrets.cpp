@@ -280,8 +280,10 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
       return true;
     if (!judged_later(ch.path, ch.after->kind)) {
       visit(ch.path, ch.after->oid);
-    } else if (scope == SecretScan::history_fail_open && seen.insert(ch.after->oid.hex()).second &&
+    } else if (seen.insert(ch.after->oid.hex()).second && scope == SecretScan::history_fail_open &&
                !r.judged_may_hold_secret) {
+      // Judged whole by the content checks (and so not again in the history below); read here
+      // only when the push might fail open, for a spelling of Secret.
       auto bytes = ctx.repo.read_blob(ch.after->oid, k_max_scanned);
       auto text = bytes ? yaml_text(*bytes) : std::nullopt;
       if (!text || may_spell_secret(*text)) r.judged_may_hold_secret = true;

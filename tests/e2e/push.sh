@@ -125,6 +125,8 @@ test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   push "$CLONE" origin HEAD:main
   expect_rejected
   expect_output "environments/dev/secret.yaml:6:3: error [content.plaintext-secret] Secret \"db\": Secret carries stringData in plaintext"
+  # Judged once: by the environment's checks, not again by the scan of what the push brings.
+  [[ $(grep -c "error \[content.plaintext-secret\]" <<<"$OUT") == 1 ]] || fail "the Secret is reported more than once: $OUT"
   expect_output "fix: encrypt it before committing (SealedSecret or SOPS)"
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" environments/dev/sealed.yaml $'apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n'
