@@ -35,10 +35,6 @@ bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
   return false;
 }
 
-bool has_entries(const yaml::Node* n) {
-  return n && n->is_mapping() && !n->entries.empty();
-}
-
 bool lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -173,11 +169,8 @@ class FileChecker {
                 " are not allowed inside environment " + m_ctx.env.name);
       return std::nullopt;
     }
-    std::string_view rel = m_path;
-    const std::string& env = m_ctx.env.path;
-    if (!env.empty() && rel.starts_with(env) && rel.size() > env.size() && rel[env.size()] == '/')
-      rel.remove_prefix(env.size() + 1);
-    render::FileUse use = render::use_of(m_ctx.selection, env, rel, entry.kind);
+    std::string_view rel = render::within(m_ctx.env.path, m_path).value_or(m_path);
+    render::FileUse use = render::use_of(m_ctx.selection, m_ctx.env.path, rel, entry.kind);
     if (use == render::FileUse::excluded) return std::nullopt;
     auto blob = m_ctx.repo.read_blob(entry.oid, m_ctx.config.max_file_size);
     if (!blob) {
@@ -329,17 +322,12 @@ class FileChecker {
     if (deny_kind_matches(p, o) && p.severity("content.deny-kind") != policy::Severity::off)
       add("content.deny-kind", "kind " + std::string(o.kind) + " may not be committed to environments",
           node.mark.line, node.mark.column, label, level_of(p.severity("content.deny-kind")));
-    if (!manifest::is_secret(o.api_version, o.kind) ||
-        p.severity("content.plaintext-secret") == policy::Severity::off)
-      return;
-    const yaml::Node* data = node.get("data");
-    const yaml::Node* string_data = node.get("stringData");
-    if (!has_entries(data) && !has_entries(string_data)) return;
-    const yaml::Node* at = has_entries(data) ? data : string_data;
+    const yaml::Node* values = manifest::secret_values(o);
+    if (!values || p.severity("content.plaintext-secret") == policy::Severity::off) return;
     add("content.plaintext-secret",
-        "Secret carries " + std::string(has_entries(data) ? "data" : "stringData") +
+        "Secret carries " + std::string(values == node.get("data") ? "data" : "stringData") +
             " in plaintext (base64 is an encoding, not encryption)",
-        at->mark.line, at->mark.column, label, level_of(p.severity("content.plaintext-secret")));
+        values->mark.line, values->mark.column, label, level_of(p.severity("content.plaintext-secret")));
   }
 
   // Protected environments run pinned images: no :latest, no untagged ones.

@@ -127,7 +127,7 @@ class EnvironmentChecks {
     const bool same_selection = m_u.selection_after == m_u.selection_before;
     if (old_env_tree && *old_env_tree == (*new_env)->oid && same_selection) return true;
     EnvState state{&env, old_env_tree, {}};
-    ChangedImages images{&env, old_env_tree, {}};
+    EnvImages images{&env, old_env_tree, {}};
     CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          env,
                    m_ctx.store, m_crds,       m_u.selection_after, confinement_of(env)};
     auto check = [&](const std::string& path, const git::TreeEntry& entry) {
@@ -151,7 +151,7 @@ class EnvironmentChecks {
     if (!same_selection) {
       auto walked =
           m_ctx.repo.walk((*new_env)->oid, env.path, [&](const std::string& path, const git::TreeEntry& e) {
-            std::string_view rel = std::string_view(path).substr(env.path.size() + 1);
+            std::string_view rel = *render::within(env.path, path);
             if (!m_changed.contains(path) &&
                 render::use_of(m_u.selection_after, env.path, rel, e.kind) == render::FileUse::objects &&
                 render::use_of(m_u.selection_before, env.path, rel, e.kind) != render::FileUse::objects) {

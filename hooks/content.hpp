@@ -10,6 +10,7 @@
 
 #include "hooks/checks.hpp"
 #include "hooks/index_cache.hpp"
+#include "hooks/promotion.hpp"
 #include "hooks/report.hpp"
 #include "hooks/update.hpp"
 #include "shared/schema/program.hpp"
@@ -24,18 +25,11 @@ struct ContentContext {
   IndexCache& indexes;
 };
 
-// The images in the changed files of one environment, for the promotion rules.
-struct ChangedImages {
-  const policy::Environment* env;
-  std::optional<git::Oid> old_env_tree;                 // the environment at the base
-  std::vector<std::pair<UsedImage, std::string>> used;  // (image, file)
-};
-
 struct ContentResult {
   std::vector<Finding> findings;  // `ref` set
   std::size_t files = 0;          // files read and checked
   std::size_t objects = 0;
-  std::vector<ChangedImages> images;
+  std::vector<EnvImages> images;  // per environment, for the promotion rules
   // What the checked files declare for the daemon to apply: "path: group/kind namespace/name"
   // as written (the one render's objects; what the daemon's render of those files yields).
   std::vector<std::string> applied;

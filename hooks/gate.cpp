@@ -1,8 +1,8 @@
 #include "hooks/gate.hpp"
 
 #include <algorithm>
-#include <map>
 #include <ctime>
+#include <map>
 
 #include "hooks/content.hpp"
 #include "hooks/index_cache.hpp"
@@ -53,8 +53,9 @@ class Gate {
     // The environments' files are read ahead for a spelling of Secret only when the push might
     // fail open: with failMode closed, the content checks alone judge them.
     const bool may_fail_open = m_in.fail_open && m_in.config.fail_mode == policy::FailMode::open;
-    const SecretScan scope =
-        !hook() ? SecretScan::tip : may_fail_open ? SecretScan::history_fail_open : SecretScan::history;
+    const SecretScan scope = !hook()         ? SecretScan::tip
+                             : may_fail_open ? SecretScan::history_fail_open
+                                             : SecretScan::history;
     for (const auto& u : updates) {
       RefVerdict refs = hook() && u.problem.empty() ? check_ref_rules(m_in.repo, u) : RefVerdict{};
       SecretScanResult scan = scan_once(u, hook() ? u.base_tree : u.old_tree, scope);
@@ -82,7 +83,8 @@ class Gate {
   SecretScanResult scan_once(const Update& u, const std::optional<Oid>& against, SecretScan scope) {
     std::string key = u.raw->new_oid.hex() + (against ? against->hex() : std::string("-"));
     auto it = m_scans.find(key);
-    if (it == m_scans.end()) it = m_scans.emplace(key, scan_plaintext_secrets(m_content, u, against, scope)).first;
+    if (it == m_scans.end())
+      it = m_scans.emplace(key, scan_plaintext_secrets(m_content, u, against, scope)).first;
     SecretScanResult r = it->second;
     for (auto& f : r.findings) f.ref = u.raw->ref;
     return r;
@@ -127,7 +129,8 @@ class Gate {
       add_all(std::move(refs.findings));
       if (refs.stop) return;
     }
-    if (!u.new_commit && !u.raw->new_oid.is_zero() && (u.raw->ref.starts_with("refs/heads/") || u.protected_ref))
+    if (!u.new_commit && !u.raw->new_oid.is_zero() &&
+        (u.raw->ref.starts_with("refs/heads/") || u.protected_ref))
       return add(u, "ref.not-a-commit",
                  "a branch must point at a commit; " + u.raw->new_oid.short_hex() + " is not one");
     if (u.new_commit && (!hook || u.policy.is_checked_ref(u.raw->ref))) {
@@ -139,7 +142,8 @@ class Gate {
       check_promotion_of(u, content.images);
     }
     // Identity and ownership on every protected ref, checked for content or not.
-    if (out_of_time() || !hook || !u.new_commit || !(u.policy.is_checked_ref(u.raw->ref) || u.protected_ref)) return;
+    if (out_of_time() || !hook || !u.new_commit || !(u.policy.is_checked_ref(u.raw->ref) || u.protected_ref))
+      return;
     if (m_in.pusher.empty() && (u.protected_ref || u.touches_protected_env)) {
       std::string vars;
       for (const auto& v : m_in.config.identity_env) vars += (vars.empty() ? "" : ", ") + v;
@@ -155,9 +159,7 @@ class Gate {
     }
   }
 
-  void check_promotion_of(const Update& u, const std::vector<ChangedImages>& images) {
-    std::vector<EnvImages> changes;
-    for (const auto& c : images) changes.push_back(EnvImages{c.env, c.old_env_tree, c.used});
+  void check_promotion_of(const Update& u, const std::vector<EnvImages>& changes) {
     const std::string ref = ledger_ref(m_in.repo, u);
     PromotionContext ctx{m_in.repo,
                          m_in.config,
@@ -174,7 +176,6 @@ class Gate {
     add_all(check_promotion(ctx, changes), u.raw->ref);
   }
 
-
   // Break-glass turns ownership and promotion findings of an allowed pusher into notices;
   // validity, ref protection and hostile-input limits stay. A request without a reason, or by
   // someone not allowed, is refused (and the push with it).
@@ -184,7 +185,8 @@ class Gate {
       if (std::exchange(m_break_glass_refused, true)) return;
       if (*refusal == "breakglass.reason-required")
         return add(u, *refusal,
-                   "break-glass needs a reason a person can read: git push -o break-glass=\"INC-1234: what and why\"");
+                   "break-glass needs a reason a person can read: git push -o break-glass=\"INC-1234: what "
+                   "and why\"");
       return add(u, *refusal,
                  (m_in.pusher.empty() ? std::string("an unidentified pusher") : "pusher " + m_in.pusher) +
                      " may not use break-glass (identity.breakGlass in the server config)");
@@ -208,7 +210,7 @@ class Gate {
   Report m_report;
   bool m_budget_reported = false;
   bool m_break_glass_refused = false;
-  std::vector<RefVerdict> m_refs;  // per update, decided before the other rules
+  std::vector<RefVerdict> m_refs;                   // per update, decided before the other rules
   std::map<std::string, SecretScanResult> m_scans;  // by tip and base
 };
 
@@ -262,10 +264,7 @@ std::vector<const policy::Environment*> promotion_sources(const GateInput& input
   };
   collect(u.environments);
   // The new tip's policy: the next push is judged by it, and it may name other sources.
-  if (auto entry = input.repo.entry_at(*u.new_tree, policy::k_policy_file); entry && *entry)
-    if (auto text = input.repo.read_blob((*entry)->oid, 1 << 20))
-      if (auto parsed = policy::parse_policy(*text, policy::k_policy_file))
-        collect(environments_of(input.repo, *parsed, *u.new_tree));
+  collect(environments_of(input.repo, policy_at(input.repo, *u.new_commit, input.config), *u.new_tree));
   std::vector<const policy::Environment*> out;
   for (const auto& e : u.environments)
     if (std::find(names.begin(), names.end(), e.name) != names.end()) out.push_back(&e);
@@ -357,11 +356,12 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
 
 // Spaces, controls, format characters and bytes that are no UTF-8: nothing a reader sees.
 bool invisible(char32_t cp) {
-  return cp == 0xfffd || cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x034f || cp == 0x061c || cp == 0x115f ||
-         cp == 0x1160 || cp == 0x1680 || (cp >= 0x17b4 && cp <= 0x17b5) || (cp >= 0x180b && cp <= 0x180f) ||
-         (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
-         cp == 0x2800 || cp == 0x3000 || cp == 0x3164 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff ||
-         cp == 0xffa0 || (cp >= 0xfff0 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe0fff);
+  return cp == 0xfffd || cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x034f ||
+         cp == 0x061c || cp == 0x115f || cp == 0x1160 || cp == 0x1680 || (cp >= 0x17b4 && cp <= 0x17b5) ||
+         (cp >= 0x180b && cp <= 0x180f) || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+         (cp >= 0x205f && cp <= 0x206f) || cp == 0x2800 || cp == 0x3000 || cp == 0x3164 ||
+         (cp >= 0xfe00 && cp <= 0xfe0f) || cp == 0xfeff || cp == 0xffa0 || (cp >= 0xfff0 && cp <= 0xfffb) ||
+         (cp >= 0xe0000 && cp <= 0xe0fff);
 }
 
 bool has_visible(std::string_view text) {
@@ -375,11 +375,12 @@ bool has_visible(std::string_view text) {
 std::optional<std::string> break_glass_refusal(const policy::ServerConfig& config, std::string_view pusher,
                                                std::string_view request) {
   if (!has_visible(request)) return std::string("breakglass.reason-required");
-  bool allowed = !pusher.empty() &&
-                 std::any_of(config.break_glass.begin(), config.break_glass.end(), [&](const std::string& who) {
-                   return owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
-                                        pusher, config.teams);
-                 });
+  bool allowed =
+      !pusher.empty() &&
+      std::any_of(config.break_glass.begin(), config.break_glass.end(), [&](const std::string& who) {
+        return owner_matches(who.starts_with('@') || who.find('@') != std::string::npos ? who : "@" + who,
+                             pusher, config.teams);
+      });
   if (!allowed) return std::string("breakglass.denied");
   return std::nullopt;
 }

@@ -100,16 +100,13 @@ void scan_document(const Update& u, const std::string& path, const yaml::Node& r
   std::vector<manifest::Object> objects;
   manifest::collect_objects(root, index, objects);
   for (const auto& o : objects) {
-    if (!o.node->is_mapping() || !manifest::is_secret(o.api_version, o.kind)) continue;
-    for (std::string_view field : {"data", "stringData"}) {
-      const yaml::Node* values = o.node->get(field);
-      if (!values || !values->is_mapping() || values->entries.empty()) continue;
-      out.push_back(secret_finding(
-          u, path,
-          "Secret carries " + std::string(field) + " in plaintext (base64 is an encoding, not encryption)",
-          values, "Secret \"" + std::string(o.name) + "\""));
-      break;
-    }
+    const yaml::Node* values = manifest::secret_values(o);
+    if (!values) continue;
+    out.push_back(secret_finding(u, path,
+                                 "Secret carries " +
+                                     std::string(values == o.node->get("data") ? "data" : "stringData") +
+                                     " in plaintext (base64 is an encoding, not encryption)",
+                                 values, "Secret \"" + std::string(o.name) + "\""));
   }
 }
 
@@ -266,9 +263,8 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
   auto judged_later = [&](const std::string& path, git::EntryKind kind) {
     if (target->first != "commit" || !u.policy.is_checked_ref(u.raw->ref)) return false;
     for (const auto& env : u.environments)
-      if (path.size() > env.path.size() && path.starts_with(env.path) && path[env.path.size()] == '/')
-        return render::use_of(u.selection_after, env.path, std::string_view(path).substr(env.path.size() + 1),
-                              kind) == render::FileUse::objects;
+      if (auto rel = render::within(env.path, path))
+        return render::use_of(u.selection_after, env.path, *rel, kind) == render::FileUse::objects;
     return false;
   };
   std::unordered_set<std::string> seen;

@@ -8,31 +8,10 @@ namespace {
 
 using git::Oid;
 
-// .portcullis.yaml at `commit`; the server's default policy, or the built-in one, when there
-// is none. A broken stored policy falls back to the defaults, so the push that repairs it can be
-// judged.
 void load_policy(const git::Repository& repo, const std::optional<Oid>& commit,
                  const policy::ServerConfig& config, Update& u) {
-  u.policy = config.default_policy.value_or(policy::Policy{});
-  if (!commit) return;
-  auto tree = repo.commit_tree(*commit);
-  if (!tree) {
-    u.policy_problem = tree.error().message;
-    return;
-  }
-  auto entry = repo.entry_at(*tree, policy::k_policy_file);
-  if (!entry || !*entry) return;
-  auto text = repo.read_blob((*entry)->oid, 1 << 20);
-  if (!text) {
-    u.policy_problem = text.error().message;
-    return;
-  }
-  auto parsed = policy::parse_policy(*text, std::string(policy::k_policy_file));
-  if (!parsed) {
-    u.policy_problem = parsed.error().describe();
-    return;
-  }
-  u.policy = std::move(*parsed);
+  u.policy = commit ? policy_at(repo, *commit, config, &u.policy_problem)
+                    : config.default_policy.value_or(policy::Policy{});
 }
 
 std::optional<Oid> subtree(const git::Repository& repo, const std::optional<Oid>& tree,
@@ -60,6 +39,25 @@ bool touches_protected(const git::Repository& repo, const Update& u) {
 }
 
 }  // namespace
+
+// A broken stored policy falls back to the defaults, so the push that repairs it can be judged.
+policy::Policy policy_at(const git::Repository& repo, const Oid& commit, const policy::ServerConfig& config,
+                         std::string* problem) {
+  policy::Policy fallback = config.default_policy.value_or(policy::Policy{});
+  auto fail = [&](std::string why) {
+    if (problem) *problem = std::move(why);
+    return fallback;
+  };
+  auto tree = repo.commit_tree(commit);
+  if (!tree) return fail(tree.error().message);
+  auto entry = repo.entry_at(*tree, policy::k_policy_file);
+  if (!entry || !*entry) return fallback;
+  auto text = repo.read_blob((*entry)->oid, 1 << 20);
+  if (!text) return fail(text.error().message);
+  auto parsed = policy::parse_policy(*text, std::string(policy::k_policy_file));
+  if (!parsed) return fail(parsed.error().describe());
+  return std::move(*parsed);
+}
 
 std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
                                                  const Oid& tree) {

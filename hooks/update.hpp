@@ -52,6 +52,11 @@ struct Update {
 // Reads everything the rules need of `raw`. Never throws; a repository error is `problem`.
 Update describe_update(const git::Repository& repo, const policy::ServerConfig& config, const RefUpdate& raw);
 
+// The policy at `commit`: its .portcullis.yaml, else the server's default policy or the built-in
+// one; a stored policy that cannot be used falls back to those too, with the reason in `problem`.
+policy::Policy policy_at(const git::Repository& repo, const git::Oid& commit, const policy::ServerConfig& config,
+                         std::string* problem = nullptr);
+
 // The environments of `policy` in `tree`: declared ones, or every directory under environments/.
 std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& policy,
                                                  const git::Oid& tree);

@@ -1,5 +1,7 @@
 #include "shared/manifest/object.hpp"
 
+#include "shared/signing/wire.hpp"
+
 #include <algorithm>
 
 namespace portcullis::manifest {
@@ -31,40 +33,17 @@ FileRole role_of(std::string_view path) {
   return FileRole::ignored;
 }
 
-namespace {
-
-std::string base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0;
-  std::uint32_t acc = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == ' ') continue;
-    int v = value(c);
-    if (v < 0) return {};
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 bool is_secret(std::string_view api_version, std::string_view kind) {
   while (api_version.starts_with('/')) api_version.remove_prefix(1);
   if (api_version != "v1") return false;
-  return kind == "Secret" || (kind.size() >= 8 && kind.size() <= 64 && base64_decode(kind) == "Secret");
+  return kind == "Secret" || (kind.size() >= 8 && kind.size() <= 64 && signing::wire::base64_decode(kind) == "Secret");
+}
+
+const yaml::Node* secret_values(const Object& o) {
+  if (!o.node || !o.node->is_mapping() || !is_secret(o.api_version, o.kind)) return nullptr;
+  for (std::string_view field : {"data", "stringData"})
+    if (const yaml::Node* m = o.node->get(field); m && m->is_mapping() && !m->entries.empty()) return m;
+  return nullptr;
 }
 
 bool has_sops_stanza(const yaml::Node& document) {

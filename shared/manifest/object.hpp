@@ -43,6 +43,10 @@ FileRole role_of(std::string_view path);
 // the core group's v1 too, and a kind written as !!binary (its base64) is decoded.
 bool is_secret(std::string_view api_version, std::string_view kind);
 
+// The `data` or `stringData` mapping (in that order) of a core v1 Secret that carries values:
+// plaintext unless its document is SOPS-encrypted. nullptr for other objects or empty ones.
+const yaml::Node* secret_values(const Object& object);
+
 // True for a document with a top-level "sops" key, well-formed or not.
 bool has_sops_stanza(const yaml::Node& document);
 // Why `document` is not a complete SOPS-encrypted document; nullopt when it is one: a "sops"

@@ -13,6 +13,13 @@ std::string Selection::key() const {
   return "x" + util::sha256_hex(all).substr(0, 16);
 }
 
+std::optional<std::string_view> within(std::string_view env_path, std::string_view path) {
+  if (env_path.empty()) return path;
+  if (path.size() <= env_path.size() || !path.starts_with(env_path) || path[env_path.size()] != '/')
+    return std::nullopt;
+  return path.substr(env_path.size() + 1);
+}
+
 FileUse use_of(const Selection& selection, std::string_view env_path, std::string_view rel, git::EntryKind kind) {
   if (kind != git::EntryKind::blob && kind != git::EntryKind::executable) return FileUse::other;
   switch (manifest::role_of(rel)) {

@@ -9,6 +9,7 @@
 // the items of a List expanded; a complete SOPS-encrypted document is set aside (never applied:
 // the daemon cannot decrypt).
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ enum class FileUse {
   excluded,       // matched by manifests.exclude: never read
   other,          // not .yaml/.yml/.json, or not a regular file
 };
+
+// `path` (a repository path) relative to the environment at `env_path`; nullopt when it is not
+// below it.
+std::optional<std::string_view> within(std::string_view env_path, std::string_view path);
 
 // What the render makes of the file at `rel` (relative to the environment at `env_path`).
 FileUse use_of(const Selection& selection, std::string_view env_path, std::string_view rel,
