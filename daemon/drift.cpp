@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "daemon/inventory.hpp"
 #include "shared/yaml/emit.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
@@ -86,11 +87,86 @@ bool empty_value(const Node& n) {
   return n.type == Type::null || (n.is_mapping() && n.entries.empty()) || (n.is_sequence() && n.items.empty());
 }
 
-void compare(const Node& d, const Node* l, std::string& path, std::vector<std::string>& out, std::size_t limit) {
+// A scalar the apiserver omits when it serialises a field tagged omitempty: false, 0, "".
+bool zero_scalar(const Node& n) {
+  switch (n.type) {
+    case Type::boolean: return !n.value.boolean;
+    case Type::integer: return n.value.integer == 0;
+    case Type::number: return n.value.number == 0;
+    case Type::string: return n.text.empty();
+    default: return false;
+  }
+}
+
+// What the target's apply entry owns at one level of the object: a fieldsV1 node, or
+// everything below (an atomic value, or a server that keeps no managedFields), or nothing.
+struct Owned {
+  const Node* fields = nullptr;
+  bool all = false;
+  bool recorded = true;  // false: the server keeps no managedFields, ownership is not known
+  bool any() const { return all || fields; }
+  // Owned according to the live managedFields (not merely assumed).
+  bool known() const { return recorded && any(); }
+};
+
+Owned owned_entry(const Node* entry) {
+  if (!entry) return {};
+  if (entry->is_mapping() && !entry->entries.empty()) return {entry, false};
+  return {nullptr, true};  // "{}": the whole value is owned (a leaf, or an atomic map or list)
+}
+
+Owned owned_key(const Owned& o, std::string_view key) {
+  if (o.all) return o;
+  if (!o.fields) return {};
+  return owned_entry(o.fields->get("f:" + std::string(key)));
+}
+
+// The entry of a list item: "k:{...}" whose key fields the live item has, "v:<json>" for a set
+// member, or "i:<index>".
+Owned owned_item(const Owned& o, const Node& live_item, std::size_t index) {
+  if (o.all) return o;
+  if (!o.fields) return {};
+  const std::string item_json = live_item.is_mapping() ? std::string() : yaml::to_json(live_item);
+  for (const auto& e : o.fields->entries) {
+    std::string_view k = e.key->text;
+    if (k.starts_with("i:")) {
+      if (k.substr(2) == std::to_string(index)) return owned_entry(e.value);
+    } else if (k.starts_with("v:")) {
+      if (!item_json.empty() && k.substr(2) == item_json) return owned_entry(e.value);
+    } else if (k.starts_with("k:") && live_item.is_mapping()) {
+      auto key = yaml::parse_json(k.substr(2));
+      if (!key || key->documents.empty() || !key->documents[0].root || !key->documents[0].root->is_mapping()) continue;
+      bool match = true;
+      for (const auto& field : key->documents[0].root->entries) {
+        const Node* v = live_item.get(field.key->text);
+        if (!v || yaml::to_json(*v) != yaml::to_json(*field.value)) {
+          match = false;
+          break;
+        }
+      }
+      if (match) return owned_entry(e.value);
+    }
+  }
+  return {};
+}
+
+// Whether `d`, absent from the live object, is what the apiserver stores as nothing: an empty
+// value, or zero values of fields the target still owns (omitempty drops them on the way out;
+// a field someone removed is no longer in the target's apply entry).
+bool stored_as_absent(const Node& d, const Owned& owned) {
+  if (empty_value(d)) return true;
+  if (zero_scalar(d)) return owned.any();
+  if (!d.is_mapping() || !owned.any()) return false;
+  for (const auto& e : d.entries)
+    if (!stored_as_absent(*e.value, owned_key(owned, e.key->text))) return false;
+  return true;
+}
+
+void compare(const Node& d, const Node* l, const Owned& owned, std::string& path, std::vector<std::string>& out,
+             std::size_t limit) {
   if (out.size() >= limit) return;
   if (!l) {
-    // An empty map, list or null written in Git is not drift when the server drops it.
-    if (!empty_value(d)) out.push_back(path.empty() ? "/" : path);
+    if (!stored_as_absent(d, owned)) out.push_back(path.empty() ? "/" : path);
     return;
   }
   if (d.is_mapping()) {
@@ -102,7 +178,7 @@ void compare(const Node& d, const Node* l, std::string& path, std::vector<std::s
       std::size_t mark = path.size();
       path += '/';
       path += escape_token(e.key->text);
-      compare(*e.value, l->get(e.key->text), path, out, limit);
+      compare(*e.value, l->get(e.key->text), owned_key(owned, e.key->text), path, out, limit);
       path.resize(mark);
     }
     return;
@@ -118,13 +194,32 @@ void compare(const Node& d, const Node* l, std::string& path, std::vector<std::s
       std::size_t mark = path.size();
       path += '/';
       path += std::to_string(i);
-      compare(*d.items[i], l->items[i], path, out, limit);
+      compare(*d.items[i], l->items[i], owned_item(owned, *l->items[i], i), path, out, limit);
       path.resize(mark);
     }
     return;
   }
   if (d.type == Type::null) return;  // null: unset in Git, nothing managed
+  // "" in Git is unset: the apiserver defaults it (schedulerName, dnsPolicy, imagePullPolicy).
+  // Someone who sets another value takes the field out of the target's entry. (Only strings:
+  // the scale subresource of 1.20 changes replicas without taking the field.)
+  if (d.type == Type::string && d.text.empty() && owned.known()) return;
   if (!scalar_equal(d, *l)) out.push_back(path.empty() ? "/" : path);
+}
+
+// The fields of `manager`'s apply entry on `live` (or of the shared manager's, which the next
+// apply releases). Everything when the server keeps no managedFields at all.
+Owned owned_by(const Node& live, std::string_view manager) {
+  if (manager.empty()) return {nullptr, true, false};
+  const Node* fields = live.at({"metadata", "managedFields"});
+  if (!fields || !fields->is_sequence() || fields->items.empty()) return {nullptr, true, false};
+  const Node* legacy = nullptr;
+  for (const Node* f : fields->items) {
+    if (f->get_string("operation") != "Apply") continue;
+    if (f->get_string("manager") == manager) return owned_entry(f->get("fieldsV1"));
+    if (f->get_string("manager") == k_legacy_field_manager) legacy = f->get("fieldsV1");
+  }
+  return legacy ? owned_entry(legacy) : Owned{};
 }
 
 // Removes the node at `tokens` from the JSON text of `node` by re-emitting without it.
@@ -182,18 +277,20 @@ bool same_quantity(std::string_view a, std::string_view b) {
   return std::fabs(*x - *y) <= scale * 1e-12L;
 }
 
-std::vector<std::string> drift_between(const Node& desired, const Node& live, std::size_t limit) {
+std::vector<std::string> drift_between(const Node& desired, const Node& live, std::size_t limit,
+                                       std::string_view manager) {
   std::vector<std::string> out;
   std::string path;
+  const Owned owned = owned_by(live, manager);
   if (!desired.is_mapping() || !live.is_mapping()) {
-    compare(desired, &live, path, out, limit);
+    compare(desired, &live, owned, path, out, limit);
     return out;
   }
   // apiVersion and kind name the object; list items come without them.
   for (const auto& e : desired.entries) {
     if (e.key->text == "apiVersion" || e.key->text == "kind") continue;
     path = "/" + escape_token(e.key->text);
-    compare(*e.value, live.get(e.key->text), path, out, limit);
+    compare(*e.value, live.get(e.key->text), owned_key(owned, e.key->text), path, out, limit);
   }
   return out;
 }

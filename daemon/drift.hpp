@@ -16,7 +16,12 @@ namespace portcullis::daemon {
 
 // The JSON pointers (RFC 6901) where `live` does not carry `desired`'s values, at most
 // `limit` of them. Empty: no drift.
-std::vector<std::string> drift_between(const yaml::Node& desired, const yaml::Node& live, std::size_t limit = 20);
+// A zero value in Git (false, 0, "") that the live object lacks is what the apiserver stores
+// for it when the field is tagged omitempty: not drift while `manager`'s apply entry in the
+// live managedFields still owns the field (someone who removes it takes it out of that
+// entry). Without managedFields (or without `manager`) such a value is taken as stored.
+std::vector<std::string> drift_between(const yaml::Node& desired, const yaml::Node& live, std::size_t limit = 20,
+                                       std::string_view manager = {});
 
 // `body` (JSON) without the values at `pointers` ("/spec/replicas"); pointers that name
 // nothing are ignored. Used for ignore rules: what is ignored is neither compared nor applied.

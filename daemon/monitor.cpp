@@ -188,7 +188,7 @@ struct DriftMonitor::Impl {
     auto parsed = yaml::parse_json(desired.body());
     if (!parsed || parsed->documents.empty() || !parsed->documents[0].root) return item;
     const yaml::Node& d = *parsed->documents[0].root;
-    item.pointers = drift_between(d, object);
+    item.pointers = drift_between(d, object, 20, manager);
     // Fields another manager took over, unless a changed value already names them.
     auto related = [](const std::string& a, const std::string& b) {
       auto under = [](const std::string& x, const std::string& y) { return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/'; };

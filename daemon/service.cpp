@@ -276,7 +276,7 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   if (!lasting.empty())
     alerter->raise(Alert{AlertKind::out_of_sync, name, {},
                          name + " has differed from Git for more than " +
-                             std::to_string(std::chrono::duration_cast<std::chrono::minutes>(stale).count()) + "m: " +
+                             util::duration_text(std::chrono::duration_cast<std::chrono::milliseconds>(stale).count()) + ": " +
                              lasting.front() + (lasting.size() > 1 ? " (and " + std::to_string(lasting.size() - 1) + " more)" : ""),
                          lasting, "portcullisd", tc.detect_only ? "detectOnly" : ""});
   else if (items.empty() && !blocked)

@@ -158,6 +158,29 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
   return static_cast<std::int64_t>(std::llround(total));
 }
 
+std::string duration_text(std::int64_t ms) {
+  std::int64_t secs = ms < 0 ? 0 : ms / 1000;
+  if (secs == 0) return "0s";
+  struct Unit {
+    std::int64_t seconds;
+    char name;
+  };
+  static constexpr Unit units[] = {{86'400, 'd'}, {3'600, 'h'}, {60, 'm'}, {1, 's'}};
+  std::string out;
+  int parts = 0;
+  for (const auto& u : units) {
+    // The two largest units say enough ("2d3h", not "2d3h4m5s").
+    if (secs >= u.seconds && parts < 2) {
+      out += std::to_string(secs / u.seconds) + u.name;
+      secs %= u.seconds;
+      ++parts;
+    } else if (parts > 0) {
+      ++parts;
+    }
+  }
+  return out;
+}
+
 std::optional<std::uint64_t> parse_bytes(std::string_view text) {
   text = trim(text);
   std::size_t n = 0;

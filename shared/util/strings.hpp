@@ -22,6 +22,8 @@ bool glob_match(std::string_view pattern, std::string_view text, Slash slash = S
 
 // Parses a duration such as "4s", "250ms", "2h", "1m30s", "1.5s". Returns milliseconds.
 std::optional<std::int64_t> parse_duration_ms(std::string_view text);
+// A duration as people write it, to the second: "45s", "5m", "1h30m", "2d3h" ("0s" below one).
+std::string duration_text(std::int64_t ms);
 
 // Parses a byte size such as "1MiB", "512KiB", "1048576", "2M". Returns bytes.
 std::optional<std::uint64_t> parse_bytes(std::string_view text);

@@ -97,6 +97,130 @@ test_scale_edit_set_image_and_delete_are_corrected() {
   kubectl get configmap bystander -n heal >/dev/null 2>&1 || fail "the bystander was deleted"
 }
 
+# A Deployment that sets every zero value a pod template allows (what rendered Helm charts are
+# full of): the apiserver omits or defaults them. Watched for a minute while the controller
+# manager rolls it out: no drift, no write, no alert.
+zero_values_deployment() {
+  cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: zeros
+  namespace: $NS
+spec:
+  replicas: 0
+  minReadySeconds: 0
+  paused: false
+  revisionHistoryLimit: 0
+  selector:
+    matchLabels: {app: zeros}
+  template:
+    metadata:
+      labels: {app: zeros}
+    spec:
+      hostNetwork: false
+      hostPID: false
+      hostIPC: false
+      shareProcessNamespace: false
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      serviceAccountName: ""
+      nodeName: ""
+      schedulerName: ""
+      dnsPolicy: ""
+      restartPolicy: ""
+      priorityClassName: ""
+      hostname: ""
+      subdomain: ""
+      terminationGracePeriodSeconds: 0
+      securityContext:
+        runAsNonRoot: false
+        runAsUser: 0
+        fsGroup: 0
+      initContainers:
+        - name: init
+          image: busybox:1.36
+          command: ["true"]
+          workingDir: ""
+          stdin: false
+          tty: false
+      containers:
+        - name: app
+          image: nginx:1.25.3
+          imagePullPolicy: ""
+          workingDir: ""
+          stdin: false
+          stdinOnce: false
+          tty: false
+          terminationMessagePath: ""
+          terminationMessagePolicy: ""
+          args: [""]
+          env:
+            - name: EMPTY
+              value: ""
+            - name: ZERO
+              value: "0"
+          ports:
+            - containerPort: 80
+              hostPort: 0
+              hostIP: ""
+              protocol: TCP
+          resources: {}
+          volumeMounts:
+            - name: scratch
+              mountPath: /scratch
+              readOnly: false
+              subPath: ""
+          securityContext:
+            privileged: false
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: false
+            runAsUser: 0
+      volumes:
+        - name: scratch
+          emptyDir:
+            medium: ""
+      tolerations: []
+YAML
+}
+
+# drift_or_write: the target shows drift, or something was applied again since the sync.
+drift_or_write() {
+  [[ $(json_field .drifted) != 0 || $(json_field .healed) != 0 ]] && return 0
+  grep -q '"event":"self-heal"' "$(audit_file)" 2>/dev/null
+}
+
+test_zero_values_are_not_drift() {
+  start_receiver
+  DAEMON_EXTRA="alerts:
+  providers:
+    - {name: ops, type: webhook, url: \"$RECEIVER_URL/webhook\"}
+  outOfSyncAfter: 5s" setup_target zeros
+  zero_values_deployment | put "$CLONE" environments/zeros/zeros.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  start_synced
+  local ours
+  ours() { kubectl get deployment zeros -n zeros -o json --show-managed-fields | jq -c '.metadata.managedFields[] | select(.manager == "portcullis-zeros")'; }
+  local applied
+  applied=$(ours)
+  [[ -n $applied ]] || fail "the Deployment has no apply entry of portcullis-zeros"
+  # The controller manager writes the Deployment (revision annotation, status, ReplicaSet).
+  poll_until 20 bash -c "[[ -n \$(kubectl get deployment zeros -n zeros -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}') ]]" ||
+    fail "the controller manager did not roll the Deployment out"
+  # A minute of watching: neither drift nor a correction, at any moment.
+  poll_until 60 drift_or_write && fail "zero values read as drift: $(curl -fsS "$DAEMON_URL/v1/targets"); audit: $(grep self-heal "$(audit_file)" | head -2)"
+  [[ $(ours) == "$applied" ]] || fail "the Deployment was applied again: $(ours)"
+  [[ $(json_field .state) == Synced ]] || fail "state $(json_field .state)"
+  [[ ! -s $RECEIVED ]] || fail "alerts were sent: $(jq -c .body "$RECEIVED" | head -3)"
+  # Still watched: a real change to one of those fields is drift, corrected.
+  kubectl patch deployment zeros -n zeros --type json -p '[{"op":"add","path":"/spec/template/spec/containers/0/tty","value":true}]' >/dev/null
+  expect_back deployment/zeros '{.spec.template.spec.containers[0].tty}' ""
+  grep -q '"event":"self-heal".*Deployment zeros/zeros: /spec/template/spec/containers/0/tty' "$(audit_file)" ||
+    fail "the change of tty was not corrected as drift: $(grep self-heal "$(audit_file)" | head -2)"
+}
+
 test_a_field_taken_over_by_another_manager_is_taken_back() {
   setup_target takeover
   push_app

@@ -19,6 +19,20 @@ std::vector<std::string> drift(const std::string& desired, const std::string& li
   return drift_between(*d->documents[0].root, *l->documents[0].root);
 }
 
+std::vector<std::string> drift_as(const std::string& manager, const std::string& desired, const std::string& live) {
+  auto d = yaml::parse_json(desired);
+  auto l = yaml::parse_json(live);
+  REQUIRE(d);
+  REQUIRE(l);
+  return drift_between(*d->documents[0].root, *l->documents[0].root, 20, manager);
+}
+
+// A live object with managedFields: one Apply entry of `manager` owning `fields` (fieldsV1 JSON).
+std::string with_fields(const std::string& manager, const std::string& fields, const std::string& rest) {
+  return R"({"metadata":{"managedFields":[{"manager":")" + manager + R"(","operation":"Apply","fieldsV1":)" + fields +
+         "}]}," + rest + "}";
+}
+
 }  // namespace
 
 TEST_CASE("drift_between: what Git manages against what the apiserver holds", "[drift]") {
@@ -56,6 +70,65 @@ TEST_CASE("drift_between: what Git manages against what the apiserver holds", "[
   for (const auto& c : cases) {
     INFO(c.name);
     CHECK(drift(c.desired, c.live) == c.pointers);
+  }
+}
+
+TEST_CASE("drift_between: zero values the apiserver omits are not drift while the target owns them", "[drift]") {
+  const std::string m = "portcullis-prod";
+  struct Case {
+    const char* name;
+    const char* desired;
+    std::string live;
+    std::vector<std::string> pointers;
+  };
+  const std::string pod_fields =
+      R"({"f:spec":{"f:hostNetwork":{},"f:minReadySeconds":{},"f:paused":{},)"
+      R"("f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:name":{},"f:image":{},"f:tty":{},)"
+      R"("f:env":{"k:{\"name\":\"EMPTY\"}":{".":{},"f:name":{},"f:value":{}}},)"
+      R"("f:ports":{"k:{\"containerPort\":80,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:hostPort":{}}}}},)"
+      R"("f:args":{},"f:securityContext":{"f:runAsUser":{}}}})";
+  const Case cases[] = {
+      {"false, 0 and \"\" owned and omitted",
+       R"({"spec":{"hostNetwork":false,"minReadySeconds":0,"paused":false}})",
+       with_fields(m, pod_fields, R"("spec":{})"), {}},
+      {"zero values inside keyed list items (env value \"\", hostPort 0, tty false)",
+       R"({"spec":{"containers":[{"name":"web","image":"a:1","tty":false,"env":[{"name":"EMPTY","value":""}],"ports":[{"containerPort":80,"hostPort":0}]}]}})",
+       with_fields(m, pod_fields,
+                   R"("spec":{"containers":[{"name":"web","image":"a:1","env":[{"name":"EMPTY"}],"ports":[{"containerPort":80,"protocol":"TCP"}]}]})"),
+       {}},
+      {"a zero value someone removed (no longer in the target's entry) is drift",
+       R"({"spec":{"hostNetwork":false,"shareProcessNamespace":false}})",
+       with_fields(m, pod_fields, R"("spec":{})"), {"/spec/shareProcessNamespace"}},
+      {"a zero pointer value removed: runAsUser 0 gone is drift when the entry lost it",
+       R"({"spec":{"securityContext":{"runAsUser":0,"runAsGroup":0}}})",
+       with_fields(m, pod_fields, R"("spec":{"securityContext":{}})"), {"/spec/securityContext/runAsGroup"}},
+      {"another manager's entry does not count",
+       R"({"spec":{"hostNetwork":false}})", with_fields("kubectl-edit", pod_fields, R"("spec":{})"), {"/spec/hostNetwork"}},
+      {"a non-zero value absent is drift even when owned", R"({"spec":{"minReadySeconds":5}})",
+       with_fields(m, pod_fields, R"("spec":{})"), {"/spec/minReadySeconds"}},
+      {"an item of an atomic list owned whole", R"({"spec":{"args":[""]}})",
+       with_fields(m, pod_fields, R"("spec":{"args":[""]})"), {}},
+      {"a mapping of zero values omitted whole", R"({"spec":{"securityContext":{"runAsUser":0}}})",
+       with_fields(m, pod_fields, R"("spec":{})"), {}},
+      {"an item the key does not match is not owned", R"({"spec":{"containers":[{"name":"db","tty":false}]}})",
+       with_fields(m, pod_fields, R"("spec":{"containers":[{"name":"db"}]})"), {"/spec/containers/0/tty"}},
+      {"no managedFields at all: zero values taken as stored", R"({"spec":{"hostNetwork":false,"replicas":0}})",
+       R"({"spec":{}})", {}},
+      {"\"\" the apiserver defaulted (schedulerName) while the target owns it",
+       R"({"spec":{"schedulerName":""}})",
+       with_fields(m, R"({"f:spec":{"f:schedulerName":{}}})", R"("spec":{"schedulerName":"default-scheduler"})"), {}},
+      {"\"\" set to a value by someone who took the field", R"({"spec":{"schedulerName":""}})",
+       with_fields(m, R"({"f:spec":{"f:replicas":{}}})", R"("spec":{"schedulerName":"other"})"), {"/spec/schedulerName"}},
+      {"0 changed while owned (the scale subresource keeps ownership) is drift", R"({"spec":{"replicas":0}})",
+       with_fields(m, R"({"f:spec":{"f:replicas":{}}})", R"("spec":{"replicas":3})"), {"/spec/replicas"}},
+      {"without managedFields a changed \"\" is drift", R"({"spec":{"schedulerName":""}})",
+       R"({"spec":{"schedulerName":"x"}})", {"/spec/schedulerName"}},
+      {"the shared manager of old counts until released", R"({"spec":{"hostNetwork":false}})",
+       with_fields("portcullis", pod_fields, R"("spec":{})"), {}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    CHECK(drift_as(m, c.desired, c.live) == c.pointers);
   }
 }
 

@@ -43,6 +43,19 @@ TEST_CASE("glob_match stays fast on pathological patterns", "[strings]") {
   CHECK_FALSE(glob_match(pattern, std::string(60, 'a')));
 }
 
+TEST_CASE("duration_text writes the two largest units", "[strings]") {
+  const std::pair<std::int64_t, const char*> cases[] = {
+      {0, "0s"},     {999, "0s"},          {-5, "0s"},           {5'000, "5s"},       {60'000, "1m"},
+      {90'000, "1m30s"}, {3'600'000, "1h"}, {5'400'000, "1h30m"}, {3'661'000, "1h1m"}, {3'601'000, "1h"},
+      {93'784'000, "1d2h"}, {86'400'000 + 60'000, "1d"},
+  };
+  for (const auto& [ms, text] : cases) {
+    INFO(ms);
+    CHECK(duration_text(ms) == text);
+    CHECK(parse_duration_ms(duration_text(ms)).has_value());
+  }
+}
+
 TEST_CASE("parse_duration_ms accepts Go-style durations", "[strings]") {
   CHECK(parse_duration_ms("4s") == 4000);
   CHECK(parse_duration_ms("250ms") == 250);
