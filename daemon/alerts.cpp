@@ -70,6 +70,9 @@ const KindInfo& info(AlertKind kind) {
   return k_kinds[static_cast<std::size_t>(kind)];
 }
 
+// Worth telling, never worth losing a condition for: drift corrected.
+bool informational(AlertKind kind) { return info(kind).severity == "info"; }
+
 enum class Status { firing, resolved, event };
 
 std::string_view status_name(Status s) {
@@ -100,7 +103,8 @@ struct ProviderState {
   AlertProvider config;
   unsigned kinds = 0;  // bit per AlertKind
   std::deque<Delivery> queue;
-  std::deque<SystemTime> window;  // deliveries admitted in the last minute
+  std::deque<SystemTime> window;     // deliveries admitted in the last minute
+  std::deque<SystemTime> important;  // of those, the ones that are not informational
   bool limited = false;           // dropping for the rate (logged once per episode)
   bool overflowing = false;       // dropping for the queue (logged once per episode)
 };
@@ -402,11 +406,18 @@ struct Alerter::Impl {
     return p.kinds & (1u << static_cast<unsigned>(kind));
   }
 
-  // Sliding window over the injectable clock. A clock that went back restarts the window.
-  bool admit(ProviderState& p, SystemTime now) {
-    if (!p.window.empty() && p.window.back() > now) p.window.clear();
-    while (!p.window.empty() && p.window.front() <= now - k_rate_window) p.window.pop_front();
-    if (p.window.size() >= static_cast<std::size_t>(std::max(config.max_per_minute, 1))) {
+  // Sliding windows over the injectable clock. Informational alerts (drift corrected) are
+  // admitted while the minute holds fewer than maxPerMinute deliveries of any kind; the others
+  // (conditions, break-glass) while it holds fewer than maxPerMinute of their own: informational
+  // ones never crowd them out. A clock that went back restarts the windows.
+  bool admit(ProviderState& p, SystemTime now, AlertKind kind) {
+    for (auto* w : {&p.window, &p.important}) {
+      if (!w->empty() && w->back() > now) w->clear();
+      while (!w->empty() && w->front() <= now - k_rate_window) w->pop_front();
+    }
+    const bool important = !informational(kind);
+    const std::size_t limit = static_cast<std::size_t>(std::max(config.max_per_minute, 1));
+    if ((important ? p.important : p.window).size() >= limit) {
       metrics.add(std::string(k_dropped_metric), drop_labels(p.config.name, "rate"));
       if (!p.limited)
         log(LogLevel::warn, "alert rate limit reached; alerts are dropped",
@@ -416,12 +427,18 @@ struct Alerter::Impl {
     }
     p.limited = false;
     p.window.push_back(now);
+    if (important) p.important.push_back(now);
     return true;
   }
 
+  // Beyond the queue's capacity the oldest informational delivery goes (the oldest of any kind
+  // when there is none).
   void enqueue(ProviderState& p, const std::shared_ptr<const Notification>& note) {
     if (p.queue.size() >= k_queue_capacity) {
-      p.queue.pop_front();
+      auto victim = std::find_if(p.queue.begin(), p.queue.end(), [](const Delivery& d) {
+        return d.note->status == Status::event && informational(d.note->alert.kind);
+      });
+      p.queue.erase(victim == p.queue.end() ? p.queue.begin() : victim);
       metrics.add(std::string(k_dropped_metric), drop_labels(p.config.name, "queue"));
       if (!p.overflowing)
         log(LogLevel::warn, "alert queue is full; the oldest alerts are dropped",
@@ -451,7 +468,7 @@ struct Alerter::Impl {
       if (!is_condition(kind)) {
         n = note(std::move(alert), Status::event, now);
         for (auto& p : providers)
-          if (wants(p, kind) && admit(p, now)) enqueue(p, n);
+          if (wants(p, kind) && admit(p, now, kind)) enqueue(p, n);
       } else {
         auto [it, opened] = open.try_emplace({kind, alert.target});
         auto& sent = it->second.sent;
@@ -461,7 +478,7 @@ struct Alerter::Impl {
           if (!wants(p, kind)) continue;
           if (sent[i] && *sent[i] > now) sent[i] = now;  // the clock went back
           if (sent[i] && now - *sent[i] < config.repeat_interval) continue;
-          if (!admit(p, now)) continue;  // sent at a later raise, when the rate allows
+          if (!admit(p, now, kind)) continue;  // sent at a later raise, when the rate allows
           if (!n) n = note(std::move(alert), Status::firing, now);
           enqueue(p, n);
           sent[i] = now;
@@ -492,6 +509,7 @@ struct Alerter::Impl {
           n = note(std::move(cleared), Status::resolved, now);
         }
         providers[i].window.push_back(now);
+        providers[i].important.push_back(now);
         enqueue(providers[i], n);
       }
       open.erase(it);

@@ -6,9 +6,12 @@
 // An open condition is sent once (again after repeatInterval at most) and resolved once.
 //
 // Delivery, per provider: only the kinds in its `events` (resolutions follow their kind); at
-// most maxPerMinute admitted in any minute of the clock, the rest dropped (a condition dropped
-// so is sent at a later raise; a resolution is never dropped, and goes only where its firing
-// went); a FIFO of at most 1000, the oldest dropped; 5xx, 429 and transport failures retried
+// most maxPerMinute admitted in any minute of the clock, the rest dropped; the informational
+// kind (driftCorrected) only while the minute holds fewer than maxPerMinute of any kind, the
+// others (conditions, break-glass) while it holds fewer of their own, so that informational
+// alerts never crowd them out (a condition dropped so is sent at a later raise; a resolution is
+// never dropped, and goes only where its firing went); a FIFO of at most 1000, the oldest
+// informational delivery dropped (the oldest of any kind when there is none); 5xx, 429 and transport failures retried
 // 1 s, 2 s, 4 s, 8 s, 16 s apart (6 attempts), other statuses not; 5 s per request. A provider
 // in backoff holds back only its own queue. Webhooks are signed as push events are
 // (shared/notify/event.hpp). Secrets (secretFile, routingKeyFile) are read at each delivery and

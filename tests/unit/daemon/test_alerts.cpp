@@ -415,35 +415,63 @@ TEST_CASE("maxPerMinute: the excess is dropped and counted, resolutions still go
   CHECK(receiver.count() == 3);
   CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "rate")) == 2);
 
-  // Over the rate a condition opens without being sent; a later raise sends it once the
+  // Informational alerts filled the minute: conditions still go out, up to maxPerMinute of
+  // their own.
+  alerter.raise(alert(AlertKind::sync_failed, "a"));
+  alerter.raise(alert(AlertKind::self_heal_loop, "a"));
+  alerter.raise(alert(AlertKind::break_glass, "a"));
+  REQUIRE(alerter.drain(k_deadline));
+  CHECK(receiver.count() == 6);
+  // Over their rate a condition opens without being sent; a later raise sends it once the
   // window allows.
   alerter.raise(alert(AlertKind::sync_failed));
   REQUIRE(alerter.drain(k_deadline));
-  CHECK(receiver.count() == 3);
+  CHECK(receiver.count() == 6);
   CHECK(alerter.is_open(AlertKind::sync_failed, "prod"));
   CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "rate")) == 3);
-  clock.advance(59s);
-  alerter.raise(alert(AlertKind::sync_failed));
-  REQUIRE(alerter.drain(k_deadline));
-  CHECK(receiver.count() == 3);
-  clock.advance(1s);  // the first three are a minute old
-  alerter.raise(alert(AlertKind::sync_failed));
-  alerter.raise(alert(AlertKind::drift_corrected));
-  alerter.raise(alert(AlertKind::drift_corrected));
+  // And informational ones wait for a window with room for them.
   alerter.raise(alert(AlertKind::drift_corrected));
   REQUIRE(alerter.drain(k_deadline));
   CHECK(receiver.count() == 6);
-  CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "rate")) == 5);
+  CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "rate")) == 4);
+  clock.advance(59s);
+  alerter.raise(alert(AlertKind::sync_failed));
+  REQUIRE(alerter.drain(k_deadline));
+  CHECK(receiver.count() == 6);
+  clock.advance(1s);  // everything sent is a minute old
+  alerter.raise(alert(AlertKind::sync_failed));
+  alerter.raise(alert(AlertKind::drift_corrected));
+  alerter.raise(alert(AlertKind::drift_corrected));
+  alerter.raise(alert(AlertKind::drift_corrected));
+  REQUIRE(alerter.drain(k_deadline));
+  CHECK(receiver.count() == 9);
+  CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "rate")) == 6);
   // The window is full, yet the resolution of what was sent goes out.
   alerter.resolve(AlertKind::sync_failed, "prod");
   REQUIRE(alerter.drain(k_deadline));
-  CHECK(receiver.count() == 7);
+  CHECK(receiver.count() == 10);
   CHECK(bodies(receiver, "/hook").back()["status"] == "resolved");
-  // A condition never sent (over the rate) resolves silently.
+  // A condition never sent (over the rate: the firing and the resolution count) resolves silently.
+  alerter.raise(alert(AlertKind::out_of_sync, "b"));
   alerter.raise(alert(AlertKind::out_of_sync));
   alerter.resolve(AlertKind::out_of_sync, "prod");
   REQUIRE(alerter.drain(k_deadline));
-  CHECK(receiver.count() == 7);
+  CHECK(receiver.count() == 11);
+}
+
+TEST_CASE("informational alerts never crowd out a condition", "[alerts]") {
+  test::Receiver receiver;
+  FakeClock clock;
+  Metrics metrics;
+  Alerter alerter(config_of({provider("hook", AlertProviderType::webhook, receiver.url())}), metrics, clock.fn());
+  // Some thirty drift corrections in a minute, as a fight over many objects makes them...
+  for (int i = 0; i < 40; ++i) alerter.raise(alert(AlertKind::drift_corrected, "prod", "corrected " + std::to_string(i)));
+  // ...then the self-heal loop they are: sent at once.
+  alerter.raise(alert(AlertKind::self_heal_loop));
+  REQUIRE(alerter.drain(k_deadline));
+  auto b = bodies(receiver, "/hook");
+  CHECK(std::count_if(b.begin(), b.end(), [](const auto& x) { return x["kind"] == "driftCorrected"; }) == 30);
+  CHECK(std::count_if(b.begin(), b.end(), [](const auto& x) { return x["kind"] == "selfHealLoop"; }) == 1);
 }
 
 TEST_CASE("a provider's events list filters kinds; resolutions follow their kind", "[alerts]") {
@@ -616,6 +644,23 @@ TEST_CASE("the queue is bounded: the oldest alerts are dropped and counted", "[a
     CHECK(overflow >= 9);
     CHECK(overflow <= 10);
   }
+}
+
+TEST_CASE("a full queue drops informational alerts before a condition", "[alerts]") {
+  test::Receiver receiver;
+  receiver.answer(503, 1);  // the first delivery goes into backoff, holding the queue
+  FakeClock clock;
+  Metrics metrics;
+  Alerter alerter(config_of({provider("hook", AlertProviderType::webhook, receiver.url())}, 10'000), metrics,
+                  clock.fn());
+  alerter.raise(alert(AlertKind::drift_corrected));
+  REQUIRE(receiver.wait_for(1, k_deadline));
+  alerter.raise(alert(AlertKind::sync_failed));  // now the oldest in the queue but one
+  for (int i = 0; i < 1010; ++i) alerter.raise(alert(AlertKind::drift_corrected));
+  CHECK(metric(metrics, "portcullis_alerts_dropped_total", dropped("hook", "queue")) >= 10);
+  REQUIRE(alerter.drain(std::chrono::seconds(60)));
+  auto b = bodies(receiver, "/hook");
+  CHECK(std::count_if(b.begin(), b.end(), [](const auto& x) { return x["kind"] == "syncFailed"; }) == 1);
 }
 
 TEST_CASE("the destructor delivers what is queued", "[alerts]") {
