@@ -59,6 +59,8 @@ constexpr KindInfo k_kinds[] = {
     {AlertKind::prune_blocked, "pruneBlocked", true, "error", ":no_entry:", "prune blocked",
      "prune no longer blocked"},
     {AlertKind::break_glass, "breakGlass", false, "warning", ":fire_engine:", "break-glass push", ""},
+    {AlertKind::source_unavailable, "sourceUnavailable", true, "error", ":satellite_antenna:", "repository unavailable",
+     "the repository is fetched again"},
 };
 static_assert([] {
   for (std::size_t i = 0; i < std::size(k_kinds); ++i)

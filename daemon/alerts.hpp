@@ -31,9 +31,18 @@
 
 namespace portcullis::daemon {
 
-enum class AlertKind { sync_failed, out_of_sync, drift_corrected, self_heal_loop, prune_blocked, break_glass };
+enum class AlertKind {
+  sync_failed,
+  out_of_sync,
+  drift_corrected,
+  self_heal_loop,
+  prune_blocked,
+  break_glass,
+  source_unavailable
+};
 
-// "syncFailed", "outOfSync", "driftCorrected", "selfHealLoop", "pruneBlocked", "breakGlass"
+// "syncFailed", "outOfSync", "driftCorrected", "selfHealLoop", "pruneBlocked", "breakGlass",
+// "sourceUnavailable"
 std::string_view alert_kind_name(AlertKind kind);
 std::optional<AlertKind> alert_kind_from(std::string_view name);
 // Conditions stay open until resolved; the others are one-off.

@@ -145,6 +145,7 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
       return {};
     };
     if (auto r = duration("outOfSyncAfter", c.alerts.out_of_sync_after); !r) return util::fail(r.error());
+    if (auto r = duration("sourceUnavailableAfter", c.alerts.source_unavailable_after); !r) return util::fail(r.error());
     if (auto r = duration("repeatInterval", c.alerts.repeat_interval); !r) return util::fail(r.error());
     if (const yaml::Node* n = alerts->get("maxPerMinute")) c.alerts.max_per_minute = static_cast<int>(n->value.integer);
     std::set<std::string> provider_names;

@@ -61,6 +61,7 @@ struct AlertProvider {
 struct AlertsConfig {
   std::vector<AlertProvider> providers;
   std::chrono::milliseconds out_of_sync_after{600'000};  // OutOfSync or drift persisting this long alerts
+  std::chrono::milliseconds source_unavailable_after{300'000};  // fetches failing this long alert
   std::chrono::milliseconds repeat_interval{3'600'000};  // an open alert is re-sent this often at most
   int max_per_minute = 30;                                // per provider; the rest is dropped and counted
 };

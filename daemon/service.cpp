@@ -54,7 +54,7 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
            ",\"health\":\"" + json_escape(t.health) + "\",\"healthReason\":\"" + json_escape(t.health_reason) +
            "\",\"driftMode\":\"" + t.drift_mode + "\",\"drifted\":" + std::to_string(t.drifted) + ",\"drift\":" +
            json_list(t.drift) + ",\"healed\":" + std::to_string(t.healed) + ",\"selfHealLoop\":\"" +
-           json_escape(t.self_heal_loop) + "\"}";
+           json_escape(t.self_heal_loop) + "\",\"lastFetchTime\":\"" + t.last_fetch_time + "\"}";
   }
   return out + "]}\n";
 }
@@ -70,6 +70,11 @@ struct Service::Impl {
   bool is_ready = false;
   std::vector<TargetStatus> statuses;
   std::vector<Clock::time_point> pending_event_times;  // receipt times, for notify latency
+  // The repository as last fetched: when it last succeeded (wall clock, for people), and while
+  // fetches fail, since when (steady) and why. Every target shows SourceUnavailable meanwhile.
+  std::string last_fetch_time;
+  std::string fetch_error;
+  Clock::time_point fetch_failing_since{};
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
@@ -161,6 +166,52 @@ struct Service::Impl {
     if (auto desired = syncers[i]->desired())
       if (auto conn = syncers[i]->connection(); conn && syncers[i]->config().watch)
         monitor->set_target(name, *conn, std::move(desired));
+  }
+
+  // A fetch ended: the source state, its metrics, and the sourceUnavailable alert of every
+  // target once fetches have failed for sourceUnavailableAfter.
+  void fetched(const util::Result<git::Oid>& head) {
+    {
+      std::lock_guard lock(mutex);
+      if (head) {
+        fetch_error.clear();
+        last_fetch_time = now_rfc3339();
+      } else {
+        if (fetch_error.empty()) fetch_failing_since = Clock::now();
+        fetch_error = head.error().message;
+      }
+    }
+    metrics.set("portcullis_source_up", "", head ? 1 : 0);
+    if (head) {
+      metrics.set("portcullis_last_fetch_timestamp_seconds", "",
+                  static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count()));
+      for (const auto& s : syncers) alerter->resolve(AlertKind::source_unavailable, s->config().name);
+    }
+    if (!head) check_source(Clock::now());
+  }
+
+  // Raises sourceUnavailable for every target when fetches have failed long enough.
+  void check_source(Clock::time_point now) {
+    std::string error, last;
+    Clock::time_point since;
+    {
+      std::lock_guard lock(mutex);
+      if (fetch_error.empty()) return;
+      error = fetch_error;
+      last = last_fetch_time;
+      since = fetch_failing_since;
+    }
+    auto failing = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+    if (failing < config.alerts.source_unavailable_after) return;
+    for (const auto& s : syncers) {
+      const std::string& name = s->config().name;
+      alerter->raise(Alert{AlertKind::source_unavailable, name, {},
+                           "the repository of " + name + " cannot be fetched for " + util::duration_text(failing.count()) +
+                               (last.empty() ? " (never fetched)" : " (last fetched " + last + ")") + ": " + error,
+                           {}, "portcullisd", error});
+    }
   }
 
   void wake_healer() {
@@ -298,6 +349,7 @@ void Service::Impl::heal_loop() {
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
     for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
+    check_source(now);
   }
 }
 
@@ -344,6 +396,8 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
              "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
   m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets or /metrics without the read token.");
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
+  m.describe("portcullis_source_up", "gauge", "1 when the last fetch of the repository succeeded, 0 while fetches fail (targets are SourceUnavailable).");
+  m.describe("portcullis_last_fetch_timestamp_seconds", "gauge", "Unix time of the last successful fetch of the repository.");
 }
 
 Service::~Service() {
@@ -370,12 +424,11 @@ int Service::run() {
       m.pending = false;
     }
     auto head = mirror->fetch();
+    m.fetched(head);
     bool failed = false;
     if (!head) {
       m.metrics.add("portcullis_fetch_errors_total", "");
       log(LogLevel::error, "fetch failed; keeping the last applied state, pruning nothing", {{"error", head.error().message}});
-      std::lock_guard lock(m.mutex);
-      for (auto& s : m.statuses) s.last_error = head.error().message;
       failed = true;
     } else {
       std::vector<Clock::time_point> events;
@@ -470,9 +523,14 @@ bool Service::allow_prune(const std::string& target) {
 
 std::vector<TargetStatus> Service::status() const {
   std::vector<TargetStatus> out;
+  std::string fetch_error;
+  Clock::duration failing{};
   {
     std::lock_guard lock(m_impl->mutex);
     out = m_impl->statuses;
+    fetch_error = m_impl->fetch_error;
+    failing = Clock::now() - m_impl->fetch_failing_since;
+    for (auto& st : out) st.last_fetch_time = m_impl->last_fetch_time;
   }
   // Drift and health as the watches see them now.
   for (auto& st : out) {
@@ -482,6 +540,14 @@ std::vector<TargetStatus> Service::status() const {
     for (std::size_t k = 0; k < items.size() && k < 10; ++k)
       st.drift.push_back(items[k].what + ": " + (items[k].deleted ? "deleted" : items[k].pointer_list()));
     if (st.state == SyncState::synced && st.drifted > 0) st.state = SyncState::out_of_sync;
+    // Without the source, whether the cluster matches Git is not known.
+    if (!fetch_error.empty()) {
+      st.state = SyncState::source_unavailable;
+      st.last_error = "cannot fetch the repository for " +
+                      util::duration_text(std::chrono::duration_cast<std::chrono::milliseconds>(failing).count()) +
+                      (st.last_fetch_time.empty() ? " (never fetched)" : " (last fetched " + st.last_fetch_time + ")") +
+                      ": " + fetch_error;
+    }
     TargetHealth th = m_impl->monitor->health(st.name);
     st.health = std::string(health_name(th.health.status));
     st.health_reason = st.drift_mode == "off" ? "not watched (watch: false)" : th.health.reason;

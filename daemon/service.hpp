@@ -23,6 +23,7 @@ struct TargetStatus {
   std::string prune_blocked;
   std::size_t objects = 0;
   std::string last_sync_time;  // RFC 3339
+  std::string last_fetch_time;  // RFC 3339: the repository's last successful fetch ("" none yet)
   std::int64_t last_sync_ms = 0;
   // Drift, from the watches: objects that differ from Git now ("what: /pointer, ..."; at most
   // 10 listed), how many were corrected, and a self-heal loop when one is being damped.

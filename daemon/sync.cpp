@@ -35,6 +35,7 @@ std::string_view state_name(SyncState s) {
     case SyncState::synced: return "Synced";
     case SyncState::out_of_sync: return "OutOfSync";
     case SyncState::failed: return "Failed";
+    case SyncState::source_unavailable: return "SourceUnavailable";
     default: return "Unknown";
   }
 }

@@ -20,7 +20,9 @@
 
 namespace portcullis::daemon {
 
-enum class SyncState { unknown, synced, out_of_sync, failed };
+// source_unavailable: the repository cannot be fetched, so whether the cluster matches Git
+// is not known (what was applied last stays, nothing is pruned).
+enum class SyncState { unknown, synced, out_of_sync, failed, source_unavailable };
 std::string_view state_name(SyncState s);
 
 struct SyncResult {

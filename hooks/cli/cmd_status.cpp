@@ -26,6 +26,7 @@ Runner setup_status(CLI::App& app) {
       "Print the reconciler's targets: state, health, desired and applied revision, objects, drifted "
       "objects, last "
       "sync and the first problem (error, blocked prune, self-heal loop, drift, unhealthy object). "
+      "A target whose repository cannot be fetched is SourceUnavailable (MESSAGE: since when and why). "
       "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
   app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
   app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
@@ -85,7 +86,7 @@ Runner setup_status(CLI::App& app) {
     if (o->json) std::cout << res->body;
     bool all_synced = true;
     std::ostringstream table;
-    table << std::left << std::setw(16) << "TARGET" << std::setw(11) << "STATE" << std::setw(13) << "HEALTH"
+    table << std::left << std::setw(16) << "TARGET" << std::setw(18) << "STATE" << std::setw(13) << "HEALTH"
           << std::setw(14) << "DESIRED" << std::setw(14) << "APPLIED" << std::setw(9) << "OBJECTS"
           << std::setw(8) << "DRIFT" << std::setw(22) << "LAST SYNC"
           << "MESSAGE\n";
@@ -103,7 +104,7 @@ Runner setup_status(CLI::App& app) {
         return n && n->type == yaml::Type::integer ? std::to_string(n->value.integer) : std::string("-");
       };
       std::string health(t->get_string("health"));
-      table << std::setw(16) << t->get_string("name") << std::setw(11) << state << std::setw(13)
+      table << std::setw(16) << t->get_string("name") << std::setw(18) << state << std::setw(13)
             << (health.empty() ? "-" : health) << std::setw(14)
             << t->get_string("desiredRevision").substr(0, 12) << std::setw(14)
             << t->get_string("appliedRevision").substr(0, 12) << std::setw(9) << number(t->get("objects"))

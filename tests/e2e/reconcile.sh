@@ -298,18 +298,43 @@ test_apiserver_restart_during_a_sync() {
 }
 
 test_an_unreachable_git_server_changes_nothing() {
-  POLL=1s setup_target offline
+  start_receiver
+  DAEMON_EXTRA="alerts:
+  providers:
+    - {name: ops, type: webhook, url: \"$RECEIVER_URL/webhook\"}
+  sourceUnavailableAfter: 3s" POLL=1s setup_target offline
   configmap a | put "$CLONE" environments/offline/a.yaml
   commit "$CLONE"
   push "$CLONE" origin HEAD:main
   start_daemon
   wait_synced
+  local fetched
+  fetched=$(target_field lastFetchTime)
+  [[ $fetched == 20* ]] || fail "no lastFetchTime after a fetch: '$fetched'"
   mv "$SERVER" "$SERVER.away"
-  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | grep -q 'cannot fetch'" || fail "the fetch error is not in the status"
+  # Not known to be in sync: a state of its own, since when, a non-zero status, an alert.
+  poll_until 30 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq -r .targets[0].state) == SourceUnavailable ]]" ||
+    fail "the target is not SourceUnavailable: $(curl -fsS "$DAEMON_URL/v1/targets")"
+  [[ $(target_field lastError) == "cannot fetch the repository for "*"(last fetched $fetched)"* ]] ||
+    fail "the message does not say since when: $(target_field lastError)"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  expect_status 1
+  expect_output "offline         SourceUnavailable"
+  expect_output "cannot fetch the repository for"
+  expect_received /webhook '.kind == "sourceUnavailable" and .status == "firing" and .target == "offline" and
+    (.summary | test("cannot be fetched for [0-9]+s \\(last fetched"))' "sourceUnavailable alert"
+  received /webhook '.kind == "syncFailed"' && fail "a fetch failure raised syncFailed as well"
+  run curl -fsS "$DAEMON_URL/metrics"
+  expect_output "portcullis_source_up 0"
   [[ $(count_configmaps) -eq 1 ]] || fail "objects changed while the Git server was unreachable"
   mv "$SERVER.away" "$SERVER"
-  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | jq -e '.targets[0].lastError == \"\"' >/dev/null" ||
-    fail "the daemon did not recover"
+  poll_until 30 bash -c "curl -fsS $DAEMON_URL/v1/targets | jq -e '.targets[0].lastError == \"\" and .targets[0].state == \"Synced\"' >/dev/null" ||
+    fail "the daemon did not recover: $(curl -fsS "$DAEMON_URL/v1/targets")"
+  expect_received /webhook '.kind == "sourceUnavailable" and .status == "resolved"' "sourceUnavailable resolution"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  expect_status 0
+  run curl -fsS "$DAEMON_URL/metrics"
+  expect_output "portcullis_source_up 1"
 }
 
 test_bad_notifications_are_refused_and_counted() {

@@ -140,6 +140,7 @@ TEST_CASE("alert kinds have names, and conditions are told from one-off events",
       {AlertKind::self_heal_loop, "selfHealLoop", true},
       {AlertKind::prune_blocked, "pruneBlocked", true},
       {AlertKind::break_glass, "breakGlass", false},
+      {AlertKind::source_unavailable, "sourceUnavailable", true},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -648,12 +649,12 @@ TEST_CASE("the queue is bounded: the oldest alerts are dropped and counted", "[a
 
 TEST_CASE("a full queue drops informational alerts before a condition", "[alerts]") {
   test::Receiver receiver;
-  receiver.answer(503, 1);  // the first delivery goes into backoff, holding the queue
+  receiver.answer(503, 2);  // the first delivery goes into backoff (1 s, then 2 s), holding the queue
   FakeClock clock;
   Metrics metrics;
   Alerter alerter(config_of({provider("hook", AlertProviderType::webhook, receiver.url())}, 10'000), metrics,
                   clock.fn());
-  alerter.raise(alert(AlertKind::drift_corrected));
+  alerter.raise(alert(AlertKind::self_heal_loop));
   REQUIRE(receiver.wait_for(1, k_deadline));
   alerter.raise(alert(AlertKind::sync_failed));  // now the oldest in the queue but one
   for (int i = 0; i < 1010; ++i) alerter.raise(alert(AlertKind::drift_corrected));
@@ -661,6 +662,7 @@ TEST_CASE("a full queue drops informational alerts before a condition", "[alerts
   REQUIRE(alerter.drain(std::chrono::seconds(60)));
   auto b = bodies(receiver, "/hook");
   CHECK(std::count_if(b.begin(), b.end(), [](const auto& x) { return x["kind"] == "syncFailed"; }) == 1);
+  CHECK(std::count_if(b.begin(), b.end(), [](const auto& x) { return x["kind"] == "selfHealLoop"; }) == 3);  // twice 503, then delivered
 }
 
 TEST_CASE("the destructor delivers what is queued", "[alerts]") {

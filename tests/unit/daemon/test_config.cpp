@@ -66,6 +66,7 @@ targets:
   maxPruneShare: 1
 alerts:
   outOfSyncAfter: 5m
+  sourceUnavailableAfter: 90s
   repeatInterval: 30m
   maxPerMinute: 12
   providers:
@@ -147,6 +148,7 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(prod.adopt);
 
   CHECK(c.alerts.out_of_sync_after == std::chrono::minutes(5));
+  CHECK(c.alerts.source_unavailable_after == std::chrono::seconds(90));
   CHECK(c.alerts.repeat_interval == std::chrono::minutes(30));
   CHECK(c.alerts.max_per_minute == 12);
   REQUIRE(c.alerts.providers.size() == 3);
@@ -216,7 +218,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 57);
+  CHECK(keys == 58);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
