@@ -322,6 +322,15 @@ test_a_captured_push_event_is_not_accepted_again_nor_elsewhere() {
   [[ $STATUS == 401 ]] || fail "the event under a fresh id answered $STATUS"
   grep -q 'portcullis_allow_prune_total{result="bad-signature"} 1' <(curl -fsS "$DAEMON_URL/metrics") ||
     fail "the misdirected replay is not counted"
+  # After the daemon is killed and started again, too: the ids it acted on are in its state
+  # directory for as long as their signatures are valid.
+  kill -9 "$DAEMON_PID"
+  poll_until 10 bash -c "! kill -0 $DAEMON_PID 2>/dev/null" || fail "portcullisd did not die"
+  start_daemon
+  send_captured /v1/events
+  [[ $STATUS == 409 ]] || fail "the captured event answered $STATUS after a restart"
+  grep -q 'portcullis_events_total{result="replay"} 1' <(curl -fsS "$DAEMON_URL/metrics") ||
+    fail "the replay after the restart is not counted: $(curl -fsS "$DAEMON_URL/metrics" | grep events_total)"
 }
 
 test_slow_header_connections_do_not_starve_healthz() {
