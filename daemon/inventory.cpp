@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "daemon/faults.hpp"
 #include "daemon/sync.hpp"
 #include "shared/kube/discovery.hpp"
 #include "shared/manifest/object.hpp"
@@ -317,6 +318,7 @@ util::Result<std::string> store_inventory(kube::Client& client, std::string_view
       return util::fail(stored.error());
     }
   }
+  if (shards) fault_point("shard");
   std::string body = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + head +
                      "\",\"namespace\":\"" + json_escape(ns) + "\"," + labels(false) + "},\"data\":{\"revision\":\"" +
                      json_escape(inv.revision) + "\",\"tree\":\"" + json_escape(inv.tree) + "\",";

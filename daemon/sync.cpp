@@ -12,6 +12,7 @@
 
 #include "daemon/claim.hpp"
 #include "daemon/drift.hpp"
+#include "daemon/faults.hpp"
 #include "daemon/inventory.hpp"
 #include "daemon/log.hpp"
 #include "daemon/render.hpp"
@@ -89,7 +90,15 @@ struct Work {
   bool ok = false;
   bool refused = false;  // by confinement or ownership: never kept as desired, never healed
   bool adopted = false;  // an existing object no target owned, taken over (adopt: true)
+  bool attempted = false;  // an apply was sent: the object may exist, whatever the answer
 };
+
+// An inventory entry without a UID: an object a sync meant to apply and may have created
+// (recorded before its apply, so that a crash cannot orphan it). Pruned, like any entry, only
+// when the live object carries this target's ownership annotation.
+InventoryEntry pending_entry(const Work& w) {
+  return InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, {}, {}, w.desired->path};
+}
 
 struct TargetSyncer::Impl {
   TargetConfig target;
@@ -229,6 +238,7 @@ struct TargetSyncer::Impl {
         w.adopted = true;
       }
     }
+    w.attempted = true;
     auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.adopted ? conditional : body, what,
                         w.desired->api_version, w.desired->kind);
     w.ok = a.ok;
@@ -263,6 +273,28 @@ struct TargetSyncer::Impl {
     }
     next.resource_version = std::move(*stored);
     inventory = std::move(next);
+    return {};
+  }
+
+  // Write-ahead: before objects the inventory does not list are applied, the inventory is
+  // stored with them as pending entries (and its tree cleared, so the next sync renders in
+  // full), so that a sync killed at any point leaves nothing it created outside the inventory.
+  // `recorded` holds the keys already listed; nothing is written when all are.
+  util::Result<void> record_intent(const Inventory& previous, const std::vector<Work*>& batch,
+                                   std::set<std::string>& recorded, std::vector<InventoryEntry>& intents) {
+    std::size_t before = intents.size();
+    for (const Work* w : batch)
+      if (!w->key.empty() && recorded.insert(w->key).second) intents.push_back(pending_entry(*w));
+    if (intents.size() == before) return {};
+    Inventory ahead;
+    ahead.revision = previous.revision;
+    ahead.entries = previous.entries;
+    ahead.entries.insert(ahead.entries.end(), intents.begin(), intents.end());
+    // The inventory kept from the last sync stays as it is: `previous` is it, and the ConfigMap's
+    // new resourceVersion tells the next sync to read it again if this one stores no other.
+    auto stored = store_inventory(pool[0], inventory_namespace, target.name, ahead, inventory_store);
+    if (!stored) return util::fail("cannot record the objects about to be applied in the inventory: " + stored.error().message);
+    fault_point("intent");
     return {};
   }
 
@@ -358,13 +390,17 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
       r.warnings.push_back("kept " + what + ": annotated portcullis.io/prune: disabled; no longer managed");
       continue;
     }
-    if (owner != expected || uid.empty() || uid != e->uid) {
+    // A pending entry (recorded before its apply, by a sync that did not finish) has no UID:
+    // the object is the one this target applied when it carries this target's ownership
+    // annotation, which only an apply of this target writes.
+    const bool pending = e->uid.empty();
+    if (owner != expected || uid.empty() || (!pending && uid != e->uid)) {
       // Recreated by someone else, or never ours: not touched, and no longer in the inventory.
       r.warnings.push_back("kept " + what + ": the live object is not the one this target applied (ownership or UID differ)");
       continue;
     }
     std::string options = "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
-                          "\"preconditions\":{\"uid\":\"" + util::json_escape(e->uid) + "\"}}";
+                          "\"preconditions\":{\"uid\":\"" + util::json_escape(std::string(uid)) + "\"}}";
     auto del = client.request(kube::Client::Method::del, path, options);
     if (!del) {
       r.errors.push_back("prune " + what + ": " + del.error().message);
@@ -372,6 +408,7 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     } else if (del->status == 200 || del->status == 202 || del->status == 404) {
       ++r.pruned;
       r.pruned_objects.push_back(what);
+      fault_point("prune");
     } else if (del->status == 409) {
       r.warnings.push_back("kept " + what + ": its UID changed before the delete (precondition failed)");
     } else {
@@ -578,6 +615,16 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (w.desired->kind == "Namespace" || w.desired->kind == "CustomResourceDefinition") return 0;
     return 1;
   };
+  // Objects the inventory does not list are recorded in it before they are applied.
+  std::set<std::string> recorded;
+  for (const auto& e : previous.entries) recorded.insert(e.key());
+  std::vector<InventoryEntry> intents;
+  auto record_new = [&](const std::vector<Work*>& group) {
+    std::vector<Work*> fresh;
+    for (Work* w : group)
+      if (needs_apply(*w) && !previous_by_key.contains(w->key)) fresh.push_back(w);
+    return record_intent(previous, fresh, recorded, intents);
+  };
   // Phase 0: Namespaces and CRDs.
   t0 = Clock::now();
   std::vector<Work*> batch;
@@ -588,6 +635,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     keep_state(w, *body);
     if (needs_apply(w)) batch.push_back(&w);
   }
+  if (auto noted = record_new(batch); !noted) return failed(noted.error().message);
   util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) {
     Work& w = *batch[i];
     guarded_apply(pool[t], w, w.state->body(), owned_before(w));
@@ -607,6 +655,11 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::vector<Work*> cluster, namespaced;
   for (auto& w : work)
     if (phase_of(w) != 0 && resolve(w)) (w.resource.namespaced ? namespaced : cluster).push_back(&w);
+  {
+    std::vector<Work*> both(cluster);
+    both.insert(both.end(), namespaced.begin(), namespaced.end());
+    if (auto noted = record_new(both); !noted) return failed(noted.error().message);
+  }
   auto build_and_apply = [&](std::vector<Work*>& group) {
     util::parallel_for(group.size(), pool.size(), [&](std::size_t t, std::size_t i) {
       Work& w = *group[i];
@@ -616,6 +669,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
         auto body = build(w);
         if (!body) return;
         if (needs_apply(w)) guarded_apply(pool[t], w, *body, owned_before(w));
+        if (w.ok) fault_point("apply");
         if (!w.refused) keep_state(w, *body);
       } catch (const std::exception& e) {
         w.error = what_of(w) + ": " + e.what();
@@ -652,6 +706,8 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       r.errors.push_back(w.error);
       if (w.refused) ++r.refused;
       if (prev != previous_by_key.end()) next.entries.push_back(*prev->second);
+      // An apply that failed may still have created the object (an answer lost on the way).
+      else if (w.attempted && !w.refused) next.entries.push_back(pending_entry(w));
     } else if (prev != previous_by_key.end()) {
       next.entries.push_back(*prev->second);  // unchanged, but maybe moved to another file
       next.entries.back().path = w.desired->path;
@@ -690,6 +746,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
       if (!desired_keys.contains(e.key())) next.entries.push_back(e);
   }
   if (!r.errors.empty() || !r.prune_blocked.empty()) next.tree.clear();  // retried in full next time
+  fault_point("inventory");
   t0 = Clock::now();
   if (auto stored = keep_inventory(client, std::move(next)); !stored) r.errors.push_back(stored.error().message);
   r.inventory_time += since(t0);
@@ -764,6 +821,7 @@ TargetSyncer::TargetSyncer(TargetConfig target, std::string inventory_namespace)
   m_impl->manager = field_manager(target.name);
   m_impl->target = std::move(target);
   m_impl->inventory_namespace = std::move(inventory_namespace);
+  if (std::size_t bytes = test_shard_bytes()) m_impl->inventory_store.shard_bytes = bytes;
 }
 TargetSyncer::~TargetSyncer() = default;
 

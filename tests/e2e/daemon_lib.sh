@@ -76,12 +76,18 @@ $(printf '%s\n' "${TARGET_EXTRA:-}" | sed 's/^/    /')"
   put "$CLONE" "environments/$TARGET/namespace.yaml" "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$NS")"
 }
 
-start_daemon() {
+# start_daemon: starts portcullisd on $DAEMON_CONFIG and waits until it answers; launch_daemon
+# only starts it (for a daemon that may stop itself at a fault point before it answers).
+launch_daemon() {
   "$PORTCULLISD" --config "$DAEMON_CONFIG" >>"$DAEMON_LOG" 2>&1 &
   DAEMON_PID=$!
   disown "$DAEMON_PID"  # killed on purpose by some tests: no job-control noise
   DAEMON_PIDS+=("$DAEMON_PID")
-  poll_until 10 curl -fsS -o /dev/null "$DAEMON_URL/healthz" 2>/dev/null || fail "portcullisd did not start: $(tail -5 "$DAEMON_LOG")"
+}
+
+start_daemon() {
+  launch_daemon
+  poll_until 10 curl -fsS --max-time 2 -o /dev/null "$DAEMON_URL/healthz" 2>/dev/null || fail "portcullisd did not start: $(tail -5 "$DAEMON_LOG")"
 }
 
 # target_field FIELD: a field of our target in /v1/targets.

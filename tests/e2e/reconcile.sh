@@ -193,6 +193,70 @@ test_kill_9_mid_sync_then_restart_converges() {
   kubectl get configmap bystander -n crash >/dev/null 2>&1 || fail "an unmanaged object was deleted"
 }
 
+# many NAME FROM TO: ConfigMaps NAME-FROM..NAME-TO as one file's documents.
+many() {
+  local i
+  for i in $(seq "$2" "$3"); do configmap "$1-$i"; echo '---'; done
+}
+
+# paused PID: the process stopped itself (at a fault point).
+paused() { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == T ]]; }
+
+# The labelled ConfigMaps of the target, and the ConfigMaps its inventory lists, sorted.
+live_names() { kubectl get configmaps -n "$NS" -l "portcullis.io/target=$TARGET" -o name | sed 's|.*/||' | sort; }
+inventory_names() {
+  kubectl get configmaps -n portcullis-system -l "portcullis.io/target=$TARGET" -o json |
+    jq -r '.items[].data.objects // empty' | awk -F'\t' '$2 == "ConfigMap" {print $4}' | sort
+}
+
+# crash_at POINT: a sync that deletes 20 objects and creates 60 is killed -9 at POINT; Git then
+# drops 30 of the new ones and adds another; after a restart the cluster is exactly what Git
+# says, the inventory lists exactly that, and the unmanaged ConfigMap is untouched.
+crash_at() {
+  local point=$1
+  TARGET_EXTRA="maxPruneShare: 1" setup_target "crash-${point%%:*}"
+  { configmap keep; echo '---'; many old 1 20; } >"$CLONE/environments/$TARGET/base.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced
+  kubectl create configmap bystander -n "$NS" --from-literal=k=v >/dev/null
+  kill -9 "$DAEMON_PID"
+  configmap keep >"$CLONE/environments/$TARGET/base.yaml"
+  many bulk 1 60 >"$CLONE/environments/$TARGET/bulk.yaml"
+  git -C "$CLONE" add -A
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  PORTCULLIS_TEST_PAUSE_AT=$point launch_daemon
+  poll_until 60 paused "$DAEMON_PID" || { fail "$point: the daemon never reached the fault point: $(tail -3 "$DAEMON_LOG")"; return; }
+  grep -q "\"msg\":\"paused at fault point\",\"point\":\"${point%%:*}\"" "$DAEMON_LOG" || fail "$point: paused elsewhere"
+  kill -9 "$DAEMON_PID"
+  many bulk 31 60 | put "$CLONE" "environments/$TARGET/bulk.yaml"
+  configmap after | put "$CLONE" "environments/$TARGET/after.yaml"
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  start_daemon
+  wait_synced 120
+  local want
+  want=$({ echo keep; echo after; seq 31 60 | sed 's/^/bulk-/'; } | sort)
+  [[ $(live_names) == "$want" ]] ||
+    fail "$point: the cluster is not what Git says: $(diff <(echo "$want") <(live_names) | grep '^[<>]' | head -5 | tr '\n' ' ')"
+  [[ $(inventory_names) == "$want" ]] ||
+    fail "$point: the inventory is not what Git says: $(diff <(echo "$want") <(inventory_names) | grep '^[<>]' | head -5 | tr '\n' ' ')"
+  [[ $(kubectl get configmap bystander -n "$NS" -o jsonpath='{.data.k}') == v ]] || fail "$point: the unmanaged ConfigMap was touched"
+  kill -9 "$DAEMON_PID"
+}
+
+# kill -9 at each point of a sync where state could be lost: after the write-ahead of the
+# inventory, in the middle of the applies, between the applies and the inventory, in the middle
+# of the prune, and between an inventory's shards and its first ConfigMap.
+test_kill_9_at_every_point_of_a_sync_then_a_git_change() {
+  local point
+  for point in intent apply:25 inventory prune:5; do crash_at "$point"; done
+  PORTCULLIS_TEST_SHARD_BYTES=1500 crash_at shard
+}
+
 # The upgrade from a daemon that applied every target as field manager "portcullis": the
 # first sync applies everything as portcullis-TARGET and releases the old entry, so that a
 # field Git no longer declares goes (the old entry would otherwise keep it for ever).

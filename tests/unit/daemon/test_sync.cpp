@@ -567,6 +567,13 @@ std::size_t index_of(const std::vector<Request>& log, const std::string& method,
   return 0;
 }
 
+std::size_t last_index_of(const std::vector<Request>& log, const std::string& method, const std::string& path) {
+  for (std::size_t i = log.size(); i-- > 0;)
+    if (log[i].method == method && log[i].path == path) return i;
+  FAIL("no request " << method << " " << path);
+  return 0;
+}
+
 template <class T>
 std::vector<T> sorted(std::vector<T> v) {
   std::sort(v.begin(), v.end());
@@ -649,11 +656,26 @@ TEST_CASE("a first sync applies Namespaces and CRDs first, then cluster-scoped, 
     INFO(p);
     CHECK(at("PATCH", role) < at("PATCH", p));
   }
-  // The inventory is written last, then looked for stray shards (once after a start).
-  CHECK(at("PATCH", k_inventory) == log.size() - 2);
-  CHECK(log.back().method == "GET");
-  CHECK(log.back().path == "/api/v1/namespaces/portcullis-system/configmaps");
-  CHECK_THAT(log.back().query, Catch::Contains("inventory-shard"));
+  // Write-ahead: the objects are in the inventory before each phase applies them (Namespace
+  // and CRD; then the others, once their kinds are known).
+  std::vector<std::size_t> inventory_writes;
+  for (std::size_t i = 0; i < log.size(); ++i)
+    if (log[i].method == "PATCH" && log[i].path == k_inventory) inventory_writes.push_back(i);
+  REQUIRE(inventory_writes.size() == 3);
+  CHECK(inventory_writes[0] < at("PATCH", ns));
+  CHECK(inventory_writes[0] < at("PATCH", crd));
+  CHECK(at("GET", "/apis/example.com/v1") < inventory_writes[1]);
+  for (const auto& p : {role, cm, deploy, widget}) {
+    INFO(p);
+    CHECK(inventory_writes[1] < at("PATCH", p));
+  }
+  // Stray shards are looked for once after a start (after the first store), and the
+  // inventory is written last.
+  const Request& strays = log[inventory_writes[0] + 1];
+  CHECK(strays.method == "GET");
+  CHECK(strays.path == "/api/v1/namespaces/portcullis-system/configmaps");
+  CHECK_THAT(strays.query, Catch::Contains("inventory-shard"));
+  CHECK(inventory_writes[2] == log.size() - 1);
   CHECK(h.deleted().empty());
 
   // Every apply is a forced server-side apply by the target's field manager.
@@ -1215,7 +1237,8 @@ TEST_CASE("an inventory larger than a ConfigMap continues in shards, read back a
     // Shards are written before the head that names them.
     auto log = h.api.requests();
     CHECK(index_of(log, "PATCH", k_inventory + "-" + generation + "-4") <
-          index_of(log, "PATCH", k_inventory));
+          last_index_of(log, "PATCH", k_inventory));
+    CHECK(last_index_of(log, "PATCH", k_inventory) > index_of(log, "PATCH", k_inventory));  // after the write-ahead
     first_generation = generation;
   }
 
@@ -1296,8 +1319,12 @@ TEST_CASE("shards a failed store left are deleted by the next store; long target
   INFO(describe(failed));
   CHECK(failed.state == SyncState::failed);
   CHECK_FALSE(h.api.object(k_inventory));
+  // That was the write-ahead: with the objects not recorded, none was applied.
+  REQUIRE_FALSE(failed.errors.empty());
+  CHECK_THAT(failed.errors.front(), Catch::Contains("cannot record the objects about to be applied"));
+  for (const auto& p : h.applied()) CHECK_THAT(p, Catch::Contains(shard_prefix));
   auto strays = h.api.paths(shard_prefix);
-  CHECK(strays.size() == 4);
+  CHECK_FALSE(strays.empty());
 
   SyncResult r = h.sync(syncer, configmaps(ten));
   INFO(describe(r));
@@ -1475,8 +1502,9 @@ TEST_CASE("an adoption is applied on the resourceVersion read, so that a writer 
     CHECK(r.state == SyncState::synced);
     CHECK(r.adopted_objects == std::vector<std::string>{"v1 ConfigMap team/a"});
     auto patches = h.requests("PATCH");
-    REQUIRE(patches.size() == 2);  // the object and the inventory
-    json body = json::parse(patches[0].body);
+    REQUIRE(patches.size() == 3);  // the inventory ahead, the object, the inventory
+    CHECK(patches[0].path == k_inventory);
+    json body = json::parse(patches[1].body);
     CHECK(body["metadata"]["resourceVersion"] == read);
     // What is kept as desired carries no resourceVersion (it would be drift forever).
     auto desired = syncer.desired();
@@ -1501,6 +1529,43 @@ TEST_CASE("an adoption is applied on the resourceVersion read, so that a writer 
     REQUIRE(live);
     CHECK_FALSE((*live)["metadata"]["labels"].contains("portcullis.io/target"));
   }
+}
+
+TEST_CASE("objects a sync may have created are in the inventory, and are pruned only when ours", "[sync][apiserver]") {
+  Harness h;
+  h.config.max_prune_share = 1;
+  TargetSyncer syncer(h.config, "portcullis-system");
+  REQUIRE(h.sync(syncer, configmaps({"a"})).state == SyncState::synced);
+  // b's apply fails (as when its answer is lost); it stays in the inventory without a UID.
+  h.api.fail("PATCH", cm_path("b"), 422);
+  h.api.fail("PATCH", cm_path("e"), 422);
+  SyncResult failed = h.sync(syncer, configmaps({"a", "b", "c", "e"}));
+  INFO(describe(failed));
+  REQUIRE(failed.state == SyncState::failed);
+  std::map<std::string, std::string> uids;
+  for (const auto& e : h.inventory().entries) uids[e.name] = e.uid;
+  REQUIRE(uids.size() == 4);
+  CHECK_FALSE(uids.at("a").empty());
+  CHECK(uids.at("b").empty());
+  CHECK_FALSE(uids.at("c").empty());
+  CHECK(uids.at("e").empty());
+  // b was created after all, by this target's apply; e by someone else, by hand.
+  h.api.put(cm_path("b"), live_configmap("b", "team", {{"portcullis.io/target", "prod"}},
+                                         {{"portcullis.io/owned-by", owner_value("prod", "", "ConfigMap", "team", "b")}}));
+  h.api.put(cm_path("e"), live_configmap("e", "team"));
+  h.api.fail("PATCH", cm_path("b"), 422, 0);
+  h.api.fail("PATCH", cm_path("e"), 422, 0);
+
+  SyncResult r = h.sync(syncer, configmaps({"a"}));
+  INFO(describe(r));
+  CHECK(r.state == SyncState::synced);
+  CHECK(sorted(h.deleted()) == std::vector<std::string>{cm_path("b"), cm_path("c")});
+  for (const auto& q : h.requests("DELETE"))
+    if (q.path == cm_path("b")) CHECK(json::parse(q.body)["preconditions"]["uid"] == "uid-live-b");
+  CHECK(h.api.object(cm_path("e")));
+  CHECK(std::any_of(r.warnings.begin(), r.warnings.end(),
+                    [](const std::string& w) { return w.find("team/e") != std::string::npos; }));
+  CHECK(h.inventory_names() == std::set<std::string>{"a"});
 }
 
 TEST_CASE("a refused object fails the sync, which then prunes nothing", "[sync][apiserver][confinement]") {
