@@ -277,7 +277,12 @@ test_ignored_fields_are_neither_compared_nor_applied() {
 }
 
 test_a_fight_is_damped_and_reported() {
-  setup_target fight
+  start_receiver
+  # Three alerts a minute: the fight's corrections fill the minute, yet the loop is sent.
+  DAEMON_EXTRA="alerts:
+  providers:
+    - {name: ops, type: webhook, url: \"$RECEIVER_URL/webhook\"}
+  maxPerMinute: 3" setup_target fight
   push_app
   start_synced
   # Something keeps scaling web back to 3 (an HPA Portcullis was not told about).
@@ -295,6 +300,11 @@ test_a_fight_is_damped_and_reported() {
   grep -q 'portcullis_self_heal_loops_total{target="fight"}' <(curl -fsS "$DAEMON_URL/metrics") || fail "no loop metric"
   run "$PORTCULLIS" status --daemon "$DAEMON_URL"
   expect_output "was corrected"
+  expect_received /webhook '.kind == "selfHealLoop" and .status == "firing"' "selfHealLoop alert"
+  (($(jq -c 'select(.path == "/webhook") | .body | fromjson | select(.kind == "driftCorrected")' "$RECEIVED" | wc -l) == 3)) ||
+    fail "expected 3 driftCorrected alerts (the rate), got: $(jq -c '.body | fromjson | .kind' "$RECEIVED" | tr '\n' ' ')"
+  grep -q 'portcullis_alerts_dropped_total{provider="ops",reason="rate"}' <(curl -fsS "$DAEMON_URL/metrics") ||
+    fail "no driftCorrected was dropped for the rate"
 }
 
 test_watches_survive_an_apiserver_restart() {
