@@ -6,6 +6,8 @@
 # Variables:
 #   manifests  files in the base commit (refs/heads/main), spread over
 #              environments/{dev,staging,prod}/apps/app-NNNN/{deployment,configmap,service}.yaml
+#   layout     "nested" (default, as above) or "flat": every file of an environment in its one
+#              directory, environments/{dev,staging,prod}/app-NNNN-{deployment,configmap,service}.yaml
 #   many       if > 0: refs/bench/many changes many/2 Deployments and many/2 ConfigMaps
 #   invalid    if 1: refs/bench/invalid adds a few invalid manifests (one finding each)
 #
@@ -32,16 +34,15 @@ BEGIN {
   n = 0
   for (e = 0; e < 3 && n < manifests; e++)
     for (a = 1; a <= apps && n < manifests; a++) {
-      base = app_dir(env[e], a)
-      file(base "/deployment.yaml", deployment(env[e], a, 0)); n++
-      if (n < manifests) { file(base "/configmap.yaml", configmap(env[e], a, 0)); n++ }
-      if (n < manifests) { file(base "/service.yaml", service(env[e], a)); n++ }
+      file(app_file(env[e], a, "deployment"), deployment(env[e], a, 0)); n++
+      if (n < manifests) { file(app_file(env[e], a, "configmap"), configmap(env[e], a, 0)); n++ }
+      if (n < manifests) { file(app_file(env[e], a, "service"), service(env[e], a)); n++ }
     }
 
   # One routine change: a new image tag for one prod Deployment (in the middle of prod).
   commit_header("refs/bench/one", 2, ":1", "prod: bump one app")
   a = int(last_app("prod") / 2); if (a < 1) a = 1
-  file(app_dir("prod", a) "/deployment.yaml", deployment("prod", a, 1))
+  file(app_file("prod", a, "deployment"), deployment("prod", a, 1))
 
   if (many > 0) {
     # A fleet-wide change: new image tags and configuration for the first many/2 apps
@@ -50,9 +51,8 @@ BEGIN {
     changed = 0
     for (e = 0; e < 3 && changed < many; e++)
       for (a = 1; a <= last_app(env[e]) && changed < many; a++) {
-        base = app_dir(env[e], a)
-        file(base "/deployment.yaml", deployment(env[e], a, 1))
-        file(base "/configmap.yaml", configmap(env[e], a, 1))
+        file(app_file(env[e], a, "deployment"), deployment(env[e], a, 1))
+        file(app_file(env[e], a, "configmap"), configmap(env[e], a, 1))
         changed += 2
       }
     if (changed < many) {
@@ -106,7 +106,10 @@ function last_app(e,    first, i) {
   return int((manifests - first) / files_per_app)
 }
 
-function app_dir(e, a) { return "environments/" e "/apps/" app_name(a) }
+function app_file(e, a, what) {
+  if (layout == "flat") return "environments/" e "/" app_name(a) "-" what ".yaml"
+  return "environments/" e "/apps/" app_name(a) "/" what ".yaml"
+}
 function app_name(a) { return sprintf("app-%04d", a) }
 function team(a) { return sprintf("team-%02d", a % 40) }
 function rename(text, name) { gsub(/app-[0-9][0-9][0-9][0-9]/, name, text); return text }

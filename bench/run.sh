@@ -88,19 +88,21 @@ rm -f "$out/audit.jsonl"
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 zero=0000000000000000000000000000000000000000
 
-# make_repo N MANY: bench/out/repo-N/{src,hooked,plain}.git, where src.git is what gen.awk
-# wrote (repacked as a served repository would be), hooked.git a copy with Portcullis'
-# hooks installed and plain.git a copy without hooks. Reused while gen.awk is unchanged.
+# make_repo N MANY [LAYOUT]: bench/out/repo-N[-LAYOUT]/{src,hooked,plain}.git, where src.git is
+# what gen.awk wrote (repacked as a served repository would be), hooked.git a copy with
+# Portcullis' hooks installed and plain.git a copy without hooks. Reused while gen.awk is
+# unchanged. LAYOUT: nested (default) or flat (every manifest of an environment in one directory).
 make_repo() {
-  local n=$1 m=$2 dir=$out/repo-$1
+  local n=$1 m=$2 layout=${3:-nested}
+  local dir=$out/repo-$1${3:+-$3}
   local stamp
-  stamp="$(cksum <"$bench/gen.awk") $n $m"
+  stamp="$(cksum <"$bench/gen.awk") $n $m $layout"
   if [[ ! -f $dir/stamp || $(cat "$dir/stamp") != "$stamp" ]]; then
     log "generating a repository of $n manifests (gen.awk | git fast-import; git repack)"
     rm -rf "$dir"
     mkdir -p "$dir"
     git init -q --bare --initial-branch=main "$dir/src.git"
-    awk -v manifests="$n" -v many="$m" -v invalid=1 -f "$bench/gen.awk" |
+    awk -v manifests="$n" -v many="$m" -v invalid=1 -v layout="$layout" -f "$bench/gen.awk" |
       git --git-dir="$dir/src.git" fast-import --quiet
     git --git-dir="$dir/src.git" repack -a -d -f -q
     cp -a "$dir/src.git" "$dir/plain.git"
@@ -120,7 +122,10 @@ make_repo() {
 }
 make_repo $small 0
 make_repo $large $many
+make_repo $small 0 flat
+make_repo $large 0 flat
 r2k=$out/repo-$small r20k=$out/repo-$large
+f2k=$out/repo-$small-flat f20k=$out/repo-$large-flat
 
 # The hook as git runs it: in the bare repository, GIT_DIR=., the ref updates on stdin.
 hook_cmd() { printf 'cd %q && GIT_DIR=. %q hook pre-receive --config %q <%q' "$1" "$pc" "$config" "$2"; }
@@ -139,6 +144,8 @@ warm_index() {
 log "A: warming the identity indexes with post-receive"
 post_2k=$(warm_index "$r2k")
 post_20k=$(warm_index "$r20k")
+warm_index "$f2k" >/dev/null
+warm_index "$f20k" >/dev/null
 for d in "$r2k" "$r20k"; do
   (cd "$d/hooked.git" && GIT_DIR=. "$pc" hook pre-receive --config "$config" <"$d/one.in" 2>"$d/one.out") ||
     { cat "$d/one.out" >&2; die "the hook rejected the one-manifest push in $d"; }
@@ -161,8 +168,10 @@ warm_index "$r20k" >/dev/null
 
 log "A2: git push with and without the hooks ($push_runs runs each)"
 push_args=()
-for d in "$r2k" "$r20k"; do
-  size=$([[ $d == "$r2k" ]] && echo 2k || echo 20k)
+for d in "$r2k" "$r20k" "$f2k" "$f20k"; do
+  case $d in
+    "$r2k") size=2k ;; "$r20k") size=20k ;; "$f2k") size="2k flat" ;; *) size="20k flat" ;;
+  esac
   base=$(git --git-dir="$d/src.git" rev-parse refs/heads/main)
   for kind in hooked plain; do
     push_args+=(-p "$(printf 'git --git-dir=%q update-ref refs/heads/main %s' "$d/$kind.git" "$base")"
@@ -171,7 +180,7 @@ for d in "$r2k" "$r20k"; do
 done
 hyperfine --style basic --warmup "$push_warmup" --runs "$push_runs" --export-json "$out/a2-push.json" \
   "${push_args[@]}" >"$out/a2-push.txt" 2>&1 || { cat "$out/a2-push.txt" >&2; die "hyperfine failed (A2)"; }
-for d in "$r2k" "$r20k"; do
+for d in "$r2k" "$r20k" "$f2k" "$f20k"; do
   one=$(git --git-dir="$d/src.git" rev-parse refs/bench/one)
   [[ $(git --git-dir="$d/hooked.git" rev-parse refs/heads/main) == "$one" ]] || die "the push into $d/hooked.git did not land"
   git --git-dir="$d/hooked.git" update-ref refs/heads/main "$(git --git-dir="$d/src.git" rev-parse refs/heads/main)"
@@ -239,6 +248,17 @@ ph2=$(hf "$out/a2-push.json" "push 2k hooked" median) pp2=$(hf "$out/a2-push.jso
 ph20=$(hf "$out/a2-push.json" "push 20k hooked" median) pp20=$(hf "$out/a2-push.json" "push 20k plain" median)
 phs2=$(hf "$out/a2-push.json" "push 2k hooked" stddev) pps2=$(hf "$out/a2-push.json" "push 2k plain" stddev)
 phs20=$(hf "$out/a2-push.json" "push 20k hooked" stddev) pps20=$(hf "$out/a2-push.json" "push 20k plain" stddev)
+# The hooks' cost per layout and size: with hooks minus without (medians), and the 20k/2k ratio
+# of the pushes with hooks.
+extra() { awk -v a="$(hf "$out/a2-push.json" "push $1 hooked" median)" -v b="$(hf "$out/a2-push.json" "push $1 plain" median)" 'BEGIN {printf "%.1f", a - b}'; }
+push_row() { # LABEL SIZE
+  printf '| %s | %s ± %s ms | %s ± %s ms | %s ms |\n' "$1" \
+    "$(ms "$(hf "$out/a2-push.json" "push $2 hooked" median)")" "$(ms "$(hf "$out/a2-push.json" "push $2 hooked" stddev)")" \
+    "$(ms "$(hf "$out/a2-push.json" "push $2 plain" median)")" "$(ms "$(hf "$out/a2-push.json" "push $2 plain" stddev)")" "$(extra "$2")"
+}
+x2=$(extra 2k) x20=$(extra 20k) xf2=$(extra "2k flat") xf20=$(extra "20k flat")
+push_ratio=$(awk -v a="$(hf "$out/a2-push.json" "push 20k hooked" median)" -v b="$(hf "$out/a2-push.json" "push 2k hooked" median)" 'BEGIN {printf "%.2f", a / b}')
+flat_ratio=$(awk -v a="$(hf "$out/a2-push.json" "push 20k flat hooked" median)" -v b="$(hf "$out/a2-push.json" "push 2k flat hooked" median)" 'BEGIN {printf "%.2f", a / b}')
 
 b_wall=$(col b-hook 1) b_cpu=$(cpu b-hook) b_rss=$(col b-hook 4)
 p_wall=$(col b-peer 1) p_cpu=$(cpu b-peer) p_rss=$(col b-peer 4)
@@ -286,8 +306,12 @@ Building main's indexes in post-receive from nothing: 2k $(ms "$(awk -v s="$post
 
 | repository | with hooks | without | difference |
 |---|---:|---:|---:|
-| 2,000 manifests | $(ms "$ph2") ± $(ms "$phs2") ms | $(ms "$pp2") ± $(ms "$pps2") ms | $(ms "$(awk -v a="$ph2" -v b="$pp2" 'BEGIN {print a - b}')") ms |
-| 20,000 manifests | $(ms "$ph20") ± $(ms "$phs20") ms | $(ms "$pp20") ± $(ms "$pps20") ms | $(ms "$(awk -v a="$ph20" -v b="$pp20" 'BEGIN {print a - b}')") ms |
+$(push_row "2,000 manifests (nested: a directory per app)" 2k)
+$(push_row "20,000 manifests (nested)" 20k)
+$(push_row "2,000 manifests (flat: one directory per environment)" "2k flat")
+$(push_row "20,000 manifests (flat)" "20k flat")
+
+Targets: the hooks add <= 25 ms: nested $(pass "$x2 <= 25 && $x20 <= 25"), flat $(pass "$xf2 <= 25 && $xf20 <= 25"); a push with hooks at 20k within 20% of one at 2k: nested $push_ratio $(pass "$push_ratio <= 1.2"), flat $flat_ratio $(pass "$flat_ratio <= 1.2").
 
 ## B. Throughput: a push of $many changed manifests (2,500 Deployments, 2,500 ConfigMaps), strict
 
