@@ -203,6 +203,9 @@ test_an_object_another_target_owns_is_never_taken_over() {
   push_main
   poll_until 60 synced "$DEV" || fail "dev did not sync: $(field "$DEV" .lastError)"
   [[ $(live configmap forged "$DEV" '{.metadata.labels.portcullis\.io/target}') == "$DEV" ]] || fail "a forged label survived"
+  # Dev tried to write it (its inventory held it as pending, in case the apply had gone
+  # through): dropping it from dev's Git prunes nothing of prod's.
+  [[ $(live configmap common "shared$SEQ" '{.metadata.uid}') == "$uid" ]] || fail "dev's removal pruned prod's object"
 }
 
 test_a_removal_never_prunes_outside_the_targets_confinement() {
