@@ -1,0 +1,766 @@
+// The build: loads kustomizations, accumulates resources from files, bases and components,
+// runs generators and transformers in kustomize's order, then fixes name references, adds
+// hash suffixes, drops local configuration and sorts.
+#include <algorithm>
+#include <set>
+
+#include "shared/kustomize/generate.hpp"
+#include "shared/kustomize/internal.hpp"
+#include "shared/kustomize/replace.hpp"
+#include "shared/util/strings.hpp"
+#include "shared/yaml/emit.hpp"
+#include "shared/yaml/parse.hpp"
+
+namespace portcullis::kustomize {
+
+namespace {
+
+const char* const k_kustomization_names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
+
+std::string shown(std::string_view path) { return "/" + std::string(path); }
+
+bool is_remote(std::string_view entry) {
+  return entry.find("://") != std::string_view::npos || util::starts_with(entry, "git@") ||
+         util::starts_with(entry, "github.com/") || util::starts_with(entry, "gitlab.com/") ||
+         util::starts_with(entry, "bitbucket.org/") || entry.find("?ref=") != std::string_view::npos ||
+         entry.find(".git//") != std::string_view::npos;
+}
+
+std::vector<std::string> strings_of(const yaml::Node* list) {
+  std::vector<std::string> out;
+  if (!list) return out;
+  if (list->is_sequence()) {
+    for (const auto* item : list->items)
+      if (item->is_scalar()) out.push_back(scalar_text(*item));
+  } else if (list->is_scalar() && list->type != yaml::Type::null) {
+    out.push_back(scalar_text(*list));
+  }
+  return out;
+}
+
+Json string_map(const yaml::Node* map) {
+  Json out = Json::object();
+  if (!map || !map->is_mapping()) return out;
+  for (const auto& e : map->entries) out[scalar_text(*e.key)] = e.value->is_scalar() ? Json(scalar_text(*e.value)) : to_value(*e.value);
+  return out;
+}
+
+bool bool_at(const yaml::Node* node, std::string_view key, bool fallback = false) {
+  if (!node) return fallback;
+  const auto* v = node->get(key);
+  if (!v || v->type != yaml::Type::boolean) return fallback;
+  return v->value.boolean;
+}
+
+struct Kustomization {
+  std::string dir;
+  std::string file;
+  yaml::Stream stream;
+  const yaml::Node* root = nullptr;
+};
+
+class Builder : public FileReader {
+ public:
+  Builder(const FileSource& source, const Limits& limits) : m_source(source), m_limits(limits) {}
+
+  std::set<std::string> files_read;
+  Config config = default_config();
+
+  util::Result<void> accumulate(const std::string& dir, Resources& ra, bool component);
+  util::Result<Kustomization> load(const std::string& dir, bool component);
+  util::Result<std::string> read(const std::string& path);
+  util::Result<EntryType> type(const std::string& path) {
+    files_read.insert(path);
+    return m_source.type(path);
+  }
+  util::Result<std::string> read_file(const std::string& relative) override {
+    auto path = restricted(relative);
+    if (!path) return util::fail(path.error());
+    return read(*path);
+  }
+  // A file a kustomization names: in or below its directory.
+  util::Result<std::string> restricted(const std::string& relative) {
+    auto path = join_path(m_dir, relative);
+    if (!path) {
+      util::Error e = path.error();
+      e.file = m_file;
+      return util::fail(std::move(e));
+    }
+    if (!is_within(m_dir, *path))
+      return util::fail(error("security; file '" + shown(*path) + "' is not in or below '" + shown(m_dir) + "'",
+                              "kustomize.outside", m_file));
+    return path;
+  }
+  Json sort_options;
+  std::vector<Var> vars;
+
+ private:
+  util::Result<void> add_resources_from(const std::string& entry, Resources& ra);
+  util::Result<void> parse_objects(const std::string& path, std::string_view text, Resources& out);
+  util::Result<void> append(Resources& ra, Resources more);
+  util::Result<void> run_generators(const yaml::Node& k, Resources& ra);
+  util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
+  util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, bool inline_only);
+  util::Result<Selector> selector(const yaml::Node* node);
+
+  const FileSource& m_source;
+  const Limits& m_limits;
+  std::vector<std::string> m_stack;
+  std::uint64_t m_total = 0;
+  std::string m_dir, m_file;  // the kustomization being accumulated
+};
+
+util::Result<std::string> Builder::read(const std::string& path) {
+  files_read.insert(path);
+  auto t = m_source.type(path);
+  if (!t) return util::fail(t.error());
+  if (*t == EntryType::missing)
+    return util::fail(error("file '" + shown(path) + "' does not exist", "kustomize.missing", m_file));
+  if (*t != EntryType::file)
+    return util::fail(error("'" + shown(path) + "' is not a regular file (symbolic links are not followed)",
+                            "kustomize.invalid", m_file));
+  auto text = m_source.read(path, m_limits.max_file_bytes);
+  if (!text) {
+    util::Error e = text.error();
+    if (e.rule == "file.too-large") e.rule = "kustomize.limit";
+    e.file = path;
+    return util::fail(std::move(e));
+  }
+  m_total += text->size();
+  if (m_total > m_limits.max_total_bytes)
+    return util::fail(error("the build read more than " + std::to_string(m_limits.max_total_bytes) + " bytes",
+                            "kustomize.limit", path));
+  return text;
+}
+
+util::Result<Kustomization> Builder::load(const std::string& dir, bool component) {
+  Kustomization k;
+  k.dir = dir;
+  std::vector<std::string> found;
+  for (const char* name : k_kustomization_names) {
+    std::string path = dir.empty() ? name : dir + "/" + name;
+    auto t = type(path);
+    if (!t) return util::fail(t.error());
+    if (*t == EntryType::file) found.push_back(path);
+    if (*t == EntryType::other)
+      return util::fail(error("'" + shown(path) + "' is not a regular file (symbolic links are not followed)",
+                              "kustomize.invalid", path));
+  }
+  if (found.size() > 1)
+    return util::fail(error("Found multiple kustomization files under: " + shown(dir), "kustomize.invalid", dir));
+  if (found.empty()) {
+    auto t = type(dir);
+    if (t && *t == EntryType::file && component)
+      return util::fail(error("accumulating components: must build at directory: '" + shown(dir) + "'",
+                              "kustomize.invalid", dir));
+    return util::fail(error("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in "
+                            "directory '" + shown(dir) + "'",
+                            "kustomize.missing", dir));
+  }
+  k.file = found[0];
+  auto text = read(k.file);
+  if (!text) return util::fail(text.error());
+  auto stream = yaml::parse_yaml(*text);
+  if (!stream) {
+    util::Error e = stream.error();
+    e.file = k.file;
+    return util::fail(std::move(e));
+  }
+  k.stream = std::move(*stream);
+  for (const auto& d : k.stream.documents)
+    if (d.root) {
+      k.root = d.root;
+      break;
+    }
+  if (!k.root || !k.root->is_mapping()) {
+    if (k.root && k.root->type == yaml::Type::null) return k;
+    if (!k.root) return k;
+    return util::fail(error("a kustomization must be a mapping", "kustomize.invalid", k.file));
+  }
+  std::string kind(k.root->get_string("kind"));
+  std::string api(k.root->get_string("apiVersion"));
+  if (component) {
+    if (kind != "Component")
+      return util::fail(error("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '" +
+                                  shown(dir) + "' but got '" + (kind.empty() ? "Kustomization" : kind) + "'",
+                              "kustomize.invalid", k.file));
+    if (api != "kustomize.config.k8s.io/v1alpha1")
+      return util::fail(error("apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
+                              "kustomize.invalid", k.file));
+  } else if (kind == "Component") {
+    return util::fail(error("accumulating resources: expected kind != 'Component' for path '" + shown(dir) + "'",
+                            "kustomize.invalid", k.file));
+  } else if (!kind.empty() && kind != "Kustomization") {
+    return util::fail(error("unsupported kind '" + kind + "' in " + shown(k.file), "kustomize.invalid", k.file));
+  }
+  for (const char* plugin : {"generators", "transformers", "validators", "helmCharts", "helmChartInflationGenerator",
+                             "helmGlobals"}) {
+    const auto* v = k.root->get(plugin);
+    if (v && ((v->is_sequence() && !v->items.empty()) || v->is_mapping()))
+      return util::fail(error(std::string("'") + plugin + "' of " + shown(k.file) +
+                                  ": plugins (generators, transformers, validators, Helm charts) are not run",
+                              "kustomize.plugin", k.file));
+  }
+  return k;
+}
+
+util::Result<void> Builder::append(Resources& ra, Resources more) {
+  for (auto& r : more) {
+    Id id = r.id();
+    for (const auto& existing : ra)
+      if (existing.id() == id)
+        return util::fail(error("may not add resource with an already registered id: " + id.str(),
+                                "kustomize.conflict", r.file));
+    if (ra.size() >= m_limits.max_objects)
+      return util::fail(error("more than " + std::to_string(m_limits.max_objects) + " objects",
+                              "kustomize.limit", r.file));
+    ra.push_back(std::move(r));
+  }
+  return {};
+}
+
+util::Result<void> Builder::parse_objects(const std::string& path, std::string_view text, Resources& out) {
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    util::Error e = stream.error();
+    e.file = path;
+    return util::fail(std::move(e));
+  }
+  for (const auto& doc : stream->documents) {
+    if (!doc.root || doc.root->type == yaml::Type::null) continue;
+    if (!doc.root->is_mapping())
+      return util::fail(error("a resource must be a mapping", "kustomize.invalid", path));
+    std::string kind(doc.root->get_string("kind"));
+    const auto* items = doc.root->get("items");
+    if (util::ends_with(kind, "List") && items && items->is_sequence()) {
+      for (const auto* item : items->items) {
+        if (!item->is_mapping()) continue;
+        Resource r;
+        r.object = to_value(*item);
+        r.file = path;
+        r.line = item->mark.line;
+        out.push_back(std::move(r));
+      }
+      continue;
+    }
+    if (kind == "Kustomization" || kind == "Component")
+      return util::fail(error("'" + shown(path) + "' is a kustomization: list its directory in resources",
+                              "kustomize.invalid", path));
+    if (kind.empty())
+      return util::fail(error("missing kind in an object of " + shown(path), "kustomize.invalid", path));
+    Resource r;
+    r.object = to_value(*doc.root);
+    r.file = path;
+    r.line = doc.root->mark.line;
+    out.push_back(std::move(r));
+  }
+  return {};
+}
+
+util::Result<void> Builder::add_resources_from(const std::string& entry, Resources& ra) {
+  if (is_remote(entry))
+    return util::fail(error("remote resource '" + entry + "' in " + shown(m_file) +
+                                ": remote resources are not fetched; vendor it into the repository",
+                            "kustomize.remote", m_file));
+  auto path = join_path(m_dir, entry);
+  if (!path) {
+    util::Error e = path.error();
+    e.file = m_file;
+    return util::fail(std::move(e));
+  }
+  auto t = type(*path);
+  if (!t) return util::fail(t.error());
+  if (*t == EntryType::missing)
+    return util::fail(error("accumulating resources: '" + shown(*path) + "' (from " + shown(m_file) +
+                                ") does not exist",
+                            "kustomize.missing", m_file));
+  if (*t == EntryType::directory) {
+    Resources sub;
+    std::string dir = m_dir, file = m_file;
+    auto ok = accumulate(*path, sub, false);
+    m_dir = dir;
+    m_file = file;
+    if (!ok) {
+      util::Error e = ok.error();
+      if (!util::starts_with(e.message, "accumulating resources")) e.message = "accumulating resources: " + e.message;
+      return util::fail(std::move(e));
+    }
+    return append(ra, std::move(sub));
+  }
+  if (*t != EntryType::file)
+    return util::fail(error("accumulating resources: '" + shown(*path) +
+                                "' is not a regular file or directory (symbolic links are not followed)",
+                            "kustomize.invalid", m_file));
+  if (!is_within(m_dir, *path))
+    return util::fail(error("security; file '" + shown(*path) + "' is not in or below '" + shown(m_dir) + "'",
+                            "kustomize.outside", m_file));
+  auto text = read(*path);
+  if (!text) return util::fail(text.error());
+  Resources objects;
+  auto ok = parse_objects(*path, *text, objects);
+  if (!ok) return ok;
+  return append(ra, std::move(objects));
+}
+
+util::Result<Selector> Builder::selector(const yaml::Node* node) {
+  Selector s;
+  if (!node || !node->is_mapping()) return s;
+  s.gvk.group = std::string(node->get_string("group"));
+  s.gvk.version = std::string(node->get_string("version"));
+  s.gvk.kind = std::string(node->get_string("kind"));
+  s.name = std::string(node->get_string("name"));
+  s.namespace_ = std::string(node->get_string("namespace"));
+  s.label_selector = std::string(node->get_string("labelSelector"));
+  s.annotation_selector = std::string(node->get_string("annotationSelector"));
+  return s;
+}
+
+// The documents of a patch: from `path` (a file in or below the kustomization) or inline text.
+util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(const yaml::Node& entry,
+                                                                               bool inline_only) {
+  std::string text, where = m_file;
+  if (entry.is_scalar() && !inline_only) {
+    std::string value = scalar_text(entry);
+    // patchesStrategicMerge entries are file paths or inline patches.
+    if (value.find('\n') == std::string::npos && value.find(": ") == std::string::npos) {
+      auto path = restricted(value);
+      if (!path) return util::fail(path.error());
+      auto t = read(*path);
+      if (!t) return util::fail(t.error());
+      text = std::move(*t);
+      where = *path;
+    } else {
+      text = value;
+    }
+  } else if (entry.is_scalar()) {
+    text = scalar_text(entry);
+  } else {
+    return util::fail(error("a patch must be a path or inline text", "kustomize.invalid", m_file));
+  }
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    util::Error e = stream.error();
+    e.file = where;
+    return util::fail(std::move(e));
+  }
+  std::vector<std::pair<Json, std::string>> out;
+  for (const auto& d : stream->documents)
+    if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), where);
+  return out;
+}
+
+util::Result<void> Builder::run_generators(const yaml::Node& k, Resources& ra) {
+  const yaml::Node* options = k.get("generatorOptions");
+  for (bool secret : {false, true}) {
+    const auto* list = k.get(secret ? "secretGenerator" : "configMapGenerator");
+    if (!list || !list->is_sequence()) continue;
+    if (list->items.size() > m_limits.max_entries)
+      return util::fail(error("too many generators", "kustomize.limit", m_file));
+    for (const auto* g : list->items) {
+      if (!g->is_mapping()) return util::fail(error("a generator must be a mapping", "kustomize.invalid", m_file));
+      GeneratorArgs args;
+      args.kustomization = m_file;
+      args.name = std::string(g->get_string("name"));
+      args.namespace_ = std::string(g->get_string("namespace"));
+      args.behavior = std::string(g->get_string("behavior"));
+      args.type = std::string(g->get_string("type"));
+      args.literals = strings_of(g->get("literals"));
+      args.files = strings_of(g->get("files"));
+      args.envs = strings_of(g->get("envs"));
+      for (auto& e : strings_of(g->get("env"))) args.envs.push_back(e);
+      if (!args.behavior.empty() && args.behavior != "create" && args.behavior != "merge" && args.behavior != "replace")
+        return util::fail(error("invalid generator behavior '" + args.behavior + "'", "kustomize.invalid", m_file));
+      const yaml::Node* own = g->get("options");
+      args.labels = string_map(options ? options->get("labels") : nullptr);
+      args.annotations = string_map(options ? options->get("annotations") : nullptr);
+      for (auto& [field, into] : {std::pair{"labels", &args.labels}, std::pair{"annotations", &args.annotations}}) {
+        Json more = string_map(own ? own->get(field) : nullptr);
+        for (auto it = more.begin(); it != more.end(); ++it) (*into)[it.key()] = it.value();
+      }
+      args.disable_hash = bool_at(options, "disableNameSuffixHash");
+      if (own && own->get("disableNameSuffixHash")) args.disable_hash = bool_at(own, "disableNameSuffixHash");
+      args.immutable = bool_at(options, "immutable");
+      if (own && own->get("immutable")) args.immutable = bool_at(own, "immutable");
+      auto r = generate(args, secret, *this);
+      if (!r) return util::fail(r.error());
+      r->line = g->mark.line;
+      auto ok = absorb(ra, std::move(*r), m_limits.max_objects);
+      if (!ok) return ok;
+    }
+  }
+  return {};
+}
+
+util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra) {
+  // patchesStrategicMerge
+  if (const auto* list = k.get("patchesStrategicMerge"); list && list->is_sequence()) {
+    for (const auto* entry : list->items) {
+      auto patches = load_patches(*entry, false);
+      if (!patches) return util::fail(patches.error());
+      for (auto& [patch, where] : *patches) {
+        auto ok = apply_smp(ra, patch, nullptr, where);
+        if (!ok) return ok;
+      }
+    }
+  }
+  // patches
+  if (const auto* list = k.get("patches"); list && list->is_sequence()) {
+    for (const auto* entry : list->items) {
+      if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
+      std::vector<std::pair<Json, std::string>> docs;
+      if (const auto* path = entry->get("path")) {
+        auto p = restricted(scalar_text(*path));
+        if (!p) return util::fail(p.error());
+        auto text = read(*p);
+        if (!text) return util::fail(text.error());
+        auto stream = yaml::parse_yaml(*text);
+        if (!stream) {
+          util::Error e = stream.error();
+          e.file = *p;
+          return util::fail(std::move(e));
+        }
+        for (const auto& d : stream->documents)
+          if (d.root && d.root->type != yaml::Type::null) docs.emplace_back(to_value(*d.root), *p);
+      } else if (const auto* inline_patch = entry->get("patch")) {
+        auto loaded = load_patches(*inline_patch, true);
+        if (!loaded) return util::fail(loaded.error());
+        docs = std::move(*loaded);
+      } else {
+        return util::fail(error("a patch needs 'path' or 'patch'", "kustomize.invalid", m_file));
+      }
+      const yaml::Node* target_node = entry->get("target");
+      auto target = selector(target_node);
+      if (!target) return util::fail(target.error());
+      const yaml::Node* options = entry->get("options");
+      for (auto& [doc, where] : docs) {
+        if (doc.is_array()) {
+          if (!target_node)
+            return util::fail(error("must specify a target for JSON patch " + where, "kustomize.patch", m_file));
+          auto ok = apply_json6902(ra, doc, *target, where);
+          if (!ok) return ok;
+          continue;
+        }
+        if (options && doc.is_object()) {
+          if (bool_at(options, "allowNameChange"))
+            doc["metadata"]["annotations"]["kustomize.config.k8s.io/allowNameChange"] = "true";
+          if (bool_at(options, "allowKindChange"))
+            doc["metadata"]["annotations"]["kustomize.config.k8s.io/allowKindChange"] = "true";
+        }
+        if (target_node && docs.size() > 1)
+          return util::fail(error("Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set "
+                                  "`patches.target` field: " + where,
+                                  "kustomize.patch", m_file));
+        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where);
+        if (!ok) return ok;
+      }
+    }
+  }
+  // namespace
+  if (const auto* ns = k.get("namespace"); ns && ns->is_scalar()) {
+    auto ok = set_namespace(ra, scalar_text(*ns), config);
+    if (!ok) {
+      util::Error e = ok.error();
+      if (e.file.empty()) e.file = m_file;
+      return util::fail(std::move(e));
+    }
+  }
+  // namePrefix / nameSuffix
+  {
+    const auto* p = k.get("namePrefix");
+    const auto* s = k.get("nameSuffix");
+    add_prefix_suffix(ra, p && p->is_scalar() ? scalar_text(*p) : "", s && s->is_scalar() ? scalar_text(*s) : "",
+                      config);
+  }
+  // commonLabels, labels
+  if (const auto* labels = k.get("commonLabels"); labels && labels->is_mapping())
+    add_labels(ra, string_map(labels), config.common_labels);
+  if (const auto* list = k.get("labels"); list && list->is_sequence()) {
+    for (const auto* entry : list->items) {
+      if (!entry->is_mapping()) continue;
+      std::vector<FieldSpec> specs;
+      if (const auto* fields = entry->get("fields"); fields && fields->is_sequence())
+        for (const auto* f : fields->items) {
+          FieldSpec fs;
+          fs.gvk = Gvk{std::string(f->get_string("group")), std::string(f->get_string("version")),
+                       std::string(f->get_string("kind"))};
+          fs.path = std::string(f->get_string("path"));
+          fs.create = bool_at(f, "create");
+          specs.push_back(fs);
+        }
+      if (bool_at(entry, "includeSelectors")) {
+        for (const auto& fs : config.common_labels) specs.push_back(fs);
+      } else {
+        specs.push_back(FieldSpec{{}, "metadata/labels", true});
+        if (bool_at(entry, "includeTemplates"))
+          for (const auto& fs : config.template_labels) specs.push_back(fs);
+      }
+      add_labels(ra, string_map(entry->get("pairs")), specs);
+    }
+  }
+  if (const auto* annotations = k.get("commonAnnotations"); annotations && annotations->is_mapping())
+    add_annotations(ra, string_map(annotations), config.common_annotations);
+  // patchesJson6902
+  if (const auto* list = k.get("patchesJson6902"); list && list->is_sequence()) {
+    for (const auto* entry : list->items) {
+      if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
+      auto target = selector(entry->get("target"));
+      if (!target) return util::fail(target.error());
+      std::vector<std::pair<Json, std::string>> docs;
+      if (const auto* path = entry->get("path")) {
+        auto p = restricted(scalar_text(*path));
+        if (!p) return util::fail(p.error());
+        auto text = read(*p);
+        if (!text) return util::fail(text.error());
+        auto stream = yaml::parse_yaml(*text);
+        if (!stream) {
+          util::Error e = stream.error();
+          e.file = *p;
+          return util::fail(std::move(e));
+        }
+        for (const auto& d : stream->documents)
+          if (d.root && d.root->type != yaml::Type::null) docs.emplace_back(to_value(*d.root), *p);
+      } else if (const auto* inline_patch = entry->get("patch")) {
+        auto loaded = load_patches(*inline_patch, true);
+        if (!loaded) return util::fail(loaded.error());
+        docs = std::move(*loaded);
+      }
+      for (auto& [doc, where] : docs) {
+        auto ok = apply_json6902(ra, doc, *target, where);
+        if (!ok) return ok;
+      }
+    }
+  }
+  // replicas
+  if (const auto* list = k.get("replicas"); list && list->is_sequence()) {
+    for (const auto* entry : list->items) {
+      if (!entry->is_mapping()) continue;
+      const auto* count = entry->get("count");
+      if (!count) continue;
+      set_replicas(ra, std::string(entry->get_string("name")), to_value(*count), config);
+    }
+  }
+  // images
+  if (const auto* list = k.get("images"); list && list->is_sequence()) {
+    std::vector<ImageRule> rules;
+    for (const auto* entry : list->items) {
+      if (!entry->is_mapping()) continue;
+      ImageRule rule;
+      const auto* n = entry->get("name");
+      const auto* nn = entry->get("newName");
+      const auto* nt = entry->get("newTag");
+      const auto* d = entry->get("digest");
+      rule.name = n ? scalar_text(*n) : "";
+      rule.new_name = nn ? scalar_text(*nn) : "";
+      rule.new_tag = nt ? scalar_text(*nt) : "";
+      rule.digest = d ? scalar_text(*d) : "";
+      rules.push_back(rule);
+    }
+    set_images(ra, rules, config);
+  }
+  // replacements
+  if (const auto* list = k.get("replacements"); list && list->is_sequence()) {
+    auto ok = apply_replacements(*list, ra, *this);
+    if (!ok) return ok;
+  }
+  return {};
+}
+
+util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bool component) {
+  if (std::find(m_stack.begin(), m_stack.end(), dir) != m_stack.end()) {
+    std::string chain;
+    for (const auto& d : m_stack) chain += shown(d) + " -> ";
+    return util::fail(error("cycle of kustomizations: " + chain + shown(dir), "kustomize.cycle", dir));
+  }
+  if (m_stack.size() >= m_limits.max_depth)
+    return util::fail(error("kustomizations nested more than " + std::to_string(m_limits.max_depth) + " deep at " +
+                                shown(dir),
+                            "kustomize.limit", dir));
+  auto k = load(dir, component);
+  if (!k) return util::fail(k.error());
+  m_stack.push_back(dir);
+  struct Pop {
+    std::vector<std::string>& s;
+    ~Pop() { s.pop_back(); }
+  } pop{m_stack};
+  m_dir = dir;
+  m_file = k->file;
+  if (!k->root || !k->root->is_mapping()) return {};
+  const yaml::Node& root = *k->root;
+  if (m_stack.size() == 1) {
+    if (const auto* so = root.get("sortOptions")) sort_options = to_value(*so);
+  }
+
+  std::vector<std::string> entries = strings_of(root.get("resources"));
+  for (auto& b : strings_of(root.get("bases"))) entries.push_back(b);
+  if (entries.size() > m_limits.max_entries)
+    return util::fail(error(std::to_string(entries.size()) + " resources in " + shown(k->file) + "; the limit is " +
+                                std::to_string(m_limits.max_entries),
+                            "kustomize.limit", k->file));
+  for (const auto& entry : entries) {
+    auto ok = add_resources_from(entry, ra);
+    m_dir = dir;
+    m_file = k->file;
+    if (!ok) return ok;
+  }
+  for (const auto& c : strings_of(root.get("configurations"))) {
+    auto path = restricted(c);
+    if (!path) return util::fail(path.error());
+    auto text = read(*path);
+    if (!text) return util::fail(text.error());
+    auto stream = yaml::parse_yaml(*text);
+    if (!stream) return util::fail(stream.error());
+    for (const auto& d : stream->documents)
+      if (d.root) {
+        auto ok = merge_config(config, *d.root);
+        if (!ok) return ok;
+      }
+  }
+  for (const auto& c : strings_of(root.get("crds"))) {
+    auto path = restricted(c);
+    if (!path) return util::fail(path.error());
+    auto text = read(*path);
+    if (!text) return util::fail(text.error());
+  }
+  auto ok = run_generators(root, ra);
+  if (!ok) return ok;
+  for (const auto& c : strings_of(root.get("components"))) {
+    if (is_remote(c))
+      return util::fail(error("remote component '" + c + "': remote resources are not fetched", "kustomize.remote",
+                              k->file));
+    auto path = join_path(dir, c);
+    if (!path) {
+      util::Error e = path.error();
+      e.file = k->file;
+      return util::fail(std::move(e));
+    }
+    auto t = type(*path);
+    if (!t) return util::fail(t.error());
+    if (*t == EntryType::missing)
+      return util::fail(error("accumulating components: '" + shown(*path) + "' does not exist", "kustomize.missing",
+                              k->file));
+    if (*t != EntryType::directory)
+      return util::fail(error("accumulating components: must build at directory: '" + shown(*path) + "'",
+                              "kustomize.invalid", k->file));
+    auto c_ok = accumulate(*path, ra, true);
+    m_dir = dir;
+    m_file = k->file;
+    if (!c_ok) return c_ok;
+  }
+  ok = run_transformers(root, ra);
+  if (!ok) return ok;
+  if (const auto* list = root.get("vars"); list && list->is_sequence()) {
+    for (const auto* v : list->items) {
+      if (!v->is_mapping()) continue;
+      Var var;
+      var.name = std::string(v->get_string("name"));
+      const auto* obj = v->get("objref");
+      if (obj && obj->is_mapping()) {
+        var.target.gvk = Gvk{std::string(obj->get_string("group")), std::string(obj->get_string("version")),
+                             std::string(obj->get_string("kind"))};
+        std::string av(obj->get_string("apiVersion"));
+        if (!av.empty()) {
+          auto slash = av.find('/');
+          var.target.gvk.group = slash == std::string::npos ? "" : av.substr(0, slash);
+          var.target.gvk.version = slash == std::string::npos ? av : av.substr(slash + 1);
+        }
+        var.target.name = std::string(obj->get_string("name"));
+        var.target.namespace_ = std::string(obj->get_string("namespace"));
+      }
+      const auto* field = v->get("fieldref");
+      var.field = field && field->is_mapping() ? std::string(field->get_string("fieldPath")) : "metadata.name";
+      if (var.field.empty()) var.field = "metadata.name";
+      for (const auto& existing : vars)
+        if (existing.name == var.name)
+          return util::fail(error("var '" + var.name + "' already encountered", "kustomize.conflict", k->file));
+      vars.push_back(std::move(var));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+util::Result<bool> has_kustomization(const FileSource& source, std::string_view dir) {
+  for (const char* name : k_kustomization_names) {
+    std::string path = dir.empty() ? std::string(name) : std::string(dir) + "/" + name;
+    auto t = source.type(path);
+    if (!t) return util::fail(t.error());
+    if (*t == EntryType::file) return true;
+  }
+  return false;
+}
+
+util::Result<Output> build(const FileSource& source, std::string_view dir_in, const Limits& limits) {
+  auto dir = join_path("", dir_in);
+  if (!dir) return util::fail(dir.error());
+  Builder b(source, limits);
+  Resources ra;
+  try {
+    auto ok = b.accumulate(*dir, ra, false);
+    if (!ok) return util::fail(ok.error());
+    // Hash suffixes, then every reference to a renamed object.
+    for (auto& r : ra)
+      if (r.needs_hash) {
+        std::string hash = config_map_hash(r.object);
+        r.store_previous_id();
+        r.set_name(r.name() + "-" + hash);
+      }
+    ok = fix_name_references(ra, b.config);
+    if (!ok) return util::fail(ok.error());
+    ok = resolve_vars(b.vars, ra, b.config);
+    if (!ok) return util::fail(ok.error());
+    std::erase_if(ra, [](const Resource& r) {
+      auto m = r.object.find("metadata");
+      if (m == r.object.end() || !m->is_object()) return false;
+      auto a = m->find("annotations");
+      if (a == m->end() || !a->is_object()) return false;
+      auto l = a->find("config.kubernetes.io/local-config");
+      return l != a->end() && l->is_string() && *l == "true";
+    });
+    // Sort: kubectl's default is the legacy order.
+    const Json& so = b.sort_options;
+    std::string order = "legacy";
+    std::vector<std::string> first = default_order_first(), last = default_order_last();
+    if (so.is_object()) {
+      order = so.value("order", "");
+      if (order != "fifo" && order != "legacy")
+        return util::fail(error("the field 'sortOptions.order' must be one of [fifo, legacy]", "kustomize.invalid",
+                                *dir));
+      if (auto lo = so.find("legacySortOptions"); lo != so.end() && !lo->is_null()) {
+        if (order == "fifo")
+          return util::fail(error("the field 'sortOptions.legacySortOptions' is set but the selected sort order is "
+                                  "'fifo', not 'legacy'",
+                                  "kustomize.invalid", *dir));
+        first.clear();
+        last.clear();
+        if (lo->contains("orderFirst"))
+          for (const auto& v : (*lo)["orderFirst"]) first.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+        if (lo->contains("orderLast"))
+          for (const auto& v : (*lo)["orderLast"]) last.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+      }
+    }
+    if (order == "legacy") legacy_sort(ra, first, last);
+  } catch (const nlohmann::json::exception& e) {
+    return util::fail(error(std::string("malformed input: ") + e.what(), "kustomize.invalid", *dir));
+  }
+  Output out;
+  std::string all = "[";
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    if (i) all += ',';
+    all += ra[i].object.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  all += ']';
+  yaml::Limits yl;
+  yl.max_nodes = std::max<std::uint64_t>(yl.max_nodes, all.size());
+  yl.max_expanded = std::max<std::uint64_t>(yl.max_expanded, all.size());
+  auto stream = yaml::parse_json(all, yl);
+  if (!stream) return util::fail(stream.error());
+  out.stream = std::move(*stream);
+  const yaml::Node* array = out.stream.documents.empty() ? nullptr : out.stream.documents[0].root;
+  for (std::size_t i = 0; array && i < array->items.size(); ++i)
+    out.objects.push_back(Object{array->items[i], ra[i].file, ra[i].line});
+  out.files_read.assign(b.files_read.begin(), b.files_read.end());
+  return out;
+}
+
+}  // namespace portcullis::kustomize

@@ -1,0 +1,21 @@
+#pragma once
+// Internal to shared/kustomize: replacements (copying a field of one object into fields of
+// others) and vars ($(NAME) references, resolved once at the end of the build).
+#include <string>
+#include <vector>
+
+#include "shared/kustomize/generate.hpp"
+#include "shared/kustomize/internal.hpp"
+
+namespace portcullis::kustomize {
+
+util::Result<void> apply_replacements(const yaml::Node& list, Resources& resources, FileReader& reader);
+
+struct Var {
+  std::string name;
+  Selector target;
+  std::string field;  // "metadata.name", "spec.ports[0].port"
+};
+util::Result<void> resolve_vars(const std::vector<Var>& vars, Resources& resources, const Config& config);
+
+}  // namespace portcullis::kustomize
