@@ -26,6 +26,21 @@ bool is_remote(std::string_view entry) {
          entry.find(".git//") != std::string_view::npos;
 }
 
+// An object as kustomize loads it: label and annotation values are strings, as written.
+Json object_of(const yaml::Node& node) {
+  Json out = to_value(node);
+  const auto* meta = node.get("metadata");
+  if (!meta || !meta->is_mapping()) return out;
+  for (const char* field : {"labels", "annotations"}) {
+    const auto* map = meta->get(field);
+    if (!map || !map->is_mapping()) continue;
+    for (const auto& e : map->entries)
+      if (e.value->is_scalar() && e.value->type != yaml::Type::string && e.value->type != yaml::Type::null)
+        out["metadata"][field][scalar_text(*e.key)] = scalar_text(*e.value);
+  }
+  return out;
+}
+
 std::vector<std::string> strings_of(const yaml::Node* list) {
   std::vector<std::string> out;
   if (!list) return out;
@@ -51,6 +66,9 @@ bool bool_at(const yaml::Node* node, std::string_view key, bool fallback = false
   if (!v || v->type != yaml::Type::boolean) return fallback;
   return v->value.boolean;
 }
+
+// How a patch entry is written: a file path, inline text, or either (patchesStrategicMerge).
+enum class PatchText { path, inline_text, path_or_inline };
 
 struct Kustomization {
   std::string dir;
@@ -100,8 +118,9 @@ class Builder : public FileReader {
   util::Result<void> append(Resources& ra, Resources more);
   util::Result<void> run_generators(const yaml::Node& k, Resources& ra);
   util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
-  util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, bool inline_only);
+  util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, PatchText how);
   util::Result<Selector> selector(const yaml::Node* node);
+  util::Result<std::vector<std::pair<Json, std::string>>> patch_documents(const yaml::Node& entry);
 
   const FileSource& m_source;
   const Limits& m_limits;
@@ -184,7 +203,7 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
       return util::fail(error("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '" +
                                   shown(dir) + "' but got '" + (kind.empty() ? "Kustomization" : kind) + "'",
                               "kustomize.invalid", k.file));
-    if (api != "kustomize.config.k8s.io/v1alpha1")
+    if (!api.empty() && api != "kustomize.config.k8s.io/v1alpha1")
       return util::fail(error("apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
                               "kustomize.invalid", k.file));
   } else if (kind == "Component") {
@@ -236,7 +255,7 @@ util::Result<void> Builder::parse_objects(const std::string& path, std::string_v
       for (const auto* item : items->items) {
         if (!item->is_mapping()) continue;
         Resource r;
-        r.object = to_value(*item);
+        r.object = object_of(*item);
         r.file = path;
         r.line = item->mark.line;
         out.push_back(std::move(r));
@@ -249,7 +268,7 @@ util::Result<void> Builder::parse_objects(const std::string& path, std::string_v
     if (kind.empty())
       return util::fail(error("missing kind in an object of " + shown(path), "kustomize.invalid", path));
     Resource r;
-    r.object = to_value(*doc.root);
+    r.object = object_of(*doc.root);
     r.file = path;
     r.line = doc.root->mark.line;
     out.push_back(std::move(r));
@@ -317,12 +336,13 @@ util::Result<Selector> Builder::selector(const yaml::Node* node) {
 
 // The documents of a patch: from `path` (a file in or below the kustomization) or inline text.
 util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(const yaml::Node& entry,
-                                                                               bool inline_only) {
+                                                                               PatchText how) {
   std::string text, where = m_file;
-  if (entry.is_scalar() && !inline_only) {
+  if (entry.is_scalar() && how != PatchText::inline_text) {
     std::string value = scalar_text(entry);
     // patchesStrategicMerge entries are file paths or inline patches.
-    if (value.find('\n') == std::string::npos && value.find(": ") == std::string::npos) {
+    if (how == PatchText::path ||
+        (value.find('\n') == std::string::npos && value.find(": ") == std::string::npos)) {
       auto path = restricted(value);
       if (!path) return util::fail(path.error());
       auto t = read(*path);
@@ -347,6 +367,15 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(co
   for (const auto& d : stream->documents)
     if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), where);
   return out;
+}
+
+// The documents of a `patches` or `patchesJson6902` entry: its `path` or its inline `patch`.
+util::Result<std::vector<std::pair<Json, std::string>>> Builder::patch_documents(const yaml::Node& entry) {
+  if (const auto* inline_patch = entry.get("patch")) return load_patches(*inline_patch, PatchText::inline_text);
+  const auto* path = entry.get("path");
+  if (!path || !path->is_scalar())
+    return util::fail(error("a patch needs 'path' or 'patch'", "kustomize.invalid", m_file));
+  return load_patches(*path, PatchText::path);
 }
 
 util::Result<void> Builder::run_generators(const yaml::Node& k, Resources& ra) {
@@ -395,7 +424,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
   // patchesStrategicMerge
   if (const auto* list = k.get("patchesStrategicMerge"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
-      auto patches = load_patches(*entry, false);
+      auto patches = load_patches(*entry, PatchText::path_or_inline);
       if (!patches) return util::fail(patches.error());
       for (auto& [patch, where] : *patches) {
         auto ok = apply_smp(ra, patch, nullptr, where);
@@ -407,32 +436,13 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
   if (const auto* list = k.get("patches"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
-      std::vector<std::pair<Json, std::string>> docs;
-      if (const auto* path = entry->get("path")) {
-        auto p = restricted(scalar_text(*path));
-        if (!p) return util::fail(p.error());
-        auto text = read(*p);
-        if (!text) return util::fail(text.error());
-        auto stream = yaml::parse_yaml(*text);
-        if (!stream) {
-          util::Error e = stream.error();
-          e.file = *p;
-          return util::fail(std::move(e));
-        }
-        for (const auto& d : stream->documents)
-          if (d.root && d.root->type != yaml::Type::null) docs.emplace_back(to_value(*d.root), *p);
-      } else if (const auto* inline_patch = entry->get("patch")) {
-        auto loaded = load_patches(*inline_patch, true);
-        if (!loaded) return util::fail(loaded.error());
-        docs = std::move(*loaded);
-      } else {
-        return util::fail(error("a patch needs 'path' or 'patch'", "kustomize.invalid", m_file));
-      }
+      auto docs = patch_documents(*entry);
+      if (!docs) return util::fail(docs.error());
       const yaml::Node* target_node = entry->get("target");
       auto target = selector(target_node);
       if (!target) return util::fail(target.error());
       const yaml::Node* options = entry->get("options");
-      for (auto& [doc, where] : docs) {
+      for (auto& [doc, where] : *docs) {
         if (doc.is_array()) {
           if (!target_node)
             return util::fail(error("must specify a target for JSON patch " + where, "kustomize.patch", m_file));
@@ -446,7 +456,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
           if (bool_at(options, "allowKindChange"))
             doc["metadata"]["annotations"]["kustomize.config.k8s.io/allowKindChange"] = "true";
         }
-        if (target_node && docs.size() > 1)
+        if (target_node && docs->size() > 1)
           return util::fail(error("Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set "
                                   "`patches.target` field: " + where,
                                   "kustomize.patch", m_file));
@@ -505,26 +515,9 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
       if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
       auto target = selector(entry->get("target"));
       if (!target) return util::fail(target.error());
-      std::vector<std::pair<Json, std::string>> docs;
-      if (const auto* path = entry->get("path")) {
-        auto p = restricted(scalar_text(*path));
-        if (!p) return util::fail(p.error());
-        auto text = read(*p);
-        if (!text) return util::fail(text.error());
-        auto stream = yaml::parse_yaml(*text);
-        if (!stream) {
-          util::Error e = stream.error();
-          e.file = *p;
-          return util::fail(std::move(e));
-        }
-        for (const auto& d : stream->documents)
-          if (d.root && d.root->type != yaml::Type::null) docs.emplace_back(to_value(*d.root), *p);
-      } else if (const auto* inline_patch = entry->get("patch")) {
-        auto loaded = load_patches(*inline_patch, true);
-        if (!loaded) return util::fail(loaded.error());
-        docs = std::move(*loaded);
-      }
-      for (auto& [doc, where] : docs) {
+      auto docs = patch_documents(*entry);
+      if (!docs) return util::fail(docs.error());
+      for (auto& [doc, where] : *docs) {
         auto ok = apply_json6902(ra, doc, *target, where);
         if (!ok) return ok;
       }
@@ -667,8 +660,18 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
         var.target.namespace_ = std::string(obj->get_string("namespace"));
       }
       const auto* field = v->get("fieldref");
-      var.field = field && field->is_mapping() ? std::string(field->get_string("fieldPath")) : "metadata.name";
+      if (field && field->is_mapping()) {
+        var.field = std::string(field->get_string("fieldpath"));
+        if (var.field.empty()) var.field = std::string(field->get_string("fieldPath"));
+      }
       if (var.field.empty()) var.field = "metadata.name";
+      var.file = k->file;
+      auto targets = var_targets(var, ra);
+      if (targets.size() > 1)
+        return util::fail(error("unable to disambiguate var '" + var.name + "': it matches " +
+                                    std::to_string(targets.size()) + " objects",
+                                "kustomize.conflict", k->file));
+      if (targets.size() == 1) var.serial = targets[0]->serial;
       for (const auto& existing : vars)
         if (existing.name == var.name)
           return util::fail(error("var '" + var.name + "' already encountered", "kustomize.conflict", k->file));

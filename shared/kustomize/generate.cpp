@@ -199,6 +199,8 @@ util::Result<void> absorb(Resources& resources, Resource generated, std::size_t 
       if (!merged.empty()) generated.object[field] = std::move(merged);
     }
   }
+  generated.needs_hash = generated.needs_hash && old.needs_hash;
+  generated.serial = old.serial;
   generated.previous = old.previous;
   generated.prefixes = old.prefixes;
   generated.suffixes = old.suffixes;

@@ -47,11 +47,14 @@ struct Id {
   std::string str() const;
 };
 
+std::uint64_t next_serial();
+
 struct Resource {
   Json object;
   std::string file;  // where it was declared ("/"-less source path)
   std::uint32_t line = 0;
   std::vector<Id> previous;  // ids before each rename, oldest first
+  std::uint64_t serial = next_serial();  // which object this is, through copies and merges
   std::vector<std::string> prefixes, suffixes;
   bool generated = false;
   bool needs_hash = false;
@@ -113,7 +116,9 @@ struct Selector {
   Gvk gvk;
   std::string name, namespace_, label_selector, annotation_selector;
 };
-util::Result<bool> matches(const Resource& res, const Selector& selector);
+// `selector` matches the object's original or current id; with `Ids::any`, any id it had.
+enum class Ids { original_or_current, any };
+util::Result<bool> matches(const Resource& res, const Selector& selector, Ids ids = Ids::original_or_current);
 util::Result<void> strategic_merge(Json& target, const Json& patch);
 util::Result<void> json_patch(Json& target, const Json& operations);
 // Strategic-merge patch `patch` on `resources`; `target` from the patch itself when null.

@@ -1,5 +1,6 @@
 // The object model of the build: values, ids, field specs and the default configuration.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include "shared/kustomize/internal.hpp"
@@ -93,6 +94,11 @@ std::string string_at(const Json& object, const char* a, const char* b) {
   return *j;
 }
 }  // namespace
+
+std::uint64_t next_serial() {
+  static std::atomic<std::uint64_t> serial{0};
+  return ++serial;
+}
 
 std::string Resource::name() const { return string_at(object, "metadata", "name"); }
 std::string Resource::namespace_() const { return string_at(object, "metadata", "namespace"); }

@@ -344,12 +344,15 @@ bool is_cluster_scoped(const Gvk& gvk) {
   return false;
 }
 
-util::Result<bool> matches(const Resource& res, const Selector& s) {
+util::Result<bool> matches(const Resource& res, const Selector& s, Ids ids) {
   Id cur = res.id(), org = res.original_id();
-  if (!s.namespace_.empty() && !regex_full(s.namespace_, org.effective_namespace()) &&
-      !regex_full(s.namespace_, cur.effective_namespace()))
+  auto any = [&](const std::function<bool(const Id&)>& pred) {
+    return ids == Ids::any ? res.any_id(pred) : (pred(org) || pred(cur));
+  };
+  if (!s.namespace_.empty() &&
+      !any([&](const Id& id) { return regex_full(s.namespace_, id.effective_namespace()); }))
     return false;
-  if (!s.name.empty() && !regex_full(s.name, org.name) && !regex_full(s.name, cur.name)) return false;
+  if (!s.name.empty() && !any([&](const Id& id) { return regex_full(s.name, id.name); })) return false;
   if (!cur.gvk.selected_by(s.gvk)) return false;
   if (!s.label_selector.empty()) {
     auto m = selector_matches(metadata_field(res.object, "labels"), s.label_selector);

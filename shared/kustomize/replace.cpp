@@ -176,7 +176,7 @@ util::Result<void> one_replacement(const Json& rep, Resources& resources, std::s
     std::string delimiter = o.value("delimiter", "");
     int index = o.value("index", 0);
     for (auto& r : resources) {
-      auto m = matches(r, ts);
+      auto m = matches(r, ts, Ids::any);
       if (!m) return util::fail(m.error());
       if (!*m) continue;
       bool rejected = false;
@@ -298,18 +298,28 @@ void expand(Json& node, const std::map<std::string, Json>& values) {
 
 }  // namespace
 
+std::vector<const Resource*> var_targets(const Var& v, const Resources& resources) {
+  std::vector<const Resource*> found;
+  for (const auto& r : resources) {
+    if (v.serial) {
+      if (r.serial == v.serial) found.push_back(&r);
+      continue;
+    }
+    bool hit = r.any_id([&](const Id& id) {
+      return id.gvk.selected_by(v.target.gvk) && id.name == v.target.name &&
+             (v.target.namespace_.empty() ||
+              id.effective_namespace() == Id{id.gvk, "", v.target.namespace_}.effective_namespace());
+    });
+    if (hit) found.push_back(&r);
+  }
+  return found;
+}
+
 util::Result<void> resolve_vars(const std::vector<Var>& vars, Resources& resources, const Config& config) {
   if (vars.empty()) return {};
   std::map<std::string, Json> values;
   for (const auto& v : vars) {
-    std::vector<Resource*> found;
-    for (auto& r : resources) {
-      bool hit = r.any_id([&](const Id& id) {
-        return id.gvk.selected_by(v.target.gvk) && id.name == v.target.name &&
-               (v.target.namespace_.empty() || id.effective_namespace() == Id{id.gvk, "", v.target.namespace_}.effective_namespace());
-      });
-      if (hit) found.push_back(&r);
-    }
+    auto found = var_targets(v, resources);
     if (found.size() > 1)
       return util::fail(error("unable to disambiguate var '" + v.name + "': it matches " +
                                   std::to_string(found.size()) + " objects",
@@ -317,7 +327,7 @@ util::Result<void> resolve_vars(const std::vector<Var>& vars, Resources& resourc
     if (found.empty())
       return util::fail(error("var '" + v.name + "' cannot be mapped to a field in the set of known resources",
                               "kustomize.invalid"));
-    auto fields = find_fields(found[0]->object, v.field, false);
+    auto fields = find_fields(const_cast<Json&>(found[0]->object), v.field, false);
     if (fields.empty())
       return util::fail(error("field specified in var '" + v.name + "' (" + v.field + ") not found in " +
                                   found[0]->id().str(),

@@ -15,7 +15,11 @@ struct Var {
   std::string name;
   Selector target;
   std::string field;  // "metadata.name", "spec.ports[0].port"
+  std::uint64_t serial = 0;  // the object it names, when known where it is declared
+  std::string file;
 };
+// The objects of `resources` a var names.
+std::vector<const Resource*> var_targets(const Var& var, const Resources& resources);
 util::Result<void> resolve_vars(const std::vector<Var>& vars, Resources& resources, const Config& config);
 
 }  // namespace portcullis::kustomize

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "shared/kustomize/internal.hpp"
+#include "shared/manifest/object.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::kustomize {
@@ -89,30 +90,13 @@ void add_annotations(Resources& resources, const Json& annotations, const std::v
 
 namespace {
 
-struct ImageParts {
-  std::string name, tag, digest;
-};
-
-ImageParts split_image(const std::string& image) {
-  ImageParts p;
-  std::string rest = image;
-  if (auto at = rest.find('@'); at != std::string::npos) {
-    p.digest = rest.substr(at + 1);
-    rest = rest.substr(0, at);
-  }
-  auto slash = rest.rfind('/');
-  auto colon = rest.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    p.tag = rest.substr(colon + 1);
-    rest = rest.substr(0, colon);
-  }
-  p.name = rest;
-  return p;
-}
-
 void update_image(Json& node, const ImageRule& rule) {
   if (!node.is_string()) return;
-  ImageParts p = split_image(node.get<std::string>());
+  const std::string current = node.get<std::string>();
+  manifest::ImageRef ref = manifest::parse_image(current);
+  struct {
+    std::string name, tag, digest;
+  } p{std::string(ref.name), std::string(ref.tag), std::string(ref.digest)};
   if (p.name != rule.name) return;
   if (!rule.new_name.empty()) p.name = rule.new_name;
   if (!rule.new_tag.empty() && !rule.digest.empty()) {
