@@ -17,7 +17,13 @@ namespace {
 Json to_value(const yaml::Node& node) {
   switch (node.type) {
     case yaml::Type::null: return nullptr;
-    case yaml::Type::boolean: return node.value.boolean;
+    case yaml::Type::boolean: {
+      // kustomize reads YAML 1.2 (go-yaml v3): y, yes, on, no, off are strings there.
+      std::string_view t = node.text;
+      if (t == "true" || t == "True" || t == "TRUE" || t == "false" || t == "False" || t == "FALSE" || t.empty())
+        return node.value.boolean;
+      return std::string(t);
+    }
     case yaml::Type::integer: return node.value.integer;
     case yaml::Type::number: return node.value.number;
     case yaml::Type::string: return std::string(node.text);
@@ -71,7 +77,7 @@ Gvk gvk_of(const Json& object) {
     }
   }
   auto k = object.find("kind");
-  if (k != object.end() && k->is_string()) g.kind = *k;
+  if (k != object.end() && k->is_string()) g.kind = k->get<std::string>();
   return g;
 }
 

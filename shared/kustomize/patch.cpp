@@ -396,8 +396,8 @@ util::Result<void> apply_smp(Resources& resources, const Json& patch, const Sele
   } else {
     Id pid{gvk_of(patch), "", ""};
     if (auto m = patch.find("metadata"); m != patch.end() && m->is_object()) {
-      if (auto n = m->find("name"); n != m->end() && n->is_string()) pid.name = *n;
-      if (auto n = m->find("namespace"); n != m->end() && n->is_string()) pid.namespace_ = *n;
+      if (auto n = m->find("name"); n != m->end() && n->is_string()) pid.name = n->get<std::string>();
+      if (auto n = m->find("namespace"); n != m->end() && n->is_string()) pid.namespace_ = n->get<std::string>();
     }
     for (std::size_t i = 0; i < resources.size(); ++i)
       if (resources[i].any_id([&](const Id& id) { return id == pid; })) chosen.push_back(i);

@@ -177,3 +177,248 @@ TEST_CASE("kustomize conformance: every case builds like kubectl kustomize", "[k
   for (const auto& r : regressions) UNSCOPED_INFO("regression (not in the known-failures list): " << r);
   CHECK(regressions.empty());
 }
+
+namespace {
+
+using Files = std::vector<std::pair<std::string, std::string>>;
+
+std::string kustomization(const std::string& body) {
+  return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" + body;
+}
+
+std::string config_map(const std::string& name) {
+  return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  a: b\n";
+}
+
+void write_files(const test::TempDir& tmp, const Files& files) {
+  for (const auto& [path, content] : files) tmp.write(path, content);
+}
+
+struct Hostile {
+  std::string name;
+  Files files;
+  std::string dir;
+  std::string rule;
+  std::string message;  // a substring of the message
+};
+
+std::vector<Hostile> hostile_cases() {
+  std::vector<Hostile> cases = {
+      {"cycle of two kustomizations",
+       {{"a/kustomization.yaml", kustomization("resources:\n- ../b\n")},
+        {"b/kustomization.yaml", kustomization("resources:\n- ../a\n")}},
+       "a", "kustomize.cycle", "cycle of kustomizations: /a -> /b -> /a"},
+      {"a kustomization listing itself", {{"a/kustomization.yaml", kustomization("resources:\n- .\n")}}, "a",
+       "kustomize.cycle", "cycle"},
+      {"missing resource file", {{"a/kustomization.yaml", kustomization("resources:\n- nope.yaml\n")}}, "a",
+       "kustomize.missing", "'/a/nope.yaml'"},
+      {"missing base directory", {{"a/kustomization.yaml", kustomization("resources:\n- ../base\n")}}, "a",
+       "kustomize.missing", "/base"},
+      {"directory without a kustomization", {{"a/x.yaml", config_map("x")}}, "a", "kustomize.missing",
+       "unable to find one of 'kustomization.yaml'"},
+      {"resource file outside the kustomization's directory",
+       {{"a/kustomization.yaml", kustomization("resources:\n- ../shared.yaml\n")}, {"shared.yaml", config_map("x")}},
+       "a", "kustomize.outside", "security; file '/shared.yaml' is not in or below '/a'"},
+      {"path above the root of the source", {{"a/kustomization.yaml", kustomization("resources:\n- ../../../etc\n")}},
+       "a", "kustomize.outside", "climbs above the root"},
+      {"absolute path", {{"a/kustomization.yaml", kustomization("resources:\n- /etc/passwd\n")}}, "a",
+       "kustomize.outside", "absolute path '/etc/passwd'"},
+      {"generator file outside the root",
+       {{"a/kustomization.yaml", kustomization("configMapGenerator:\n- name: c\n  files:\n  - ../secret.txt\n")},
+        {"secret.txt", "s3cret"}},
+       "a", "kustomize.outside", "'/secret.txt' is not in or below '/a'"},
+      {"generator env file above the root",
+       {{"a/kustomization.yaml", kustomization("configMapGenerator:\n- name: c\n  envs:\n  - ../../x.env\n")}}, "a",
+       "kustomize.outside", "climbs above the root"},
+      {"strategic merge patch that matches nothing",
+       {{"a/kustomization.yaml", kustomization("resources:\n- cm.yaml\npatches:\n- path: p.yaml\n")},
+        {"a/cm.yaml", config_map("x")},
+        {"a/p.yaml", config_map("y")}},
+       "a", "kustomize.patch", "no matches for Id ConfigMap.v1.[noGrp]/y.[noNs]"},
+      {"JSON patch on a missing field",
+       {{"a/kustomization.yaml",
+         kustomization("resources:\n- cm.yaml\npatches:\n- target:\n    kind: ConfigMap\n  patch: |\n    - op: replace\n"
+                       "      path: /spec/nothing\n      value: 1\n")},
+        {"a/cm.yaml", config_map("x")}},
+       "a", "kustomize.patch", "JSON patch cannot be applied"},
+      {"remote resource", {{"a/kustomization.yaml", kustomization("resources:\n- https://example.com/x.yaml\n")}},
+       "a", "kustomize.remote", "remote resources are not fetched"},
+      {"git resource",
+       {{"a/kustomization.yaml", kustomization("resources:\n- github.com/org/repo//base?ref=v1\n")}}, "a",
+       "kustomize.remote", "remote"},
+      {"transformer plugin", {{"a/kustomization.yaml", kustomization("transformers:\n- plugin.yaml\n")}}, "a",
+       "kustomize.plugin", "plugins"},
+      {"helm chart", {{"a/kustomization.yaml", kustomization("helmCharts:\n- name: x\n")}}, "a", "kustomize.plugin",
+       "helmCharts"},
+      {"two resources with one id",
+       {{"a/kustomization.yaml", kustomization("resources:\n- one.yaml\n- two.yaml\n")},
+        {"a/one.yaml", config_map("x")},
+        {"a/two.yaml", config_map("x")}},
+       "a", "kustomize.conflict", "already registered id: ConfigMap.v1.[noGrp]/x.[noNs]"},
+      {"invalid YAML", {{"a/kustomization.yaml", "resources: [\n"}}, "a", "yaml.syntax", ""},
+      {"a resource that is not a mapping",
+       {{"a/kustomization.yaml", kustomization("resources:\n- x.yaml\n")}, {"a/x.yaml", "- 1\n- 2\n"}}, "a",
+       "kustomize.invalid", "must be a mapping"},
+      {"two kustomization files",
+       {{"a/kustomization.yaml", kustomization("")}, {"a/kustomization.yml", kustomization("")}}, "a",
+       "kustomize.invalid", "Found multiple kustomization files"},
+  };
+  // Deep nesting: a chain of 40 bases.
+  Hostile deep{"40 nested bases", {}, "k0", "kustomize.limit", "nested more than 32 deep"};
+  for (int i = 0; i < 40; ++i)
+    deep.files.push_back({"k" + std::to_string(i) + "/kustomization.yaml",
+                          kustomization("resources:\n- ../k" + std::to_string(i + 1) + "\n")});
+  cases.push_back(deep);
+  // A resource list of 10,000 entries.
+  std::string list = "resources:\n";
+  for (int i = 0; i < 10'000; ++i) list += "- r" + std::to_string(i) + ".yaml\n";
+  cases.push_back({"10,000 resources", {{"a/kustomization.yaml", kustomization(list)}}, "a", "kustomize.limit",
+                   "10000 resources"});
+  // 10,000 objects in one file.
+  std::string many;
+  for (int i = 0; i < 10'000; ++i) many += "---\n" + config_map("c" + std::to_string(i));
+  cases.push_back({"10,000 objects", {{"a/kustomization.yaml", kustomization("resources:\n- many.yaml\n")},
+                                      {"a/many.yaml", many}},
+                   "a", "kustomize.limit", "more than 5000 objects"});
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("kustomize: hostile input is an error with a rule id, never a crash", "[kustomize]") {
+  for (const auto& c : hostile_cases()) {
+    SECTION(c.name) {
+      test::TempDir tmp;
+      write_files(tmp, c.files);
+      kustomize::DiskSource source(tmp.path());
+      auto built = kustomize::build(source, c.dir);
+      REQUIRE_FALSE(built);
+      INFO(built.error().describe());
+      CHECK(built.error().rule == c.rule);
+      CHECK(built.error().message.find(c.message) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("kustomize: symbolic links are never followed on disk", "[kustomize]") {
+  test::TempDir tmp;
+  write_files(tmp, {{"outside/secret.yaml", config_map("secret")},
+                    {"a/kustomization.yaml", kustomization("resources:\n- link.yaml\n")}});
+  std::filesystem::create_symlink(tmp / "outside/secret.yaml", tmp / "a/link.yaml");
+  kustomize::DiskSource source(tmp.path());
+  auto built = kustomize::build(source, "a");
+  REQUIRE_FALSE(built);
+  CHECK(built.error().rule == "kustomize.invalid");
+  CHECK(built.error().message.find("symbolic links are not followed") != std::string::npos);
+}
+
+namespace {
+
+const Files k_overlay = {
+    {"base/kustomization.yaml", kustomization("resources:\n- deploy.yaml\nconfigMapGenerator:\n- name: app\n"
+                                              "  literals:\n  - mode=base\n")},
+    {"base/deploy.yaml",
+     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+     "      containers:\n      - name: web\n        image: nginx:1.0\n        envFrom:\n        - configMapRef:\n"
+     "            name: app\n"},
+    {"prod/kustomization.yaml",
+     kustomization("resources:\n- ../base\nnamespace: prod\nnamePrefix: prod-\ncommonLabels:\n  env: prod\n"
+                   "images:\n- name: nginx\n  newTag: \"1.1\"\nconfigMapGenerator:\n- name: app\n  behavior: merge\n"
+                   "  literals:\n  - mode=prod\n")},
+};
+
+}  // namespace
+
+TEST_CASE("kustomize: an overlay built from a Git tree equals the same overlay on disk", "[kustomize]") {
+  test::TempDir tmp;
+  test::GitFixture fixture(tmp);
+  std::vector<test::GitItem> items;
+  for (const auto& [path, content] : k_overlay) items.push_back({path, content});
+  items.push_back({"unrelated/x.yaml", config_map("x")});
+  git::Oid tree = fixture.tree(items);
+  auto repo = fixture.open();
+  kustomize::GitSource git_source(repo, tree);
+  auto from_git = kustomize::build(git_source, "prod");
+  REQUIRE(from_git);
+
+  test::TempDir disk;
+  write_files(disk, k_overlay);
+  kustomize::DiskSource disk_source(disk.path());
+  auto from_disk = kustomize::build(disk_source, "prod");
+  REQUIRE(from_disk);
+  CHECK(canonical_objects(*from_git) == canonical_objects(*from_disk));
+
+  REQUIRE(from_git->objects.size() == 2);
+  // Legacy order: the ConfigMap first; names, namespace, labels, image and reference applied.
+  const auto& cm = *from_git->objects[0].node;
+  CHECK(cm.at({"metadata", "namespace"})->text == "prod");
+  CHECK(cm.at({"data", "mode"})->text == "prod");
+  std::string cm_name(cm.at({"metadata", "name"})->text);
+  CHECK(cm_name.rfind("prod-app-", 0) == 0);
+  CHECK(cm_name.size() == std::string("prod-app-").size() + 10);
+  const auto& deploy = *from_git->objects[1].node;
+  CHECK(deploy.at({"metadata", "name"})->text == "prod-web");
+  CHECK(deploy.at({"spec", "selector", "matchLabels", "env"})->text == "prod");
+  const auto* container = deploy.at({"spec", "template", "spec", "containers"})->items[0];
+  CHECK(container->get_string("image") == "nginx:1.1");
+  CHECK(container->get("envFrom")->items[0]->at({"configMapRef", "name"})->text == cm_name);
+  // Origins: the Deployment from its base file and line; the ConfigMap from the base's generator.
+  CHECK(from_git->objects[1].file == "base/deploy.yaml");
+  CHECK(from_git->objects[1].line == 1);
+  CHECK(from_git->objects[0].file == "base/kustomization.yaml");
+  // What the build read: both kustomizations and the base's manifest, nothing unrelated.
+  const auto& read = from_git->files_read;
+  auto has = [&](const std::string& p) { return std::find(read.begin(), read.end(), p) != read.end(); };
+  CHECK(has("prod/kustomization.yaml"));
+  CHECK(has("base/kustomization.yaml"));
+  CHECK(has("base/deploy.yaml"));
+  CHECK_FALSE(has("unrelated/x.yaml"));
+}
+
+TEST_CASE("kustomize: a symbolic link in a Git tree is refused", "[kustomize]") {
+  test::TempDir tmp;
+  test::GitFixture fixture(tmp);
+  git::Oid tree = fixture.tree({{"a/kustomization.yaml", kustomization("resources:\n- link.yaml\n")},
+                                {"a/link.yaml", "/etc/passwd", "120000"}});
+  auto repo = fixture.open();
+  kustomize::GitSource source(repo, tree);
+  auto built = kustomize::build(source, "a");
+  REQUIRE_FALSE(built);
+  CHECK(built.error().rule == "kustomize.invalid");
+  CHECK(built.error().message.find("symbolic links are not followed") != std::string::npos);
+}
+
+TEST_CASE("kustomize: hash suffixes are kustomize's", "[kustomize]") {
+  // (literals, expected name): values checked against kubectl kustomize v5.5.
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {"  - TEST='\n", "test-m8t7bmb6g2"},
+  };
+  for (const auto& [literals, name] : table) {
+    test::TempDir tmp;
+    write_files(tmp, {{"kustomization.yaml", kustomization("configMapGenerator:\n- name: test\n  literals:\n" + literals)}});
+    kustomize::DiskSource source(tmp.path());
+    auto built = kustomize::build(source, "");
+    REQUIRE(built);
+    REQUIRE(built->objects.size() == 1);
+    CHECK(built->objects[0].node->at({"metadata", "name"})->text == name);
+  }
+}
+
+TEST_CASE("kustomize: YAML output parses back to the same objects", "[kustomize]") {
+  test::TempDir tmp;
+  write_files(tmp, k_overlay);
+  tmp.write("odd/kustomization.yaml", kustomization("resources:\n- odd.yaml\n"));
+  tmp.write("odd/odd.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: odd\ndata:\n  yes: \"no\"\n  num: \"0755\"\n"
+            "  empty: \"\"\n  colon: \"a: b\"\n  hash: \"a #b\"\n  multi: \"l1\\nl2\\n\"\n  lead: \" x\"\n"
+            "  dash: \"- x\"\n  star: \"*x\"\n  nul: \"null\"\n  tilde: \"~\"\n  unicode: \"é\"\n");
+  for (std::string dir : {"prod", "odd"}) {
+    kustomize::DiskSource source(tmp.path());
+    auto built = kustomize::build(source, dir);
+    REQUIRE(built);
+    CHECK(canonical_documents(kustomize::to_yaml(*built)) == canonical_objects(*built));
+    auto json = yaml::parse_json(kustomize::to_json(*built));
+    REQUIRE(json);
+    CHECK(json->documents[0].root->items.size() == built->objects.size());
+  }
+}
