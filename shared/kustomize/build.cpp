@@ -225,16 +225,19 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
 
 util::Result<void> Builder::append(Resources& ra, Resources more) {
   for (auto& r : more) {
-    Id id = r.id();
-    for (const auto& existing : ra)
-      if (existing.id() == id)
-        return util::fail(error("may not add resource with an already registered id: " + id.str(),
-                                "kustomize.conflict", r.file));
     if (ra.size() >= m_limits.max_objects)
       return util::fail(error("more than " + std::to_string(m_limits.max_objects) + " objects",
                               "kustomize.limit", r.file));
     ra.push_back(std::move(r));
   }
+  return {};
+}
+
+// Ids are checked once all of a kustomization's resources (or a component's) are in.
+util::Result<void> unique_ids(const Resources& ra) {
+  if (auto dup = first_duplicate(ra))
+    return util::fail(error("may not add resource with an already registered id: " + ra[*dup].id().str(),
+                            "kustomize.conflict", ra[*dup].file));
   return {};
 }
 
@@ -595,6 +598,7 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     m_file = k->file;
     if (!ok) return ok;
   }
+  if (auto unique = unique_ids(ra); !unique) return unique;
   for (const auto& c : strings_of(root.get("configurations"))) {
     auto path = restricted(c);
     if (!path) return util::fail(path.error());
@@ -638,6 +642,7 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     m_dir = dir;
     m_file = k->file;
     if (!c_ok) return c_ok;
+    if (auto unique = unique_ids(ra); !unique) return unique;
   }
   ok = run_transformers(root, ra);
   if (!ok) return ok;

@@ -71,6 +71,9 @@ struct Resource {
 
 using Resources = std::vector<Resource>;
 
+// The index of the first object whose id an earlier one has; nullopt when ids are unique.
+std::optional<std::size_t> first_duplicate(const Resources& resources);
+
 // Field specs: where a transformer writes, per kind (kustomize's builtinpluginconsts).
 struct FieldSpec {
   Gvk gvk;

@@ -1,6 +1,7 @@
 // The object model of the build: values, ids, field specs and the default configuration.
 #include <algorithm>
 #include <atomic>
+#include <unordered_set>
 #include <cstdio>
 
 #include "shared/kustomize/internal.hpp"
@@ -115,6 +116,16 @@ bool Resource::any_id(const std::function<bool(const Id&)>& pred) const {
   for (const auto& p : previous)
     if (pred(p)) return true;
   return false;
+}
+
+std::optional<std::size_t> first_duplicate(const Resources& resources) {
+  std::unordered_set<std::string> seen;
+  seen.reserve(resources.size() * 2);
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    Id id = resources[i].id();
+    if (!seen.insert(id.gvk.str() + "/" + id.name + "|" + id.effective_namespace()).second) return i;
+  }
+  return std::nullopt;
 }
 
 // --- field specs --------------------------------------------------------------------------

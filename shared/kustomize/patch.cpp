@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <regex>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "shared/kustomize/internal.hpp"
 #include "shared/util/strings.hpp"
@@ -318,13 +320,21 @@ util::Result<bool> selector_matches(const Json& labels, std::string_view selecto
   return true;
 }
 
+// Selectors' names are anchored regular expressions; each is compiled once per thread.
 bool regex_full(const std::string& pattern, const std::string& text) {
-  if (pattern.empty()) return true;
-  try {
-    return std::regex_match(text, std::regex(pattern));
-  } catch (const std::regex_error&) {
-    return pattern == text;
+  if (pattern.empty() || pattern == text) return true;
+  thread_local std::unordered_map<std::string, std::optional<std::regex>> compiled;
+  auto it = compiled.find(pattern);
+  if (it == compiled.end()) {
+    std::optional<std::regex> re;
+    try {
+      re.emplace(pattern);
+    } catch (const std::regex_error&) {
+    }
+    if (compiled.size() > 1024) compiled.clear();
+    it = compiled.emplace(pattern, std::move(re)).first;
   }
+  return it->second && std::regex_match(text, *it->second);
 }
 
 const Json& metadata_field(const Json& object, const char* field) {
@@ -338,10 +348,15 @@ const Json& metadata_field(const Json& object, const char* field) {
 }  // namespace
 
 bool is_cluster_scoped(const Gvk& gvk) {
-  if (gvk.kind == "ValidatingAdmissionPolicy" || gvk.kind == "ValidatingAdmissionPolicyBinding") return true;
-  for (const auto& c : k_cluster_kinds)
-    if (gvk.kind == c.kind && gvk.group == c.group) return true;
-  return false;
+  static const std::unordered_set<std::string> kinds = [] {
+    std::unordered_set<std::string> out;
+    for (const auto& c : k_cluster_kinds) out.insert(std::string(c.group) + "/" + c.kind);
+    // Newer than the table's apiserver (1.20).
+    out.insert("admissionregistration.k8s.io/ValidatingAdmissionPolicy");
+    out.insert("admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding");
+    return out;
+  }();
+  return kinds.count(gvk.group + "/" + gvk.kind) > 0;
 }
 
 util::Result<bool> matches(const Resource& res, const Selector& s, Ids ids) {

@@ -2,6 +2,7 @@
 // images, replicas, and the name references fixed after every rename.
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "shared/kustomize/internal.hpp"
 #include "shared/manifest/object.hpp"
@@ -40,11 +41,9 @@ util::Result<void> set_namespace(Resources& resources, const std::string& ns, co
       visit_path(r.object, fs.path, fs.create, [&](Json& n) { n = ns; }, &value);
     }
   }
-  for (std::size_t i = 0; i < resources.size(); ++i)
-    for (std::size_t j = i + 1; j < resources.size(); ++j)
-      if (resources[i].id() == resources[j].id())
-        return util::fail(error("namespace transformation produces ID conflict: " + resources[i].id().str(),
-                                "kustomize.conflict", resources[j].file));
+  if (auto dup = first_duplicate(resources))
+    return util::fail(error("namespace transformation produces ID conflict: " + resources[*dup].id().str(),
+                            "kustomize.conflict", resources[*dup].file));
   return {};
 }
 
@@ -170,12 +169,34 @@ bool affixes_equal(const Resource& r, const Resource& o, bool allow_empty) {
   return same_ending(r.prefixes, o.prefixes) && same_ending(r.suffixes, o.suffixes);
 }
 
+// What the name-reference pass knows of every object, computed once.
+struct Known {
+  Id id;
+  bool cluster = false;
+  std::string effective_namespace;
+};
+
+struct RefIndex {
+  std::vector<Known> known;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_previous_name;
+};
+
 struct RefContext {
-  Resources& all;
-  const Resource& referrer;
+  const Resources& all;
+  const RefIndex& index;
+  std::size_t referrer;
   const Gvk& target;
-  std::string path;
-  std::vector<std::size_t> candidates;  // could be referred to by the referrer
+  const std::string& path;
+  const std::set<std::string>& binding_namespaces;  // a RoleBinding's ServiceAccount namespaces
+
+  const Resource& referrer_resource() const { return all[referrer]; }
+  // kustomize's SubsetThatCouldBeReferencedByResource.
+  bool could_refer_to(std::size_t i) const {
+    const Known& r = index.known[referrer];
+    const Known& t = index.known[i];
+    return r.cluster || t.cluster || t.effective_namespace == r.effective_namespace ||
+           binding_namespaces.count(t.id.namespace_) > 0;
+  }
 };
 
 bool previous_selected(const Resource& r, const Gvk& gvk) {
@@ -184,29 +205,28 @@ bool previous_selected(const Resource& r, const Gvk& gvk) {
   return false;
 }
 
+// `pool`: which candidates a mapping's namespace field leaves (nullptr: all).
 util::Result<const Resource*> select_referral(const RefContext& c, const std::string& old_name,
-                                              const std::vector<std::size_t>& pool, bool with_namespace) {
+                                              const std::function<bool(std::size_t)>* pool, bool with_namespace) {
   std::vector<const Resource*> list;
-  Id referrer_id = c.referrer.id();
-  bool referrer_cluster = is_cluster_scoped(referrer_id.gvk);
+  const Known& referrer = c.index.known[c.referrer];
   std::optional<Gvk> role_ref;
   if (util::ends_with(c.path, "roleRef/name")) {
-    auto rr = c.referrer.object.find("roleRef");
-    if (rr != c.referrer.object.end() && rr->is_object() && rr->contains("apiGroup") && rr->contains("kind"))
+    const Json& o = c.referrer_resource().object;
+    auto rr = o.find("roleRef");
+    if (rr != o.end() && rr->is_object() && rr->contains("apiGroup") && rr->contains("kind"))
       role_ref = Gvk{rr->value("apiGroup", ""), "", rr->value("kind", "")};
   }
-  for (std::size_t i : pool) {
+  auto named = c.index.by_previous_name.find(old_name);
+  if (named == c.index.by_previous_name.end()) return static_cast<const Resource*>(nullptr);
+  for (std::size_t i : named->second) {
+    if (!c.could_refer_to(i) || (pool && !(*pool)(i))) continue;
     const Resource& r = c.all[i];
-    bool name_match = false;
-    for (const auto& id : r.previous)
-      if (id.name == old_name) name_match = true;
-    if (!name_match) continue;
     if (!previous_selected(r, c.target)) continue;
     if (role_ref && !previous_selected(r, *role_ref)) continue;
-    if (!referrer_cluster) {
-      Id rid = r.id();
-      if (!is_cluster_scoped(rid.gvk) && rid.gvk.kind != "ServiceAccount" &&
-          rid.effective_namespace() != referrer_id.effective_namespace())
+    if (!referrer.cluster) {
+      const Known& k = c.index.known[i];
+      if (!k.cluster && k.id.gvk.kind != "ServiceAccount" && k.effective_namespace != referrer.effective_namespace)
         continue;
     }
     list.push_back(&r);
@@ -215,7 +235,7 @@ util::Result<const Resource*> select_referral(const RefContext& c, const std::st
   auto sieve = [&](bool allow_empty) {
     std::vector<const Resource*> out;
     for (const auto* r : list)
-      if (affixes_equal(*r, c.referrer, allow_empty)) out.push_back(r);
+      if (affixes_equal(*r, c.referrer_resource(), allow_empty)) out.push_back(r);
     list = std::move(out);
   };
   sieve(true);
@@ -229,37 +249,34 @@ util::Result<const Resource*> select_referral(const RefContext& c, const std::st
   if (identical) return list[0];
   std::string ids;
   for (const auto* r : list) ids += (ids.empty() ? "" : ", ") + r->id().str();
-  return util::fail(error("found multiple possible referrals: " + ids + " (referred to by " + referrer_id.str() +
+  return util::fail(error("found multiple possible referrals: " + ids + " (referred to by " + referrer.id.str() +
                               " in " + c.path + ")",
-                          "kustomize.conflict", c.referrer.file));
+                          "kustomize.conflict", c.referrer_resource().file));
 }
 
-util::Result<void> set_reference(RefContext& c, Json& node);
-
-util::Result<void> set_scalar(RefContext& c, Json& node) {
+util::Result<void> set_scalar(const RefContext& c, Json& node) {
   if (!node.is_string()) return {};
-  auto referral = select_referral(c, node.get<std::string>(), c.candidates, false);
+  auto referral = select_referral(c, node.get<std::string>(), nullptr, false);
   if (!referral) return util::fail(referral.error());
   if (*referral) node = (*referral)->name();
   return {};
 }
 
-util::Result<void> set_mapping(RefContext& c, Json& node) {
+util::Result<void> set_mapping(const RefContext& c, Json& node) {
   auto name = node.find("name");
   if (name == node.end() || !name->is_string()) return {};
-  std::vector<std::size_t> pool = c.candidates;
+  std::function<bool(std::size_t)> pool;
   if (auto ns = node.find("namespace"); ns != node.end() && ns->is_string()) {
     std::string want = *ns;
-    std::vector<std::size_t> by_original, by_current;
-    for (std::size_t i : c.candidates) {
-      const Resource& r = c.all[i];
-      Id org = r.original_id();
-      if (org.namespace_ == want) by_original.push_back(i);
-      if (r.namespace_() == want) by_current.push_back(i);
-    }
-    pool = !by_original.empty() ? by_original : by_current;
+    bool any_original = false;
+    for (std::size_t i = 0; i < c.all.size(); ++i)
+      if (c.could_refer_to(i) && c.all[i].original_id().namespace_ == want) any_original = true;
+    if (any_original)
+      pool = [&c, want](std::size_t i) { return c.all[i].original_id().namespace_ == want; };
+    else
+      pool = [&c, want](std::size_t i) { return c.index.known[i].id.namespace_ == want; };
   }
-  auto referral = select_referral(c, name->get<std::string>(), pool, true);
+  auto referral = select_referral(c, name->get<std::string>(), pool ? &pool : nullptr, true);
   if (!referral) return util::fail(referral.error());
   if (!*referral) return {};
   const Resource& r = **referral;
@@ -268,7 +285,7 @@ util::Result<void> set_mapping(RefContext& c, Json& node) {
   return {};
 }
 
-util::Result<void> set_reference(RefContext& c, Json& node) {
+util::Result<void> set_reference(const RefContext& c, Json& node) {
   if (node.is_string()) return set_scalar(c, node);
   if (node.is_object()) return set_mapping(c, node);
   if (node.is_array())
@@ -282,40 +299,45 @@ util::Result<void> set_reference(RefContext& c, Json& node) {
 }  // namespace
 
 util::Result<void> fix_name_references(Resources& resources, const Config& config) {
+  RefIndex index;
+  index.known.reserve(resources.size());
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    Id id = resources[i].id();
+    bool cluster = is_cluster_scoped(id.gvk);
+    std::string ns = id.effective_namespace();
+    index.known.push_back(Known{std::move(id), cluster, std::move(ns)});
+    std::set<std::string> names;
+    for (const auto& p : resources[i].previous) names.insert(p.name);
+    for (const auto& n : names) index.by_previous_name[n].push_back(i);
+  }
   for (std::size_t ri = 0; ri < resources.size(); ++ri) {
     Resource& referrer = resources[ri];
     Id org = referrer.original_id();
-    Id cur = referrer.id();
-    std::vector<std::size_t> candidates;
-    bool computed = false;
+    const Id& cur = index.known[ri].id;
+    std::set<std::string> binding_namespaces;
+    bool bindings_read = false;
     for (const auto& back : config.name_reference) {
       for (const auto& fs : back.referrers) {
         if (!org.gvk.selected_by(fs.gvk)) continue;
-        if (!computed) {
-          computed = true;
-          std::set<std::string> binding_namespaces;
-          if (cur.gvk.kind == "RoleBinding") {
-            auto s = referrer.object.find("subjects");
-            if (s != referrer.object.end() && s->is_array())
-              for (const auto& subject : *s)
-                if (subject.is_object() && subject.contains("namespace") && subject.value("kind", "") == "ServiceAccount") {
-                  if (!subject["namespace"].is_string())
-                    return util::fail(error("Invalid Input: namespace is blank for resource \"" + cur.str() + "\"",
-                                            "kustomize.invalid", referrer.file));
-                  binding_namespaces.insert(subject["namespace"].get<std::string>());
-                }
-          }
-          for (std::size_t i = 0; i < resources.size(); ++i) {
-            Id id = resources[i].id();
-            if (is_cluster_scoped(cur.gvk) || is_cluster_scoped(id.gvk) ||
-                id.effective_namespace() == cur.effective_namespace() ||
-                binding_namespaces.count(resources[i].namespace_()))
-              candidates.push_back(i);
-          }
+        if (!bindings_read && cur.gvk.kind == "RoleBinding") {
+          bindings_read = true;
+          auto s = referrer.object.find("subjects");
+          if (s != referrer.object.end() && s->is_array())
+            for (const auto& subject : *s)
+              if (subject.is_object() && subject.contains("namespace") && subject.value("kind", "") == "ServiceAccount") {
+                if (!subject["namespace"].is_string())
+                  return util::fail(error("Invalid Input: namespace is blank for resource \"" + cur.str() + "\"",
+                                          "kustomize.invalid", referrer.file));
+                binding_namespaces.insert(subject["namespace"].get<std::string>());
+              }
         }
-        RefContext c{resources, referrer, back.gvk, fs.path, candidates};
+        RefContext c{resources, index, ri, back.gvk, fs.path, binding_namespaces};
         util::Result<void> status;
-        Json copy = referrer.object;
+        Json copy;
+        bool touched = false;
+        visit_path(referrer.object, fs.path, false, [&](Json&) { touched = true; });
+        if (!touched) continue;
+        copy = referrer.object;
         visit_path(copy, fs.path, false, [&](Json& n) {
           if (!status || n.is_null()) return;
           status = set_reference(c, n);
