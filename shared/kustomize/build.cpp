@@ -17,6 +17,13 @@ namespace {
 
 const char* const k_kustomization_names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
 
+constexpr std::string_view k_fields[] = {
+    "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
+    "commonLabels", "labels", "commonAnnotations", "images", "replicas", "patches", "patchesStrategicMerge",
+    "patchesJson6902", "configMapGenerator", "secretGenerator", "generatorOptions", "replacements", "vars", "crds",
+    "configurations", "sortOptions", "generators", "transformers", "validators", "helmCharts", "openapi",
+    "buildMetadata", "helmGlobals", "helmChartInflationGenerator"};
+
 std::string shown(std::string_view path) { return "/" + std::string(path); }
 
 bool is_remote(std::string_view entry) {
@@ -191,6 +198,26 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
       k.root = d.root;
       break;
     }
+  if (k.root && k.root->is_mapping()) {
+    // kustomize reads its fields as Go's encoding/json does: names match whatever their case.
+    bool respell = false;
+    Json fixed = Json::object();
+    for (const auto& e : k.root->entries) {
+      std::string key = scalar_text(*e.key);
+      for (std::string_view canonical : k_fields)
+        if (key != canonical && util::to_lower(key) == util::to_lower(canonical)) {
+          key = std::string(canonical);
+          respell = true;
+        }
+      fixed[key] = to_value(*e.value);
+    }
+    if (respell) {
+      auto again = yaml::parse_json(fixed.dump());
+      if (!again) return util::fail(again.error());
+      k.stream = std::move(*again);
+      k.root = k.stream.documents[0].root;
+    }
+  }
   if (!k.root || !k.root->is_mapping()) {
     if (k.root && k.root->type == yaml::Type::null) return k;
     if (!k.root) return k;

@@ -270,11 +270,11 @@ util::Result<void> set_mapping(const RefContext& c, Json& node) {
     std::string want = *ns;
     bool any_original = false;
     for (std::size_t i = 0; i < c.all.size(); ++i)
-      if (c.could_refer_to(i) && c.all[i].original_id().namespace_ == want) any_original = true;
+      if (c.could_refer_to(i) && c.all[i].original_id().effective_namespace() == want) any_original = true;
     if (any_original)
-      pool = [&c, want](std::size_t i) { return c.all[i].original_id().namespace_ == want; };
+      pool = [&c, want](std::size_t i) { return c.all[i].original_id().effective_namespace() == want; };
     else
-      pool = [&c, want](std::size_t i) { return c.index.known[i].id.namespace_ == want; };
+      pool = [&c, want](std::size_t i) { return c.index.known[i].effective_namespace == want; };
   }
   auto referral = select_referral(c, name->get<std::string>(), pool ? &pool : nullptr, true);
   if (!referral) return util::fail(referral.error());
