@@ -26,6 +26,19 @@ constexpr std::string_view k_fields[] = {
 
 std::string shown(std::string_view path) { return "/" + std::string(path); }
 
+// `path` relative to the directory `from` ("../base/x.yaml"); both normalised.
+std::string relative_to(std::string_view from, std::string_view path) {
+  auto a = util::split(from, '/');
+  auto b = util::split(path, '/');
+  if (from.empty()) a.clear();
+  std::size_t common = 0;
+  while (common < a.size() && common + 1 < b.size() && a[common] == b[common]) ++common;
+  std::string out;
+  for (std::size_t i = common; i < a.size(); ++i) out += "../";
+  for (std::size_t i = common; i < b.size(); ++i) out += std::string(b[i]) + (i + 1 < b.size() ? "/" : "");
+  return out;
+}
+
 bool is_remote(std::string_view entry) {
   return entry.find("://") != std::string_view::npos || util::starts_with(entry, "git@") ||
          util::starts_with(entry, "github.com/") || util::starts_with(entry, "gitlab.com/") ||
@@ -117,6 +130,7 @@ class Builder : public FileReader {
     return path;
   }
   Json sort_options;
+  bool origin_annotations = false;
   std::vector<Var> vars;
 
  private:
@@ -611,6 +625,8 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
   const yaml::Node& root = *k->root;
   if (m_stack.size() == 1) {
     if (const auto* so = root.get("sortOptions")) sort_options = to_value(*so);
+    for (const auto& m : strings_of(root.get("buildMetadata")))
+      if (m == "originAnnotations") origin_annotations = true;
   }
 
   std::vector<std::string> entries = strings_of(root.get("resources"));
@@ -733,6 +749,16 @@ util::Result<Output> build(const FileSource& source, std::string_view dir_in, co
   try {
     auto ok = b.accumulate(*dir, ra, false);
     if (!ok) return util::fail(ok.error());
+    if (b.origin_annotations)
+      for (auto& r : ra) {
+        std::string origin;
+        if (r.generated)
+          origin = "configuredIn: " + relative_to(*dir, r.file) + "\nconfiguredBy:\n  apiVersion: builtin\n  kind: " +
+                   r.object.value("kind", "") + "Generator\n";
+        else
+          origin = "path: " + relative_to(*dir, r.file) + "\n";
+        r.object["metadata"]["annotations"]["config.kubernetes.io/origin"] = origin;
+      }
     // Hash suffixes, then every reference to a renamed object.
     for (auto& r : ra)
       if (r.needs_hash) {
