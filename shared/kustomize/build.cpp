@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "shared/kustomize/builtin.hpp"
 #include "shared/kustomize/generate.hpp"
 #include "shared/kustomize/internal.hpp"
 #include "shared/kustomize/replace.hpp"
@@ -141,6 +142,8 @@ class Builder : public FileReader {
   util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
   util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, PatchText how);
   util::Result<Selector> selector(const yaml::Node* node);
+  util::Result<std::vector<Json>> plugin_configs(const yaml::Node* list);
+  util::Result<void> run_builtins(const yaml::Node* list, Resources& ra, bool generators);
   util::Result<std::vector<std::pair<Json, std::string>>> patch_documents(const yaml::Node& entry);
 
   const FileSource& m_source;
@@ -253,12 +256,12 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
   } else if (!kind.empty() && kind != "Kustomization") {
     return util::fail(error("unsupported kind '" + kind + "' in " + shown(k.file), "kustomize.invalid", k.file));
   }
-  for (const char* plugin : {"generators", "transformers", "validators", "helmCharts", "helmChartInflationGenerator",
-                             "helmGlobals"}) {
+  for (const char* plugin : {"validators", "helmCharts", "helmChartInflationGenerator", "helmGlobals"}) {
     const auto* v = k.root->get(plugin);
     if (v && ((v->is_sequence() && !v->items.empty()) || v->is_mapping()))
       return util::fail(error(std::string("'") + plugin + "' of " + shown(k.file) +
-                                  ": plugins (generators, transformers, validators, Helm charts) are not run",
+                                  ": plugins (validators, Helm charts, generators and transformers other than the "
+                                  "built-in ones) are not run",
                               "kustomize.plugin", k.file));
   }
   return k;
@@ -420,6 +423,66 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::patch_documents
   if (!path || !path->is_scalar())
     return util::fail(error("a patch needs 'path' or 'patch'", "kustomize.invalid", m_file));
   return load_patches(*path, PatchText::path);
+}
+
+// The configurations a `generators:` or `transformers:` list names: inline YAML, files, or
+// kustomizations whose objects are configurations.
+util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) {
+  std::vector<Json> out;
+  if (!list || !list->is_sequence()) return out;
+  std::string dir = m_dir, file = m_file;
+  for (const auto* item : list->items) {
+    if (item->is_mapping()) {
+      out.push_back(to_value(*item));
+      continue;
+    }
+    if (!item->is_scalar()) continue;
+    std::string entry = scalar_text(*item);
+    if (entry.find('\n') != std::string::npos || entry.find(": ") != std::string::npos) {
+      auto stream = yaml::parse_yaml(entry);
+      if (!stream) return util::fail(stream.error());
+      for (const auto& d : stream->documents)
+        if (d.root && d.root->type != yaml::Type::null) out.push_back(to_value(*d.root));
+      continue;
+    }
+    if (is_remote(entry))
+      return util::fail(error("remote plugin configuration '" + entry + "' is not fetched", "kustomize.remote", m_file));
+    auto path = join_path(m_dir, entry);
+    if (!path) return util::fail(path.error());
+    auto t = type(*path);
+    if (!t) return util::fail(t.error());
+    if (*t == EntryType::directory) {
+      Resources sub;
+      auto ok = accumulate(*path, sub, false);
+      m_dir = dir;
+      m_file = file;
+      if (!ok) return util::fail(ok.error());
+      for (auto& r : sub) out.push_back(std::move(r.object));
+      continue;
+    }
+    auto text = read_file(entry);
+    if (!text) return util::fail(text.error());
+    auto stream = yaml::parse_yaml(*text);
+    if (!stream) {
+      util::Error e = stream.error();
+      e.file = *path;
+      return util::fail(std::move(e));
+    }
+    for (const auto& d : stream->documents)
+      if (d.root && d.root->type != yaml::Type::null) out.push_back(to_value(*d.root));
+  }
+  return out;
+}
+
+util::Result<void> Builder::run_builtins(const yaml::Node* list, Resources& ra, bool generators) {
+  auto configs = plugin_configs(list);
+  if (!configs) return util::fail(configs.error());
+  BuiltinContext context{*this, config, m_file, m_limits.max_objects};
+  for (const auto& c : *configs) {
+    auto ok = generators ? run_builtin_generator(c, ra, context) : run_builtin_transformer(c, ra, context);
+    if (!ok) return ok;
+  }
+  return {};
 }
 
 util::Result<void> Builder::run_generators(const yaml::Node& k, Resources& ra) {
@@ -663,6 +726,8 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
   }
   auto ok = run_generators(root, ra);
   if (!ok) return ok;
+  ok = run_builtins(root.get("generators"), ra, true);
+  if (!ok) return ok;
   for (const auto& c : strings_of(root.get("components"))) {
     if (is_remote(c))
       return util::fail(error("remote component '" + c + "': remote resources are not fetched", "kustomize.remote",
@@ -688,6 +753,8 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     if (auto unique = unique_ids(ra); !unique) return unique;
   }
   ok = run_transformers(root, ra);
+  if (!ok) return ok;
+  ok = run_builtins(root.get("transformers"), ra, false);
   if (!ok) return ok;
   if (const auto* list = root.get("vars"); list && list->is_sequence()) {
     for (const auto* v : list->items) {

@@ -224,6 +224,10 @@ util::Result<void> one_replacement(const Json& rep, Resources& resources, std::s
 
 }  // namespace
 
+util::Result<void> apply_replacement(const Json& replacement, Resources& resources, std::string_view file) {
+  return one_replacement(replacement, resources, file);
+}
+
 util::Result<void> apply_replacements(const yaml::Node& list, Resources& resources, FileReader& reader) {
   for (const auto* entry : list.items) {
     if (!entry->is_mapping()) continue;

@@ -10,6 +10,8 @@
 namespace portcullis::kustomize {
 
 util::Result<void> apply_replacements(const yaml::Node& list, Resources& resources, FileReader& reader);
+// One replacement ({source, targets}); `file` for messages.
+util::Result<void> apply_replacement(const Json& replacement, Resources& resources, std::string_view file);
 
 struct Var {
   std::string name;
