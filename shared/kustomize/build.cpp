@@ -369,16 +369,7 @@ util::Result<void> Builder::add_resources_from(const std::string& entry, Resourc
 }
 
 util::Result<Selector> Builder::selector(const yaml::Node* node) {
-  Selector s;
-  if (!node || !node->is_mapping()) return s;
-  s.gvk.group = std::string(node->get_string("group"));
-  s.gvk.version = std::string(node->get_string("version"));
-  s.gvk.kind = std::string(node->get_string("kind"));
-  s.name = std::string(node->get_string("name"));
-  s.namespace_ = std::string(node->get_string("namespace"));
-  s.label_selector = std::string(node->get_string("labelSelector"));
-  s.annotation_selector = std::string(node->get_string("annotationSelector"));
-  return s;
+  return node ? selector_from(to_value(*node)) : Selector{};
 }
 
 // The documents of a patch: from `path` (a file in or below the kustomization) or inline text.

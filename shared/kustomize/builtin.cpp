@@ -30,16 +30,6 @@ std::vector<FieldSpec> field_specs(const Json& config, const std::vector<FieldSp
   return out;
 }
 
-Selector selector_of(const Json& s) {
-  Selector sel;
-  if (!s.is_object()) return sel;
-  sel.gvk = Gvk{s.value("group", ""), s.value("version", ""), s.value("kind", "")};
-  sel.name = s.value("name", "");
-  sel.namespace_ = s.value("namespace", "");
-  sel.label_selector = s.value("labelSelector", "");
-  sel.annotation_selector = s.value("annotationSelector", "");
-  return sel;
-}
 
 util::Result<std::vector<Json>> documents(std::string_view text, std::string_view file) {
   auto stream = yaml::parse_yaml(text);
@@ -165,7 +155,7 @@ util::Result<void> run_builtin_transformer(const Json& config, Resources& resour
     auto patches = patches_of(config, context);
     if (!patches) return util::fail(patches.error());
     bool has_target = config.contains("target") && config["target"].is_object();
-    Selector target = selector_of(has_target ? config["target"] : Json::object());
+    Selector target = selector_from(has_target ? config["target"] : Json::object());
     for (const auto& p : *patches) {
       auto ok = p.is_array() ? apply_json6902(resources, p, target, context.file)
                              : apply_smp(resources, p, has_target ? &target : nullptr, context.file);

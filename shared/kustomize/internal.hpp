@@ -119,6 +119,9 @@ struct Selector {
   Gvk gvk;
   std::string name, namespace_, label_selector, annotation_selector;
 };
+// A selector as a kustomization writes it (group, version, kind, name, namespace,
+// labelSelector, annotationSelector); empty fields select everything.
+Selector selector_from(const Json& selector);
 // `selector` matches the object's original or current id; with `Ids::any`, any id it had.
 enum class Ids { original_or_current, any };
 util::Result<bool> matches(const Resource& res, const Selector& selector, Ids ids = Ids::original_or_current);

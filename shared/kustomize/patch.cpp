@@ -359,6 +359,17 @@ bool is_cluster_scoped(const Gvk& gvk) {
   return kinds.count(gvk.group + "/" + gvk.kind) > 0;
 }
 
+Selector selector_from(const Json& s) {
+  Selector sel;
+  if (!s.is_object()) return sel;
+  sel.gvk = Gvk{s.value("group", ""), s.value("version", ""), s.value("kind", "")};
+  sel.name = s.value("name", "");
+  sel.namespace_ = s.value("namespace", "");
+  sel.label_selector = s.value("labelSelector", "");
+  sel.annotation_selector = s.value("annotationSelector", "");
+  return sel;
+}
+
 util::Result<bool> matches(const Resource& res, const Selector& s, Ids ids) {
   Id cur = res.id(), org = res.original_id();
   auto any = [&](const std::function<bool(const Id&)>& pred) {

@@ -109,22 +109,12 @@ std::vector<Json*> find_fields(Json& object, std::string_view path, bool create)
   return out;
 }
 
-Selector selector_of(const Json& s) {
-  Selector sel;
-  if (!s.is_object()) return sel;
-  sel.gvk = Gvk{s.value("group", ""), s.value("version", ""), s.value("kind", "")};
-  sel.name = s.value("name", "");
-  sel.namespace_ = s.value("namespace", "");
-  sel.label_selector = s.value("labelSelector", "");
-  sel.annotation_selector = s.value("annotationSelector", "");
-  return sel;
-}
 
 std::string text_of(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 util::Result<void> one_replacement(const Json& rep, Resources& resources, std::string_view file) {
   const Json& source = rep.contains("source") ? rep["source"] : Json::object();
-  Selector ss = selector_of(source);
+  Selector ss = selector_from(source);
   std::vector<Resource*> found;
   for (auto& r : resources) {
     auto m = matches(r, ss);
@@ -167,10 +157,10 @@ util::Result<void> one_replacement(const Json& rep, Resources& resources, std::s
   }
   if (!rep.contains("targets") || !rep["targets"].is_array()) return {};
   for (const auto& target : rep["targets"]) {
-    Selector ts = selector_of(target.contains("select") ? target["select"] : Json::object());
+    Selector ts = selector_from(target.contains("select") ? target["select"] : Json::object());
     std::vector<Selector> rejects;
     if (target.contains("reject") && target["reject"].is_array())
-      for (const auto& r : target["reject"]) rejects.push_back(selector_of(r));
+      for (const auto& r : target["reject"]) rejects.push_back(selector_from(r));
     const Json& o = target.contains("options") && target["options"].is_object() ? target["options"] : Json::object();
     bool create = o.value("create", false);
     std::string delimiter = o.value("delimiter", "");
