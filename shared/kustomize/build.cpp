@@ -579,9 +579,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     add_prefix_suffix(ra, p && p->is_scalar() ? scalar_text(*p) : "", s && s->is_scalar() ? scalar_text(*s) : "",
                       config);
   }
-  // commonLabels, labels
-  if (const auto* labels = k.get("commonLabels"); labels && labels->is_mapping())
-    add_labels(ra, string_map(labels), config.common_labels);
+  // labels, then commonLabels (kustomize's order)
   if (const auto* list = k.get("labels"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) continue;
@@ -595,16 +593,21 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
           fs.create = bool_at(f, "create");
           specs.push_back(fs);
         }
+      for (const auto& fs : config.labels) specs.push_back(fs);
       if (bool_at(entry, "includeSelectors")) {
         for (const auto& fs : config.common_labels) specs.push_back(fs);
       } else {
-        specs.push_back(FieldSpec{{}, "metadata/labels", true});
         if (bool_at(entry, "includeTemplates"))
           for (const auto& fs : config.template_labels) specs.push_back(fs);
+        if (bool_at(entry, "includeVolumeClaimTemplates"))
+          for (const auto& fs : config.volume_claim_template_labels) specs.push_back(fs);
+        specs.push_back(FieldSpec{{}, "metadata/labels", true});
       }
       add_labels(ra, string_map(entry->get("pairs")), specs);
     }
   }
+  if (const auto* labels = k.get("commonLabels"); labels && labels->is_mapping())
+    add_labels(ra, string_map(labels), config.common_labels);
   if (const auto* annotations = k.get("commonAnnotations"); annotations && annotations->is_mapping())
     add_annotations(ra, string_map(annotations), config.common_annotations);
   // patchesJson6902

@@ -85,7 +85,7 @@ struct NameBackRef {
   std::vector<FieldSpec> referrers;
 };
 struct Config {
-  std::vector<FieldSpec> common_labels, template_labels, common_annotations, name_prefix, name_suffix,
+  std::vector<FieldSpec> common_labels, template_labels, volume_claim_template_labels, labels, common_annotations, name_prefix, name_suffix,
       namespace_, images, replicas, var_reference;
   std::vector<NameBackRef> name_reference;
 };

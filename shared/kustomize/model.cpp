@@ -228,6 +228,8 @@ util::Result<void> merge_config(Config& config, const yaml::Node& doc) {
   if (!doc.is_mapping()) return util::fail("a transformer configuration must be a mapping", "kustomize.invalid");
   merge_specs(config.common_labels, read_specs(doc.get("commonLabels")));
   merge_specs(config.template_labels, read_specs(doc.get("templateLabels")));
+  merge_specs(config.volume_claim_template_labels, read_specs(doc.get("volumeClaimTemplateLabels")));
+  merge_specs(config.labels, read_specs(doc.get("labels")));
   merge_specs(config.common_annotations, read_specs(doc.get("commonAnnotations")));
   merge_specs(config.name_prefix, read_specs(doc.get("namePrefix")));
   merge_specs(config.name_suffix, read_specs(doc.get("nameSuffix")));
@@ -260,7 +262,7 @@ const Config& default_config() {
       auto r = merge_config(c, *stream->documents[0].root);
       (void)r;
       // volumeClaimTemplateLabels belong to commonLabels' reach.
-      merge_specs(c.common_labels, read_specs(stream->documents[0].root->get("volumeClaimTemplateLabels")));
+      merge_specs(c.common_labels, c.volume_claim_template_labels);
     }
     return c;
   }();
