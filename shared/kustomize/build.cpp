@@ -717,6 +717,14 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     if (!path) return util::fail(path.error());
     auto text = read(*path);
     if (!text) return util::fail(text.error());
+    auto stream = yaml::parse_yaml(*text);
+    if (!stream) {
+      util::Error e = stream.error();
+      e.file = *path;
+      return util::fail(std::move(e));
+    }
+    for (const auto& d : stream->documents)
+      if (d.root) merge_crd_config(config, *d.root);
   }
   auto ok = run_generators(root, ra);
   if (!ok) return ok;

@@ -92,6 +92,9 @@ struct Config {
 const Config& default_config();
 // Adds the field specs of a `configurations:` file (or a CRD-derived one) to `config`.
 util::Result<void> merge_config(Config& config, const yaml::Node& document);
+// Adds what the OpenAPI definitions of a `crds:` file say (x-kubernetes-object-ref-kind and
+// -api-version: name references; x-kubernetes-annotation, -label-selector, -identity).
+void merge_crd_config(Config& config, const yaml::Node& definitions);
 
 // Calls `fn` with every node at `path` (a field spec path: "spec/template/metadata/labels",
 // sequences walked through); creates the missing last field (and its parents) as a mapping

@@ -254,6 +254,56 @@ util::Result<void> merge_config(Config& config, const yaml::Node& doc) {
   return {};
 }
 
+namespace {
+
+void add_back_reference(Config& config, const Gvk& gvk, FieldSpec spec) {
+  auto found = std::find_if(config.name_reference.begin(), config.name_reference.end(),
+                            [&](const NameBackRef& b) { return b.gvk == gvk; });
+  if (found == config.name_reference.end())
+    config.name_reference.push_back(NameBackRef{gvk, {std::move(spec)}});
+  else
+    merge_specs(found->referrers, {std::move(spec)});
+}
+
+void load_crd_type(Config& config, const Gvk& gvk, const yaml::Node& definitions, std::string_view type,
+                   const std::string& path, int depth) {
+  if (depth > 16) return;
+  const yaml::Node* def = definitions.get(type);
+  const yaml::Node* props = def ? def->at({"Schema", "properties"}) : nullptr;
+  if (!props || !props->is_mapping()) return;
+  for (const auto& e : props->entries) {
+    std::string name = scalar_text(*e.key);
+    std::string here = path.empty() ? name : path + "/" + name;
+    const yaml::Node& p = *e.value;
+    if (!p.is_mapping()) continue;
+    if (p.get("x-kubernetes-annotation")) merge_specs(config.common_annotations, {FieldSpec{gvk, here, false}});
+    if (p.get("x-kubernetes-label-selector")) merge_specs(config.common_labels, {FieldSpec{gvk, here, false}});
+    if (p.get("x-kubernetes-identity")) merge_specs(config.name_prefix, {FieldSpec{gvk, here, false}});
+    auto version = p.get_string("x-kubernetes-object-ref-api-version");
+    auto kind = p.get_string("x-kubernetes-object-ref-kind");
+    if (!version.empty() && !kind.empty()) {
+      std::string key(p.get_string("x-kubernetes-object-ref-name-key"));
+      add_back_reference(config, Gvk{"", std::string(version), std::string(kind)},
+                         FieldSpec{gvk, here + "/" + (key.empty() ? "name" : key), false});
+    }
+    if (auto ref = p.get_string("$ref"); !ref.empty()) load_crd_type(config, gvk, definitions, ref, here, depth + 1);
+  }
+}
+
+}  // namespace
+
+void merge_crd_config(Config& config, const yaml::Node& definitions) {
+  if (!definitions.is_mapping()) return;
+  for (const auto& e : definitions.entries) {
+    const auto* props = e.value->at({"Schema", "properties"});
+    if (!props || !props->get("kind") || !props->get("apiVersion") || !props->get("metadata")) continue;
+    std::string type = scalar_text(*e.key);
+    auto dot = type.rfind('.');
+    Gvk gvk{"", "", dot == std::string::npos ? type : type.substr(dot + 1)};
+    load_crd_type(config, gvk, definitions, type, "", 0);
+  }
+}
+
 const Config& default_config() {
   static const Config config = [] {
     Config c;
