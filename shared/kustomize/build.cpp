@@ -142,7 +142,7 @@ class Builder : public FileReader {
   util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
   util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, PatchText how);
   util::Result<Selector> selector(const yaml::Node* node);
-  util::Result<std::vector<Json>> plugin_configs(const yaml::Node* list);
+  util::Result<std::vector<std::pair<Json, std::string>>> plugin_configs(const yaml::Node* list);
   util::Result<void> run_builtins(const yaml::Node* list, Resources& ra, bool generators);
   util::Result<std::vector<std::pair<Json, std::string>>> patch_documents(const yaml::Node& entry);
 
@@ -418,13 +418,13 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::patch_documents
 
 // The configurations a `generators:` or `transformers:` list names: inline YAML, files, or
 // kustomizations whose objects are configurations.
-util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) {
-  std::vector<Json> out;
+util::Result<std::vector<std::pair<Json, std::string>>> Builder::plugin_configs(const yaml::Node* list) {
+  std::vector<std::pair<Json, std::string>> out;
   if (!list || !list->is_sequence()) return out;
   std::string dir = m_dir, file = m_file;
   for (const auto* item : list->items) {
     if (item->is_mapping()) {
-      out.push_back(to_value(*item));
+      out.emplace_back(to_value(*item), m_file);
       continue;
     }
     if (!item->is_scalar()) continue;
@@ -433,7 +433,7 @@ util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) 
       auto stream = yaml::parse_yaml(entry);
       if (!stream) return util::fail(stream.error());
       for (const auto& d : stream->documents)
-        if (d.root && d.root->type != yaml::Type::null) out.push_back(to_value(*d.root));
+        if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), m_file);
       continue;
     }
     if (is_remote(entry))
@@ -448,7 +448,7 @@ util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) 
       m_dir = dir;
       m_file = file;
       if (!ok) return util::fail(ok.error());
-      for (auto& r : sub) out.push_back(std::move(r.object));
+      for (auto& r : sub) out.emplace_back(std::move(r.object), r.file);
       continue;
     }
     auto text = read_file(entry);
@@ -460,7 +460,7 @@ util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) 
       return util::fail(std::move(e));
     }
     for (const auto& d : stream->documents)
-      if (d.root && d.root->type != yaml::Type::null) out.push_back(to_value(*d.root));
+      if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), *path);
   }
   return out;
 }
@@ -468,8 +468,8 @@ util::Result<std::vector<Json>> Builder::plugin_configs(const yaml::Node* list) 
 util::Result<void> Builder::run_builtins(const yaml::Node* list, Resources& ra, bool generators) {
   auto configs = plugin_configs(list);
   if (!configs) return util::fail(configs.error());
-  BuiltinContext context{*this, config, m_file, m_limits.max_objects};
-  for (const auto& c : *configs) {
+  for (const auto& [c, file] : *configs) {
+    BuiltinContext context{*this, config, file, m_limits.max_objects};
     auto ok = generators ? run_builtin_generator(c, ra, context) : run_builtin_transformer(c, ra, context);
     if (!ok) return ok;
   }
@@ -823,7 +823,8 @@ util::Result<Output> build(const FileSource& source, std::string_view dir_in, co
         std::string origin;
         if (r.generated)
           origin = "configuredIn: " + relative_to(*dir, r.file) + "\nconfiguredBy:\n  apiVersion: builtin\n  kind: " +
-                   r.object.value("kind", "") + "Generator\n";
+                   r.object.value("kind", "") + "Generator\n" +
+                   (r.configured_by.empty() ? "" : "  name: " + r.configured_by + "\n");
         else
           origin = "path: " + relative_to(*dir, r.file) + "\n";
         r.object["metadata"]["annotations"]["config.kubernetes.io/origin"] = origin;

@@ -83,6 +83,8 @@ util::Result<void> run_builtin_generator(const Json& config, Resources& resource
   }
   auto r = generate(args, kind == "SecretGenerator", context.reader);
   if (!r) return util::fail(r.error());
+  r->file = context.file;
+  r->configured_by = meta.value("name", "");
   return absorb(resources, std::move(*r), context.max_objects);
 }
 

@@ -13,7 +13,7 @@ namespace portcullis::kustomize {
 struct BuiltinContext {
   FileReader& reader;    // files the configuration names, under the kustomization's restrictions
   const Config& config;  // default field specs
-  std::string file;      // the kustomization, for messages
+  std::string file;      // the file of the configuration (the kustomization when inline)
   std::size_t max_objects;
 };
 

@@ -57,6 +57,7 @@ struct Resource {
   std::uint64_t serial = next_serial();  // which object this is, through copies and merges
   std::vector<std::string> prefixes, suffixes;
   bool generated = false;
+  std::string configured_by;  // a generated object's built-in generator configuration, by name
   bool needs_hash = false;
   std::string behavior;  // generators: create, merge, replace
 
