@@ -31,7 +31,7 @@ namespace portcullis::kustomize {
 
 struct Limits {
   std::uint32_t max_depth = 32;             // kustomizations nested in one another
-  std::size_t max_objects = 5'000;          // objects at any step of the build
+  std::size_t max_objects = 50'000;         // objects at any step of the build
   std::size_t max_entries = 5'000;          // entries in one list of a kustomization
   std::uint64_t max_file_bytes = 8ull << 20;
   std::uint64_t max_total_bytes = 256ull << 20;  // read over the whole build

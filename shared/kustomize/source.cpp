@@ -75,9 +75,16 @@ util::Result<EntryType> DiskSource::type(std::string_view path) const {
 }
 
 util::Result<std::string> DiskSource::read(std::string_view path, std::uint64_t max_bytes) const {
-  auto t = type(path);
-  if (!t) return util::fail(t.error());
-  if (*t != EntryType::file) return util::fail(source_error("not a regular file", path));
+  struct stat st {};
+  if (::lstat(on_disk(m_root, path).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return util::fail(source_error("not a regular file", path));
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    util::Error e = source_error("file is " + std::to_string(st.st_size) + " bytes; the limit is " +
+                                     std::to_string(max_bytes),
+                                 path);
+    e.rule = "file.too-large";
+    return util::fail(std::move(e));
+  }
   auto text = util::read_file(on_disk(m_root, path), max_bytes);
   if (!text) {
     util::Error e = text.error();

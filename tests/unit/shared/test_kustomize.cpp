@@ -200,6 +200,7 @@ struct Hostile {
   std::string dir;
   std::string rule;
   std::string message;  // a substring of the message
+  kustomize::Limits limits = {};
 };
 
 std::vector<Hostile> hostile_cases() {
@@ -284,9 +285,17 @@ std::vector<Hostile> hostile_cases() {
   // 10,000 objects in one file.
   std::string many;
   for (int i = 0; i < 10'000; ++i) many += "---\n" + config_map("c" + std::to_string(i));
-  cases.push_back({"10,000 objects", {{"a/kustomization.yaml", kustomization("resources:\n- many.yaml\n")},
-                                      {"a/many.yaml", many}},
-                   "a", "kustomize.limit", "more than 5000 objects"});
+  kustomize::Limits at_5000;
+  at_5000.max_objects = 5'000;
+  cases.push_back({"10,000 objects, 5,000 allowed",
+                   {{"a/kustomization.yaml", kustomization("resources:\n- many.yaml\n")}, {"a/many.yaml", many}},
+                   "a", "kustomize.limit", "more than 5000 objects", at_5000});
+  // A file past the size limit.
+  kustomize::Limits small_files;
+  small_files.max_file_bytes = 1'000;
+  cases.push_back({"a file past the size limit",
+                   {{"a/kustomization.yaml", kustomization("resources:\n- many.yaml\n")}, {"a/many.yaml", many}},
+                   "a", "kustomize.limit", "", small_files});
   return cases;
 }
 
@@ -298,7 +307,7 @@ TEST_CASE("kustomize: hostile input is an error with a rule id, never a crash", 
       test::TempDir tmp;
       write_files(tmp, c.files);
       kustomize::DiskSource source(tmp.path());
-      auto built = kustomize::build(source, c.dir);
+      auto built = kustomize::build(source, c.dir, c.limits);
       REQUIRE_FALSE(built);
       INFO(built.error().describe());
       CHECK(built.error().rule == c.rule);
