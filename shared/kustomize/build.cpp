@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "shared/kustomize/builder.hpp"
 #include "shared/kustomize/builtin.hpp"
 #include "shared/kustomize/generate.hpp"
 #include "shared/kustomize/internal.hpp"
@@ -14,52 +15,13 @@
 
 namespace portcullis::kustomize {
 
-namespace {
-
-const char* const k_kustomization_names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
-
-constexpr std::string_view k_fields[] = {
-    "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
-    "commonLabels", "labels", "commonAnnotations", "images", "replicas", "patches", "patchesStrategicMerge",
-    "patchesJson6902", "configMapGenerator", "secretGenerator", "generatorOptions", "replacements", "vars", "crds",
-    "configurations", "sortOptions", "generators", "transformers", "validators", "helmCharts", "openapi",
-    "buildMetadata", "helmGlobals", "helmChartInflationGenerator"};
-
 std::string shown(std::string_view path) { return "/" + std::string(path); }
-
-// `path` relative to the directory `from` ("../base/x.yaml"); both normalised.
-std::string relative_to(std::string_view from, std::string_view path) {
-  auto a = util::split(from, '/');
-  auto b = util::split(path, '/');
-  if (from.empty()) a.clear();
-  std::size_t common = 0;
-  while (common < a.size() && common + 1 < b.size() && a[common] == b[common]) ++common;
-  std::string out;
-  for (std::size_t i = common; i < a.size(); ++i) out += "../";
-  for (std::size_t i = common; i < b.size(); ++i) out += std::string(b[i]) + (i + 1 < b.size() ? "/" : "");
-  return out;
-}
 
 bool is_remote(std::string_view entry) {
   return entry.find("://") != std::string_view::npos || util::starts_with(entry, "git@") ||
          util::starts_with(entry, "github.com/") || util::starts_with(entry, "gitlab.com/") ||
          util::starts_with(entry, "bitbucket.org/") || entry.find("?ref=") != std::string_view::npos ||
          entry.find(".git//") != std::string_view::npos;
-}
-
-// An object as kustomize loads it: label and annotation values are strings, as written.
-Json object_of(const yaml::Node& node) {
-  Json out = to_value(node);
-  const auto* meta = node.get("metadata");
-  if (!meta || !meta->is_mapping()) return out;
-  for (const char* field : {"labels", "annotations"}) {
-    const auto* map = meta->get(field);
-    if (!map || !map->is_mapping()) continue;
-    for (const auto& e : map->entries)
-      if (e.value->is_scalar() && e.value->type != yaml::Type::string && e.value->type != yaml::Type::null)
-        out["metadata"][field][scalar_text(*e.key)] = scalar_text(*e.value);
-  }
-  return out;
 }
 
 std::vector<std::string> strings_of(const yaml::Node* list) {
@@ -81,77 +43,53 @@ Json string_map(const yaml::Node* map) {
   return out;
 }
 
-bool bool_at(const yaml::Node* node, std::string_view key, bool fallback = false) {
+bool bool_at(const yaml::Node* node, std::string_view key, bool fallback) {
   if (!node) return fallback;
   const auto* v = node->get(key);
   if (!v || v->type != yaml::Type::boolean) return fallback;
   return v->value.boolean;
 }
 
-// How a patch entry is written: a file path, inline text, or either (patchesStrategicMerge).
-enum class PatchText { path, inline_text, path_or_inline };
+namespace {
 
-struct Kustomization {
-  std::string dir;
-  std::string file;
-  yaml::Stream stream;
-  const yaml::Node* root = nullptr;
-};
+const char* const k_kustomization_names[] = {"kustomization.yaml", "kustomization.yml", "Kustomization"};
 
-class Builder : public FileReader {
- public:
-  Builder(const FileSource& source, const Limits& limits) : m_source(source), m_limits(limits) {}
+constexpr std::string_view k_fields[] = {
+    "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
+    "commonLabels", "labels", "commonAnnotations", "images", "replicas", "patches", "patchesStrategicMerge",
+    "patchesJson6902", "configMapGenerator", "secretGenerator", "generatorOptions", "replacements", "vars", "crds",
+    "configurations", "sortOptions", "generators", "transformers", "validators", "helmCharts", "openapi",
+    "buildMetadata", "helmGlobals", "helmChartInflationGenerator"};
 
-  std::set<std::string> files_read;
-  Config config = default_config();
+// `path` relative to the directory `from` ("../base/x.yaml"); both normalised.
+std::string relative_to(std::string_view from, std::string_view path) {
+  auto a = util::split(from, '/');
+  auto b = util::split(path, '/');
+  if (from.empty()) a.clear();
+  std::size_t common = 0;
+  while (common < a.size() && common + 1 < b.size() && a[common] == b[common]) ++common;
+  std::string out;
+  for (std::size_t i = common; i < a.size(); ++i) out += "../";
+  for (std::size_t i = common; i < b.size(); ++i) out += std::string(b[i]) + (i + 1 < b.size() ? "/" : "");
+  return out;
+}
 
-  util::Result<void> accumulate(const std::string& dir, Resources& ra, bool component);
-  util::Result<Kustomization> load(const std::string& dir, bool component);
-  util::Result<std::string> read(const std::string& path);
-  util::Result<EntryType> type(const std::string& path) {
-    files_read.insert(path);
-    return m_source.type(path);
+// An object as kustomize loads it: label and annotation values are strings, as written.
+Json object_of(const yaml::Node& node) {
+  Json out = to_value(node);
+  const auto* meta = node.get("metadata");
+  if (!meta || !meta->is_mapping()) return out;
+  for (const char* field : {"labels", "annotations"}) {
+    const auto* map = meta->get(field);
+    if (!map || !map->is_mapping()) continue;
+    for (const auto& e : map->entries)
+      if (e.value->is_scalar() && e.value->type != yaml::Type::string && e.value->type != yaml::Type::null)
+        out["metadata"][field][scalar_text(*e.key)] = scalar_text(*e.value);
   }
-  util::Result<std::string> read_file(const std::string& relative) override {
-    auto path = restricted(relative);
-    if (!path) return util::fail(path.error());
-    return read(*path);
-  }
-  // A file a kustomization names: in or below its directory.
-  util::Result<std::string> restricted(const std::string& relative) {
-    auto path = join_path(m_dir, relative);
-    if (!path) {
-      util::Error e = path.error();
-      e.file = m_file;
-      return util::fail(std::move(e));
-    }
-    if (!is_within(m_dir, *path))
-      return util::fail(error("security; file '" + shown(*path) + "' is not in or below '" + shown(m_dir) + "'",
-                              "kustomize.outside", m_file));
-    return path;
-  }
-  Json sort_options;
-  bool origin_annotations = false;
-  std::vector<Var> vars;
+  return out;
+}
 
- private:
-  util::Result<void> add_resources_from(const std::string& entry, Resources& ra);
-  util::Result<void> parse_objects(const std::string& path, std::string_view text, Resources& out);
-  util::Result<void> append(Resources& ra, Resources more);
-  util::Result<void> run_generators(const yaml::Node& k, Resources& ra);
-  util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
-  util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, PatchText how);
-  util::Result<Selector> selector(const yaml::Node* node);
-  util::Result<std::vector<std::pair<Json, std::string>>> plugin_configs(const yaml::Node* list);
-  util::Result<void> run_builtins(const yaml::Node* list, Resources& ra, bool generators);
-  util::Result<std::vector<std::pair<Json, std::string>>> patch_documents(const yaml::Node& entry);
-
-  const FileSource& m_source;
-  const Limits& m_limits;
-  std::vector<std::string> m_stack;
-  std::uint64_t m_total = 0;
-  std::string m_dir, m_file;  // the kustomization being accumulated
-};
+}  // namespace
 
 util::Result<std::string> Builder::read(const std::string& path) {
   files_read.insert(path);
@@ -277,6 +215,7 @@ util::Result<void> Builder::append(Resources& ra, Resources more) {
   return {};
 }
 
+namespace {
 // Ids are checked once all of a kustomization's resources (or a component's) are in.
 util::Result<void> unique_ids(const Resources& ra) {
   if (auto dup = first_duplicate(ra))
@@ -284,6 +223,7 @@ util::Result<void> unique_ids(const Resources& ra) {
                             "kustomize.conflict", ra[*dup].file));
   return {};
 }
+}  // namespace
 
 util::Result<void> Builder::parse_objects(const std::string& path, std::string_view text, Resources& out) {
   auto stream = yaml::parse_yaml(text);
@@ -370,293 +310,6 @@ util::Result<void> Builder::add_resources_from(const std::string& entry, Resourc
 
 util::Result<Selector> Builder::selector(const yaml::Node* node) {
   return node ? selector_from(to_value(*node)) : Selector{};
-}
-
-// The documents of a patch: from `path` (a file in or below the kustomization) or inline text.
-util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(const yaml::Node& entry,
-                                                                               PatchText how) {
-  std::string text, where = m_file;
-  if (entry.is_scalar() && how != PatchText::inline_text) {
-    std::string value = scalar_text(entry);
-    // patchesStrategicMerge entries are file paths or inline patches.
-    if (how == PatchText::path ||
-        (value.find('\n') == std::string::npos && value.find(": ") == std::string::npos)) {
-      auto path = restricted(value);
-      if (!path) return util::fail(path.error());
-      auto t = read(*path);
-      if (!t) return util::fail(t.error());
-      text = std::move(*t);
-      where = *path;
-    } else {
-      text = value;
-    }
-  } else if (entry.is_scalar()) {
-    text = scalar_text(entry);
-  } else {
-    return util::fail(error("a patch must be a path or inline text", "kustomize.invalid", m_file));
-  }
-  auto stream = yaml::parse_yaml(text);
-  if (!stream) {
-    util::Error e = stream.error();
-    e.file = where;
-    return util::fail(std::move(e));
-  }
-  std::vector<std::pair<Json, std::string>> out;
-  for (const auto& d : stream->documents)
-    if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), where);
-  return out;
-}
-
-// The documents of a `patches` or `patchesJson6902` entry: its `path` or its inline `patch`.
-util::Result<std::vector<std::pair<Json, std::string>>> Builder::patch_documents(const yaml::Node& entry) {
-  if (const auto* inline_patch = entry.get("patch")) return load_patches(*inline_patch, PatchText::inline_text);
-  const auto* path = entry.get("path");
-  if (!path || !path->is_scalar())
-    return util::fail(error("a patch needs 'path' or 'patch'", "kustomize.invalid", m_file));
-  return load_patches(*path, PatchText::path);
-}
-
-// The configurations a `generators:` or `transformers:` list names: inline YAML, files, or
-// kustomizations whose objects are configurations.
-util::Result<std::vector<std::pair<Json, std::string>>> Builder::plugin_configs(const yaml::Node* list) {
-  std::vector<std::pair<Json, std::string>> out;
-  if (!list || !list->is_sequence()) return out;
-  std::string dir = m_dir, file = m_file;
-  for (const auto* item : list->items) {
-    if (item->is_mapping()) {
-      out.emplace_back(to_value(*item), m_file);
-      continue;
-    }
-    if (!item->is_scalar()) continue;
-    std::string entry = scalar_text(*item);
-    if (entry.find('\n') != std::string::npos || entry.find(": ") != std::string::npos) {
-      auto stream = yaml::parse_yaml(entry);
-      if (!stream) return util::fail(stream.error());
-      for (const auto& d : stream->documents)
-        if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), m_file);
-      continue;
-    }
-    if (is_remote(entry))
-      return util::fail(error("remote plugin configuration '" + entry + "' is not fetched", "kustomize.remote", m_file));
-    auto path = join_path(m_dir, entry);
-    if (!path) return util::fail(path.error());
-    auto t = type(*path);
-    if (!t) return util::fail(t.error());
-    if (*t == EntryType::directory) {
-      Resources sub;
-      auto ok = accumulate(*path, sub, false);
-      m_dir = dir;
-      m_file = file;
-      if (!ok) return util::fail(ok.error());
-      for (auto& r : sub) out.emplace_back(std::move(r.object), r.file);
-      continue;
-    }
-    auto text = read_file(entry);
-    if (!text) return util::fail(text.error());
-    auto stream = yaml::parse_yaml(*text);
-    if (!stream) {
-      util::Error e = stream.error();
-      e.file = *path;
-      return util::fail(std::move(e));
-    }
-    for (const auto& d : stream->documents)
-      if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), *path);
-  }
-  return out;
-}
-
-util::Result<void> Builder::run_builtins(const yaml::Node* list, Resources& ra, bool generators) {
-  auto configs = plugin_configs(list);
-  if (!configs) return util::fail(configs.error());
-  for (const auto& [c, file] : *configs) {
-    BuiltinContext context{*this, config, file, m_limits.max_objects};
-    auto ok = generators ? run_builtin_generator(c, ra, context) : run_builtin_transformer(c, ra, context);
-    if (!ok) return ok;
-  }
-  return {};
-}
-
-util::Result<void> Builder::run_generators(const yaml::Node& k, Resources& ra) {
-  const yaml::Node* options = k.get("generatorOptions");
-  for (bool secret : {false, true}) {
-    const auto* list = k.get(secret ? "secretGenerator" : "configMapGenerator");
-    if (!list || !list->is_sequence()) continue;
-    if (list->items.size() > m_limits.max_entries)
-      return util::fail(error("too many generators", "kustomize.limit", m_file));
-    for (const auto* g : list->items) {
-      if (!g->is_mapping()) return util::fail(error("a generator must be a mapping", "kustomize.invalid", m_file));
-      GeneratorArgs args;
-      args.kustomization = m_file;
-      args.name = std::string(g->get_string("name"));
-      args.namespace_ = std::string(g->get_string("namespace"));
-      args.behavior = std::string(g->get_string("behavior"));
-      args.type = std::string(g->get_string("type"));
-      args.literals = strings_of(g->get("literals"));
-      args.files = strings_of(g->get("files"));
-      args.envs = strings_of(g->get("envs"));
-      for (auto& e : strings_of(g->get("env"))) args.envs.push_back(e);
-      if (!args.behavior.empty() && args.behavior != "create" && args.behavior != "merge" && args.behavior != "replace")
-        return util::fail(error("invalid generator behavior '" + args.behavior + "'", "kustomize.invalid", m_file));
-      const yaml::Node* own = g->get("options");
-      args.labels = string_map(options ? options->get("labels") : nullptr);
-      args.annotations = string_map(options ? options->get("annotations") : nullptr);
-      for (auto& [field, into] : {std::pair{"labels", &args.labels}, std::pair{"annotations", &args.annotations}}) {
-        Json more = string_map(own ? own->get(field) : nullptr);
-        for (auto it = more.begin(); it != more.end(); ++it) (*into)[it.key()] = it.value();
-      }
-      args.disable_hash = bool_at(options, "disableNameSuffixHash");
-      if (own && own->get("disableNameSuffixHash")) args.disable_hash = bool_at(own, "disableNameSuffixHash");
-      args.immutable = bool_at(options, "immutable");
-      if (own && own->get("immutable")) args.immutable = bool_at(own, "immutable");
-      auto r = generate(args, secret, *this);
-      if (!r) return util::fail(r.error());
-      r->line = g->mark.line;
-      auto ok = absorb(ra, std::move(*r), m_limits.max_objects);
-      if (!ok) return ok;
-    }
-  }
-  return {};
-}
-
-util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra) {
-  // patchesStrategicMerge
-  if (const auto* list = k.get("patchesStrategicMerge"); list && list->is_sequence()) {
-    for (const auto* entry : list->items) {
-      auto patches = load_patches(*entry, PatchText::path_or_inline);
-      if (!patches) return util::fail(patches.error());
-      for (auto& [patch, where] : *patches) {
-        auto ok = apply_smp(ra, patch, nullptr, where);
-        if (!ok) return ok;
-      }
-    }
-  }
-  // patches
-  if (const auto* list = k.get("patches"); list && list->is_sequence()) {
-    for (const auto* entry : list->items) {
-      if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
-      auto docs = patch_documents(*entry);
-      if (!docs) return util::fail(docs.error());
-      const yaml::Node* target_node = entry->get("target");
-      auto target = selector(target_node);
-      if (!target) return util::fail(target.error());
-      const yaml::Node* options = entry->get("options");
-      for (auto& [doc, where] : *docs) {
-        if (doc.is_array()) {
-          if (!target_node)
-            return util::fail(error("must specify a target for JSON patch " + where, "kustomize.patch", m_file));
-          auto ok = apply_json6902(ra, doc, *target, where);
-          if (!ok) return ok;
-          continue;
-        }
-        if (options && doc.is_object()) {
-          if (bool_at(options, "allowNameChange"))
-            doc["metadata"]["annotations"]["kustomize.config.k8s.io/allowNameChange"] = "true";
-          if (bool_at(options, "allowKindChange"))
-            doc["metadata"]["annotations"]["kustomize.config.k8s.io/allowKindChange"] = "true";
-        }
-        if (target_node && docs->size() > 1)
-          return util::fail(error("Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set "
-                                  "`patches.target` field: " + where,
-                                  "kustomize.patch", m_file));
-        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where);
-        if (!ok) return ok;
-      }
-    }
-  }
-  // namespace
-  if (const auto* ns = k.get("namespace"); ns && ns->is_scalar()) {
-    auto ok = set_namespace(ra, scalar_text(*ns), config);
-    if (!ok) {
-      util::Error e = ok.error();
-      if (e.file.empty()) e.file = m_file;
-      return util::fail(std::move(e));
-    }
-  }
-  // namePrefix / nameSuffix
-  {
-    const auto* p = k.get("namePrefix");
-    const auto* s = k.get("nameSuffix");
-    add_prefix_suffix(ra, p && p->is_scalar() ? scalar_text(*p) : "", s && s->is_scalar() ? scalar_text(*s) : "",
-                      config);
-  }
-  // labels, then commonLabels (kustomize's order)
-  if (const auto* list = k.get("labels"); list && list->is_sequence()) {
-    for (const auto* entry : list->items) {
-      if (!entry->is_mapping()) continue;
-      std::vector<FieldSpec> specs;
-      if (const auto* fields = entry->get("fields"); fields && fields->is_sequence())
-        for (const auto* f : fields->items) {
-          FieldSpec fs;
-          fs.gvk = Gvk{std::string(f->get_string("group")), std::string(f->get_string("version")),
-                       std::string(f->get_string("kind"))};
-          fs.path = std::string(f->get_string("path"));
-          fs.create = bool_at(f, "create");
-          specs.push_back(fs);
-        }
-      for (const auto& fs : config.labels) specs.push_back(fs);
-      if (bool_at(entry, "includeSelectors")) {
-        for (const auto& fs : config.common_labels) specs.push_back(fs);
-      } else {
-        if (bool_at(entry, "includeTemplates"))
-          for (const auto& fs : config.template_labels) specs.push_back(fs);
-        if (bool_at(entry, "includeVolumeClaimTemplates"))
-          for (const auto& fs : config.volume_claim_template_labels) specs.push_back(fs);
-        specs.push_back(FieldSpec{{}, "metadata/labels", true});
-      }
-      add_labels(ra, string_map(entry->get("pairs")), specs);
-    }
-  }
-  if (const auto* labels = k.get("commonLabels"); labels && labels->is_mapping())
-    add_labels(ra, string_map(labels), config.common_labels);
-  if (const auto* annotations = k.get("commonAnnotations"); annotations && annotations->is_mapping())
-    add_annotations(ra, string_map(annotations), config.common_annotations);
-  // patchesJson6902
-  if (const auto* list = k.get("patchesJson6902"); list && list->is_sequence()) {
-    for (const auto* entry : list->items) {
-      if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
-      auto target = selector(entry->get("target"));
-      if (!target) return util::fail(target.error());
-      auto docs = patch_documents(*entry);
-      if (!docs) return util::fail(docs.error());
-      for (auto& [doc, where] : *docs) {
-        auto ok = apply_json6902(ra, doc, *target, where);
-        if (!ok) return ok;
-      }
-    }
-  }
-  // replicas
-  if (const auto* list = k.get("replicas"); list && list->is_sequence()) {
-    for (const auto* entry : list->items) {
-      if (!entry->is_mapping()) continue;
-      const auto* count = entry->get("count");
-      if (!count) continue;
-      set_replicas(ra, std::string(entry->get_string("name")), to_value(*count), config);
-    }
-  }
-  // images
-  if (const auto* list = k.get("images"); list && list->is_sequence()) {
-    std::vector<ImageRule> rules;
-    for (const auto* entry : list->items) {
-      if (!entry->is_mapping()) continue;
-      ImageRule rule;
-      const auto* n = entry->get("name");
-      const auto* nn = entry->get("newName");
-      const auto* nt = entry->get("newTag");
-      const auto* d = entry->get("digest");
-      rule.name = n ? scalar_text(*n) : "";
-      rule.new_name = nn ? scalar_text(*nn) : "";
-      rule.new_tag = nt ? scalar_text(*nt) : "";
-      rule.digest = d ? scalar_text(*d) : "";
-      rules.push_back(rule);
-    }
-    set_images(ra, rules, config);
-  }
-  // replacements
-  if (const auto* list = k.get("replacements"); list && list->is_sequence()) {
-    auto ok = apply_replacements(*list, ra, *this);
-    if (!ok) return ok;
-  }
-  return {};
 }
 
 util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bool component) {
@@ -797,8 +450,6 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
   }
   return {};
 }
-
-}  // namespace
 
 util::Result<bool> has_kustomization(const FileSource& source, std::string_view dir) {
   for (const char* name : k_kustomization_names) {

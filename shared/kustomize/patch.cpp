@@ -321,8 +321,10 @@ util::Result<bool> selector_matches(const Json& labels, std::string_view selecto
 }
 
 // Selectors' names are anchored regular expressions; each is compiled once per thread.
+// A name without metacharacters is compared as text, without a regex (the usual case).
 bool regex_full(const std::string& pattern, const std::string& text) {
   if (pattern.empty() || pattern == text) return true;
+  if (pattern.find_first_of("\\^$.|?*+()[]{}") == std::string::npos) return false;
   thread_local std::unordered_map<std::string, std::optional<std::regex>> compiled;
   auto it = compiled.find(pattern);
   if (it == compiled.end()) {

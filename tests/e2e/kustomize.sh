@@ -91,4 +91,17 @@ test_errors_agree_with_kubectl() {
   expect_status 2
 }
 
+# A directory without a kustomization: its manifest files, as the one render reads them.
+test_plain_directory_renders_its_manifests() {
+  local dir=$SUITE_TMP/$CURRENT_TEST/env
+  mkdir -p "$dir/sub"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n' >"$dir/a.yaml"
+  printf 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n' >"$dir/sub/b.yml"
+  printf 'not a manifest\n' >"$dir/README.md"
+  OUT=$("$PORTCULLIS" render "$dir" --format json 2>&1)
+  STATUS=$?
+  expect_status 0
+  [[ $(jq -r '[.[].metadata.name] | join(",")' <<<"$OUT") == "a,b" ]] || fail "objects: $OUT"
+}
+
 run_suite "$@"
