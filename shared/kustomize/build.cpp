@@ -141,12 +141,8 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
   k.file = found[0];
   auto text = read(k.file);
   if (!text) return util::fail(text.error());
-  auto stream = yaml::parse_yaml(*text);
-  if (!stream) {
-    util::Error e = stream.error();
-    e.file = k.file;
-    return util::fail(std::move(e));
-  }
+  auto stream = parse_yaml_file(*text, k.file);
+  if (!stream) return util::fail(stream.error());
   k.stream = std::move(*stream);
   for (const auto& d : k.stream.documents)
     if (d.root) {
@@ -226,12 +222,8 @@ util::Result<void> unique_ids(const Resources& ra) {
 }  // namespace
 
 util::Result<void> Builder::parse_objects(const std::string& path, std::string_view text, Resources& out) {
-  auto stream = yaml::parse_yaml(text);
-  if (!stream) {
-    util::Error e = stream.error();
-    e.file = path;
-    return util::fail(std::move(e));
-  }
+  auto stream = parse_yaml_file(text, path);
+  if (!stream) return util::fail(stream.error());
   for (const auto& doc : stream->documents) {
     if (!doc.root || doc.root->type == yaml::Type::null) continue;
     if (!doc.root->is_mapping())
@@ -370,12 +362,8 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     if (!path) return util::fail(path.error());
     auto text = read(*path);
     if (!text) return util::fail(text.error());
-    auto stream = yaml::parse_yaml(*text);
-    if (!stream) {
-      util::Error e = stream.error();
-      e.file = *path;
-      return util::fail(std::move(e));
-    }
+    auto stream = parse_yaml_file(*text, *path);
+    if (!stream) return util::fail(stream.error());
     for (const auto& d : stream->documents)
       if (d.root) merge_crd_config(config, *d.root);
   }

@@ -32,12 +32,8 @@ std::vector<FieldSpec> field_specs(const Json& config, const std::vector<FieldSp
 
 
 util::Result<std::vector<Json>> documents(std::string_view text, std::string_view file) {
-  auto stream = yaml::parse_yaml(text);
-  if (!stream) {
-    util::Error e = stream.error();
-    e.file = std::string(file);
-    return util::fail(std::move(e));
-  }
+  auto stream = parse_yaml_file(text, std::string(file));
+  if (!stream) return util::fail(stream.error());
   std::vector<Json> out;
   for (const auto& d : stream->documents)
     if (d.root && d.root->type != yaml::Type::null) out.push_back(to_value(*d.root));

@@ -13,6 +13,7 @@
 #include "shared/kustomize/kustomize.hpp"
 #include "shared/util/error.hpp"
 #include "shared/yaml/node.hpp"
+#include "shared/yaml/parse.hpp"
 
 namespace portcullis::kustomize {
 
@@ -23,6 +24,8 @@ Json to_value(const yaml::Node& node);
 std::string scalar_text(const yaml::Node& node);
 
 util::Error error(std::string message, std::string rule, std::string_view file = {});
+// Parses the YAML stream of `file`; its errors name the file.
+util::Result<yaml::Stream> parse_yaml_file(std::string_view text, std::string_view file);
 
 struct Gvk {
   std::string group, version, kind;

@@ -54,6 +54,16 @@ util::Error error(std::string message, std::string rule, std::string_view file) 
   return util::Error{std::move(message), std::move(rule), std::string(file), 0, 0};
 }
 
+util::Result<yaml::Stream> parse_yaml_file(std::string_view text, std::string_view file) {
+  auto stream = yaml::parse_yaml(text);
+  if (!stream) {
+    util::Error e = stream.error();
+    e.file = std::string(file);
+    return util::fail(std::move(e));
+  }
+  return stream;
+}
+
 std::string Gvk::str() const {
   return kind + "." + (version.empty() ? "[noVer]" : version) + "." + (group.empty() ? "[noGrp]" : group);
 }

@@ -30,12 +30,8 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(co
   } else {
     return util::fail(error("a patch must be a path or inline text", "kustomize.invalid", m_file));
   }
-  auto stream = yaml::parse_yaml(text);
-  if (!stream) {
-    util::Error e = stream.error();
-    e.file = where;
-    return util::fail(std::move(e));
-  }
+  auto stream = parse_yaml_file(text, where);
+  if (!stream) return util::fail(stream.error());
   std::vector<std::pair<Json, std::string>> out;
   for (const auto& d : stream->documents)
     if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), where);
@@ -88,12 +84,8 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::plugin_configs(
     }
     auto text = read_file(entry);
     if (!text) return util::fail(text.error());
-    auto stream = yaml::parse_yaml(*text);
-    if (!stream) {
-      util::Error e = stream.error();
-      e.file = *path;
-      return util::fail(std::move(e));
-    }
+    auto stream = parse_yaml_file(*text, *path);
+    if (!stream) return util::fail(stream.error());
     for (const auto& d : stream->documents)
       if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), *path);
   }
