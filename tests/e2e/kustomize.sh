@@ -91,6 +91,26 @@ test_errors_agree_with_kubectl() {
   expect_status 2
 }
 
+# Mutated overlays (lines dropped, duplicated, re-indented, values of other types, paths
+# elsewhere) build or fail with a rule id: never a crash, a hang or a message without a rule.
+test_mutated_overlays_never_crash() {
+  local dir=$SUITE_TMP/$CURRENT_TEST overlays overlay i=0 status
+  overlays=$(python3 "$E2E_DIR/kustomize/random_overlays.py" "$dir" "$SEED" "$CASES") ||
+    { fail "cannot generate overlays"; return; }
+  for overlay in $overlays; do
+    i=$((i + 1))
+    python3 "$E2E_DIR/kustomize/mutate.py" "$(dirname "$overlay")" "$((SEED + i))" || { fail "mutate failed"; return; }
+    timeout 20 "$PORTCULLIS" render "$overlay" >/dev/null 2>"$overlay.err"
+    status=$?
+    case $status in
+      0) ;;
+      1) grep -qE '\[(kustomize|yaml|file)\.[a-z-]+\]$' "$overlay.err" ||
+           fail "$overlay (seed $SEED, mutation $((SEED + i))): an error without a rule id: $(cat "$overlay.err")" ;;
+      *) fail "$overlay (seed $SEED, mutation $((SEED + i))): exit status $status: $(head -c 300 "$overlay.err")" ;;
+    esac
+  done
+}
+
 # A directory without a kustomization: its manifest files, as the one render reads them.
 test_plain_directory_renders_its_manifests() {
   local dir=$SUITE_TMP/$CURRENT_TEST/env
