@@ -329,6 +329,7 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     if (const auto* so = root.get("sortOptions")) sort_options = to_value(*so);
     for (const auto& m : strings_of(root.get("buildMetadata")))
       if (m == "originAnnotations") origin_annotations = true;
+      else if (m == "transformerAnnotations") transformer_annotations = true;
   }
 
   std::vector<std::string> entries = strings_of(root.get("resources"));
@@ -468,6 +469,17 @@ util::Result<Output> build(const FileSource& source, std::string_view dir_in, co
           origin = "path: " + relative_to(*dir, r.file) + "\n";
         r.object["metadata"]["annotations"]["config.kubernetes.io/origin"] = origin;
       }
+    for (auto& r : ra) {
+      if (r.transformations.empty()) continue;
+      std::string text;
+      for (const auto& t : r.transformations) {
+        text += "- configuredIn: " + relative_to(*dir, t.file) + "\n  configuredBy:\n    apiVersion: builtin\n    kind: " +
+                t.kind + "\n";
+        if (!t.name.empty()) text += "    name: " + t.name + "\n";
+        if (!t.namespace_.empty()) text += "    namespace: " + t.namespace_ + "\n";
+      }
+      r.object["metadata"]["annotations"]["alpha.config.kubernetes.io/transformations"] = text;
+    }
     // Hash suffixes, then every reference to a renamed object.
     for (auto& r : ra)
       if (r.needs_hash) {

@@ -70,6 +70,8 @@ class Builder : public FileReader {
   }
   Json sort_options;
   bool origin_annotations = false;
+  bool transformer_annotations = false;
+  void record_transformer(const yaml::Node& k, const char* field, const char* kind, Resources& ra);
   std::vector<Var> vars;
 
  private:

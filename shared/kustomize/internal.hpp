@@ -52,6 +52,11 @@ struct Id {
 
 std::uint64_t next_serial();
 
+// A built-in transformer that ran on an object (buildMetadata transformerAnnotations).
+struct Transformation {
+  std::string file, kind, name, namespace_;
+};
+
 struct Resource {
   Json object;
   std::string file;  // where it was declared ("/"-less source path)
@@ -61,6 +66,7 @@ struct Resource {
   std::vector<std::string> prefixes, suffixes;
   bool generated = false;
   std::string configured_by;  // a generated object's built-in generator configuration, by name
+  std::vector<Transformation> transformations;
   bool needs_hash = false;
   std::string behavior;  // generators: create, merge, replace
 

@@ -97,6 +97,12 @@ util::Result<void> Builder::run_builtins(const yaml::Node* list, Resources& ra, 
   if (!configs) return util::fail(configs.error());
   for (const auto& [c, file] : *configs) {
     BuiltinContext context{*this, config, file, m_limits.max_objects};
+    if (!generators && transformer_annotations) {
+      const Json& meta = c.contains("metadata") && c["metadata"].is_object() ? c["metadata"] : Json::object();
+      for (auto& r : ra)
+        r.transformations.push_back(Transformation{file, c.value("kind", ""), meta.value("name", ""),
+                                                   meta.value("namespace", "")});
+    }
     auto ok = generators ? run_builtin_generator(c, ra, context) : run_builtin_transformer(c, ra, context);
     if (!ok) return ok;
   }
@@ -145,8 +151,20 @@ util::Result<void> Builder::run_generators(const yaml::Node& k, Resources& ra) {
   return {};
 }
 
+// Notes, for buildMetadata transformerAnnotations, that the built-in transformer `kind` runs on
+// every object accumulated so far when the kustomization sets `field`.
+void Builder::record_transformer(const yaml::Node& k, const char* field, const char* kind, Resources& ra) {
+  if (!transformer_annotations) return;
+  const yaml::Node* v = k.get(field);
+  if (!v || v->type == yaml::Type::null || (v->is_scalar() && v->text.empty()) ||
+      (v->is_sequence() && v->items.empty()) || (v->is_mapping() && v->entries.empty()))
+    return;
+  for (auto& r : ra) r.transformations.push_back(Transformation{m_file, kind, "", ""});
+}
+
 util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra) {
   // patchesStrategicMerge
+  record_transformer(k, "patchesStrategicMerge", "PatchStrategicMergeTransformer", ra);
   if (const auto* list = k.get("patchesStrategicMerge"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       auto patches = load_patches(*entry, PatchText::path_or_inline);
@@ -158,6 +176,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     }
   }
   // patches
+  record_transformer(k, "patches", "PatchTransformer", ra);
   if (const auto* list = k.get("patches"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
@@ -191,6 +210,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     }
   }
   // namespace
+  record_transformer(k, "namespace", "NamespaceTransformer", ra);
   if (const auto* ns = k.get("namespace"); ns && ns->is_scalar()) {
     auto ok = set_namespace(ra, scalar_text(*ns), config);
     if (!ok) {
@@ -200,6 +220,8 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     }
   }
   // namePrefix / nameSuffix
+  record_transformer(k, "namePrefix", "PrefixTransformer", ra);
+  record_transformer(k, "nameSuffix", "SuffixTransformer", ra);
   {
     const auto* p = k.get("namePrefix");
     const auto* s = k.get("nameSuffix");
@@ -207,6 +229,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
                       config);
   }
   // labels, then commonLabels (kustomize's order)
+  record_transformer(k, "labels", "LabelTransformer", ra);
   if (const auto* list = k.get("labels"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) continue;
@@ -233,11 +256,14 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
       add_labels(ra, string_map(entry->get("pairs")), specs);
     }
   }
+  record_transformer(k, "commonLabels", "LabelTransformer", ra);
   if (const auto* labels = k.get("commonLabels"); labels && labels->is_mapping())
     add_labels(ra, string_map(labels), config.common_labels);
+  record_transformer(k, "commonAnnotations", "AnnotationsTransformer", ra);
   if (const auto* annotations = k.get("commonAnnotations"); annotations && annotations->is_mapping())
     add_annotations(ra, string_map(annotations), config.common_annotations);
   // patchesJson6902
+  record_transformer(k, "patchesJson6902", "PatchJson6902Transformer", ra);
   if (const auto* list = k.get("patchesJson6902"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) return util::fail(error("a patch must be a mapping", "kustomize.invalid", m_file));
@@ -252,6 +278,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     }
   }
   // replicas
+  record_transformer(k, "replicas", "ReplicaCountTransformer", ra);
   if (const auto* list = k.get("replicas"); list && list->is_sequence()) {
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) continue;
@@ -261,6 +288,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     }
   }
   // images
+  record_transformer(k, "images", "ImageTagTransformer", ra);
   if (const auto* list = k.get("images"); list && list->is_sequence()) {
     std::vector<ImageRule> rules;
     for (const auto* entry : list->items) {
@@ -279,6 +307,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     set_images(ra, rules, config);
   }
   // replacements
+  record_transformer(k, "replacements", "ReplacementTransformer", ra);
   if (const auto* list = k.get("replacements"); list && list->is_sequence()) {
     auto ok = apply_replacements(*list, ra, *this);
     if (!ok) return ok;
