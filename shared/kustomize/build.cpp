@@ -325,6 +325,7 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
   m_file = k->file;
   if (!k->root || !k->root->is_mapping()) return {};
   const yaml::Node& root = *k->root;
+  if (root.get("openapi")) custom_openapi = true;
   if (m_stack.size() == 1) {
     if (const auto* so = root.get("sortOptions")) sort_options = to_value(*so);
     for (const auto& m : strings_of(root.get("buildMetadata")))

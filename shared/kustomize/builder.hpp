@@ -71,6 +71,8 @@ class Builder : public FileReader {
   Json sort_options;
   bool origin_annotations = false;
   bool transformer_annotations = false;
+  bool custom_openapi = false;  // a kustomization gave an `openapi:` schema
+  Unknown unknown_lists() const { return custom_openapi ? Unknown::merge_by_name : Unknown::replace; }
   void record_transformer(const yaml::Node& k, const char* field, const char* kind, Resources& ra);
   std::vector<Var> vars;
 

@@ -138,12 +138,16 @@ Selector selector_from(const Json& selector);
 // `selector` matches the object's original or current id; with `Ids::any`, any id it had.
 enum class Ids { original_or_current, any };
 util::Result<bool> matches(const Resource& res, const Selector& selector, Ids ids = Ids::original_or_current);
-util::Result<void> strategic_merge(Json& target, const Json& patch);
+// Lists the OpenAPI table gives no merge strategy for: replaced by the patch, as kustomize does
+// with its built-in schema; or merged by `name` (what a custom `openapi:` schema usually says
+// of a custom resource's lists).
+enum class Unknown { replace, merge_by_name };
+util::Result<void> strategic_merge(Json& target, const Json& patch, Unknown unknown = Unknown::replace);
 util::Result<void> json_patch(Json& target, const Json& operations);
 // Strategic-merge patch `patch` on `resources`; `target` from the patch itself when null.
 // A patch that deletes its target removes it.
 util::Result<void> apply_smp(Resources& resources, const Json& patch, const Selector* target,
-                             std::string_view file);
+                             std::string_view file, Unknown unknown = Unknown::replace);
 util::Result<void> apply_json6902(Resources& resources, const Json& operations, const Selector& target,
                                   std::string_view file);
 

@@ -61,11 +61,17 @@ FieldSchema field_schema(int type, std::string_view name) {
   return fs;
 }
 
+// The type of an object in the table: its group, version and kind; else the same kind in
+// another version of its group (batch/v1 CronJob is newer than the table's apiserver).
 int root_type(const Json& object) {
   Gvk g = gvk_of(object);
-  for (const auto& r : k_patch_roots)
-    if (g.group == r.group && g.version == r.version && g.kind == r.kind) return r.type;
-  return -1;
+  int other_version = -1;
+  for (const auto& r : k_patch_roots) {
+    if (g.group != r.group || g.kind != r.kind) continue;
+    if (g.version == r.version) return r.type;
+    other_version = r.type;
+  }
+  return other_version;
 }
 
 bool is_directive(const std::string& key) {
@@ -100,7 +106,7 @@ Json clean(const Json& v) {
 
 enum class Outcome { keep, remove };
 
-Outcome merge_map(Json& dest, const Json& patch, int type);
+Outcome merge_map(Json& dest, const Json& patch, int type, Unknown unknown);
 
 std::string key_value(const Json& item, const std::string& key) {
   if (!item.is_object()) return {};
@@ -133,25 +139,23 @@ bool has_any_key(const Json& item, const std::vector<std::string>& keys) {
   return false;
 }
 
-void merge_list(Json& dest, const Json& patch, const FieldSchema& schema) {
+void merge_list(Json& dest, const Json& patch, const FieldSchema& schema, Unknown unknown) {
   for (const auto& item : patch)
     if (item.is_object() && item.size() == 1 && item.contains("$patch") && item["$patch"] == "replace") {
       dest = clean(patch);
       return;
     }
-  bool associative = false;
+  // Associative only where the schema gives a merge strategy: kustomize's merge does not infer
+  // merge keys, so lists of custom resources and of unknown fields are replaced.
   std::vector<std::string> keys = schema.keys;
-  if (schema.known && (!schema.strategy.empty() || !schema.keys.empty())) {
-    associative = schema.strategy.find("merge") != std::string::npos;
-  } else if (!schema.known || schema.child < 0) {
-    // kyaml infers a merge key "name" where it has no schema.
-    if (!schema.known) {
-      for (const Json* list : std::initializer_list<const Json*>{&dest, &patch})
-        for (const auto& item : *list)
-          if (item.is_object() && item.contains("name")) associative = true;
-      if (associative) keys = {"name"};
-    }
-  }
+  bool associative = schema.known && schema.strategy.find("merge") != std::string::npos;
+  if (!schema.known && unknown == Unknown::merge_by_name)
+    for (const Json* list : std::initializer_list<const Json*>{&dest, &patch})
+      for (const auto& item : *list)
+        if (item.is_object() && item.contains("name")) {
+          associative = true;
+          keys = {"name"};
+        }
   if (!associative) {
     dest = clean(patch);
     return;
@@ -184,7 +188,7 @@ void merge_list(Json& dest, const Json& patch, const FieldSchema& schema) {
       found = true;
       if (deleting) break;
       Json merged = dest[i];
-      if (merge_map(merged, p, schema.child) == Outcome::keep) out.push_back(std::move(merged));
+      if (merge_map(merged, p, schema.child, unknown) == Outcome::keep) out.push_back(std::move(merged));
       break;
     }
     if (!found && !deleting) {
@@ -192,7 +196,7 @@ void merge_list(Json& dest, const Json& patch, const FieldSchema& schema) {
       bool merged_into_out = false;
       for (auto& o : out)
         if (elements_match(o, p, keys)) {
-          merge_map(o, p, schema.child);
+          merge_map(o, p, schema.child, unknown);
           merged_into_out = true;
           break;
         }
@@ -205,7 +209,7 @@ void merge_list(Json& dest, const Json& patch, const FieldSchema& schema) {
   dest = std::move(out);
 }
 
-Outcome merge_map(Json& dest, const Json& patch, int type) {
+Outcome merge_map(Json& dest, const Json& patch, int type, Unknown unknown) {
   if (!patch.is_object()) {
     dest = patch;
     return Outcome::keep;
@@ -231,16 +235,16 @@ Outcome merge_map(Json& dest, const Json& patch, int type) {
     if (d == dest.end() || d->is_null()) {
       if (value.is_object()) {
         Json fresh = Json::object();
-        if (merge_map(fresh, value, schema.child) == Outcome::keep) dest[key] = std::move(fresh);
+        if (merge_map(fresh, value, schema.child, unknown) == Outcome::keep) dest[key] = std::move(fresh);
       } else {
         dest[key] = clean(value);
       }
       continue;
     }
     if (value.is_object() && d->is_object()) {
-      if (merge_map(*d, value, schema.child) == Outcome::remove) dest.erase(key);
+      if (merge_map(*d, value, schema.child, unknown) == Outcome::remove) dest.erase(key);
     } else if (value.is_array() && d->is_array()) {
-      merge_list(*d, value, schema);
+      merge_list(*d, value, schema, unknown);
     } else {
       *d = clean(value);
     }
@@ -393,8 +397,8 @@ util::Result<bool> matches(const Resource& res, const Selector& s, Ids ids) {
   return true;
 }
 
-util::Result<void> strategic_merge(Json& target, const Json& patch) {
-  if (merge_map(target, patch, root_type(target)) == Outcome::remove) target = nullptr;
+util::Result<void> strategic_merge(Json& target, const Json& patch, Unknown unknown) {
+  if (merge_map(target, patch, root_type(target), unknown) == Outcome::remove) target = nullptr;
   return {};
 }
 
@@ -412,7 +416,7 @@ util::Result<void> json_patch(Json& target, const Json& operations) {
 }
 
 util::Result<void> apply_smp(Resources& resources, const Json& patch, const Selector* target,
-                             std::string_view file) {
+                             std::string_view file, Unknown unknown) {
   if (!patch.is_object()) return util::fail(error("a strategic merge patch must be a mapping", "kustomize.patch", file));
   std::vector<std::size_t> chosen;
   if (target) {
@@ -457,7 +461,7 @@ util::Result<void> apply_smp(Resources& resources, const Json& patch, const Sele
     std::string name = r.name(), ns = r.namespace_();
     Json kind = r.object.value("kind", Json(""));
     if (allow_name || allow_kind) r.store_previous_id();
-    auto ok = strategic_merge(r.object, p);
+    auto ok = strategic_merge(r.object, p, unknown);
     if (!ok) return util::fail(ok.error());
     if (r.object.is_null() || (r.object.is_object() && r.object.empty())) {
       removed.push_back(i);

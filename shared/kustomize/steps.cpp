@@ -170,7 +170,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
       auto patches = load_patches(*entry, PatchText::path_or_inline);
       if (!patches) return util::fail(patches.error());
       for (auto& [patch, where] : *patches) {
-        auto ok = apply_smp(ra, patch, nullptr, where);
+        auto ok = apply_smp(ra, patch, nullptr, where, unknown_lists());
         if (!ok) return ok;
       }
     }
@@ -204,7 +204,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
           return util::fail(error("Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set "
                                   "`patches.target` field: " + where,
                                   "kustomize.patch", m_file));
-        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where);
+        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where, unknown_lists());
         if (!ok) return ok;
       }
     }

@@ -75,9 +75,15 @@ def make_case(root):
     for n in names:
         write(f"{base}/{n}.yaml", deployment(n, cm, sa, secret) + "---\n" + service(n))
         files.append(f"{n}.yaml")
-    if rng.random() < 0.5:
+    has_cron = rng.random() < 0.5
+    if has_cron:
         write(f"{base}/cron.yaml", cronjob("nightly", cm))
         files.append("cron.yaml")
+    has_widget = rng.random() < 0.5
+    if has_widget:  # a custom resource: no schema, its lists are replaced by a patch
+        write(f"{base}/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gadget\nspec:\n"
+              "  parts:\n  - name: a\n    size: 1\n  - name: b\n    size: 2\n")
+        files.append("widget.yaml")
     write(f"{base}/rbac.yaml", role(names[0]) + "---\n" + rolebinding(names[0], sa) +
           f"---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n")
     files.append("rbac.yaml")
@@ -150,6 +156,13 @@ def make_case(root):
     if rng.random() < 0.4:
         patches.append("- target:\n    kind: Service\n  patch: |\n    apiVersion: v1\n    kind: Service\n"
                        "    metadata:\n      name: any\n    spec:\n      type: NodePort\n")
+    if has_widget and rng.random() < 0.7:
+        patches.append("- patch: |\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n"
+                       "      name: gadget\n    spec:\n      parts:\n      - name: b\n        size: 3\n")
+    if has_cron and rng.random() < 0.7:
+        patches.append("- patch: |\n    apiVersion: batch/v1\n    kind: CronJob\n    metadata:\n      name: nightly\n"
+                       "    spec:\n      jobTemplate:\n        spec:\n          template:\n            spec:\n"
+                       "              containers:\n              - name: helper\n                image: busybox:1.0\n")
     if patches:
         body += "patches:\n" + "".join(patches)
     if rng.random() < 0.3:

@@ -438,3 +438,72 @@ TEST_CASE("kustomize: YAML output parses back to the same objects", "[kustomize]
     CHECK(json->documents[0].root->items.size() == built->objects.size());
   }
 }
+
+namespace {
+// A patch that starts with its own metadata: mapping continues the one the test writes.
+bool util_starts_metadata(const std::string& patch) { return patch.rfind("metadata:\n", 0) == 0; }
+}  // namespace
+
+TEST_CASE("kustomize: strategic merge follows Kubernetes' patch strategies and merge keys", "[kustomize]") {
+  struct Row {
+    std::string name, base, patch, path, want;  // `want`: canonical JSON of the field at `path` (dot-separated)
+  };
+  const std::string deployment =
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  finalizers: [a, b]\nspec:\n  template:\n"
+      "    spec:\n      containers:\n      - name: one\n        image: one:1\n        args: [x, y]\n"
+      "        ports:\n        - containerPort: 80\n          name: http\n      - name: two\n        image: two:1\n"
+      "      tolerations:\n      - key: k1\n";
+  const std::vector<Row> table = {
+      {"containers merge by name, the patch's first", deployment,
+       "spec:\n  template:\n    spec:\n      containers:\n      - name: two\n        image: two:2\n",
+       "spec.template.spec.containers",
+       R"([{"image":"two:2","name":"two"},{"args":["x","y"],"image":"one:1","name":"one","ports":[{"containerPort":80,"name":"http"}]}])"},
+      {"a list without a strategy is replaced", deployment,
+       "spec:\n  template:\n    spec:\n      containers:\n      - name: one\n        args: [z]\n",
+       "spec.template.spec.containers",
+       R"([{"args":["z"],"image":"one:1","name":"one","ports":[{"containerPort":80,"name":"http"}]},{"image":"two:1","name":"two"}])"},
+      {"tolerations have no merge key: replaced", deployment,
+       "spec:\n  template:\n    spec:\n      tolerations:\n      - key: k2\n", "spec.template.spec.tolerations",
+       R"([{"key":"k2"}])"},
+      {"finalizers merge as a set", deployment, "metadata:\n  finalizers: [c, a]\n", "metadata.finalizers",
+       R"(["c","a","b"])"},
+      {"$patch: delete removes an element", deployment,
+       "spec:\n  template:\n    spec:\n      containers:\n      - name: one\n        $patch: delete\n",
+       "spec.template.spec.containers", R"([{"image":"two:1","name":"two"}])"},
+      {"null deletes a field", deployment,
+       "spec:\n  template:\n    spec:\n      containers:\n      - name: one\n        args: null\n",
+       "spec.template.spec.containers",
+       R"([{"image":"one:1","name":"one","ports":[{"containerPort":80,"name":"http"}]},{"image":"two:1","name":"two"}])"},
+      {"Service ports merge by port",
+       "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n    name: http\n"
+       "  - port: 443\n    name: https\n",
+       "spec:\n  ports:\n  - port: 443\n    targetPort: 8443\n", "spec.ports",
+       R"([{"name":"https","port":443,"targetPort":8443},{"name":"http","port":80}])"},
+      {"lists of custom resources are replaced (no schema, no merge key)",
+       "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: web\nspec:\n  parts:\n  - name: a\n    size: 1\n"
+       "  - name: b\n    size: 2\n",
+       "spec:\n  parts:\n  - name: b\n    size: 3\n", "spec.parts", R"([{"name":"b","size":3}])"},
+  };
+  for (const auto& row : table) {
+    SECTION(row.name) {
+      test::TempDir tmp;
+      std::string api = row.base.substr(row.base.find(' ') + 1, row.base.find('\n') - row.base.find(' ') - 1);
+      std::string kind = row.base.substr(row.base.find("kind: ") + 6);
+      kind = kind.substr(0, kind.find('\n'));
+      write_files(tmp, {{"kustomization.yaml", kustomization("resources:\n- base.yaml\npatches:\n- path: patch.yaml\n")},
+                        {"base.yaml", row.base},
+                        {"patch.yaml", "apiVersion: " + api + "\nkind: " + kind + "\nmetadata:\n  name: web\n" +
+                                           (util_starts_metadata(row.patch) ? row.patch.substr(10) : row.patch)}});
+      kustomize::DiskSource source(tmp.path());
+      auto built = kustomize::build(source, "");
+      REQUIRE(built);
+      REQUIRE(built->objects.size() == 1);
+      const yaml::Node* node = built->objects[0].node;
+      std::istringstream parts(row.path);
+      std::string part;
+      while (node && std::getline(parts, part, '.')) node = node->get(part);
+      REQUIRE(node);
+      CHECK(yaml::canonical_json(*node) == row.want);
+    }
+  }
+}
