@@ -157,8 +157,6 @@ std::vector<std::string> split_path(std::string_view path) {
     }
   }
   out.push_back(cur);
-  for (auto& p : out)
-    if (util::ends_with(p, "[]")) p.resize(p.size() - 2);
   return out;
 }
 
@@ -169,9 +167,11 @@ void visit(Json& node, const std::vector<std::string>& parts, std::size_t i, boo
     return;
   }
   if (!node.is_object()) return;
-  const std::string& key = parts[i];
-  // [name=value] selects sequence items by a field.
+  // "containers[]": a sequence, walked through, never created.
+  const bool sequence = util::ends_with(parts[i], "[]");
+  const std::string key = sequence ? parts[i].substr(0, parts[i].size() - 2) : parts[i];
   auto it = node.find(key);
+  if (sequence && (it == node.end() || !it->is_array())) return;
   if (i + 1 == parts.size()) {
     if (it == node.end() || it->is_null()) {
       if (!create) return;

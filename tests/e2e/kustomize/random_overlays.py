@@ -84,6 +84,30 @@ def make_case(root):
         write(f"{base}/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gadget\nspec:\n"
               "  parts:\n  - name: a\n    size: 1\n  - name: b\n    size: 2\n")
         files.append("widget.yaml")
+    has_extra = rng.random() < 0.6
+    if has_extra:  # more referrers: Ingress, HPA, StatefulSet with claim templates, PVC, ClusterRoleBinding
+        n0 = names[0]
+        write(f"{base}/extra.yaml",
+              f"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {n0}\nspec:\n"
+              f"  tls:\n  - secretName: {secret}\n  rules:\n  - http:\n      paths:\n      - path: /\n"
+              f"        pathType: Prefix\n        backend:\n          service:\n            name: {n0}\n"
+              f"            port:\n              number: 80\n"
+              f"---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {n0}\nspec:\n"
+              f"  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: {n0}\n"
+              f"  minReplicas: 1\n  maxReplicas: 3\n"
+              f"---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n"
+              f"  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n"
+              f"---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: store\nspec:\n  serviceName: {n0}\n"
+              f"  replicas: 1\n  selector:\n    matchLabels:\n      app: store\n  template:\n    metadata:\n"
+              f"      labels:\n        app: store\n    spec:\n      containers:\n      - name: db\n"
+              f"        image: postgres:15\n        volumeMounts:\n        - name: data\n          mountPath: /data\n"
+              f"      volumes:\n      - name: scratch\n        persistentVolumeClaim:\n          claimName: data\n"
+              f"  volumeClaimTemplates:\n  - metadata:\n      name: data\n    spec:\n      accessModes: [ReadWriteOnce]\n"
+              f"      resources:\n        requests:\n          storage: 1Gi\n"
+              f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {n0}-crb\n"
+              f"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view\n"
+              f"subjects:\n- kind: ServiceAccount\n  name: {sa}\n  namespace: default\n")
+        files.append("extra.yaml")
     write(f"{base}/rbac.yaml", role(names[0]) + "---\n" + rolebinding(names[0], sa) +
           f"---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n")
     files.append("rbac.yaml")
@@ -137,10 +161,23 @@ def make_case(root):
                 body += f"  digest: sha256:{'b' * 64}\n"
     if rng.random() < 0.5:
         body += f"replicas:\n- name: {names[0]}\n  count: {rng.randint(0, 9)}\n"
+        if has_extra:
+            body += f"- name: store\n  count: {rng.randint(0, 9)}\n"
     write(f"{overlay}/mode.env", f"mode=overlay\nextra={rng.randint(0, 99)}\n")
     body += f"configMapGenerator:\n- name: {cm}\n  behavior: merge\n  envs:\n  - mode.env\n"
     if rng.random() < 0.5:
         body += f"- name: overlay-only\n  literals:\n  - x={rng.randint(0, 99)}\n"
+    if rng.random() < 0.3:
+        body += f"secretGenerator:\n- name: {secret}\n  behavior: replace\n  literals:\n  - token=t{rng.randint(0, 99)}\n"
+    if rng.random() < 0.3:
+        write(f"{overlay}/legacy.yaml", f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {names[-1]}\nspec:\n"
+              f"  ports:\n  - port: 80\n    targetPort: 9000\n  - port: 9090\n    name: metrics\n")
+        body += "patchesStrategicMerge:\n- legacy.yaml\n"
+    if rng.random() < 0.3:
+        write(f"{overlay}/ops.yaml", "- op: remove\n  path: /spec/template/spec/volumes\n"
+              "- op: add\n  path: /metadata/labels/patched\n  value: \"true\"\n")
+        body += (f"patchesJson6902:\n- target:\n    group: apps\n    version: v1\n    kind: Deployment\n"
+                 f"    name: {names[0]}\n  path: ops.yaml\n")
     patches = []
     target = rng.choice(names)
     if rng.random() < 0.8:
