@@ -376,7 +376,37 @@ Selector selector_from(const Json& s) {
   return sel;
 }
 
+// A selector's name or namespace pattern that could backtrack without end: a repeated group
+// that itself repeats ("(a+)+", "(a|a*)*"). std::regex backtracks; a push must not hang the gate.
+bool unsafe_pattern(const std::string& p) {
+  if (p.size() > 256) return true;
+  std::vector<bool> repeats_inside;  // per open group: holds a quantifier
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '(') repeats_inside.push_back(false);
+    if ((c == '*' || c == '+' || c == '{') && !repeats_inside.empty()) repeats_inside.back() = true;
+    if (c == ')' && !repeats_inside.empty()) {
+      bool inner = repeats_inside.back();
+      repeats_inside.pop_back();
+      bool repeated = i + 1 < p.size() && (p[i + 1] == '*' || p[i + 1] == '+' || p[i + 1] == '{');
+      if (inner && repeated) return true;
+      if (inner && !repeats_inside.empty()) repeats_inside.back() = true;
+    }
+  }
+  return false;
+}
+
 util::Result<bool> matches(const Resource& res, const Selector& s, Ids ids) {
+  for (const auto* pattern : {&s.name, &s.namespace_})
+    if (unsafe_pattern(*pattern))
+      return util::fail(error("selector pattern '" + pattern->substr(0, 80) +
+                                  "' repeats a repeated group (or is longer than 256 characters): refused, it could "
+                                  "take without end to match",
+                              "kustomize.invalid", res.file));
   Id cur = res.id(), org = res.original_id();
   auto any = [&](const std::function<bool(const Id&)>& pred) {
     return ids == Ids::any ? res.any_id(pred) : (pred(org) || pred(cur));

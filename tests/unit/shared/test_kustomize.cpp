@@ -242,6 +242,12 @@ std::vector<Hostile> hostile_cases() {
                        "      path: /spec/nothing\n      value: 1\n")},
         {"a/cm.yaml", config_map("x")}},
        "a", "kustomize.patch", "JSON patch cannot be applied"},
+      {"a selector that could backtrack without end",
+       {{"a/kustomization.yaml",
+         kustomization("resources:\n- cm.yaml\npatches:\n- target:\n    name: (a+)+b\n  patch: |\n    - op: add\n"
+                       "      path: /data/x\n      value: y\n")},
+        {"a/cm.yaml", config_map("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac")}},
+       "a", "kustomize.invalid", "repeats a repeated group"},
       {"remote resource", {{"a/kustomization.yaml", kustomization("resources:\n- https://example.com/x.yaml\n")}},
        "a", "kustomize.remote", "remote resources are not fetched"},
       {"git resource",
