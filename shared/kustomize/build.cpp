@@ -534,6 +534,7 @@ util::Result<Output> build(const FileSource& source, std::string_view dir_in, co
   }
   all += ']';
   yaml::Limits yl;
+  yl.max_depth += 2;  // the array around the objects, and a patch may nest one level more
   yl.max_nodes = std::max<std::uint64_t>(yl.max_nodes, all.size());
   yl.max_expanded = std::max<std::uint64_t>(yl.max_expanded, all.size());
   auto stream = yaml::parse_json(all, yl);
