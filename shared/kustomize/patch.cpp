@@ -74,10 +74,9 @@ int root_type(const Json& object) {
   return other_version;
 }
 
-bool is_directive(const std::string& key) {
-  return key == "$patch" || key == "$retainKeys" || util::starts_with(key, "$setElementOrder/") ||
-         util::starts_with(key, "$deleteFromPrimitiveList/");
-}
+// kustomize's merge (kyaml's merge2) knows only `$patch`; `$retainKeys`, `$setElementOrder/...`
+// and `$deleteFromPrimitiveList/...` stay in the object as ordinary fields, as they do there.
+bool is_directive(const std::string& key) { return key == "$patch"; }
 
 // A patch value as content: directives removed, elements marked for deletion dropped.
 Json clean(const Json& v) {
@@ -248,24 +247,6 @@ Outcome merge_map(Json& dest, const Json& patch, int type, Unknown unknown) {
     } else {
       *d = clean(value);
     }
-  }
-  for (auto it = patch.begin(); it != patch.end(); ++it) {
-    const std::string& key = it.key();
-    if (util::starts_with(key, "$deleteFromPrimitiveList/") && it.value().is_array()) {
-      auto d = dest.find(key.substr(25));
-      if (d != dest.end() && d->is_array()) {
-        Json kept = Json::array();
-        for (const auto& v : *d)
-          if (std::find(it.value().begin(), it.value().end(), v) == it.value().end()) kept.push_back(v);
-        *d = std::move(kept);
-      }
-    }
-  }
-  if (auto r = patch.find("$retainKeys"); r != patch.end() && r->is_array()) {
-    std::vector<std::string> drop;
-    for (auto it = dest.begin(); it != dest.end(); ++it)
-      if (std::find(r->begin(), r->end(), Json(it.key())) == r->end()) drop.push_back(it.key());
-    for (const auto& k : drop) dest.erase(k);
   }
   return Outcome::keep;
 }
