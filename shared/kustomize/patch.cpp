@@ -505,6 +505,10 @@ util::Result<void> apply_json6902(Resources& resources, const Json& operations, 
       e.message += " (target " + before.str() + ")";
       return util::fail(std::move(e));
     }
+    // kustomize sets the annotations again after a JSON patch: what is not a mapping of them,
+    // or an empty one, is dropped.
+    if (auto m = r.object.find("metadata"); m != r.object.end() && m->is_object())
+      if (auto a = m->find("annotations"); a != m->end() && (!a->is_object() || a->empty())) m->erase("annotations");
   }
   return {};
 }
