@@ -21,6 +21,7 @@ const Command k_commands[] = {
     {"audit", "list the gate's audit records (--open-break-glass)", setup_audit},
     {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
     {"status", "show the reconciler's targets (portcullisd's /v1/targets)", setup_status},
+    {"render", "print the objects a directory declares (kustomizations built natively)", setup_render},
     {"version", "print the version", setup_version},
 };
 
