@@ -15,6 +15,7 @@
 #include "daemon/log.hpp"
 #include "shared/notify/event.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/util/tls.hpp"
 #include "shared/util/url.hpp"
@@ -115,16 +116,6 @@ struct OpenCondition {
   std::vector<std::optional<SystemTime>> sent;  // per provider: the last firing admitted
 };
 
-std::string json_str(std::string_view s) {
-  return "\"" + util::json_escape(s) + "\"";
-}
-
-std::string json_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + json_str(items[i]);
-  return out + "]";
-}
-
 std::string rfc3339(SystemTime t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
   std::tm tm{};
@@ -179,21 +170,36 @@ std::string one_liner(const Notification& n) {
   return s;
 }
 
+util::Json text_list(const std::vector<std::string>& items) {
+  util::Json out = util::Json::array();
+  for (const auto& i : items) out.push_back(std::string(i));
+  return out;
+}
+
 std::string webhook_body(const Notification& n) {
   const Alert& a = n.alert;
-  return "{\"version\":1,\"id\":" + json_str(n.id) + ",\"kind\":" + json_str(info(a.kind).name) +
-         ",\"status\":" + json_str(status_name(n.status)) + ",\"target\":" + json_str(a.target) +
-         ",\"revision\":" + json_str(a.revision) + ",\"summary\":" + json_str(a.summary) +
-         ",\"objects\":" + json_list(a.objects) + ",\"actor\":" + json_str(actor_of(a)) +
-         ",\"reason\":" + json_str(a.reason) + ",\"time\":" + json_str(rfc3339(n.time)) + "}";
+  return util::dump(util::Json{{"version", 1},
+                               {"id", n.id},
+                               {"kind", info(a.kind).name},
+                               {"status", status_name(n.status)},
+                               {"target", std::string(a.target)},
+                               {"revision", std::string(a.revision)},
+                               {"summary", std::string(a.summary)},
+                               {"objects", text_list(a.objects)},
+                               {"actor", std::string(actor_of(a))},
+                               {"reason", std::string(a.reason)},
+                               {"time", rfc3339(n.time)}});
+}
+
+util::Json mrkdwn_section(std::string text) {
+  return {{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", std::string(text)}}}};
 }
 
 std::string slack_body(const Notification& n) {
   const Alert& a = n.alert;
   std::string emoji(n.status == Status::resolved ? ":white_check_mark:" : info(a.kind).emoji);
   std::string text = emoji + " " + slack_escape(clip(one_liner(n), 2500));
-  std::string blocks =
-      "[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":" + json_str(text) + "}}";
+  util::Json blocks = util::Json::array({mrkdwn_section(text)});
   if (!a.objects.empty()) {
     std::string list;
     for (std::size_t i = 0; i < a.objects.size() && i < k_slack_objects; ++i)
@@ -201,35 +207,40 @@ std::string slack_body(const Notification& n) {
     if (a.objects.size() > k_slack_objects)
       list += "… and " + std::to_string(a.objects.size() - k_slack_objects) + " more\n";
     list.pop_back();
-    blocks += ",{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":" + json_str(list) + "}}";
+    blocks.push_back(mrkdwn_section(list));
   }
-  std::vector<std::string> context;
-  if (!a.revision.empty()) context.push_back("revision " + slack_escape(clip(a.revision, 100)));
-  if (!a.reason.empty()) context.push_back("reason: " + slack_escape(clip(a.reason, 1000)));
-  if (!context.empty()) {
-    blocks += ",{\"type\":\"context\",\"elements\":[";
-    for (std::size_t i = 0; i < context.size(); ++i)
-      blocks += std::string(i ? "," : "") + "{\"type\":\"mrkdwn\",\"text\":" + json_str(context[i]) + "}";
-    blocks += "]}";
-  }
-  return "{\"text\":" + json_str(text) + ",\"blocks\":" + blocks + "]}";
+  util::Json context = util::Json::array();
+  if (!a.revision.empty())
+    context.push_back({{"type", "mrkdwn"}, {"text", std::string("revision " + slack_escape(clip(a.revision, 100)))}});
+  if (!a.reason.empty())
+    context.push_back({{"type", "mrkdwn"}, {"text", std::string("reason: " + slack_escape(clip(a.reason, 1000)))}});
+  if (!context.empty()) blocks.push_back({{"type", "context"}, {"elements", context}});
+  return util::dump(util::Json{{"text", std::string(text)}, {"blocks", blocks}});
 }
 
 std::string pagerduty_body(const Notification& n, std::string_view routing_key) {
   const Alert& a = n.alert;
   std::string dedup = "portcullis/" + a.target + "/" + std::string(info(a.kind).name);
   if (n.status == Status::event) dedup += "/" + n.id;  // one-off: an incident of its own
-  std::string head = "{\"routing_key\":" + json_str(routing_key) +
-                     ",\"event_action\":" + json_str(n.status == Status::resolved ? "resolve" : "trigger") +
-                     ",\"dedup_key\":" + json_str(dedup);
-  if (n.status == Status::resolved) return head + "}";
-  return head + ",\"payload\":{\"summary\":" + json_str(clip(one_liner(n), 1024)) +
-         ",\"source\":\"portcullisd\",\"severity\":" + json_str(info(a.kind).severity) +
-         ",\"component\":" + json_str(a.target) + ",\"timestamp\":" + json_str(rfc3339(n.time)) +
-         ",\"custom_details\":{\"id\":" + json_str(n.id) + ",\"kind\":" + json_str(info(a.kind).name) +
-         ",\"target\":" + json_str(a.target) + ",\"revision\":" + json_str(a.revision) +
-         ",\"summary\":" + json_str(a.summary) + ",\"objects\":" + json_list(a.objects) +
-         ",\"actor\":" + json_str(actor_of(a)) + ",\"reason\":" + json_str(a.reason) + "}}}";
+  util::Json body{{"routing_key", std::string(routing_key)},
+                  {"event_action", n.status == Status::resolved ? "resolve" : "trigger"},
+                  {"dedup_key", std::string(dedup)}};
+  if (n.status == Status::resolved) return util::dump(body);
+  body["payload"] = {{"summary", std::string(clip(one_liner(n), 1024))},
+                     {"source", "portcullisd"},
+                     {"severity", info(a.kind).severity},
+                     {"component", std::string(a.target)},
+                     {"timestamp", rfc3339(n.time)},
+                     {"custom_details",
+                      {{"id", n.id},
+                       {"kind", info(a.kind).name},
+                       {"target", std::string(a.target)},
+                       {"revision", std::string(a.revision)},
+                       {"summary", std::string(a.summary)},
+                       {"objects", text_list(a.objects)},
+                       {"actor", std::string(actor_of(a))},
+                       {"reason", std::string(a.reason)}}}};
+  return util::dump(body);
 }
 
 // A secret file's content, trimmed; never empty. The message names the file, not the content.

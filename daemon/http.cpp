@@ -11,6 +11,7 @@
 #include "daemon/replay.hpp"
 #include "shared/notify/event.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::daemon {
@@ -30,7 +31,7 @@ std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); 
 
 void answer(httplib::Response& res, int status, std::string_view error) {
   res.status = status;
-  res.set_content("{\"error\":\"" + util::json_escape(error) + "\"}\n", "application/json");
+  res.set_content(util::dump(util::Json{{"error", std::string(error)}}) + "\n", "application/json");
 }
 
 // An id of a signed request: what the hook and `new_event_id` make, and what the replay file

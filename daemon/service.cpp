@@ -15,6 +15,7 @@
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
 #include "shared/util/fs.hpp"
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::daemon {
@@ -32,31 +33,37 @@ std::string now_rfc3339() {
   return buf;
 }
 
-std::string json_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ",\"" : "\"") + util::json_escape(items[i]) + "\"";
-  return out + "]";
+util::Json json_list(const std::vector<std::string>& items) {
+  util::Json out = util::Json::array();
+  for (const auto& i : items) out.push_back(std::string(i));
+  return out;
 }
 
 }  // namespace
 
 std::string status_json(const std::vector<TargetStatus>& targets) {
-  using util::json_escape;
-  std::string out = "{\"targets\":[";
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto& t = targets[i];
-    if (i) out += ',';
-    out += "{\"name\":\"" + json_escape(t.name) + "\",\"path\":\"" + json_escape(t.path) + "\",\"desiredRevision\":\"" +
-           t.desired_revision + "\",\"appliedRevision\":\"" + t.applied_revision + "\",\"state\":\"" +
-           std::string(state_name(t.state)) + "\",\"lastError\":\"" + json_escape(t.last_error) +
-           "\",\"pruneBlocked\":\"" + json_escape(t.prune_blocked) + "\",\"objects\":" + std::to_string(t.objects) +
-           ",\"lastSyncTime\":\"" + t.last_sync_time + "\",\"lastSyncMs\":" + std::to_string(t.last_sync_ms) +
-           ",\"health\":\"" + json_escape(t.health) + "\",\"healthReason\":\"" + json_escape(t.health_reason) +
-           "\",\"driftMode\":\"" + t.drift_mode + "\",\"drifted\":" + std::to_string(t.drifted) + ",\"drift\":" +
-           json_list(t.drift) + ",\"healed\":" + std::to_string(t.healed) + ",\"selfHealLoop\":\"" +
-           json_escape(t.self_heal_loop) + "\",\"lastFetchTime\":\"" + t.last_fetch_time + "\"}";
-  }
-  return out + "]}\n";
+
+  util::Json list = util::Json::array();
+  for (const auto& t : targets)
+    list.push_back({{"name", std::string(t.name)},
+                    {"path", std::string(t.path)},
+                    {"desiredRevision", t.desired_revision},
+                    {"appliedRevision", t.applied_revision},
+                    {"state", state_name(t.state)},
+                    {"lastError", std::string(t.last_error)},
+                    {"pruneBlocked", std::string(t.prune_blocked)},
+                    {"objects", t.objects},
+                    {"lastSyncTime", t.last_sync_time},
+                    {"lastSyncMs", t.last_sync_ms},
+                    {"health", std::string(t.health)},
+                    {"healthReason", std::string(t.health_reason)},
+                    {"driftMode", t.drift_mode},
+                    {"drifted", t.drifted},
+                    {"drift", json_list(t.drift)},
+                    {"healed", t.healed},
+                    {"selfHealLoop", std::string(t.self_heal_loop)},
+                    {"lastFetchTime", t.last_fetch_time}});
+  return util::dump(util::Json{{"targets", list}}) + "\n";
 }
 
 struct Service::Impl {
@@ -98,8 +105,8 @@ struct Service::Impl {
   static constexpr std::size_t k_loop_corrections = 5;
   static constexpr auto k_loop_window = std::chrono::minutes(10);
 
-  void audit(const std::string& line) {
-    if (auto r = util::append_line(config.audit_path(), line); !r)
+  void audit(const util::Json& entry) {
+    if (auto r = util::append_line(config.audit_path(), util::dump(entry) + "\n"); !r)
       log(LogLevel::error, "cannot write the audit log", {{"error", r.error().message}});
   }
 
@@ -145,11 +152,16 @@ struct Service::Impl {
     for (const auto& w : r.warnings) log(LogLevel::warn, w, {{"target", name}});
     for (const auto& a : r.adopted_objects) log(LogLevel::warn, "adopted " + a, {{"target", name}});
     if (!r.applied_objects.empty() || !r.pruned_objects.empty() || !r.errors.empty() || !r.prune_blocked.empty()) {
-      audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"sync\",\"target\":\"" + util::json_escape(name) +
-            "\",\"revision\":\"" + r.revision + "\",\"result\":\"" + result + "\",\"applied\":" +
-            json_list(r.applied_objects) + ",\"adopted\":" + json_list(r.adopted_objects) +
-            ",\"pruned\":" + json_list(r.pruned_objects) + ",\"errors\":" +
-            json_list(r.errors) + ",\"pruneBlocked\":\"" + util::json_escape(r.prune_blocked) + "\"}\n");
+      audit(util::Json{{"time", now_rfc3339()},
+                       {"event", "sync"},
+                       {"target", std::string(name)},
+                       {"revision", r.revision},
+                       {"result", result},
+                       {"applied", json_list(r.applied_objects)},
+                       {"adopted", json_list(r.adopted_objects)},
+                       {"pruned", json_list(r.pruned_objects)},
+                       {"errors", json_list(r.errors)},
+                       {"pruneBlocked", std::string(r.prune_blocked)}});
     }
     if (r.state == SyncState::failed) {
       alerter->raise(Alert{AlertKind::sync_failed, name, r.revision, "sync of " + name + " failed: " + r.errors.front(),
@@ -287,9 +299,15 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
     log(r.errors.empty() ? LogLevel::info : LogLevel::error, "drift " + result,
         {{"target", name}, {"revision", r.revision}, {"objects", std::to_string(keys.size())},
          {"error", r.errors.empty() ? "" : r.errors.front()}});
-    audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"self-heal\",\"target\":\"" + util::json_escape(name) +
-          "\",\"revision\":\"" + r.revision + "\",\"actor\":\"portcullisd\",\"result\":\"" + result + "\",\"drift\":" +
-          json_list(what) + ",\"applied\":" + json_list(r.applied_objects) + ",\"errors\":" + json_list(r.errors) + "}\n");
+    audit(util::Json{{"time", now_rfc3339()},
+                     {"event", "self-heal"},
+                     {"target", std::string(name)},
+                     {"revision", r.revision},
+                     {"actor", "portcullisd"},
+                     {"result", result},
+                     {"drift", json_list(what)},
+                     {"applied", json_list(r.applied_objects)},
+                     {"errors", json_list(r.errors)}});
     if (r.applied > 0) {
       Alert a{AlertKind::drift_corrected, name, r.revision,
               "drift corrected on " + name + ": " + what.front() +
@@ -485,10 +503,13 @@ void Service::on_event(const notify::Event& event) {
     }
     std::string who = event.pusher.empty() ? "an unknown pusher" : event.pusher;
     log(LogLevel::warn, "break-glass push received", {{"pusher", event.pusher}, {"reason", event.reason}, {"event", event.id}});
-    m_impl->audit("{\"time\":\"" + now_rfc3339() + "\",\"event\":\"break-glass\",\"actor\":\"" +
-                  util::json_escape(event.pusher) + "\",\"reason\":\"" + util::json_escape(event.reason) +
-                  "\",\"revision\":\"" + revision + "\",\"refs\":" + json_list(refs) + ",\"eventId\":\"" +
-                  util::json_escape(event.id) + "\"}\n");
+    m_impl->audit(util::Json{{"time", now_rfc3339()},
+                            {"event", "break-glass"},
+                            {"actor", std::string(event.pusher)},
+                            {"reason", std::string(event.reason)},
+                            {"revision", std::string(revision)},
+                            {"refs", json_list(refs)},
+                            {"eventId", std::string(event.id)}});
     m_impl->alerter->raise(Alert{AlertKind::break_glass, event.repository, revision,
                                  "break-glass push by " + who + " to " + event.repository + ": " + event.reason, refs,
                                  event.pusher, event.reason});

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::hooks {
@@ -25,7 +26,6 @@ std::string pusher_from_env(std::span<const std::string> variables) {
 }
 
 std::string audit_line(const AuditContext& ctx, const Report& report, std::string_view decision) {
-  using util::json_escape;
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
@@ -34,36 +34,34 @@ std::string audit_line(const AuditContext& ctx, const Report& report, std::strin
   char stamp[96];
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  std::string out = "{\"time\":\"" + std::string(stamp) + "\",\"event\":\"push\",\"pushId\":\"" +
-                    json_escape(ctx.push_id) + "\",\"repository\":\"" + json_escape(ctx.repository) + "\",\"pusher\":";
-  out += ctx.pusher.empty() ? "null" : "\"" + json_escape(ctx.pusher) + "\"";
-  out += ",\"decision\":\"" + std::string(decision) + "\",\"failOpen\":" + (report.fail_open ? "true" : "false");
-  out += ",\"refs\":[";
-  for (std::size_t i = 0; i < ctx.updates.size(); ++i) {
-    const auto& u = ctx.updates[i];
-    if (i) out += ',';
-    out += "{\"ref\":\"" + json_escape(u.ref) + "\",\"old\":\"" + u.old_oid.hex() + "\",\"new\":\"" + u.new_oid.hex() + "\"}";
-  }
+  util::Json refs = util::Json::array();
+  for (const auto& u : ctx.updates)
+    refs.push_back({{"ref", std::string(u.ref)}, {"old", u.old_oid.hex()}, {"new", u.new_oid.hex()}});
   std::set<std::string> rules;
   for (const auto& f : report.findings)
     if (f.level != Level::notice) rules.insert(f.rule);
-  out += "],\"rules\":[";
-  bool first = true;
-  for (const auto& r : rules) {
-    if (!first) out += ',';
-    first = false;
-    out += "\"" + json_escape(r) + "\"";
-  }
-  out += "]";
+  util::Json rule_list = util::Json::array();
+  for (const auto& r : rules) rule_list.push_back(std::string(r));
+  util::Json line{{"time", stamp},
+                  {"event", "push"},
+                  {"pushId", std::string(ctx.push_id)},
+                  {"repository", std::string(ctx.repository)},
+                  {"pusher", ctx.pusher.empty() ? util::Json(nullptr) : util::Json(std::string(ctx.pusher))},
+                  {"decision", decision},
+                  {"failOpen", report.fail_open},
+                  {"refs", refs},
+                  {"rules", rule_list}};
   if (!report.break_glass.empty()) {
-    out += ",\"breakGlass\":{\"reason\":\"" + json_escape(report.break_glass) + "\",\"bypassed\":[";
-    for (std::size_t i = 0; i < report.bypassed.size(); ++i) out += (i ? ",\"" : "\"") + json_escape(report.bypassed[i]) + "\"";
-    out += "]}";
+    util::Json bypassed = util::Json::array();
+    for (const auto& b : report.bypassed) bypassed.push_back(std::string(b));
+    line["breakGlass"] = {{"reason", std::string(report.break_glass)}, {"bypassed", bypassed}};
   }
-  out += ",\"errors\":" + std::to_string(report.errors()) + ",\"warnings\":" + std::to_string(report.warnings()) +
-         ",\"files\":" + std::to_string(report.stats.files) + ",\"objects\":" + std::to_string(report.stats.objects) +
-         ",\"durationMs\":" + std::to_string(report.stats.duration_ms) + "}\n";
-  return out;
+  line["errors"] = report.errors();
+  line["warnings"] = report.warnings();
+  line["files"] = report.stats.files;
+  line["objects"] = report.stats.objects;
+  line["durationMs"] = report.stats.duration_ms;
+  return util::dump(line) + "\n";
 }
 
 }  // namespace portcullis::hooks

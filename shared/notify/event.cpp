@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
 
@@ -24,21 +25,19 @@ std::string hex(const unsigned char* data, std::size_t n) {
   return s;
 }
 
-std::string quoted(std::string_view s) { return "\"" + util::json_escape(s) + "\""; }
-
 }  // namespace
 
 std::string to_json(const Event& e) {
-  std::string out = "{\"id\":" + quoted(e.id) + ",\"repository\":" + quoted(e.repository) + ",\"refs\":[";
-  for (std::size_t i = 0; i < e.refs.size(); ++i) {
-    if (i) out += ',';
-    out += "{\"ref\":" + quoted(e.refs[i].ref) + ",\"old\":" + quoted(e.refs[i].old_id) + ",\"new\":" +
-           quoted(e.refs[i].new_id) + "}";
-  }
-  out += "],\"pusher\":" + (e.pusher.empty() ? std::string("null") : quoted(e.pusher));
-  out += ",\"breakGlass\":" + std::string(e.break_glass ? "true" : "false");
-  out += ",\"reason\":" + quoted(e.reason) + ",\"time\":" + std::to_string(e.time) + "}";
-  return out;
+  util::Json refs = util::Json::array();
+  for (const auto& r : e.refs)
+    refs.push_back({{"ref", std::string(r.ref)}, {"old", std::string(r.old_id)}, {"new", std::string(r.new_id)}});
+  return util::dump(util::Json{{"id", std::string(e.id)},
+                               {"repository", std::string(e.repository)},
+                               {"refs", refs},
+                               {"pusher", e.pusher.empty() ? util::Json(nullptr) : util::Json(std::string(e.pusher))},
+                               {"breakGlass", e.break_glass},
+                               {"reason", std::string(e.reason)},
+                               {"time", e.time}});
 }
 
 util::Result<Event> parse_event(std::string_view json) {
