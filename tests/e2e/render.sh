@@ -55,7 +55,7 @@ setup_gate() {
   printf 'schemaStore: %s\n%s\n' "$STORE" "${1:-}" >"$CONFIG"
   SERVER=$(new_server server "$CONFIG")
   CLONE=$(new_clone "$SERVER")
-  put "$CLONE" .portcullis.yaml "$POLICY"
+  put "$CLONE" .portcullis.yaml "${GATE_POLICY:-$POLICY}"
   put "$CLONE" CODEOWNERS "$OWNERS"
   base
   overlay staging staging 1.1
@@ -111,6 +111,32 @@ test_build_errors_are_findings_with_their_rule() {
     expect_rejected
     expect_output "[${c##*|}]"
   done
+  # A generator reading a file outside the kustomization's directory.
+  git -C "$CLONE" reset -q --hard origin/main
+  put "$CLONE" environments/prod/kustomization.yaml $'resources: [../../base]\nconfigMapGenerator:\n- name: x\n  files: [../../CODEOWNERS]\n'
+  commit "$CLONE" "generator outside"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "[kustomize.outside]"
+  # Deep recursion: 40 bases each including the next.
+  git -C "$CLONE" reset -q --hard origin/main
+  local i started
+  for ((i = 0; i < 40; i++)); do put "$CLONE" "deep/d$i/kustomization.yaml" "resources: [../d$((i + 1))]"$'\n'; done
+  put "$CLONE" deep/d40/kustomization.yaml $'resources: []\n'
+  put "$CLONE" environments/staging/kustomization.yaml $'resources: [../../deep/d0]\n'
+  commit "$CLONE" "deep"
+  started=$SECONDS
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "[kustomize.limit]"
+  # A 10,000-resource overlay.
+  git -C "$CLONE" reset -q --hard origin/main
+  { echo "resources:"; for ((i = 0; i < 10000; i++)); do echo "- r$i.yaml"; done; } | put "$CLONE" environments/staging/kustomization.yaml
+  commit "$CLONE" "10,000 resources"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "[kustomize.limit]"
+  ((SECONDS - started < 20)) || fail "hostile kustomizations took $((SECONDS - started)) s"
   # A patch that matches nothing.
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" environments/prod/replicas.yaml $'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nothing\nspec:\n  replicas: 3\n'
@@ -138,6 +164,21 @@ test_an_images_edit_in_prod_is_a_promotion() {
   commit "$CLONE" "prod: 2.0"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main
   expect_accepted
+}
+
+test_a_soak_counts_from_the_push_that_changed_stagings_render() {
+  GATE_POLICY=${POLICY/promotion: \{from: staging\}/promotion: \{from: staging, soak: 2h\}} setup_gate
+  grep -q "soak: 2h" "$CLONE/.portcullis.yaml" || fail "the policy has no soak"
+  overlay staging staging 2.0
+  commit "$CLONE" "staging: 2.0"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_accepted
+  # post-receive recorded when staging's render started to run 2.0.
+  overlay prod prod 2.0
+  commit "$CLONE" "prod: 2.0"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "[promotion.soak] image registry.example/web:2.0 has been in staging for"
 }
 
 # --- Attacks ------------------------------------------------------------------------------------
