@@ -14,6 +14,12 @@ STORE=$SUITE_TMP/store
 "$PORTCULLIS" schemas import --kubeconfig "$KDIR/kubeconfig" --out "$STORE" >/dev/null ||
   { echo "FATAL: schema import from the apiserver failed"; exit 1; }
 
+# alice_pushes MESSAGE: commits what is staged and pushes it to main as alice (who owns prod).
+alice_pushes() {
+  commit "$CLONE" "$1"
+  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+}
+
 # expect_output_re ERE: some line of the output matches.
 expect_output_re() {
   grep -qE -- "$1" <<<"$OUT" || fail "output lacks a match of: $1"$'\n'"$(sed 's/^/      | /' <<<"$OUT")"
@@ -87,8 +93,7 @@ test_a_base_change_is_judged_in_every_overlay_at_the_base_line() {
   # rendered object named.
   deployment web registry.example/web:1.0 | sed 's/^  replicas: 2$/  replicas: 2\n  minReadySeconds: soon/' |
     put "$CLONE" base/app.yaml
-  commit "$CLONE" "base: bad minReadySeconds"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "base: bad minReadySeconds"
   expect_rejected
   expect_output_re 'base/app\.yaml:1:1: error \[schema\.[a-z-]+\] Deployment "web": spec\.minReadySeconds'
   expect_no_output "environments/prod/replicas.yaml"
@@ -106,16 +111,14 @@ test_build_errors_are_findings_with_their_rule() {
   for c in "${cases[@]}"; do
     git -C "$CLONE" reset -q --hard origin/main
     put "$CLONE" environments/prod/kustomization.yaml "${c%%|*}"$'\n'
-    commit "$CLONE" "bad: ${c%%|*}"
-    REMOTE_USER=alice push "$CLONE" origin HEAD:main
+    alice_pushes "bad: ${c%%|*}"
     expect_rejected
     expect_output "[${c##*|}]"
   done
   # A generator reading a file outside the kustomization's directory.
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" environments/prod/kustomization.yaml $'resources: [../../base]\nconfigMapGenerator:\n- name: x\n  files: [../../CODEOWNERS]\n'
-  commit "$CLONE" "generator outside"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "generator outside"
   expect_rejected
   expect_output "[kustomize.outside]"
   # Deep recursion: 40 bases each including the next.
@@ -132,16 +135,14 @@ test_build_errors_are_findings_with_their_rule() {
   # A 10,000-resource overlay.
   git -C "$CLONE" reset -q --hard origin/main
   { echo "resources:"; for ((i = 0; i < 10000; i++)); do echo "- r$i.yaml"; done; } | put "$CLONE" environments/staging/kustomization.yaml
-  commit "$CLONE" "10,000 resources"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "10,000 resources"
   expect_rejected
   expect_output "[kustomize.limit]"
   ((SECONDS - started < 20)) || fail "hostile kustomizations took $((SECONDS - started)) s"
   # A patch that matches nothing.
   git -C "$CLONE" reset -q --hard origin/main
   put "$CLONE" environments/prod/replicas.yaml $'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nothing\nspec:\n  replicas: 3\n'
-  commit "$CLONE" "patch of nothing"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "patch of nothing"
   expect_rejected
   expect_output "[kustomize.patch]"
 }
@@ -150,19 +151,16 @@ test_an_images_edit_in_prod_is_a_promotion() {
   setup_gate
   # 9.9 never ran in staging: not promoted.
   overlay prod prod 9.9
-  commit "$CLONE" "prod: 9.9"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "prod: 9.9"
   expect_rejected
   expect_output "[promotion.not-promoted] image registry.example/web:9.9 is not in staging"
   # Through staging first, then prod.
   git -C "$CLONE" reset -q --hard origin/main
   overlay staging staging 2.0
-  commit "$CLONE" "staging: 2.0"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "staging: 2.0"
   expect_accepted
   overlay prod prod 2.0
-  commit "$CLONE" "prod: 2.0"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "prod: 2.0"
   expect_accepted
 }
 
@@ -170,13 +168,11 @@ test_a_soak_counts_from_the_push_that_changed_stagings_render() {
   GATE_POLICY=${POLICY/promotion: \{from: staging\}/promotion: \{from: staging, soak: 2h\}} setup_gate
   grep -q "soak: 2h" "$CLONE/.portcullis.yaml" || fail "the policy has no soak"
   overlay staging staging 2.0
-  commit "$CLONE" "staging: 2.0"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "staging: 2.0"
   expect_accepted
   # post-receive recorded when staging's render started to run 2.0.
   overlay prod prod 2.0
-  commit "$CLONE" "prod: 2.0"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "prod: 2.0"
   expect_rejected
   expect_output "[promotion.soak] image registry.example/web:2.0 has been in staging for"
 }
@@ -202,8 +198,7 @@ test_attack_a_base_change_prod_renders_needs_prods_owners() {
   expect_accepted
   # alice, who owns prod, may change the base.
   deployment web registry.example/web:1.0 | sed 's/replicas: 2/replicas: 5/' | put "$CLONE" base/app.yaml
-  commit "$CLONE" "alice: base"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "alice: base"
   expect_accepted
 }
 
@@ -212,16 +207,14 @@ test_attack_a_kustomization_reads_outside_the_repository_or_through_a_symlink() 
   local tip
   tip=$(git -C "$CLONE" rev-parse HEAD)
   put "$CLONE" environments/staging/kustomization.yaml $'resources:\n- ../../../../../../etc/passwd\n'
-  commit "$CLONE" "outside"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "outside"
   expect_rejected
   expect_output "[kustomize.outside]"
   git -C "$CLONE" reset -q --hard origin/main
   ln -s /etc/hostname "$CLONE/base/host.yaml"
   git -C "$CLONE" add base/host.yaml
   put "$CLONE" base/kustomization.yaml $'resources:\n- app.yaml\n- svc.yaml\n- host.yaml\n'
-  commit "$CLONE" "symlink"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "symlink"
   expect_rejected
   expect_output "[kustomize."
   expect_ref "$SERVER" refs/heads/main "$tip"
@@ -230,8 +223,7 @@ test_attack_a_kustomization_reads_outside_the_repository_or_through_a_symlink() 
 test_attack_an_overlay_renders_outside_its_confinement() {
   setup_gate $'confinement:\n  environments:\n    environments/staging: {namespace: staging}'
   put "$CLONE" environments/staging/kustomization.yaml "$(sed 's/^namespace: staging/namespace: kube-system/' "$CLONE/environments/staging/kustomization.yaml")"
-  commit "$CLONE" "staging into kube-system"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "staging into kube-system"
   expect_rejected
   expect_output "error [confinement.denied] Deployment \"web\": environment staging may not write this"
 }
@@ -243,8 +235,7 @@ secretGenerator:
 - name: db
   literals: [password=hunter2]
 "
-  commit "$CLONE" "generated secret"
-  REMOTE_USER=alice push "$CLONE" origin HEAD:main
+  alice_pushes "generated secret"
   expect_rejected
   expect_output_re 'environments/staging/kustomization\.yaml(:[0-9]+:[0-9]+)?: error \[content\.plaintext-secret\] Secret "db-[a-z0-9]+"'
 }
