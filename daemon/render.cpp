@@ -13,6 +13,10 @@
 
 namespace portcullis::daemon {
 
+namespace {
+std::string relative_path(std::string_view env_path, std::string_view file);
+}
+
 util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree,
                                                   std::string_view env_path,
                                                   const render::Selection& selection) {
@@ -133,6 +137,51 @@ util::Result<Rendered> render_files(const git::Repository& repo, const std::vect
     current = std::move(next);
   }
   return r;
+}
+
+namespace {
+std::string relative_path(std::string_view env_path, std::string_view file) {
+  if (auto rel = render::within(env_path, file)) return std::string(*rel);
+  // Up from the target's directory to the common ancestor, then down to the file.
+  std::string up;
+  std::string_view dir = env_path;
+  while (!dir.empty()) {
+    if (file.starts_with(dir) && file.size() > dir.size() && file[dir.size()] == '/')
+      return up + std::string(file.substr(dir.size() + 1));
+    up += "../";
+    auto slash = dir.rfind('/');
+    dir = slash == std::string_view::npos ? std::string_view() : dir.substr(0, slash);
+  }
+  return up + std::string(file);
+}
+}  // namespace
+
+util::Result<KustomizeRender> render_kustomized(const git::Repository& repo, const git::Oid& root,
+                                                std::string_view env_path) {
+  auto built = render::build_environment(repo, root, env_path);
+  if (!built) return util::fail(built.error());
+  KustomizeRender k;
+  for (const auto& o : built->encrypted)
+    k.rendered.warnings.push_back(built->output.objects[o.document].file +
+                                  ": SOPS-encrypted object skipped (decryption is not supported yet)");
+  k.rendered.objects.reserve(built->objects.size());
+  for (const auto& o : built->objects) {
+    const auto& origin = built->output.objects[o.document];
+    if (!o.node->is_mapping() || o.api_version.empty() || o.kind.empty() || o.name.empty())
+      return util::fail(origin.file + ":" + std::to_string(origin.line) +
+                        ": a rendered object lacks apiVersion, kind or metadata.name");
+    DesiredObject d;
+    d.api_version = std::string(o.api_version);
+    d.kind = std::string(o.kind);
+    d.namespace_ = std::string(o.namespace_);
+    d.name = std::string(o.name);
+    d.path = relative_path(env_path, origin.file);
+    d.body = yaml::to_json(*o.node);
+    d.hash = util::sha256_hex(d.body);
+    k.rendered.objects.push_back(std::move(d));
+  }
+  k.files_read = std::move(built->output.files_read);
+  return k;
 }
 
 }  // namespace portcullis::daemon

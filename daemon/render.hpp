@@ -34,6 +34,18 @@ struct FileRef {
 util::Result<Rendered> render_files(const git::Repository& repo, const std::vector<FileRef>& files,
                                     std::size_t threads = 1);
 
+// Renders a target whose directory holds a kustomization (shared/render): the objects of
+// kustomize's build of `env_path` in the repository tree `root`, each with `path` its origin file
+// relative to the target's directory ("../../base/app.yaml" for a base elsewhere), SOPS-encrypted
+// objects skipped with a warning; `files_read` (repository paths) are the render's inputs. A
+// build error, or an object without apiVersion, kind or metadata.name, fails the render.
+struct KustomizeRender {
+  Rendered rendered;
+  std::vector<std::string> files_read;
+};
+util::Result<KustomizeRender> render_kustomized(const git::Repository& repo, const git::Oid& root,
+                                                std::string_view env_path);
+
 // Every file of the environment `tree` (at `env_path`) that the one render reads
 // (shared/render), paths relative to it.
 util::Result<std::vector<FileRef>> manifest_files(const git::Repository& repo, const git::Oid& tree,

@@ -117,6 +117,9 @@ struct TargetSyncer::Impl {
   // What the last sync declared, and the connection; read by other threads.
   mutable std::mutex state_mutex;
   std::shared_ptr<const DesiredSet> desired_set;
+  // The inputs of the last kustomize render of the target (repository paths): a sync whose
+  // inputs are unchanged (inventory key "k" + their digest) is skipped.
+  std::vector<std::string> kustomize_inputs;
 
   std::shared_ptr<const DesiredSet> desired_snapshot() const {
     std::lock_guard lock(state_mutex);
@@ -477,15 +480,26 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   // Which files are objects is the repository's to say, at this commit (the one render).
   auto selection = render::selection_at(repo, commit);
   if (!selection) return failed("cannot render " + target.path + ": " + selection.error().message);
-  // The inventory names what was rendered: the tree, and the selection when it excludes files.
-  const std::string rendered_key = !dir                       ? std::string()
-                                   : selection->key().empty() ? dir->hex()
-                                                              : dir->hex() + "+" + selection->key();
+  // A directory with a kustomization is rendered by kustomize over the whole repository tree.
+  bool kustomized = false;
+  if (dir) {
+    auto k = render::is_kustomized(repo, *tree, target.path);
+    if (!k) return failed("cannot render " + target.path + ": " + k.error().describe());
+    kustomized = *k;
+  }
+  // The inventory names what was rendered: the tree, and the selection when it excludes files;
+  // for kustomize, "k" and a digest of the build's inputs (every file it read or probed).
+  std::string rendered_key = !dir                       ? std::string()
+                             : kustomized               ? std::string()
+                             : selection->key().empty() ? dir->hex()
+                                                        : dir->hex() + "+" + selection->key();
+  if (kustomized && known && !kustomize_inputs.empty())
+    rendered_key = "k" + render::inputs_digest(repo, *tree, kustomize_inputs);
 
-  // Nothing changed under the target since the last complete sync: no write at all (and, with
-  // the inventory kept, one metadata-only read).
+  // Nothing changed under the target (or in the build's inputs) since the last complete sync:
+  // no write at all (and, with the inventory kept, one metadata-only read).
   // (After a restart the desired set is rendered once more, for the drift monitor.)
-  if (dir && known && !previous_read->tree.empty() && previous_read->tree == rendered_key) {
+  if (dir && known && !rendered_key.empty() && !previous_read->tree.empty() && previous_read->tree == rendered_key) {
     r.objects = previous_read->entries.size();
     return finish(SyncState::synced);
   }
@@ -496,7 +510,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   std::vector<FileRef> files;
   std::set<std::string> changed;
   bool incremental = false;
-  if (dir) {
+  if (dir && !kustomized) {
     // Incremental only when the last render used the same selection.
     std::optional<git::Oid> prev_tree;
     if (known) {
@@ -526,7 +540,21 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
   }
   // Parsing is the daemon's CPU work before the first request: spread over the cores.
   const std::size_t cpus = util::cpu_threads();
-  auto rendered = render_files(repo, files, cpus);
+  util::Result<Rendered> rendered = Rendered{};
+  if (kustomized) {
+    auto k = render_kustomized(repo, *tree, target.path);
+    if (k) {
+      rendered_key = "k" + render::inputs_digest(repo, *tree, k->files_read);
+      kustomize_inputs = std::move(k->files_read);
+      rendered = std::move(k->rendered);
+    } else {
+      kustomize_inputs.clear();
+      rendered = util::fail(k.error());
+    }
+  } else {
+    kustomize_inputs.clear();
+    rendered = render_files(repo, files, cpus);
+  }
   r.render_time = since(t0);
   if (reading.valid()) {
     Read got = reading.get();

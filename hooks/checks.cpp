@@ -143,6 +143,25 @@ class FileChecker {
     return std::move(m_result);
   }
 
+  // One rendered object (check_rendered): findings and declarations at the origin line.
+  FileResult run_object(const manifest::Object& o, bool sops, std::uint32_t line) {
+    if (first() && !sops)
+      for (const auto& image : manifest::image_fields_of(o))
+        m_result.images.push_back(UsedImage{std::string(image.reference), line, 0});
+    if (first() && !sops) m_result.applied.push_back(o.identity());
+    m_result.checked = true;
+    check_object(o, sops);
+    for (auto& f : m_result.findings) {
+      f.line = line;
+      f.column = 0;
+    }
+    for (auto& d : m_result.declared) {
+      d.line = line;
+      d.column = 0;
+    }
+    return std::move(m_result);
+  }
+
   void add(std::string rule, std::string message, std::uint32_t line = 0, std::uint32_t column = 0,
            std::string object = {}, Level level = Level::error) {
     Finding f;
@@ -399,6 +418,23 @@ class FileChecker {
 FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
                       Pass pass) {
   return FileChecker(ctx, path, pass).run(entry);
+}
+
+FileResult check_rendered(const CheckContext& ctx, const std::string& file, std::uint32_t line,
+                          const manifest::Object& object, bool encrypted, Pass pass) {
+  return FileChecker(ctx, file, pass).run_object(object, encrypted, line);
+}
+
+std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,
+                                                        std::string_view env_path) {
+  auto kustomized = render::is_kustomized(repo, root, env_path);
+  if (!kustomized || !*kustomized) return std::nullopt;
+  auto built = render::build_environment(repo, root, env_path);
+  if (!built) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& o : built->objects)
+    for (const auto& image : manifest::image_fields_of(o)) out.emplace_back(image.reference);
+  return out;
 }
 
 std::string image_key(std::string_view reference) {

@@ -2,6 +2,7 @@
 // The checks of one file under an environment: file rules, YAML, Kubernetes objects,
 // schemas and content rules. Pure with respect to the push: the gate decides which files
 // to check and aggregates what comes back.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,18 @@ enum class Pass {
 
 FileResult check_file(const CheckContext& ctx, const std::string& path, const git::TreeEntry& entry,
                       Pass pass);
+
+// The checks of one object a kustomize environment renders (shared/render), as if it were the
+// only object of its origin `file` (a repository path): findings at `file`:`line` (the rendered
+// fields have no place of their own in the sources), naming the object. `encrypted`: a complete
+// SOPS object, declared but never validated.
+FileResult check_rendered(const CheckContext& ctx, const std::string& file, std::uint32_t line,
+                          const manifest::Object& object, bool encrypted, Pass pass);
+
+// The images the render of the kustomize environment at `env_path` of the tree `root` may run;
+// nullopt when it has no kustomization or does not build.
+std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,
+                                                        std::string_view env_path);
 
 // The key under which `object` is indexed: namespace defaulted from the environment and
 // dropped for cluster-scoped kinds.

@@ -1,6 +1,7 @@
 #include "hooks/content.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <unordered_set>
 
@@ -56,6 +57,9 @@ struct Deferred {
   const policy::Environment* env;
   std::string path;
   git::TreeEntry entry;
+  // A rendered object (kustomize) instead of a file: checked again as itself, at `line`.
+  const manifest::Object* object = nullptr;
+  std::uint32_t line = 0;
 };
 
 // The rules of one environment run over its changed files.
@@ -75,7 +79,8 @@ class EnvironmentChecks {
         if (out_of_time()) return;
         CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          *d.env,
                        m_ctx.store, m_crds,       m_u.selection_after, confinement_of(*d.env)};
-        add_all(check_file(c, d.path, d.entry, Pass::deferred).findings);
+        add_all(d.object ? check_rendered(c, d.path, d.line, *d.object, false, Pass::deferred).findings
+                         : check_file(c, d.path, d.entry, Pass::deferred).findings);
       }
     }
     for (auto& s : m_states) {
@@ -124,6 +129,19 @@ class EnvironmentChecks {
       if (!old_env) return internal(old_env.error().message), false;
       if (*old_env && (*old_env)->kind == git::EntryKind::tree) old_env_tree = (*old_env)->oid;
     }
+    // The one render: an environment with a kustomization is its build, judged as a whole.
+    auto kustomized = render::is_kustomized(m_ctx.repo, *m_u.new_tree, env.path);
+    if (!kustomized) return internal(kustomized.error().message), false;
+    bool was_kustomized = false;
+    if (m_u.old_tree && old_env_tree) {
+      auto k = render::is_kustomized(m_ctx.repo, *m_u.old_tree, env.path);
+      if (!k) return internal(k.error().message), false;
+      was_kustomized = *k;
+    }
+    if (*kustomized) return check_kustomized(env, old_env_tree, was_kustomized);
+    // An environment that stops being a kustomization applies every file it holds now: each is
+    // judged, none was before as an object.
+    if (was_kustomized) old_env_tree.reset();
     const bool same_selection = m_u.selection_after == m_u.selection_before;
     if (old_env_tree && *old_env_tree == (*new_env)->oid && same_selection) return true;
     EnvState state{&env, old_env_tree, {}};
@@ -163,6 +181,56 @@ class EnvironmentChecks {
       if (!walked) return internal(walked.error().message), false;
     }
     if (out_of_time()) return true;
+    m_states.push_back(std::move(state));
+    m_out.images.push_back(std::move(images));
+    return true;
+  }
+
+  // An environment rendered by kustomize: rendered again at the new tip when any input of its
+  // render (every file the build read or probed) differs from the old tip, and then every object
+  // judged, at the origin file and line, with duplicates within the render. A build error is a
+  // finding with its kustomize.* rule.
+  bool check_kustomized(const policy::Environment& env, const std::optional<Oid>& old_env_tree,
+                        bool was_kustomized) {
+    auto built = render::build_environment(m_ctx.repo, *m_u.new_tree, env.path);
+    if (!built) {
+      const auto& e = built.error();
+      Finding f = ref_finding(m_u, e.rule.empty() ? "kustomize.invalid" : e.rule,
+                              "environment " + env.name + " does not render: " + e.message,
+                              e.file.empty() ? env.path : e.file);
+      f.line = e.line;
+      f.column = e.column;
+      m_out.findings.push_back(std::move(f));
+      return true;
+    }
+    if (was_kustomized && m_u.old_tree &&
+        render::inputs_digest(m_ctx.repo, *m_u.old_tree, built->output.files_read) ==
+            render::inputs_digest(m_ctx.repo, *m_u.new_tree, built->output.files_read))
+      return true;  // every input is as it was: the render is too
+    EnvImages images{&env, old_env_tree, {}, std::nullopt};  // from plain files: its index says
+    if (was_kustomized)
+      images.old_rendered = rendered_images(m_ctx.repo, *m_u.old_tree, env.path).value_or(std::vector<std::string>{});
+    EnvState state{&env, std::nullopt, {}};  // the render is the whole environment: no index
+    CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          env,
+                   m_ctx.store, m_crds,       m_u.selection_after, confinement_of(env)};
+    m_builds.push_back(std::move(*built));
+    const render::Kustomized& k = m_builds.back();
+    auto check = [&](const manifest::Object& o, bool encrypted) {
+      const auto& origin = k.output.objects[o.document];
+      FileResult r = check_rendered(c, origin.file, origin.line, o, encrypted, Pass::first);
+      for (auto& image : r.images) images.used.emplace_back(std::move(image), origin.file);
+      add_all(std::move(r.findings));
+      for (const auto& id : r.applied) m_out.applied.push_back(origin.file + ": " + id.describe());
+      m_out.objects += r.objects;
+      for (auto& d : r.declared) state.declared.emplace_back(std::move(d), origin.file);
+      if (r.deferred) m_deferred.push_back(Deferred{&env, origin.file, {}, &o, origin.line});
+    };
+    for (const auto& o : k.objects) {
+      if (out_of_time()) return true;
+      check(o, false);
+    }
+    for (const auto& o : k.encrypted) check(o, true);
+    m_out.files += k.output.files_read.size();
     m_states.push_back(std::move(state));
     m_out.images.push_back(std::move(images));
     return true;
@@ -240,6 +308,7 @@ class EnvironmentChecks {
   std::vector<Deferred> m_deferred;
   std::unordered_set<std::string> m_changed;  // every path the update touches, in any environment
   std::vector<EnvState> m_states;
+  std::deque<render::Kustomized> m_builds;  // renders whose objects are judged (kept for deferred checks)
 };
 
 }  // namespace

@@ -272,12 +272,16 @@ std::vector<const policy::Environment*> promotion_sources(const GateInput& input
 }
 
 // The soak ledger of `env` on the ref at its new tip, tip to tip from the ledger of its previous
-// tip (the default branch's at the base, for a new ref), at the server's clock.
+// tip (the default branch's at the base, for a new ref), at the server's clock: the images its
+// render runs (kustomize), else those its index records.
 void update_ledger(const GateInput& input, IndexCache& cache, const Update& u,
                    const policy::Environment& env) {
   std::vector<std::string> images;
   auto new_env = input.repo.entry_at(*u.new_tree, env.path);
-  if (new_env && *new_env && (*new_env)->kind == git::EntryKind::tree) {
+  // An environment kustomize renders runs what its render runs.
+  if (auto rendered = rendered_images(input.repo, *u.new_tree, env.path)) {
+    images = std::move(*rendered);
+  } else if (new_env && *new_env && (*new_env)->kind == git::EntryKind::tree) {
     const IdentityIndex* index = cache.index_for(env, (*new_env)->oid, u.selection_after);
     if (!index) return;  // out of time: no ledger, and the next push's soak restarts
     for (std::size_t i = 0; i < index->size(); ++i) {

@@ -345,6 +345,30 @@ void add_governed(const OwnershipContext& ctx, const git::Oid& base_tree, std::v
     }
 }
 
+// The changed paths outside a protected environment that its kustomize render reads (at the
+// target before the push or at the new tip), with the environments that read them: a change to
+// a shared base is a change to every protected environment rendering it. An environment whose
+// render fails at a tip is taken to read every changed path.
+std::map<std::string, std::set<std::string>> read_by_protected(const OwnershipContext& ctx, const git::Oid& base_tree,
+                                                               const std::vector<git::Change>& changes) {
+  std::map<std::string, std::set<std::string>> out;
+  auto new_tree = ctx.repo.commit_tree(ctx.new_commit);
+  if (!new_tree) return out;
+  std::set<std::string> roots;
+  for (const git::Oid& tree : {base_tree, *new_tree})
+    for (const auto& env : environments_of(ctx.repo, ctx.policy, tree))
+      if (env.protected_) roots.insert(env.path);
+  for (const auto& root : roots)
+    for (const git::Oid& tree : {base_tree, *new_tree}) {
+      auto inputs = render::outside_inputs(ctx.repo, tree, root);
+      for (const auto& c : changes)
+        if (!render::within(root, c.path) &&
+            (!inputs || std::binary_search(inputs->begin(), inputs->end(), c.path)))
+          out[c.path].insert(root);
+    }
+  return out;
+}
+
 }  // namespace
 
 bool owner_matches(std::string_view owner, std::string_view identity,
@@ -456,10 +480,18 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
       if (!same_entry(contents.at(commit, g), after)) return false;
     return true;
   };
+  const auto read_by = read_by_protected(ctx, *base_tree, *changes);
   for (const auto& change : *changes) {
     const std::string& path = change.path;
     const bool governed_path = governed.contains(path) || governing_after.contains(path);
-    for (const auto& m : owners->rules->match(path)) {
+    // The path's owners, and those of every protected environment whose render reads it.
+    auto matches = owners->rules->match(path);
+    if (auto r = read_by.find(path); r != read_by.end())
+      for (const auto& root : r->second) {
+        auto more = owners->rules->match(root + "/kustomization.yaml");
+        matches.insert(matches.end(), more.begin(), more.end());
+      }
+    for (const auto& m : matches) {
       if (m.entry->owners.empty() || m.section->optional) continue;
       std::uint32_t required = gitlab ? std::max<std::uint32_t>(1, m.entry->approvals) : 1;
       std::set<std::string> approved, stale;

@@ -42,12 +42,20 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
                              [&](const policy::Environment& e) { return e.name == promo.from; });
     const IdentityIndex* own_index = change.old_env_tree ? ctx.index_for(env, *change.old_env_tree) : nullptr;
     const IdentityIndex* from_index = nullptr;
-    if (from != ctx.environments.end() && base_tree)
-      if (auto e = ctx.repo.entry_at(*base_tree, from->path); e && *e && (*e)->kind == git::EntryKind::tree)
+    // A source environment rendered by kustomize runs what its render runs.
+    std::optional<std::vector<std::string>> from_rendered;
+    if (from != ctx.environments.end() && base_tree) {
+      from_rendered = rendered_images(ctx.repo, *base_tree, from->path);
+      if (auto e = ctx.repo.entry_at(*base_tree, from->path);
+          !from_rendered && e && *e && (*e)->kind == git::EntryKind::tree)
         from_index = ctx.index_for(*from, (*e)->oid);
+    }
+    auto contains = [](const std::optional<std::vector<std::string>>& images, const std::string& reference) {
+      return images && std::find(images->begin(), images->end(), reference) != images->end();
+    };
     // When each image came to the source environment on this ref, by the server's clock.
     const SoakLedger* ledger =
-        promo.soak_ms > 0 && from_index && ctx.ledger_for ? ctx.ledger_for(*from) : nullptr;
+        promo.soak_ms > 0 && (from_index || from_rendered) && ctx.ledger_for ? ctx.ledger_for(*from) : nullptr;
     std::unordered_set<std::string> reported;
     for (const auto& [image, path] : change.used) {
       auto make = [&](std::string rule, std::string message) {
@@ -64,9 +72,12 @@ std::vector<Finding> check_promotion(const PromotionContext& ctx, const std::vec
                                                             env.name + " must be pinned by @sha256: digest"));
       // Only images new to the environment need promotion: one it ran before the push, in any
       // file (also one this push changes, say to scale it), is not new.
-      if (in_index(own_index, image_key(image.reference), env.path, nullptr)) continue;
+      if (change.old_rendered ? contains(change.old_rendered, image.reference)
+                              : in_index(own_index, image_key(image.reference), env.path, nullptr))
+        continue;
       if (!reported.insert(image.reference).second) continue;
-      if (!in_index(from_index, image_key(image.reference), from_index ? from->path : std::string(),
+      if (!contains(from_rendered, image.reference) &&
+          !in_index(from_index, image_key(image.reference), from_index ? from->path : std::string(),
                     nullptr)) {
         out.push_back(make("promotion.not-promoted", "image " + image.reference + " is not in " + promo.from +
                                                          " on the target ref; promote through " + promo.from +

@@ -24,6 +24,9 @@ struct EnvImages {
   std::optional<git::Oid> old_env_tree;  // the environment before the push
   std::vector<std::pair<UsedImage, std::string>>
       used;  // images in changed files after the push, with the file
+  // For an environment rendered by kustomize: every image its render ran before the push
+  // (empty when it did not render before); nullopt for a plain environment (its index says).
+  std::optional<std::vector<std::string>> old_rendered;
 };
 
 struct PromotionContext {

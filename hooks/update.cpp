@@ -35,6 +35,19 @@ bool touches_protected(const git::Repository& repo, const Update& u) {
   if (u.selection_before != u.selection_after) return true;
   for (const auto& p : paths)
     if (subtree(repo, u.base_tree, p) != subtree(repo, u.new_tree, p)) return true;
+  // A protected environment rendered by kustomize changes with any input of its render, at
+  // either tip (a shared base, a component); one whose inputs cannot be known (it does not
+  // build) is taken as changed.
+  for (const auto& p : paths)
+    for (const auto& tree : {u.base_tree, u.new_tree}) {
+      if (!tree) continue;
+      auto inputs = render::outside_inputs(repo, *tree, p);
+      if (!inputs) return true;
+      if (inputs->empty()) continue;
+      if (!u.base_tree || !u.new_tree ||
+          render::inputs_digest(repo, *u.base_tree, *inputs) != render::inputs_digest(repo, *u.new_tree, *inputs))
+        return true;
+    }
   return false;
 }
 

@@ -44,7 +44,8 @@ struct Update {
   std::vector<policy::Environment> environments;  // at the new tip
   bool protected_ref = false;
   // A protected environment (at the base or the new tip) declares something else after the
-  // update: its tree differs, or the selection that reads it changed.
+  // update: its tree differs, the selection that reads it changed, or (kustomize) a file its
+  // render reads outside its directory differs.
   bool touches_protected_env = false;
   std::string problem;  // the update could not be read (a missing object); rules do not run
 };

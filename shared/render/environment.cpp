@@ -83,4 +83,56 @@ util::Result<Selection> selection_at(const git::Repository& repo, const git::Oid
   return Selection{parsed->exclude};
 }
 
+util::Result<bool> is_kustomized(const git::Repository& repo, const git::Oid& root, std::string_view env_path) {
+  kustomize::GitSource source(repo, root);
+  return kustomize::has_kustomization(source, env_path);
+}
+
+util::Result<Kustomized> build_environment(const git::Repository& repo, const git::Oid& root,
+                                           std::string_view env_path) {
+  kustomize::GitSource source(repo, root);
+  auto built = kustomize::build(source, env_path);
+  if (!built) return util::fail(built.error());
+  Kustomized k;
+  k.output = std::move(*built);
+  k.objects.reserve(k.output.objects.size());
+  for (std::size_t i = 0; i < k.output.objects.size(); ++i) {
+    const yaml::Node& node = *k.output.objects[i].node;
+    manifest::collect_objects(node, i, node.is_mapping() && manifest::is_sops(node) ? k.encrypted : k.objects);
+  }
+  return k;
+}
+
+std::string inputs_digest(const git::Repository& repo, const git::Oid& root, const std::vector<std::string>& paths) {
+  std::string all;
+  for (const auto& p : paths) {
+    all += p;
+    all += '\x1f';
+    auto e = repo.entry_at(root, p);
+    if (!e)
+      all += "?" + e.error().message;
+    else if (!*e)
+      all += "-";
+    else if ((*e)->kind == git::EntryKind::tree)
+      all += "tree";  // a directory is probed for its type only; what the build reads in it is listed
+    else
+      all += (*e)->oid.hex() + ":" + std::to_string(static_cast<int>((*e)->kind));
+    all += '\n';
+  }
+  return util::sha256_hex(all);
+}
+
+std::optional<std::vector<std::string>> outside_inputs(const git::Repository& repo, const git::Oid& root,
+                                                       std::string_view env_path) {
+  auto kustomized = is_kustomized(repo, root, env_path);
+  if (!kustomized) return std::nullopt;
+  if (!*kustomized) return std::vector<std::string>{};
+  auto built = build_environment(repo, root, env_path);
+  if (!built) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& p : built->output.files_read)
+    if (!within(env_path, p) && p != env_path) out.push_back(std::move(p));
+  return out;
+}
+
 }  // namespace portcullis::render

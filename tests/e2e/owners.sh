@@ -297,8 +297,8 @@ test_prod_only_runs_what_staging_ran() {
 test_digests_and_kustomization_images() {
   setup $'environments:\n  - {name: staging, path: environments/staging}\n  - name: prod\n    path: environments/prod\n    protected: true\n    promotion: {from: staging, requireDigest: true}\n'
   local digest=sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31
-  # An image only in staging's kustomization `images:` is not what staging applies (kustomize
-  # is not rendered yet): it does not promote anything.
+  # An image only in staging's kustomization `images:` is not what staging applies when no
+  # container of its render matches the rule (base.yaml is a ConfigMap): it promotes nothing.
   put "$CLONE" environments/staging/kustomization.yaml $'resources: [base.yaml]\nimages:\n  - name: web\n    newName: registry.example.com/web\n    digest: '"$digest"$'\n'
   commit "$CLONE"
   REMOTE_USER=alice push "$CLONE" origin HEAD:main

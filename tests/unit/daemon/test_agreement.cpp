@@ -50,7 +50,7 @@ std::vector<GitItem> every_kind_of_file() {
                               cm("beside-sops")},
       {e + "fake-sops.yaml",
        "apiVersion: v1\nkind: Secret\nmetadata: {name: fake}\ndata: {k: aHVudGVyMg==}\nsops: {mac: x}\n"},
-      {e + "kustomization.yaml", "resources: [multi.yaml]\n"},
+      {e + "nested/kustomization.yaml", "resources: [../multi.yaml]\n"},
       {e + "sub/Kustomization", "resources: []\n"},
       {e + "values.yaml", cm("excluded-values")},
       {e + "sub/values.yaml", cm("excluded-deep-values")},
@@ -70,6 +70,18 @@ std::vector<GitItem> every_kind_of_file() {
   };
 }
 
+// The gate's judgement of a new branch at `commit`: every environment judged in full.
+hooks::ContentResult judge_new_branch(const git::Repository& repo, const git::Oid& commit, const test::TempDir& tmp) {
+  policy::ServerConfig config;
+  hooks::Deadline deadline(std::chrono::minutes(1));
+  hooks::IndexCache indexes(repo, config, nullptr, tmp / "index", deadline);
+  hooks::ContentContext ctx{repo, config, nullptr, deadline, indexes};
+  const hooks::RefUpdate raw{git::Oid{}, commit, "refs/heads/feature"};
+  const hooks::Update update = hooks::describe_update(repo, config, raw);
+  REQUIRE(update.problem.empty());
+  return hooks::check_content(ctx, update);
+}
+
 }  // namespace
 
 TEST_CASE("the gate judges exactly the objects the daemon applies, on a tree with every kind of file",
@@ -80,15 +92,7 @@ TEST_CASE("the gate judges exactly the objects the daemon applies, on a tree wit
   fx.set_ref("refs/heads/main", commit);
   auto repo = fx.open();
 
-  // The gate: a new branch at `commit`, every file judged.
-  policy::ServerConfig config;
-  hooks::Deadline deadline(std::chrono::minutes(1));
-  hooks::IndexCache indexes(repo, config, nullptr, tmp / "index", deadline);
-  hooks::ContentContext ctx{repo, config, nullptr, deadline, indexes};
-  const hooks::RefUpdate raw{git::Oid{}, commit, "refs/heads/feature"};
-  const hooks::Update update = hooks::describe_update(repo, config, raw);
-  REQUIRE(update.problem.empty());
-  hooks::ContentResult judged = hooks::check_content(ctx, update);
+  hooks::ContentResult judged = judge_new_branch(repo, commit, tmp);
   std::vector<std::string> gate;
   for (const auto& a : judged.applied)
     if (a.starts_with(k_env + "/")) gate.push_back(a.substr(k_env.size() + 1));
@@ -143,4 +147,72 @@ TEST_CASE("the gate judges exactly the objects the daemon applies, on a tree wit
   CHECK(rules == std::vector<std::string>{"content.plaintext-secret " + k_env + "/fake-sops.yaml",
                                           "content.sops-invalid " + k_env + "/fake-sops.yaml",
                                           "file.symlink " + k_env + "/link.yaml"});
+}
+
+TEST_CASE("the gate judges exactly the objects the daemon applies, for an environment kustomize renders",
+          "[render]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  const std::string e = k_env + "/";
+  const git::Oid commit = fx.commit({
+      {"base/kustomization.yaml", "resources: [app.yaml, svc.yaml]\n"},
+      {"base/app.yaml",
+       "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n"
+       "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: "
+       "registry.example/web:1.0}\n"},
+      {"base/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"},
+      {"base/unused.yaml", cm("not-in-any-kustomization")},
+      {e + "kustomization.yaml",
+       "namespace: shop\nnamePrefix: prod-\nresources: [../../base, extra.yaml]\npatches: [{path: patch.yaml}]\n"
+       "images: [{name: registry.example/web, newTag: '2.0'}]\n"
+       "configMapGenerator: [{name: settings, literals: [mode=prod]}]\n"},
+      {e + "patch.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n"},
+      {e + "extra.yaml", cm("extra")},
+      {e + "stray.yaml", cm("not-in-the-kustomization")},
+      {e + "sealed.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: sealed}\ndata: {k: '" +
+                              test::k_sops_value + "'}\n" + test::k_sops_stanza},
+  });
+  fx.set_ref("refs/heads/main", commit);
+  auto repo = fx.open();
+
+  hooks::ContentResult judged = judge_new_branch(repo, commit, tmp);
+  std::vector<std::string> gate = judged.applied;
+
+  auto tree = repo.commit_tree(commit);
+  REQUIRE(tree);
+  auto rendered = daemon::render_kustomized(repo, *tree, k_env);
+  INFO((rendered ? std::string() : rendered.error().describe()));
+  REQUIRE(rendered);
+  std::vector<std::string> daemon;
+  for (const auto& o : rendered->rendered.objects) {
+    manifest::Identity id{std::string(manifest::group_of(o.api_version)), o.kind, o.namespace_, o.name};
+    // The daemon names origins relative to the target's directory.
+    std::string path = o.path.starts_with("../../") ? o.path.substr(6) : e + o.path;
+    daemon.push_back(path + ": " + id.describe());
+  }
+  std::sort(gate.begin(), gate.end());
+  std::sort(daemon.begin(), daemon.end());
+  CHECK(gate == daemon);
+  // The build's objects, nothing else of the directory (the stray file, the patch), and the
+  // generated ConfigMap at the kustomization that generates it.
+  CHECK(daemon == std::vector<std::string>{
+                      "base/app.yaml: apps/Deployment shop/prod-web",
+                      "base/svc.yaml: Service shop/prod-web",
+                      e + "extra.yaml: ConfigMap shop/prod-extra",
+                      e + "kustomization.yaml: ConfigMap shop/prod-settings-" +
+                          daemon[3].substr(daemon[3].rfind('-') + 1),
+                  });
+  CHECK(rendered->rendered.objects.size() == 4);
+  // What the daemon applies carries the overlay's changes.
+  bool patched = false;
+  for (const auto& o : rendered->rendered.objects)
+    if (o.kind == "Deployment")
+      patched = o.body.find("\"replicas\":3") != std::string::npos &&
+                o.body.find("registry.example/web:2.0") != std::string::npos;
+  CHECK(patched);
+  // The inputs: the files of both kustomizations, not the unused base file.
+  const auto& read = rendered->files_read;
+  CHECK(std::find(read.begin(), read.end(), "base/app.yaml") != read.end());
+  CHECK(std::find(read.begin(), read.end(), e + "patch.yaml") != read.end());
+  CHECK(std::find(read.begin(), read.end(), "base/unused.yaml") == read.end());
 }
