@@ -17,6 +17,7 @@ NameFn name_fn(std::string_view group, std::string_view kind) {
   if (group == "rbac.authorization.k8s.io") return path_segment_name;
   if (group.empty() && kind == "Service") return dns1035_label;
   if (group.empty() && kind == "Namespace") return dns1123_label;
+  if (group == "policy" && kind == "PodDisruptionBudget") return nullptr;  // 1.20 does not judge PDB names
   return dns1123_subdomain;
 }
 
@@ -67,11 +68,6 @@ void validate_label_selector(Ctx& ctx, const Path& p, const Node* selector) {
       if (auto problem = qualified_name(*key); !problem.empty())
         ctx.invalid(rule::selector, ip.field("key"), e->get("key"), problem);
     }
-    if (values)
-      for (const Node* v : values->items)
-        if (v->is_string())
-          if (auto problem = label_value(v->text); !problem.empty())
-            ctx.invalid(rule::selector, ip.field("values"), v, problem);
   }
 }
 
@@ -105,9 +101,9 @@ void validate_meta(Ctx& ctx, const Node& object, std::string_view group, std::st
   Path root;
   Path mp = root.field("metadata");
   NameFn fn = name_fn(group, kind);
-  if (auto name = str_at(meta, "name"); name && !name->empty())
+  if (auto name = str_at(meta, "name"); fn && name && !name->empty())
     if (auto problem = fn(*name); !problem.empty()) ctx.invalid(rule::name, mp.field("name"), meta->get("name"), problem);
-  if (auto gen = str_at(meta, "generateName"); gen && !gen->empty())
+  if (auto gen = str_at(meta, "generateName"); fn && gen && !gen->empty())
     if (auto problem = prefix_problem(fn, *gen); !problem.empty())
       ctx.invalid(rule::generate_name, mp.field("generateName"), meta->get("generateName"), problem);
   if (auto ns = str_at(meta, "namespace"); ns && !ns->empty() && namespaced)

@@ -161,10 +161,14 @@ void ingress(Ctx& ctx, const Node& object, const Node* spec, bool v1) {
       }
     }
   if (const Node* tls = seq_at(spec, "tls"))
-    for (std::size_t i = 0; i < tls->items.size(); ++i)
+    for (std::size_t i = 0; i < tls->items.size(); ++i) {
+      if (auto secret = str_at(tls->items[i], "secretName"); secret && !secret->empty())
+        if (auto problem = dns1123_subdomain(*secret); !problem.empty())
+          ctx.invalid(rule::ingress, sp.field_item("tls", i).field("secretName"), tls->items[i]->get("secretName"), problem);
       if (const Node* hosts = seq_at(tls->items[i], "hosts"))
         for (std::size_t j = 0; j < hosts->items.size(); ++j)
           host(ctx, sp.field_item("tls", i).field("hosts").item(j), hosts->items[j]);
+    }
   if (auto cls = str_at(spec, "ingressClassName")) {
     if (auto problem = dns1123_subdomain(*cls); !problem.empty())
       ctx.invalid(rule::ingress, sp.field("ingressClassName"), spec->get("ingressClassName"), problem);
@@ -369,9 +373,6 @@ void validate_service(Ctx& ctx, const Node& object, const Node* spec) {
         if (type == "ClusterIP" || type == "ExternalName")
           ctx.forbidden(rule::service, ip.field("nodePort"), port->get("nodePort"),
                         "may not be used when `type` is '" + std::string(type) + "'");
-        else if (*node_port < 30000 || *node_port > 32767)
-          ctx.invalid(rule::service, ip.field("nodePort"), port->get("nodePort"),
-                      "provided port is not in the valid range. The range of valid ports is 30000-32767");
         if (!node_ports.insert({proto, *node_port}).second)
           ctx.duplicate(rule::service, ip.field("nodePort"), port->get("nodePort"));
       }

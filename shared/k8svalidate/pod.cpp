@@ -183,7 +183,7 @@ void volume_source(Ctx& ctx, const Path& ip, const Node* vol, bool ephemeral_kno
         }
     }
   }
-  if (sources == 0) ctx.required(rule::volumes, ip, vol, "must specify a volume type");
+  // A volume without source is defaulted to an emptyDir (SetDefaults_Volume).
 }
 
 // The volumes of a pod spec: name -> whether it is a PersistentVolumeClaim.
@@ -842,6 +842,7 @@ void validate_pod_spec(Ctx& ctx, const Path& p, const Node* spec, RestartPolicie
 
   std::string_view restart = str_at(spec, "restartPolicy").value_or("Always");
   const Node* restart_node = spec->get("restartPolicy");
+  if (restart.empty()) restart = "Always", restart_node = nullptr;
   if (!in(restart, {"Always", "OnFailure", "Never"})) {
     ctx.unsupported(rule::pod, p.field("restartPolicy"), restart_node, {"Always", "OnFailure", "Never"});
   } else if (allowed == RestartPolicies::always && restart != "Always") {

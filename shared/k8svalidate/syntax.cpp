@@ -124,6 +124,9 @@ std::string port_name(std::string_view s) {
 std::string env_var_name(std::string_view s) {
   bool ok = !s.empty() && !digit(s.front()) &&
             std::all_of(s.begin(), s.end(), [](char c) { return alnum(c) || c == '-' || c == '.' || c == '_'; });
+  if (ok && s == ".") return "must not be '.'";
+  if (ok && s == "..") return "must not be '..'";
+  if (ok && s.starts_with("..")) return "must not start with '..'";
   if (ok) return {};
   return "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and "
          "must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for "

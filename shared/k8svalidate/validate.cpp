@@ -213,7 +213,7 @@ void Ctx::in_range(std::string_view id, const Path& p, const Node* parent, std::
 void Ctx::one_of(std::string_view id, const Path& p, const Node* parent, std::string_view key,
                  std::initializer_list<std::string_view> values) {
   auto v = str_at(parent, key);
-  if (!v) return;
+  if (!v || v->empty()) return;  // empty is unset: the apiserver defaults it first
   if (std::find(values.begin(), values.end(), *v) == values.end()) unsupported(id, p.field(key), parent->get(key), values);
 }
 void Ctx::syntax(std::string_view id, const Path& p, const Node* parent, std::string_view key,

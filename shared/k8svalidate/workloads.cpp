@@ -98,6 +98,7 @@ void deployment(Ctx& ctx, const Node* spec, std::string_view kind) {
   if (const Node* strategy = map_at(spec, "strategy")) {
     Path stp = sp.field("strategy");
     std::string_view type = str_at(strategy, "type").value_or("RollingUpdate");
+    if (type.empty()) type = "RollingUpdate";
     const Node* ru = strategy->get("rollingUpdate");
     bool has_ru = ru && ru->type != yaml::Type::null;
     if (type == "Recreate") {
@@ -132,12 +133,13 @@ void statefulset(Ctx& ctx, const Node* spec) {
     ctx.required(rule::selector, sp.field("selector"), nullptr);
     return;
   }
-  if (auto pmp = str_at(spec, "podManagementPolicy"); pmp && *pmp != "OrderedReady" && *pmp != "Parallel")
+  if (auto pmp = str_at(spec, "podManagementPolicy"); pmp && !pmp->empty() && *pmp != "OrderedReady" && *pmp != "Parallel")
     ctx.invalid(rule::workload, sp.field("podManagementPolicy"), spec->get("podManagementPolicy"),
                 "must be 'OrderedReady' or 'Parallel'");
   if (const Node* us = map_at(spec, "updateStrategy")) {
     Path up = sp.field("updateStrategy");
     std::string_view type = str_at(us, "type").value_or("RollingUpdate");
+    if (type.empty()) type = "RollingUpdate";
     const Node* ru = us->get("rollingUpdate");
     if (type == "OnDelete") {
       if (ru && ru->type != yaml::Type::null)
@@ -155,7 +157,7 @@ void statefulset(Ctx& ctx, const Node* spec) {
   if (const Node* meta = map_at(tmpl, "metadata"))
     validate_labels(ctx, rule::labels, sp.field("template.labels"), map_at(meta, "labels"));
   std::string_view restart = str_at(map_at(tmpl, "spec"), "restartPolicy").value_or("Always");
-  if (restart != "Always")
+  if (!restart.empty() && restart != "Always")
     ctx.unsupported(rule::workload, sp.field("template.spec.restartPolicy"),
                     map_at(tmpl, "spec")->get("restartPolicy"), {"Always"});
   no_deadline(ctx, sp, spec, "StatefulSet");
@@ -179,6 +181,7 @@ void daemonset(Ctx& ctx, const Node* spec) {
   if (const Node* us = map_at(spec, "updateStrategy")) {
     Path up = sp.field("updateStrategy");
     std::string_view type = str_at(us, "type").value_or("RollingUpdate");
+    if (type.empty()) type = "RollingUpdate";
     if (type == "RollingUpdate") {
       const Node* ru = map_at(us, "rollingUpdate");
       const Node* mu = ru ? ru->get("maxUnavailable") : nullptr;
@@ -198,9 +201,12 @@ void job_spec(Ctx& ctx, const Path& sp, const Node* spec) {
   template_required(ctx, sp, spec, RestartPolicies::on_failure_or_never);
 }
 
-void job(Ctx& ctx, const Node* spec) {
+void job(Ctx& ctx, const Node& object, const Node* spec) {
   Path root;
   Path sp = root.field("spec");
+  // The name becomes the value of the job-name label of its pods.
+  if (auto name = str_at(map_at(&object, "metadata"), "name"); name && name->size() > 63)
+    ctx.invalid(rule::job, root.field("metadata.name"), object.at({"metadata", "name"}), "must be no more than 63 characters");
   if (!spec) {
     ctx.required(rule::containers, sp.field("template.spec.containers"), nullptr);
     return;
@@ -333,6 +339,18 @@ void hpa(Ctx& ctx, const Node* spec, std::string_view version) {
       const Node* r = map_at(m, "resource");
       auto name = str_at(r, "name");
       if (r && (!name || name->empty())) ctx.required(rule::hpa, ip.field("resource.name"), r, "must specify a resource name");
+      const Node* target = map_at(r, "target");
+      Path tp = ip.field("resource.target");
+      auto ttype = str_at(target, "type");
+      if (target && (!ttype || ttype->empty()))
+        ctx.required(rule::hpa, tp.field("type"), target, "must specify a metric target type");
+      else if (target && *ttype != "Utilization" && *ttype != "Value" && *ttype != "AverageValue")
+        ctx.invalid(rule::hpa, tp.field("type"), target->get("type"), "must be either Utilization, Value, or AverageValue");
+      else if (ttype == "Utilization") {
+        auto u = int_at(target, "averageUtilization");
+        if (!u) ctx.required(rule::hpa, tp.field("averageUtilization"), target, "must set averageUtilization when type is Utilization");
+        else if (*u <= 0) ctx.invalid(rule::hpa, tp.field("averageUtilization"), target->get("averageUtilization"), "must be greater than 0");
+      }
     }
   }
 }
@@ -347,7 +365,7 @@ void validate_workload(Ctx& ctx, const Node& object, std::string_view group, std
     if (kind == "StatefulSet") statefulset(ctx, spec);
     if (kind == "DaemonSet") daemonset(ctx, spec);
   } else if (group == "batch") {
-    if (kind == "Job") job(ctx, spec);
+    if (kind == "Job") job(ctx, object, spec);
     if (kind == "CronJob") cronjob(ctx, object, spec);
   } else if (group == "policy") {
     pdb(ctx, spec);
