@@ -312,5 +312,6 @@ function service(e, a,    name, t) {
     "    protocol: TCP\n" \
     "  - name: metrics\n" \
     "    port: 9090\n" \
-    "    targetPort: 9090\n"
+    "    targetPort: 9090\n" \
+    "    protocol: TCP\n"
 }

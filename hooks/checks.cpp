@@ -1,7 +1,9 @@
 #include "hooks/checks.hpp"
 
 #include <algorithm>
+#include <set>
 
+#include "shared/k8svalidate/validate.hpp"
 #include "shared/schema/store.hpp"
 #include "shared/schema/validator.hpp"
 #include "shared/yaml/parse.hpp"
@@ -33,54 +35,6 @@ bool deny_kind_matches(const policy::Policy& p, const manifest::Object& o) {
   for (const auto& k : p.deny_kinds)
     if (k == o.kind || k == qualified) return true;
   return false;
-}
-
-bool lower_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// [a-z0-9]([-a-z0-9]*[a-z0-9])? (with `letter_first`: starting with [a-z]); no length limit.
-bool dns_part(std::string_view s, bool letter_first) {
-  if (s.empty() || !lower_alnum(s.front()) || !lower_alnum(s.back())) return false;
-  if (letter_first && !(s.front() >= 'a' && s.front() <= 'z')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
-}
-
-bool dns_label(std::string_view s, bool letter_first) {
-  return s.size() <= 63 && dns_part(s, letter_first);
-}
-
-bool dns_subdomain(std::string_view s) {
-  if (s.size() > 253) return false;
-  std::size_t start = 0;
-  while (true) {
-    auto dot = s.find('.', start);
-    if (!dns_part(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start),
-                  false))
-      return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
-// The apiserver's rule for object names of built-in kinds; an empty string when `name` is valid.
-std::string name_problem(std::string_view group, std::string_view kind, std::string_view name) {
-  if (group == "rbac.authorization.k8s.io") {
-    if (name == "." || name == ".." || name.find_first_of("/%") != std::string_view::npos)
-      return "may not be '.' or '..' and may not contain '/' or '%'";
-    return {};
-  }
-  if (group.empty() && kind == "Service")
-    return dns_label(name, true) ? std::string{}
-                                 : "must be a DNS-1035 label: at most 63 lower-case letters, digits or '-', "
-                                   "starting with a letter and ending with a letter or digit";
-  if (group.empty() && kind == "Namespace")
-    return dns_label(name, false) ? std::string{}
-                                  : "must be a DNS-1123 label: at most 63 lower-case letters, digits or '-', "
-                                    "starting and ending with a letter or digit";
-  return dns_subdomain(name) ? std::string{}
-                             : "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or "
-                               "'.', each part starting and ending with a letter or digit";
 }
 
 // confinement.denied when the environment may not write `o` where it goes: its namespace (as
@@ -134,7 +88,10 @@ namespace {
 class FileChecker {
  public:
   FileChecker(const CheckContext& ctx, const std::string& path, Pass pass)
-      : m_ctx(ctx), m_path(path), m_pass(pass) {}
+      : m_ctx(ctx), m_path(path), m_pass(pass) {
+    if (ctx.store)
+      if (auto v = schema::kubernetes_version(*ctx.store)) m_cluster = k8svalidate::parse_version(*v);
+  }
 
   FileResult run(const git::TreeEntry& entry) {
     auto stream = read(entry);
@@ -260,13 +217,13 @@ class FileChecker {
     if (!identified(o, label)) return;
     if (!sops) {
       sops_stanza(node, label);
-      if (in_store) names(o, label);
       if (m_ctx.confinement) check_confinement(m_ctx, o, label, *this);
     }
     declare(o, sops, label);
     if (!sops) content_rules(o, label);
     if (m_ctx.env.protected_) image_rules(o, label);
     if (!sops && m_ctx.store) validate(o, label);  // ciphertext cannot be validated; no store, no schemas
+    if (!sops && in_store) apiserver_rules(o, label);
   }
 
   // An object has apiVersion, kind and metadata.name.
@@ -298,20 +255,25 @@ class FileChecker {
         at->mark.line, at->mark.column, label);
   }
 
-  // Names are checked for built-in kinds, whose rules the apiserver fixes; custom resources may
-  // have their own.
-  void names(const manifest::Object& o, const std::string& label) {
-    const yaml::Node& node = *o.node;
-    if (auto problem = name_problem(manifest::group_of(o.api_version), o.kind, o.name); !problem.empty()) {
-      const yaml::Node* at = node.at({"metadata", "name"});
-      add("k8s.invalid-name", "name \"" + std::string(o.name) + "\" " + problem, at->mark.line,
-          at->mark.column, label);
+  // What the apiserver's own validation refuses in an object of a built-in kind, for the
+  // cluster version the store was imported from (k8svalidate). A field the schema already
+  // reports (the same path, or a required field it names) is not reported twice.
+  void apiserver_rules(const manifest::Object& o, const std::string& label) {
+    k8svalidate::Options options;
+    options.cluster = m_cluster;
+    options.other_builtin = true;
+    if (auto r = m_ctx.store->find(o.api_version, o.kind)) options.namespaced = r->scope != schema::Scope::cluster;
+    std::vector<k8svalidate::Finding> found;
+    k8svalidate::validate(*o.node, options, found);
+    const policy::Policy& p = m_ctx.policy;
+    for (const auto& f : found) {
+      if (m_schema_paths.contains(f.path)) continue;
+      policy::Severity severity = p.severity(f.rule);
+      if (severity == policy::Severity::off) continue;
+      const yaml::Node* at = f.at && f.at->mark.line ? f.at : o.node;
+      add(std::string(f.rule), f.text(), at->mark.line, at->mark.column, label, level_of(severity));
     }
-    if (!o.namespace_.empty() && !dns_label(o.namespace_, false)) {
-      const yaml::Node* at = node.at({"metadata", "namespace"});
-      add("k8s.invalid-name", "namespace \"" + std::string(o.namespace_) + "\" must be a DNS-1123 label",
-          at->mark.line, at->mark.column, label);
-    }
+    m_schema_paths.clear();
   }
 
   // The object is declared even if it has other problems: duplicates are reported too. A CRD
@@ -403,13 +365,23 @@ class FileChecker {
           warn ? Level::warning : Level::error);
       return;
     }
-    for (auto& v : violations)
+    m_schema_paths.clear();
+    for (auto& v : violations) {
+      m_schema_paths.insert(v.path);
+      if (v.rule == "schema.required") {
+        auto open = v.message.find('"'), close = v.message.rfind('"');
+        if (open != std::string::npos && close > open)
+          m_schema_paths.insert((v.path.empty() ? "" : v.path + ".") + v.message.substr(open + 1, close - open - 1));
+      }
       add(v.rule, v.path.empty() ? v.message : v.path + ": " + v.message, v.mark.line, v.mark.column, label);
+    }
   }
 
   const CheckContext& m_ctx;
   const std::string& m_path;
   const Pass m_pass;
+  std::optional<k8svalidate::Version> m_cluster;  // the version the schema store was imported from
+  std::set<std::string> m_schema_paths;           // paths the schema reported, for the object being checked
   FileResult m_result;
 };
 

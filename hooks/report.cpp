@@ -75,6 +75,9 @@ std::string_view default_hint(std::string_view rule) {
   };
   for (const auto& h : hints)
     if (h.rule == rule) return h.hint;
+  if (rule.starts_with("k8s."))
+    return "the apiserver refuses this (kubectl apply --dry-run=server says the same): fix the field the message names "
+           "(docs/validation.md lists the rules)";
   return {};
 }
 

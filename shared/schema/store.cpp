@@ -60,6 +60,9 @@ std::map<Gvk, Scope> scopes_of(const Node* paths) {
   return out;
 }
 
+// The pseudo root under k_object_meta_api_version whose kind records the Kubernetes version.
+constexpr std::string_view k_version_kind_prefix = "KubernetesVersion ";
+
 std::string scope_name(Scope s) {
   switch (s) {
     case Scope::namespaced: return "Namespaced";
@@ -123,6 +126,10 @@ util::Result<ImportSummary> import_openapi_v2(std::string_view openapi_json, con
     if (scope == Scope::cluster) ++summary.cluster;
   }
   if (kinds.empty()) return util::fail("the OpenAPI document declares no kinds (no x-kubernetes-group-version-kind)");
+  if (const Node* info = doc->get("info"))
+    if (auto version = info->get_string("version"); !version.empty())
+      compiler.add_root(k_object_meta_api_version, std::string(k_version_kind_prefix) + std::string(version),
+                        compiler.any(), Scope::unknown);
   auto program = compiler.finish();
   if (!program) return util::fail(program.error());
 
@@ -169,6 +176,20 @@ util::Result<ImportSummary> import_openapi_v2(std::string_view openapi_json, con
   if (auto r = util::replace_directory(*staging, out_dir); !r) return util::fail(r.error());
   guard.release();
   return summary;
+}
+
+std::optional<std::string> kubernetes_version(const Program& program) {
+  // Roots are sorted by (apiVersion, kind): find the internal pseudo roots by bisection.
+  std::size_t lo = 0, hi = program.root_count();
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    if (program.root_at(mid).api_version < k_object_meta_api_version) lo = mid + 1;
+    else hi = mid;
+  }
+  for (std::size_t i = lo; i < program.root_count() && program.root_at(i).api_version == k_object_meta_api_version; ++i)
+    if (auto kind = program.root_at(i).kind; kind.starts_with(k_version_kind_prefix))
+      return std::string(kind.substr(k_version_kind_prefix.size()));
+  return std::nullopt;
 }
 
 util::Result<Program> open_store(const fs::path& dir) {

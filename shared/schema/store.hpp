@@ -10,6 +10,7 @@
 //                                       _definitions.json)
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ struct ImportSummary {
 // The pseudo root under which the store keeps ObjectMeta, used for custom resources' metadata.
 inline constexpr std::string_view k_object_meta_api_version = "portcullis.io/internal";
 inline constexpr std::string_view k_object_meta_kind = "ObjectMeta";
+
+// The Kubernetes version ("v1.20.2") of the OpenAPI document a store was imported from
+// (`info.version`), recorded in its program; nullopt for stores imported before it was recorded.
+std::optional<std::string> kubernetes_version(const Program& program);
 
 // Builds a store in `out_dir` from the text of an OpenAPI v2 document (as served at
 // /openapi/v2). Replaces an existing store atomically: hooks running meanwhile see the old

@@ -44,7 +44,7 @@ std::string deployment(const std::string& name, const std::vector<std::string>& 
                   "\n  template:\n    spec:\n      containers:\n";
   for (std::size_t i = 0; i < images.size(); ++i)
     s += "        - name: c" + std::to_string(i) + "\n          image: " + images[i] + "\n";
-  return s;
+  return s + "    metadata: {labels: {app: x}}\n  selector: {matchLabels: {app: x}}\n";
 }
 
 std::string web(const std::string& tag) {

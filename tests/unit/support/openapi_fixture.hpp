@@ -64,7 +64,10 @@ inline constexpr const char* k_apiserver_openapi = R"({
       "type": "object",
       "properties": {
         "replicas": {"type": "integer", "format": "int32"},
-        "template": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "selector": {"type": "object", "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "template": {"type": "object", "properties": {
+          "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+          "spec": {"type": "object", "properties": {
           "containers": {"type": "array", "items": {"$ref": "#/definitions/io.k8s.api.core.v1.Container"}}}}}}
       }
     },
