@@ -145,7 +145,7 @@ class EnvironmentChecks {
     const bool same_selection = m_u.selection_after == m_u.selection_before;
     if (old_env_tree && *old_env_tree == (*new_env)->oid && same_selection) return true;
     EnvState state{&env, old_env_tree, {}};
-    EnvImages images{&env, old_env_tree, {}};
+    EnvImages images{&env, old_env_tree, {}, std::nullopt};
     CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          env,
                    m_ctx.store, m_crds,       m_u.selection_after, confinement_of(env)};
     auto check = [&](const std::string& path, const git::TreeEntry& entry) {

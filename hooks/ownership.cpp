@@ -486,8 +486,8 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     const bool governed_path = governed.contains(path) || governing_after.contains(path);
     // The path's owners, and those of every protected environment whose render reads it.
     auto matches = owners->rules->match(path);
-    if (auto r = read_by.find(path); r != read_by.end())
-      for (const auto& root : r->second) {
+    if (auto reader = read_by.find(path); reader != read_by.end())
+      for (const auto& root : reader->second) {
         auto more = owners->rules->match(root + "/kustomization.yaml");
         matches.insert(matches.end(), more.begin(), more.end());
       }

@@ -507,8 +507,9 @@ util::Result<void> apply_json6902(Resources& resources, const Json& operations, 
     }
     // kustomize sets the annotations again after a JSON patch: what is not a mapping of them,
     // or an empty one, is dropped.
-    if (auto m = r.object.find("metadata"); m != r.object.end() && m->is_object())
-      if (auto a = m->find("annotations"); a != m->end() && (!a->is_object() || a->empty())) m->erase("annotations");
+    if (auto meta = r.object.find("metadata"); meta != r.object.end() && meta->is_object())
+      if (auto a = meta->find("annotations"); a != meta->end() && (!a->is_object() || a->empty()))
+        meta->erase("annotations");
   }
   return {};
 }

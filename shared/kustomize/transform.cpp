@@ -14,8 +14,6 @@ namespace {
 
 bool is_role_binding(const std::string& kind) { return kind == "RoleBinding" || kind == "ClusterRoleBinding"; }
 
-void set_string(Json& node, const std::string& value) { node = value; }
-
 }  // namespace
 
 util::Result<void> set_namespace(Resources& resources, const std::string& ns, const Config& config) {

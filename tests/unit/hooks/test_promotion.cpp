@@ -189,7 +189,7 @@ std::vector<Finding> promote(const test::GitFixture& fx, const fs::path& index_d
     auto before = subtree(*old_tree, env.path);
     auto after = subtree(*new_tree, env.path);
     if (before == after) continue;
-    EnvImages change{&env, before, {}};
+    EnvImages change{&env, before, {}, std::nullopt};
     REQUIRE(repo.diff(before, after, env.path, [&](const git::Change& c) {
       if (c.after)
         for (auto& image : images_in_blob(repo, c.path, c.after->oid, config))
