@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::hooks {
@@ -204,32 +205,33 @@ std::string render_text(const Report& report) {
 }
 
 std::string render_json(const Report& report) {
-  using util::json_escape;
-  std::string out = "{\"decision\":\"";
-  out += report.rejected() ? "rejected" : "accepted";
-  out += "\",\"failOpen\":";
-  out += report.fail_open ? "true" : "false";
-  out += ",\"errors\":" + std::to_string(report.errors()) + ",\"warnings\":" + std::to_string(report.warnings());
-  out += ",\"stats\":{\"refs\":" + std::to_string(report.stats.refs) + ",\"files\":" +
-         std::to_string(report.stats.files) + ",\"objects\":" + std::to_string(report.stats.objects) +
-         ",\"durationMs\":" + std::to_string(report.stats.duration_ms) + "}";
-  out += ",\"notes\":[";
-  for (std::size_t i = 0; i < report.notes.size(); ++i)
-    out += (i ? ",\"" : "\"") + json_escape(report.notes[i]) + "\"";
-  out += "],\"findings\":[";
-  bool first = true;
+  util::Json notes = util::Json::array();
+  for (const auto& n : report.notes) notes.push_back(n);
+  util::Json findings = util::Json::array();
   for (const auto& f : report.findings) {
-    if (!first) out += ',';
-    first = false;
     std::string_view hint = f.hint.empty() ? default_hint(f.rule) : std::string_view(f.hint);
-    out += "{\"level\":\"" + std::string(level_name(f.level)) + "\",\"rule\":\"" + json_escape(f.rule) +
-           "\",\"ref\":\"" + json_escape(f.ref) + "\",\"file\":\"" + json_escape(f.file) +
-           "\",\"line\":" + std::to_string(f.line) + ",\"column\":" + std::to_string(f.column) + ",\"object\":\"" +
-           json_escape(f.object) + "\",\"message\":\"" + json_escape(f.message) + "\",\"hint\":\"" +
-           json_escape(hint) + "\"}";
+    findings.push_back({{"level", level_name(f.level)},
+                        {"rule", f.rule},
+                        {"ref", f.ref},
+                        {"file", f.file},
+                        {"line", f.line},
+                        {"column", f.column},
+                        {"object", f.object},
+                        {"message", f.message},
+                        {"hint", std::string(hint)}});
   }
-  out += "]}\n";
-  return out;
+  util::Json out{{"decision", report.rejected() ? "rejected" : "accepted"},
+                 {"failOpen", report.fail_open},
+                 {"errors", report.errors()},
+                 {"warnings", report.warnings()},
+                 {"stats",
+                  {{"refs", report.stats.refs},
+                   {"files", report.stats.files},
+                   {"objects", report.stats.objects},
+                   {"durationMs", report.stats.duration_ms}}},
+                 {"notes", notes},
+                 {"findings", findings}};
+  return util::dump(out) + "\n";
 }
 
 }  // namespace portcullis::hooks
