@@ -170,12 +170,6 @@ std::string one_liner(const Notification& n) {
   return s;
 }
 
-util::Json text_list(const std::vector<std::string>& items) {
-  util::Json out = util::Json::array();
-  for (const auto& i : items) out.push_back(std::string(i));
-  return out;
-}
-
 std::string webhook_body(const Notification& n) {
   const Alert& a = n.alert;
   return util::dump(util::Json{{"version", 1},
@@ -185,7 +179,7 @@ std::string webhook_body(const Notification& n) {
                                {"target", std::string(a.target)},
                                {"revision", std::string(a.revision)},
                                {"summary", std::string(a.summary)},
-                               {"objects", text_list(a.objects)},
+                               {"objects", a.objects},
                                {"actor", std::string(actor_of(a))},
                                {"reason", std::string(a.reason)},
                                {"time", rfc3339(n.time)}});
@@ -237,7 +231,7 @@ std::string pagerduty_body(const Notification& n, std::string_view routing_key) 
                        {"target", std::string(a.target)},
                        {"revision", std::string(a.revision)},
                        {"summary", std::string(a.summary)},
-                       {"objects", text_list(a.objects)},
+                       {"objects", a.objects},
                        {"actor", std::string(actor_of(a))},
                        {"reason", std::string(a.reason)}}}};
   return util::dump(body);

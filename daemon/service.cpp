@@ -33,12 +33,6 @@ std::string now_rfc3339() {
   return buf;
 }
 
-util::Json json_list(const std::vector<std::string>& items) {
-  util::Json out = util::Json::array();
-  for (const auto& i : items) out.push_back(std::string(i));
-  return out;
-}
-
 }  // namespace
 
 std::string status_json(const std::vector<TargetStatus>& targets) {
@@ -59,7 +53,7 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"healthReason", std::string(t.health_reason)},
                     {"driftMode", t.drift_mode},
                     {"drifted", t.drifted},
-                    {"drift", json_list(t.drift)},
+                    {"drift", t.drift},
                     {"healed", t.healed},
                     {"selfHealLoop", std::string(t.self_heal_loop)},
                     {"lastFetchTime", t.last_fetch_time}});
@@ -157,10 +151,10 @@ struct Service::Impl {
                        {"target", std::string(name)},
                        {"revision", r.revision},
                        {"result", result},
-                       {"applied", json_list(r.applied_objects)},
-                       {"adopted", json_list(r.adopted_objects)},
-                       {"pruned", json_list(r.pruned_objects)},
-                       {"errors", json_list(r.errors)},
+                       {"applied", r.applied_objects},
+                       {"adopted", r.adopted_objects},
+                       {"pruned", r.pruned_objects},
+                       {"errors", r.errors},
                        {"pruneBlocked", std::string(r.prune_blocked)}});
     }
     if (r.state == SyncState::failed) {
@@ -305,9 +299,9 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
                      {"revision", r.revision},
                      {"actor", "portcullisd"},
                      {"result", result},
-                     {"drift", json_list(what)},
-                     {"applied", json_list(r.applied_objects)},
-                     {"errors", json_list(r.errors)}});
+                     {"drift", what},
+                     {"applied", r.applied_objects},
+                     {"errors", r.errors}});
     if (r.applied > 0) {
       Alert a{AlertKind::drift_corrected, name, r.revision,
               "drift corrected on " + name + ": " + what.front() +
@@ -508,7 +502,7 @@ void Service::on_event(const notify::Event& event) {
                             {"actor", std::string(event.pusher)},
                             {"reason", std::string(event.reason)},
                             {"revision", std::string(revision)},
-                            {"refs", json_list(refs)},
+                            {"refs", refs},
                             {"eventId", std::string(event.id)}});
     m_impl->alerter->raise(Alert{AlertKind::break_glass, event.repository, revision,
                                  "break-glass push by " + who + " to " + event.repository + ": " + event.reason, refs,

@@ -40,8 +40,6 @@ std::string audit_line(const AuditContext& ctx, const Report& report, std::strin
   std::set<std::string> rules;
   for (const auto& f : report.findings)
     if (f.level != Level::notice) rules.insert(f.rule);
-  util::Json rule_list = util::Json::array();
-  for (const auto& r : rules) rule_list.push_back(std::string(r));
   util::Json line{{"time", stamp},
                   {"event", "push"},
                   {"pushId", std::string(ctx.push_id)},
@@ -50,11 +48,9 @@ std::string audit_line(const AuditContext& ctx, const Report& report, std::strin
                   {"decision", decision},
                   {"failOpen", report.fail_open},
                   {"refs", refs},
-                  {"rules", rule_list}};
+                  {"rules", rules}};
   if (!report.break_glass.empty()) {
-    util::Json bypassed = util::Json::array();
-    for (const auto& b : report.bypassed) bypassed.push_back(std::string(b));
-    line["breakGlass"] = {{"reason", std::string(report.break_glass)}, {"bypassed", bypassed}};
+    line["breakGlass"] = {{"reason", report.break_glass}, {"bypassed", report.bypassed}};
   }
   line["errors"] = report.errors();
   line["warnings"] = report.warnings();

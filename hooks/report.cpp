@@ -205,8 +205,6 @@ std::string render_text(const Report& report) {
 }
 
 std::string render_json(const Report& report) {
-  util::Json notes = util::Json::array();
-  for (const auto& n : report.notes) notes.push_back(n);
   util::Json findings = util::Json::array();
   for (const auto& f : report.findings) {
     std::string_view hint = f.hint.empty() ? default_hint(f.rule) : std::string_view(f.hint);
@@ -229,7 +227,7 @@ std::string render_json(const Report& report) {
                    {"files", report.stats.files},
                    {"objects", report.stats.objects},
                    {"durationMs", report.stats.duration_ms}}},
-                 {"notes", notes},
+                 {"notes", report.notes},
                  {"findings", findings}};
   return util::dump(out) + "\n";
 }
