@@ -13,3 +13,10 @@ int mbedtls_x509_crt_parse_file(void* /*chain*/, const char* /*path*/) { return 
 int mbedtls_x509_crt_parse_path(void* /*chain*/, const char* /*path*/) { return 0; }
 
 }
+
+// libgit2 also initialises libssh2 in git_libgit2_init() for its ssh:// transport, and libssh2
+// initialises OpenSSL's crypto library and engines for it (about 5% of a hook run). The
+// executable never uses that transport either: libssh2_init succeeds without doing anything.
+// Should libssh2 ever be used here, it finds itself not initialised and OpenSSL initialises
+// itself on first use.
+extern "C" int libssh2_init(int /*flags*/) { return 0; }

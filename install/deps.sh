@@ -11,7 +11,7 @@ build_pkgs=(
   libspdlog-dev libfmt-dev catch2 libcli11-dev libpcre2-dev
 )
 test_pkgs=(
-  openssh-client curl jq time hyperfine libyaml-cpp-dev
+  openssh-client curl jq time hyperfine libyaml-cpp-dev strace
   golang-go etcd-server rsync dpkg-dev systemd
   openssh-server nginx fcgiwrap apache2-utils
   gitolite3

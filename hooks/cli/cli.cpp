@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <span>
 
 #include "hooks/cli/command.hpp"
 
@@ -25,6 +26,16 @@ const Command k_commands[] = {
     {"version", "print the version", setup_version},
 };
 
+// The commands to set up: only the one `argv` names when it names one (a hook run is
+// `portcullis hook pre-receive`, and setting up every command's options is a tenth of its
+// start-up), else all of them, so that `--help` and a misspelt command list every command.
+std::span<const Command> commands_to_set_up(int argc, char** argv) {
+  if (argc >= 2)
+    for (const auto& c : k_commands)
+      if (c.name == argv[1]) return {&c, 1};
+  return k_commands;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,7 +44,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "show help for every command");
   std::vector<std::pair<CLI::App*, Runner>> runners;
-  for (const auto& c : k_commands) {
+  for (const auto& c : commands_to_set_up(argc, argv)) {
     CLI::App* sub = app.add_subcommand(std::string(c.name), std::string(c.help));
     runners.emplace_back(sub, c.setup(*sub));
   }

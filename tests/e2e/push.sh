@@ -432,4 +432,22 @@ test_quarantine_with_a_colon_in_the_repository_path() {
   expect_no_output "gate.internal"
 }
 
+# Debian's compiled cpp-httplib initialises OpenSSL in a static constructor; the `portcullis`
+# executable defers that until TLS is used (hooks/deferred_openssl_init.cpp), a third of a
+# hook's start-up. OpenSSL's initialisation reads openssl.cnf: no process of a push may open it.
+# (That TLS still works and is verified is shown by schemas.sh's import over TLS.)
+test_hooks_do_not_initialise_openssl() {
+  command -v strace >/dev/null || fail "strace is missing (install/deps.sh installs it)"
+  setup_repo
+  deployment web nginx:1.25 | put "$CLONE" environments/dev/web.yaml
+  commit "$CLONE"
+  local trace=$SUITE_TMP/$CURRENT_TEST/trace
+  OUT=$(strace -f -qq -e trace=openat,execve -o "$trace" git -C "$CLONE" push origin HEAD:main 2>&1)
+  STATUS=$?
+  expect_accepted
+  grep -q 'execve(.*portcullis.*"hook", "pre-receive"' "$trace" || fail "the trace shows no pre-receive hook run"
+  grep -q 'execve(.*portcullis.*"hook", "post-receive"' "$trace" || fail "the trace shows no post-receive hook run"
+  if grep -q 'openssl.cnf' "$trace"; then fail "a process of the push initialised OpenSSL: $(grep openssl.cnf "$trace" | head -3)"; fi
+}
+
 run_suite "$@"
