@@ -100,8 +100,9 @@ class FileChecker {
     return std::move(m_result);
   }
 
-  // One rendered object (check_rendered): findings and declarations at the origin line.
-  FileResult run_object(const manifest::Object& o, bool sops, std::uint32_t line) {
+  // One rendered object (check_rendered): findings where `output` locates their field (else at
+  // the origin line), declarations at the origin line.
+  FileResult run_object(const manifest::Object& o, bool sops, std::uint32_t line, const kustomize::Output* output) {
     if (first() && !sops)
       for (const auto& image : manifest::image_fields_of(o))
         m_result.images.push_back(UsedImage{std::string(image.reference), line, 0});
@@ -109,8 +110,10 @@ class FileChecker {
     m_result.checked = true;
     check_object(o, sops);
     for (auto& f : m_result.findings) {
-      f.line = line;
-      f.column = 0;
+      auto at = output ? output->locate(yaml::Mark{f.line, f.column}) : std::nullopt;
+      f.file = at ? std::string(at->file) : f.file;
+      f.line = at ? at->line : line;
+      f.column = at ? at->column : 0;
     }
     for (auto& d : m_result.declared) {
       d.line = line;
@@ -393,8 +396,9 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
 }
 
 FileResult check_rendered(const CheckContext& ctx, const std::string& file, std::uint32_t line,
-                          const manifest::Object& object, bool encrypted, Pass pass) {
-  return FileChecker(ctx, file, pass).run_object(object, encrypted, line);
+                          const manifest::Object& object, bool encrypted, Pass pass,
+                          const kustomize::Output* output) {
+  return FileChecker(ctx, file, pass).run_object(object, encrypted, line, output);
 }
 
 std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,

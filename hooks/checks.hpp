@@ -63,11 +63,13 @@ FileResult check_file(const CheckContext& ctx, const std::string& path, const gi
                       Pass pass);
 
 // The checks of one object a kustomize environment renders (shared/render), as if it were the
-// only object of its origin `file` (a repository path): findings at `file`:`line` (the rendered
-// fields have no place of their own in the sources), naming the object. `encrypted`: a complete
-// SOPS object, declared but never validated.
+// only object of its origin `file` (a repository path), naming the object. A finding is
+// reported where the field it concerns came from, as `output` (the build that rendered the
+// object) locates the field's node: the base line, or the line of the patch that set it;
+// else at `file`:`line`. `encrypted`: a complete SOPS object, declared but never validated.
 FileResult check_rendered(const CheckContext& ctx, const std::string& file, std::uint32_t line,
-                          const manifest::Object& object, bool encrypted, Pass pass);
+                          const manifest::Object& object, bool encrypted, Pass pass,
+                          const kustomize::Output* output = nullptr);
 
 // The images the render of the kustomize environment at `env_path` of the tree `root` may run;
 // nullopt when it has no kustomization or does not build.

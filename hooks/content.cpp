@@ -60,6 +60,7 @@ struct Deferred {
   // A rendered object (kustomize) instead of a file: checked again as itself, at `line`.
   const manifest::Object* object = nullptr;
   std::uint32_t line = 0;
+  const kustomize::Output* output = nullptr;  // the build that rendered `object`
 };
 
 // The rules of one environment run over its changed files.
@@ -79,7 +80,7 @@ class EnvironmentChecks {
         if (out_of_time()) return;
         CheckContext c{m_ctx.repo,  m_ctx.config, m_u.policy,          *d.env,
                        m_ctx.store, m_crds,       m_u.selection_after, confinement_of(*d.env)};
-        add_all(d.object ? check_rendered(c, d.path, d.line, *d.object, false, Pass::deferred).findings
+        add_all(d.object ? check_rendered(c, d.path, d.line, *d.object, false, Pass::deferred, d.output).findings
                          : check_file(c, d.path, d.entry, Pass::deferred).findings);
       }
     }
@@ -217,13 +218,13 @@ class EnvironmentChecks {
     const render::Kustomized& k = m_builds.back();
     auto check = [&](const manifest::Object& o, bool encrypted) {
       const auto& origin = k.output.objects[o.document];
-      FileResult r = check_rendered(c, origin.file, origin.line, o, encrypted, Pass::first);
+      FileResult r = check_rendered(c, origin.file, origin.line, o, encrypted, Pass::first, &k.output);
       for (auto& image : r.images) images.used.emplace_back(std::move(image), origin.file);
       add_all(std::move(r.findings));
       for (const auto& id : r.applied) m_out.applied.push_back(origin.file + ": " + id.describe());
       m_out.objects += r.objects;
       for (auto& d : r.declared) state.declared.emplace_back(std::move(d), origin.file);
-      if (r.deferred) m_deferred.push_back(Deferred{&env, origin.file, {}, &o, origin.line});
+      if (r.deferred) m_deferred.push_back(Deferred{&env, origin.file, {}, &o, origin.line, &k.output});
     };
     for (const auto& o : k.objects) {
       if (out_of_time()) return true;

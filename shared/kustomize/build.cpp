@@ -221,9 +221,19 @@ util::Result<void> unique_ids(const Resources& ra) {
 }
 }  // namespace
 
+std::uint32_t Builder::keep(yaml::Stream stream, std::string file, std::string_view text, std::uint32_t offset) {
+  kept.push_back(std::move(stream));
+  auto lines = static_cast<std::uint32_t>(std::count(text.begin(), text.end(), '\n') + 1);
+  sources.push_back(SourceText{std::move(file), offset, lines});
+  return static_cast<std::uint32_t>(sources.size() - 1);
+}
+
 util::Result<void> Builder::parse_objects(const std::string& path, std::string_view text, Resources& out) {
-  auto stream = parse_yaml_file(text, path);
-  if (!stream) return util::fail(stream.error());
+  auto parsed = parse_yaml_file(text, path);
+  if (!parsed) return util::fail(parsed.error());
+  // Kept: the objects' documents are their first contribution (the marks of base fields).
+  std::uint32_t source = keep(std::move(*parsed), path, text);
+  const yaml::Stream* stream = &kept.back();
   for (const auto& doc : stream->documents) {
     if (!doc.root || doc.root->type == yaml::Type::null) continue;
     if (!doc.root->is_mapping())
@@ -235,6 +245,7 @@ util::Result<void> Builder::parse_objects(const std::string& path, std::string_v
         if (!item->is_mapping()) continue;
         Resource r;
         r.object = object_of(*item);
+        r.contributions.push_back(Contribution{Contribution::Kind::document, item, source});
         r.file = path;
         r.line = item->mark.line;
         out.push_back(std::move(r));
@@ -248,6 +259,7 @@ util::Result<void> Builder::parse_objects(const std::string& path, std::string_v
       return util::fail(error("missing kind in an object of " + shown(path), "kustomize.invalid", path));
     Resource r;
     r.object = object_of(*doc.root);
+    r.contributions.push_back(Contribution{Contribution::Kind::document, doc.root, source});
     r.file = path;
     r.line = doc.root->mark.line;
     out.push_back(std::move(r));
@@ -541,8 +553,14 @@ util::Result<Output> build(const FileSource& source, std::string_view dir_in, co
   if (!stream) return util::fail(stream.error());
   out.stream = std::move(*stream);
   const yaml::Node* array = out.stream.documents.empty() ? nullptr : out.stream.documents[0].root;
-  for (std::size_t i = 0; array && i < array->items.size(); ++i)
+  SourceLayout layout = lay_out(b.sources);
+  for (std::size_t i = 0; array && i < array->items.size(); ++i) {
+    // The stream was parsed just above and is owned by `out`: its nodes may be given marks.
+    set_provenance(const_cast<yaml::Node&>(*array->items[i]), ra[i].contributions, layout);
     out.objects.push_back(Object{array->items[i], ra[i].file, ra[i].line});
+  }
+  for (std::size_t i = 0; i < b.sources.size(); ++i)
+    out.sources.push_back(SourceSpan{b.sources[i].file, layout.first[i], b.sources[i].offset, b.sources[i].lines});
   out.files_read.assign(b.files_read.begin(), b.files_read.end());
   return out;
 }

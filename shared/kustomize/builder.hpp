@@ -3,6 +3,7 @@
 // resources, accumulation; steps.cpp: generators, transformers and patches of one
 // kustomization).
 #include <cstdint>
+#include <deque>
 #include <set>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ std::vector<std::string> strings_of(const yaml::Node* list);
 Json string_map(const yaml::Node* map);
 bool bool_at(const yaml::Node* node, std::string_view key, bool fallback = false);
 
+// One document of a patch entry: the patch, the file it came from, and what it contributes.
+struct PatchDocument {
+  Json patch;
+  std::string file;
+  Contribution from;
+};
+
 // How a patch entry is written: a file path, inline text, or either (patchesStrategicMerge).
 enum class PatchText { path, inline_text, path_or_inline };
 
@@ -42,6 +50,12 @@ class Builder : public FileReader {
 
   std::set<std::string> files_read;
   Config config = default_config();
+  // The parsed resource and patch files whose nodes contributions point to, and their texts.
+  std::deque<yaml::Stream> kept;
+  Sources sources;
+  // Keeps `stream` (parsed from `text` of `file`, whose line 1 is the file's line `offset` + 1)
+  // and returns its source index.
+  std::uint32_t keep(yaml::Stream stream, std::string file, std::string_view text, std::uint32_t offset = 0);
 
   util::Result<void> accumulate(const std::string& dir, Resources& ra, bool component);
   util::Result<Kustomization> load(const std::string& dir, bool component);
@@ -82,11 +96,11 @@ class Builder : public FileReader {
   util::Result<void> append(Resources& ra, Resources more);
   util::Result<void> run_generators(const yaml::Node& k, Resources& ra);
   util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
-  util::Result<std::vector<std::pair<Json, std::string>>> load_patches(const yaml::Node& entry, PatchText how);
+  util::Result<std::vector<PatchDocument>> load_patches(const yaml::Node& entry, PatchText how);
   util::Result<Selector> selector(const yaml::Node* node);
   util::Result<std::vector<std::pair<Json, std::string>>> plugin_configs(const yaml::Node* list);
   util::Result<void> run_builtins(const yaml::Node* list, Resources& ra, bool generators);
-  util::Result<std::vector<std::pair<Json, std::string>>> patch_documents(const yaml::Node& entry);
+  util::Result<std::vector<PatchDocument>> patch_documents(const yaml::Node& entry);
 
   const FileSource& m_source;
   const Limits& m_limits;

@@ -57,8 +57,28 @@ struct Transformation {
   std::string file, kind, name, namespace_;
 };
 
+// What contributed fields to an object, for the marks of its rendered nodes
+// (shared/kustomize/provenance.cpp): the document it was read from and each patch applied to
+// it, in the order they were applied. Nodes live in streams the builder keeps.
+struct Contribution {
+  enum class Kind : std::uint8_t { document, smp, json6902 };
+  Kind kind = Kind::document;
+  const yaml::Node* node = nullptr;  // the object's document, the patch, or the operations list
+  std::uint32_t source = 0;          // index in Sources
+};
+
+// The texts whose lines marks may point into: a file, or a patch written inline in a
+// kustomization (its lines are the kustomization's from `offset` on).
+struct SourceText {
+  std::string file;
+  std::uint32_t offset = 0;  // file line of the text's line 1, minus one
+  std::uint32_t lines = 1;
+};
+using Sources = std::vector<SourceText>;
+
 struct Resource {
   Json object;
+  std::vector<Contribution> contributions;
   std::string file;  // where it was declared ("/"-less source path)
   std::uint32_t line = 0;
   std::vector<Id> previous;  // ids before each rename, oldest first
@@ -146,10 +166,23 @@ util::Result<void> strategic_merge(Json& target, const Json& patch, Unknown unkn
 util::Result<void> json_patch(Json& target, const Json& operations);
 // Strategic-merge patch `patch` on `resources`; `target` from the patch itself when null.
 // A patch that deletes its target removes it.
+// `from`, when given, is recorded on every object the patch applied to.
 util::Result<void> apply_smp(Resources& resources, const Json& patch, const Selector* target,
-                             std::string_view file, Unknown unknown = Unknown::replace);
+                             std::string_view file, Unknown unknown = Unknown::replace,
+                             const Contribution* from = nullptr);
 util::Result<void> apply_json6902(Resources& resources, const Json& operations, const Selector& target,
-                                  std::string_view file);
+                                  std::string_view file, const Contribution* from = nullptr);
+
+// Sets the marks of `object` (a rendered object, in a stream the caller owns) to where each
+// node came from among `contributions`: the last of them that holds the node's path (a
+// strategic-merge patch or the document by keys, list items by `name` or else by position; a
+// JSON patch by its operations' paths), as a line of `layout` (see Output::locate); a node no
+// contribution holds (a transformer's, a generator's) takes its parent's mark.
+struct SourceLayout {
+  std::vector<std::uint32_t> first;  // by source index: the virtual line of its line 1
+};
+SourceLayout lay_out(const Sources& sources);
+void set_provenance(yaml::Node& object, const std::vector<Contribution>& contributions, const SourceLayout& layout);
 
 // Generators.
 std::string config_map_hash(const Json& object);

@@ -19,6 +19,7 @@
 //   kustomize.limit      past a limit of `Limits` (nesting, objects, file size)
 //   yaml.*               a file that is not valid YAML
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,10 +46,32 @@ struct Object {
   std::uint32_t line = 0;
 };
 
+// A place in a source file.
+struct Location {
+  std::string_view file;
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+// A source text of the build as output marks number it: its lines are the marks' lines
+// `first` to `first + lines - 1`, lines `offset + 1` on of `file`.
+struct SourceSpan {
+  std::string file;
+  std::uint32_t first = 0;
+  std::uint32_t offset = 0;
+  std::uint32_t lines = 0;
+};
+
 struct Output {
   yaml::Stream stream;               // owns the nodes
   std::vector<Object> objects;       // in kustomize's output order
   std::vector<std::string> files_read;  // every path read or probed, sorted: what the build depends on
+  // The marks of the objects' nodes say where each field came from: the base line of a field
+  // a resource file wrote, the patch line of one a patch set (a field a transformer or a
+  // generator wrote has its parent's mark; 0 when nothing is known). They number the lines of
+  // every source one after another; `locate` turns a mark back into its file, line and column.
+  std::vector<SourceSpan> sources;   // sorted by `first`
+  std::optional<Location> locate(yaml::Mark mark) const;
 };
 
 // Builds the kustomization in directory `dir` of `source` (`dir` normalised; "" is the root).

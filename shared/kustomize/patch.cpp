@@ -427,7 +427,7 @@ util::Result<void> json_patch(Json& target, const Json& operations) {
 }
 
 util::Result<void> apply_smp(Resources& resources, const Json& patch, const Selector* target,
-                             std::string_view file, Unknown unknown) {
+                             std::string_view file, Unknown unknown, const Contribution* from) {
   if (!patch.is_object()) return util::fail(error("a strategic merge patch must be a mapping", "kustomize.patch", file));
   std::vector<std::size_t> chosen;
   if (target) {
@@ -478,6 +478,7 @@ util::Result<void> apply_smp(Resources& resources, const Json& patch, const Sele
       removed.push_back(i);
       continue;
     }
+    if (from) r.contributions.push_back(*from);
     if (!allow_kind) r.object["kind"] = kind;
     if (!allow_name) r.set_name(name);
     if (ns.empty()) {
@@ -491,7 +492,7 @@ util::Result<void> apply_smp(Resources& resources, const Json& patch, const Sele
 }
 
 util::Result<void> apply_json6902(Resources& resources, const Json& operations, const Selector& target,
-                                  std::string_view file) {
+                                  std::string_view file, const Contribution* from) {
   for (auto& r : resources) {
     auto m = matches(r, target);
     if (!m) return util::fail(m.error());
@@ -505,6 +506,7 @@ util::Result<void> apply_json6902(Resources& resources, const Json& operations, 
       e.message += " (target " + before.str() + ")";
       return util::fail(std::move(e));
     }
+    if (from) r.contributions.push_back(*from);
     // kustomize sets the annotations again after a JSON patch: what is not a mapping of them,
     // or an empty one, is dropped.
     if (auto meta = r.object.find("metadata"); meta != r.object.end() && meta->is_object())

@@ -7,10 +7,11 @@
 namespace portcullis::kustomize {
 
 
-// The documents of a patch: from `path` (a file in or below the kustomization) or inline text.
-util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(const yaml::Node& entry,
-                                                                               PatchText how) {
+// The documents of a patch: from `path` (a file in or below the kustomization) or inline text
+// (its lines are the kustomization's, from the line after the block scalar's indicator).
+util::Result<std::vector<PatchDocument>> Builder::load_patches(const yaml::Node& entry, PatchText how) {
   std::string text, where = m_file;
+  bool from_file = false;
   if (entry.is_scalar() && how != PatchText::inline_text) {
     std::string value = scalar_text(entry);
     // patchesStrategicMerge entries are file paths or inline patches.
@@ -22,6 +23,7 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(co
       if (!t) return util::fail(t.error());
       text = std::move(*t);
       where = *path;
+      from_file = true;
     } else {
       text = value;
     }
@@ -32,14 +34,23 @@ util::Result<std::vector<std::pair<Json, std::string>>> Builder::load_patches(co
   }
   auto stream = parse_yaml_file(text, where);
   if (!stream) return util::fail(stream.error());
-  std::vector<std::pair<Json, std::string>> out;
+  // An inline block scalar's content starts on the line after its indicator; a one-line one
+  // is all on the indicator's line.
+  std::uint32_t offset = from_file ? 0 : text.find('\n') == std::string::npos ? entry.mark.line - 1 : entry.mark.line;
+  std::vector<const yaml::Node*> roots;
   for (const auto& d : stream->documents)
-    if (d.root && d.root->type != yaml::Type::null) out.emplace_back(to_value(*d.root), where);
+    if (d.root && d.root->type != yaml::Type::null) roots.push_back(d.root);
+  std::uint32_t source = keep(std::move(*stream), where, text, offset);
+  std::vector<PatchDocument> out;
+  for (const auto* root : roots) {
+    Contribution from{root->is_sequence() ? Contribution::Kind::json6902 : Contribution::Kind::smp, root, source};
+    out.push_back(PatchDocument{to_value(*root), where, from});
+  }
   return out;
 }
 
 // The documents of a `patches` or `patchesJson6902` entry: its `path` or its inline `patch`.
-util::Result<std::vector<std::pair<Json, std::string>>> Builder::patch_documents(const yaml::Node& entry) {
+util::Result<std::vector<PatchDocument>> Builder::patch_documents(const yaml::Node& entry) {
   if (const auto* inline_patch = entry.get("patch")) return load_patches(*inline_patch, PatchText::inline_text);
   const auto* path = entry.get("path");
   if (!path || !path->is_scalar())
@@ -169,8 +180,8 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     for (const auto* entry : list->items) {
       auto patches = load_patches(*entry, PatchText::path_or_inline);
       if (!patches) return util::fail(patches.error());
-      for (auto& [patch, where] : *patches) {
-        auto ok = apply_smp(ra, patch, nullptr, where, unknown_lists());
+      for (auto& [patch, where, from] : *patches) {
+        auto ok = apply_smp(ra, patch, nullptr, where, unknown_lists(), &from);
         if (!ok) return ok;
       }
     }
@@ -186,11 +197,11 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
       auto target = selector(target_node);
       if (!target) return util::fail(target.error());
       const yaml::Node* options = entry->get("options");
-      for (auto& [doc, where] : *docs) {
+      for (auto& [doc, where, from] : *docs) {
         if (doc.is_array()) {
           if (!target_node)
             return util::fail(error("must specify a target for JSON patch " + where, "kustomize.patch", m_file));
-          auto ok = apply_json6902(ra, doc, *target, where);
+          auto ok = apply_json6902(ra, doc, *target, where, &from);
           if (!ok) return ok;
           continue;
         }
@@ -204,7 +215,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
           return util::fail(error("Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set "
                                   "`patches.target` field: " + where,
                                   "kustomize.patch", m_file));
-        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where, unknown_lists());
+        auto ok = apply_smp(ra, doc, target_node ? &*target : nullptr, where, unknown_lists(), &from);
         if (!ok) return ok;
       }
     }
@@ -271,8 +282,8 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
       if (!target) return util::fail(target.error());
       auto docs = patch_documents(*entry);
       if (!docs) return util::fail(docs.error());
-      for (auto& [doc, where] : *docs) {
-        auto ok = apply_json6902(ra, doc, *target, where);
+      for (auto& [doc, where, from] : *docs) {
+        auto ok = apply_json6902(ra, doc, *target, where, &from);
         if (!ok) return ok;
       }
     }

@@ -95,8 +95,34 @@ test_a_base_change_is_judged_in_every_overlay_at_the_base_line() {
     put "$CLONE" base/app.yaml
   alice_pushes "base: bad minReadySeconds"
   expect_rejected
-  expect_output_re 'base/app\.yaml:1:1: error \[schema\.[a-z-]+\] Deployment "web": spec\.minReadySeconds'
+  # At the line of the field in the base, where it can be fixed.
+  local line
+  line=$(grep -n 'minReadySeconds' "$CLONE/base/app.yaml" | cut -d: -f1)
+  expect_output_re "base/app\\.yaml:$line:[0-9]+: error \\[schema\\.[a-z-]+\\] Deployment \"web\": spec\\.minReadySeconds"
   expect_no_output "environments/prod/replicas.yaml"
+}
+
+test_a_field_a_patch_sets_is_judged_at_the_patch_line() {
+  setup_gate
+  # prod's patch file sets an invalid value (its line 6): reported there, not at the base
+  # object the patch applied to.
+  put "$CLONE" environments/prod/replicas.yaml $'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: many\n'
+  alice_pushes "prod: bad patch"
+  expect_rejected
+  expect_output_re 'environments/prod/replicas\.yaml:6:[0-9]+: error \[schema\.[a-z-]+\] Deployment "web": spec\.replicas'
+  expect_no_output "base/app.yaml:"
+  # An inline JSON patch in the kustomization: reported at the line of its value.
+  git -C "$CLONE" reset -q --hard origin/main
+  local k=$CLONE/environments/prod/kustomization.yaml line
+  awk '{ print } /^- path: replicas.yaml$/ {
+    print "- target: {kind: Deployment}"; print "  patch: |-"; print "    - op: add"
+    print "      path: /spec/minReadySeconds"; print "      value: soon" }' "$k" >"$k.new" && mv "$k.new" "$k"
+  git -C "$CLONE" add -A
+  line=$(grep -n 'value: soon' "$k" | cut -d: -f1)
+  alice_pushes "prod: bad inline patch"
+  expect_rejected
+  expect_output_re "environments/prod/kustomization\\.yaml:$line:[0-9]+: error \\[schema\\.[a-z-]+\\] Deployment \"web\": spec\\.minReadySeconds"
+  expect_no_output "base/app.yaml:"
 }
 
 test_build_errors_are_findings_with_their_rule() {

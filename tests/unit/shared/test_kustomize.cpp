@@ -516,3 +516,142 @@ TEST_CASE("kustomize: strategic merge follows Kubernetes' patch strategies and m
     }
   }
 }
+
+TEST_CASE("kustomize: a rendered field is located where it was written", "[kustomize][provenance]") {
+  test::TempDir tmp;
+  write_files(tmp, {
+      {"base/kustomization.yaml", "resources:\n- app.yaml\n"},
+      {"base/app.yaml",
+       "# the app\n"
+       "apiVersion: apps/v1\n"             // 2
+       "kind: Deployment\n"                // 3
+       "metadata:\n"                       // 4
+       "  name: web\n"                     // 5
+       "spec:\n"                           // 6
+       "  replicas: 1\n"                   // 7
+       "  template:\n"                     // 8
+       "    spec:\n"                       // 9
+       "      containers:\n"               // 10
+       "      - name: sidecar\n"           // 11
+       "        image: proxy:1\n"          // 12
+       "      - name: app\n"               // 13
+       "        image: web:1\n"            // 14
+       "        args: [a, b]\n"},          // 15
+      {"prod/kustomization.yaml",
+       "resources:\n- ../base\n"                                      // 1-2
+       "namespace: prod\n"                                            // 3
+       "patches:\n"                                                   // 4
+       "- path: more.yaml\n"                                          // 5
+       "- target: {kind: Deployment}\n"                               // 6
+       "  patch: |-\n"                                                // 7
+       "    - op: add\n"                                              // 8
+       "      path: /spec/minReadySeconds\n"                          // 9
+       "      value: 5\n"                                             // 10
+       "    - op: replace\n"                                          // 11
+       "      path: /spec/template/spec/containers/0/image\n"         // 12
+       "      value: proxy:2\n"},                                     // 13
+      {"prod/more.yaml",
+       "apiVersion: apps/v1\n"                                        // 1
+       "kind: Deployment\n"                                           // 2
+       "metadata:\n"                                                  // 3
+       "  name: web\n"                                                // 4
+       "spec:\n"                                                      // 5
+       "  replicas: 3\n"                                              // 6
+       "  template:\n"                                                // 7
+       "    spec:\n"                                                  // 8
+       "      containers:\n"                                          // 9
+       "      - name: app\n"                                          // 10
+       "        ports:\n"                                             // 11
+       "        - containerPort: 70000\n"},                           // 12
+  });
+  kustomize::DiskSource source(tmp.path());
+  auto built = kustomize::build(source, "prod");
+  REQUIRE(built);
+  REQUIRE(built->objects.size() == 1);
+  const yaml::Node& d = *built->objects[0].node;
+  const yaml::Node& containers = *d.at({"spec", "template", "spec", "containers"});
+  REQUIRE(containers.items.size() == 2);
+  // kustomize's strategic merge puts the items a patch merged first.
+  const yaml::Node& app = *containers.items[0];
+  const yaml::Node& sidecar = *containers.items[1];
+  REQUIRE(app.get_string("name") == "app");
+  REQUIRE(sidecar.get_string("name") == "sidecar");
+  struct Case {
+    const char* what;
+    const yaml::Node* node;
+    std::string file;
+    std::uint32_t line;
+  };
+  const std::vector<Case> table = {
+      {"the object", &d, "base/app.yaml", 2},
+      {"a base field", d.at({"kind"}), "base/app.yaml", 3},
+      {"a field a patch file set", d.at({"spec", "replicas"}), "prod/more.yaml", 6},
+      {"a list item a patch merged by name", app.get("ports")->items[0]->get("containerPort"), "prod/more.yaml", 12},
+      {"a base list of that item", app.get("args")->items[1], "base/app.yaml", 15},
+      {"an item's name, by which a patch merged it: where the base wrote it", app.get("name"), "base/app.yaml", 13},
+      {"the kind a patch repeats: where the base wrote it", d.at({"kind"}), "base/app.yaml", 3},
+      {"a base field of an item no patch touched", sidecar.get("image"), "base/app.yaml", 12},
+      {"a field an inline JSON patch added", d.at({"spec", "minReadySeconds"}), "prod/kustomization.yaml", 10},
+      {"a field an inline JSON patch replaced (by index)", app.get("image"), "prod/kustomization.yaml", 13},
+      {"a field a transformer set: its parent's place", d.at({"metadata", "namespace"}), "base/app.yaml", 5},
+  };
+  for (const auto& c : table) {
+    INFO(c.what);
+    REQUIRE(c.node != nullptr);
+    auto at = built->locate(c.node->mark);
+    REQUIRE(at);
+    CHECK(std::string(at->file) == c.file);
+    CHECK(at->line == c.line);
+  }
+  // A mark that is in no source is located nowhere.
+  CHECK_FALSE(built->locate(yaml::Mark{0, 0}));
+  CHECK_FALSE(built->locate(yaml::Mark{1'000'000, 1}));
+}
+
+TEST_CASE("kustomize: a generated object's fields are located nowhere", "[kustomize][provenance]") {
+  test::TempDir tmp;
+  write_files(tmp, {{"kustomization.yaml", "configMapGenerator:\n- name: settings\n  literals: [a=b]\n"}});
+  kustomize::DiskSource source(tmp.path());
+  auto built = kustomize::build(source, "");
+  REQUIRE(built);
+  REQUIRE(built->objects.size() == 1);
+  CHECK_FALSE(built->locate(built->objects[0].node->at({"data", "a"})->mark));
+}
+
+TEST_CASE("kustomize: fields of a JSON patch of many operations are located at their operation", "[kustomize][provenance]") {
+  // 5,000 operations adding data keys to one ConfigMap, then one replacing the first key again:
+  // each key at the line of the last operation that wrote it.
+  std::string ops;
+  for (int i = 0; i < 5'000; ++i)
+    ops += "- op: add\n  path: /data/k" + std::to_string(i) + "\n  value: v" + std::to_string(i) + "\n";
+  {
+    test::TempDir tmp;
+    write_files(tmp, {{"kustomization.yaml", "resources: [cm.yaml]\npatches:\n- path: ops.yaml\n  target: {kind: ConfigMap}\n"},
+                      {"cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: {}\n"},
+                      {"ops.yaml", ops}});
+    kustomize::DiskSource source(tmp.path());
+    auto built = kustomize::build(source, "");
+    REQUIRE(built);
+    const yaml::Node* data = built->objects.at(0).node->get("data");
+    REQUIRE(data);
+    REQUIRE(data->entries.size() == 5'000);
+    auto at = built->locate(data->get("k4321")->mark);
+    REQUIRE(at);
+    CHECK(at->line == 4'321 * 3 + 3);
+  }
+  ops += "- op: replace\n  path: /data\n  value:\n    k0: again\n";
+  test::TempDir tmp;
+  write_files(tmp, {{"kustomization.yaml", "resources: [cm.yaml]\npatches:\n- path: ops.yaml\n  target: {kind: ConfigMap}\n"},
+                    {"cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: {}\n"},
+                    {"ops.yaml", ops}});
+  kustomize::DiskSource source(tmp.path());
+  auto built = kustomize::build(source, "");
+  REQUIRE(built);
+  const yaml::Node* data = built->objects.at(0).node->get("data");
+  REQUIRE(data);
+  REQUIRE(data->entries.size() == 1);  // the last operation replaced the whole map
+  auto at = built->locate(data->get("k0")->mark);
+  REQUIRE(at);
+  CHECK(std::string(at->file) == "ops.yaml");
+  CHECK(at->line == 5'000 * 3 + 4);
+}
