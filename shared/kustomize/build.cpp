@@ -168,6 +168,9 @@ util::Result<Kustomization> Builder::load(const std::string& dir, bool component
       k.stream = std::move(*again);
       k.root = k.stream.documents[0].root;
     }
+    // Its transformers' values are located in it (not when respelled: then its marks are not
+    // its lines).
+    if (!respell) k.source = add_source(k.file, *text);
   }
   if (!k.root || !k.root->is_mapping()) {
     if (k.root && k.root->type == yaml::Type::null) return k;
@@ -221,11 +224,15 @@ util::Result<void> unique_ids(const Resources& ra) {
 }
 }  // namespace
 
-std::uint32_t Builder::keep(yaml::Stream stream, std::string file, std::string_view text, std::uint32_t offset) {
-  kept.push_back(std::move(stream));
+std::uint32_t Builder::add_source(std::string file, std::string_view text, std::uint32_t offset) {
   auto lines = static_cast<std::uint32_t>(std::count(text.begin(), text.end(), '\n') + 1);
   sources.push_back(SourceText{std::move(file), offset, lines});
   return static_cast<std::uint32_t>(sources.size() - 1);
+}
+
+std::uint32_t Builder::keep(yaml::Stream stream, std::string file, std::string_view text, std::uint32_t offset) {
+  kept.push_back(std::move(stream));
+  return add_source(std::move(file), text, offset);
 }
 
 util::Result<void> Builder::parse_objects(const std::string& path, std::string_view text, Resources& out) {
@@ -409,7 +416,7 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
     if (!c_ok) return c_ok;
     if (auto unique = unique_ids(ra); !unique) return unique;
   }
-  ok = run_transformers(root, ra);
+  ok = run_transformers(root, ra, k->source);
   if (!ok) return ok;
   ok = run_builtins(root.get("transformers"), ra, false);
   if (!ok) return ok;
@@ -450,6 +457,8 @@ util::Result<void> Builder::accumulate(const std::string& dir, Resources& ra, bo
       vars.push_back(std::move(var));
     }
   }
+  // Its transformers' contributions point into it.
+  kept.push_back(std::move(k->stream));
   return {};
 }
 

@@ -4,6 +4,7 @@
 // kustomization).
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@ struct Kustomization {
   std::string file;
   yaml::Stream stream;
   const yaml::Node* root = nullptr;
+  std::optional<std::uint32_t> source;  // its text's source index; none when its marks are not its lines
 };
 
 class Builder : public FileReader {
@@ -56,6 +58,7 @@ class Builder : public FileReader {
   // Keeps `stream` (parsed from `text` of `file`, whose line 1 is the file's line `offset` + 1)
   // and returns its source index.
   std::uint32_t keep(yaml::Stream stream, std::string file, std::string_view text, std::uint32_t offset = 0);
+  std::uint32_t add_source(std::string file, std::string_view text, std::uint32_t offset = 0);
 
   util::Result<void> accumulate(const std::string& dir, Resources& ra, bool component);
   util::Result<Kustomization> load(const std::string& dir, bool component);
@@ -95,7 +98,7 @@ class Builder : public FileReader {
   util::Result<void> parse_objects(const std::string& path, std::string_view text, Resources& out);
   util::Result<void> append(Resources& ra, Resources more);
   util::Result<void> run_generators(const yaml::Node& k, Resources& ra);
-  util::Result<void> run_transformers(const yaml::Node& k, Resources& ra);
+  util::Result<void> run_transformers(const yaml::Node& k, Resources& ra, std::optional<std::uint32_t> source);
   util::Result<std::vector<PatchDocument>> load_patches(const yaml::Node& entry, PatchText how);
   util::Result<Selector> selector(const yaml::Node* node);
   util::Result<std::vector<std::pair<Json, std::string>>> plugin_configs(const yaml::Node* list);

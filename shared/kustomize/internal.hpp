@@ -61,9 +61,11 @@ struct Transformation {
 // (shared/kustomize/provenance.cpp): the document it was read from and each patch applied to
 // it, in the order they were applied. Nodes live in streams the builder keeps.
 struct Contribution {
-  enum class Kind : std::uint8_t { document, smp, json6902 };
+  // value: a kustomization's `namespace:` scalar or one of its `images:` entries, which give
+  // string fields the value they have wherever they are.
+  enum class Kind : std::uint8_t { document, smp, json6902, value };
   Kind kind = Kind::document;
-  const yaml::Node* node = nullptr;  // the object's document, the patch, or the operations list
+  const yaml::Node* node = nullptr;  // the object's document, the patch, the operations list, the value
   std::uint32_t source = 0;          // index in Sources
 };
 

@@ -118,6 +118,24 @@ Cursor step(const Cursor& c, const Step& s, const yaml::Node& parent) {
   return next;
 }
 
+// The node of a kustomization value that gave the string field `key` its `value`: the
+// `namespace:` scalar for a namespace field holding it; for an image field, the `images:` entry
+// whose rule produced it (its newTag, digest or newName line). nullptr otherwise.
+const yaml::Node* value_source(const yaml::Node& given, std::string_view key, std::string_view value) {
+  if (given.is_scalar()) return key == "namespace" && given.text == value ? &given : nullptr;
+  if (!given.is_mapping() || key != "image") return nullptr;
+  const yaml::Node* name = given.get("newName");
+  if (!name || !name->is_scalar()) name = given.get("name");
+  if (!name || !name->is_scalar() || !value.starts_with(name->text)) return nullptr;
+  std::string_view rest = value.substr(name->text.size());
+  const yaml::Node* tag = given.get("newTag");
+  const yaml::Node* digest = given.get("digest");
+  if (digest && digest->is_scalar() && rest.ends_with("@" + std::string(digest->text))) return digest;
+  if (tag && tag->is_scalar() && rest == ":" + std::string(tag->text)) return tag;
+  if (rest.empty() || rest.front() == ':' || rest.front() == '@') return given.get("newName") ? given.get("newName") : &given;
+  return nullptr;
+}
+
 struct Walker {
   const std::vector<Contribution>& contributions;
   const SourceLayout& layout;
@@ -131,7 +149,7 @@ struct Walker {
   // the first contribution that holds it (a patch merges into what the base wrote); a scalar
   // from the one that gave it its value: a later one holding the same value (the kind and name
   // a patch repeats to find its target, an item's merge key) does not take it over.
-  void walk(yaml::Node& rendered, const std::vector<Cursor>& cursors, yaml::Mark inherited) {
+  void walk(yaml::Node& rendered, std::string_view key, const std::vector<Cursor>& cursors, yaml::Mark inherited) {
     yaml::Mark mark = inherited;
     const yaml::Node* holder = nullptr;
     for (std::size_t i = 0; i < contributions.size(); ++i) {
@@ -142,6 +160,15 @@ struct Walker {
       holder = at;
       mark = virtual_mark(contributions[i], *at);
     }
+    // A string no source wrote as it is: a kustomization's namespace or image rule may have.
+    if (rendered.is_string() && (!holder || holder->text != rendered.text))
+      for (std::size_t i = contributions.size(); i-- > 0;)
+        if (const yaml::Node* at = contributions[i].kind == Contribution::Kind::value
+                                       ? value_source(*contributions[i].node, key, rendered.text)
+                                       : nullptr) {
+          mark = virtual_mark(contributions[i], *at);
+          break;
+        }
     rendered.mark = mark;
     if (rendered.is_mapping()) {
       for (const auto& e : rendered.entries) {
@@ -159,7 +186,7 @@ struct Walker {
     std::vector<Cursor> next;
     next.reserve(cursors.size());
     for (const auto& c : cursors) next.push_back(step(c, s, parent));
-    walk(child_node, next, mark);
+    walk(child_node, s.item ? std::string_view{} : std::string_view(s.key), next, mark);
   }
 };
 
@@ -184,6 +211,10 @@ void set_provenance(yaml::Node& object, const std::vector<Contribution>& contrib
   std::deque<OpTree> trees;  // stable addresses for the cursors
   std::vector<Cursor> cursors;
   for (const auto& c : usable) {
+    if (c.kind == Contribution::Kind::value) {  // located by value, not by path
+      cursors.push_back(Cursor{});
+      continue;
+    }
     if (c.kind != Contribution::Kind::json6902) {
       cursors.push_back(Cursor{c.node, nullptr, -1});
       continue;
@@ -194,7 +225,7 @@ void set_provenance(yaml::Node& object, const std::vector<Contribution>& contrib
     cursors.push_back(t.op >= 0 ? Cursor{t.value, &t, t.op} : Cursor{nullptr, &t, -1});
   }
   Walker walker{usable, layout};
-  walker.walk(object, cursors, {});
+  walker.walk(object, {}, cursors, {});
 }
 
 std::optional<Location> Output::locate(yaml::Mark mark) const {

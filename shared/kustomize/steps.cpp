@@ -173,7 +173,12 @@ void Builder::record_transformer(const yaml::Node& k, const char* field, const c
   for (auto& r : ra) r.transformations.push_back(Transformation{m_file, kind, "", ""});
 }
 
-util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra) {
+util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra, std::optional<std::uint32_t> source) {
+  // The values this kustomization gives fields wherever they are (located by the value).
+  auto contribute = [&](const yaml::Node* value) {
+    if (source && value)
+      for (auto& r : ra) r.contributions.push_back(Contribution{Contribution::Kind::value, value, *source});
+  };
   // patchesStrategicMerge
   record_transformer(k, "patchesStrategicMerge", "PatchStrategicMergeTransformer", ra);
   if (const auto* list = k.get("patchesStrategicMerge"); list && list->is_sequence()) {
@@ -223,6 +228,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
   // namespace
   record_transformer(k, "namespace", "NamespaceTransformer", ra);
   if (const auto* ns = k.get("namespace"); ns && ns->is_scalar()) {
+    contribute(ns);
     auto ok = set_namespace(ra, scalar_text(*ns), config);
     if (!ok) {
       util::Error e = ok.error();
@@ -304,6 +310,7 @@ util::Result<void> Builder::run_transformers(const yaml::Node& k, Resources& ra)
     std::vector<ImageRule> rules;
     for (const auto* entry : list->items) {
       if (!entry->is_mapping()) continue;
+      contribute(entry);
       ImageRule rule;
       const auto* n = entry->get("name");
       const auto* nn = entry->get("newName");

@@ -548,8 +548,11 @@ TEST_CASE("kustomize: a rendered field is located where it was written", "[kusto
        "      path: /spec/minReadySeconds\n"                          // 9
        "      value: 5\n"                                             // 10
        "    - op: replace\n"                                          // 11
-       "      path: /spec/template/spec/containers/0/image\n"         // 12
-       "      value: proxy:2\n"},                                     // 13
+       "      path: /spec/template/spec/containers/0/args/0\n"        // 12
+       "      value: z\n"                                             // 13
+       "images:\n"                                                    // 14
+       "- name: proxy\n"                                              // 15
+       "  newTag: \"9\"\n"},                                          // 16
       {"prod/more.yaml",
        "apiVersion: apps/v1\n"                                        // 1
        "kind: Deployment\n"                                           // 2
@@ -590,10 +593,11 @@ TEST_CASE("kustomize: a rendered field is located where it was written", "[kusto
       {"a base list of that item", app.get("args")->items[1], "base/app.yaml", 15},
       {"an item's name, by which a patch merged it: where the base wrote it", app.get("name"), "base/app.yaml", 13},
       {"the kind a patch repeats: where the base wrote it", d.at({"kind"}), "base/app.yaml", 3},
-      {"a base field of an item no patch touched", sidecar.get("image"), "base/app.yaml", 12},
+      {"a base field of an item no patch touched", sidecar.get("name"), "base/app.yaml", 11},
       {"a field an inline JSON patch added", d.at({"spec", "minReadySeconds"}), "prod/kustomization.yaml", 10},
-      {"a field an inline JSON patch replaced (by index)", app.get("image"), "prod/kustomization.yaml", 13},
-      {"a field a transformer set: its parent's place", d.at({"metadata", "namespace"}), "base/app.yaml", 5},
+      {"a field an inline JSON patch replaced (by index)", app.get("args")->items[0], "prod/kustomization.yaml", 13},
+      {"the namespace the kustomization set", d.at({"metadata", "namespace"}), "prod/kustomization.yaml", 3},
+      {"an image an images: rule set", sidecar.get("image"), "prod/kustomization.yaml", 16},
   };
   for (const auto& c : table) {
     INFO(c.what);
