@@ -43,25 +43,6 @@ const yaml::Node* step_into(const yaml::Node* node, const Step& step) {
   return node->is_mapping() ? node->get(step.key) : nullptr;
 }
 
-// RFC 6901 tokens of a JSON pointer ("" is the whole document).
-std::vector<std::string> pointer_tokens(std::string_view pointer) {
-  std::vector<std::string> out;
-  if (pointer.empty() || pointer.front() != '/') return out;
-  for (auto token : util::split(pointer.substr(1), '/')) {
-    std::string t;
-    for (std::size_t i = 0; i < token.size(); ++i) {
-      if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
-        t += token[i + 1] == '0' ? '~' : '/';
-        ++i;
-      } else {
-        t += token[i];
-      }
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
 // The paths a JSON patch puts values at, as a tree of tokens: each node has the last operation
 // whose path ends there (its index and value). Built once per patch, walked with the rendered
 // object, so that locating costs one lookup per node and patch however many operations it has.
@@ -81,7 +62,7 @@ OpTree op_tree(const yaml::Node& operations) {
     const auto* where = op->get("path");
     if (!value || !where || !where->is_string()) continue;
     OpTree* t = &root;
-    for (auto& token : pointer_tokens(where->text)) t = &t->children[token];
+    for (auto& token : util::pointer_tokens(where->text)) t = &t->children[token];
     t->op = index;
     t->value = value;
   }

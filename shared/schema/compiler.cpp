@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/schema/format.hpp"
+#include "shared/util/strings.hpp"
 #include "shared/yaml/emit.hpp"
 
 namespace portcullis::schema {
@@ -21,21 +22,8 @@ const Node* resolve_pointer(const Node& document, std::string_view pointer) {
   if (!pointer.starts_with("#")) return nullptr;
   pointer.remove_prefix(1);
   const Node* n = &document;
-  while (!pointer.empty()) {
-    if (pointer.front() != '/') return nullptr;
-    pointer.remove_prefix(1);
-    auto end = pointer.find('/');
-    std::string_view raw = pointer.substr(0, end);
-    pointer = end == std::string_view::npos ? std::string_view{} : pointer.substr(end);
-    std::string token;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
-        token += raw[i + 1] == '0' ? '~' : '/';
-        ++i;
-      } else {
-        token += raw[i];
-      }
-    }
+  if (!pointer.empty() && pointer.front() != '/') return nullptr;
+  for (const auto& token : util::pointer_tokens(pointer)) {
     if (n->is_mapping()) {
       n = n->get(token);
     } else if (n->is_sequence()) {

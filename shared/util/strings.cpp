@@ -331,4 +331,22 @@ std::string unquote_c_style(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> pointer_tokens(std::string_view pointer) {
+  std::vector<std::string> out;
+  if (pointer.empty() || pointer.front() != '/') return out;
+  for (auto raw : split(pointer.substr(1), '/')) {
+    std::string token;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+        token += raw[i + 1] == '0' ? '~' : '/';
+        ++i;
+      } else {
+        token += raw[i];
+      }
+    }
+    out.push_back(std::move(token));
+  }
+  return out;
+}
+
 }  // namespace portcullis::util

@@ -41,4 +41,8 @@ bool valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
 // quoted is returned unchanged.
 std::string unquote_c_style(std::string_view text);
 
+// The reference tokens of a JSON pointer (RFC 6901), "~1" and "~0" undone: "/a~1b/0" is
+// {"a/b", "0"}. Empty for "" (the whole document) and for text that does not start with '/'.
+std::vector<std::string> pointer_tokens(std::string_view pointer);
+
 }  // namespace portcullis::util

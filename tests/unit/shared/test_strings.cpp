@@ -127,3 +127,20 @@ TEST_CASE("json_escape: runs, every escape, UTF-8 kept and bytes that are not UT
     CHECK(appended == "x" + std::string(c.out));
   }
 }
+
+TEST_CASE("pointer_tokens splits a JSON pointer and undoes its escapes", "[strings]") {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> table = {
+      {"", {}},
+      {"a/b", {}},  // not a pointer
+      {"/", {""}},
+      {"/a/0", {"a", "0"}},
+      {"/a~1b/c~0d", {"a/b", "c~d"}},
+      {"/~01", {"~1"}},  // ~0 first: "~01" is "~1", not "/"
+      {"/a//b", {"a", "", "b"}},
+      {"/x~", {"x~"}},  // a lone ~ stays
+  };
+  for (const auto& [pointer, tokens] : table) {
+    INFO(pointer);
+    CHECK(pointer_tokens(pointer) == tokens);
+  }
+}
