@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <ctime>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include "daemon/alerts.hpp"
+#include "daemon/desk.hpp"
 #include "daemon/log.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
@@ -56,6 +58,7 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"drift", t.drift},
                     {"healed", t.healed},
                     {"selfHealLoop", std::string(t.self_heal_loop)},
+                    {"breakGlass", std::string(t.break_glass)},
                     {"lastFetchTime", t.last_fetch_time}});
   return util::dump(util::Json{{"targets", list}}) + "\n";
 }
@@ -79,6 +82,9 @@ struct Service::Impl {
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
+  std::unique_ptr<BreakGlassDesk> desk;  // break-glass windows (they hold targets in detect-only)
+  std::string desk_error;                // the windows could not be loaded: run() refuses to start
+  std::unique_ptr<std::atomic<bool>[]> settled;  // by target index: a sync completed since the start
   std::unique_ptr<DriftMonitor> monitor;
   std::thread heal_thread;
   std::condition_variable heal_cv;
@@ -238,7 +244,12 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   HealState& hs = heal_states[i];
   std::lock_guard busy(*target_mutexes[i]);
   std::vector<DriftItem> items = monitor->drifted(name);
-  const bool correcting = tc.self_heal && !tc.detect_only;
+  const bool held = desk->held(name);
+  const bool correcting = tc.self_heal && !tc.detect_only && !held;
+  if (held) {
+    bool settled_now = settled[i] && monitor->health(name).counts[static_cast<int>(HealthStatus::unknown)] == 0;
+    desk->observe(tc, items, settled_now, static_cast<std::int64_t>(std::time(nullptr)));
+  }
 
   // Forget old corrections; release dampings that ran out.
   for (auto it = hs.history.begin(); it != hs.history.end();) {
@@ -360,6 +371,8 @@ void Service::Impl::heal_loop() {
     auto now = Clock::now();
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
+    if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
+      next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
     for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
     check_source(now);
   }
@@ -386,6 +399,15 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   for (const auto& t : m_impl->config.targets) names.push_back(t.name);
   m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); },
                                                    std::move(names));
+  m_impl->settled = std::make_unique<std::atomic<bool>[]>(m_impl->syncers.size());
+  m_impl->desk = std::make_unique<BreakGlassDesk>(
+      m_impl->config, *m_impl->alerter,
+      [impl = m_impl.get()](const std::string& line) {
+        if (auto r = util::append_line(impl->config.audit_path(), line); !r)
+          log(LogLevel::error, "cannot write the audit log", {{"error", r.error().message}});
+      },
+      [impl = m_impl.get()] { impl->wake_healer(); });
+  if (auto r = m_impl->desk->load(); !r) m_impl->desk_error = r.error().message;
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
@@ -421,6 +443,10 @@ Service::~Service() {
 
 int Service::run() {
   Impl& m = *m_impl;
+  if (!m.desk_error.empty()) {
+    log(LogLevel::error, "cannot load the break-glass windows; not starting", {{"error", m.desk_error}});
+    return 1;
+  }
   auto mirror = Mirror::open(m.config.repository, m.config.state_dir);
   if (!mirror) {
     log(LogLevel::error, "cannot open the repository mirror", {{"error", mirror.error().message}});
@@ -450,8 +476,14 @@ int Service::run() {
       }
       for (std::size_t i = 0; i < m.syncers.size(); ++i) {
         std::lock_guard busy(*m.target_mutexes[i]);
+        if (m.desk->holds_syncs(m.syncers[i]->config().name)) {
+          log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
+              {{"target", m.syncers[i]->config().name}, {"revision", head->hex()}});
+          continue;
+        }
         SyncResult r = m.syncers[i]->sync(mirror->repository(), *head);
         m.record(i, r, head->hex());
+        if (r.state != SyncState::failed) m.settled[i] = true;
         failed = failed || r.state == SyncState::failed;
       }
       auto now = Clock::now();
@@ -522,6 +554,11 @@ bool Service::knows_target(const std::string& target) const {
                      [&](const auto& s) { return s->config().name == target; });
 }
 
+std::pair<int, std::string> Service::break_glass(const Authorized& request) {
+  auto a = m_impl->desk->handle(request, static_cast<std::int64_t>(std::time(nullptr)));
+  return {a.status, std::move(a.body)};
+}
+
 bool Service::allow_prune(const std::string& target) {
   for (auto& s : m_impl->syncers)
     if (s->config().name == target) {
@@ -563,6 +600,8 @@ std::vector<TargetStatus> Service::status() const {
                       (st.last_fetch_time.empty() ? " (never fetched)" : " (last fetched " + st.last_fetch_time + ")") +
                       ": " + fetch_error;
     }
+    st.break_glass = m_impl->desk->summary(st.name);
+    if (!st.break_glass.empty() && st.drift_mode != "off") st.drift_mode = "detectOnly";
     TargetHealth th = m_impl->monitor->health(st.name);
     st.health = std::string(health_name(th.health.status));
     st.health_reason = st.drift_mode == "off" ? "not watched (watch: false)" : th.health.reason;

@@ -34,6 +34,7 @@ Runner setup_notify(CLI::App& app);
 Runner setup_status(CLI::App& app);
 Runner setup_approve(CLI::App& app);
 Runner setup_audit(CLI::App& app);
+Runner setup_break_glass(CLI::App& app);
 Runner setup_render(CLI::App& app);
 Runner setup_version(CLI::App& app);
 
