@@ -425,6 +425,8 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_last_applied_revision_info", "gauge", "The commit last applied, as a label.");
   m.describe("portcullis_notify_latency_seconds", "histogram", "From receiving a push event to the end of the sync it caused.");
   m.describe("portcullis_events_total", "counter", "Push events received, by result.");
+  m.describe("portcullis_break_glass_requests_total", "counter",
+             "Signed break-glass requests, by action and result (ok, failed, or the refusal: bad-signature, unknown-key, stale, replay, ...).");
   m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
   m.describe("portcullis_api_connections_dropped_total", "counter",
              "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
