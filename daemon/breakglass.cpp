@@ -180,7 +180,12 @@ util::Json to_json(const Window& w) {
                     {"serviceAccount", w.service_account},
                     {"accessNamespace", w.access_namespace},
                     {"bindings", w.bindings},
-                    {"changes", changes}};
+                    {"changes", changes},
+                    {"followUp", {{"attempted", w.follow_up_attempted},
+                                  {"branch", w.follow_up_branch},
+                                  {"commit", w.follow_up_commit},
+                                  {"error", w.follow_up_error},
+                                  {"notes", w.follow_up_notes}}}};
 }
 
 Window from_json(const util::Json& j) {
@@ -206,6 +211,15 @@ Window from_json(const util::Json& j) {
     for (const auto& x : *c)
       if (x.is_object())
         w.changes.push_back({string_of(x, "time"), string_of(x, "object"), string_of(x, "fields"), string_of(x, "manager")});
+  if (auto f = j.find("followUp"); f != j.end() && f->is_object()) {
+    if (auto a = f->find("attempted"); a != f->end() && a->is_boolean()) w.follow_up_attempted = a->get<bool>();
+    w.follow_up_branch = string_of(*f, "branch");
+    w.follow_up_commit = string_of(*f, "commit");
+    w.follow_up_error = string_of(*f, "error");
+    if (auto n = f->find("notes"); n != f->end() && n->is_array())
+      for (const auto& x : *n)
+        if (x.is_string()) w.follow_up_notes.push_back(x.get<std::string>());
+  }
   return w;
 }
 

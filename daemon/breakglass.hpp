@@ -83,6 +83,11 @@ struct Window {
   std::string service_account, access_namespace;
   std::vector<std::string> bindings;
   std::vector<WindowChange> changes;
+  // The follow-up commit (daemon/followup.hpp), written once after the close: its branch and
+  // commit, the notes of what it could not edit, or why it failed.
+  bool follow_up_attempted = false;
+  std::string follow_up_branch, follow_up_commit, follow_up_error;
+  std::vector<std::string> follow_up_notes;
 };
 
 // The windows of every target, in `file` (JSON, written atomically after each change).

@@ -303,13 +303,53 @@ std::optional<std::int64_t> BreakGlassDesk::expire(std::int64_t now) {
   return next;
 }
 
+std::optional<Window> BreakGlassDesk::follow_up_due(const std::string& target) {
+  std::lock_guard lock(m_impl->mutex);
+  Window* w = m_impl->store ? m_impl->store->holding(target) : nullptr;
+  if (!w || w->state != WindowState::follow_up || w->follow_up_attempted) return std::nullopt;
+  w->follow_up_attempted = true;
+  m_impl->save();
+  return *w;
+}
+
+void BreakGlassDesk::follow_up_written(const std::string& id, const std::string& branch, const std::string& commit,
+                                       const std::vector<std::string>& notes, const std::string& error) {
+  std::optional<Window> copy;
+  {
+    std::lock_guard lock(m_impl->mutex);
+    for (auto& w : m_impl->store->windows())
+      if (w.id == id) {
+        w.follow_up_branch = branch;
+        w.follow_up_commit = commit;
+        w.follow_up_notes = notes;
+        w.follow_up_error = error;
+        copy = w;
+      }
+    m_impl->save();
+  }
+  if (!copy) return;
+  m_impl->write_audit("break-glass-follow-up", *copy,
+                      {{"branch", branch}, {"commit", commit}, {"notes", notes}, {"error", error}});
+  std::string summary = !error.empty() ? "break-glass follow-up of " + copy->target + " could not be written: " + error
+                        : commit.empty() ? "break-glass follow-up of " + copy->target + ": nothing could be edited (" +
+                                               std::to_string(notes.size()) + " notes); make Git match by hand"
+                                         : "break-glass follow-up of " + copy->target + " written: merge branch " + branch +
+                                               " (" + commit.substr(0, 12) + ")" +
+                                               (notes.empty() ? "" : "; " + std::to_string(notes.size()) + " fields left to do by hand");
+  log(error.empty() ? LogLevel::warn : LogLevel::error, summary, {{"target", copy->target}, {"window", copy->id}});
+  m_impl->alerter.raise(Alert{AlertKind::break_glass, copy->target, commit, summary, notes, "portcullisd", copy->reason});
+}
+
 std::string BreakGlassDesk::summary(const std::string& target) const {
   std::lock_guard lock(m_impl->mutex);
   const Window* w = m_impl->store ? m_impl->store->holding(target) : nullptr;
   if (!w) return {};
   if (w->state == WindowState::open)
     return "break-glass " + w->id + " open by " + w->actor + " until " + rfc3339(w->expires) + ": " + w->reason;
-  return "break-glass " + w->id + " follow-up pending (" + w->outcome + "): make Git match the live objects, or close --revert";
+  std::string where = !w->follow_up_commit.empty() ? "merge branch " + w->follow_up_branch + " (" + w->follow_up_commit.substr(0, 12) + ")"
+                      : !w->follow_up_error.empty() ? "the follow-up commit failed (" + w->follow_up_error + "): make Git match the live objects"
+                                                    : "make Git match the live objects";
+  return "break-glass " + w->id + " follow-up pending (" + w->outcome + "): " + where + ", or close --revert";
 }
 
 }  // namespace portcullis::daemon

@@ -47,6 +47,14 @@ class BreakGlassDesk {
   // Ends the windows whose time is up; the seconds until the next one ends, if any is open.
   std::optional<std::int64_t> expire(std::int64_t now);
 
+  // A window of `target` whose follow-up commit is to be written now (closed, not yet tried):
+  // marked tried (once per window, also across restarts) and returned; nullopt otherwise.
+  std::optional<Window> follow_up_due(const std::string& target);
+  // Records the follow-up of window `id` (daemon/followup.hpp): branch, commit and notes, or
+  // `error`; audit line and alert.
+  void follow_up_written(const std::string& id, const std::string& branch, const std::string& commit,
+                         const std::vector<std::string>& notes, const std::string& error);
+
   // One line for status: "open by alice until ...: reason", "followUp ...", or "".
   std::string summary(const std::string& target) const;
 

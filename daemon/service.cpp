@@ -13,9 +13,11 @@
 
 #include "daemon/alerts.hpp"
 #include "daemon/desk.hpp"
+#include "daemon/followup.hpp"
 #include "daemon/log.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
+#include "shared/kube/client.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
@@ -235,6 +237,7 @@ struct Service::Impl {
   }
 
   void heal_loop();
+  void write_follow_up_of(std::size_t i, const Window& w, const std::vector<DriftItem>& items);
   void heal_target(std::size_t i, Clock::time_point now, Clock::time_point& next_check);
 };
 
@@ -249,6 +252,8 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   if (held) {
     bool settled_now = settled[i] && monitor->health(name).counts[static_cast<int>(HealthStatus::unknown)] == 0;
     desk->observe(tc, items, settled_now, static_cast<std::int64_t>(std::time(nullptr)));
+    if (settled_now)
+      if (auto due = desk->follow_up_due(name)) write_follow_up_of(i, *due, items);
   }
 
   // Forget old corrections; release dampings that ran out.
@@ -357,6 +362,48 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
     alerter->resolve(AlertKind::out_of_sync, name);
 
   (void)monitor->health(name);  // refreshes the health gauges
+}
+
+// The follow-up commit of window `w` of target `i`: what drifted, read live, written into Git on
+// branch break-glass/<id> (daemon/followup.hpp).
+void Service::Impl::write_follow_up_of(std::size_t i, const Window& w, const std::vector<DriftItem>& items) {
+  const std::string branch = "break-glass/" + w.id;
+  auto desired = syncers[i]->desired();
+  auto conn = syncers[i]->connection();
+  std::string revision;
+  {
+    std::lock_guard lock(mutex);
+    revision = statuses[i].applied_revision;
+  }
+  auto client = conn ? kube::Client::connect(*conn) : util::Result<kube::Client>(util::fail("not connected yet"));
+  if (!desired || revision.empty() || !client)
+    return desk->follow_up_written(w.id, branch, "", {}, client ? "the target has not been synced yet" : client.error().message);
+  std::vector<FollowUpObject> objects;
+  std::vector<std::string> notes;
+  std::string changed;
+  for (const auto& item : items) {
+    auto it = desired->find(item.key);
+    if (it == desired->end()) continue;
+    const DesiredState& d = *it->second;
+    FollowUpObject o{item.what, d.path, d.api_version, d.kind, d.name, item.pointers, {}};
+    auto live = client->get(d.resource.object_path(d.ns, d.name));
+    if (live && live->status == 200) o.live = live->body;
+    else if (!live || live->status != 404) {
+      notes.push_back(item.what + ": cannot read it live (" + (live ? "HTTP " + std::to_string(live->status) : live.error().message) + ")");
+      continue;
+    }
+    objects.push_back(std::move(o));
+    changed += "- " + item.what + ": " + (item.deleted ? "deleted" : item.pointer_list()) +
+               (item.manager.empty() ? "" : " (by " + item.manager + ")") + "\n";
+  }
+  std::string message = "break-glass " + w.id + " on " + w.target + ": " + w.reason +
+                        "\n\nWritten by portcullisd when the break-glass window opened by " + w.actor +
+                        " closed: makes Git match the live objects.\n\n" + changed;
+  auto r = write_follow_up(config.repository, syncers[i]->config(), revision, branch, message, objects,
+                           config.state_dir / "follow-up");
+  if (!r) return desk->follow_up_written(w.id, branch, "", notes, r.error().message);
+  notes.insert(notes.end(), r->notes.begin(), r->notes.end());
+  desk->follow_up_written(w.id, r->branch, r->commit, notes, "");
 }
 
 void Service::Impl::heal_loop() {

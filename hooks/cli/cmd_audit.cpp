@@ -46,9 +46,9 @@ int print_open_windows(const std::filesystem::path& path, bool json) {
     } else if (event == "break-glass-close") {
       bool reverted = r.get_string("outcome") == "reverted" || r.get_string("then") == "revert";
       w.state = reverted ? "" : "FOLLOW-UP PENDING";
-    } else {
+    } else if (event == "break-glass-follow-up-done") {
       w.state = "";
-    }
+    }  // break-glass-follow-up (the commit written): still pending until Git matches
   }
   int open = 0;
   for (const auto& id : order) {

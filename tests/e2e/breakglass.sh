@@ -56,8 +56,10 @@ alerts:
       url: $RECEIVER_URL/webhook"
   setup_target "$1"
   kubectl create namespace "$1-other" >/dev/null 2>&1
+  [[ ${KUSTOMIZED:-} ]] && return
   configmap settings | put "$CLONE" "environments/$TARGET/settings.yaml"
-  deployment web nginx:1.25.3 | sed 's/replicas: 2/replicas: 0/' | put "$CLONE" "environments/$TARGET/web.yaml"
+  { echo "# The web tier (this comment and the layout stay through the follow-up)"; deployment web nginx:1.25.3 | sed 's/replicas: 2/replicas: 0  # scaled by HPA later/'; } |
+    put "$CLONE" "environments/$TARGET/web.yaml"
   commit "$CLONE"
   push "$CLONE" origin HEAD:main
   expect_accepted
@@ -87,6 +89,34 @@ expect_recorded() {
 can() { [[ $(KUBECONFIG=$KC kubectl auth can-i "$@" 2>/dev/null) == yes ]]; }
 kc_works() { KUBECONFIG=$KC kubectl get deployment web -n "$NS" -o name >/dev/null 2>&1; }
 kc_refused() { ! kc_works; }
+
+# rendered_matches_live REV: every object the render of our environment at REV declares is, field
+# by field, in the live object (what the drift monitor compares). OUT: the fields that differ.
+rendered_matches_live() {
+  local file=$SUITE_TMP/$CURRENT_TEST/rendered.json
+  "$PORTCULLIS" render --repo "$SERVER" --rev "$1" --env "environments/$TARGET" --format json >"$file" || return 1
+  OUT=$(python3 - "$file" "$NS" <<'PY'
+import json, subprocess, sys
+def subset(d, l, path):
+    if isinstance(d, dict):
+        if not isinstance(l, dict): return [path]
+        return [p for k, v in d.items() for p in (subset(v, l[k], path + "/" + k) if k in l else [path + "/" + k])]
+    if isinstance(d, list):
+        if not isinstance(l, list) or len(l) < len(d): return [path]
+        return [p for i, v in enumerate(d) for p in subset(v, l[i], "%s/%d" % (path, i))]
+    return [] if d == l else [path]
+bad = []
+for o in json.load(open(sys.argv[1])):
+    kind, name = o["kind"], o["metadata"]["name"]
+    args = ["kubectl", "get", kind + "/" + name, "-o", "json"]
+    if kind != "Namespace": args += ["-n", o["metadata"].get("namespace", sys.argv[2])]
+    live = json.loads(subprocess.check_output(args))
+    bad += [kind + "/" + name + p for p in subset(o, live, "")]
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+)
+}
 
 test_open_access_scale_close_follow_up_merge() {
   setup_bg bgflow
@@ -136,9 +166,28 @@ test_open_access_scale_close_follow_up_merge() {
   [[ $STATUS == 1 && $OUT == *"FOLLOW-UP PENDING"*"INC-1234"* ]] || fail "audit --open-break-glass ($STATUS): $OUT"
   jsonpath_is deployment/web '{.spec.replicas}' 2 || fail "reverted at close"
 
-  # The follow-up merged: Git matches the live objects; the target is Synced with no drift.
-  deployment web nginx:1.25.4 | put "$CLONE" "environments/$TARGET/web.yaml"
-  commit "$CLONE" "INC-1234: follow-up of break-glass"
+  # The follow-up commit: on break-glass/<id>, through the gate, only the changed fields, and its
+  # render is what runs live.
+  local id branch
+  id=$(jq -r 'select(.event == "break-glass-open") | .window' "$(audit_file)")
+  branch=break-glass/$id
+  poll_until 30 git -C "$SERVER" rev-parse -q --verify "refs/heads/$branch" >/dev/null ||
+    fail "no follow-up branch $branch: $(grep follow-up "$DAEMON_LOG" | tail -2)"
+  poll_until 10 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq -r '.targets[0].breakGlass') == *'merge branch $branch'* ]]" ||
+    fail "status does not name the branch: $(json_field .breakGlass)"
+  git -C "$SERVER" log -1 --format=%B "$branch" | grep -q "INC-1234: checkout down" || fail "the commit message lacks the reason"
+  jq -e --arg r "refs/heads/$branch" 'select(.event == "push" and .decision == "accepted" and any(.refs[]; .ref == $r))' \
+    "$SERVER/portcullis/audit.jsonl" >/dev/null || fail "the follow-up was not pushed through the gate"
+  run git -C "$SERVER" diff main "$branch"
+  [[ $(grep -c '^[-+][^-+]' <<<"$OUT") == 4 ]] || fail "the follow-up changes more than replicas and image: $OUT"
+  [[ $OUT == *"+  replicas: 2  # scaled by HPA later"* && $OUT == *"+        image: nginx:1.25.4"* ]] ||
+    fail "not edited in place: $OUT"
+  git -C "$SERVER" show "$branch:environments/$TARGET/web.yaml" | head -1 | grep -q '^# The web tier' || fail "comment lost"
+  rendered_matches_live "$branch" || fail "the branch's render differs from the live objects: $OUT"
+  rendered_matches_live main && fail "main's render already matched the live objects (the comparison proves nothing)"
+
+  # Merged: Git matches the live objects; the target is Synced with no drift, the follow-up done.
+  git -C "$CLONE" pull -q --no-rebase origin "$branch" || fail "cannot merge $branch"
   push "$CLONE" origin HEAD:main
   expect_accepted
   wait_synced
@@ -148,6 +197,42 @@ test_open_access_scale_close_follow_up_merge() {
   expect_received /webhook '.kind == "breakGlassFollowUp" and .status == "resolved"' "follow-up resolution"
   run "$PORTCULLIS" audit --open-break-glass --daemon-log "$(audit_file)"
   [[ $STATUS == 0 ]] || fail "audit still shows an open break-glass: $OUT"
+  jsonpath_is deployment/web '{.spec.replicas}' 2 || fail "the merge changed the live object"
+}
+
+# A kustomize environment: the replicas come from a patch. The follow-up edits the patch for
+# them and the resource for the image, each checked by building the environment again.
+test_kustomize_follow_up_edits_where_the_field_comes_from() {
+  KUSTOMIZED=1 setup_bg bgkust
+  put "$CLONE" "environments/$TARGET/kustomization.yaml" "$(printf 'resources:\n- namespace.yaml\n- web.yaml\npatches:\n- path: replicas.yaml\n')"
+  deployment web nginx:1.25.3 | sed 's/replicas: 2/replicas: 1/' | put "$CLONE" "environments/$TARGET/web.yaml"
+  printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 0  # incidents scale here\n' |
+    put "$CLONE" "environments/$TARGET/replicas.yaml"
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  start_synced
+  jsonpath_is deployment/web '{.spec.replicas}' 0 || fail "the patch was not applied"
+  open_window 30m
+  KUBECONFIG=$KC kubectl scale deployment web -n "$NS" --replicas=2 >/dev/null || fail "scale failed"
+  KUBECONFIG=$KC kubectl set image deployment/web -n "$NS" web=nginx:1.25.4 >/dev/null || fail "set image failed"
+  expect_recorded "apps/v1 Deployment $NS/web" "/spec/replicas,/spec/template/spec/containers/0/image"
+  bg close --target "$TARGET"
+  [[ $STATUS == 0 ]] || fail "close failed: $OUT"
+  local branch
+  branch=break-glass/$(jq -r 'select(.event == "break-glass-open") | .window' "$(audit_file)")
+  poll_until 30 git -C "$SERVER" rev-parse -q --verify "refs/heads/$branch" >/dev/null ||
+    fail "no follow-up branch: $(grep -i follow-up "$DAEMON_LOG" | tail -2)"
+  run git -C "$SERVER" diff main "$branch"
+  [[ $OUT == *"+  replicas: 2  # incidents scale here"* && $OUT == *"+        image: nginx:1.25.4"* ]] || fail "diff: $OUT"
+  [[ $(grep -c '^[-+][^-+]' <<<"$OUT") == 4 ]] || fail "more than the two fields changed: $OUT"
+  rendered_matches_live "$branch" || fail "the branch's build differs from the live objects: $OUT"
+  git -C "$CLONE" pull -q --no-rebase origin "$branch" || fail "cannot merge $branch"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  wait_synced
+  poll_until 20 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq -r '.targets[0].breakGlass') == '' ]]" ||
+    fail "follow-up not done after the merge: $(curl -fsS "$DAEMON_URL/v1/targets")"
 }
 
 test_close_revert_resumes_self_heal() {
