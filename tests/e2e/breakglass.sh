@@ -75,8 +75,10 @@ bg() {
 # open_window [FOR]: opens a window on our target; KC is its kubeconfig.
 open_window() {
   KC=$SUITE_TMP/$CURRENT_TEST/break-glass.kubeconfig
+  local t0=$EPOCHREALTIME
   bg open --target "$TARGET" --reason "INC-1234: checkout down" --for "${1:-30m}" --kubeconfig-out "$KC"
   [[ $STATUS == 0 ]] || fail "open failed ($STATUS): $OUT"
+  echo "    figure: open (sign, verify, ServiceAccount, RoleBinding, TokenRequest) $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
 }
 
 # recorded OBJECT FIELDS: the audit log holds a break-glass-change line for it.
@@ -153,6 +155,7 @@ test_open_access_scale_close_follow_up_merge() {
   [[ $STATUS == 0 && $OUT == *"open"*"by alice"* ]] || fail "list: $OUT"
 
   # Close: access revoked, drift kept, follow-up pending (alert, status, audit).
+  local t0=$EPOCHREALTIME
   bg close --target "$TARGET"
   [[ $STATUS == 0 ]] || fail "close failed: $OUT"
   poll_until 20 kc_refused || fail "the kubeconfig still works after close"
@@ -173,6 +176,7 @@ test_open_access_scale_close_follow_up_merge() {
   branch=break-glass/$id
   poll_until 30 git -C "$SERVER" rev-parse -q --verify "refs/heads/$branch" >/dev/null ||
     fail "no follow-up branch $branch: $(grep follow-up "$DAEMON_LOG" | tail -2)"
+  echo "    figure: close to follow-up branch pushed through the gate $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
   poll_until 10 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq -r '.targets[0].breakGlass') == *'merge branch $branch'* ]]" ||
     fail "status does not name the branch: $(json_field .breakGlass)"
   git -C "$SERVER" log -1 --format=%B "$branch" | grep -q "INC-1234: checkout down" || fail "the commit message lacks the reason"
@@ -270,6 +274,13 @@ test_expired_window_holds_by_default() {
   poll_until 10 kc_refused || fail "the kubeconfig works after expiry"
   jsonpath_is deployment/web '{.spec.replicas}' 3 || fail "reverted although onExpiry is hold"
   [[ $(json_field .healed) == 0 ]] || fail "self-heal ran"
+  # Held until Git matches, or until someone chooses --revert: then self-heal reverts.
+  bg close --target "$TARGET"
+  [[ $STATUS == 1 && $OUT == *"follow-up is pending"* ]] || fail "a second close without --revert: ($STATUS) $OUT"
+  bg close --target "$TARGET" --revert
+  [[ $STATUS == 0 ]] || fail "close --revert of the follow-up: $OUT"
+  expect_back deployment/web '{.spec.replicas}' 0
+  [[ $(json_field .breakGlass) == "" ]] || fail "still held after --revert"
 }
 
 # signed_post KEY JSON: the request signed by KEY posted raw (BODY kept for a replay).
