@@ -56,6 +56,9 @@ alerts:
       url: $RECEIVER_URL/webhook"
   setup_target "$1"
   kubectl create namespace "$1-other" >/dev/null 2>&1
+  # The gate's own break-glass (the push option), for the listing of both kinds.
+  printf 'identity:\n  breakGlass: [tester]\n' >>"$SUITE_TMP/$CURRENT_TEST/server.yaml"
+  git -C "$SERVER" config receive.advertisePushOptions true
   [[ ${KUSTOMIZED:-} ]] && return
   configmap settings | put "$CLONE" "environments/$TARGET/settings.yaml"
   { echo "# The web tier (this comment and the layout stay through the follow-up)"; deployment web nginx:1.25.3 | sed 's/replicas: 2/replicas: 0  # scaled by HPA later/'; } |
@@ -154,6 +157,14 @@ test_open_access_scale_close_follow_up_merge() {
   bg list --target "$TARGET"
   [[ $STATUS == 0 && $OUT == *"open"*"by alice"* ]] || fail "list: $OUT"
 
+  # New commits still sync during the window (syncs: apply); the held drift stays.
+  configmap settings | sed 's/value/during-the-incident/' | put "$CLONE" "environments/$TARGET/settings.yaml"
+  commit "$CLONE" "INC-1234: a push-option break-glass during the window"
+  push "$CLONE" -o "break-glass=INC-1234: config hotfix" origin HEAD:main
+  expect_accepted
+  poll_until 20 jsonpath_is configmap/settings '{.data.key}' during-the-incident || fail "a commit did not sync during the window"
+  jsonpath_is deployment/web '{.spec.replicas}' 2 || fail "the sync during the window reverted the scale"
+
   # Close: access revoked, drift kept, follow-up pending (alert, status, audit).
   local t0=$EPOCHREALTIME
   bg close --target "$TARGET"
@@ -165,8 +176,9 @@ test_open_access_scale_close_follow_up_merge() {
   expect_received /webhook '.kind == "breakGlassFollowUp" and .status == "firing"' "follow-up alert"
   run "$PORTCULLIS" status --daemon "$DAEMON_URL"
   [[ $OUT == *"follow-up pending"* ]] || fail "portcullis status does not show the follow-up: $OUT"
-  run "$PORTCULLIS" audit --open-break-glass --daemon-log "$(audit_file)"
-  [[ $STATUS == 1 && $OUT == *"FOLLOW-UP PENDING"*"INC-1234"* ]] || fail "audit --open-break-glass ($STATUS): $OUT"
+  run "$PORTCULLIS" audit --open-break-glass --repo "$SERVER" --daemon-log "$(audit_file)"
+  [[ $STATUS == 1 && $OUT == *"BREAK-GLASS: INC-1234: config hotfix"* && $OUT == *"FOLLOW-UP PENDING"*"INC-1234: checkout down"* ]] ||
+    fail "audit --open-break-glass does not show both kinds ($STATUS): $OUT"
   jsonpath_is deployment/web '{.spec.replicas}' 2 || fail "reverted at close"
 
   # The follow-up commit: on break-glass/<id>, through the gate, only the changed fields, and its
@@ -199,7 +211,7 @@ test_open_access_scale_close_follow_up_merge() {
     fail "follow-up not done after the merge: $(curl -fsS "$DAEMON_URL/v1/targets")"
   [[ $(json_field .drifted) == 0 && $(json_field .state) == Synced ]] || fail "not Synced without drift: $(curl -fsS "$DAEMON_URL/v1/targets")"
   expect_received /webhook '.kind == "breakGlassFollowUp" and .status == "resolved"' "follow-up resolution"
-  run "$PORTCULLIS" audit --open-break-glass --daemon-log "$(audit_file)"
+  run "$PORTCULLIS" audit --open-break-glass --repo "$SERVER" --daemon-log "$(audit_file)"
   [[ $STATUS == 0 ]] || fail "audit still shows an open break-glass: $OUT"
   jsonpath_is deployment/web '{.spec.replicas}' 2 || fail "the merge changed the live object"
 }
