@@ -453,7 +453,15 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
         if (auto r = util::append_line(impl->config.audit_path(), line); !r)
           log(LogLevel::error, "cannot write the audit log", {{"error", r.error().message}});
       },
-      [impl = m_impl.get()] { impl->wake_healer(); });
+      [impl = m_impl.get()] {
+        // A hold began or ended: the healer decides again, and a sync held by the window runs.
+        impl->wake_healer();
+        {
+          std::lock_guard lock(impl->mutex);
+          impl->pending = true;
+        }
+        impl->cv.notify_all();
+      });
   if (auto r = m_impl->desk->load(); !r) m_impl->desk_error = r.error().message;
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");

@@ -43,6 +43,7 @@ setup_bg() {
   allowed: [alice]
   maxDuration: 1h
   onExpiry: ${2:-hold}
+  syncs: ${SYNCS:-apply}
   access:
     kubeconfig: $KDIR/kubeconfig
     clusterRole: edit"
@@ -249,6 +250,21 @@ test_kustomize_follow_up_edits_where_the_field_comes_from() {
   wait_synced
   poll_until 20 bash -c "[[ \$(curl -fsS $DAEMON_URL/v1/targets | jq -r '.targets[0].breakGlass') == '' ]]" ||
     fail "follow-up not done after the merge: $(curl -fsS "$DAEMON_URL/v1/targets")"
+}
+
+test_syncs_hold_keeps_new_commits_until_the_window_closes() {
+  SYNCS=hold setup_bg bgsyncs
+  start_synced
+  open_window 30m
+  configmap settings | sed 's/value/held-commit/' | put "$CLONE" "environments/$TARGET/settings.yaml"
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  poll_until 20 grep -q '"msg":"sync held: a break-glass window is open' "$DAEMON_LOG" || fail "the sync was not held"
+  jsonpath_is configmap/settings '{.data.key}' value || fail "a commit synced although syncs: hold"
+  bg close --target "$TARGET" --revert
+  [[ $STATUS == 0 ]] || fail "close: $OUT"
+  poll_until 20 jsonpath_is configmap/settings '{.data.key}' held-commit || fail "the held commit did not sync at close"
 }
 
 test_close_revert_resumes_self_heal() {
