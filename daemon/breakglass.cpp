@@ -244,6 +244,8 @@ util::Result<WindowStore> WindowStore::load(std::filesystem::path file) {
 
 util::Result<void> WindowStore::save() const {
   if (m_file.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(m_file.parent_path(), ec);  // the state directory, before the first sync made it
   util::Json list = util::Json::array();
   for (const auto& w : m_windows) list.push_back(to_json(w));
   return util::write_file(m_file, util::dump(util::Json{{"windows", list}}) + "\n", 0600);
