@@ -132,6 +132,8 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (const yaml::Node* bg = t->get("breakGlass")) {
       if (!root.get("breakGlass"))
         return error_at(bg, "target \"" + tc.name + "\": breakGlass needs the top-level breakGlass (allowedSignersFile, daemonId)");
+      if (!tc.watch)
+        return error_at(bg, "target \"" + tc.name + "\": breakGlass needs watch (a window records and holds what the watches see)");
       TargetBreakGlass b;
       for (const yaml::Node* p : bg->get("allowed")->items) b.allowed.emplace_back(p->text);
       if (auto d = bg->get_string("maxDuration"); !d.empty()) {
