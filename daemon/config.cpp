@@ -159,6 +159,10 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (!names.insert(tc.name).second) return error_at(t, "target \"" + tc.name + "\" is declared twice");
     c.targets.push_back(std::move(tc));
   }
+  for (const auto& t : c.targets)
+    if (t.break_glass && t.break_glass->access && !is_loopback_host(c.listen_host) && c.tls_cert.empty())
+      return error_at(root.get("listen"), "target \"" + t.name + "\": breakGlass.access answers with a kubeconfig (a credential): " +
+                                              "listen on a loopback address or set tls");
   if (const yaml::Node* bg = root.get("breakGlass")) {
     c.break_glass.allowed_signers_file = path_of(bg->get_string("allowedSignersFile"));
     c.break_glass.daemon_id = std::string(bg->get_string("daemonId"));

@@ -374,6 +374,10 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
       {"breakGlass on a target without watch",
        ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  watch: false\n  breakGlass: {allowed: [a]}\n",
        7, "needs watch"},
+      {"break-glass access over plain HTTP off loopback",
+       "listen: 0.0.0.0:9440\napi: {readTokenFile: t}\n" + ok_repo +
+           "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [a], access: {kubeconfig: k, clusterRole: edit}}\n",
+       1, "set tls"},
       {"breakGlass without daemonId", ok_repo + ok_targets + "breakGlass: {allowedSignersFile: s}\n", 3, "daemonId"},
       {"break-glass maxDuration above 24h",
        ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [a], maxDuration: 25h}\n",
