@@ -89,6 +89,14 @@ struct Service::Impl {
   std::unique_ptr<std::atomic<bool>[]> settled;  // by target index: a sync completed since the start
   std::unique_ptr<DriftMonitor> monitor;
   std::thread heal_thread;
+  // Follow-up commits (clone, edit, push) run on a thread of their own, not on the heal thread.
+  struct FollowUpJob {
+    std::size_t target;
+    Window window;
+    std::vector<DriftItem> items;
+  };
+  std::thread follow_up_thread;
+  std::deque<FollowUpJob> follow_up_jobs;  // guarded by mutex; the thread waits on heal_cv
   std::condition_variable heal_cv;
   bool heal_pending = false;
   struct HealState {
@@ -237,6 +245,19 @@ struct Service::Impl {
   }
 
   void heal_loop();
+  void follow_up_loop() {
+    while (true) {
+      FollowUpJob job;
+      {
+        std::unique_lock lock(mutex);
+        heal_cv.wait(lock, [&] { return stopping || !follow_up_jobs.empty(); });
+        if (stopping) return;
+        job = std::move(follow_up_jobs.front());
+        follow_up_jobs.pop_front();
+      }
+      write_follow_up_of(job.target, job.window, job.items);
+    }
+  }
   void write_follow_up_of(std::size_t i, const Window& w, const std::vector<DriftItem>& items);
   void heal_target(std::size_t i, Clock::time_point now, Clock::time_point& next_check);
 };
@@ -253,7 +274,13 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
     bool settled_now = settled[i] && monitor->health(name).counts[static_cast<int>(HealthStatus::unknown)] == 0;
     desk->observe(tc, items, settled_now, static_cast<std::int64_t>(std::time(nullptr)));
     if (settled_now)
-      if (auto due = desk->follow_up_due(name)) write_follow_up_of(i, *due, items);
+      if (auto due = desk->follow_up_due(name)) {
+        {
+          std::lock_guard lock(mutex);
+          follow_up_jobs.push_back(FollowUpJob{i, std::move(*due), items});
+        }
+        heal_cv.notify_all();
+      }
   }
 
   // Forget old corrections; release dampings that ran out.
@@ -464,6 +491,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
       });
   if (auto r = m_impl->desk->load(); !r) m_impl->desk_error = r.error().message;
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
+  m_impl->follow_up_thread = std::thread([impl = m_impl.get()] { impl->follow_up_loop(); });
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
   m.describe("portcullis_self_heal_loops_total", "counter", "Corrections damped because something keeps changing the object back.");
@@ -494,6 +522,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
 Service::~Service() {
   stop();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
+  if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
 }
