@@ -313,7 +313,7 @@ test_expired_window_holds_by_default() {
 
 # signed_post KEY JSON: the request signed by KEY posted raw (BODY kept for a replay).
 signed_post() {
-  local dir=$SUITE_TMP/$CURRENT_TEST sig
+  local sig
   sig=$(printf '%s' "$2" | ssh-keygen -q -Y sign -f "$KEYS/$1" -n "${SIGN_NS:-portcullis-break-glass}")
   BODY=$(jq -cn --arg r "${SENT_TEXT:-$2}" --arg s "$sig" '{request: $r, signature: $s}')
   post_raw "$BODY"
@@ -327,8 +327,9 @@ request_json() {  # request_json ACTION TARGET [DAEMON [TIMESTAMP [FOR]]]
     --arg n "e2e-$RANDOM$RANDOM$RANDOM$RANDOM" '{action: $a, target: $t, daemon: $d, nonce: $n, timestamp: $ts, reason: "INC-9", forSeconds: $f}'
 }
 expect_refused() {  # expect_refused STATUS RULE WHAT
-  [[ $STATUS == "$1" ]] && jq -e --arg r "$2" '.rule == $r' "$SUITE_TMP/$CURRENT_TEST/answer.json" >/dev/null ||
+  if [[ $STATUS != "$1" ]] || ! jq -e --arg r "$2" '.rule == $r' "$SUITE_TMP/$CURRENT_TEST/answer.json" >/dev/null; then
     fail "$3: HTTP $STATUS $(cat "$SUITE_TMP/$CURRENT_TEST/answer.json"), expected $1 $2"
+  fi
 }
 
 test_forged_replayed_and_misdirected_requests_are_refused() {
