@@ -1,5 +1,6 @@
 #include "daemon/desk.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 #include <set>
@@ -179,6 +180,11 @@ BreakGlassDesk::Answer BreakGlassDesk::Impl::list(const Authorized& a) const {
   bool first = true;
   for (const auto& w : store->windows()) {
     if (!a.request.target.empty() && w.target != a.request.target) continue;
+    // Only windows of targets the signer may open break-glass on.
+    const TargetConfig* t = target_of(w.target);
+    if (!t || !t->break_glass ||
+        std::find(t->break_glass->allowed.begin(), t->break_glass->allowed.end(), a.actor) == t->break_glass->allowed.end())
+      continue;
     out += (first ? "" : ",") + window_json(w);
     first = false;
   }

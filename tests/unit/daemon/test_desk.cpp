@@ -123,6 +123,12 @@ TEST_CASE("break-glass desk: a window holds, records each change once, expires, 
   CHECK_FALSE(desk->held("dev"));
   CHECK_FALSE(desk->follow_up_due("dev"));
 
+  // A list shows only the windows of targets the signer may use.
+  auto carol = request("list", "");
+  carol.actor = "carol";
+  CHECK(desk->handle(carol, 2100).body == "{\"windows\":[]}\n");
+  CHECK(desk->handle(request("list", ""), 2100).body.find("\"target\":\"dev\"") != std::string::npos);
+
   // A close keeps the hold; close --revert of the follow-up ends it.
   CHECK(desk->handle(request("open", "prod"), 3000).status == 201);
   CHECK(desk->handle(request("close", "prod"), 3001).status == 200);
