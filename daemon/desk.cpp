@@ -203,6 +203,10 @@ util::Result<void> BreakGlassDesk::load() {
   if (!s) return util::fail(s.error());
   std::lock_guard lock(m_impl->mutex);
   m_impl->store = std::move(*s);
+  // A follow-up begun but not recorded (the daemon stopped meanwhile) is tried again.
+  for (auto& w : m_impl->store->windows())
+    if (w.state == WindowState::follow_up && w.follow_up_attempted && w.follow_up_branch.empty() && w.follow_up_error.empty())
+      w.follow_up_attempted = false;
   for (const auto& w : m_impl->store->windows())
     for (const auto& c : w.changes) m_impl->recorded.insert(change_key(w.id, c.object, c.fields, c.manager));
   for (const auto& w : m_impl->store->windows())

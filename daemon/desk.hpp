@@ -48,7 +48,8 @@ class BreakGlassDesk {
   std::optional<std::int64_t> expire(std::int64_t now);
 
   // A window of `target` whose follow-up commit is to be written now (closed, not yet tried):
-  // marked tried (once per window, also across restarts) and returned; nullopt otherwise.
+  // marked tried (once per window; again after a restart that stopped it before it was
+  // recorded) and returned; nullopt otherwise.
   std::optional<Window> follow_up_due(const std::string& target);
   // Records the follow-up of window `id` (daemon/followup.hpp): branch, commit and notes, or
   // `error`; audit line and alert.

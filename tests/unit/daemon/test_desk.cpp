@@ -95,6 +95,9 @@ TEST_CASE("break-glass desk: a window holds, records each change once, expires, 
   CHECK(desk->summary("prod").find("follow-up pending (expired)") != std::string::npos);
   REQUIRE(desk->follow_up_due("prod"));
   CHECK_FALSE(desk->follow_up_due("prod"));  // once
+  desk = make();  // stopped before the follow-up was recorded: tried again after the restart
+  REQUIRE(desk->follow_up_due("prod"));
+  CHECK_FALSE(desk->follow_up_due("prod"));
   auto windows = util::Json::parse(desk->handle(request("list", "prod"), 1061).body);
   std::string id = windows["windows"][0]["id"];
   CHECK(id.size() == 16);
