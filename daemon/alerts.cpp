@@ -62,6 +62,8 @@ constexpr KindInfo k_kinds[] = {
     {AlertKind::break_glass, "breakGlass", false, "warning", ":fire_engine:", "break-glass push", ""},
     {AlertKind::source_unavailable, "sourceUnavailable", true, "error", ":satellite_antenna:", "repository unavailable",
      "the repository is fetched again"},
+    {AlertKind::break_glass_follow_up, "breakGlassFollowUp", true, "warning", ":memo:", "break-glass follow-up open",
+     "break-glass follow-up done"},
 };
 static_assert([] {
   for (std::size_t i = 0; i < std::size(k_kinds); ++i)

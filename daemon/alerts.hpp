@@ -38,11 +38,12 @@ enum class AlertKind {
   self_heal_loop,
   prune_blocked,
   break_glass,
-  source_unavailable
+  source_unavailable,
+  break_glass_follow_up
 };
 
 // "syncFailed", "outOfSync", "driftCorrected", "selfHealLoop", "pruneBlocked", "breakGlass",
-// "sourceUnavailable"
+// "sourceUnavailable", "breakGlassFollowUp"
 std::string_view alert_kind_name(AlertKind kind);
 std::optional<AlertKind> alert_kind_from(std::string_view name);
 // Conditions stay open until resolved; the others are one-off.

@@ -129,11 +129,43 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
       for (const yaml::Node* n : list->items) tc.cluster_kinds.emplace_back(n->text);
     }
     tc.adopt = flag("adopt", false);
+    if (const yaml::Node* bg = t->get("breakGlass")) {
+      if (!root.get("breakGlass"))
+        return error_at(bg, "target \"" + tc.name + "\": breakGlass needs the top-level breakGlass (allowedSignersFile, daemonId)");
+      if (!tc.watch)
+        return error_at(bg, "target \"" + tc.name + "\": breakGlass needs watch (a window records and holds what the watches see)");
+      TargetBreakGlass b;
+      for (const yaml::Node* p : bg->get("allowed")->items) b.allowed.emplace_back(p->text);
+      if (auto d = bg->get_string("maxDuration"); !d.empty()) {
+        auto ms = util::parse_duration_ms(d);
+        if (!ms || *ms < 60'000 || *ms > 86'400'000)
+          return error_at(bg->get("maxDuration"), "breakGlass.maxDuration must be between 1m and 24h");
+        b.max_duration = std::chrono::seconds(*ms / 1000);
+      }
+      b.on_expiry = bg->get_string("onExpiry") == "revert" ? OnExpiry::revert : OnExpiry::hold;
+      b.hold_syncs = bg->get_string("syncs") == "hold";
+      if (const yaml::Node* a = bg->get("access")) {
+        BreakGlassAccess access;
+        access.kubeconfig = path_of(a->get_string("kubeconfig"));
+        access.context = std::string(a->get_string("context"));
+        access.cluster_role = std::string(a->get_string("clusterRole"));
+        b.access = std::move(access);
+      }
+      tc.break_glass = std::move(b);
+    }
     if (!tc.namespaces && tc.namespace_ == c.inventory_namespace)
       return error_at(t, "target \"" + tc.name + "\": its namespace is the inventory namespace (" +
                              c.inventory_namespace + "); no target may write there");
     if (!names.insert(tc.name).second) return error_at(t, "target \"" + tc.name + "\" is declared twice");
     c.targets.push_back(std::move(tc));
+  }
+  for (const auto& t : c.targets)
+    if (t.break_glass && t.break_glass->access && !is_loopback_host(c.listen_host) && c.tls_cert.empty())
+      return error_at(root.get("listen"), "target \"" + t.name + "\": breakGlass.access answers with a kubeconfig (a credential): " +
+                                              "listen on a loopback address or set tls");
+  if (const yaml::Node* bg = root.get("breakGlass")) {
+    c.break_glass.allowed_signers_file = path_of(bg->get_string("allowedSignersFile"));
+    c.break_glass.daemon_id = std::string(bg->get_string("daemonId"));
   }
   if (const yaml::Node* alerts = root.get("alerts")) {
     auto duration = [&](std::string_view key, std::chrono::milliseconds& out) -> util::Result<void> {

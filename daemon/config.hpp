@@ -20,6 +20,24 @@ struct IgnoreRule {
   std::vector<std::string> pointers;  // JSON pointers, RFC 6901
 };
 
+// Break-glass of a target (daemon/breakglass.hpp): who may open a window, for how long, what
+// an expired window does, and the elevated access minted for it (TokenRequest).
+struct BreakGlassAccess {
+  std::filesystem::path kubeconfig;  // the identity that creates the ServiceAccount, RoleBindings and token
+  std::string context;
+  std::string cluster_role;          // bound (RoleBinding) in each of the target's namespaces
+};
+
+enum class OnExpiry { hold, revert };
+
+struct TargetBreakGlass {
+  std::vector<std::string> allowed;  // principals of the allowed signers who may open a window
+  std::chrono::seconds max_duration{4 * 3600};
+  OnExpiry on_expiry = OnExpiry::hold;  // hold: as a close (drift kept until Git matches); revert: self-heal
+  bool hold_syncs = false;              // new commits wait until the window closes
+  std::optional<BreakGlassAccess> access;
+};
+
 struct TargetConfig {
   std::string name;
   std::string path;                  // environment directory in the repository
@@ -44,6 +62,7 @@ struct TargetConfig {
   std::optional<std::vector<std::string>> namespaces;
   std::vector<std::string> cluster_kinds{"Namespace"};
   bool adopt = false;
+  std::optional<TargetBreakGlass> break_glass;  // nullopt: no break-glass window may be opened
 };
 
 enum class AlertProviderType { webhook, slack, pagerduty };
@@ -86,6 +105,13 @@ struct ApiConfig {
   int max_connections_per_client = 16;                // from one address
 };
 
+// Signed break-glass requests: the keys (git's allowed-signers format) and the name of this
+// daemon that a request must carry (a request for another daemon is refused).
+struct BreakGlassConfig {
+  std::filesystem::path allowed_signers_file;
+  std::string daemon_id;
+};
+
 struct Config {
   std::filesystem::path source;
   std::string listen_host = "127.0.0.1";
@@ -100,6 +126,7 @@ struct Config {
   RepositoryConfig repository;
   std::vector<TargetConfig> targets;
   AlertsConfig alerts;
+  BreakGlassConfig break_glass;
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }
 };

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <ctime>
 
+#include "daemon/breakglass.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/log.hpp"
 #include "daemon/replay.hpp"
 #include "shared/notify/event.hpp"
+#include "shared/signing/allowed_signers.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
@@ -52,6 +54,7 @@ struct HttpServer::Impl {
   std::string secret;
   std::string read_token;  // empty: the read endpoints are open (loopback only, see config)
   ReplayGuard replays;
+  ReplayGuard nonces;  // of break-glass requests
 
   explicit Impl(Service& s)
       : service(s),
@@ -64,7 +67,9 @@ struct HttpServer::Impl {
                                          "reason=\"" + std::string(reason) + "\"");
                  }),
         replays(s.config().state_dir.empty() ? std::filesystem::path() : s.config().state_dir / "api-request-ids",
-                2 * k_window + 60, unix_now()) {}
+                2 * k_window + 60, unix_now()),
+        nonces(s.config().state_dir.empty() ? std::filesystem::path() : s.config().state_dir / "break-glass-nonces",
+               2 * k_break_glass_skew + 60, unix_now()) {}
 
   static ListenerLimits limits_of(const ApiConfig& api) {
     ListenerLimits l;
@@ -182,11 +187,54 @@ struct HttpServer::Impl {
     res.set_content("{\"allowed\":true}\n", "application/json");
   }
 
+  // POST /v1/break-glass: a request signed with an on-call user's SSH key (daemon/breakglass.hpp).
+  void on_break_glass(const httplib::Request& req, httplib::Response& res) {
+    auto metric = [&](std::string_view action, std::string_view result) {
+      service.metrics().add("portcullis_break_glass_requests_total",
+                            "action=\"" + std::string(action) + "\",result=\"" + std::string(result) + "\"");
+    };
+    const auto& bg = service.config().break_glass;
+    if (bg.allowed_signers_file.empty()) {
+      answer(res, 404, "break-glass is not configured (breakGlass.allowedSignersFile)");
+      return;
+    }
+    // Read at each request: keys rotate without a restart.
+    auto signers = signing::load_allowed_signers(bg.allowed_signers_file);
+    if (!signers) {
+      log(LogLevel::error, "cannot read breakGlass.allowedSignersFile", {{"error", signers.error().message}});
+      answer(res, 503, "the daemon cannot read its allowed signers");
+      return;
+    }
+    auto refused = [&](const Refused& r) {
+      res.status = refusal_status(r.why);
+      res.set_content(util::dump(util::Json{{"error", r.message}, {"rule", std::string(refusal_rule(r.why))}}) + "\n",
+                      "application/json");
+      log(LogLevel::warn, "break-glass request refused", {{"rule", std::string(refusal_rule(r.why))}, {"why", r.message}});
+      metric("-", refusal_rule(r.why).substr(12));
+    };
+    auto authorized = authorize(req.body, service.config(), *signers, unix_now());
+    if (!authorized) return refused(authorized.error());
+    auto use = nonces.use(authorized->request.nonce, unix_now());
+    if (!use) {
+      log(LogLevel::error, "cannot record a break-glass nonce; the request is refused", {{"error", use.error().message}});
+      answer(res, 503, "cannot record the request's nonce");
+      return;
+    }
+    if (*use == ReplayGuard::Use::replay)
+      return refused(Refused{Refusal::replay, "request already received (each signed request is acted on once)"});
+    auto [status, body] = service.break_glass(*authorized);
+    metric(authorized->request.action, status < 300 ? "ok" : "failed");
+    res.status = status;
+    res.set_content(body, "application/json");
+  }
+
   void setup() {
     routes.set_payload_max_length(k_max_body);
     routes.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) { on_event(req, res); });
     routes.Post(R"(/v1/targets/([a-z0-9-]+)/allow-prune)",
                 [this](const httplib::Request& req, httplib::Response& res) { on_allow_prune(req, res); });
+    routes.Post("/v1/break-glass",
+                [this](const httplib::Request& req, httplib::Response& res) { on_break_glass(req, res); });
     routes.Get("/v1/targets", [this](const httplib::Request& req, httplib::Response& res) {
       if (may_read(req, res)) res.set_content(status_json(service.status()), "application/json");
     });

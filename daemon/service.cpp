@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <ctime>
 #include <deque>
@@ -11,9 +12,12 @@
 #include <unordered_map>
 
 #include "daemon/alerts.hpp"
+#include "daemon/desk.hpp"
+#include "daemon/followup.hpp"
 #include "daemon/log.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
+#include "shared/kube/client.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/json.hpp"
 #include "shared/util/strings.hpp"
@@ -56,6 +60,7 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"drift", t.drift},
                     {"healed", t.healed},
                     {"selfHealLoop", std::string(t.self_heal_loop)},
+                    {"breakGlass", std::string(t.break_glass)},
                     {"lastFetchTime", t.last_fetch_time}});
   return util::dump(util::Json{{"targets", list}}) + "\n";
 }
@@ -79,8 +84,19 @@ struct Service::Impl {
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
+  std::unique_ptr<BreakGlassDesk> desk;  // break-glass windows (they hold targets in detect-only)
+  std::string desk_error;                // the windows could not be loaded: run() refuses to start
+  std::unique_ptr<std::atomic<bool>[]> settled;  // by target index: a sync completed since the start
   std::unique_ptr<DriftMonitor> monitor;
   std::thread heal_thread;
+  // Follow-up commits (clone, edit, push) run on a thread of their own, not on the heal thread.
+  struct FollowUpJob {
+    std::size_t target;
+    Window window;
+    std::vector<DriftItem> items;
+  };
+  std::thread follow_up_thread;
+  std::deque<FollowUpJob> follow_up_jobs;  // guarded by mutex; the thread waits on heal_cv
   std::condition_variable heal_cv;
   bool heal_pending = false;
   struct HealState {
@@ -229,6 +245,20 @@ struct Service::Impl {
   }
 
   void heal_loop();
+  void follow_up_loop() {
+    while (true) {
+      FollowUpJob job;
+      {
+        std::unique_lock lock(mutex);
+        heal_cv.wait(lock, [&] { return stopping || !follow_up_jobs.empty(); });
+        if (stopping) return;
+        job = std::move(follow_up_jobs.front());
+        follow_up_jobs.pop_front();
+      }
+      write_follow_up_of(job.target, job.window, job.items);
+    }
+  }
+  void write_follow_up_of(std::size_t i, const Window& w, const std::vector<DriftItem>& items);
   void heal_target(std::size_t i, Clock::time_point now, Clock::time_point& next_check);
 };
 
@@ -238,7 +268,20 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   HealState& hs = heal_states[i];
   std::lock_guard busy(*target_mutexes[i]);
   std::vector<DriftItem> items = monitor->drifted(name);
-  const bool correcting = tc.self_heal && !tc.detect_only;
+  const bool held = desk->held(name);
+  const bool correcting = tc.self_heal && !tc.detect_only && !held;
+  if (held) {
+    bool settled_now = settled[i] && monitor->health(name).counts[static_cast<int>(HealthStatus::unknown)] == 0;
+    desk->observe(tc, items, settled_now, static_cast<std::int64_t>(std::time(nullptr)));
+    if (settled_now)
+      if (auto due = desk->follow_up_due(name)) {
+        {
+          std::lock_guard lock(mutex);
+          follow_up_jobs.push_back(FollowUpJob{i, std::move(*due), items});
+        }
+        heal_cv.notify_all();
+      }
+  }
 
   // Forget old corrections; release dampings that ran out.
   for (auto it = hs.history.begin(); it != hs.history.end();) {
@@ -348,6 +391,48 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   (void)monitor->health(name);  // refreshes the health gauges
 }
 
+// The follow-up commit of window `w` of target `i`: what drifted, read live, written into Git on
+// branch break-glass/<id> (daemon/followup.hpp).
+void Service::Impl::write_follow_up_of(std::size_t i, const Window& w, const std::vector<DriftItem>& items) {
+  const std::string branch = "break-glass/" + w.id;
+  auto desired = syncers[i]->desired();
+  auto conn = syncers[i]->connection();
+  std::string revision;
+  {
+    std::lock_guard lock(mutex);
+    revision = statuses[i].applied_revision;
+  }
+  auto client = conn ? kube::Client::connect(*conn) : util::Result<kube::Client>(util::fail("not connected yet"));
+  if (!desired || revision.empty() || !client)
+    return desk->follow_up_written(w.id, branch, "", {}, client ? "the target has not been synced yet" : client.error().message);
+  std::vector<FollowUpObject> objects;
+  std::vector<std::string> notes;
+  std::string changed;
+  for (const auto& item : items) {
+    auto it = desired->find(item.key);
+    if (it == desired->end()) continue;
+    const DesiredState& d = *it->second;
+    FollowUpObject o{item.what, d.path, d.api_version, d.kind, d.name, item.pointers, {}};
+    auto live = client->get(d.resource.object_path(d.ns, d.name));
+    if (live && live->status == 200) o.live = live->body;
+    else if (!live || live->status != 404) {
+      notes.push_back(item.what + ": cannot read it live (" + (live ? "HTTP " + std::to_string(live->status) : live.error().message) + ")");
+      continue;
+    }
+    objects.push_back(std::move(o));
+    changed += "- " + item.what + ": " + (item.deleted ? "deleted" : item.pointer_list()) +
+               (item.manager.empty() ? "" : " (by " + item.manager + ")") + "\n";
+  }
+  std::string message = "break-glass " + w.id + " on " + w.target + ": " + w.reason +
+                        "\n\nWritten by portcullisd when the break-glass window opened by " + w.actor +
+                        " closed: makes Git match the live objects.\n\n" + changed;
+  auto r = write_follow_up(config.repository, syncers[i]->config(), revision, branch, message, objects,
+                           config.state_dir / "follow-up");
+  if (!r) return desk->follow_up_written(w.id, branch, "", notes, r.error().message);
+  notes.insert(notes.end(), r->notes.begin(), r->notes.end());
+  desk->follow_up_written(w.id, r->branch, r->commit, notes, "");
+}
+
 void Service::Impl::heal_loop() {
   auto next_check = Clock::now();
   while (true) {
@@ -360,6 +445,8 @@ void Service::Impl::heal_loop() {
     auto now = Clock::now();
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
+    if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
+      next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
     for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
     check_source(now);
   }
@@ -386,7 +473,25 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   for (const auto& t : m_impl->config.targets) names.push_back(t.name);
   m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); },
                                                    std::move(names));
+  m_impl->settled = std::make_unique<std::atomic<bool>[]>(m_impl->syncers.size());
+  m_impl->desk = std::make_unique<BreakGlassDesk>(
+      m_impl->config, *m_impl->alerter,
+      [impl = m_impl.get()](const std::string& line) {
+        if (auto r = util::append_line(impl->config.audit_path(), line); !r)
+          log(LogLevel::error, "cannot write the audit log", {{"error", r.error().message}});
+      },
+      [impl = m_impl.get()] {
+        // A hold began or ended: the healer decides again, and a sync held by the window runs.
+        impl->wake_healer();
+        {
+          std::lock_guard lock(impl->mutex);
+          impl->pending = true;
+        }
+        impl->cv.notify_all();
+      });
+  if (auto r = m_impl->desk->load(); !r) m_impl->desk_error = r.error().message;
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
+  m_impl->follow_up_thread = std::thread([impl = m_impl.get()] { impl->follow_up_loop(); });
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
   m.describe("portcullis_self_heal_loops_total", "counter", "Corrections damped because something keeps changing the object back.");
@@ -403,6 +508,8 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_last_applied_revision_info", "gauge", "The commit last applied, as a label.");
   m.describe("portcullis_notify_latency_seconds", "histogram", "From receiving a push event to the end of the sync it caused.");
   m.describe("portcullis_events_total", "counter", "Push events received, by result.");
+  m.describe("portcullis_break_glass_requests_total", "counter",
+             "Signed break-glass requests, by action and result (ok, failed, or the refusal: bad-signature, unknown-key, stale, replay, ...).");
   m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
   m.describe("portcullis_api_connections_dropped_total", "counter",
              "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
@@ -415,12 +522,17 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
 Service::~Service() {
   stop();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
+  if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
 }
 
 int Service::run() {
   Impl& m = *m_impl;
+  if (!m.desk_error.empty()) {
+    log(LogLevel::error, "cannot load the break-glass windows; not starting", {{"error", m.desk_error}});
+    return 1;
+  }
   auto mirror = Mirror::open(m.config.repository, m.config.state_dir);
   if (!mirror) {
     log(LogLevel::error, "cannot open the repository mirror", {{"error", mirror.error().message}});
@@ -450,8 +562,14 @@ int Service::run() {
       }
       for (std::size_t i = 0; i < m.syncers.size(); ++i) {
         std::lock_guard busy(*m.target_mutexes[i]);
+        if (m.desk->holds_syncs(m.syncers[i]->config().name)) {
+          log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
+              {{"target", m.syncers[i]->config().name}, {"revision", head->hex()}});
+          continue;
+        }
         SyncResult r = m.syncers[i]->sync(mirror->repository(), *head);
         m.record(i, r, head->hex());
+        if (r.state != SyncState::failed) m.settled[i] = true;
         failed = failed || r.state == SyncState::failed;
       }
       auto now = Clock::now();
@@ -522,6 +640,11 @@ bool Service::knows_target(const std::string& target) const {
                      [&](const auto& s) { return s->config().name == target; });
 }
 
+std::pair<int, std::string> Service::break_glass(const Authorized& request) {
+  auto a = m_impl->desk->handle(request, static_cast<std::int64_t>(std::time(nullptr)));
+  return {a.status, std::move(a.body)};
+}
+
 bool Service::allow_prune(const std::string& target) {
   for (auto& s : m_impl->syncers)
     if (s->config().name == target) {
@@ -563,6 +686,8 @@ std::vector<TargetStatus> Service::status() const {
                       (st.last_fetch_time.empty() ? " (never fetched)" : " (last fetched " + st.last_fetch_time + ")") +
                       ": " + fetch_error;
     }
+    st.break_glass = m_impl->desk->summary(st.name);
+    if (!st.break_glass.empty() && st.drift_mode != "off") st.drift_mode = "detectOnly";
     TargetHealth th = m_impl->monitor->health(st.name);
     st.health = std::string(health_name(th.health.status));
     st.health_reason = st.drift_mode == "off" ? "not watched (watch: false)" : th.health.reason;

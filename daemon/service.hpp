@@ -31,11 +31,14 @@ struct TargetStatus {
   std::vector<std::string> drift;
   std::size_t healed = 0;
   std::string self_heal_loop;
-  std::string drift_mode;  // "selfHeal", "detectOnly" or "off"
+  std::string drift_mode;  // "selfHeal", "detectOnly" or "off"; "detectOnly" while break-glass holds it
+  std::string break_glass;  // the break-glass window holding it ("" none): open, or its follow-up pending
   // Health: the worst object's status and reason.
   std::string health = "Unknown";
   std::string health_reason;
 };
+
+struct Authorized;
 
 class Service {
  public:
@@ -51,6 +54,9 @@ class Service {
   // Allows the next sync of `target` to prune past maxPruneShare; false for an unknown target.
   bool allow_prune(const std::string& target);
   bool knows_target(const std::string& target) const;
+  // An authorized break-glass request (daemon/breakglass.hpp), its nonce used once: opens,
+  // closes or lists windows (daemon/desk.hpp). Returns the HTTP status and JSON body.
+  std::pair<int, std::string> break_glass(const Authorized& request);
 
   std::vector<TargetStatus> status() const;
   bool ready() const;  // the first sync round has completed

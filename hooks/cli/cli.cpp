@@ -20,9 +20,11 @@ const Command k_commands[] = {
     {"schemas", "manage the schema store (import a cluster's OpenAPI document)", setup_schemas},
     {"approve", "approve a commit for protected refs with a signed tag under refs/approvals/", setup_approve},
     {"audit", "list the gate's audit records (--open-break-glass)", setup_audit},
+    {"break-glass", "open, close or list a signed break-glass window of a reconciler target", setup_break_glass},
     {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
     {"status", "show the reconciler's targets (portcullisd's /v1/targets)", setup_status},
     {"render", "print the objects a directory declares (kustomizations built natively)", setup_render},
+    {"promote", "copy the images one environment runs into another's manifests, as one commit", setup_promote},
     {"version", "print the version", setup_version},
 };
 

@@ -13,11 +13,64 @@
 
 namespace portcullis::hooks::cli {
 
+namespace {
+
+// The cluster break-glass windows of portcullisd's audit log that are open or whose follow-up
+// is pending (the last line of each window decides); prints them and returns how many, -1 when
+// the log cannot be read.
+int print_open_windows(const std::filesystem::path& path, bool json) {
+  auto text = util::read_file(path, 1ull << 32);
+  if (!text) {
+    std::cerr << "portcullis audit: " << text.error().message << "\n";
+    return -1;
+  }
+  struct Last {
+    std::string line, state, time, target, actor, reason;
+  };
+  std::map<std::string, Last> windows;  // by window id
+  std::vector<std::string> order;
+  for (auto line : util::split(*text, '\n')) {
+    if (line.empty()) continue;
+    auto doc = yaml::parse_json(line);
+    if (!doc || doc->documents.empty() || !doc->documents[0].root) continue;
+    const yaml::Node& r = *doc->documents[0].root;
+    auto event = r.get_string("event");
+    if (!event.starts_with("break-glass-") || event == "break-glass-change") continue;
+    std::string id(r.get_string("window"));
+    if (!windows.contains(id)) order.push_back(id);
+    Last& w = windows[id];
+    w.line = std::string(line);
+    if (event == "break-glass-open") {
+      w = Last{std::string(line), "OPEN", std::string(r.get_string("time")), std::string(r.get_string("target")),
+               std::string(r.get_string("actor")), std::string(r.get_string("reason"))};
+    } else if (event == "break-glass-close") {
+      bool reverted = r.get_string("outcome") == "reverted" || r.get_string("then") == "revert";
+      w.state = reverted ? "" : "FOLLOW-UP PENDING";
+    } else if (event == "break-glass-follow-up-done") {
+      w.state = "";
+    }  // break-glass-follow-up (the commit written): still pending until Git matches
+  }
+  int open = 0;
+  for (const auto& id : order) {
+    const Last& w = windows[id];
+    if (w.state.empty()) continue;
+    ++open;
+    if (json) std::cout << w.line << "\n";
+    else
+      std::cout << printable(w.time) << "  " << printable(w.actor) << "  cluster " << printable(w.target) << "  window "
+                << printable(id) << "  BREAK-GLASS " << w.state << ": " << printable(w.reason) << "\n";
+  }
+  return open;
+}
+
+}  // namespace
+
 Runner setup_audit(CLI::App& app) {
   struct Options {
     std::string config;
     std::string log;
     std::string repo;
+    std::string daemon_log;
     bool open_break_glass = false;
     bool json = false;
   };
@@ -31,6 +84,9 @@ Runner setup_audit(CLI::App& app) {
   app.add_option("--log", o->log, "the audit log itself");
   app.add_option("--repo", o->repo,
                  "repository whose default audit log to read (<repo>/portcullis/audit.jsonl)");
+  app.add_option("--daemon-log", o->daemon_log,
+                 "portcullisd's audit log (<stateDir>/audit.jsonl): with --open-break-glass, also the cluster "
+                 "break-glass windows still open or whose follow-up is pending");
   app.add_flag("--open-break-glass", o->open_break_glass,
                "only break-glass pushes not yet followed by a normal push");
   app.add_flag("--json", o->json, "print the records as JSON lines");
@@ -51,6 +107,10 @@ Runner setup_audit(CLI::App& app) {
         return int(k_exit_usage);
       }
       log = repo->git_dir() / "portcullis" / "audit.jsonl";
+    }
+    if (log.empty() && !o->daemon_log.empty() && o->open_break_glass) {
+      int open = print_open_windows(o->daemon_log, o->json);
+      return open < 0 ? int(k_exit_usage) : open > 0 ? int(k_exit_rejected) : int(k_exit_ok);
     }
     if (log.empty()) {
       std::cerr << "portcullis audit: name the log with --log, --config or --repo\n";
@@ -115,7 +175,10 @@ Runner setup_audit(CLI::App& app) {
       if (r->break_glass) std::cout << "  BREAK-GLASS: " << printable(r->reason);
       std::cout << "\n";
     }
-    return o->open_break_glass && !shown.empty() ? int(k_exit_rejected) : int(k_exit_ok);
+    int windows = 0;
+    if (o->open_break_glass && !o->daemon_log.empty() && (windows = print_open_windows(o->daemon_log, o->json)) < 0)
+      return int(k_exit_usage);
+    return o->open_break_glass && (!shown.empty() || windows > 0) ? int(k_exit_rejected) : int(k_exit_ok);
   };
 }
 

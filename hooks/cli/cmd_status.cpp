@@ -94,6 +94,7 @@ Runner setup_status(CLI::App& app) {
       auto state = t->get_string("state");
       all_synced = all_synced && state == "Synced";
       std::string message(t->get_string("lastError"));
+      if (message.empty()) message = std::string(t->get_string("breakGlass"));
       if (message.empty()) message = std::string(t->get_string("pruneBlocked"));
       if (message.empty()) message = std::string(t->get_string("selfHealLoop"));
       if (const yaml::Node* drift = t->get("drift");

@@ -34,7 +34,9 @@ Runner setup_notify(CLI::App& app);
 Runner setup_status(CLI::App& app);
 Runner setup_approve(CLI::App& app);
 Runner setup_audit(CLI::App& app);
+Runner setup_break_glass(CLI::App& app);
 Runner setup_render(CLI::App& app);
+Runner setup_promote(CLI::App& app);
 Runner setup_version(CLI::App& app);
 
 // Entry point of the `portcullis` executable.

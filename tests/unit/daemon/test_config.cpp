@@ -64,6 +64,15 @@ targets:
 - name: dev
   path: environments/dev
   maxPruneShare: 1
+  breakGlass:
+    allowed: [alice@example.com, bob]
+    maxDuration: 90m
+    onExpiry: revert
+    syncs: hold
+    access: {kubeconfig: kube/granter.yaml, context: granter, clusterRole: edit}
+breakGlass:
+  allowedSignersFile: keys/oncall.allowed_signers
+  daemonId: prod-east
 alerts:
   outOfSyncAfter: 5m
   sourceUnavailableAfter: 90s
@@ -118,6 +127,19 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(c.repository.username == "deploy");
   CHECK(c.repository.password_file == k_base / "keys/token");
   CHECK(c.repository.ca_file == k_base / "../ca.pem");
+  CHECK(c.break_glass.allowed_signers_file == k_base / "keys/oncall.allowed_signers");
+  CHECK(c.break_glass.daemon_id == "prod-east");
+  REQUIRE(c.targets[1].break_glass);
+  const TargetBreakGlass& bg = *c.targets[1].break_glass;
+  CHECK(bg.allowed == std::vector<std::string>{"alice@example.com", "bob"});
+  CHECK(bg.max_duration == std::chrono::seconds(5400));
+  CHECK(bg.on_expiry == OnExpiry::revert);
+  CHECK(bg.hold_syncs);
+  REQUIRE(bg.access);
+  CHECK(bg.access->kubeconfig == k_base / "kube/granter.yaml");
+  CHECK(bg.access->context == "granter");
+  CHECK(bg.access->cluster_role == "edit");
+  CHECK_FALSE(c.targets[0].break_glass);
 
   REQUIRE(c.targets.size() == 2);
   const TargetConfig& prod = c.targets[0];
@@ -199,10 +221,16 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       {"tls", s.at({"properties", "tls", "properties"}), {e.get("tls")}},
       {"api", s.at({"properties", "api", "properties"}), {e.get("api")}},
       {"repository", s.at({"properties", "repository", "properties"}), {e.get("repository")}},
-      {"targets[]", s.at({"properties", "targets", "items", "properties"}), {targets->items[0]}},
+      {"targets[]", s.at({"properties", "targets", "items", "properties"}), {targets->items[0], targets->items[1]}},
       {"targets[].ignore[]", s.at({"properties", "targets", "items", "properties", "ignore", "items", "properties"}),
        {targets->items[0]->get("ignore")->items[0]}},
       {"alerts", s.at({"properties", "alerts", "properties"}), {e.get("alerts")}},
+      {"breakGlass", s.at({"properties", "breakGlass", "properties"}), {e.get("breakGlass")}},
+      {"targets[].breakGlass", s.at({"properties", "targets", "items", "properties", "breakGlass", "properties"}),
+       {targets->items[1]->get("breakGlass")}},
+      {"targets[].breakGlass.access",
+       s.at({"properties", "targets", "items", "properties", "breakGlass", "properties", "access", "properties"}),
+       {targets->items[1]->at({"breakGlass", "access"})}},
       {"alerts.providers[]", s.at({"properties", "alerts", "properties", "providers", "items", "properties"}),
        {e.at({"alerts", "providers"})->items.begin(), e.at({"alerts", "providers"})->items.end()}},
   };
@@ -218,7 +246,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 58);
+  CHECK(keys == 70);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
@@ -341,6 +369,25 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
   };
   const Case cases[] = {
       {"unknown top-level key", ok_repo + ok_targets + "pollIntervall: 30s\n", 3, "did you mean \"pollInterval\""},
+      {"target breakGlass without the top-level breakGlass", ok_repo + "targets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [alice]}\n",
+       5, "needs the top-level breakGlass"},
+      {"breakGlass on a target without watch",
+       ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  watch: false\n  breakGlass: {allowed: [a]}\n",
+       7, "needs watch"},
+      {"break-glass access over plain HTTP off loopback",
+       "listen: 0.0.0.0:9440\napi: {readTokenFile: t}\n" + ok_repo +
+           "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [a], access: {kubeconfig: k, clusterRole: edit}}\n",
+       1, "set tls"},
+      {"breakGlass without daemonId", ok_repo + ok_targets + "breakGlass: {allowedSignersFile: s}\n", 3, "daemonId"},
+      {"break-glass maxDuration above 24h",
+       ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [a], maxDuration: 25h}\n",
+       6, "maxDuration"},
+      {"break-glass without allowed principals",
+       ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: []}\n",
+       6, "allowed"},
+      {"break-glass onExpiry unknown",
+       ok_repo + "breakGlass: {allowedSignersFile: s, daemonId: d}\ntargets:\n- name: prod\n  path: a\n  breakGlass: {allowed: [a], onExpiry: never}\n",
+       6, "onExpiry"},
       {"unknown repository key", "repository:\n  url: 'file:///r'\n  brnach: main\n" + ok_targets, 3,
        "did you mean \"branch\""},
       {"unknown target key", ok_repo + "targets:\n- name: prod\n  path: prod\n  prun: false\n", 5,

@@ -97,7 +97,7 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   CHECK(keys == std::vector<std::string>{"name", "path", "desiredRevision", "appliedRevision", "state", "lastError",
                                          "pruneBlocked", "objects", "lastSyncTime", "lastSyncMs", "health",
                                          "healthReason", "driftMode", "drifted", "drift", "healed", "selfHealLoop",
-                                         "lastFetchTime"});
+                                         "breakGlass", "lastFetchTime"});
   CHECK(p.get_string("health") == "Degraded");
   CHECK(p.get_string("healthReason") == prod.health_reason);
   CHECK(p.get_string("driftMode") == "selfHeal");
