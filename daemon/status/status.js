@@ -1,6 +1,7 @@
 // The status page: renders the daemon's status document (GET /v1/status, then every "status"
-// event of GET /v1/events). Every string is put in the page as text (textContent, never
-// innerHTML), so nothing from Git or the cluster is read as HTML; links only for http(s).
+// event of GET /v1/events). Every string is put in the page as text (text nodes and
+// attributes, never parsed as markup), so nothing from Git or the cluster is read as HTML;
+// links only for http(s).
 'use strict';
 
 function el(tag, attrs, ...children) {
