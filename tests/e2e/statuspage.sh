@@ -61,6 +61,8 @@ expect_page() { ask "wait $(($1 * 1000)) $2" || fail "the page does not show $3:
 close_browser() {
   local pid=$BROWSER_PID
   printf 'quit\n' >&"${BROWSER[1]}" 2>/dev/null
+  # The driver exits after closing chromium; a driver that does not is killed by the deadline.
+  poll_until 20 bash -c "! ps -o stat= -p $pid | grep -qv Z" || kill -9 "$pid" 2>/dev/null
   wait "$pid" || fail "the browser driver failed: $(tail -3 "$SUITE_TMP/$CURRENT_TEST/browser.log")"
 }
 

@@ -85,4 +85,6 @@ for await (const line of rl) {
     say('fail ' + e.message);
   }
 }
+rl.close();
 await browser.close();
+process.exit(0);  // stdin (the test's pipe) would keep node alive
