@@ -110,6 +110,10 @@ struct HttpServer::Impl {
   std::string read_token;  // empty: the read endpoints are open (loopback only, see config)
   ReplayGuard replays;
   std::mutex streams_mutex;
+  std::mutex doc_mutex;
+  std::string doc_cache;
+  std::uint64_t doc_changes = 0;
+  std::chrono::steady_clock::time_point doc_built{};
   int streams = 0;
   bool stopping = false;
 
@@ -298,7 +302,7 @@ struct HttpServer::Impl {
       std::uint64_t seen = service.changes();
       if (!first) service.wait_change(seen, k_recheck);
       if (is_stopping() || !sink.is_writable()) return false;  // stopping, or the client went
-      std::string doc = status_document(service);
+      std::string doc = document();
       std::string out = first ? "retry: 3000\n\n" : "";
       first = false;
       auto now = std::chrono::steady_clock::now();
@@ -312,6 +316,20 @@ struct HttpServer::Impl {
       quiet_since = now;
       return sink.write(out.data(), out.size());
     });
+  }
+
+  // The status document, shared by every stream for a second while nothing signalled a change:
+  // n streams cost one build (it reads two audit log tails), not n.
+  std::string document() {
+    std::lock_guard lock(doc_mutex);
+    auto now = std::chrono::steady_clock::now();
+    std::uint64_t changes = service.changes();
+    if (doc_cache.empty() || changes != doc_changes || now - doc_built >= std::chrono::seconds(1)) {
+      doc_cache = status_document(service);
+      doc_changes = changes;
+      doc_built = now;
+    }
+    return doc_cache;
   }
 
   bool is_stopping() {

@@ -191,6 +191,9 @@ struct Service::Impl {
                        {"errors", r.errors},
                        {"pruneBlocked", std::string(r.prune_blocked)}});
     }
+    changed();
+    // A replica that lost the lease mid-sync (its writes refused) alerts nothing: the leader does.
+    if (!may_act()) return;
     if (r.state == SyncState::failed) {
       alerter->raise(Alert{AlertKind::sync_failed, name, r.revision, "sync of " + name + " failed: " + r.errors.front(),
                            {}, "portcullisd", r.errors.front()});
@@ -202,7 +205,6 @@ struct Service::Impl {
                            {}, "portcullisd", r.prune_blocked});
     else if (r.state != SyncState::failed)
       alerter->resolve(AlertKind::prune_blocked, name);
-    changed();
     // The monitor watches what this sync declared.
     if (auto desired = syncers[i]->desired())
       if (auto conn = syncers[i]->connection(); conn && syncers[i]->config().watch)
@@ -504,6 +506,7 @@ void Service::Impl::campaign() {
       leading = false;
       if (!stopping) lost_lease = stopping = true;
     }
+    elector->stop();  // campaign no more: this process exits
     cv.notify_all();
     heal_cv.notify_all();
     changed();
