@@ -363,6 +363,9 @@ struct HttpServer::Impl {
   }
 
   void setup() {
+    service.metrics().describe("portcullis_event_streams", "gauge", "Live-update streams (GET /v1/events) open now.");
+    service.metrics().describe("portcullis_event_streams_refused_total", "counter",
+                               "Live-update streams refused: statusPage.maxEventStreams were open.");
     setup_page();
     routes.set_payload_max_length(k_max_body);
     routes.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) { on_event(req, res); });

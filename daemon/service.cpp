@@ -459,7 +459,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
   m.describe("portcullis_api_connections_dropped_total", "counter",
              "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
-  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets or /metrics without the read token.");
+  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets, /v1/status, /v1/events or /metrics without the read token (or a wrong token at sign-in).");
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
   m.describe("portcullis_source_up", "gauge", "1 when the last fetch of the repository succeeded, 0 while fetches fail (targets are SourceUnavailable).");
   m.describe("portcullis_last_fetch_timestamp_seconds", "gauge", "Unix time of the last successful fetch of the repository.");
