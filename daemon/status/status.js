@@ -126,6 +126,7 @@ async function start() {
   if (res.status === 401) return signIn();
   if (!res.ok) return setConnection('The daemon answered ' + res.status + '.');
   render(await res.json());
+  setConnection('Loaded; connecting for live updates…');
   const events = new EventSource('/v1/events');
   events.addEventListener('open', () => setConnection('Live: updates as they happen.'));
   events.addEventListener('status', (e) => {

@@ -144,6 +144,9 @@ spec:
   ask "tab 1"
   [[ $ANSWER == "ok A Skip to content" ]] || fail "the first Tab stop is not the skip link: $ANSWER"
   ask "viewport 390 844" || fail "viewport: $ANSWER"
+  # (A phone viewport reloads the page: it signs in again by its cookie and goes live.)
+  expect_page 20 "document.getElementById('connection').textContent.startsWith('Live')" "live updates on a phone"
+  expect_page 5 "$T !== null" "the target on a phone"
   expect_page 5 "document.documentElement.scrollWidth <= 390 + 1" "the page within a phone's width (no sideways scroll)"
   ask "shot 4-phone" || fail "screenshot: $ANSWER"
   ask "axe" || fail "axe: $ANSWER"
