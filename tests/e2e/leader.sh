@@ -130,7 +130,11 @@ test_standby_takes_over_when_the_leader_is_killed_mid_sync() {
 test_deposed_leader_writes_nothing_and_exits() {
   two_replicas deposed
   configmaps v1
-  PORTCULLIS_TEST_PAUSE_AT=apply:$((COUNT + 3)) start_daemon
+  # a is a child of this shell (not disowned): its exit status is read with wait.
+  PORTCULLIS_TEST_PAUSE_AT=apply:$((COUNT + 3)) "$PORTCULLISD" --config "$DAEMON_CONFIG" >>"$DAEMON_LOG" 2>&1 &
+  DAEMON_PID=$!
+  DAEMON_PIDS+=("$DAEMON_PID")
+  poll_until 10 curl -fsS --max-time 2 -o /dev/null "$DAEMON_URL/healthz" 2>/dev/null || fail "a did not start"
   wait_synced
   configmaps v2
   poll_until 20 grep -q 'paused at fault point' "$DAEMON_LOG" || fail "a did not stop mid-sync"
@@ -146,7 +150,10 @@ test_deposed_leader_writes_nothing_and_exits() {
   inventory_rv=$(kubectl get configmap -n portcullis-system "$(kubectl get configmaps -n portcullis-system -l portcullis.io/target=deposed -o name | head -1 | cut -d/ -f2)" -o jsonpath='{.metadata.resourceVersion}')
   # a wakes up in the middle of its v2 sync: its lease is gone; it must write nothing and exit 3.
   kill -CONT "$DAEMON_PID"
-  poll_until 15 bash -c "! kill -0 $DAEMON_PID 2>/dev/null" || fail "the deposed leader did not exit"
+  poll_until 15 bash -c "! ps -o stat= -p $DAEMON_PID | grep -qv Z" || { fail "the deposed leader did not exit"; kill -9 "$DAEMON_PID"; }
+  local rc=0
+  wait "$DAEMON_PID" || rc=$?
+  [[ $rc == 3 ]] || fail "the deposed leader exited $rc, expected 3 (lost the leadership)"
   grep -q '"msg":"stopped leading"' "$DAEMON_LOG" || fail "a did not log that it stopped leading: $(tail -5 "$DAEMON_LOG")"
   all_values_are v3 || fail "the deposed leader wrote: $(kubectl get configmaps -n "$NS" -o json | jq -c '[.items[] | {(.metadata.name): .data.key}]')"
   local after
