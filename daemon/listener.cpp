@@ -106,7 +106,6 @@ class DeadlineStream final : public httplib::Stream {
   // The next request must arrive whole by `deadline`.
   void next_request(Clock::time_point deadline) {
     m_read_deadline = deadline;
-    m_writing = false;
     m_timed_out = false;
   }
   bool timed_out() const { return m_timed_out; }
@@ -146,7 +145,6 @@ class DeadlineStream final : public httplib::Stream {
   ssize_t write(const char* ptr, size_t size) override {
     // Each write must be taken within the deadline: an answer is one or two writes, an event
     // stream one per event, so a live stream lasts while its client keeps reading.
-    m_writing = true;
     m_write_deadline = Clock::now() + m_limit;
     std::size_t done = 0;
     while (done < size) {
@@ -237,7 +235,6 @@ class DeadlineStream final : public httplib::Stream {
   int m_port;
   std::chrono::milliseconds m_limit;
   Clock::time_point m_read_deadline{}, m_write_deadline{};
-  bool m_writing = false;
   bool m_timed_out = false;
   char m_buffer[8192];
   std::size_t m_begin = 0, m_end = 0;
