@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "daemon.yaml (schemas/daemon.schema.json)");
   app.add_flag("--check-config", check, "validate the configuration and exit (0 valid, 2 invalid)");
   app.add_flag("--version", version, "print the version and exit");
-  app.footer("Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot run (bind, mirror), 2 on usage or configuration errors.");
+  app.footer("Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot run (bind, mirror, leader election), 2 on usage or "
+             "configuration errors, 3 when this replica lost the leadership (leaderElection; restart it as a standby).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

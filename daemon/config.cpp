@@ -65,6 +65,32 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     return error_at(root.get("listen"), "listen: " + c.listen_host +
                                             " is not a loopback address: set api.readTokenFile, so that "
                                             "/v1/targets and /metrics answer only with its bearer token");
+  if (const yaml::Node* sp = root.get("statusPage")) {
+    c.status_page.commit_url = std::string(sp->get_string("commitUrl"));
+    c.status_page.gate_audit_log = path_of(sp->get_string("gateAuditLog"));
+    if (const yaml::Node* n = sp->get("maxEventStreams")) c.status_page.max_event_streams = static_cast<int>(n->value.integer);
+  }
+  if (const yaml::Node* le = root.get("leaderElection")) {
+    auto& l = c.leader_election;
+    l.enabled = true;
+    l.kubeconfig = path_of(le->get_string("kubeconfig"));
+    l.context = std::string(le->get_string("context"));
+    l.namespace_ = std::string(le->get_string("namespace"));
+    if (auto n = le->get_string("leaseName"); !n.empty()) l.lease_name = std::string(n);
+    l.identity = std::string(le->get_string("identity"));
+    for (auto [key, out] : {std::pair{"leaseDuration", &l.lease_duration}, std::pair{"renewDeadline", &l.renew_deadline},
+                            std::pair{"retryPeriod", &l.retry_period}}) {
+      if (auto d = le->get_string(key); !d.empty()) {
+        auto ms = util::parse_duration_ms(d);
+        if (!ms || *ms < 100) return error_at(le->get(key), std::string("leaderElection.") + key + " must be at least 100ms");
+        *out = std::chrono::milliseconds(*ms);
+      }
+    }
+    if (l.renew_deadline >= l.lease_duration)
+      return error_at(le, "leaderElection.renewDeadline must be below leaseDuration (a leader must stop before its lease can be taken)");
+    if (l.retry_period >= l.renew_deadline)
+      return error_at(le, "leaderElection.retryPeriod must be below renewDeadline");
+  }
   if (auto s = root.get_string("stateDir"); !s.empty()) c.state_dir = path_of(s);
   c.audit_log = path_of(root.get_string("auditLog"));
   if (auto p = root.get_string("pollInterval"); !p.empty()) {

@@ -112,6 +112,24 @@ struct BreakGlassConfig {
   std::string daemon_id;
 };
 
+// The status page (docs/status-page.md).
+struct StatusPageConfig {
+  std::string commit_url;             // "https://.../commit/{commit}"; empty: no links
+  std::filesystem::path gate_audit_log;  // the gate's audit log; empty: no gate decisions shown
+  int max_event_streams = 8;
+};
+
+// Leader election with a coordination.k8s.io/v1 Lease (docs/leader-election.md).
+struct LeaderElectionConfig {
+  bool enabled = false;
+  std::filesystem::path kubeconfig;  // empty: in-cluster
+  std::string context;
+  std::string namespace_;  // empty: the inventory namespace
+  std::string lease_name = "portcullisd";
+  std::string identity;    // empty: host name and pid
+  std::chrono::milliseconds lease_duration{15'000}, renew_deadline{10'000}, retry_period{2'000};
+};
+
 struct Config {
   std::filesystem::path source;
   std::string listen_host = "127.0.0.1";
@@ -127,6 +145,8 @@ struct Config {
   std::vector<TargetConfig> targets;
   AlertsConfig alerts;
   BreakGlassConfig break_glass;
+  StatusPageConfig status_page;
+  LeaderElectionConfig leader_election;
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }
 };

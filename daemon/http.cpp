@@ -2,14 +2,19 @@
 
 #include <httplib.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <ctime>
 
 #include "daemon/breakglass.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/log.hpp"
 #include "daemon/replay.hpp"
+#include "daemon/statuspage.hpp"
 #include "shared/notify/event.hpp"
 #include "shared/signing/allowed_signers.hpp"
 #include "shared/util/fs.hpp"
@@ -23,11 +28,63 @@ namespace {
 constexpr std::size_t k_max_body = 1 << 20;
 constexpr std::int64_t k_window = 300;
 
-// cpp-httplib's routing, reached from connections the Listener accepts.
+// cpp-httplib's routing, reached from connections the Listener accepts. cpp-httplib streams a
+// chunked answer (the event stream) only while its server socket is valid; ours is never
+// listened on, so it holds a placeholder that is not a descriptor until shut_down().
 class Routes : public httplib::Server {
  public:
+  Routes() { svr_sock_ = -2; }
   using httplib::Server::process_request;
+  void shut_down() { svr_sock_ = INVALID_SOCKET; }
 };
+
+constexpr std::string_view k_cookie = "portcullis_read";
+// The page loads its script and style from the daemon only; nothing inline, nothing elsewhere.
+constexpr const char* k_csp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+constexpr auto k_keep_alive = std::chrono::seconds(15);
+constexpr auto k_recheck = std::chrono::seconds(2);  // health changes without an event
+
+void page_headers(httplib::Response& res) {
+  res.set_header("Content-Security-Policy", k_csp);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Frame-Options", "DENY");
+}
+
+// The session cookie's value: HMAC-SHA256 of a fixed label under the read token, so that the
+// cookie is not the token (a leaked cookie does not give the Bearer token) and needs no state.
+std::string cookie_value(const std::string& token) {
+  static constexpr std::string_view label = "portcullis status page session v1";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()), reinterpret_cast<const unsigned char*>(label.data()),
+       label.size(), mac, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += "0123456789abcdef"[mac[i] >> 4];
+    hex += "0123456789abcdef"[mac[i] & 15];
+  }
+  return hex;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The value of cookie `name` in a Cookie header ("" when absent).
+std::string cookie_of(const std::string& header, std::string_view name) {
+  for (std::string_view rest = header; !rest.empty();) {
+    auto semi = rest.find(';');
+    std::string_view part = util::trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+      return std::string(part.substr(name.size() + 1));
+  }
+  return {};
+}
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -55,6 +112,13 @@ struct HttpServer::Impl {
   std::string read_token;  // empty: the read endpoints are open (loopback only, see config)
   ReplayGuard replays;
   ReplayGuard nonces;  // of break-glass requests
+  std::mutex streams_mutex;
+  std::mutex doc_mutex;
+  std::string doc_cache;
+  std::uint64_t doc_changes = 0;
+  std::chrono::steady_clock::time_point doc_built{};
+  int streams = 0;
+  bool stopping = false;
 
   explicit Impl(Service& s)
       : service(s),
@@ -142,9 +206,10 @@ struct HttpServer::Impl {
   // The read endpoints answer only with the bearer token, when one is configured.
   bool may_read(const httplib::Request& req, httplib::Response& res) {
     if (read_token.empty()) return true;
-    std::string given = req.get_header_value("Authorization");
-    std::string wanted = "Bearer " + read_token;
-    if (given.size() == wanted.size() && CRYPTO_memcmp(given.data(), wanted.data(), wanted.size()) == 0) return true;
+    if (same_secret(req.get_header_value("Authorization"), "Bearer " + read_token)) return true;
+    // The status page's session (a browser cannot put a header on an EventSource).
+    std::string cookie = cookie_of(req.get_header_value("Cookie"), k_cookie);
+    if (!cookie.empty() && same_secret(cookie, cookie_value(read_token))) return true;
     res.set_header("WWW-Authenticate", "Bearer");
     answer(res, 401, "this endpoint needs Authorization: Bearer <the token of api.readTokenFile>");
     service.metrics().add("portcullis_api_unauthorized_total", "");
@@ -228,7 +293,126 @@ struct HttpServer::Impl {
     res.set_content(body, "application/json");
   }
 
+  // The page's session: `token` (from ?token= or the sign-in form) sets the cookie and sends
+  // the browser to /status, so the token leaves the address bar and history.
+  void sign_in(const std::string& token, httplib::Response& res) {
+    page_headers(res);
+    if (read_token.empty() || !same_secret(token, read_token)) {
+      res.status = read_token.empty() ? 303 : 401;
+      if (read_token.empty()) res.set_header("Location", "/status");
+      res.set_content("wrong token\n", "text/plain");
+      if (!read_token.empty()) service.metrics().add("portcullis_api_unauthorized_total", "");
+      return;
+    }
+    bool tls = !service.config().tls_cert.empty();
+    res.set_header("Set-Cookie", std::string(k_cookie) + "=" + cookie_value(read_token) +
+                                     "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200" + (tls ? "; Secure" : ""));
+    res.status = 303;
+    res.set_header("Location", "/status");
+  }
+
+  // GET /v1/events: the status document whenever it changes (event "status"), a comment every
+  // k_keep_alive otherwise. At most statusPage.maxEventStreams at once; each ends when the
+  // client goes or the server stops.
+  void on_stream(const httplib::Request& req, httplib::Response& res) {
+    if (!may_read(req, res)) return;
+    {
+      std::lock_guard lock(streams_mutex);
+      if (stopping || streams >= service.config().status_page.max_event_streams) {
+        answer(res, 503, "too many live-update streams; retry later");
+        res.set_header("Retry-After", "5");
+        service.metrics().add("portcullis_event_streams_refused_total", "");
+        return;
+      }
+      ++streams;
+    }
+    service.metrics().set("portcullis_event_streams", "", static_cast<double>(streams));
+    // Frees the stream's place when cpp-httplib drops the answer (client gone, or stop).
+    struct Slot {
+      Impl* d;
+      explicit Slot(Impl* impl) : d(impl) {}
+      Slot(const Slot&) = delete;
+      Slot& operator=(const Slot&) = delete;
+      ~Slot() {
+        std::lock_guard lock(d->streams_mutex);
+        --d->streams;
+        d->service.metrics().set("portcullis_event_streams", "", static_cast<double>(d->streams));
+      }
+    };
+    auto slot = std::make_shared<Slot>(this);
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider("text/event-stream", [this, slot, sent = std::string(), first = true,
+                                                           quiet_since = std::chrono::steady_clock::now()](
+                                                              std::size_t, httplib::DataSink& sink) mutable {
+      std::uint64_t seen = service.changes();
+      if (!first) service.wait_change(seen, k_recheck);
+      if (is_stopping() || !sink.is_writable()) return false;  // stopping, or the client went
+      std::string doc = document();
+      std::string out = first ? "retry: 3000\n\n" : "";
+      first = false;
+      auto now = std::chrono::steady_clock::now();
+      if (doc != sent) {
+        out += "event: status\ndata: " + doc + "\n\n";
+        sent = std::move(doc);
+      } else if (now - quiet_since >= k_keep_alive) {
+        out += ": keep-alive\n\n";
+      }
+      if (out.empty()) return true;
+      quiet_since = now;
+      return sink.write(out.data(), out.size());
+    });
+  }
+
+  // The status document, shared by every stream for a second while nothing signalled a change:
+  // n streams cost one build (it reads two audit log tails), not n.
+  std::string document() {
+    std::lock_guard lock(doc_mutex);
+    auto now = std::chrono::steady_clock::now();
+    std::uint64_t changes = service.changes();
+    if (doc_cache.empty() || changes != doc_changes || now - doc_built >= std::chrono::seconds(1)) {
+      doc_cache = status_document(service);
+      doc_changes = changes;
+      doc_built = now;
+    }
+    return doc_cache;
+  }
+
+  bool is_stopping() {
+    std::lock_guard lock(streams_mutex);
+    return stopping;
+  }
+
+  void setup_page() {
+    routes.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.has_param("token")) return sign_in(req.get_param_value("token"), res);
+      page_headers(res);
+      res.set_content(std::string(status_html()), "text/html; charset=utf-8");
+    });
+    routes.Post("/status/sign-in", [this](const httplib::Request& req, httplib::Response& res) {
+      sign_in(req.get_param_value("token"), res);
+    });
+    routes.Get("/status.css", [](const httplib::Request&, httplib::Response& res) {
+      page_headers(res);
+      res.set_content(std::string(status_css()), "text/css; charset=utf-8");
+    });
+    routes.Get("/status.js", [](const httplib::Request&, httplib::Response& res) {
+      page_headers(res);
+      res.set_content(std::string(status_js()), "text/javascript; charset=utf-8");
+    });
+    routes.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+    routes.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      if (may_read(req, res)) res.set_content(status_document(service) + "\n", "application/json");
+    });
+    routes.Get("/v1/events", [this](const httplib::Request& req, httplib::Response& res) { on_stream(req, res); });
+  }
+
   void setup() {
+    service.metrics().describe("portcullis_event_streams", "gauge", "Live-update streams (GET /v1/events) open now.");
+    service.metrics().describe("portcullis_event_streams_refused_total", "counter",
+                               "Live-update streams refused: statusPage.maxEventStreams were open.");
+    setup_page();
     routes.set_payload_max_length(k_max_body);
     routes.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) { on_event(req, res); });
     routes.Post(R"(/v1/targets/([a-z0-9-]+)/allow-prune)",
@@ -294,6 +478,14 @@ bool HttpServer::listen() {
   return true;
 }
 
-void HttpServer::stop() { m_impl->listener.stop(); }
+void HttpServer::stop() {
+  {
+    std::lock_guard lock(m_impl->streams_mutex);
+    m_impl->stopping = true;
+  }
+  m_impl->routes.shut_down();
+  m_impl->service.wake_all();  // event streams waiting for a change see the stop
+  m_impl->listener.stop();
+}
 
 }  // namespace portcullis::daemon

@@ -95,8 +95,8 @@ std::string address_of(const sockaddr_storage& addr, int* port) {
   return buf;
 }
 
-// One connection's stream for cpp-httplib. Reads end by the request's deadline; the answer's
-// writes by a deadline set when the first of them starts. Reads are buffered: cpp-httplib
+// One connection's stream for cpp-httplib. Reads end by the request's deadline; each write of
+// the answer by a deadline set when it starts. Reads are buffered: cpp-httplib
 // reads request lines a byte at a time.
 class DeadlineStream final : public httplib::Stream {
  public:
@@ -106,7 +106,6 @@ class DeadlineStream final : public httplib::Stream {
   // The next request must arrive whole by `deadline`.
   void next_request(Clock::time_point deadline) {
     m_read_deadline = deadline;
-    m_writing = false;
     m_timed_out = false;
   }
   bool timed_out() const { return m_timed_out; }
@@ -125,9 +124,11 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   bool is_readable() const override { return m_begin < m_end || (m_ssl && SSL_pending(m_ssl) > 0); }
+  // False also when the client closed its side: cpp-httplib asks before each part of a
+  // streamed answer (an event stream), which then ends instead of waiting for a write to fail.
   bool is_writable() const override {
-    pollfd p{m_fd, POLLOUT, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP)) == 0;
+    pollfd p{m_fd, static_cast<short>(POLLOUT | POLLRDHUP), 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLRDHUP)) == 0;
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -142,10 +143,9 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (!m_writing) {
-      m_writing = true;
-      m_write_deadline = Clock::now() + m_limit;
-    }
+    // Each write must be taken within the deadline: an answer is one or two writes, an event
+    // stream one per event, so a live stream lasts while its client keeps reading.
+    m_write_deadline = Clock::now() + m_limit;
     std::size_t done = 0;
     while (done < size) {
       if (m_ssl) {
@@ -235,7 +235,6 @@ class DeadlineStream final : public httplib::Stream {
   int m_port;
   std::chrono::milliseconds m_limit;
   Clock::time_point m_read_deadline{}, m_write_deadline{};
-  bool m_writing = false;
   bool m_timed_out = false;
   char m_buffer[8192];
   std::size_t m_begin = 0, m_end = 0;

@@ -2,7 +2,7 @@
 // The API's connections, accepted here rather than by cpp-httplib so that no client can hold
 // the API: at most `max_connections` open at once and `max_per_client` from one address (a
 // connection beyond is answered 503 and closed), a request must arrive whole within `deadline`
-// of the server starting to wait for it and its answer be taken within `deadline` (a slower
+// of the server starting to wait for it and each write of its answer be taken within `deadline` (a slower
 // or silent client is disconnected), TLS when a certificate is given. What a request means is
 // decided by `Serve`: cpp-httplib's routing, called with a stream that keeps those deadlines.
 #include <chrono>

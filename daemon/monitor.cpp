@@ -158,6 +158,9 @@ struct DriftMonitor::Impl {
 
   Impl(Metrics& m, std::function<void(const std::string&)> cb) : metrics(m), on_drift(std::move(cb)) {}
 
+  bool each_object(const std::string& target,
+                   const std::function<void(const std::string&, const DesiredState&, const Health&)>& fn) const;
+
   // One watch per cluster, resource and namespace: a target's identity may list and watch only
   // in its own namespaces.
   static std::string watch_key(const std::string& cluster, const DesiredState& d) {
@@ -434,25 +437,20 @@ std::vector<DriftItem> DriftMonitor::drifted(const std::string& target) const {
   return out;
 }
 
-TargetHealth DriftMonitor::health(const std::string& target) const {
-  std::lock_guard lock(m_impl->mutex);
-  TargetHealth out;
-  out.health = Health{HealthStatus::healthy, {}};
-  auto t = m_impl->targets.find(target);
-  if (t == m_impl->targets.end() || !t->second.desired) {
-    out.health = Health{HealthStatus::unknown, "not synced yet"};
-    return out;
-  }
+// Calls `fn(key, desired, health)` for every object `target` declares, with its health as the
+// watches report it; false when the target has not been synced yet. Called with the lock held.
+bool DriftMonitor::Impl::each_object(const std::string& target,
+                                     const std::function<void(const std::string&, const DesiredState&, const Health&)>& fn) const {
+  auto t = targets.find(target);
+  if (t == targets.end() || !t->second.desired) return false;
   const auto& ts = t->second;
-  std::string worst_key;
-  std::map<std::string, const Impl::WatchState*> by_resource;  // watch key -> its watch (or null)
+  std::map<std::string, const WatchState*> by_resource;  // watch key -> its watch (or null)
   for (const auto& [key, state] : *ts.desired) {
     const DesiredState& d = *state;
-    auto [r, added] = by_resource.try_emplace(Impl::watch_key(ts.cluster, d), nullptr);
+    auto [r, added] = by_resource.try_emplace(watch_key(ts.cluster, d), nullptr);
     if (added)
-      if (auto w = m_impl->watches.find(r->first); w != m_impl->watches.end())
-        r->second = w->second.get();
-    const Impl::WatchState* ws = r->second;
+      if (auto w = watches.find(r->first); w != watches.end()) r->second = w->second.get();
+    const WatchState* ws = r->second;
     Health h{HealthStatus::unknown, "not reported by a watch yet"};
     if (ws) {
       if (auto it = ws->health.find(key); it != ws->health.end())
@@ -460,17 +458,46 @@ TargetHealth DriftMonitor::health(const std::string& target) const {
       else if (ws->listed)
         h = Health{HealthStatus::missing, "not found in the cluster"};
     }
+    fn(key, d, h);
+  }
+  return true;
+}
+
+TargetHealth DriftMonitor::health(const std::string& target) const {
+  std::lock_guard lock(m_impl->mutex);
+  TargetHealth out;
+  out.health = Health{HealthStatus::healthy, {}};
+  std::string worst_key;
+  bool synced = m_impl->each_object(target, [&](const std::string& key, const DesiredState& d, const Health& h) {
     ++out.counts[static_cast<int>(h.status)];
     if (h.status > out.health.status || (h.status == out.health.status && h.status != HealthStatus::healthy && key < worst_key)) {
       out.health = Health{h.status, d.what() + (h.reason.empty() ? "" : ": " + h.reason)};
       worst_key = key;
     }
+  });
+  if (!synced) {
+    out.health = Health{HealthStatus::unknown, "not synced yet"};
+    return out;
   }
   for (int s = 0; s < 5; ++s)
     m_impl->metrics.set("portcullis_objects_by_health",
                         "target=\"" + label_value(target) + "\",health=\"" +
                             std::string(health_name(static_cast<HealthStatus>(s))) + "\"",
                         static_cast<double>(out.counts[s]));
+  return out;
+}
+
+std::vector<ObjectHealth> DriftMonitor::objects(const std::string& target, std::size_t limit) const {
+  std::lock_guard lock(m_impl->mutex);
+  std::vector<ObjectHealth> out;
+  m_impl->each_object(target, [&](const std::string& key, const DesiredState& d, const Health& h) {
+    out.push_back(ObjectHealth{key, d.what(), h});
+  });
+  // The worst first; then by identity.
+  std::sort(out.begin(), out.end(), [](const ObjectHealth& a, const ObjectHealth& b) {
+    return a.health.status != b.health.status ? a.health.status > b.health.status : a.key < b.key;
+  });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

@@ -40,6 +40,13 @@ struct TargetHealth {
   std::size_t counts[5] = {};  // objects per HealthStatus
 };
 
+// One object a target declares, with its health as the watches report it.
+struct ObjectHealth {
+  std::string key;   // object_key()
+  std::string what;  // "apps/v1 Deployment ns/name"
+  Health health;
+};
+
 class DriftMonitor {
  public:
   // `on_drift` is called (on a watch thread, without locks held) when a target gains drift.
@@ -62,6 +69,9 @@ class DriftMonitor {
   std::vector<DriftItem> drifted(const std::string& target) const;
   // Objects not reported by a watch that has listed are Missing; before that, Unknown.
   TargetHealth health(const std::string& target) const;
+
+  // The objects `target` declares with their health, the worst first, at most `limit`.
+  std::vector<ObjectHealth> objects(const std::string& target, std::size_t limit) const;
 
   std::size_t watches() const;
 

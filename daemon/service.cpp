@@ -14,6 +14,7 @@
 #include "daemon/alerts.hpp"
 #include "daemon/desk.hpp"
 #include "daemon/followup.hpp"
+#include "daemon/leader.hpp"
 #include "daemon/log.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
@@ -82,6 +83,17 @@ struct Service::Impl {
   std::string fetch_error;
   Clock::time_point fetch_failing_since{};
 
+  // Leader election: only the leader syncs, heals and alerts; a replica that loses the lease
+  // stops (exit code 3) rather than carry on with what it knew as leader.
+  std::unique_ptr<LeaderElector> elector;
+  std::thread elector_thread;
+  bool leading = false;     // under `mutex`
+  bool lost_lease = false;  // under `mutex`
+  bool election_failed = false;  // under `mutex`
+  bool may_act() const { return !elector || elector->may_write(); }
+  void campaign();
+  int loop(Mirror& mirror);
+
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
   std::unique_ptr<BreakGlassDesk> desk;  // break-glass windows (they hold targets in detect-only)
@@ -115,6 +127,26 @@ struct Service::Impl {
   static constexpr std::size_t k_loop_corrections = 5;
   static constexpr auto k_loop_window = std::chrono::minutes(10);
 
+  // What the status page waits on (its own lock: the page never waits for a sync).
+  mutable std::mutex change_mutex;
+  mutable std::condition_variable change_cv;
+  std::uint64_t change_count = 0;
+  void changed() {
+    {
+      std::lock_guard lock(change_mutex);
+      ++change_count;
+    }
+    change_cv.notify_all();
+  }
+
+  static SyncRecord record_of(const SyncResult& r, const std::string& time) {
+    SyncRecord rec{time, r.revision, r.state, r.duration.count(), r.applied, r.pruned, {}, {}, {}};
+    for (std::size_t k = 0; k < r.applied_objects.size() && k < 20; ++k) rec.applied_objects.push_back(r.applied_objects[k]);
+    for (std::size_t k = 0; k < r.pruned_objects.size() && k < 20; ++k) rec.pruned_objects.push_back(r.pruned_objects[k]);
+    if (!r.errors.empty()) rec.error = r.errors.front();
+    return rec;
+  }
+
   void audit(const util::Json& entry) {
     if (auto r = util::append_line(config.audit_path(), util::dump(entry) + "\n"); !r)
       log(LogLevel::error, "cannot write the audit log", {{"error", r.error().message}});
@@ -142,6 +174,8 @@ struct Service::Impl {
       s.objects = r.objects;
       s.last_sync_time = now_rfc3339();
       s.last_sync_ms = r.duration.count();
+      s.recent_syncs.insert(s.recent_syncs.begin(), record_of(r, s.last_sync_time));
+      if (s.recent_syncs.size() > k_recent_syncs) s.recent_syncs.pop_back();
       if (r.state != SyncState::failed) {
         s.applied_revision = r.revision;
         metrics.set("portcullis_last_applied_revision_info", labels + ",revision=\"" + r.revision + "\"", 1);
@@ -173,6 +207,9 @@ struct Service::Impl {
                        {"errors", r.errors},
                        {"pruneBlocked", std::string(r.prune_blocked)}});
     }
+    changed();
+    // A replica that lost the lease mid-sync (its writes refused) alerts nothing: the leader does.
+    if (!may_act()) return;
     if (r.state == SyncState::failed) {
       alerter->raise(Alert{AlertKind::sync_failed, name, r.revision, "sync of " + name + " failed: " + r.errors.front(),
                            {}, "portcullisd", r.errors.front()});
@@ -203,6 +240,7 @@ struct Service::Impl {
         fetch_error = head.error().message;
       }
     }
+    changed();
     metrics.set("portcullis_source_up", "", head ? 1 : 0);
     if (head) {
       metrics.set("portcullis_last_fetch_timestamp_seconds", "",
@@ -237,6 +275,7 @@ struct Service::Impl {
   }
 
   void wake_healer() {
+    changed();
     {
       std::lock_guard lock(mutex);
       heal_pending = true;
@@ -353,6 +392,7 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
       for (std::size_t k = 0; k < what.size() && k < 20; ++k) a.objects.push_back(what[k]);
       alerter->raise(std::move(a));
     }
+    changed();
     std::lock_guard lock(mutex);
     statuses[i].healed += r.applied;
   }
@@ -445,6 +485,7 @@ void Service::Impl::heal_loop() {
     auto now = Clock::now();
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
+    if (!may_act()) continue;  // a standby observes nothing, expires nothing and corrects nothing
     if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
       next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
     for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
@@ -460,6 +501,18 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
     s.name = t.name;
     s.path = t.path;
     m_impl->statuses.push_back(s);
+  }
+  if (m_impl->config.leader_election.enabled) {
+    m_impl->elector = std::make_unique<LeaderElector>(m_impl->config.leader_election, m_impl->config.inventory_namespace,
+                                                      m_impl->metrics);
+    // Writes to a cluster are fenced: none once the lease is not renewed in time, and an
+    // inventory write only after the Lease shows this replica still holding it.
+    for (auto& syncer : m_impl->syncers)
+      syncer->set_fence([e = m_impl->elector.get()](bool confirm) -> util::Result<void> {
+        if (confirm) return e->confirm();
+        if (!e->may_write()) return util::fail("not the leader any more (lease not renewed within renewDeadline)");
+        return {};
+      });
   }
   m_impl->heal_states.resize(m_impl->syncers.size());
   for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) m_impl->target_mutexes.push_back(std::make_unique<std::mutex>());
@@ -513,7 +566,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_allow_prune_total", "counter", "Signed allow-prune requests, by result (replay: refused, already used).");
   m.describe("portcullis_api_connections_dropped_total", "counter",
              "API connections dropped: over a cap (too-many, too-many-per-client), past the request deadline (timeout), failed TLS.");
-  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets or /metrics without the read token.");
+  m.describe("portcullis_api_unauthorized_total", "counter", "Reads of /v1/targets, /v1/status, /v1/events or /metrics without the read token (or a wrong token at sign-in).");
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
   m.describe("portcullis_source_up", "gauge", "1 when the last fetch of the repository succeeded, 0 while fetches fail (targets are SourceUnavailable).");
   m.describe("portcullis_last_fetch_timestamp_seconds", "gauge", "Unix time of the last successful fetch of the repository.");
@@ -521,6 +574,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
 
 Service::~Service() {
   stop();
+  if (m_impl->elector_thread.joinable()) m_impl->elector_thread.join();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
   if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
@@ -538,13 +592,62 @@ int Service::run() {
     log(LogLevel::error, "cannot open the repository mirror", {{"error", mirror.error().message}});
     return 1;
   }
+  if (m.elector) m.elector_thread = std::thread([&m] { m.campaign(); });
+  int rc = m.loop(*mirror);
+  if (m.elector) {
+    m.elector->stop();
+    if (m.elector_thread.joinable()) m.elector_thread.join();
+  }
+  return rc;
+}
+
+void Service::Impl::campaign() {
+  auto on_started = [this] {
+    {
+      std::lock_guard lock(mutex);
+      leading = true;
+      pending = true;  // a new leader syncs every target at once
+    }
+    cv.notify_all();
+    heal_cv.notify_all();
+    changed();
+  };
+  auto on_stopped = [this] {
+    {
+      std::lock_guard lock(mutex);
+      leading = false;
+      if (!stopping) lost_lease = stopping = true;
+    }
+    elector->stop();  // campaign no more: this process exits
+    cv.notify_all();
+    heal_cv.notify_all();
+    changed();
+  };
+  if (auto r = elector->run(on_started, on_stopped); !r) {
+    log(LogLevel::error, "cannot take part in the leader election", {{"error", r.error().message}});
+    {
+      std::lock_guard lock(mutex);
+      election_failed = stopping = true;
+    }
+    cv.notify_all();
+    heal_cv.notify_all();
+  }
+}
+
+int Service::Impl::loop(Mirror& mirror_ref) {
+  Impl& m = *this;
+  Mirror* mirror = &mirror_ref;
   auto retry_delay = std::chrono::milliseconds(500);
   auto next_poll = Clock::now();
   while (true) {
     {
       std::unique_lock lock(m.mutex);
-      m.cv.wait_until(lock, next_poll, [&] { return m.stopping || m.pending; });
-      if (m.stopping) return 0;
+      m.cv.wait_until(lock, next_poll, [&] { return m.stopping || (m.pending && (!m.elector || m.leading)); });
+      if (m.stopping) return m.election_failed ? 1 : m.lost_lease ? 3 : 0;
+      if (m.elector && !m.leading) {  // a standby waits for the lease
+        next_poll = Clock::now() + m.config.poll_interval;
+        continue;
+      }
       m.pending = false;
     }
     auto head = mirror->fetch();
@@ -597,6 +700,7 @@ void Service::stop() {
     std::lock_guard lock(m_impl->mutex);
     m_impl->stopping = true;
   }
+  if (m_impl->elector) m_impl->elector->stop();
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
 }
@@ -695,9 +799,32 @@ std::vector<TargetStatus> Service::status() const {
   return out;
 }
 
+std::vector<ObjectHealth> Service::objects(const std::string& target, std::size_t limit) const {
+  return m_impl->monitor->objects(target, limit);
+}
+
+std::vector<DriftItem> Service::drifted(const std::string& target) const { return m_impl->monitor->drifted(target); }
+
+std::uint64_t Service::changes() const {
+  std::lock_guard lock(m_impl->change_mutex);
+  return m_impl->change_count;
+}
+
+void Service::wait_change(std::uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(m_impl->change_mutex);
+  m_impl->change_cv.wait_for(lock, timeout, [&] { return m_impl->change_count != seen; });
+}
+
+void Service::wake_all() { m_impl->changed(); }
+
 bool Service::ready() const {
   std::lock_guard lock(m_impl->mutex);
-  return m_impl->is_ready;
+  return m_impl->is_ready || (m_impl->elector && !m_impl->leading);
+}
+
+LeaderView Service::leader_view() const {
+  if (!m_impl->elector) return {};
+  return LeaderView{m_impl->elector->leading() ? "leader" : "standby", m_impl->elector->identity(), m_impl->elector->holder()};
 }
 
 Metrics& Service::metrics() { return m_impl->metrics; }

@@ -9,10 +9,22 @@
 
 #include "daemon/config.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/monitor.hpp"
 #include "daemon/sync.hpp"
 #include "shared/notify/event.hpp"
 
 namespace portcullis::daemon {
+
+// One sync as the status page lists it (the last few per target are kept in memory).
+struct SyncRecord {
+  std::string time;  // RFC 3339, when it ended
+  std::string revision;
+  SyncState state = SyncState::unknown;
+  std::int64_t duration_ms = 0;
+  std::size_t applied = 0, pruned = 0;
+  std::vector<std::string> applied_objects, pruned_objects;  // at most 20 each
+  std::string error;
+};
 
 struct TargetStatus {
   std::string name, path;
@@ -36,6 +48,15 @@ struct TargetStatus {
   // Health: the worst object's status and reason.
   std::string health = "Unknown";
   std::string health_reason;
+  std::vector<SyncRecord> recent_syncs;  // newest first, at most k_recent_syncs
+};
+
+inline constexpr std::size_t k_recent_syncs = 10;
+
+// Who leads (daemon/leader.hpp); an empty role: no leader election configured.
+struct LeaderView {
+  std::string role;  // "leader", "standby" or ""
+  std::string identity, holder;
 };
 
 struct Authorized;
@@ -45,7 +66,8 @@ class Service {
   explicit Service(Config config);
   ~Service();
 
-  // Runs the fetch-and-sync loop until stop(). Returns a process exit code.
+  // Runs the fetch-and-sync loop until stop(). Returns a process exit code: 0 stopped, 1
+  // cannot run, 3 this replica lost the leadership (it exits; its restart is a standby).
   int run();
   void stop();
 
@@ -59,7 +81,17 @@ class Service {
   std::pair<int, std::string> break_glass(const Authorized& request);
 
   std::vector<TargetStatus> status() const;
-  bool ready() const;  // the first sync round has completed
+  // The objects `target` declares with their health (the worst first, at most `limit`), and
+  // those that differ from Git now.
+  std::vector<ObjectHealth> objects(const std::string& target, std::size_t limit) const;
+  std::vector<DriftItem> drifted(const std::string& target) const;
+  // A counter that grows whenever what status() shows may have changed; wait_change() returns
+  // when it passes `seen`, when `timeout` ends, or when wake_all() is called.
+  std::uint64_t changes() const;
+  void wait_change(std::uint64_t seen, std::chrono::milliseconds timeout) const;
+  void wake_all();
+  bool ready() const;  // the first sync round has completed, or this replica is a standby
+  LeaderView leader_view() const;
   Metrics& metrics();
   const Config& config() const;
 

@@ -110,6 +110,8 @@ struct TargetSyncer::Impl {
   std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
   kube::Discovery discovery;
   bool allow_prune_once = false;
+  std::function<util::Result<void>(bool)> fence;
+  util::Result<void> fenced(bool confirm) { return fence ? fence(confirm) : util::Result<void>{}; }
   std::atomic<bool> no_metadata_answers{false};  // the server refused PartialObjectMetadata (406)
   std::mutex mutex;  // one sync or heal at a time
   // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
@@ -241,6 +243,10 @@ struct TargetSyncer::Impl {
         w.adopted = true;
       }
     }
+    if (auto f = fenced(false); !f) {
+      w.error = "apply " + what + ": " + f.error().message;
+      return;
+    }
     w.attempted = true;
     auto a = apply_body(client, w.resource, w.ns, w.desired->name, w.adopted ? conditional : body, what,
                         w.desired->api_version, w.desired->kind);
@@ -266,6 +272,10 @@ struct TargetSyncer::Impl {
 
   // Stores `next` and keeps it as the current inventory (forgotten when the write failed).
   util::Result<void> keep_inventory(kube::Client& client, Inventory next) {
+    if (auto f = fenced(true); !f) {
+      inventory.reset();
+      return util::fail("inventory not stored: " + f.error().message);
+    }
     auto stored = store_inventory(client, inventory_namespace, target.name, next, inventory_store);
     if (!inventory_store.cleanup_error.empty())
       log(LogLevel::warn, "stray inventory shards are left (deleted after a later store)",
@@ -295,6 +305,7 @@ struct TargetSyncer::Impl {
     ahead.entries.insert(ahead.entries.end(), intents.begin(), intents.end());
     // The inventory kept from the last sync stays as it is: `previous` is it, and the ConfigMap's
     // new resourceVersion tells the next sync to read it again if this one stores no other.
+    if (auto f = fenced(true); !f) return util::fail("inventory not stored: " + f.error().message);
     auto stored = store_inventory(pool[0], inventory_namespace, target.name, ahead, inventory_store);
     if (!stored) return util::fail("cannot record the objects about to be applied in the inventory: " + stored.error().message);
     fault_point("intent");
@@ -400,6 +411,11 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     if (owner != expected || uid.empty() || (!pending && uid != e->uid)) {
       // Recreated by someone else, or never ours: not touched, and no longer in the inventory.
       r.warnings.push_back("kept " + what + ": the live object is not the one this target applied (ownership or UID differ)");
+      continue;
+    }
+    if (auto f = fenced(false); !f) {
+      r.errors.push_back("prune " + what + ": " + f.error().message);
+      carry(e);
       continue;
     }
     std::string options = "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"propagationPolicy\":\"Background\","
@@ -888,6 +904,11 @@ std::optional<kube::Connection> TargetSyncer::connection() const {
 void TargetSyncer::set_inventory_shard_bytes(std::size_t bytes) {
   std::lock_guard lock(m_impl->mutex);
   m_impl->inventory_store.shard_bytes = bytes;
+}
+
+void TargetSyncer::set_fence(std::function<util::Result<void>(bool confirm)> fence) {
+  std::lock_guard lock(m_impl->mutex);
+  m_impl->fence = std::move(fence);
 }
 
 void TargetSyncer::allow_next_prune() {

@@ -55,6 +55,10 @@ class TargetSyncer {
   // Applies the desired state of `keys` again (drift correction), nothing else; records new
   // UIDs (an object deleted out of band comes back as a new one) in the inventory.
   SyncResult heal(const std::vector<std::string>& keys);
+  // Called before each write to the cluster (`confirm` false: applies and deletes, cheap) and
+  // before each inventory write (`confirm` true): a write it fails is not made, and the sync
+  // fails with its error. Leader election's fence (daemon/leader.hpp); none by default.
+  void set_fence(std::function<util::Result<void>(bool confirm)> fence);
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
   // Bytes of inventory entries per ConfigMap (k_inventory_shard_bytes; tests use small shards).

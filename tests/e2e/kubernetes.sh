@@ -132,7 +132,7 @@ test_the_manifests_apply_idempotently_and_say_what_they_should() {
     '.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem == true'
     '.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation == false'
     '.spec.template.spec.containers[0].securityContext.capabilities.drop == ["ALL"]'
-    '.spec.replicas == 1'
+    '.spec.replicas == 2'
   )
   local c
   for c in "${checks[@]}"; do
@@ -151,8 +151,15 @@ test_the_manifests_apply_idempotently_and_say_what_they_should() {
   expect_status 0
   grep -q '^listen: 0.0.0.0:9440$' "$cfg" || fail "the daemon does not listen on the pod's port 9440: $(grep listen "$cfg")"
   grep -q 'readTokenFile: /etc/portcullis/secrets/read.token' "$cfg" || fail "off loopback without a read token: $(cat "$cfg")"
-  # The pod's own ServiceAccount has no token and no rights: each target's kubeconfig has them.
-  jq -e '.spec.template.spec.automountServiceAccountToken == false' <<<"$d" >/dev/null || fail "the pod mounts a token"
+  grep -q '^leaderElection:' "$cfg" || fail "two replicas without leader election: $(cat "$cfg")"
+  # The pod's own ServiceAccount has a token for its Lease and no other right: each target's
+  # kubeconfig has them.
+  jq -e '.spec.template.spec.automountServiceAccountToken == true' <<<"$d" >/dev/null || fail "the pod has no token for its Lease"
+  AS=$POD_SA can_i yes get leases.coordination.k8s.io/portcullisd -n "$NS"
+  AS=$POD_SA can_i yes update leases.coordination.k8s.io/portcullisd -n "$NS"
+  AS=$POD_SA can_i yes create leases.coordination.k8s.io -n "$NS"
+  AS=$POD_SA can_i no update leases.coordination.k8s.io/other -n "$NS"
+  AS=$POD_SA can_i no update leases.coordination.k8s.io/portcullisd -n kube-system
   AS=$POD_SA can_i no get configmaps -n "$NS"
   AS=$POD_SA can_i no create deployments.apps -n shop
   AS=$POD_SA can_i no list namespaces

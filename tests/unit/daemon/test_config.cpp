@@ -83,6 +83,19 @@ alerts:
      events: [syncFailed, driftCorrected]}
   - {name: chat, type: slack, url: "https://hooks.slack.com/services/T/B/X"}
   - {name: pager, type: pagerduty, url: "https://events.pagerduty.com/v2/enqueue", routingKeyFile: /etc/portcullis/pd-key}
+statusPage:
+  commitUrl: "https://git.example.com/ops/config/commit/{commit}"
+  gateAuditLog: /srv/git/config.git/portcullis/audit.jsonl
+  maxEventStreams: 3
+leaderElection:
+  kubeconfig: kube/lease.yaml
+  context: lease-admin
+  namespace: portcullis-leases
+  leaseName: portcullisd-eu
+  identity: replica-1
+  leaseDuration: 20s
+  renewDeadline: 12s
+  retryPeriod: 3s
 )";
 
 const fs::path k_base = "/etc/portcullisd";
@@ -185,6 +198,19 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(c.alerts.providers[2].type == AlertProviderType::pagerduty);
   CHECK(c.alerts.providers[2].routing_key_file == "/etc/portcullis/pd-key");
 
+  CHECK(c.status_page.commit_url == "https://git.example.com/ops/config/commit/{commit}");
+  CHECK(c.status_page.gate_audit_log == "/srv/git/config.git/portcullis/audit.jsonl");
+  CHECK(c.status_page.max_event_streams == 3);
+  CHECK(c.leader_election.enabled);
+  CHECK(c.leader_election.kubeconfig == "/etc/portcullisd/kube/lease.yaml");
+  CHECK(c.leader_election.context == "lease-admin");
+  CHECK(c.leader_election.namespace_ == "portcullis-leases");
+  CHECK(c.leader_election.lease_name == "portcullisd-eu");
+  CHECK(c.leader_election.identity == "replica-1");
+  CHECK(c.leader_election.lease_duration == std::chrono::seconds(20));
+  CHECK(c.leader_election.renew_deadline == std::chrono::seconds(12));
+  CHECK(c.leader_election.retry_period == std::chrono::seconds(3));
+
   const TargetConfig& dev = c.targets[1];
   CHECK(dev.name == "dev");
   CHECK(dev.path == "environments/dev");
@@ -233,6 +259,8 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
        {targets->items[1]->at({"breakGlass", "access"})}},
       {"alerts.providers[]", s.at({"properties", "alerts", "properties", "providers", "items", "properties"}),
        {e.at({"alerts", "providers"})->items.begin(), e.at({"alerts", "providers"})->items.end()}},
+      {"statusPage", s.at({"properties", "statusPage", "properties"}), {e.get("statusPage")}},
+      {"leaderElection", s.at({"properties", "leaderElection", "properties"}), {e.get("leaderElection")}},
   };
   std::size_t keys = 0;
   for (const auto& l : levels) {
@@ -246,7 +274,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 70);
+  CHECK(keys == 83);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
@@ -425,6 +453,18 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
       {"concurrency zero", ok_repo + "targets:\n- name: prod\n  path: a\n  concurrency: 0\n", 5, "concurrency"},
       {"concurrency above 64", ok_repo + "targets:\n- name: prod\n  path: a\n  concurrency: 65\n", 5, "concurrency"},
       {"target without a path", ok_repo + "targets:\n- name: prod\n", 3, "path"},
+      {"renewDeadline not below leaseDuration",
+       ok_repo + ok_targets + "leaderElection:\n  kubeconfig: k\n  leaseDuration: 10s\n  renewDeadline: 10s\n", 4,
+       "renewDeadline must be below leaseDuration"},
+      {"retryPeriod not below renewDeadline",
+       ok_repo + ok_targets + "leaderElection:\n  kubeconfig: k\n  renewDeadline: 2s\n  retryPeriod: 2s\n", 4,
+       "retryPeriod must be below renewDeadline"},
+      {"leaseDuration below 100ms", ok_repo + ok_targets + "leaderElection:\n  kubeconfig: k\n  leaseDuration: 50ms\n", 5,
+       "leaseDuration"},
+      {"commitUrl without {commit}", ok_repo + ok_targets + "statusPage:\n  commitUrl: https://git.example.com/c/\n", 4,
+       "commitUrl"},
+      {"commitUrl not http(s)", ok_repo + ok_targets + "statusPage:\n  commitUrl: 'javascript:alert({commit})'\n", 4,
+       "commitUrl"},
       {"target namespace not a DNS label", ok_repo + "targets:\n- {name: prod, path: a, namespace: Shop}\n", 3,
        "namespace"},
       {"missing repository", ok_targets, 1, "repository"},
