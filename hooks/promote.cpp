@@ -99,7 +99,22 @@ std::string apply(const std::string& path, std::string text, std::vector<Edit> e
     if ((a.line == 0) != (b.line == 0)) return a.line != 0;
     return std::tie(a.line, a.column) > std::tie(b.line, b.column);
   });
+  std::vector<yamledit::Replacement> batch;
   for (const Edit& e : edits) {
+    if (e.line != 0) batch.push_back({e.line, e.column, yamledit::Value::string(e.new_value)});
+  }
+  bool batched = false;
+  if (batch.size() > 1) {
+    if (auto all = yamledit::replace_all(text, batch)) {
+      text = std::move(*all);
+      batched = true;
+    }
+  }
+  for (const Edit& e : edits) {
+    if (batched && e.line != 0) {
+      file.updates.push_back({"promote", e.image, e.old_value, e.new_value, e.line});
+      continue;
+    }
     util::Result<std::string> out;
     if (e.line != 0) {
       out = yamledit::replace_at(text, e.line, e.column, yamledit::Value::string(e.new_value));

@@ -104,6 +104,19 @@ util::Result<std::string> remove_key(std::string_view text, std::size_t document
 util::Result<std::string> replace_at(std::string_view text, std::uint32_t line, std::uint32_t column,
                                      const Value& value, const Options& options = {});
 
+// One replacement of a batch: the scalar that starts at `line`:`column`, as replace_at takes it.
+struct Replacement {
+  std::uint32_t line = 0, column = 0;
+  Value value;
+};
+
+// Every replacement at once: located once, spliced, and verified by one re-parse (what a plan
+// with many markers in one large file needs; one edit at a time re-parses the file each time).
+// Fails as a whole, with the first refusal, when any one would fail alone; two replacements of
+// one scalar are an error (yamledit.not-found).
+util::Result<std::string> replace_all(std::string_view text, const std::vector<Replacement>& replacements,
+                                      const Options& options = {});
+
 // How a scalar is written.
 enum class Style : std::uint8_t { plain, single_quoted, double_quoted, literal, folded };
 
