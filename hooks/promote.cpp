@@ -83,7 +83,11 @@ std::vector<Edit> edits_in(const std::string& path, const std::string& text, con
     auto key = [&](const char* k) {
       return yamledit::Path{yamledit::Step::of_key("images"), yamledit::Step::at(i), yamledit::Step::of_key(k)};
     };
-    std::string tag(entry->get_string("newTag")), digest(entry->get_string("digest"));
+    auto text_of = [&](const char* k) {
+      const yaml::Node* n = entry->get(k);
+      return n && n->is_scalar() ? std::string(n->text) : std::string();
+    };
+    std::string tag = text_of("newTag"), digest = text_of("digest");
     if (!ref.tag.empty() && tag != ref.tag) out.push_back({0, 0, key("newTag"), false, tag, std::string(ref.tag), name});
     if (ref.digest.empty() && entry->get("digest")) out.push_back({0, 0, key("digest"), true, digest, "", name});
     if (!ref.digest.empty() && digest != ref.digest) {
@@ -99,7 +103,22 @@ std::string apply(const std::string& path, std::string text, std::vector<Edit> e
     if ((a.line == 0) != (b.line == 0)) return a.line != 0;
     return std::tie(a.line, a.column) > std::tie(b.line, b.column);
   });
+  std::vector<yamledit::Replacement> batch;
   for (const Edit& e : edits) {
+    if (e.line != 0) batch.push_back({e.line, e.column, yamledit::Value::string(e.new_value)});
+  }
+  bool batched = false;
+  if (batch.size() > 1) {
+    if (auto all = yamledit::replace_all(text, batch)) {
+      text = std::move(*all);
+      batched = true;
+    }
+  }
+  for (const Edit& e : edits) {
+    if (batched && e.line != 0) {
+      file.updates.push_back({"promote", e.image, e.old_value, e.new_value, e.line});
+      continue;
+    }
     util::Result<std::string> out;
     if (e.line != 0) {
       out = yamledit::replace_at(text, e.line, e.column, yamledit::Value::string(e.new_value));

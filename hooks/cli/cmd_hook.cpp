@@ -108,7 +108,7 @@ void disarm_stop() {
 void arm_stop(std::chrono::steady_clock::time_point deadline, int status, std::string_view message) {
   disarm_stop();
   g_stop_size = std::min(message.size(), sizeof g_stop_message);
-  std::memcpy(g_stop_message, message.data(), g_stop_size);
+  if (g_stop_size > 0) std::memcpy(g_stop_message, message.data(), g_stop_size);  // data() may be null
   g_stop_status = status;
   struct sigaction sa {};
   sa.sa_handler = on_stop;

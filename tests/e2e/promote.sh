@@ -184,4 +184,29 @@ test_kustomize_overlays_get_their_images_entry_edited() {
   expect_output "image: reg.example/app:2.0"
 }
 
+test_the_gate_judges_image_policies_in_the_policy_file() {
+  setup "from: staging"
+  local tip
+  tip=$(git -C "$CLONE" rev-parse HEAD)
+  cat >>"$CLONE/.portcullis.yaml" <<'YAML'
+images:
+  policies:
+    - name: app
+      image: reg.example/app
+      environments: [staging]
+      regex: {pattern: '^main-(\d+$'}
+YAML
+  git -C "$CLONE" commit -qam "a policy whose pattern does not compile"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "[policy.invalid]"
+  expect_output "app: pattern does not compile"
+  expect_ref "$SERVER" refs/heads/main "$tip"
+  sed -i "s/regex: .*/regex: {pattern: '^main-([0-9]+)\$'}/" "$CLONE/.portcullis.yaml"
+  grep -qF "'^main-([0-9]+)\$'" "$CLONE/.portcullis.yaml" || fail "the fix did not apply"
+  git -C "$CLONE" commit -qam "the pattern fixed"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
 run_suite "$@"

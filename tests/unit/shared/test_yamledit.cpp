@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -134,6 +135,21 @@ TEST_CASE("in-place edits keep every other byte of hostile formatting", "[yamled
       {"missing document", "a: 1\n", 3, "a", Value::string("y"), "", "yamledit.not-found"},
       {"ambiguous match", "c:\n- name: a\n- name: a\n", 0, "c[name=a].name", Value::string("y"), "",
        "yamledit.ambiguous"},
+      {"alias bomb: refused by the parser", "a: &a [x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nz: 1\n",
+       0, "z", Value::integer(2), "", "yamledit.syntax"},
+      {"duplicate keys: refused by the parser", "a: 1\na: 2\n", 0, "a", Value::integer(3), "", "yamledit.syntax"},
+      {"double-quoted escapes decoded for the match", "c:\n- name: \"a\\tb\"\n  v: 1\n", 0, "c[name=a\tb].v",
+       Value::integer(2), "c:\n- name: \"a\\tb\"\n  v: 2\n"},
+      {"flow document root with a marker", "--- {a: 1, b: [2]}\n", 0, "b[0]", Value::integer(3), "--- {a: 1, b: [3]}\n"},
+      {"scalar document root", "--- x\n--- {a: 1}\n", 1, "a", Value::integer(2), "--- x\n--- {a: 2}\n"},
+      {"a value with # in it", "a: b#c\n", 0, "a", Value::string("d#e"), "a: d#e\n"},
+      {"CRLF inside a multi-line double-quoted value", "a: \"x\r\n  y\"\r\nb: 1\r\n", 0, "a", Value::string("z"),
+       "a: \"z\"\r\nb: 1\r\n"},
+      {"deep odd indentation in a list of lists", "a:\n -  - b: 1\n    - c: 2\n", 0, "a[0][1].c", Value::integer(5),
+       "a:\n -  - b: 1\n    - c: 5\n"},
       {"syntax error", "a: [1\n", 0, "a", Value::string("y"), "", "yamledit.syntax"},
       // set() inserting keys
       {"insert a key after the last sibling", "metadata:\n  name: x # n\nspec: {}\n", 0, "metadata.namespace",
@@ -199,6 +215,22 @@ TEST_CASE("replace_at edits the scalar that starts at a line and column", "[yaml
   auto none = yamledit::replace_at(k_deploy, 11, 3, Value::string("x"));
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().rule == "yamledit.not-found");
+}
+
+TEST_CASE("replace_all edits many scalars with one verification, or none", "[yamledit]") {
+  const std::string text = "a: 1 # one\n---\nb: [x, 'y']\nc: &k z\n";
+  auto out = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {3, 8, Value::string("it's")}, {3, 5, Value::string("w")},
+                                          {4, 4, Value::string("q")}});
+  REQUIRE(out.has_value());
+  CHECK(*out == "a: 2 # one\n---\nb: [w, 'it''s']\nc: &k q\n");
+  auto bad = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {3, 6, Value::string("x")}});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().rule == "yamledit.not-found");
+  auto twice = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {1, 4, Value::integer(3)}});
+  REQUIRE_FALSE(twice.has_value());
+  auto none = yamledit::replace_all(text, {});
+  REQUIRE(none.has_value());
+  CHECK(*none == text);
 }
 
 TEST_CASE("scalars lists values with paths, positions and comments", "[yamledit]") {
@@ -293,4 +325,43 @@ TEST_CASE("every scalar of the repository's fixtures can be edited alone", "[yam
   CHECK(files > 50);
   CHECK(edited > 500);
   CHECK(refused < edited / 10);
+}
+
+TEST_CASE("mangled YAML never crashes an edit, and what is returned still verifies", "[yamledit]") {
+  const std::string seeds[] = {
+      k_deploy,
+      "a: &x {b: [1, 'two', \"th\\\"ree\"]}\nc: *x\n---\n? k\n: v\nd: |\n  text\n",
+      "\xEF\xBB\xBF" "list:\r\n- {name: a, image: 'r/a:1'} # {\"$imagepolicy\": \"a\"}\r\n- name: b\r\n  image: r/b\r\n",
+  };
+  const std::string alphabet = "{}[]:,-#&*!|>'\"\n\r\t ?%@`ab1.\\\xC3\xA9";
+  std::mt19937 rng(18);
+  std::size_t edited = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = seeds[static_cast<std::size_t>(round) % std::size(seeds)];
+    for (int m = 0; m < 1 + round % 3; ++m) {
+      std::size_t at = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0: text.erase(at, rng() % 4); break;
+        case 1: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        default: text.insert(at, text.substr(at, rng() % 12)); break;
+      }
+    }
+    INFO("text: " << text);
+    auto all = yamledit::scalars(text);
+    if (!all || all->empty()) continue;
+    const auto& s = (*all)[rng() % all->size()];
+    auto out = yamledit::set_scalar(text, s.document, s.path, Value::string("v: #1"));
+    if (out) {
+      ++edited;
+      auto after = yamledit::scalars(*out);
+      REQUIRE(after.has_value());
+      CHECK(after->size() == all->size());
+    }
+    yamledit::Path extra = s.path;
+    extra.back() = yamledit::Step::of_key("new key");
+    (void)yamledit::set(text, s.document, extra, Value::integer(1));
+    (void)yamledit::remove_key(text, s.document, s.path);
+    (void)yamledit::replace_at(text, s.line, s.column, Value::boolean(false));
+  }
+  CHECK(edited > 100);
 }
