@@ -62,6 +62,10 @@ constexpr KindInfo k_kinds[] = {
     {AlertKind::break_glass, "breakGlass", false, "warning", ":fire_engine:", "break-glass push", ""},
     {AlertKind::source_unavailable, "sourceUnavailable", true, "error", ":satellite_antenna:", "repository unavailable",
      "the repository is fetched again"},
+    {AlertKind::image_update_rejected, "imageUpdateRejected", true, "warning", ":hourglass:", "image update rejected by the gate",
+     "image update landed"},
+    {AlertKind::registry_unavailable, "registryUnavailable", true, "error", ":satellite_antenna:", "registry unavailable",
+     "the registry answers again"},
 };
 static_assert([] {
   for (std::size_t i = 0; i < std::size(k_kinds); ++i)

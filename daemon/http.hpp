@@ -5,7 +5,7 @@
 //                                      413 too large, 400 malformed, 202 queued)
 //   POST /v1/targets/NAME/allow-prune  lift the prune guard once (a fresh id per request; 409
 //                                      when replayed, 404 for an unknown target)
-// Reads: GET /v1/targets (status, JSON) and /metrics need "Authorization: Bearer <token>" when
+// Reads: GET /v1/targets (status, JSON), /v1/images (image automation) and /metrics need "Authorization: Bearer <token>" when
 // api.readTokenFile is set (it must be, off loopback); /healthz and /readyz are open.
 // Connections are capped and every request has a deadline (daemon/listener.hpp).
 #include <memory>

@@ -12,6 +12,7 @@
 
 #include "daemon/alerts.hpp"
 #include "daemon/log.hpp"
+#include "daemon/images.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
 #include "shared/util/fs.hpp"
@@ -79,6 +80,7 @@ struct Service::Impl {
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
+  std::unique_ptr<ImageWatcher> images;  // image automation (images.enabled), its own thread
   std::unique_ptr<DriftMonitor> monitor;
   std::thread heal_thread;
   std::condition_variable heal_cv;
@@ -387,6 +389,8 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m_impl->monitor = std::make_unique<DriftMonitor>(m, [impl = m_impl.get()](const std::string&) { impl->wake_healer(); },
                                                    std::move(names));
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
+  if (m_impl->config.images.enabled)
+    m_impl->images = std::make_unique<ImageWatcher>(m_impl->config, m, *m_impl->alerter);
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
   m.describe("portcullis_self_heal_loops_total", "counter", "Corrections damped because something keeps changing the object back.");
@@ -415,6 +419,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
 Service::~Service() {
   stop();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
+  m_impl->images.reset();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
 }
@@ -426,6 +431,7 @@ int Service::run() {
     log(LogLevel::error, "cannot open the repository mirror", {{"error", mirror.error().message}});
     return 1;
   }
+  if (m.images) m.images->start();
   auto retry_delay = std::chrono::milliseconds(500);
   auto next_poll = Clock::now();
   while (true) {
@@ -481,6 +487,11 @@ void Service::stop() {
   }
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
+}
+
+std::string Service::images_json() const {
+  if (!m_impl->images) return daemon::images_json({}, {});
+  return daemon::images_json(m_impl->images->status(), m_impl->images->registries());
 }
 
 void Service::on_event(const notify::Event& event) {

@@ -56,6 +56,8 @@ class Service {
   bool ready() const;  // the first sync round has completed
   Metrics& metrics();
   const Config& config() const;
+  // GET /v1/images: the image watcher's status (daemon/images.hpp); empty lists when off.
+  std::string images_json() const;
 
  private:
   struct Impl;
