@@ -50,6 +50,9 @@ struct Marker {
   std::uint32_t line = 0, column = 0;  // of the scalar it targets (1-based)
   std::string value;                   // the scalar's current value
   bool kustomization = false;          // an images: entry of a kustomization, found by name
+  // Kustomization targets: the index of the entry in `images`; `line` 0 when its key (newTag
+  // or digest) is missing and a plan inserts it.
+  std::size_t entry = 0;
 };
 
 // The markers in one file (YAML text). A marker comment on a line without a scalar value, on a
