@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "daemon/bot.hpp"
+#include "daemon/faults.hpp"
 #include "daemon/log.hpp"
 #include "shared/git/repository.hpp"
 #include "shared/imagepolicy/markers.hpp"
@@ -82,10 +83,18 @@ util::Result<Declared> read_declared(const git::Repository& repo, const git::Oid
 
 // One (policy, environment) the mirror's tree is behind on.
 struct Pending {
-  std::size_t status;  // index into statuses
-  imagepolicy::Policy policy;  // with environments = {the one}
+  std::size_t status;          // index into statuses
+  imagepolicy::Policy policy;  // as declared
   imagepolicy::Choice choice;
 };
+
+// Every policy, as if it named only `environment`: a plan of one environment then reads every
+// marker there as known, and leaves the policies without a choice alone.
+std::vector<imagepolicy::Policy> narrow(const std::vector<imagepolicy::Policy>& policies, const std::string& environment) {
+  std::vector<imagepolicy::Policy> out = policies;
+  for (auto& p : out) p.environments = {environment};
+  return out;
+}
 
 struct Registry {
   RegistryConfig config;
@@ -247,17 +256,21 @@ void ImageWatcher::Impl::record_registry(const std::string& host, const util::Re
 
 std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, const git::Oid& tree, const Declared& d,
                                                   std::vector<ImageStatus>& out) {
-  std::map<std::string, util::Result<registry::TagList>> lists;  // by image: one tag list per poll
+  // One tag list per image per poll; a registry is up when any list it gave succeeded.
+  std::map<std::string, util::Result<registry::TagList>> lists;
+  std::map<std::string, util::Result<registry::TagList>*> by_host;
+  for (const auto& p : d.policies) {
+    if (lists.contains(p.image)) continue;
+    std::string host;
+    auto l = list(p.image, host);
+    if (!l) log(LogLevel::warn, "image tag list failed", {{"image", p.image}, {"error", l.error().message}});
+    auto& kept = lists.emplace(p.image, std::move(l)).first->second;
+    if (auto [it, added] = by_host.emplace(host, &kept); !added && kept) it->second = &kept;
+  }
+  for (const auto& [host, result] : by_host) record_registry(host, *result);
   auto source = imagepolicy::git_source(repo, tree);
   std::vector<Pending> pending;
   for (const auto& p : d.policies) {
-    if (!lists.contains(p.image)) {
-      std::string host;
-      auto l = list(p.image, host);
-      if (!l) log(LogLevel::warn, "image tag list failed", {{"image", p.image}, {"error", l.error().message}});
-      record_registry(host, l);
-      lists.emplace(p.image, std::move(l));
-    }
     const auto& tags = lists.at(p.image);
     std::vector<imagepolicy::Candidate> candidates;
     std::string why;
@@ -299,18 +312,17 @@ std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, c
       } else if (!env) {
         s.state = "Invalid", s.reason = "environment " + env_name + " is not one of the repository's";
       } else {
-        imagepolicy::Policy single = p;
-        single.environments = {env_name};
-        auto plan = source ? imagepolicy::plan(*source, std::span(env, 1), std::span(&single, 1), {{p.name, *choice}})
+        auto narrowed = narrow(d.policies, env_name);
+        auto plan = source ? imagepolicy::plan(*source, std::span(env, 1), narrowed, {{p.name, *choice}})
                            : util::Result<imagepolicy::Plan>(util::fail("cannot read the mirror's tree"));
         if (!plan) {
           s.state = "Failed", s.reason = plan.error().describe();
         } else if (plan->empty()) {
-          s.state = plan->problems.empty() ? "UpToDate" : "Invalid";
+          s.state = "UpToDate";  // problems (a malformed marker anywhere in the environment) are shown
           for (const auto& problem : plan->problems) s.reason += (s.reason.empty() ? "" : "; ") + problem;
-          if (plan->problems.empty()) alerter.resolve(AlertKind::image_update_rejected, p.name + "/" + env_name);
+          alerter.resolve(AlertKind::image_update_rejected, p.name + "/" + env_name);
         } else {
-          pending.push_back(Pending{out.size(), single, *choice});
+          pending.push_back(Pending{out.size(), p, *choice});
           s.state = "Pending";
         }
       }
@@ -340,7 +352,8 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
     for (const auto& x : declared->environments)
       if (x.name == s.environment) e = &x;
     if (!e || !source) return s.state = "Invalid", s.reason = "environment " + s.environment + " is gone at the tip", false;
-    auto plan = imagepolicy::plan(*source, std::span(e, 1), std::span(&p.policy, 1), {{p.policy.name, p.choice}});
+    auto narrowed = narrow(declared->policies, s.environment);
+    auto plan = imagepolicy::plan(*source, std::span(e, 1), narrowed, {{p.policy.name, p.choice}});
     if (!plan) return s.state = "Failed", s.reason = plan.error().describe(), false;
     if (plan->empty()) return s.state = "UpToDate", s.reason.clear(), true;  // a person did it already
     std::vector<std::pair<std::string, std::string>> files;
@@ -350,6 +363,7 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
     message += "\n\nImage-Policy: " + p.policy.name + "\nEnvironment: " + s.environment + "\n";
     auto commit = bot->commit(tip, files, message);
     if (!commit) return count("failed"), s.state = "Failed", s.reason = commit.error().message, false;
+    fault_point("image-push");
     PushResult pushed = bot->push(*commit);
     switch (pushed.outcome) {
       case PushOutcome::accepted:

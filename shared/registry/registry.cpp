@@ -307,10 +307,8 @@ util::Result<TagList> Client::tags(std::string_view repository) {
       return util::fail("tag list of " + std::string(repository) + ": registry " + m_impl->opts.url + " answered " + std::to_string(a->status));
     ++list.pages;
     auto doc = nlohmann::json::parse(a->body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("tags") || !(doc["tags"].is_array() || doc["tags"].is_null())) {
-      m_impl->record(true, {});
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("tags") || !(doc["tags"].is_array() || doc["tags"].is_null()))
       return util::fail("tag list of " + std::string(repository) + ": the registry's answer is not a tag list");
-    }
     for (const auto& t : doc["tags"]) {
       if (t.is_string() && valid_tag(t.get_ref<const std::string&>())) list.tags.push_back(t.get<std::string>());
       else ++list.rejected;
