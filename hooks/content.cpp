@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "hooks/crds.hpp"
+#include "shared/imagepolicy/policy.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/yaml/parse.hpp"
 
@@ -40,10 +41,18 @@ void check_policy_file(const ContentContext& ctx, const Update& u, ContentResult
     return;
   }
   auto parsed = policy::parse_policy(*text, policy::k_policy_file);
-  if (parsed) return;
-  f.line = parsed.error().line;
-  f.column = parsed.error().column;
-  f.message = parsed.error().message;
+  // Image policies (images.policies) beyond their schema: ranges and patterns that compile.
+  util::Result<void> images;
+  if (parsed) {
+    if (auto p = imagepolicy::parse_policies(std::string_view(*text), policy::k_policy_file); !p) {
+      images = util::fail(p.error());
+    }
+  }
+  if (parsed && images) return;
+  const util::Error& e = parsed ? images.error() : parsed.error();
+  f.line = e.line;
+  f.column = e.column;
+  f.message = e.message;
   out.findings.push_back(std::move(f));
 }
 

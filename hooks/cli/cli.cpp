@@ -22,6 +22,7 @@ const Command k_commands[] = {
     {"notify", "deliver spooled push events to the reconciler (notify --flush)", setup_notify},
     {"status", "show the reconciler's targets (portcullisd's /v1/targets)", setup_status},
     {"render", "print the objects a directory declares (kustomizations built natively)", setup_render},
+    {"promote", "copy the images one environment runs into another's manifests, as one commit", setup_promote},
     {"version", "print the version", setup_version},
 };
 

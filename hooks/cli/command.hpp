@@ -35,6 +35,7 @@ Runner setup_status(CLI::App& app);
 Runner setup_approve(CLI::App& app);
 Runner setup_audit(CLI::App& app);
 Runner setup_render(CLI::App& app);
+Runner setup_promote(CLI::App& app);
 Runner setup_version(CLI::App& app);
 
 // Entry point of the `portcullis` executable.

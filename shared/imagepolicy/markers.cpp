@@ -252,8 +252,25 @@ std::string apply(const std::string& path, std::string text, std::vector<Target>
     if ((a.marker.line == 0) != (b.marker.line == 0)) return a.marker.line != 0;
     return std::tie(a.marker.line, a.marker.column) > std::tie(b.marker.line, b.marker.column);
   });
+  // All replacements in one pass when they all go through; else one by one, so that a refused
+  // one is a problem and the others still apply.
+  std::vector<yamledit::Replacement> batch;
+  for (const Target& t : targets) {
+    if (t.marker.line != 0) batch.push_back({t.marker.line, t.marker.column, yamledit::Value::string(t.value)});
+  }
+  bool batched = false;
+  if (batch.size() > 1) {
+    if (auto all = yamledit::replace_all(text, batch)) {
+      text = std::move(*all);
+      batched = true;
+    }
+  }
   for (const Target& t : targets) {
     const Marker& m = t.marker;
+    if (batched && m.line != 0) {
+      edit.updates.push_back(Update{m.policy, t.policy->image, m.value, t.value, m.line});
+      continue;
+    }
     util::Result<std::string> out;
     if (m.line != 0) {
       out = yamledit::replace_at(text, m.line, m.column, yamledit::Value::string(t.value));

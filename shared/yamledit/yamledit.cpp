@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "shared/util/json.hpp"
 #include "shared/yaml/emit.hpp"
@@ -101,10 +102,10 @@ util::Json json_of(const Value& v) {
   return nullptr;
 }
 
-// Fails unless `after` parses, has the documents of `before`, and document `index` of it is
-// document `index` of `before` changed by `change` (the others unchanged).
-util::Result<void> verify(std::string_view before, std::string_view after, std::size_t index,
-                          const std::function<bool(util::Json&)>& change) {
+// Fails unless `after` parses, has as many documents as `before`, and they equal those of
+// `before` changed by `change` (which sees every document).
+util::Result<void> verify_all(std::string_view before, std::string_view after,
+                              const std::function<bool(std::vector<util::Json>&)>& change) {
   auto old_docs = documents_json(before);
   if (!old_docs) {
     util::Error e = old_docs.error();
@@ -115,15 +116,21 @@ util::Result<void> verify(std::string_view before, std::string_view after, std::
   auto new_docs = documents_json(after);
   if (!new_docs) return util::fail("the edited text does not parse (" + new_docs.error().describe() + "); nothing was changed",
                                    "yamledit.verify");
-  if (new_docs->size() != old_docs->size() || index >= old_docs->size()) {
+  if (new_docs->size() != old_docs->size()) {
     return util::fail("the edit changed the number of documents; nothing was changed", "yamledit.verify");
   }
-  if (!change((*old_docs)[index])) return util::fail("the intended document could not be built", "yamledit.verify");
+  if (!change(*old_docs)) return util::fail("the intended document could not be built", "yamledit.verify");
   if (*old_docs != *new_docs) {
     return util::fail("the edited text does not read back as the intended document; nothing was changed",
                       "yamledit.verify");
   }
   return {};
+}
+
+// verify_all for a change of document `index` alone.
+util::Result<void> verify(std::string_view before, std::string_view after, std::size_t index,
+                          const std::function<bool(util::Json&)>& change) {
+  return verify_all(before, after, [&](std::vector<util::Json>& docs) { return index < docs.size() && change(docs[index]); });
 }
 
 util::Result<Located> locate_document(std::string_view text, std::size_t document) {
@@ -214,8 +221,17 @@ void occurrences(const LNode& n, const LNode* target, Path& path, std::vector<Pa
   }
 }
 
-util::Result<std::string> edit_scalar(std::string_view text, const Located& located, std::size_t document,
-                                      const Resolved& r, const Value& value, const Options& options) {
+// A scalar replacement, checked and written, not yet applied.
+struct Splice {
+  std::size_t document = 0;
+  std::size_t begin = 0, end = 0;
+  std::string written;
+  std::vector<Path> where;  // every path the value appears at (aliases and merges expanded)
+  Value value;
+};
+
+util::Result<Splice> prepare(std::string_view text, const Located& located, std::size_t document, const Resolved& r,
+                             const Value& value, const Options& options) {
   const LDocument& doc = located.documents[document];
   const LNode* target = r.chain.back();
   if (auto ok = check_shared(doc, r, options); !ok) return util::fail(ok.error());
@@ -233,27 +249,56 @@ util::Result<std::string> edit_scalar(std::string_view text, const Located& loca
   if (value.type == Value::Type::string && !util::Json(value.text).is_string()) {
     return util::fail("the new value is not valid UTF-8", "yamledit.value");
   }
-  std::size_t begin = value_begin(text, *target);
-  std::string written = detail::emit(value, target->style, target->flow ? Context::flow : Context::block);
-  if (begin == target->end && begin > 0 && text[begin - 1] != ' ' && text[begin - 1] != '\t') written.insert(0, " ");
-  std::string out;
-  out.reserve(text.size() + written.size());
-  out.append(text.substr(0, begin)).append(written).append(text.substr(target->end));
-  std::vector<Path> where;
+  Splice s;
+  s.document = document;
+  s.value = value;
+  s.begin = value_begin(text, *target);
+  s.end = target->end;
+  s.written = detail::emit(value, target->style, target->flow ? Context::flow : Context::block);
+  if (s.begin == s.end && s.begin > 0 && text[s.begin - 1] != ' ' && text[s.begin - 1] != '\t') s.written.insert(0, " ");
+  if (options.anchors == Anchors::refuse) {
+    s.where.push_back(r.concrete);  // check_shared saw no alias share it: it is only here
+    return s;
+  }
   std::size_t budget = 1'000'000;
   Path scratch;
-  occurrences(*doc.root, target, scratch, where, budget);
+  occurrences(*doc.root, target, scratch, s.where, budget);
   if (budget == 0) return util::fail("the document expands to too many nodes to check the edit", "yamledit.verify");
-  auto ok = verify(text, out, document, [&](util::Json& d) {
-    for (const Path& p : where) {
-      util::Json* at = json_at(d, p);
-      if (!at) return false;
-      *at = json_of(value);
+  return s;
+}
+
+// Applies `splices` (any order, not overlapping) and verifies the result.
+util::Result<std::string> apply_splices(std::string_view text, std::vector<Splice> splices) {
+  std::sort(splices.begin(), splices.end(), [](const Splice& a, const Splice& b) { return a.begin < b.begin; });
+  std::string out;
+  out.reserve(text.size());
+  std::size_t at = 0;
+  for (const Splice& s : splices) {
+    if (s.begin < at) return util::fail("two replacements of one scalar", "yamledit.not-found");
+    out.append(text.substr(at, s.begin - at)).append(s.written);
+    at = s.end;
+  }
+  out.append(text.substr(at));
+  auto ok = verify_all(text, out, [&](std::vector<util::Json>& docs) {
+    for (const Splice& s : splices) {
+      if (s.document >= docs.size() || s.where.empty()) return false;
+      for (const Path& p : s.where) {
+        util::Json* j = json_at(docs[s.document], p);
+        if (!j) return false;
+        *j = json_of(s.value);
+      }
     }
-    return !where.empty();
+    return true;
   });
   if (!ok) return util::fail(ok.error());
   return out;
+}
+
+util::Result<std::string> edit_scalar(std::string_view text, const Located& located, std::size_t document,
+                                      const Resolved& r, const Value& value, const Options& options) {
+  auto splice = prepare(text, located, document, r, value, options);
+  if (!splice) return util::fail(splice.error());
+  return apply_splices(text, {std::move(*splice)});
 }
 
 }  // namespace
@@ -451,6 +496,34 @@ util::Result<std::string> replace_at(std::string_view text, std::uint32_t line, 
   return util::fail(util::Error{"no scalar value starts at line " + std::to_string(line) + ", column " +
                                     std::to_string(column),
                                 "yamledit.not-found", {}, line, column});
+}
+
+util::Result<std::string> replace_all(std::string_view text, const std::vector<Replacement>& replacements,
+                                      const Options& options) {
+  auto located = detail::locate(text);
+  if (!located) return util::fail(located.error());
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::pair<std::size_t, Path>> at;
+  for (std::size_t d = 0; d < located->documents.size(); ++d) {
+    if (!located->documents[d].root) continue;
+    Path path;
+    walk(*located->documents[d].root, path, [&](const Path& p, const LNode& n) { at[{n.line, n.column}] = {d, p}; });
+  }
+  std::vector<Splice> splices;
+  for (const Replacement& r : replacements) {
+    auto it = at.find({r.line, r.column});
+    if (it == at.end()) {
+      return util::fail(util::Error{"no scalar value starts at line " + std::to_string(r.line) + ", column " +
+                                        std::to_string(r.column),
+                                    "yamledit.not-found", {}, r.line, r.column});
+    }
+    auto resolved = resolve_all(located->documents[it->second.first], it->second.second);
+    if (!resolved) return util::fail(resolved.error());
+    auto splice = prepare(text, *located, it->second.first, *resolved, r.value, options);
+    if (!splice) return util::fail(splice.error());
+    splices.push_back(std::move(*splice));
+  }
+  if (splices.empty()) return std::string(text);
+  return apply_splices(text, std::move(splices));
 }
 
 }  // namespace portcullis::yamledit

@@ -9,13 +9,15 @@
 // What is refused, with a clear error (rule ids in brackets):
 // - a path that names nothing, or names a collection where a scalar is wanted [yamledit.not-found,
 //   yamledit.not-scalar]; a match step (`[name=app]`) that matches several items [yamledit.ambiguous];
-// - a target that is an alias, or an anchored scalar (editing it would change every alias of
-//   it) unless `Anchors::allow` [yamledit.anchored]; a target or a step inside an anchored
-//   collection that is aliased elsewhere, likewise; a path through an alias [yamledit.anchored];
+// - a target that an alias shares: an anchored scalar some alias (or merge key) uses, or one
+//   inside an anchored collection some alias uses (editing it would change every alias too),
+//   unless `Anchors::allow`; a path through an alias, always [yamledit.anchored]. An anchored
+//   node nothing aliases is edited like any other (the anchor stays);
 // - a block scalar (| or >) as target [yamledit.block-scalar];
 // - a tagged scalar (!!str 1, !custom x) as target [yamledit.tagged];
-// - a `? ` complex key on the way, or keys that are not plain strings [yamledit.not-found];
-// - text libyaml cannot parse [yamledit.syntax]; a result that does not re-parse to the
+// - keys that are not strings are never matched [yamledit.not-found];
+// - text libyaml cannot parse, or that shared/yaml refuses (complex keys, duplicate keys,
+//   unsupported tags, alias bombs) [yamledit.syntax]; a result that does not re-parse to the
 //   intended document [yamledit.verify].
 // Scalars inside flow collections ({a: 1}, [x, y]) are edited in flow style; keys are inserted
 // into block mappings only.
@@ -88,9 +90,11 @@ util::Result<std::string> set_scalar(std::string_view text, std::size_t document
 util::Result<std::string> set(std::string_view text, std::size_t document, const Path& path, const Value& value,
                               Create create = Create::yes, const Options& options = {});
 
-// The text without the key at `path` (its key, value, and the comment lines and line end that
-// belong to the entry) from a block mapping; an entry of a flow mapping is removed with its
-// comma. Removing an absent key is an error (yamledit.not-found).
+// The text without the key at `path`: in a block mapping, the lines from the key's to the end
+// of its value's last line (a trailing comment on them goes too; comment lines before the key
+// stay); after a "- " the entry up to the next key; in a flow mapping, the entry and a comma.
+// Removing an absent key, or the only key of a block mapping (which would turn it into null),
+// is an error (yamledit.not-found).
 util::Result<std::string> remove_key(std::string_view text, std::size_t document, const Path& path,
                                      const Options& options = {});
 
@@ -99,6 +103,19 @@ util::Result<std::string> remove_key(std::string_view text, std::size_t document
 // there (yamledit.not-found).
 util::Result<std::string> replace_at(std::string_view text, std::uint32_t line, std::uint32_t column,
                                      const Value& value, const Options& options = {});
+
+// One replacement of a batch: the scalar that starts at `line`:`column`, as replace_at takes it.
+struct Replacement {
+  std::uint32_t line = 0, column = 0;
+  Value value;
+};
+
+// Every replacement at once: located once, spliced, and verified by one re-parse (what a plan
+// with many markers in one large file needs; one edit at a time re-parses the file each time).
+// Fails as a whole, with the first refusal, when any one would fail alone; two replacements of
+// one scalar are an error (yamledit.not-found).
+util::Result<std::string> replace_all(std::string_view text, const std::vector<Replacement>& replacements,
+                                      const Options& options = {});
 
 // How a scalar is written.
 enum class Style : std::uint8_t { plain, single_quoted, double_quoted, literal, folded };

@@ -134,6 +134,21 @@ TEST_CASE("in-place edits keep every other byte of hostile formatting", "[yamled
       {"missing document", "a: 1\n", 3, "a", Value::string("y"), "", "yamledit.not-found"},
       {"ambiguous match", "c:\n- name: a\n- name: a\n", 0, "c[name=a].name", Value::string("y"), "",
        "yamledit.ambiguous"},
+      {"alias bomb: refused by the parser", "a: &a [x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nz: 1\n",
+       0, "z", Value::integer(2), "", "yamledit.syntax"},
+      {"duplicate keys: refused by the parser", "a: 1\na: 2\n", 0, "a", Value::integer(3), "", "yamledit.syntax"},
+      {"double-quoted escapes decoded for the match", "c:\n- name: \"a\\tb\"\n  v: 1\n", 0, "c[name=a\tb].v",
+       Value::integer(2), "c:\n- name: \"a\\tb\"\n  v: 2\n"},
+      {"flow document root with a marker", "--- {a: 1, b: [2]}\n", 0, "b[0]", Value::integer(3), "--- {a: 1, b: [3]}\n"},
+      {"scalar document root", "--- x\n--- {a: 1}\n", 1, "a", Value::integer(2), "--- x\n--- {a: 2}\n"},
+      {"a value with # in it", "a: b#c\n", 0, "a", Value::string("d#e"), "a: d#e\n"},
+      {"CRLF inside a multi-line double-quoted value", "a: \"x\r\n  y\"\r\nb: 1\r\n", 0, "a", Value::string("z"),
+       "a: \"z\"\r\nb: 1\r\n"},
+      {"deep odd indentation in a list of lists", "a:\n -  - b: 1\n    - c: 2\n", 0, "a[0][1].c", Value::integer(5),
+       "a:\n -  - b: 1\n    - c: 5\n"},
       {"syntax error", "a: [1\n", 0, "a", Value::string("y"), "", "yamledit.syntax"},
       // set() inserting keys
       {"insert a key after the last sibling", "metadata:\n  name: x # n\nspec: {}\n", 0, "metadata.namespace",
@@ -199,6 +214,22 @@ TEST_CASE("replace_at edits the scalar that starts at a line and column", "[yaml
   auto none = yamledit::replace_at(k_deploy, 11, 3, Value::string("x"));
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().rule == "yamledit.not-found");
+}
+
+TEST_CASE("replace_all edits many scalars with one verification, or none", "[yamledit]") {
+  const std::string text = "a: 1 # one\n---\nb: [x, 'y']\nc: &k z\n";
+  auto out = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {3, 8, Value::string("it's")}, {3, 5, Value::string("w")},
+                                          {4, 4, Value::string("q")}});
+  REQUIRE(out.has_value());
+  CHECK(*out == "a: 2 # one\n---\nb: [w, 'it''s']\nc: &k q\n");
+  auto bad = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {3, 6, Value::string("x")}});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().rule == "yamledit.not-found");
+  auto twice = yamledit::replace_all(text, {{1, 4, Value::integer(2)}, {1, 4, Value::integer(3)}});
+  REQUIRE_FALSE(twice.has_value());
+  auto none = yamledit::replace_all(text, {});
+  REQUIRE(none.has_value());
+  CHECK(*none == text);
 }
 
 TEST_CASE("scalars lists values with paths, positions and comments", "[yamledit]") {
