@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "daemon/bot.hpp"
@@ -96,6 +97,17 @@ std::vector<imagepolicy::Policy> narrow(const std::vector<imagepolicy::Policy>& 
   return out;
 }
 
+struct Chosen {
+  std::optional<imagepolicy::Choice> choice;
+  std::string why;  // when there is none although tags were listed
+};
+
+struct EnvPlan {
+  std::string key;                // the tree and the choices it was made for
+  std::set<std::string> behind;   // policies whose targets there differ from their choice
+  std::string problems, error;
+};
+
 struct Registry {
   RegistryConfig config;
   std::optional<registry::Client> client;
@@ -126,6 +138,11 @@ struct ImageWatcher::Impl {
   util::Result<registry::TagList> list(const std::string& image, std::string& host_out);
   util::Result<std::string> digest_of(const std::string& image, const std::string& tag);
   void record_registry(const std::string& host, const util::Result<registry::TagList>& r);
+  std::map<std::string, EnvPlan> plans;  // by environment
+  std::map<std::string, util::Result<registry::TagList>> list_all(const Declared& d);
+  Chosen choose(const imagepolicy::Policy& p, const util::Result<registry::TagList>& tags);
+  const EnvPlan& plan_environment(const git::Repository& repo, const git::Oid& tree, const Declared& d,
+                                  const policy::Environment& env, const std::vector<Chosen>& chosen);
   std::vector<Pending> evaluate(const git::Repository& repo, const git::Oid& tree, const Declared& d,
                                 std::vector<ImageStatus>& out);
   void apply(std::vector<Pending>& pending, std::vector<ImageStatus>& out);
@@ -254,8 +271,7 @@ void ImageWatcher::Impl::record_registry(const std::string& host, const util::Re
                         " s ago: " + r.error().message, {}, "portcullisd", r.error().message});
 }
 
-std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, const git::Oid& tree, const Declared& d,
-                                                  std::vector<ImageStatus>& out) {
+std::map<std::string, util::Result<registry::TagList>> ImageWatcher::Impl::list_all(const Declared& d) {
   // One tag list per image per poll; a registry is up when any list it gave succeeded.
   std::map<std::string, util::Result<registry::TagList>> lists;
   std::map<std::string, util::Result<registry::TagList>*> by_host;
@@ -268,27 +284,65 @@ std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, c
     if (auto [it, added] = by_host.emplace(host, &kept); !added && kept) it->second = &kept;
   }
   for (const auto& [host, result] : by_host) record_registry(host, *result);
+  return lists;
+}
+
+Chosen ImageWatcher::Impl::choose(const imagepolicy::Policy& p, const util::Result<registry::TagList>& tags) {
+  Chosen c;
+  if (!tags) return c;
+  std::vector<imagepolicy::Candidate> candidates;
+  bool follows_digest = p.strategy == imagepolicy::Strategy::digest;
+  for (const auto& t : tags->tags)
+    if (!follows_digest || t == p.tag) candidates.push_back({t, {}});
+  if (follows_digest && !candidates.empty()) {
+    auto dg = digest_of(p.image, p.tag);
+    if (dg) candidates.front().digest = *dg;
+    else c.why = dg.error().message;
+  }
+  c.choice = imagepolicy::choose(p, candidates);
+  if (c.choice && p.pin == imagepolicy::Pin::digest && c.choice->digest.empty()) {
+    if (auto dg = digest_of(p.image, c.choice->tag)) c.choice->digest = *dg;
+    else c.why = dg.error().message, c.choice.reset();
+  }
+  return c;
+}
+
+// One plan per environment, with every policy's choice: which policies its files are behind on.
+// Kept while the tree and the choices stay the same (a steady state plans nothing).
+const EnvPlan& ImageWatcher::Impl::plan_environment(const git::Repository& repo, const git::Oid& tree, const Declared& d,
+                                                    const policy::Environment& env, const std::vector<Chosen>& chosen) {
+  std::map<std::string, imagepolicy::Choice> choices;
+  std::string key = tree.hex();
+  for (std::size_t i = 0; i < d.policies.size(); ++i) {
+    const auto& p = d.policies[i];
+    if (!chosen[i].choice || std::find(p.environments.begin(), p.environments.end(), env.name) == p.environments.end()) continue;
+    choices.emplace(p.name, *chosen[i].choice);
+    key += "\n" + p.name + "=" + chosen[i].choice->tag + "@" + chosen[i].choice->digest;
+  }
+  EnvPlan& cached = plans[env.name];
+  if (cached.key == key) return cached;
+  cached = EnvPlan{key, {}, {}, {}};
   auto source = imagepolicy::git_source(repo, tree);
+  if (!source) return cached.error = "cannot read the mirror's tree", cached;
+  auto narrowed = narrow(d.policies, env.name);
+  auto plan = imagepolicy::plan(*source, std::span(&env, 1), narrowed, choices);
+  if (!plan) return cached.error = plan.error().describe(), cached;
+  for (const auto& f : plan->files)
+    for (const auto& u : f.updates) cached.behind.insert(u.policy);
+  for (const auto& problem : plan->problems) cached.problems += (cached.problems.empty() ? "" : "; ") + problem;
+  return cached;
+}
+
+std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, const git::Oid& tree, const Declared& d,
+                                                  std::vector<ImageStatus>& out) {
+  auto lists = list_all(d);
+  std::vector<Chosen> chosen;
+  for (const auto& p : d.policies) chosen.push_back(choose(p, lists.at(p.image)));
   std::vector<Pending> pending;
-  for (const auto& p : d.policies) {
+  for (std::size_t i = 0; i < d.policies.size(); ++i) {
+    const auto& p = d.policies[i];
     const auto& tags = lists.at(p.image);
-    std::vector<imagepolicy::Candidate> candidates;
-    std::string why;
-    if (tags) {
-      bool need_digest = p.strategy == imagepolicy::Strategy::digest;
-      for (const auto& t : tags->tags)
-        if (!need_digest || t == p.tag) candidates.push_back({t, {}});
-      if (need_digest && !candidates.empty()) {
-        auto dg = digest_of(p.image, p.tag);
-        if (dg) candidates.front().digest = *dg;
-        else why = dg.error().message;
-      }
-    }
-    auto choice = tags ? imagepolicy::choose(p, candidates) : std::nullopt;
-    if (choice && p.pin == imagepolicy::Pin::digest && choice->digest.empty()) {
-      if (auto dg = digest_of(p.image, choice->tag)) choice->digest = *dg;
-      else why = dg.error().message, choice.reset();
-    }
+    const auto& choice = chosen[i].choice;
     for (const auto& env_name : p.environments) {
       ImageStatus s;
       s.policy = p.name;
@@ -308,18 +362,15 @@ std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, c
         s.state = "RegistryUnavailable", s.reason = tags.error().message;
       } else if (!choice) {
         s.state = "NoCandidate";
-        s.reason = why.empty() ? "no tag of the " + std::to_string(tags->tags.size()) + " listed qualifies" : why;
+        s.reason = chosen[i].why.empty() ? "no tag of the " + std::to_string(tags->tags.size()) + " listed qualifies" : chosen[i].why;
       } else if (!env) {
         s.state = "Invalid", s.reason = "environment " + env_name + " is not one of the repository's";
       } else {
-        auto narrowed = narrow(d.policies, env_name);
-        auto plan = source ? imagepolicy::plan(*source, std::span(env, 1), narrowed, {{p.name, *choice}})
-                           : util::Result<imagepolicy::Plan>(util::fail("cannot read the mirror's tree"));
-        if (!plan) {
-          s.state = "Failed", s.reason = plan.error().describe();
-        } else if (plan->empty()) {
-          s.state = "UpToDate";  // problems (a malformed marker anywhere in the environment) are shown
-          for (const auto& problem : plan->problems) s.reason += (s.reason.empty() ? "" : "; ") + problem;
+        const EnvPlan& plan = plan_environment(repo, tree, d, *env, chosen);
+        if (!plan.error.empty()) {
+          s.state = "Failed", s.reason = plan.error;
+        } else if (!plan.behind.contains(p.name)) {
+          s.state = "UpToDate", s.reason = plan.problems;  // a malformed marker anywhere there is shown
           alerter.resolve(AlertKind::image_update_rejected, p.name + "/" + env_name);
         } else {
           pending.push_back(Pending{out.size(), p, *choice});
