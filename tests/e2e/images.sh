@@ -20,6 +20,10 @@ FAKE_PIDS=()
 images_teardown() {
   local p
   for p in "${FAKE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  if declare -F ssh_git_stop >/dev/null; then
+    ssh_git_stop "$SUITE_TMP/gitsrv"
+    http_git_stop "$SUITE_TMP/gitsrv"
+  fi
   registry_stop "$REG_DIR"
   suite_teardown
 }
@@ -280,6 +284,99 @@ test_a_person_racing_the_bot_is_planned_over_and_a_same_edit_makes_no_commit() {
   poll_until 20 state_is app dev UpToDate || fail "not UpToDate: $(image_state app dev)"
   [[ $(git -C "$SERVER" rev-parse main) == "$tip" ]] || fail "the bot committed on top of the same edit"
   stop_bot_daemon
+}
+
+# --- The bot pushes the way a person does: ssh and smart HTTP (tests/env/gitserver.sh) --------
+
+# gitservers_start: sshd and nginx + git http-backend, once, for the transport test only.
+GDIR=$SUITE_TMP/gitsrv
+gitservers_start() {
+  [[ -n ${GIT_USER:-} ]] && return 0
+  # shellcheck source=../env/gitserver.sh
+  source "$ROOT/tests/env/gitserver.sh"
+  chmod 711 "$SUITE_TMP"
+  git config --global --add safe.directory '*'
+  ssh_git_start "$GDIR" || { fail "sshd did not start"; return 1; }
+  http_git_start "$GDIR" || { fail "nginx + git http-backend did not start"; return 1; }
+  GIT_USER=$(_gs_user)
+  chgrp "$GIT_USER" "$SECRET" && chmod 640 "$SECRET"
+}
+
+test_the_bot_pushes_over_ssh_and_smart_http_as_itself() {
+  gitservers_start || return
+  local dir=$SUITE_TMP/$CURRENT_TEST rel=$CURRENT_TEST/config.git bot_ssh bot_http_pw
+  bot_ssh=$(ssh_git_add_key "$GDIR" portcullis-bot) || { fail "no ssh key for the bot"; return; }
+  http_git_add_user "$GDIR" portcullis-bot >/dev/null || { fail "no http user for the bot"; return; }
+  bot_http_pw=$GDIR/http/users/portcullis-bot.password
+  PORT=$(free_port)
+  DAEMON_URL=http://127.0.0.1:$PORT
+  printf 'notify:\n  targets:\n    - {url: %s/v1/events, secretFile: %s}\n' "$DAEMON_URL" "$SECRET" >"$dir/server.yaml"
+  chmod 644 "$dir/server.yaml"
+  SERVER=$(git_server_new_repo "$GDIR" "$rel") || { fail "cannot create the served repository"; return; }
+  runuser -u "$GIT_USER" -- "$PORTCULLIS" install --repo "$SERVER" --config "$dir/server.yaml" >/dev/null ||
+    { fail "portcullis install failed"; return; }
+  NS=img-$(tr -dc a-z0-9 </dev/urandom | head -c 8)
+  TARGET=$NS
+  CLONE=$dir/clone
+  git -c core.sshCommand="$SSH_GIT_SSH_COMMAND" clone -q "$SSH_GIT_URL/$rel" "$CLONE" 2>/dev/null || { fail "clone"; return; }
+  git -C "$CLONE" config core.sshCommand "$SSH_GIT_SSH_COMMAND"
+  put "$CLONE" environments/dev/namespace.yaml "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$NS")"
+  marked_deployment app "$APP:1.0.0" app | put "$CLONE" environments/dev/app.yaml
+  images_policy 1h "  - {name: app, image: $APP, environments: [dev], semver: {range: '>=1.0.0 <2'}}" | put "$CLONE" .portcullis.yaml
+  commit "$CLONE" "dev at 1.0.0, one policy"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  # bot_config URL KEYS: the daemon fetches over ssh; the bot pushes to URL with KEYS.
+  bot_config() {
+    cat >"$dir/daemon.yaml" <<YAML
+listen: 127.0.0.1:$PORT
+secretFile: $SECRET
+stateDir: $dir/state
+pollInterval: 60s
+repository:
+  url: $SSH_GIT_URL/$rel
+  sshKeyFile: $SSH_GIT_KEY
+  knownHostsFile: $SSH_GIT_KNOWN_HOSTS
+targets:
+  - {name: $TARGET, path: environments/dev, kubeconfig: $KDIR/kubeconfig-portcullisd, namespace: $NS}
+images:
+  enabled: true
+  pollInterval: 1s
+  registries:
+    - {host: $REGISTRY_HOST, caFile: $REGISTRY_CA_FILE, credentialsFile: $REGISTRY_CREDENTIALS_FILE}
+  bot:
+    name: portcullis-bot
+    email: bot@portcullis.example
+    signingKeyFile: $BOT_KEY
+    pushUrl: $1
+$2
+YAML
+    DAEMON_CONFIG=$dir/daemon.yaml
+    DAEMON_LOG=$dir/daemon.log
+  }
+  local v
+  for transport in ssh https; do
+    if [[ $transport == ssh ]]; then
+      bot_config "$SSH_GIT_URL/$rel" "    sshKeyFile: $bot_ssh
+    knownHostsFile: $SSH_GIT_KNOWN_HOSTS"
+      v=1.5.0
+    else
+      bot_config "$HTTP_GIT_URL/$rel" "    username: portcullis-bot
+    passwordFile: $bot_http_pw
+    caFile: $HTTP_GIT_CA_FILE"
+      v=1.6.0
+    fi
+    start_daemon
+    registry_push_image team/app "$v" >/dev/null || fail "registry push"
+    poll_until 30 has_version dev "$v" || fail "$transport: no bot commit with $v: $(curl -fsS "$DAEMON_URL/v1/images"); $(tail -3 "$DAEMON_LOG")"
+    local pusher
+    pusher=$(tail -1 "$SERVER/portcullis/audit.jsonl" 2>/dev/null | jq -r '.pusher')
+    [[ $pusher == portcullis-bot ]] || fail "$transport: the gate saw pusher $pusher"
+    git -C "$SERVER" -c gpg.ssh.allowedSignersFile="$SUITE_TMP/allowed_signers" verify-commit main >/dev/null 2>&1 ||
+      fail "$transport: the bot's commit is not signed"
+    grep -q "$(cat "$bot_http_pw")" "$DAEMON_LOG" && fail "$transport: the bot's password reached the log"
+    kill -9 "$DAEMON_PID"
+  done
 }
 
 run_suite "$@"
