@@ -178,12 +178,16 @@ void ImageWatcher::start() {
   });
 }
 
-void ImageWatcher::stop() {
+void ImageWatcher::signal_stop() {
   {
     std::lock_guard lock(m_impl->mutex);
     m_impl->stopping = true;
   }
   m_impl->cv.notify_all();
+}
+
+void ImageWatcher::stop() {
+  signal_stop();
   if (m_impl->thread.joinable()) m_impl->thread.join();
 }
 

@@ -57,6 +57,9 @@ class ImageWatcher {
 
   // Polls now and then every poll interval on its own thread, until stop().
   void start();
+  // Asks the thread to end after the poll in progress, without waiting (any thread).
+  void signal_stop();
+  // signal_stop(), then waits for the thread.
   void stop();
   // One poll round on the caller's thread (tests, and the thread's body).
   void poll_once();

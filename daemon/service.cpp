@@ -487,6 +487,7 @@ void Service::stop() {
   }
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
+  if (m_impl->images) m_impl->images->signal_stop();
 }
 
 std::string Service::images_json() const {

@@ -152,6 +152,8 @@ test_a_new_tag_reaches_dev_through_the_gate_and_prod_after_the_soak() {
   image_field '.images[] | select(.environment == "prod") | .reason' | grep -q "promotion.soak" ||
     fail "the gate's reason is not reported: $(image_field '.images[] | select(.environment == "prod") | .reason')"
   has_version prod 1.0.0 || fail "prod changed before the soak"
+  run "$PORTCULLIS" status --daemon "$DAEMON_URL"
+  grep -qE '^app +prod +Rejected +1\.1\.0 .*refs/heads/main' <<<"$OUT" || fail "portcullis status lacks the rejected update: $OUT"
   metrics_have 'portcullis_image_updates_total{policy="app",environment="prod",result="rejected"}' ||
     fail "no rejected-update metric"
   # After the soak, a later poll lands it.
