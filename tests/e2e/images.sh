@@ -253,7 +253,7 @@ test_broken_and_hostile_registries_are_contained() {
   stop_bot_daemon
 }
 
-test_a_person_racing_the_bot_is_planned_over_and_a_same_edit_makes_no_commit() {
+test_a_person_racing_the_bot_on_its_line_is_planned_over_and_a_same_edit_makes_no_commit() {
   setup_images 1h "  - {name: app, image: $APP, environments: [dev], semver: {range: '>=1.0.0 <2'}}"
   registry_push_image team/app 1.2.0 >/dev/null || fail "registry push"
   # The bot stops right before its first push; a person pushes meanwhile.
@@ -262,7 +262,10 @@ test_a_person_racing_the_bot_is_planned_over_and_a_same_edit_makes_no_commit() {
   local clone
   clone=$(new_clone "$SERVER")
   configmap person | put "$clone" environments/dev/person.yaml
-  commit "$clone" "a person's unrelated change"
+  # ... and sets the very line the bot is changing to another version (an edit conflict).
+  sed -i "s|$APP:1.0.0|$APP:1.0.5|" "$clone/environments/dev/app.yaml"
+  git -C "$clone" add -A
+  commit "$clone" "a person's change, on the bot's line too"
   push "$clone" origin HEAD:main
   expect_accepted
   local person
@@ -271,6 +274,9 @@ test_a_person_racing_the_bot_is_planned_over_and_a_same_edit_makes_no_commit() {
   poll_until 20 has_version dev 1.2.0 || fail "the bot did not land after the race: $(tail -5 "$DAEMON_LOG")"
   git -C "$SERVER" merge-base --is-ancestor "$person" main || fail "the person's commit was overwritten"
   [[ $(git -C "$SERVER" rev-parse main^) == "$person" ]] || fail "the bot's commit is not on the person's tip"
+  git -C "$SERVER" show main:environments/dev/person.yaml >/dev/null 2>&1 || fail "the person's file is gone"
+  git -C "$SERVER" log -1 --format=%B main | grep -q "1.0.5" || fail "the bot's message does not name the version it replaced (1.0.5)"
+  file_at dev | grep -qF "# {\"\$imagepolicy\": \"app\"}" || fail "the marker is gone"
   # A person sets the same version first: the bot has nothing to commit.
   kill -STOP "$DAEMON_PID"
   registry_push_image team/app 1.3.0 >/dev/null || fail "registry push"
