@@ -83,7 +83,11 @@ std::vector<Edit> edits_in(const std::string& path, const std::string& text, con
     auto key = [&](const char* k) {
       return yamledit::Path{yamledit::Step::of_key("images"), yamledit::Step::at(i), yamledit::Step::of_key(k)};
     };
-    std::string tag(entry->get_string("newTag")), digest(entry->get_string("digest"));
+    auto text_of = [&](const char* k) {
+      const yaml::Node* n = entry->get(k);
+      return n && n->is_scalar() ? std::string(n->text) : std::string();
+    };
+    std::string tag = text_of("newTag"), digest = text_of("digest");
     if (!ref.tag.empty() && tag != ref.tag) out.push_back({0, 0, key("newTag"), false, tag, std::string(ref.tag), name});
     if (ref.digest.empty() && entry->get("digest")) out.push_back({0, 0, key("digest"), true, digest, "", name});
     if (!ref.digest.empty() && digest != ref.digest) {

@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -131,6 +132,9 @@ util::Result<std::string> commit(const PromotePlan& plan, const std::string& mes
   auto top = git_out({"git", "rev-parse", "--show-toplevel"});
   if (!top) return util::fail(top.error());
   for (const auto& f : plan.files) {
+    fs::path rel(f.path);
+    bool inside = rel.is_relative() && std::none_of(rel.begin(), rel.end(), [](const fs::path& c) { return c == ".." || c == ".git"; });
+    if (!inside) return util::fail(f.path + ": not a path inside the work tree; nothing written");
     auto current = util::read_file(fs::path(*top) / f.path);
     if (!current || *current != f.old_text) {
       return util::fail(f.path + " differs from HEAD in the work tree; commit or stash local changes first");

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -324,4 +325,43 @@ TEST_CASE("every scalar of the repository's fixtures can be edited alone", "[yam
   CHECK(files > 50);
   CHECK(edited > 500);
   CHECK(refused < edited / 10);
+}
+
+TEST_CASE("mangled YAML never crashes an edit, and what is returned still verifies", "[yamledit]") {
+  const std::string seeds[] = {
+      k_deploy,
+      "a: &x {b: [1, 'two', \"th\\\"ree\"]}\nc: *x\n---\n? k\n: v\nd: |\n  text\n",
+      "\xEF\xBB\xBF" "list:\r\n- {name: a, image: 'r/a:1'} # {\"$imagepolicy\": \"a\"}\r\n- name: b\r\n  image: r/b\r\n",
+  };
+  const std::string alphabet = "{}[]:,-#&*!|>'\"\n\r\t ?%@`ab1.\\\xC3\xA9";
+  std::mt19937 rng(18);
+  std::size_t edited = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = seeds[static_cast<std::size_t>(round) % std::size(seeds)];
+    for (int m = 0; m < 1 + round % 3; ++m) {
+      std::size_t at = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0: text.erase(at, rng() % 4); break;
+        case 1: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        default: text.insert(at, text.substr(at, rng() % 12)); break;
+      }
+    }
+    INFO("text: " << text);
+    auto all = yamledit::scalars(text);
+    if (!all || all->empty()) continue;
+    const auto& s = (*all)[rng() % all->size()];
+    auto out = yamledit::set_scalar(text, s.document, s.path, Value::string("v: #1"));
+    if (out) {
+      ++edited;
+      auto after = yamledit::scalars(*out);
+      REQUIRE(after.has_value());
+      CHECK(after->size() == all->size());
+    }
+    yamledit::Path extra = s.path;
+    extra.back() = yamledit::Step::of_key("new key");
+    (void)yamledit::set(text, s.document, extra, Value::integer(1));
+    (void)yamledit::remove_key(text, s.document, s.path);
+    (void)yamledit::replace_at(text, s.line, s.column, Value::boolean(false));
+  }
+  CHECK(edited > 100);
 }
