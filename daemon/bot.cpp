@@ -72,6 +72,16 @@ util::Result<BotRepository> BotRepository::open(const fs::path& dir, BotConfig b
   fs::create_directories(dir, ec);
   if (ec) return util::fail("cannot create the bot's work repository " + dir.string() + ": " + ec.message());
   BotRepository repo(dir, std::move(bot), std::move(branch));
+  // git reads no user or system configuration, only this file of the bot's own: empty, but for
+  // a file:// server owned by another user (the Git server's), trusted as configured. (Local
+  // pushes run receive-pack without the -c and GIT_CONFIG_* settings; it reads this file.)
+  std::string gitconfig;
+  if (repo.m_bot.push_url.starts_with("file://")) {
+    std::string path = repo.m_bot.push_url.substr(7);
+    if (path.find_first_of("\"\\\n") != std::string::npos) return util::fail("images.bot.pushUrl: a path with a quote, backslash or newline");
+    gitconfig = "[safe]\n\tdirectory = \"" + path + "\"\n";
+  }
+  if (auto w = util::write_file(dir / "bot.gitconfig", gitconfig, 0600); !w) return util::fail(w.error());
   if (!fs::exists(dir / "HEAD")) {
     auto init = repo.git({"init", "-q", "--bare", "."});
     if (!init) return util::fail("cannot create the bot's work repository " + dir.string() + ": " + init.error().message);
@@ -81,7 +91,7 @@ util::Result<BotRepository> BotRepository::open(const fs::path& dir, BotConfig b
 
 std::vector<std::pair<std::string, std::string>> BotRepository::environment(bool remote) const {
   std::vector<std::pair<std::string, std::string>> env{
-      {"GIT_CONFIG_NOSYSTEM", "1"},         {"GIT_CONFIG_GLOBAL", "/dev/null"},
+      {"GIT_CONFIG_NOSYSTEM", "1"},         {"GIT_CONFIG_GLOBAL", (m_dir / "bot.gitconfig").string()},
       {"GIT_TERMINAL_PROMPT", "0"},         {"GIT_LITERAL_PATHSPECS", "1"},
       {"GIT_INDEX_FILE", (m_dir / "bot-index").string()},
       {"GIT_AUTHOR_NAME", m_bot.name},      {"GIT_AUTHOR_EMAIL", m_bot.email},

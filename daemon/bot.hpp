@@ -3,7 +3,7 @@
 // writes commits and pushes them to the Git server over the configured transport (file://,
 // ssh://, https://), as a person would, so that the server's pre-receive gate judges them.
 // git runs as a subprocess with an argument vector (never a shell), with the user's and the
-// system's git configuration ignored, hooks off, no prompts; credentials reach it through its
+// system's git configuration replaced by the bot's own file, hooks off, no prompts; credentials reach it through its
 // environment (never argv, never logs). Files are written into Git objects (hash-object,
 // update-index): the repository's paths are never created on disk.
 #include <filesystem>

@@ -2,6 +2,8 @@
 // repositories over file:// (a pre-receive hook that refuses, a branch a person moved).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
@@ -107,6 +109,23 @@ TEST_CASE("bot: a branch a person moved is 'moved'; a hook's refusal is 'rejecte
   auto gone = daemon::BotRepository::open(f.tmp / "bot2.git", gone_cfg, "main");
   REQUIRE(gone);
   CHECK_FALSE(gone->fetch());
+}
+
+TEST_CASE("bot: a file:// server owned by another user (the Git server's) is pushed to as configured", "[bot]") {
+  if (geteuid() != 0) return;  // needs to give the repository away
+  Fixture f;
+  auto bot = daemon::BotRepository::open(f.tmp / "bot.git", f.bot(), "main");
+  REQUIRE(bot);
+  auto tip = bot->fetch();
+  REQUIRE(tip);
+  REQUIRE(run_git(f.tmp.path(), {"-c", "safe.directory=*", "-C", f.server.string(), "config", "core.sharedRepository", "false"}).status == 0);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.server)) REQUIRE(lchown(e.path().c_str(), 65534, 65534) == 0);
+  REQUIRE(chown(f.server.c_str(), 65534, 65534) == 0);
+  auto commit = bot->commit(*tip, {{"environments/dev/app.yaml", "image: reg/app:3.0.0\n"}}, "bump\n");
+  REQUIRE(commit);
+  auto pushed = bot->push(*commit);
+  INFO(pushed.reason);
+  CHECK(pushed.outcome == daemon::PushOutcome::accepted);
 }
 
 TEST_CASE("bot: remote_lines keeps what the server's hook printed", "[bot]") {
