@@ -16,8 +16,8 @@ namespace {
 
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -65,7 +65,8 @@ BotRepository::BotRepository(fs::path dir, BotConfig bot, std::string branch)
     : m_dir(std::move(dir)), m_bot(std::move(bot)), m_branch(std::move(branch)) {}
 
 util::Result<BotRepository> BotRepository::open(const fs::path& dir, BotConfig bot, std::string branch) {
-  if (!bot.ssh_key_file.empty() && !quoted(bot.ssh_key_file)) return util::fail("images.bot.sshKeyFile: the path holds a quote or a newline");
+  if (!bot.ssh_key_file.empty() && !quoted(bot.ssh_key_file))
+    return util::fail("images.bot.sshKeyFile: the path holds a quote or a newline");
   if (!bot.known_hosts_file.empty() && !quoted(bot.known_hosts_file))
     return util::fail("images.bot.knownHostsFile: the path holds a quote or a newline");
   std::error_code ec;
@@ -78,24 +79,31 @@ util::Result<BotRepository> BotRepository::open(const fs::path& dir, BotConfig b
   std::string gitconfig;
   if (repo.m_bot.push_url.starts_with("file://")) {
     std::string path = repo.m_bot.push_url.substr(7);
-    if (path.find_first_of("\"\\\n") != std::string::npos) return util::fail("images.bot.pushUrl: a path with a quote, backslash or newline");
+    if (path.find_first_of("\"\\\n") != std::string::npos)
+      return util::fail("images.bot.pushUrl: a path with a quote, backslash or newline");
     gitconfig = "[safe]\n\tdirectory = \"" + path + "\"\n";
   }
   if (auto w = util::write_file(dir / "bot.gitconfig", gitconfig, 0600); !w) return util::fail(w.error());
   if (!fs::exists(dir / "HEAD")) {
     auto init = repo.git({"init", "-q", "--bare", "."});
-    if (!init) return util::fail("cannot create the bot's work repository " + dir.string() + ": " + init.error().message);
+    if (!init)
+      return util::fail("cannot create the bot's work repository " + dir.string() + ": " +
+                        init.error().message);
   }
   return repo;
 }
 
 std::vector<std::pair<std::string, std::string>> BotRepository::environment(bool remote) const {
   std::vector<std::pair<std::string, std::string>> env{
-      {"GIT_CONFIG_NOSYSTEM", "1"},         {"GIT_CONFIG_GLOBAL", (m_dir / "bot.gitconfig").string()},
-      {"GIT_TERMINAL_PROMPT", "0"},         {"GIT_LITERAL_PATHSPECS", "1"},
+      {"GIT_CONFIG_NOSYSTEM", "1"},
+      {"GIT_CONFIG_GLOBAL", (m_dir / "bot.gitconfig").string()},
+      {"GIT_TERMINAL_PROMPT", "0"},
+      {"GIT_LITERAL_PATHSPECS", "1"},
       {"GIT_INDEX_FILE", (m_dir / "bot-index").string()},
-      {"GIT_AUTHOR_NAME", m_bot.name},      {"GIT_AUTHOR_EMAIL", m_bot.email},
-      {"GIT_COMMITTER_NAME", m_bot.name},   {"GIT_COMMITTER_EMAIL", m_bot.email},
+      {"GIT_AUTHOR_NAME", m_bot.name},
+      {"GIT_AUTHOR_EMAIL", m_bot.email},
+      {"GIT_COMMITTER_NAME", m_bot.name},
+      {"GIT_COMMITTER_EMAIL", m_bot.email},
   };
   std::vector<std::pair<std::string, std::string>> config{{"core.hooksPath", "/dev/null"}};
   if (!m_bot.signing_key_file.empty()) {
@@ -103,7 +111,8 @@ std::vector<std::pair<std::string, std::string>> BotRepository::environment(bool
     config.emplace_back("user.signingKey", m_bot.signing_key_file.string());
   }
   if (remote && m_bot.push_url.starts_with("ssh://")) {
-    std::string ssh = "ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=3";
+    std::string ssh =
+        "ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=3";
     if (!m_bot.ssh_key_file.empty()) ssh += " -o IdentitiesOnly=yes -i " + *quoted(m_bot.ssh_key_file);
     if (!m_bot.known_hosts_file.empty())
       ssh += " -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + *quoted(m_bot.known_hosts_file);
@@ -118,7 +127,9 @@ std::vector<std::pair<std::string, std::string>> BotRepository::environment(bool
     }
     if (!m_bot.username.empty() && !m_bot.password_file.empty())
       if (auto pw = util::read_file(m_bot.password_file, 64 << 10))
-        config.emplace_back("http.extraHeader", "Authorization: Basic " + base64(m_bot.username + ":" + std::string(util::trim(*pw))));
+        config.emplace_back(
+            "http.extraHeader",
+            "Authorization: Basic " + base64(m_bot.username + ":" + std::string(util::trim(*pw))));
   }
   env.emplace_back("GIT_CONFIG_COUNT", std::to_string(config.size()));
   for (std::size_t i = 0; i < config.size(); ++i) {
@@ -139,19 +150,23 @@ util::Result<std::string> BotRepository::git(const std::vector<std::string>& arg
 
 util::Result<std::string> BotRepository::fetch() {
   std::string tracking = "refs/remotes/origin/" + m_branch;
-  auto f = git({"fetch", "-q", "--no-tags", "--no-write-fetch-head", m_bot.push_url, "+refs/heads/" + m_branch + ":" + tracking}, true);
+  auto f = git({"fetch", "-q", "--no-tags", "--no-write-fetch-head", m_bot.push_url,
+                "+refs/heads/" + m_branch + ":" + tracking},
+               true);
   if (!f) return util::fail("fetching " + m_branch + " from " + m_bot.push_url + ": " + f.error().message);
   return git({"rev-parse", "--verify", "-q", tracking + "^{commit}"});
 }
 
-util::Result<std::string> BotRepository::commit(const std::string& parent, const std::vector<std::pair<std::string, std::string>>& files,
-                                                 const std::string& message) {
+util::Result<std::string> BotRepository::commit(const std::string& parent,
+                                                const std::vector<std::pair<std::string, std::string>>& files,
+                                                const std::string& message) {
   if (auto r = git({"read-tree", parent}); !r) return util::fail(r.error());
   fs::path scratch = m_dir / "bot-scratch.tmp";
   for (const auto& [path, text] : files) {
     auto entry = git({"ls-tree", "-z", parent, "--", path});
     if (!entry) return util::fail(entry.error());
-    if (entry->empty() || !entry->starts_with("100")) return util::fail("the file " + path + " is not a regular file in " + parent);
+    if (entry->empty() || !entry->starts_with("100"))
+      return util::fail("the file " + path + " is not a regular file in " + parent);
     std::string mode = entry->substr(0, 6);
     if (auto w = util::write_file(scratch, text); !w) return util::fail(w.error());
     auto blob = git({"hash-object", "-w", "--no-filters", scratch.string()});
@@ -164,14 +179,15 @@ util::Result<std::string> BotRepository::commit(const std::string& parent, const
   if (!parent_tree) return util::fail(parent_tree.error());
   if (*tree == *parent_tree) return util::fail("the edits change nothing (no empty commits)");
   if (auto w = util::write_file(m_dir / "bot-message.tmp", message); !w) return util::fail(w.error());
-  std::vector<std::string> args{"commit-tree", *tree, "-p", parent, "-F", (m_dir / "bot-message.tmp").string()};
+  std::vector<std::string> args{"commit-tree", *tree, "-p",
+                                parent,        "-F",  (m_dir / "bot-message.tmp").string()};
   if (!m_bot.signing_key_file.empty()) args.emplace_back("-S");
   return git(args);
 }
 
 PushResult BotRepository::push(const std::string& commit) {
-  std::vector<std::string> argv{"git", "--git-dir=" + m_dir.string(), "push", "--porcelain", m_bot.push_url,
-                                commit + ":refs/heads/" + m_branch};
+  std::vector<std::string> argv{"git",          "--git-dir=" + m_dir.string(),     "push", "--porcelain",
+                                m_bot.push_url, commit + ":refs/heads/" + m_branch};
   auto r = util::run_process(argv, m_dir, environment(true));
   if (!r) return {PushOutcome::failed, "cannot run git: " + r.error().message};
   if (r->status == 0) return {PushOutcome::accepted, {}};

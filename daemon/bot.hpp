@@ -3,8 +3,8 @@
 // writes commits and pushes them to the Git server over the configured transport (file://,
 // ssh://, https://), as a person would, so that the server's pre-receive gate judges them.
 // git runs as a subprocess with an argument vector (never a shell), with the user's and the
-// system's git configuration replaced by the bot's own file, hooks off, no prompts; credentials reach it through its
-// environment (never argv, never logs). Files are written into Git objects (hash-object,
+// system's git configuration replaced by the bot's own file, hooks off, no prompts; credentials reach it
+// through its environment (never argv, never logs). Files are written into Git objects (hash-object,
 // update-index): the repository's paths are never created on disk.
 #include <filesystem>
 #include <string>
@@ -32,14 +32,16 @@ class BotRepository {
  public:
   // Creates (once) or opens the work repository `dir` for pushes to `bot.push_url`, branch
   // `branch`. Fails when git cannot be run or the directory cannot be made.
-  static util::Result<BotRepository> open(const std::filesystem::path& dir, BotConfig bot, std::string branch);
+  static util::Result<BotRepository> open(const std::filesystem::path& dir, BotConfig bot,
+                                          std::string branch);
 
   // Fetches the branch; returns its commit (40 hex digits).
   util::Result<std::string> fetch();
   // A commit on `parent` whose tree is `parent`'s with `files` (repository path, new content)
   // replaced (each must exist in `parent`; its mode is kept), with `message`, authored and
   // committed by the bot, signed when a signing key is configured. Returns its id.
-  util::Result<std::string> commit(const std::string& parent, const std::vector<std::pair<std::string, std::string>>& files,
+  util::Result<std::string> commit(const std::string& parent,
+                                   const std::vector<std::pair<std::string, std::string>>& files,
                                    const std::string& message);
   // Pushes `commit` to the branch (a fast-forward only).
   PushResult push(const std::string& commit);

@@ -48,7 +48,8 @@ std::string labels(std::initializer_list<std::pair<std::string_view, std::string
 }
 
 // The environments of the policy at `tree` (declared, or discovered under environments/).
-std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p, const git::Oid& tree) {
+std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
+                                                 const git::Oid& tree) {
   if (!p.discover_environments) return p.environments;
   std::vector<policy::Environment> out;
   auto dir = repo.entry_at(tree, policy::k_environments_dir);
@@ -91,7 +92,8 @@ struct Pending {
 
 // Every policy, as if it named only `environment`: a plan of one environment then reads every
 // marker there as known, and leaves the policies without a choice alone.
-std::vector<imagepolicy::Policy> narrow(const std::vector<imagepolicy::Policy>& policies, const std::string& environment) {
+std::vector<imagepolicy::Policy> narrow(const std::vector<imagepolicy::Policy>& policies,
+                                        const std::string& environment) {
   std::vector<imagepolicy::Policy> out = policies;
   for (auto& p : out) p.environments = {environment};
   return out;
@@ -103,8 +105,8 @@ struct Chosen {
 };
 
 struct EnvPlan {
-  std::string key;                // the tree and the choices it was made for
-  std::set<std::string> behind;   // policies whose targets there differ from their choice
+  std::string key;               // the tree and the choices it was made for
+  std::set<std::string> behind;  // policies whose targets there differ from their choice
   std::string problems, error;
 };
 
@@ -158,15 +160,21 @@ ImageWatcher::ImageWatcher(const Config& config, Metrics& metrics, Alerter& aler
     m_impl->registries.emplace(rc.host, std::move(r));
   }
   metrics.describe("portcullis_image_polls_total", "counter", "Image automation poll rounds.");
-  metrics.describe("portcullis_image_registry_requests_total", "counter", "Tag lists asked of a registry, by result (ok, failed).");
-  metrics.describe("portcullis_image_registry_up", "gauge", "1 when the registry's last tag list succeeded, 0 while it fails.");
-  metrics.describe("portcullis_image_registry_last_success_timestamp_seconds", "gauge", "Unix time of the registry's last successful tag list.");
-  metrics.describe("portcullis_image_updates_total", "counter",
-                   "Image updates by policy, environment and result (committed, rejected by the gate, failed).");
+  metrics.describe("portcullis_image_registry_requests_total", "counter",
+                   "Tag lists asked of a registry, by result (ok, failed).");
+  metrics.describe("portcullis_image_registry_up", "gauge",
+                   "1 when the registry's last tag list succeeded, 0 while it fails.");
+  metrics.describe("portcullis_image_registry_last_success_timestamp_seconds", "gauge",
+                   "Unix time of the registry's last successful tag list.");
+  metrics.describe(
+      "portcullis_image_updates_total", "counter",
+      "Image updates by policy, environment and result (committed, rejected by the gate, failed).");
   metrics.describe("portcullis_image_policies", "gauge", "(policy, environment) pairs the watcher follows.");
 }
 
-ImageWatcher::~ImageWatcher() { stop(); }
+ImageWatcher::~ImageWatcher() {
+  stop();
+}
 
 void ImageWatcher::start() {
   m_impl->thread = std::thread([impl = m_impl.get(), this] {
@@ -234,7 +242,8 @@ util::Result<registry::TagList> ImageWatcher::Impl::list(const std::string& imag
   if (!split) return util::fail(split.error());
   host = split->first;
   auto it = registries.find(host);
-  if (it == registries.end()) return util::fail("no registry is configured for " + host + " (images.registries of the daemon config)");
+  if (it == registries.end())
+    return util::fail("no registry is configured for " + host + " (images.registries of the daemon config)");
   registry::Client* client = client_for(it->second);
   if (!client) return util::fail(it->second.client_error);
   return client->tags(split->second);
@@ -244,7 +253,8 @@ util::Result<std::string> ImageWatcher::Impl::digest_of(const std::string& image
   auto split = registry::split_image(image);
   if (!split) return util::fail(split.error());
   auto it = registries.find(split->first);
-  if (it == registries.end() || !it->second.client) return util::fail("no registry client for " + split->first);
+  if (it == registries.end() || !it->second.client)
+    return util::fail("no registry client for " + split->first);
   return it->second.client->digest(split->second, tag);
 }
 
@@ -253,7 +263,8 @@ void ImageWatcher::Impl::record_registry(const std::string& host, const util::Re
   if (it == registries.end()) return;
   Registry& reg = it->second;
   std::string l = labels({{"registry", host}});
-  metrics.add("portcullis_image_registry_requests_total", labels({{"registry", host}, {"result", r ? "ok" : "failed"}}));
+  metrics.add("portcullis_image_registry_requests_total",
+              labels({{"registry", host}, {"result", r ? "ok" : "failed"}}));
   std::lock_guard lock(mutex);
   if (r) {
     reg.failing_since.reset();
@@ -270,9 +281,17 @@ void ImageWatcher::Impl::record_registry(const std::string& host, const util::Re
   reg.state.last_error = r.error().message;
   metrics.set("portcullis_image_registry_up", l, 0);
   if (Clock::now() - *reg.failing_since >= config.images.registry_unavailable_after)
-    alerter.raise(Alert{AlertKind::registry_unavailable, host, {}, "registry " + host + " has failed since " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *reg.failing_since).count()) +
-                        " s ago: " + r.error().message, {}, "portcullisd", r.error().message});
+    alerter.raise(Alert{
+        AlertKind::registry_unavailable,
+        host,
+        {},
+        "registry " + host + " has failed since " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *reg.failing_since).count()) +
+            " s ago: " + r.error().message,
+        {},
+        "portcullisd",
+        r.error().message});
 }
 
 std::map<std::string, util::Result<registry::TagList>> ImageWatcher::Impl::list_all(const Declared& d) {
@@ -300,26 +319,33 @@ Chosen ImageWatcher::Impl::choose(const imagepolicy::Policy& p, const util::Resu
     if (!follows_digest || t == p.tag) candidates.push_back({t, {}});
   if (follows_digest && !candidates.empty()) {
     auto dg = digest_of(p.image, p.tag);
-    if (dg) candidates.front().digest = *dg;
-    else c.why = dg.error().message;
+    if (dg)
+      candidates.front().digest = *dg;
+    else
+      c.why = dg.error().message;
   }
   c.choice = imagepolicy::choose(p, candidates);
   if (c.choice && p.pin == imagepolicy::Pin::digest && c.choice->digest.empty()) {
-    if (auto dg = digest_of(p.image, c.choice->tag)) c.choice->digest = *dg;
-    else c.why = dg.error().message, c.choice.reset();
+    if (auto dg = digest_of(p.image, c.choice->tag))
+      c.choice->digest = *dg;
+    else
+      c.why = dg.error().message, c.choice.reset();
   }
   return c;
 }
 
 // One plan per environment, with every policy's choice: which policies its files are behind on.
 // Kept while the tree and the choices stay the same (a steady state plans nothing).
-const EnvPlan& ImageWatcher::Impl::plan_environment(const git::Repository& repo, const git::Oid& tree, const Declared& d,
-                                                    const policy::Environment& env, const std::vector<Chosen>& chosen) {
+const EnvPlan& ImageWatcher::Impl::plan_environment(const git::Repository& repo, const git::Oid& tree,
+                                                    const Declared& d, const policy::Environment& env,
+                                                    const std::vector<Chosen>& chosen) {
   std::map<std::string, imagepolicy::Choice> choices;
   std::string key = tree.hex();
   for (std::size_t i = 0; i < d.policies.size(); ++i) {
     const auto& p = d.policies[i];
-    if (!chosen[i].choice || std::find(p.environments.begin(), p.environments.end(), env.name) == p.environments.end()) continue;
+    if (!chosen[i].choice ||
+        std::find(p.environments.begin(), p.environments.end(), env.name) == p.environments.end())
+      continue;
     choices.emplace(p.name, *chosen[i].choice);
     key += "\n" + p.name + "=" + chosen[i].choice->tag + "@" + chosen[i].choice->digest;
   }
@@ -333,12 +359,13 @@ const EnvPlan& ImageWatcher::Impl::plan_environment(const git::Repository& repo,
   if (!plan) return cached.error = plan.error().describe(), cached;
   for (const auto& f : plan->files)
     for (const auto& u : f.updates) cached.behind.insert(u.policy);
-  for (const auto& problem : plan->problems) cached.problems += (cached.problems.empty() ? "" : "; ") + problem;
+  for (const auto& problem : plan->problems)
+    cached.problems += (cached.problems.empty() ? "" : "; ") + problem;
   return cached;
 }
 
-std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, const git::Oid& tree, const Declared& d,
-                                                  std::vector<ImageStatus>& out) {
+std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, const git::Oid& tree,
+                                                  const Declared& d, std::vector<ImageStatus>& out) {
   auto lists = list_all(d);
   std::vector<Chosen> chosen;
   for (const auto& p : d.policies) chosen.push_back(choose(p, lists.at(p.image)));
@@ -366,7 +393,9 @@ std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, c
         s.state = "RegistryUnavailable", s.reason = tags.error().message;
       } else if (!choice) {
         s.state = "NoCandidate";
-        s.reason = chosen[i].why.empty() ? "no tag of the " + std::to_string(tags->tags.size()) + " listed qualifies" : chosen[i].why;
+        s.reason = chosen[i].why.empty()
+                       ? "no tag of the " + std::to_string(tags->tags.size()) + " listed qualifies"
+                       : chosen[i].why;
       } else if (!env) {
         s.state = "Invalid", s.reason = "environment " + env_name + " is not one of the repository's";
       } else {
@@ -406,7 +435,8 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
     const policy::Environment* e = nullptr;
     for (const auto& x : declared->environments)
       if (x.name == s.environment) e = &x;
-    if (!e || !source) return s.state = "Invalid", s.reason = "environment " + s.environment + " is gone at the tip", false;
+    if (!e || !source)
+      return s.state = "Invalid", s.reason = "environment " + s.environment + " is gone at the tip", false;
     auto narrowed = narrow(declared->policies, s.environment);
     auto plan = imagepolicy::plan(*source, std::span(e, 1), narrowed, {{p.policy.name, p.choice}});
     if (!plan) return s.state = "Failed", s.reason = plan.error().describe(), false;
@@ -427,10 +457,15 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
         s.state = "Committed", s.reason.clear(), s.last_commit = *commit, s.last_commit_time = now_rfc3339();
         alerter.resolve(AlertKind::image_update_rejected, key);
         log(LogLevel::info, "image update pushed",
-            {{"policy", s.policy}, {"environment", s.environment}, {"image", s.image}, {"version", s.chosen}, {"commit", *commit}});
+            {{"policy", s.policy},
+             {"environment", s.environment},
+             {"image", s.image},
+             {"version", s.chosen},
+             {"commit", *commit}});
         return true;
       case PushOutcome::moved: {
-        log(LogLevel::info, "image update: the branch moved; planning again on its new tip", {{"policy", s.policy}});
+        log(LogLevel::info, "image update: the branch moved; planning again on its new tip",
+            {{"policy", s.policy}});
         auto fresh = bot->fetch();
         if (!fresh) return count("failed"), s.state = "Failed", s.reason = fresh.error().message, false;
         tip = *fresh;
@@ -439,11 +474,19 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
       case PushOutcome::rejected:
         count("rejected");
         s.state = "Rejected", s.reason = pushed.reason;
-        alerter.raise(Alert{AlertKind::image_update_rejected, key, *commit,
-                            "the gate refused " + s.image + ":" + s.chosen + " for " + s.environment + " (retried every poll)",
-                            {}, "portcullisd", pushed.reason});
+        alerter.raise(Alert{AlertKind::image_update_rejected,
+                            key,
+                            *commit,
+                            "the gate refused " + s.image + ":" + s.chosen + " for " + s.environment +
+                                " (retried every poll)",
+                            {},
+                            "portcullisd",
+                            pushed.reason});
         log(LogLevel::warn, "image update rejected by the gate",
-            {{"policy", s.policy}, {"environment", s.environment}, {"version", s.chosen}, {"reason", pushed.reason}});
+            {{"policy", s.policy},
+             {"environment", s.environment},
+             {"version", s.chosen},
+             {"reason", pushed.reason}});
         return false;
       case PushOutcome::failed:
         count("failed");
@@ -458,7 +501,8 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
 
 void ImageWatcher::Impl::apply(std::vector<Pending>& pending, std::vector<ImageStatus>& out) {
   if (!bot) {
-    auto b = BotRepository::open(config.state_dir / "images" / "work.git", config.images.bot, config.repository.branch);
+    auto b = BotRepository::open(config.state_dir / "images" / "work.git", config.images.bot,
+                                 config.repository.branch);
     if (!b) {
       for (auto& p : pending) out[p.status].state = "Failed", out[p.status].reason = b.error().message;
       return;
@@ -500,18 +544,27 @@ void ImageWatcher::poll_once() {
   m.statuses = std::move(out);
 }
 
-std::string images_json(const std::vector<ImageStatus>& images, const std::vector<RegistryState>& registries) {
+std::string images_json(const std::vector<ImageStatus>& images,
+                        const std::vector<RegistryState>& registries) {
   util::Json list = util::Json::array();
   for (const auto& s : images)
-    list.push_back(util::Json{{"policy", s.policy},           {"image", s.image},
-                              {"environment", s.environment}, {"state", s.state},
-                              {"reason", s.reason},           {"tagsSeen", s.tags_seen},
-                              {"tagsRejected", s.tags_rejected}, {"chosen", s.chosen},
-                              {"lastCommit", s.last_commit},  {"lastPollTime", s.last_poll_time},
+    list.push_back(util::Json{{"policy", s.policy},
+                              {"image", s.image},
+                              {"environment", s.environment},
+                              {"state", s.state},
+                              {"reason", s.reason},
+                              {"tagsSeen", s.tags_seen},
+                              {"tagsRejected", s.tags_rejected},
+                              {"chosen", s.chosen},
+                              {"lastCommit", s.last_commit},
+                              {"lastPollTime", s.last_poll_time},
                               {"lastCommitTime", s.last_commit_time}});
   util::Json regs = util::Json::array();
   for (const auto& r : registries)
-    regs.push_back(util::Json{{"host", r.host}, {"up", r.up}, {"lastError", r.last_error}, {"lastSuccessTime", r.last_success_time}});
+    regs.push_back(util::Json{{"host", r.host},
+                              {"up", r.up},
+                              {"lastError", r.last_error},
+                              {"lastSuccessTime", r.last_success_time}});
   return util::dump(util::Json{{"images", list}, {"registries", regs}}) + "\n";
 }
 

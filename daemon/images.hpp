@@ -30,8 +30,9 @@ namespace portcullis::daemon {
 
 struct ImageStatus {
   std::string policy, image, environment;
-  std::string state = "Pending";  // UpToDate, Committed, Rejected, RegistryUnavailable, NoCandidate, Invalid, Failed
-  std::string reason;             // why not: the gate's remote: lines, the registry's error, problems
+  std::string state =
+      "Pending";       // UpToDate, Committed, Rejected, RegistryUnavailable, NoCandidate, Invalid, Failed
+  std::string reason;  // why not: the gate's remote: lines, the registry's error, problems
   std::size_t tags_seen = 0;      // valid tags the registry listed at the last poll
   std::size_t tags_rejected = 0;  // names that are not tags, set aside
   std::string chosen;             // tag, or tag@digest

@@ -19,9 +19,9 @@
 namespace portcullis::registry {
 
 struct Options {
-  std::string url;                 // https://host[:port] (http:// only for a loopback host)
-  std::filesystem::path ca_file;   // trusted CA (PEM); empty: the system's
-  std::string username, password;  // empty username: anonymous
+  std::string url;                                  // https://host[:port] (http:// only for a loopback host)
+  std::filesystem::path ca_file;                    // trusted CA (PEM); empty: the system's
+  std::string username, password;                   // empty username: anonymous
   std::chrono::milliseconds timeout{10'000};        // connect, and each read
   std::chrono::milliseconds list_deadline{60'000};  // a whole tag list, every page
   std::size_t max_pages = 200;                      // of one tag list
@@ -36,8 +36,8 @@ struct Options {
 util::Result<std::pair<std::string, std::string>> read_credentials(const std::filesystem::path& path);
 
 struct TagList {
-  std::vector<std::string> tags;     // valid tag names, as listed
-  std::size_t rejected = 0;          // names that are not valid tags (set aside)
+  std::vector<std::string> tags;  // valid tag names, as listed
+  std::size_t rejected = 0;       // names that are not valid tags (set aside)
   std::size_t pages = 0;
 };
 

@@ -47,29 +47,51 @@ std::string tags_json(const std::vector<std::string>& tags) {
 }  // namespace
 
 TEST_CASE("registry: names, tags, digests, links and challenges", "[registry]") {
-  struct TagCase { std::string tag; bool ok; };
-  for (const auto& c : std::vector<TagCase>{{"1.2.3", true}, {"v1.2.3-rc.1", true}, {"latest", true}, {"_x", true},
-                                            {"../etc", false}, {"a/b", false}, {"a\nb", false}, {"-x", false},
-                                            {".x", false}, {std::string(128, 'a'), true}, {std::string(300, 'a'), false},
-                                            {"", false}, {"a b", false}, {"é", false}}) {
+  struct TagCase {
+    std::string tag;
+    bool ok;
+  };
+  for (const auto& c : std::vector<TagCase>{{"1.2.3", true},
+                                            {"v1.2.3-rc.1", true},
+                                            {"latest", true},
+                                            {"_x", true},
+                                            {"../etc", false},
+                                            {"a/b", false},
+                                            {"a\nb", false},
+                                            {"-x", false},
+                                            {".x", false},
+                                            {std::string(128, 'a'), true},
+                                            {std::string(300, 'a'), false},
+                                            {"", false},
+                                            {"a b", false},
+                                            {"é", false}}) {
     INFO(c.tag);
     CHECK(registry::valid_tag(c.tag) == c.ok);
   }
-  for (const auto& [name, ok] : std::vector<std::pair<std::string, bool>>{
-           {"app", true}, {"team/app", true}, {"a.b_c__d--e/f", true}, {"App", false}, {"../app", false},
-           {"team//app", false}, {"app-", false}, {"a___b", false}, {std::string(256, 'a'), false}, {"", false}}) {
+  for (const auto& [name, ok] : std::vector<std::pair<std::string, bool>>{{"app", true},
+                                                                          {"team/app", true},
+                                                                          {"a.b_c__d--e/f", true},
+                                                                          {"App", false},
+                                                                          {"../app", false},
+                                                                          {"team//app", false},
+                                                                          {"app-", false},
+                                                                          {"a___b", false},
+                                                                          {std::string(256, 'a'), false},
+                                                                          {"", false}}) {
     INFO(name);
     CHECK(registry::valid_repository(name) == ok);
   }
   CHECK(registry::valid_digest("sha256:" + std::string(64, 'a')));
   CHECK_FALSE(registry::valid_digest("sha256:" + std::string(63, 'a')));
   CHECK_FALSE(registry::valid_digest("md5:abc"));
-  CHECK(registry::next_link("</v2/app/tags/list?last=b&n=2>; rel=\"next\"") == "/v2/app/tags/list?last=b&n=2");
+  CHECK(registry::next_link("</v2/app/tags/list?last=b&n=2>; rel=\"next\"") ==
+        "/v2/app/tags/list?last=b&n=2");
   CHECK(registry::next_link("<https://x/a>; rel=\"prev\", </v2/app/tags/list?last=c>; rel=\"next\"") ==
         "/v2/app/tags/list?last=c");
   CHECK_FALSE(registry::next_link(""));
   CHECK_FALSE(registry::next_link("</x>; rel=\"prev\""));
-  auto ch = registry::parse_challenge(R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:app:pull")");
+  auto ch = registry::parse_challenge(
+      R"(Bearer realm="https://auth.example/token",service="registry.example",scope="repository:app:pull")");
   REQUIRE(ch);
   CHECK(ch->scheme == "bearer");
   CHECK(ch->realm == "https://auth.example/token");
@@ -113,7 +135,8 @@ TEST_CASE("registry: tag lists, pages, hostile names and broken answers", "[regi
     }
   });
   s.http.Get("/v2/hostile/tags/list", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(tags_json({"1.0.0", "../../etc", "a\nb", std::string(300, 'x'), "2.0.0"}), "application/json");
+    res.set_content(tags_json({"1.0.0", "../../etc", "a\nb", std::string(300, 'x'), "2.0.0"}),
+                    "application/json");
   });
   s.http.Get("/v2/garbage/tags/list", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("<html>not json</html>", "text/html");
@@ -164,7 +187,9 @@ TEST_CASE("registry: tag lists, pages, hostile names and broken answers", "[regi
   REQUIRE(empty);
   CHECK(empty->tags.empty());
 
-  struct Bad { std::string repo, message; };
+  struct Bad {
+    std::string repo, message;
+  };
   for (const auto& b : std::vector<Bad>{{"garbage", "not a tag list"},
                                         {"wrongshape", "not a tag list"},
                                         {"endless", "more than 200 pages"},
@@ -237,7 +262,8 @@ TEST_CASE("registry: basic and bearer auth", "[registry]") {
   s.http.Get("/token", [&](const httplib::Request& req, httplib::Response& res) {
     ++token_requests;
     if (req.get_header_value("Authorization") != "Basic " + std::string("Ym90OnMzY3JldA==") ||
-        req.get_param_value("scope") != "repository:bearer:pull" || req.get_param_value("service") != "test") {
+        req.get_param_value("scope") != "repository:bearer:pull" ||
+        req.get_param_value("service") != "test") {
       res.status = 401;
       return;
     }
@@ -246,7 +272,8 @@ TEST_CASE("registry: basic and bearer auth", "[registry]") {
   s.http.Get("/v2/bearer/tags/list", [&](const httplib::Request& req, httplib::Response& res) {
     if (req.get_header_value("Authorization") != "Bearer t0k3n") {
       res.status = 401;
-      res.set_header("WWW-Authenticate", "Bearer realm=\"" + s.url() + "/token\",service=\"test\",scope=\"repository:bearer:pull\"");
+      res.set_header("WWW-Authenticate", "Bearer realm=\"" + s.url() +
+                                             "/token\",service=\"test\",scope=\"repository:bearer:pull\"");
       return;
     }
     res.set_content(tags_json({"2.0.0"}), "application/json");
@@ -276,13 +303,15 @@ TEST_CASE("registry: basic and bearer auth", "[registry]") {
     auto w = registry::Client::connect(wrong)->tags(repo);
     REQUIRE_FALSE(w);
     CHECK(w.error().message.find("nope") == std::string::npos);  // secrets never in messages
-    CHECK((w.error().message.find("refused") != std::string::npos || w.error().message.find("401") != std::string::npos));
+    CHECK((w.error().message.find("refused") != std::string::npos ||
+           w.error().message.find("401") != std::string::npos));
   }
 }
 
 TEST_CASE("registry: manifest digests", "[registry]") {
   Server s;
-  const std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
   const std::string digest = "sha256:" + std::string(64, 'b');
   s.http.Get("/v2/app/manifests/(.*)", [&](const httplib::Request& req, httplib::Response& res) {
     if (req.get_header_value("Accept").find("application/vnd.oci.image.index.v1+json") == std::string::npos) {
@@ -290,9 +319,14 @@ TEST_CASE("registry: manifest digests", "[registry]") {
       return;
     }
     std::string tag = req.matches[1];
-    if (tag == "1.0.0") res.set_header("Docker-Content-Digest", digest);
-    else if (tag == "bad") res.set_header("Docker-Content-Digest", "sha256:../../x");
-    else if (tag != "noheader") { res.status = 404; return; }
+    if (tag == "1.0.0")
+      res.set_header("Docker-Content-Digest", digest);
+    else if (tag == "bad")
+      res.set_header("Docker-Content-Digest", "sha256:../../x");
+    else if (tag != "noheader") {
+      res.status = 404;
+      return;
+    }
     res.set_content(manifest, "application/vnd.oci.image.manifest.v1+json");
   });
   s.start();
