@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -113,6 +114,7 @@ struct EnvPlan {
 struct Registry {
   RegistryConfig config;
   std::optional<registry::Client> client;
+  std::filesystem::file_time_type credentials_time{};  // a rotated credentials file makes a new client
   std::string client_error;
   std::optional<Clock::time_point> failing_since;
   RegistryState state;
@@ -212,7 +214,12 @@ std::vector<RegistryState> ImageWatcher::registries() const {
 }
 
 registry::Client* ImageWatcher::Impl::client_for(Registry& r) {
-  if (r.client) return &*r.client;
+  std::error_code ec;
+  auto mtime = r.config.credentials_file.empty() ? std::filesystem::file_time_type{}
+                                                 : std::filesystem::last_write_time(r.config.credentials_file, ec);
+  if (r.client && mtime == r.credentials_time) return &*r.client;
+  r.client.reset();
+  r.credentials_time = mtime;
   registry::Options o;
   o.url = r.config.url;
   o.ca_file = r.config.ca_file;

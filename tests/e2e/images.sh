@@ -181,6 +181,10 @@ test_wrong_credentials_and_an_untrusted_certificate_are_reported_not_fatal() {
   image_field '.images[0].reason' | grep -q "refused the configured credentials" || fail "reason: $(image_field '.images[0].reason')"
   grep -q wrong-password "$DAEMON_LOG" && fail "the password reached the log"
   curl -fsS "$DAEMON_URL/v1/images" | grep -q wrong-password && fail "the password reached the status"
+  # The file is rotated: the next poll reads it again, no restart.
+  cp "$REGISTRY_CREDENTIALS_FILE" "$bad.new" && mv -f "$bad.new" "$bad"
+  touch -d '+1 second' "$bad"
+  poll_until 20 state_in app dev UpToDate Committed || fail "rotated credentials not used: $(image_field '.images[0].reason')"
   # The system's CAs do not trust the test CA: TLS is verified by default.
   kill -9 "$DAEMON_PID"
   sed -i "s|caFile: $REGISTRY_CA_FILE, ||" "$DAEMON_CONFIG"
