@@ -181,7 +181,17 @@ ImageWatcher::~ImageWatcher() {
 void ImageWatcher::start() {
   m_impl->thread = std::thread([impl = m_impl.get(), this] {
     while (true) {
-      poll_once();
+      {
+        std::lock_guard lock(impl->mutex);
+        if (impl->stopping) return;
+      }
+      // Nothing a registry or the repository holds may end the daemon: a poll that throws is
+      // logged and the next one runs as usual.
+      try {
+        poll_once();
+      } catch (const std::exception& e) {
+        log(LogLevel::error, "image poll failed", {{"error", e.what()}});
+      }
       std::unique_lock lock(impl->mutex);
       if (impl->cv.wait_for(lock, impl->config.images.poll_interval, [&] { return impl->stopping; })) return;
     }
