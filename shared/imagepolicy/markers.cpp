@@ -73,9 +73,20 @@ bool mentions_marker(std::string_view line) {
   return line.find("$imagepolicy") != std::string_view::npos || line.find("portcullis:image") != std::string_view::npos;
 }
 
-std::uint32_t line_of(std::string_view text, std::size_t offset) {
-  return static_cast<std::uint32_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n') + 1);
-}
+// 1-based line numbers of byte offsets, from the newlines found once.
+class Lines {
+ public:
+  explicit Lines(std::string_view text) {
+    for (std::size_t i = text.find('\n'); i != std::string_view::npos; i = text.find('\n', i + 1)) m_newlines.push_back(i);
+  }
+  std::uint32_t of(std::size_t offset) const {
+    auto before = std::lower_bound(m_newlines.begin(), m_newlines.end(), offset) - m_newlines.begin();
+    return static_cast<std::uint32_t>(before + 1);
+  }
+
+ private:
+  std::vector<std::size_t> m_newlines;
+};
 
 std::string where(std::string_view path, std::uint32_t line) { return std::string(path) + ":" + std::to_string(line); }
 
@@ -89,11 +100,12 @@ Found find_markers(std::string_view path, std::string_view text) {
     return found;
   }
   std::set<std::uint32_t> used;
+  Lines lines(text);
   for (const auto& s : *all) {
     if (s.comment.empty() || s.style == yamledit::Style::literal || s.style == yamledit::Style::folded) continue;
     Marker m;
     Parsed p = parse_comment(s.comment, m);
-    std::uint32_t comment_line = line_of(text, s.end);
+    std::uint32_t comment_line = lines.of(s.end);
     if (p == Parsed::none) continue;
     used.insert(comment_line);
     if (p == Parsed::malformed) {

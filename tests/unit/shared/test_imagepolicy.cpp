@@ -97,7 +97,8 @@ TEST_CASE("version ranges", "[imagepolicy]") {
     REQUIRE(v);
     CHECK(r->contains(*v, c.pre) == c.in);
   }
-  for (const char* bad : {">=", "^", "1.2.3.4", ">=abc", "1.2 - ", "<*", std::string(300, '1').c_str()}) {
+  for (const std::string& bad : {std::string(">="), std::string("^"), std::string("1.2.3.4"), std::string(">=abc"),
+                                 std::string("1.2 - "), std::string("<*"), std::string(300, '1')}) {
     INFO(bad);
     CHECK_FALSE(Range::parse(bad));
   }
