@@ -64,6 +64,10 @@ constexpr KindInfo k_kinds[] = {
      "the repository is fetched again"},
     {AlertKind::break_glass_follow_up, "breakGlassFollowUp", true, "warning", ":memo:", "break-glass follow-up open",
      "break-glass follow-up done"},
+    {AlertKind::image_update_rejected, "imageUpdateRejected", true, "warning", ":hourglass:", "image update rejected by the gate",
+     "image update landed"},
+    {AlertKind::registry_unavailable, "registryUnavailable", true, "error", ":satellite_antenna:", "registry unavailable",
+     "the registry answers again"},
 };
 static_assert([] {
   for (std::size_t i = 0; i < std::size(k_kinds); ++i)

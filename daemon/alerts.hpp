@@ -39,11 +39,13 @@ enum class AlertKind {
   prune_blocked,
   break_glass,
   source_unavailable,
-  break_glass_follow_up
+  break_glass_follow_up,
+  image_update_rejected,  // the gate refused the image bot's commit (target: "policy/environment")
+  registry_unavailable    // a registry failed for images.registryUnavailableAfter (target: its host)
 };
 
 // "syncFailed", "outOfSync", "driftCorrected", "selfHealLoop", "pruneBlocked", "breakGlass",
-// "sourceUnavailable", "breakGlassFollowUp"
+// "sourceUnavailable", "breakGlassFollowUp", "imageUpdateRejected", "registryUnavailable"
 std::string_view alert_kind_name(AlertKind kind);
 std::optional<AlertKind> alert_kind_from(std::string_view name);
 // Conditions stay open until resolved; the others are one-off.

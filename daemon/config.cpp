@@ -1,6 +1,7 @@
 #include "daemon/config.hpp"
 
 #include <charconv>
+#include <functional>
 #include <set>
 
 #include "schemas/embedded.hpp"
@@ -12,6 +13,68 @@
 namespace portcullis::daemon {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+using PathOf = std::function<fs::path(std::string_view)>;
+using ErrorAt = std::function<std::unexpected<util::Error>(const yaml::Node*, std::string)>;
+
+util::Result<std::chrono::milliseconds> duration_of(const yaml::Node& parent, std::string_view key, std::int64_t min_ms,
+                                                    std::chrono::milliseconds fallback, const ErrorAt& error_at) {
+  auto d = parent.get_string(key);
+  if (d.empty()) return fallback;
+  auto ms = util::parse_duration_ms(d);
+  if (!ms || *ms < min_ms) return error_at(parent.get(key), "images." + std::string(key) + " must be a duration of at least " + util::duration_text(min_ms));
+  return std::chrono::milliseconds(*ms);
+}
+
+// `images:` (image automation).
+util::Result<void> parse_images(const yaml::Node& node, Config& c, const PathOf& path_of, const ErrorAt& error_at) {
+  ImagesConfig& im = c.images;
+  if (const yaml::Node* n = node.get("enabled")) im.enabled = n->value.boolean;
+  auto poll = duration_of(node, "pollInterval", 1000, im.poll_interval, error_at);
+  if (!poll) return util::fail(poll.error());
+  im.poll_interval = *poll;
+  auto down = duration_of(node, "registryUnavailableAfter", 1000, im.registry_unavailable_after, error_at);
+  if (!down) return util::fail(down.error());
+  im.registry_unavailable_after = *down;
+  if (const yaml::Node* n = node.get("maxTags")) im.max_tags = static_cast<std::size_t>(n->value.integer);
+  std::set<std::string> hosts;
+  if (const yaml::Node* list = node.get("registries"))
+    for (const yaml::Node* r : list->items) {
+      RegistryConfig rc;
+      rc.host = std::string(r->get_string("host"));
+      rc.url = std::string(r->get_string("url"));
+      if (rc.url.empty()) rc.url = "https://" + rc.host;
+      rc.ca_file = path_of(r->get_string("caFile"));
+      rc.credentials_file = path_of(r->get_string("credentialsFile"));
+      if (const yaml::Node* n = r->get("requestsPerSecond"))
+        rc.requests_per_second = n->type == yaml::Type::integer ? static_cast<double>(n->value.integer) : n->value.number;
+      auto t = duration_of(*r, "timeout", 100, rc.timeout, error_at);
+      if (!t) return util::fail(t.error());
+      rc.timeout = *t;
+      if (!hosts.insert(rc.host).second) return error_at(r, "images.registries: " + rc.host + " is declared twice");
+      im.registries.push_back(std::move(rc));
+    }
+  if (const yaml::Node* b = node.get("bot")) {
+    im.bot.name = std::string(b->get_string("name"));
+    im.bot.email = std::string(b->get_string("email"));
+    im.bot.signing_key_file = path_of(b->get_string("signingKeyFile"));
+    im.bot.push_url = std::string(b->get_string("pushUrl"));
+    if (im.bot.push_url.starts_with("file://")) im.bot.push_url = "file://" + path_of(im.bot.push_url.substr(7)).string();
+    im.bot.ssh_key_file = path_of(b->get_string("sshKeyFile"));
+    im.bot.known_hosts_file = path_of(b->get_string("knownHostsFile"));
+    im.bot.username = std::string(b->get_string("username"));
+    im.bot.password_file = path_of(b->get_string("passwordFile"));
+    im.bot.ca_file = path_of(b->get_string("caFile"));
+  }
+  if (im.enabled && im.bot.email.empty())
+    return error_at(&node, "images.enabled needs images.bot (name and email of the commits' author)");
+  if (im.bot.push_url.empty()) im.bot.push_url = c.repository.url;
+  return {};
+}
+
+}  // namespace
 
 util::Result<Config> parse_config(std::string_view text, std::string_view file, const fs::path& base) {
   auto stream = yaml::parse_yaml(text);
@@ -228,6 +291,8 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
         c.alerts.providers.push_back(std::move(ap));
       }
   }
+  if (const yaml::Node* images = root.get("images"))
+    if (auto r = parse_images(*images, c, path_of, error_at); !r) return util::fail(r.error());
   return c;
 }
 

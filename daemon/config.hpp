@@ -130,6 +130,35 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds lease_duration{15'000}, renew_deadline{10'000}, retry_period{2'000};
 };
 
+// Image automation (daemon/images.hpp, docs/images.md): where registries are and how to reach
+// them, and the bot that commits updates and pushes them through the gate.
+struct RegistryConfig {
+  std::string host;                         // as images name it: "registry.example:5000"
+  std::string url;                          // "https://<host>" unless set
+  std::filesystem::path ca_file;            // empty: the system's CAs
+  std::filesystem::path credentials_file;   // "username:password"; empty: anonymous
+  double requests_per_second = 10;
+  std::chrono::milliseconds timeout{10'000};
+};
+
+struct BotConfig {
+  std::string name, email;                  // author and committer of its commits
+  std::filesystem::path signing_key_file;   // SSH private key: commits signed (gpg.format=ssh)
+  std::string push_url;                     // empty: the repository's url
+  std::filesystem::path ssh_key_file, known_hosts_file;          // ssh://
+  std::string username;                                          // https://
+  std::filesystem::path password_file, ca_file;
+};
+
+struct ImagesConfig {
+  bool enabled = false;
+  std::chrono::milliseconds poll_interval{60'000};
+  std::chrono::milliseconds registry_unavailable_after{300'000};
+  std::size_t max_tags = 100'000;
+  std::vector<RegistryConfig> registries;
+  BotConfig bot;
+};
+
 struct Config {
   std::filesystem::path source;
   std::string listen_host = "127.0.0.1";
@@ -147,6 +176,7 @@ struct Config {
   BreakGlassConfig break_glass;
   StatusPageConfig status_page;
   LeaderElectionConfig leader_election;
+  ImagesConfig images;
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }
 };

@@ -6,7 +6,8 @@
 //
 // Points: "intent" (the write-ahead inventory is stored), "apply" (an object was applied),
 // "inventory" (every object is applied, the inventory not yet stored), "prune" (an object was
-// deleted), "shard" (an inventory's new shards are written, its first ConfigMap not yet).
+// deleted), "shard" (an inventory's new shards are written, its first ConfigMap not yet),
+// "image-push" (the image bot made its commit and is about to push it).
 #include <cstddef>
 #include <string_view>
 

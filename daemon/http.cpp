@@ -422,6 +422,9 @@ struct HttpServer::Impl {
     routes.Get("/v1/targets", [this](const httplib::Request& req, httplib::Response& res) {
       if (may_read(req, res)) res.set_content(status_json(service.status()), "application/json");
     });
+    routes.Get("/v1/images", [this](const httplib::Request& req, httplib::Response& res) {
+      if (may_read(req, res)) res.set_content(service.images_json(), "application/json");
+    });
     routes.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
     routes.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       bool ready = service.ready();

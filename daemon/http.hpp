@@ -5,10 +5,11 @@
 //                                      413 too large, 400 malformed, 202 queued)
 //   POST /v1/targets/NAME/allow-prune  lift the prune guard once (a fresh id per request; 409
 //                                      when replayed, 404 for an unknown target)
-// Reads: GET /v1/targets (status, JSON), /v1/status (the status page's document), /v1/events
-// (it, as server-sent events) and /metrics need "Authorization: Bearer <token>" or the status
-// page's session cookie when api.readTokenFile is set (it must be, off loopback); /healthz,
-// /readyz and the page itself (/status, /status.css, /status.js: no data) are open.
+// Reads: GET /v1/targets (status, JSON), /v1/images (image automation), /v1/status (the status
+// page's document), /v1/events (it, as server-sent events) and /metrics need "Authorization:
+// Bearer <token>" or the status page's session cookie when api.readTokenFile is set (it must
+// be, off loopback); /healthz, /readyz and the page itself (/status, /status.css, /status.js:
+// no data) are open.
 // GET /status?token=T or POST /status/sign-in (form field token) sets the session cookie
 // (HttpOnly, SameSite=Strict, an HMAC of the token, not the token) and redirects to /status.
 // docs/status-page.md.

@@ -16,6 +16,7 @@
 #include "daemon/followup.hpp"
 #include "daemon/leader.hpp"
 #include "daemon/log.hpp"
+#include "daemon/images.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
 #include "shared/kube/client.hpp"
@@ -99,6 +100,7 @@ struct Service::Impl {
   std::unique_ptr<BreakGlassDesk> desk;  // break-glass windows (they hold targets in detect-only)
   std::string desk_error;                // the windows could not be loaded: run() refuses to start
   std::unique_ptr<std::atomic<bool>[]> settled;  // by target index: a sync completed since the start
+  std::unique_ptr<ImageWatcher> images;  // image automation (images.enabled), its own thread
   std::unique_ptr<DriftMonitor> monitor;
   std::thread heal_thread;
   // Follow-up commits (clone, edit, push) run on a thread of their own, not on the heal thread.
@@ -545,6 +547,8 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   if (auto r = m_impl->desk->load(); !r) m_impl->desk_error = r.error().message;
   m_impl->heal_thread = std::thread([impl = m_impl.get()] { impl->heal_loop(); });
   m_impl->follow_up_thread = std::thread([impl = m_impl.get()] { impl->follow_up_loop(); });
+  if (m_impl->config.images.enabled)
+    m_impl->images = std::make_unique<ImageWatcher>(m_impl->config, m, *m_impl->alerter);
   m.describe("portcullis_drift_corrected_total", "counter", "Drifted objects applied again (self-heal).");
   m.describe("portcullis_drift_correction_seconds", "histogram", "From the watch reporting drift to its correction applied.");
   m.describe("portcullis_self_heal_loops_total", "counter", "Corrections damped because something keeps changing the object back.");
@@ -577,6 +581,7 @@ Service::~Service() {
   if (m_impl->elector_thread.joinable()) m_impl->elector_thread.join();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
   if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
+  m_impl->images.reset();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
 }
@@ -592,6 +597,8 @@ int Service::run() {
     log(LogLevel::error, "cannot open the repository mirror", {{"error", mirror.error().message}});
     return 1;
   }
+  // Image automation runs where syncs run: at once without leader election, else once leading.
+  if (m.images && !m.elector) m.images->start();
   if (m.elector) m.elector_thread = std::thread([&m] { m.campaign(); });
   int rc = m.loop(*mirror);
   if (m.elector) {
@@ -608,6 +615,7 @@ void Service::Impl::campaign() {
       leading = true;
       pending = true;  // a new leader syncs every target at once
     }
+    if (images) images->start();  // once: a replica that loses the lease exits
     cv.notify_all();
     heal_cv.notify_all();
     changed();
@@ -703,6 +711,12 @@ void Service::stop() {
   if (m_impl->elector) m_impl->elector->stop();
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
+  if (m_impl->images) m_impl->images->signal_stop();
+}
+
+std::string Service::images_json() const {
+  if (!m_impl->images) return daemon::images_json({}, {});
+  return daemon::images_json(m_impl->images->status(), m_impl->images->registries());
 }
 
 void Service::on_event(const notify::Event& event) {

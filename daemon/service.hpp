@@ -94,6 +94,8 @@ class Service {
   LeaderView leader_view() const;
   Metrics& metrics();
   const Config& config() const;
+  // GET /v1/images: the image watcher's status (daemon/images.hpp); empty lists when off.
+  std::string images_json() const;
 
  private:
   struct Impl;

@@ -14,7 +14,7 @@ test_pkgs=(
   openssh-client curl jq time hyperfine libyaml-cpp-dev strace
   golang-go etcd-server rsync dpkg-dev systemd
   openssh-server nginx fcgiwrap apache2-utils
-  gitolite3 chromium
+  gitolite3 chromium docker-registry
 )
 
 want=("${build_pkgs[@]}")

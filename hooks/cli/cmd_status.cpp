@@ -14,6 +14,31 @@
 
 namespace portcullis::hooks::cli {
 
+namespace {
+
+// The image automation table (GET /v1/images); "" when the daemon has none or answers nothing.
+std::string images_table(httplib::ClientImpl& http, const std::string& prefix, const httplib::Headers& headers) {
+  auto res = http.Get(prefix + "/v1/images", headers);
+  if (!res || res->status != 200) return {};
+  auto doc = yaml::parse_json(res->body);
+  const yaml::Node* images =
+      doc && !doc->documents.empty() && doc->documents[0].root ? doc->documents[0].root->get("images") : nullptr;
+  if (!images || !images->is_sequence() || images->items.empty()) return {};
+  std::ostringstream t;
+  t << "\n" << std::left << std::setw(20) << "IMAGE POLICY" << std::setw(14) << "ENVIRONMENT" << std::setw(21) << "STATE"
+    << std::setw(24) << "CHOSEN" << std::setw(14) << "LAST COMMIT" << "REASON\n";
+  for (const yaml::Node* i : images->items) {
+    std::string reason(i->get_string("reason"));
+    if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl) + " ...";
+    t << std::setw(20) << i->get_string("policy") << std::setw(14) << i->get_string("environment") << std::setw(21)
+      << i->get_string("state") << std::setw(24) << i->get_string("chosen").substr(0, 23) << std::setw(14)
+      << i->get_string("lastCommit").substr(0, 12) << reason << "\n";
+  }
+  return t.str();
+}
+
+}  // namespace
+
 Runner setup_status(CLI::App& app) {
   struct Options {
     std::string daemon = "http://127.0.0.1:9440";
@@ -27,6 +52,7 @@ Runner setup_status(CLI::App& app) {
       "objects, last "
       "sync and the first problem (error, blocked prune, self-heal loop, drift, unhealthy object). "
       "A target whose repository cannot be fetched is SourceUnavailable (MESSAGE: since when and why). "
+      "With image automation on, a second table shows each image policy per environment (GET /v1/images). "
       "Exit status: 0 when every target is Synced, 1 otherwise, 2 when the daemon cannot be reached.");
   app.add_option("--daemon", o->daemon, "portcullisd's URL")->capture_default_str();
   app.add_option("--ca-file", o->ca_file, "CA of the daemon's certificate (https)");
@@ -112,7 +138,7 @@ Runner setup_status(CLI::App& app) {
             << std::setw(8) << number(t->get("drifted")) << std::setw(22) << t->get_string("lastSyncTime")
             << message << "\n";
     }
-    if (!o->json) std::cout << table.str();
+    if (!o->json) std::cout << table.str() << images_table(*http, url->path, headers);
     return all_synced ? int(k_exit_ok) : int(k_exit_rejected);
   };
 }

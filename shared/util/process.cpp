@@ -7,11 +7,31 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+
+extern char** environ;
 
 namespace portcullis::util {
 
 Result<ProcessResult> run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
+  return run_process(argv, cwd, {});
+}
+
+Result<ProcessResult> run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                                  const std::vector<std::pair<std::string, std::string>>& env) {
   if (argv.empty()) return fail("no program to run");
+  // The child's environment is built before fork: only async-signal-safe calls after it.
+  std::vector<std::string> entries;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    bool overridden = false;
+    for (const auto& [k, v] : env) overridden = overridden || (entry.starts_with(k) && entry.size() > k.size() && entry[k.size()] == '=');
+    if (!overridden) entries.emplace_back(entry);
+  }
+  for (const auto& [k, v] : env) entries.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -30,7 +50,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const st
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
-    execvp(args[0], args.data());
+    execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(out_pipe[1]);

@@ -73,6 +73,25 @@ targets:
 breakGlass:
   allowedSignersFile: keys/oncall.allowed_signers
   daemonId: prod-east
+images:
+  enabled: true
+  pollInterval: 30s
+  registryUnavailableAfter: 10m
+  maxTags: 5000
+  registries:
+  - {host: "registry.example:5000", url: "https://registry.example:5000", caFile: pki/registry-ca.pem,
+     credentialsFile: secrets/registry, requestsPerSecond: 2.5, timeout: 3s}
+  - {host: ghcr.example}
+  bot:
+    name: portcullis-bot
+    email: bot@example.com
+    signingKeyFile: keys/bot_ed25519
+    pushUrl: ssh://bot@git.example.com:2222/config.git
+    sshKeyFile: keys/bot_push
+    knownHostsFile: /etc/ssh/ssh_known_hosts
+    username: bot
+    passwordFile: secrets/bot-token
+    caFile: /etc/ssl/git-ca.pem
 alerts:
   outOfSyncAfter: 5m
   sourceUnavailableAfter: 90s
@@ -226,6 +245,47 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK_FALSE(dev.adopt);
 }
 
+TEST_CASE("images: registries, the bot and the defaults", "[config]") {
+  Config c = parse_ok(k_full);
+  const ImagesConfig& im = c.images;
+  CHECK(im.enabled);
+  CHECK(im.poll_interval == std::chrono::seconds(30));
+  CHECK(im.registry_unavailable_after == std::chrono::minutes(10));
+  CHECK(im.max_tags == 5000);
+  REQUIRE(im.registries.size() == 2);
+  CHECK(im.registries[0].host == "registry.example:5000");
+  CHECK(im.registries[0].ca_file == k_base / "pki/registry-ca.pem");
+  CHECK(im.registries[0].credentials_file == k_base / "secrets/registry");
+  CHECK(im.registries[0].requests_per_second == 2.5);
+  CHECK(im.registries[0].timeout == std::chrono::seconds(3));
+  CHECK(im.registries[1].url == "https://ghcr.example");
+  CHECK(im.registries[1].requests_per_second == 10);
+  CHECK(im.bot.name == "portcullis-bot");
+  CHECK(im.bot.signing_key_file == k_base / "keys/bot_ed25519");
+  CHECK(im.bot.push_url == "ssh://bot@git.example.com:2222/config.git");
+  CHECK(im.bot.password_file == k_base / "secrets/bot-token");
+  // Defaults: off; the bot pushes where the daemon fetches.
+  Config minimal = parse_ok("repository: {url: file:///srv/git/config.git}\ntargets: [{name: a, path: env/a}]\n"
+                            "images: {bot: {name: b, email: b@x.example}}\n");
+  CHECK_FALSE(minimal.images.enabled);
+  CHECK(minimal.images.poll_interval == std::chrono::minutes(1));
+  CHECK(minimal.images.bot.push_url == "file:///srv/git/config.git");
+  struct Bad { const char* why; std::string images; };
+  for (const auto& b : std::vector<Bad>{
+           {"enabled without a bot", "{enabled: true}"},
+           {"a registry twice", "{registries: [{host: r.example}, {host: r.example}]}"},
+           {"a poll interval below 1s", "{pollInterval: 10ms}"},
+           {"a host with a path", "{registries: [{host: r.example/x}]}"},
+           {"a bot email without @", "{bot: {name: b, email: nobody}}"},
+           {"a bot name with a newline", "{bot: {name: \"a\\nb\", email: b@x.example}}"},
+       }) {
+    INFO(b.why);
+    auto r = parse_config("repository: {url: file:///srv/git/config.git}\ntargets: [{name: a, path: env/a}]\nimages: " + b.images + "\n",
+                          "daemon.yaml", k_base);
+    CHECK_FALSE(r);
+  }
+}
+
 TEST_CASE("the full example covers every key of the daemon schema", "[config]") {
   // Keeps the test above complete when the schema grows.
   auto schema = yaml::parse_json(schemas::daemon_schema());
@@ -257,6 +317,10 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       {"targets[].breakGlass.access",
        s.at({"properties", "targets", "items", "properties", "breakGlass", "properties", "access", "properties"}),
        {targets->items[1]->at({"breakGlass", "access"})}},
+      {"images", s.at({"properties", "images", "properties"}), {e.get("images")}},
+      {"images.registries[]", s.at({"properties", "images", "properties", "registries", "items", "properties"}),
+       {e.at({"images", "registries"})->items.begin(), e.at({"images", "registries"})->items.end()}},
+      {"images.bot", s.at({"properties", "images", "properties", "bot", "properties"}), {e.at({"images", "bot"})}},
       {"alerts.providers[]", s.at({"properties", "alerts", "properties", "providers", "items", "properties"}),
        {e.at({"alerts", "providers"})->items.begin(), e.at({"alerts", "providers"})->items.end()}},
       {"statusPage", s.at({"properties", "statusPage", "properties"}), {e.get("statusPage")}},
@@ -274,7 +338,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 83);
+  CHECK(keys == 105);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {

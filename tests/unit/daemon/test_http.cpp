@@ -334,7 +334,7 @@ TEST_CASE("with a read token, status and metrics answer only with it; health sta
   Api api([&](Config& c) { c.api.read_token_file = token; });
   const httplib::Headers right{{"Authorization", "Bearer t0ken-of-the-reader"}};
   const httplib::Headers wrong{{"Authorization", "Bearer t0ken-of-the-readex"}};
-  for (const char* path : {"/v1/targets", "/metrics"}) {
+  for (const char* path : {"/v1/targets", "/v1/images", "/metrics"}) {
     INFO(path);
     CHECK(api.request("GET", path).status == 401);
     CHECK(api.request("GET", path, wrong).status == 401);
@@ -343,13 +343,16 @@ TEST_CASE("with a read token, status and metrics answer only with it; health sta
   }
   CHECK(api.request("GET", "/healthz").status == 200);
   CHECK(api.request("GET", "/readyz").status == 503);  // no sync has run: open, and honest
-  CHECK(api.metric("portcullis_api_unauthorized_total") == 4);
+  CHECK(api.metric("portcullis_api_unauthorized_total") == 6);
 }
 
 TEST_CASE("without a read token, status and metrics are open (loopback only)", "[http]") {
   Api api;
   CHECK(api.request("GET", "/v1/targets").status == 200);
   CHECK(api.request("GET", "/metrics").status == 200);
+  Reply images = api.request("GET", "/v1/images");  // image automation off: empty lists
+  CHECK(images.status == 200);
+  CHECK(images.body == "{\"images\":[],\"registries\":[]}\n");
 }
 
 TEST_CASE("over TLS: served with the certificate, and a silent handshake is cut off", "[http]") {
