@@ -17,7 +17,11 @@ REG_DIR=$SUITE_TMP/registry
 mkdir -p "$REG_DIR"
 registry_start "$REG_DIR" || { echo "FATAL: the registry did not start"; exit 1; }
 FAKE_PIDS=()
-images_teardown() {
+# run_suite calls suite_teardown before the suite's files go, and the registry's and the Git
+# servers' pid files are among them: everything this suite started stops there (and again,
+# harmlessly, in the EXIT trap when the suite ends early).
+eval "$(declare -f suite_teardown | sed '1s/^suite_teardown/daemon_suite_teardown/')"
+suite_teardown() {
   local p
   for p in "${FAKE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   if declare -F ssh_git_stop >/dev/null; then
@@ -25,9 +29,9 @@ images_teardown() {
     http_git_stop "$SUITE_TMP/gitsrv"
   fi
   registry_stop "$REG_DIR"
-  suite_teardown
+  daemon_suite_teardown
 }
-trap images_teardown EXIT
+trap suite_teardown EXIT
 
 # The bot's signing key, and the allowed-signers file that verifies its commits.
 BOT_KEY=$SUITE_TMP/bot_ed25519
