@@ -123,12 +123,7 @@ struct OpenCondition {
 };
 
 std::string rfc3339(SystemTime t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return util::rfc3339_utc(std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t)));
 }
 
 std::int64_t unix_seconds(SystemTime t) {

@@ -9,19 +9,11 @@
 #include "daemon/log.hpp"
 #include "shared/notify/event.hpp"
 #include "shared/util/json.hpp"
+#include "shared/util/strings.hpp"
 
 namespace portcullis::daemon {
 
 namespace {
-
-std::string rfc3339(std::int64_t unix) {
-  std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 BreakGlassDesk::Answer error_answer(int status, const std::string& message) {
   return {status, util::dump(util::Json{{"error", message}}) + "\n"};
@@ -56,7 +48,7 @@ struct BreakGlassDesk::Impl {
   }
 
   void write_audit(const std::string& event, const Window& w, util::Json extra) {
-    util::Json line{{"time", rfc3339(std::time(nullptr))}, {"event", event}, {"window", w.id}, {"target", w.target},
+    util::Json line{{"time", util::rfc3339_utc(std::time(nullptr))}, {"event", event}, {"window", w.id}, {"target", w.target},
                     {"actor", w.actor},  {"reason", w.reason}};
     for (auto& [k, v] : extra.items()) line[k] = v;
     audit(util::dump(line) + "\n");
@@ -125,12 +117,12 @@ BreakGlassDesk::Answer BreakGlassDesk::Impl::open(const Authorized& a, std::int6
   }
   lock.unlock();
   log(LogLevel::warn, "break-glass window opened",
-      {{"target", w.target}, {"window", w.id}, {"actor", w.actor}, {"reason", w.reason}, {"expires", rfc3339(w.expires)}});
+      {{"target", w.target}, {"window", w.id}, {"actor", w.actor}, {"reason", w.reason}, {"expires", util::rfc3339_utc(w.expires)}});
   write_audit("break-glass-open", w,
-              {{"fingerprint", w.fingerprint}, {"expires", rfc3339(w.expires)}, {"serviceAccount", w.service_account},
+              {{"fingerprint", w.fingerprint}, {"expires", util::rfc3339_utc(w.expires)}, {"serviceAccount", w.service_account},
                {"bindings", w.bindings}});
   alerter.raise(Alert{AlertKind::break_glass, w.target, {},
-                      "break-glass window opened on " + w.target + " by " + w.actor + " until " + rfc3339(w.expires) + ": " +
+                      "break-glass window opened on " + w.target + " by " + w.actor + " until " + util::rfc3339_utc(w.expires) + ": " +
                           w.reason,
                       {}, w.actor, w.reason});
   wake();
@@ -247,7 +239,7 @@ void BreakGlassDesk::observe(const TargetConfig& target, const std::vector<Drift
     if (!w) return;
     if (w->state == WindowState::open) {
       for (const auto& item : items) {
-        WindowChange c{rfc3339(now), item.what, item.deleted ? "deleted" : item.pointer_list(), item.manager};
+        WindowChange c{util::rfc3339_utc(now), item.what, item.deleted ? "deleted" : item.pointer_list(), item.manager};
         if (!m_impl->recorded.insert(change_key(w->id, c.object, c.fields, c.manager)).second) continue;
         w->changes.push_back(c);
         news.emplace_back(*w, c);
@@ -355,7 +347,7 @@ std::string BreakGlassDesk::summary(const std::string& target) const {
   const Window* w = m_impl->store ? m_impl->store->holding(target) : nullptr;
   if (!w) return {};
   if (w->state == WindowState::open)
-    return "break-glass " + w->id + " open by " + w->actor + " until " + rfc3339(w->expires) + ": " + w->reason;
+    return "break-glass " + w->id + " open by " + w->actor + " until " + util::rfc3339_utc(w->expires) + ": " + w->reason;
   std::string where = !w->follow_up_commit.empty() ? "merge branch " + w->follow_up_branch + " (" + w->follow_up_commit.substr(0, 12) + ")"
                       : !w->follow_up_error.empty() ? "the follow-up commit failed (" + w->follow_up_error + "): make Git match the live objects"
                                                     : "make Git match the live objects";

@@ -18,6 +18,8 @@
 #include "shared/policy/policy.hpp"
 #include "shared/registry/registry.hpp"
 #include "shared/util/json.hpp"
+#include "shared/render/environment.hpp"
+#include "shared/util/strings.hpp"
 
 namespace portcullis::daemon {
 
@@ -25,15 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int k_push_attempts = 3;
-
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -45,20 +38,6 @@ std::string labels(std::initializer_list<std::pair<std::string_view, std::string
     if (!out.empty()) out += ",";
     out += std::string(k) + "=\"" + label_value(v) + "\"";
   }
-  return out;
-}
-
-// The environments of the policy at `tree` (declared, or discovered under environments/).
-std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
-                                                 const git::Oid& tree) {
-  if (!p.discover_environments) return p.environments;
-  std::vector<policy::Environment> out;
-  auto dir = repo.entry_at(tree, policy::k_environments_dir);
-  if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) return out;
-  auto entries = repo.entries((*dir)->oid);
-  if (!entries) return out;
-  for (const auto& [name, e] : *entries)
-    if (e.kind == git::EntryKind::tree) out.push_back(policy::discovered_environment(name));
   return out;
 }
 
@@ -77,7 +56,7 @@ util::Result<Declared> read_declared(const git::Repository& repo, const git::Oid
   if (!text) return util::fail(text.error());
   auto p = policy::parse_policy(*text, policy::k_policy_file);
   if (!p) return util::fail(p.error());
-  d.environments = environments_of(repo, *p, tree);
+  d.environments = render::environments_of(repo, *p, tree);
   auto policies = imagepolicy::parse_policies(std::string_view(*text), policy::k_policy_file);
   if (!policies) return util::fail(policies.error());
   d.policies = std::move(*policies);
@@ -287,7 +266,7 @@ void ImageWatcher::Impl::record_registry(const std::string& host, const util::Re
     reg.failing_since.reset();
     reg.state.up = true;
     reg.state.last_error.clear();
-    reg.state.last_success_time = now_rfc3339();
+    reg.state.last_success_time = util::rfc3339_utc(std::time(nullptr));
     metrics.set("portcullis_image_registry_up", l, 1);
     metrics.set("portcullis_image_registry_last_success_timestamp_seconds", l, unix_now());
     alerter.resolve(AlertKind::registry_unavailable, host);
@@ -396,7 +375,7 @@ std::vector<Pending> ImageWatcher::Impl::evaluate(const git::Repository& repo, c
       s.policy = p.name;
       s.image = p.image;
       s.environment = env_name;
-      s.last_poll_time = now_rfc3339();
+      s.last_poll_time = util::rfc3339_utc(std::time(nullptr));
       if (auto prev = previous.find(p.name + "/" + env_name); prev != previous.end()) {
         s.last_commit = prev->second.last_commit;
         s.last_commit_time = prev->second.last_commit_time;
@@ -471,7 +450,7 @@ bool ImageWatcher::Impl::land(Pending& p, ImageStatus& s, std::string& tip) {
       case PushOutcome::accepted:
         count("committed");
         tip = *commit;
-        s.state = "Committed", s.reason.clear(), s.last_commit = *commit, s.last_commit_time = now_rfc3339();
+        s.state = "Committed", s.reason.clear(), s.last_commit = *commit, s.last_commit_time = util::rfc3339_utc(std::time(nullptr));
         alerter.resolve(AlertKind::image_update_rejected, key);
         log(LogLevel::info, "image update pushed",
             {{"policy", s.policy},

@@ -28,19 +28,6 @@ namespace portcullis::daemon {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
-
 std::string status_json(const std::vector<TargetStatus>& targets) {
 
   util::Json list = util::Json::array();
@@ -174,7 +161,7 @@ struct Service::Impl {
       s.last_error = r.errors.empty() ? "" : r.errors.front() + (r.errors.size() > 1 ? " (and " + std::to_string(r.errors.size() - 1) + " more)" : "");
       s.prune_blocked = r.prune_blocked;
       s.objects = r.objects;
-      s.last_sync_time = now_rfc3339();
+      s.last_sync_time = util::rfc3339_utc(std::time(nullptr));
       s.last_sync_ms = r.duration.count();
       s.recent_syncs.insert(s.recent_syncs.begin(), record_of(r, s.last_sync_time));
       if (s.recent_syncs.size() > k_recent_syncs) s.recent_syncs.pop_back();
@@ -198,7 +185,7 @@ struct Service::Impl {
     for (const auto& w : r.warnings) log(LogLevel::warn, w, {{"target", name}});
     for (const auto& a : r.adopted_objects) log(LogLevel::warn, "adopted " + a, {{"target", name}});
     if (!r.applied_objects.empty() || !r.pruned_objects.empty() || !r.errors.empty() || !r.prune_blocked.empty()) {
-      audit(util::Json{{"time", now_rfc3339()},
+      audit(util::Json{{"time", util::rfc3339_utc(std::time(nullptr))},
                        {"event", "sync"},
                        {"target", std::string(name)},
                        {"revision", r.revision},
@@ -236,7 +223,7 @@ struct Service::Impl {
       std::lock_guard lock(mutex);
       if (head) {
         fetch_error.clear();
-        last_fetch_time = now_rfc3339();
+        last_fetch_time = util::rfc3339_utc(std::time(nullptr));
       } else {
         if (fetch_error.empty()) fetch_failing_since = Clock::now();
         fetch_error = head.error().message;
@@ -377,7 +364,7 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
     log(r.errors.empty() ? LogLevel::info : LogLevel::error, "drift " + result,
         {{"target", name}, {"revision", r.revision}, {"objects", std::to_string(keys.size())},
          {"error", r.errors.empty() ? "" : r.errors.front()}});
-    audit(util::Json{{"time", now_rfc3339()},
+    audit(util::Json{{"time", util::rfc3339_utc(std::time(nullptr))},
                      {"event", "self-heal"},
                      {"target", std::string(name)},
                      {"revision", r.revision},
@@ -733,7 +720,7 @@ void Service::on_event(const notify::Event& event) {
     }
     std::string who = event.pusher.empty() ? "an unknown pusher" : event.pusher;
     log(LogLevel::warn, "break-glass push received", {{"pusher", event.pusher}, {"reason", event.reason}, {"event", event.id}});
-    m_impl->audit(util::Json{{"time", now_rfc3339()},
+    m_impl->audit(util::Json{{"time", util::rfc3339_utc(std::time(nullptr))},
                             {"event", "break-glass"},
                             {"actor", std::string(event.pusher)},
                             {"reason", std::string(event.reason)},

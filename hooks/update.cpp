@@ -72,21 +72,6 @@ policy::Policy policy_at(const git::Repository& repo, const Oid& commit, const p
   return std::move(*parsed);
 }
 
-std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
-                                                 const Oid& tree) {
-  if (!p.discover_environments) return p.environments;
-  std::vector<policy::Environment> out;
-  auto dir = repo.entry_at(tree, policy::k_environments_dir);
-  if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) return out;
-  // Every directory directly under environments/ (git stores no empty ones), without reading
-  // what is in them: a 20,000-file environment costs one tree read.
-  auto entries = repo.entries((*dir)->oid);
-  if (!entries) return out;
-  for (const auto& [name, e] : *entries)
-    if (e.kind == git::EntryKind::tree) out.push_back(policy::discovered_environment(name));
-  return out;
-}
-
 Update describe_update(const git::Repository& repo, const policy::ServerConfig& config,
                        const RefUpdate& raw) {
   Update u;

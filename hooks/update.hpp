@@ -58,8 +58,6 @@ Update describe_update(const git::Repository& repo, const policy::ServerConfig& 
 policy::Policy policy_at(const git::Repository& repo, const git::Oid& commit, const policy::ServerConfig& config,
                          std::string* problem = nullptr);
 
-// The environments of `policy` in `tree`: declared ones, or every directory under environments/.
-std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& policy,
-                                                 const git::Oid& tree);
+using render::environments_of;  // shared/render: declared environments, or those under environments/
 
 }  // namespace portcullis::hooks

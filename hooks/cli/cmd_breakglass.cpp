@@ -60,20 +60,11 @@ std::unique_ptr<httplib::ClientImpl> client_for(const util::Url& url, const std:
   return ssl;
 }
 
-std::string when(std::int64_t unix) {
-  std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 void print_window(const util::Json& w) {
   auto s = [&](const char* k) { return w.contains(k) && w[k].is_string() ? printable(w[k].get<std::string>()) : std::string(); };
   auto n = [&](const char* k) { return w.contains(k) && w[k].is_number_integer() ? w[k].get<std::int64_t>() : 0; };
   std::cout << s("id") << "  " << s("target") << "  " << s("state") << (s("outcome").empty() ? "" : " (" + s("outcome") + ")")
-            << "  by " << s("actor") << "  " << when(n("opened")) << " .. " << when(n("expires")) << "  "
+            << "  by " << s("actor") << "  " << util::rfc3339_utc(n("opened")) << " .. " << util::rfc3339_utc(n("expires")) << "  "
             << (w.contains("changes") ? w["changes"].size() : 0) << " changes  " << s("reason") << "\n";
 }
 

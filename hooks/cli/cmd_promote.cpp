@@ -13,6 +13,7 @@
 #include "hooks/soak.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/process.hpp"
+#include "shared/util/strings.hpp"
 
 namespace portcullis::hooks::cli {
 
@@ -24,15 +25,6 @@ struct Options {
   std::string from, to, image, server, ref;
   bool dry_run = false, force = false;
 };
-
-std::string utc(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string span(std::int64_t s) {
   if (s >= 3600) return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
@@ -107,8 +99,8 @@ bool report(const PromotePlan& plan, const SoakCheck& soak, const std::vector<So
     } else if (!v.met) {
       blocked = true;
       std::cout << "soak: " << v.reference << " has been in " << plan.from.name << " for " << span(now - v.since)
-                << " (since " << utc(v.since) << ", the push of " << v.arrival_commit << ", by the Git server's clock); "
-                << plan.to.name << " requires " << span(need) << ": promotable at " << utc(v.ready_at) << " (in "
+                << " (since " << util::rfc3339_utc(v.since) << ", the push of " << v.arrival_commit << ", by the Git server's clock); "
+                << plan.to.name << " requires " << span(need) << ": promotable at " << util::rfc3339_utc(v.ready_at) << " (in "
                 << span(v.ready_at - now) << ")\n";
     } else {
       std::cout << "soak: " << v.reference << " has soaked " << span(now - v.since) << " in " << plan.from.name

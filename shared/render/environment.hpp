@@ -25,10 +25,16 @@
 #include "shared/git/repository.hpp"
 #include "shared/kustomize/kustomize.hpp"
 #include "shared/manifest/object.hpp"
+#include "shared/policy/policy.hpp"
 #include "shared/util/error.hpp"
 #include "shared/yaml/parse.hpp"
 
 namespace portcullis::render {
+
+// The environments of `policy` in `tree`: its declared ones, or every directory directly under
+// environments/ (read without reading what is in them).
+std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& policy,
+                                                 const git::Oid& tree);
 
 // Which files are read: what the repository's policy at the rendered commit excludes.
 struct Selection {

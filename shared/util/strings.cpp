@@ -1,5 +1,7 @@
 #include "shared/util/strings.hpp"
 
+#include <ctime>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -347,6 +349,15 @@ std::vector<std::string> pointer_tokens(std::string_view pointer) {
     out.push_back(std::move(token));
   }
   return out;
+}
+
+std::string rfc3339_utc(std::int64_t unix_seconds) {
+  auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace portcullis::util

@@ -45,4 +45,7 @@ std::string unquote_c_style(std::string_view text);
 // {"a/b", "0"}. Empty for "" (the whole document) and for text that does not start with '/'.
 std::vector<std::string> pointer_tokens(std::string_view pointer);
 
+// `unix_seconds` as RFC 3339 in UTC: "2026-12-07T06:10:00Z".
+std::string rfc3339_utc(std::int64_t unix_seconds);
+
 }  // namespace portcullis::util
