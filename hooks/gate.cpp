@@ -251,7 +251,11 @@ void update_index(const GateInput& input, IndexCache& cache, const Update& u,
     auto rec = old_index->at(i);
     if (!changed.contains(rec.path)) records.push_back(std::move(rec));
   }
-  records.insert(records.end(), added.begin(), added.end());
+  // The old records are in the index's order: merge the few changed ones in.
+  std::sort(added.begin(), added.end());
+  const auto old_end = static_cast<std::ptrdiff_t>(records.size());
+  records.insert(records.end(), std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+  std::inplace_merge(records.begin(), records.begin() + old_end, records.end());
   (void)IdentityIndex::store(dir, (*new_env)->oid, std::move(records));
 }
 

@@ -122,7 +122,9 @@ std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git:
 
 util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
                                         std::vector<IndexRecord> records) {
-  std::sort(records.begin(), records.end());
+  // Callers carrying an index forward pass it sorted (a merge of the old records and the
+  // changed files); sorting 20,000 records again was a quarter of post-receive.
+  if (!std::is_sorted(records.begin(), records.end())) std::sort(records.begin(), records.end());
   records.erase(std::unique(records.begin(), records.end(),
                             [](const IndexRecord& a, const IndexRecord& b) {
                               return a.key == b.key && a.path == b.path;
