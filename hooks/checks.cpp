@@ -402,9 +402,9 @@ FileResult check_rendered(const CheckContext& ctx, const std::string& file, std:
 }
 
 std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,
-                                                        std::string_view env_path) {
-  auto kustomized = render::is_kustomized(repo, root, env_path);
-  if (!kustomized || !*kustomized) return std::nullopt;
+                                                        std::string_view env_path, std::optional<bool> kustomized) {
+  if (!kustomized) kustomized = render::is_kustomized(repo, root, env_path).value_or(false);
+  if (!*kustomized) return std::nullopt;
   auto built = render::build_environment(repo, root, env_path);
   if (!built) return std::nullopt;
   std::vector<std::string> out;
