@@ -120,39 +120,48 @@ std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git:
   return index;
 }
 
-util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
-                                        std::vector<IndexRecord> records) {
-  // Callers carrying an index forward pass it sorted (a merge of the old records and the
-  // changed files); sorting 20,000 records again was a quarter of post-receive.
-  if (!std::is_sorted(records.begin(), records.end())) std::sort(records.begin(), records.end());
-  records.erase(std::unique(records.begin(), records.end(),
-                            [](const IndexRecord& a, const IndexRecord& b) {
-                              return a.key == b.key && a.path == b.path;
-                            }),
-                records.end());
-  std::string data;
-  std::vector<std::uint32_t> offsets;
-  offsets.reserve(records.size());
-  for (const auto& r : records) {
-    offsets.push_back(static_cast<std::uint32_t>(data.size()));
-    data += r.key;
-    data += '\0';
-    data += r.path;
-    data += '\0';
+namespace {
+
+// The file's bytes, from records added in order; a record equal to the one before is dropped.
+class Writer {
+ public:
+  explicit Writer(std::size_t expected) { m_offsets.reserve(expected); }
+  void add(std::string_view key, std::string_view path) {
+    if (!m_offsets.empty() && key == m_last_key && path == m_last_path) return;
+    m_offsets.push_back(static_cast<std::uint32_t>(m_data.size()));
+    m_data.append(key);
+    m_data += '\0';
+    m_data.append(path);
+    m_data += '\0';
+    m_last_key = key;
+    m_last_path = path;
   }
-  Header h{};
-  std::memcpy(h.magic, k_magic, 8);
-  h.count = static_cast<std::uint32_t>(records.size());
-  h.data_size = static_cast<std::uint32_t>(data.size());
-  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
-  out.append(reinterpret_cast<const char*>(offsets.data()), offsets.size() * 4);
-  out += data;
+  std::string finish() const {
+    Header h{};
+    std::memcpy(h.magic, k_magic, 8);
+    h.count = static_cast<std::uint32_t>(m_offsets.size());
+    h.data_size = static_cast<std::uint32_t>(m_data.size());
+    std::string out;
+    out.reserve(sizeof h + m_offsets.size() * 4 + m_data.size());
+    out.append(reinterpret_cast<const char*>(&h), sizeof h);
+    out.append(reinterpret_cast<const char*>(m_offsets.data()), m_offsets.size() * 4);
+    out += m_data;
+    return out;
+  }
+
+ private:
+  std::string m_data;
+  std::vector<std::uint32_t> m_offsets;
+  std::string_view m_last_key, m_last_path;  // into the caller's records, alive until finish()
+};
+
+// Writes the file of `tree` atomically, then keeps the newest index files only; an index that is
+// trimmed is only rebuilt when needed.
+util::Result<void> write_index(const fs::path& dir, const git::Oid& tree, const std::string& bytes) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   fs::path written = file_of(dir, tree);
-  if (auto r = util::write_file(written, out, 0644); !r) return r;
-
-  // Keep the newest index files; an index that is trimmed is only rebuilt when needed.
+  if (auto r = util::write_file(written, bytes, 0644); !r) return r;
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   for (auto& e : fs::directory_iterator(dir, ec))
     // The file just written is never a candidate, whatever the clock says about the others.
@@ -163,6 +172,36 @@ util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tre
     for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
   }
   return {};
+}
+
+}  // namespace
+
+util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
+                                        std::vector<IndexRecord> records) {
+  if (!std::is_sorted(records.begin(), records.end())) std::sort(records.begin(), records.end());
+  Writer w(records.size());
+  for (const auto& r : records) w.add(r.key, r.path);
+  return write_index(dir, tree, w.finish());
+}
+
+util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::Oid& tree, const IdentityIndex& old,
+                                                const std::vector<std::string>& changed,
+                                                std::vector<IndexRecord> added) {
+  std::sort(added.begin(), added.end());
+  auto is_changed = [&](std::string_view path) {
+    return std::binary_search(changed.begin(), changed.end(), path, std::less<>{});
+  };
+  Writer w(old.size() + added.size());
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    std::string_view key = old.key_at(i), path = old.path_at(i);
+    if (is_changed(path)) continue;
+    for (; j < added.size() && std::tie(added[j].key, added[j].path) < std::tie(key, path); ++j)
+      w.add(added[j].key, added[j].path);
+    w.add(key, path);
+  }
+  for (; j < added.size(); ++j) w.add(added[j].key, added[j].path);
+  return write_index(dir, tree, w.finish());
 }
 
 namespace {

@@ -240,10 +240,9 @@ int run_pre_receive(const std::string& config_path, Layout layout) {
   // Without its schema store the gate still runs (every rule but the schemas): its findings
   // stand, and it alone decides whether the push may fail open (never past a plaintext Secret).
   const bool store_missing = repo && !report.findings.empty() && !config.schema_store.empty() && !store;
-  bool gate_ran = false;
+  std::optional<GateInput> in;  // set when the gate ran
   if (report.findings.empty() || store_missing) {
-    gate_ran = true;
-    GateInput in{*repo,
+    in.emplace(*repo,
                  config,
                  store ? &*store : nullptr,
                  updates,
@@ -253,16 +252,16 @@ int run_pre_receive(const std::string& config_path, Layout layout) {
                  audit.pusher,
                  break_glass_request(push_options()),
                  0,
-                 &may_fail_open};
+                 &may_fail_open);
     auto before = std::move(report);
-    report = run_gate(in);
+    report = run_gate(*in);
     report.notes.insert(report.notes.begin(), before.notes.begin(), before.notes.end());
     report.findings.insert(report.findings.begin(), before.findings.begin(), before.findings.end());
   }
   // The gate classified the push as it ran; when it could not run (no repository, input it
   // cannot read), the push is classified here, so that failMode open still never covers a
   // protected one.
-  if (report.rejected() && config.fail_mode == policy::FailMode::open && parsed && repo && !gate_ran) {
+  if (report.rejected() && config.fail_mode == policy::FailMode::open && parsed && repo && !in) {
     bool reaches = false;
     for (const auto& u : updates) reaches = reaches || reaches_protected(describe_update(*repo, config, u));
     auto break_glass = break_glass_request(push_options());
@@ -306,6 +305,9 @@ int run_pre_receive(const std::string& config_path, Layout layout) {
     text += "portcullis: push id " + audit.push_id + "\n";
   // JSON stays one machine-readable line; text rejections are adapted to the host (GitLab's UI).
   say(json ? text : adapt_output(layout, text, report.rejected()));
+  // The pusher has the verdict; post-receive will find the new tips' identity indexes made
+  // from the trees this run has in memory (a cache: content-addressed, rebuilt when missing).
+  if (in && !report.rejected() && !report.fail_open) update_indexes(*in, false);
   return report.rejected() ? k_exit_rejected : k_exit_ok;
 }
 

@@ -118,6 +118,25 @@ test_duplicates_found_when_the_index_is_lost() {
   expect_output "also in environments/dev/keep.yaml"
 }
 
+test_pre_receive_indexes_what_it_accepts_and_nothing_it_rejects() {
+  setup_repo
+  rm "$SERVER/hooks/post-receive"  # what is found below, pre-receive made
+  configmap extra | put "$CLONE" environments/dev/extra.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  tree=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
+  [[ -f $SERVER/portcullis/index/$tree.idx ]] || fail "pre-receive left no index of the accepted environment tree"
+  grep -qx "$tree 0" "$SERVER/portcullis/index/kustomized" || fail "the environment's kustomization answer is not remembered"
+  configmap extra | put "$CLONE" environments/dev/again.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "also in environments/dev/extra.yaml"
+  tree=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
+  [[ ! -e $SERVER/portcullis/index/$tree.idx ]] || fail "a rejected push left an index of its tree"
+}
+
 test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   setup_repo
   put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n'
