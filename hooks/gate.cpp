@@ -246,7 +246,8 @@ void update_index(const GateInput& input, IndexCache& cache, const Update& u,
   });
   if (!diffed) return;
   std::sort(changed.begin(), changed.end());
-  (void)IdentityIndex::store_carried(dir, (*new_env)->oid, *old_index, changed, std::move(added));
+  if (!IdentityIndex::store_carried(dir, (*new_env)->oid, *old_index, changed, std::move(added)))
+    (void)cache.index_for(env, (*new_env)->oid, selection);  // the old index is damaged: full build
 }
 
 // Environments others are promoted from, by the policy before or after the update.

@@ -41,7 +41,8 @@ class IdentityIndex {
 
   // Stores the index of `tree` carried forward from `old`, the index of the tree it changed from:
   // the old records of files not in `changed` (sorted), merged with `added`, straight from the
-  // mapped file (copying 20,000 records one by one was a third of post-receive).
+  // mapped file (copying 20,000 records one by one was a third of post-receive). Fails, writing
+  // nothing, when `old` turns out damaged: the caller builds the index whole.
   static util::Result<void> store_carried(const std::filesystem::path& dir, const git::Oid& tree,
                                           const IdentityIndex& old, const std::vector<std::string>& changed,
                                           std::vector<IndexRecord> added);
