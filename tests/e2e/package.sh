@@ -83,7 +83,7 @@ build_package() {
   local suffix=$1 out=$2 log=$SUITE_TMP/build-package${1:-}.log
   mkdir -p "$out"
   if ((REUSE_BUILD)); then
-    { ninja -C "$PKG_BUILD" portcullis portcullisd && (cd "$PKG_BUILD" && cpack -G DEB -B "$out" -R "$VERSION$suffix"); } \
+    { ninja -C "$PKG_BUILD" portcullis portcullis-hook portcullisd && (cd "$PKG_BUILD" && cpack -G DEB -B "$out" -R "$VERSION$suffix"); } \
       >"$log" 2>&1 || { tail -n 30 "$log" >&2; return 1; }
   else {
     cmake -S "$ROOT" -B "$PKG_BUILD" -G Ninja -DPORTCULLIS_TESTS=OFF \
