@@ -4,7 +4,7 @@
 #include <functional>
 #include <set>
 
-#include "schemas/embedded.hpp"
+#include "schemas/programs.hpp"
 #include "shared/policy/policy.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
@@ -87,7 +87,7 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
   if (stream->documents.size() != 1 || !stream->documents[0].root)
     return util::fail(util::Error{"the daemon config must be one YAML document", "policy.invalid", std::string(file), 1, 1});
   const yaml::Node& root = *stream->documents[0].root;
-  if (auto v = policy::validate_against(schemas::daemon_schema(), root, file, "daemon config"); !v)
+  if (auto v = policy::validate_against(schemas::daemon_program(), root, file, "daemon config"); !v)
     return util::fail(v.error());
   auto path_of = [&](std::string_view p) -> fs::path {
     if (p.empty()) return {};
