@@ -65,8 +65,8 @@ std::string owner_of(std::size_t shard, const std::vector<std::string>& members)
   return best ? *best : std::string();
 }
 
-std::string member_lease_name(std::string_view prefix, std::string_view identity) {
-  return std::string(prefix) + "-member-" + hex16(fnv1a(identity));
+std::string member_lease_name(std::string_view prefix, std::size_t shards, std::string_view identity) {
+  return std::string(prefix) + "-member-" + std::to_string(shards) + "-" + hex16(fnv1a(identity));
 }
 
 struct ShardManager::Impl {
@@ -91,13 +91,15 @@ struct ShardManager::Impl {
   bool stopping = false;
   std::vector<Shard> state;               // under `mutex`
   std::vector<std::string> live;          // under `mutex`
+  std::string other_count;                // a live member counting other shards ("" none); under `mutex`
   std::map<std::string, Seen> seen;       // member Leases by name; the manager's thread only
 
   Impl(ShardingConfig c, std::string inventory_ns, Metrics& m)
       : config(std::move(c)), ns(config.lease.namespace_.empty() ? std::move(inventory_ns) : config.lease.namespace_), metrics(m) {
     if (config.lease.identity.empty()) config.lease.identity = default_lease_identity();
     const std::string& prefix = config.lease.lease_name;
-    member = std::make_unique<LeaseLock>(ns, member_lease_name(prefix, config.lease.identity), config.lease.identity, config.lease);
+    member = std::make_unique<LeaseLock>(ns, member_lease_name(prefix, config.shards, config.lease.identity),
+                                         config.lease.identity, config.lease);
     for (std::size_t s = 0; s < config.shards; ++s)
       locks.push_back(std::make_unique<LeaseLock>(ns, prefix + "-shard-" + std::to_string(s), config.lease.identity, config.lease));
     state.resize(config.shards);
@@ -113,15 +115,20 @@ struct ShardManager::Impl {
   // Reads every Lease of the namespace: the member Leases give the live members (sorted); the
   // shard Leases keep each shard's expiry clock running, so that a shard whose holder died is
   // taken leaseDuration after its last renewal, not after this replica first looked at it.
-  std::optional<std::vector<std::string>> list_members() {
+  struct Members {
+    std::vector<std::string> live;
+    std::string other_count;  // "identity (N shards)" of a live member that counts otherwise
+  };
+  std::optional<Members> list_members() {
     auto got = client->get("/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases");
     if (!got || got->status != 200) return std::nullopt;
     auto doc = util::Json::parse(got->body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object() || !doc.contains("items") || !doc["items"].is_array()) return std::nullopt;
     const std::string member_prefix = config.lease.lease_name + "-member-";
     const std::string shard_prefix = config.lease.lease_name + "-shard-";
+    const std::string same_count = member_prefix + std::to_string(config.shards) + "-";
     const auto now = Clock::now();
-    std::vector<std::string> out;
+    Members out;
     for (const auto& item : doc["items"]) {
       auto parsed = parse_lease(util::dump(item));
       if (!parsed) continue;
@@ -137,11 +144,15 @@ struct ShardManager::Impl {
       if (!fresh && it->second.record != parsed->first) it->second = Seen{parsed->first, now};
       const LeaseRecord& r = it->second.record;
       if (r.holder.empty() || r.holder == me()) continue;
-      if (now - it->second.changed < config.lease.lease_duration) out.push_back(r.holder);
+      if (now - it->second.changed >= config.lease.lease_duration) continue;
+      if (name.starts_with(same_count))
+        out.live.push_back(r.holder);
+      else
+        out.other_count = r.holder + " (" + name.substr(member_prefix.size(), name.rfind('-') - member_prefix.size()) + " shards)";
     }
-    if (member->renewed_in_time()) out.push_back(me());
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    if (member->renewed_in_time()) out.live.push_back(me());
+    std::sort(out.live.begin(), out.live.end());
+    out.live.erase(std::unique(out.live.begin(), out.live.end()), out.live.end());
     return out;
   }
 
@@ -156,10 +167,10 @@ struct ShardManager::Impl {
 
   // One shard this round: acquire or renew it when wanted; else stop syncing it, keep renewing
   // it until no sync of it runs, then release it. Returns whether what is held changed.
-  bool step(std::size_t s, bool wanted, const Hooks& hooks) {
+  bool step(std::size_t s, bool wanted, bool may_acquire, const Hooks& hooks) {
     Shard st = get(s);
     LeaseLock& lock = *locks[s];
-    if (!st.held && !wanted) return false;
+    if (!st.held && (!wanted || !may_acquire)) return false;
     if (st.held && !wanted && !st.draining) {
       set(s, Shard{true, true, st.transitions});  // no new sync from now on
       st.draining = true;
@@ -196,10 +207,19 @@ struct ShardManager::Impl {
     member->try_acquire_or_renew(*client);
     auto members = list_members();
     std::vector<std::string> view;
+    bool frozen;
     {
       std::lock_guard l(mutex);
-      if (members && *members != live) {
-        live = *members;
+      if (members && members->other_count != other_count) {
+        other_count = members->other_count;
+        if (!other_count.empty())
+          log(LogLevel::error, "a live replica counts other shards: acquiring nothing until it is gone "
+                               "(change sharding.shards with every replica stopped)",
+              {{"replica", other_count}, {"shards", std::to_string(config.shards)}, {"identity", me()}});
+      }
+      frozen = !other_count.empty();
+      if (members && members->live != live) {
+        live = members->live;
         std::string names;
         for (const auto& m : live) names += (names.empty() ? "" : ",") + m;
         log(LogLevel::info, "shard members changed", {{"members", names}, {"identity", me()}});
@@ -209,9 +229,10 @@ struct ShardManager::Impl {
     bool changed = false;
     std::size_t wanted = 0, held = 0;
     for (std::size_t s = 0; s < locks.size(); ++s) {
-      bool want = owner_of(s, view) == me();
+      // While another count of shards is live, what is held stays and nothing more is taken.
+      bool want = frozen ? get(s).held : owner_of(s, view) == me();
       wanted += want ? 1 : 0;
-      changed = step(s, want, hooks) || changed;
+      changed = step(s, want, !frozen, hooks) || changed;
       held += get(s).held ? 1 : 0;
     }
     metrics.set("portcullis_shard_members", "", static_cast<double>(view.size()));

@@ -30,8 +30,10 @@ std::size_t shard_of(std::string_view name, std::size_t shards);
 // when there is none. Adding a member moves to it only the shards it wins; removing one moves
 // only the shards it had.
 std::string owner_of(std::size_t shard, const std::vector<std::string>& members);
-// The name of the Lease by which the replica `identity` announces itself.
-std::string member_lease_name(std::string_view prefix, std::string_view identity);
+// The name of the Lease by which the replica `identity` announces itself, with the number of
+// `shards` it counts: a replica that sees a live member counting otherwise acquires nothing
+// until that member is gone (the same shard number would hold other targets).
+std::string member_lease_name(std::string_view prefix, std::size_t shards, std::string_view identity);
 
 class ShardManager {
  public:

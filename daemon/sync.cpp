@@ -871,6 +871,9 @@ TargetSyncer::~TargetSyncer() = default;
 
 SyncResult TargetSyncer::sync(const git::Repository& repo, const git::Oid& commit) {
   std::lock_guard lock(m_impl->mutex);
+  // With the end's line ("sync of ..."), when each sync ran (tests/e2e/shards.sh checks that no
+  // two replicas sync a target at once).
+  log(LogLevel::debug, "sync started", {{"target", m_impl->target.name}, {"revision", commit.hex()}});
   try {
     return m_impl->sync(repo, commit);
   } catch (const std::exception& e) {

@@ -97,11 +97,12 @@ TEST_CASE("rendezvous hashing spreads many shards evenly", "[shards]") {
 TEST_CASE("a member's Lease name is a DNS name whatever its identity", "[shards]") {
   const char* identities[] = {"host_42", "Pod.Name/with slashes", "", "a"};
   for (const char* id : identities) {
-    std::string name = member_lease_name("portcullisd", id);
+    std::string name = member_lease_name("portcullisd", 12, id);
     INFO(name);
-    CHECK(name.starts_with("portcullisd-member-"));
-    CHECK(name.size() == std::string("portcullisd-member-").size() + 16);
+    CHECK(name.starts_with("portcullisd-member-12-"));
+    CHECK(name.size() == std::string("portcullisd-member-12-").size() + 16);
     CHECK(std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }));
   }
-  CHECK(member_lease_name("p", "host_42") != member_lease_name("p", "host_43"));
+  CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 12, "host_43"));
+  CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 16, "host_42"));
 }
