@@ -677,7 +677,10 @@ void Service::Impl::share() {
   ShardManager::Hooks hooks;
   hooks.acquired = [this](std::size_t shard) {
     for (std::size_t i = 0; i < syncers.size(); ++i)
-      if (shard_of_target[i] == shard) settled[i] = false;
+      if (shard_of_target[i] == shard) {
+        settled[i] = false;      // no heal before a sync
+        syncers[i]->forget();    // which renders in full: another replica may have synced it since
+      }
   };
   // Syncs and heals hold the target's mutex and ask may_sync under it.
   hooks.idle = [this](std::size_t shard) {

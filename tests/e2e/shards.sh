@@ -70,7 +70,7 @@ replica() {
 config_of() { [[ $1 == r1 ]] && echo "$DAEMON_CONFIG" || echo "$SUITE_TMP/$CURRENT_TEST/$1.yaml"; }
 
 launch() {
-  PORTCULLIS_TEST_DELAY_AT=apply:$DELAY_MS "$PORTCULLISD" --config "$(config_of "$1")" >>"${LOG[$1]}" 2>&1 &
+  PORTCULLIS_TEST_PAUSE_AT=${PAUSE:-} PORTCULLIS_TEST_DELAY_AT=apply:$DELAY_MS "$PORTCULLISD" --config "$(config_of "$1")" >>"${LOG[$1]}" 2>&1 &
   PID[$1]=$!
   disown "${PID[$1]}"
   DAEMON_PIDS+=("${PID[$1]}")
@@ -310,6 +310,37 @@ test_a_replica_counting_other_shards_takes_nothing_while_the_other_count_is_live
   poll_until 10 held_is r2 16 ||
     fail "r2 did not take its 16 shards after r1 stopped: $(metric r2 portcullis_shards_held)"
   stop_replicas r2
+}
+
+test_a_replica_paused_past_its_leases_writes_nothing_when_it_resumes() {
+  # r1 holds every shard and stops (SIGSTOP, at a fault point) between two applies of v2; r2
+  # takes the shards once their Leases expire and syncs v2, then v3. r1 resumes in the middle
+  # of its v2 sync: its shards' Leases are not renewed in time, so its writes are refused.
+  local PREFIX=fence TPREFIX=f TARGETS=2
+  setup_replicas
+  configmaps v1
+  replica r1
+  replica r2
+  # v1: a Namespace and COUNT ConfigMaps per target; v2 changes the ConfigMaps: pause at its second apply.
+  PAUSE=apply:$((TARGETS * (COUNT + 1) + 2)) launch r1
+  poll_until 10 answers r1 || fail "r1 did not start"
+  poll_until 60 all_at v1 || fail "r1 did not apply v1: $(count_at v1)"
+  configmaps v2
+  poll_until 30 grep -q 'paused at fault point' "${LOG[r1]}" || fail "r1 did not stop mid-sync: $(tail -3 "${LOG[r1]}")"
+  launch r2
+  poll_until 10 answers r2 || fail "r2 did not start"
+  poll_until $((LEASE_SECONDS + 6)) held_is r2 "$SHARDS" || fail "r2 did not take the shards of the stopped r1: $(holders)"
+  poll_until 60 all_at v2 || fail "r2 did not apply v2: $(count_at v2)"
+  configmaps v3
+  poll_until 60 all_at v3 || fail "r2 did not apply v3: $(count_at v3)"
+  kill -CONT "${PID[r1]}"
+  poll_until 20 grep -q 'is not held' "${LOG[r1]}" || fail "r1's writes were not refused: $(tail -5 "${LOG[r1]}")"
+  all_at v3 || fail "the resumed r1 wrote: $(target_configmaps | jq -c '[.[] | {(.metadata.namespace + "/" + .metadata.name): .data.key}]')"
+  poll_until 10 grep -q '"msg":"lost shard' "${LOG[r1]}" || fail "r1 did not see it lost its shards"
+  # It carries on as a member: the two share the shards again, and the targets stay at v3.
+  poll_until 30 settled r1 r2 || fail "r1 and r2 did not settle: $(holders)"
+  all_at v3 || fail "not every target is at v3 after r1 rejoined: $(count_at v3)"
+  stop_replicas r1 r2
 }
 
 test_the_overlap_check_finds_two_replicas_syncing_a_target_at_once() {
