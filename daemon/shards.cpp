@@ -107,6 +107,21 @@ struct ShardManager::Impl {
 
   const std::string& me() const { return config.lease.identity; }
 
+  // A member Lease unchanged for this many lease durations is deleted.
+  static constexpr int k_gone_after = 10;
+
+  // Deletes the member Lease `name` if it is still at `resource_version` (a replica that came
+  // back in between keeps it).
+  void remove_member(const std::string& name, const std::string& resource_version, const std::string& holder) {
+    util::Json options{{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"preconditions", {{"resourceVersion", resource_version}}}};
+    auto res = client->request(kube::Client::Method::del, "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases/" + name,
+                               util::dump(options));
+    if (res && (res->status == 200 || res->status == 404)) {
+      seen.erase(name);
+      log(LogLevel::info, "deleted the member Lease of a replica gone", {{"lease", name}, {"holder", holder}});
+    }
+  }
+
   bool pause(std::chrono::milliseconds d) {
     std::unique_lock l(mutex);
     return !cv.wait_for(l, d, [&] { return stopping; });
@@ -143,8 +158,12 @@ struct ShardManager::Impl {
       auto [it, fresh] = seen.try_emplace(name, Seen{parsed->first, now});
       if (!fresh && it->second.record != parsed->first) it->second = Seen{parsed->first, now};
       const LeaseRecord& r = it->second.record;
-      if (r.holder.empty() || r.holder == me()) continue;
-      if (now - it->second.changed >= config.lease.lease_duration) continue;
+      if (r.holder == me() && !r.holder.empty()) continue;
+      if (now - it->second.changed >= k_gone_after * config.lease.lease_duration) {
+        remove_member(name, parsed->second, r.holder);  // a replica long gone (pods come and go)
+        continue;
+      }
+      if (r.holder.empty() || now - it->second.changed >= config.lease.lease_duration) continue;
       if (name.starts_with(same_count))
         out.live.push_back(r.holder);
       else

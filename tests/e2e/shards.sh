@@ -10,9 +10,9 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=daemon_lib.sh
 source "$(dirname "$0")/daemon_lib.sh"
 
-# The reconciler's user may keep and list its Leases (install/kubernetes gives the same to the pod).
+# The reconciler's user may keep, list and delete (members long gone) its Leases (install/kubernetes gives the same to the pod).
 kubectl create namespace portcullis-system >/dev/null 2>&1
-kubectl create role portcullisd-shards -n portcullis-system --verb=get,list,create,update \
+kubectl create role portcullisd-shards -n portcullis-system --verb=get,list,create,update,delete \
   --resource=leases.coordination.k8s.io >/dev/null &&
   kubectl create rolebinding portcullisd-shards -n portcullis-system --role=portcullisd-shards \
     --user=portcullisd >/dev/null || { echo "FATAL: cannot grant leases"; exit 1; }
@@ -275,6 +275,12 @@ test_replicas_share_targets_take_over_and_move_only_a_share() {
   # No target was ever synced by two replicas at once (r2's last sync ends when it was killed).
   local out
   if out=$(no_overlap "${LOG[r1]}" "${LOG[r2]}:$killed" "${LOG[r3]}" "${LOG[r4]}"); then echo "    $out"; else fail "overlapping syncs: $out"; fi
+
+  # r2's member Lease is deleted once unchanged for 10 lease durations (pods come and go).
+  r2_forgotten() { [[ $(kubectl get leases -n portcullis-system -o json | jq '[.items[] | select(.spec.holderIdentity == "r2")] | length') == 0 ]]; }
+  poll_until $((LEASE_SECONDS * 10 + 10)) r2_forgotten || fail "r2's member Lease was not deleted"
+  took=$(($(date +%s%3N) - killed))
+  echo "    r2's member Lease deleted ${took} ms after kill -9"
   stop_replicas r1 r3
 }
 
