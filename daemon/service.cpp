@@ -53,7 +53,10 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"breakGlass", std::string(t.break_glass)},
                     {"lastFetchTime", t.last_fetch_time}});
   for (std::size_t k = 0; k < targets.size(); ++k)
-    if (targets[k].shard >= 0) list[k]["shard"] = targets[k].shard;
+    if (targets[k].shard >= 0) {
+      list[k]["shard"] = targets[k].shard;
+      list[k]["shardHeld"] = targets[k].shard_held;
+    }
   return util::dump(util::Json{{"targets", list}}) + "\n";
 }
 
@@ -859,6 +862,8 @@ std::vector<TargetStatus> Service::status() const {
     failing = Clock::now() - m_impl->fetch_failing_since;
     for (auto& st : out) st.last_fetch_time = m_impl->last_fetch_time;
   }
+  if (m_impl->sharder)
+    for (auto& st : out) st.shard_held = m_impl->sharder->may_write(static_cast<std::size_t>(st.shard));
   // Drift and health as the watches see them now.
   for (auto& st : out) {
     auto items = m_impl->monitor->drifted(st.name);

@@ -184,6 +184,10 @@ test_replicas_share_targets_take_over_and_move_only_a_share() {
   for r in r1 r2 r3; do
     mine=$(curl -fsS "${URL[$r]}/v1/targets" | jq -r --arg v "$v2" '[.targets[] | select(.appliedRevision == $v) | .shard] | unique | join(" ")')
     for s in $mine; do [[ ${before[$s]} == "$r" ]] || fail "$r applied v2 to a target of shard $s, held by ${before[$s]}"; done
+    # It says which targets are its own: those of the shards whose Lease names it.
+    mine=$(curl -fsS "${URL[$r]}/v1/targets" | jq -r '[.targets[] | select(.shardHeld) | .shard] | unique | join(" ")')
+    for s in $mine; do [[ ${before[$s]} == "$r" ]] || fail "$r says it holds shard $s, held by ${before[$s]}"; done
+    [[ -n $mine || " ${before[*]} " != *" $r "* ]] || fail "$r says it holds no shard"
   done
 
   # kill -9 of r2 in the middle of a sync of v3: its shards are taken over within the lease duration.
