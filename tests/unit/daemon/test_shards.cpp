@@ -1,13 +1,20 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/shards.hpp"
+#include "tests/unit/support/fake_leases.hpp"
+#include "tests/unit/support/poll.hpp"
 
+using namespace portcullis;
 using namespace portcullis::daemon;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -105,4 +112,133 @@ TEST_CASE("a member's Lease name is a DNS name whatever its identity", "[shards]
   }
   CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 12, "host_43"));
   CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 16, "host_42"));
+}
+
+namespace {
+
+// A ShardManager on its own thread, with a shard that the test says is busy (a sync runs).
+struct Replica {
+  Metrics metrics;
+  ShardManager manager;
+  std::atomic<int> busy{-1};
+  std::atomic<int> acquired{0};
+  std::thread thread;
+  Replica(ShardingConfig c, const std::string& identity)
+      : manager([&] {
+          c.lease.identity = identity;
+          return c;
+        }(),
+                "inventory", metrics) {
+    ShardManager::Hooks hooks{[this](std::size_t) { ++acquired; },
+                              [this](std::size_t s) { return static_cast<int>(s) != busy; }, [] {}};
+    thread = std::thread([this, hooks] { REQUIRE(manager.run(hooks)); });
+  }
+  ~Replica() { stop(); }
+  void stop() {
+    manager.stop();
+    if (thread.joinable()) thread.join();
+  }
+  std::size_t held() const {
+    std::size_t n = 0;
+    for (std::size_t s = 0; s < manager.shards(); ++s) n += manager.may_sync(s) ? 1 : 0;
+    return n;
+  }
+};
+
+ShardingConfig sharding(const test::FakeLeases& api, const test::TempDir& tmp) {
+  ShardingConfig c;
+  c.enabled = true;
+  c.shards = 8;
+  c.lease.kubeconfig = api.kubeconfig(tmp);
+  c.lease.namespace_ = "ns";
+  c.lease.lease_name = "p";
+  // Rounds against the fake take longer than against kube-apiserver (plain HTTP: small writes
+  // wait for delayed ACKs), so the deadlines are generous.
+  c.lease.lease_duration = 4s;
+  c.lease.renew_deadline = 3s;
+  c.lease.retry_period = 100ms;
+  return c;
+}
+
+// Each shard held by its rendezvous owner among `members`, and only by it.
+bool as_rendezvous_says(const std::vector<Replica*>& replicas, const std::vector<std::string>& members) {
+  for (std::size_t s = 0; s < 8; ++s)
+    for (Replica* r : replicas)
+      if (r->manager.may_sync(s) != (owner_of(s, members) == r->manager.identity())) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("replicas split the shards as rendezvous says; a leaving one hands its own over at once", "[shards]") {
+  test::FakeLeases api;
+  test::TempDir tmp;
+  auto c = sharding(api, tmp);
+  Replica a(c, "a");
+  Replica b(c, "b");
+  REQUIRE(test::eventually([&] { return as_rendezvous_says({&a, &b}, {"a", "b"}); }, 10s));
+  CHECK(a.held() + b.held() == 8);
+  CHECK(api.exists(member_lease_name("p", 8, "a")));
+
+  // b stops: it releases its shards and its member Lease, so a holds all well within a lease.
+  auto stopped = std::chrono::steady_clock::now();
+  b.stop();
+  CHECK(api.holder(member_lease_name("p", 8, "b")).empty());
+  REQUIRE(test::eventually([&] { return a.held() == 8; }, 10s));
+  CHECK(std::chrono::steady_clock::now() - stopped < c.lease.lease_duration);
+  CHECK(b.held() == 0);
+}
+
+TEST_CASE("a shard wanted elsewhere is released only once no sync of it runs", "[shards]") {
+  test::FakeLeases api;
+  test::TempDir tmp;
+  auto c = sharding(api, tmp);
+  Replica a(c, "a");
+  REQUIRE(test::eventually([&] { return a.held() == 8; }, 10s));
+  // The first shard that a newcomer "c" wins is busy on a.
+  int moving = -1;
+  for (std::size_t s = 0; s < 8 && moving < 0; ++s)
+    if (owner_of(s, {"a", "c"}) == "c") moving = static_cast<int>(s);
+  REQUIRE(moving >= 0);
+  a.busy = moving;
+  Replica newcomer(c, "c");
+  // Every other shard c wins moves; the busy one stays with a, which starts nothing new on it
+  // (may_sync false) while the running sync may still write (may_write true).
+  REQUIRE(test::eventually(
+      [&] {
+        for (std::size_t s = 0; s < 8; ++s)
+          if (static_cast<int>(s) != moving && newcomer.manager.may_sync(s) != (owner_of(s, {"a", "c"}) == "c")) return false;
+        return !a.manager.may_sync(static_cast<std::size_t>(moving));
+      },
+      10s));
+  CHECK(a.manager.may_write(static_cast<std::size_t>(moving)));
+  CHECK_FALSE(newcomer.manager.may_sync(static_cast<std::size_t>(moving)));
+  CHECK(api.holder("p-shard-" + std::to_string(moving)) == "a");
+  // The sync ends: a releases it and c takes it.
+  a.busy = -1;
+  REQUIRE(test::eventually([&] { return newcomer.manager.may_sync(static_cast<std::size_t>(moving)); }, 10s));
+  CHECK_FALSE(a.manager.may_write(static_cast<std::size_t>(moving)));
+  CHECK(as_rendezvous_says({&a, &newcomer}, {"a", "c"}));
+  CHECK(newcomer.acquired == static_cast<int>(newcomer.held()));
+}
+
+TEST_CASE("a replica counting other shards takes none while the other is live", "[shards]") {
+  test::FakeLeases api;
+  test::TempDir tmp;
+  auto c = sharding(api, tmp);
+  Replica a(c, "a");
+  REQUIRE(test::eventually([&] { return a.held() == 8; }, 10s));
+  auto other = c;
+  other.shards = 4;
+  Replica b(other, "b");
+  REQUIRE(test::eventually([&] { return api.exists(member_lease_name("p", 4, "b")); }, 10s));
+  // Several rounds of b, sampled every 10 ms: it takes nothing, and a keeps everything.
+  auto until = std::chrono::steady_clock::now() + 10 * c.lease.retry_period;
+  while (std::chrono::steady_clock::now() < until) {
+    CHECK(b.held() == 0);
+    CHECK(a.held() == 8);
+    std::this_thread::sleep_for(10ms);
+  }
+  a.stop();
+  REQUIRE(test::eventually([&] { return b.held() == 4; }, 10s));
 }
