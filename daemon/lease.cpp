@@ -24,20 +24,24 @@ std::string micro_time_now() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us));
   return buf;
 }
 
 }  // namespace
 
-std::string lease_body(std::string_view ns, std::string_view name, const LeaseRecord& r, std::string_view resource_version) {
+std::string lease_body(std::string_view ns, std::string_view name, const LeaseRecord& r,
+                       std::string_view resource_version) {
   util::Json meta{{"name", std::string(name)}, {"namespace", std::string(ns)}};
   if (!resource_version.empty()) meta["resourceVersion"] = std::string(resource_version);
-  util::Json spec{{"holderIdentity", r.holder}, {"leaseDurationSeconds", r.duration_seconds}, {"leaseTransitions", r.transitions}};
+  util::Json spec{{"holderIdentity", r.holder},
+                  {"leaseDurationSeconds", r.duration_seconds},
+                  {"leaseTransitions", r.transitions}};
   if (!r.acquire_time.empty()) spec["acquireTime"] = r.acquire_time;
   if (!r.renew_time.empty()) spec["renewTime"] = r.renew_time;
-  return util::dump(util::Json{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"metadata", meta}, {"spec", spec}});
+  return util::dump(util::Json{
+      {"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"metadata", meta}, {"spec", spec}});
 }
 
 util::Result<std::pair<LeaseRecord, std::string>> parse_lease(std::string_view json) {
@@ -68,7 +72,8 @@ std::string default_lease_identity() {
 }
 
 util::Result<kube::Client> lease_client(const LeaderElectionConfig& config, std::string_view what) {
-  auto conn = config.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(config.kubeconfig, config.context);
+  auto conn = config.kubeconfig.empty() ? kube::in_cluster()
+                                        : kube::load_kubeconfig(config.kubeconfig, config.context);
   if (!conn) return util::fail(std::string(what) + ": " + conn.error().message);
   auto client = kube::Client::connect(*conn);
   if (!client) return util::fail(std::string(what) + ": " + client.error().message);
@@ -99,7 +104,8 @@ struct LeaseLock::Impl {
     util::Json ns_body{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
     auto res = client.request(kube::Client::Method::post, "/api/v1/namespaces", util::dump(ns_body));
     if (!res) return util::fail(res.error());
-    if (res->status != 201 && res->status != 409) return util::fail("cannot create namespace " + ns + ": HTTP " + std::to_string(res->status));
+    if (res->status != 201 && res->status != 409)
+      return util::fail("cannot create namespace " + ns + ": HTTP " + std::to_string(res->status));
     return {};
   }
 
@@ -107,7 +113,8 @@ struct LeaseLock::Impl {
     auto created = client.request(kube::Client::Method::post, base, lease_body(ns, name, mine, {}));
     if (created && created->status == 404 && ensure_namespace(client))
       created = client.request(kube::Client::Method::post, base, lease_body(ns, name, mine, {}));
-    if (!created || created->status != 201) return created && created->status == 409 ? Attempt::held : Attempt::failed;
+    if (!created || created->status != 201)
+      return created && created->status == 409 ? Attempt::held : Attempt::failed;
     return stored(created->body);
   }
 
@@ -122,7 +129,8 @@ struct LeaseLock::Impl {
   }
 };
 
-LeaseLock::LeaseLock(std::string ns, std::string name, std::string identity, const LeaderElectionConfig& timing)
+LeaseLock::LeaseLock(std::string ns, std::string name, std::string identity,
+                     const LeaderElectionConfig& timing)
     : m_impl(std::make_unique<Impl>()) {
   m_impl->ns = std::move(ns);
   m_impl->name = std::move(name);
@@ -156,7 +164,8 @@ LeaseLock::Attempt LeaseLock::try_acquire_or_renew(kube::Client& client) {
   } else {
     mine.transitions = old.transitions + 1;
   }
-  auto put = client.request(kube::Client::Method::put, d.base + "/" + d.name, lease_body(d.ns, d.name, mine, parsed->second));
+  auto put = client.request(kube::Client::Method::put, d.base + "/" + d.name,
+                            lease_body(d.ns, d.name, mine, parsed->second));
   if (!put || put->status != 200) return put && put->status == 409 ? Attempt::held : Attempt::failed;
   return d.stored(put->body);
 }
@@ -179,7 +188,8 @@ void LeaseLock::release(kube::Client& client) {
   r.holder.clear();
   r.duration_seconds = 1;
   r.renew_time = micro_time_now();
-  auto put = client.request(kube::Client::Method::put, d.base + "/" + d.name, lease_body(d.ns, d.name, r, rv));
+  auto put =
+      client.request(kube::Client::Method::put, d.base + "/" + d.name, lease_body(d.ns, d.name, r, rv));
   if (put && put->status == 200)
     if (auto parsed = parse_lease(put->body)) d.observe(parsed->first, parsed->second);
 }
@@ -202,13 +212,18 @@ util::Result<void> LeaseLock::confirm(const kube::Connection& connection) const 
   if (!parsed) return util::fail(parsed.error());
   std::lock_guard lock(d.mutex);
   if (parsed->first.holder != d.identity || parsed->first.transitions != d.observed.transitions)
-    return util::fail("the lease " + d.ns + "/" + d.name + " is held by \"" + parsed->first.holder + "\" (transition " +
-                      std::to_string(parsed->first.transitions) + "), not by this replica");
+    return util::fail("the lease " + d.ns + "/" + d.name + " is held by \"" + parsed->first.holder +
+                      "\" (transition " + std::to_string(parsed->first.transitions) +
+                      "), not by this replica");
   return {};
 }
 
-const std::string& LeaseLock::name() const { return m_impl->name; }
-const std::string& LeaseLock::identity() const { return m_impl->identity; }
+const std::string& LeaseLock::name() const {
+  return m_impl->name;
+}
+const std::string& LeaseLock::identity() const {
+  return m_impl->identity;
+}
 std::string LeaseLock::holder() const {
   std::lock_guard lock(m_impl->mutex);
   return m_impl->observed.holder;

@@ -79,7 +79,7 @@ struct ShardManager::Impl {
 
   struct Shard {
     bool held = false;
-    bool draining = false;  // not wanted any more: no new sync; released once idle
+    bool draining = false;          // not wanted any more: no new sync; released once idle
     std::int64_t transitions = -1;  // of the Lease when acquired
   };
   struct Seen {
@@ -89,19 +89,22 @@ struct ShardManager::Impl {
   mutable std::mutex mutex;
   std::condition_variable cv;
   bool stopping = false;
-  std::vector<Shard> state;               // under `mutex`
-  std::vector<std::string> live;          // under `mutex`
-  std::string other_count;                // a live member counting other shards ("" none); under `mutex`
-  std::map<std::string, Seen> seen;       // member Leases by name; the manager's thread only
+  std::vector<Shard> state;          // under `mutex`
+  std::vector<std::string> live;     // under `mutex`
+  std::string other_count;           // a live member counting other shards ("" none); under `mutex`
+  std::map<std::string, Seen> seen;  // member Leases by name; the manager's thread only
 
   Impl(ShardingConfig c, std::string inventory_ns, Metrics& m)
-      : config(std::move(c)), ns(config.lease.namespace_.empty() ? std::move(inventory_ns) : config.lease.namespace_), metrics(m) {
+      : config(std::move(c)),
+        ns(config.lease.namespace_.empty() ? std::move(inventory_ns) : config.lease.namespace_),
+        metrics(m) {
     if (config.lease.identity.empty()) config.lease.identity = default_lease_identity();
     const std::string& prefix = config.lease.lease_name;
     member = std::make_unique<LeaseLock>(ns, member_lease_name(prefix, config.shards, config.lease.identity),
                                          config.lease.identity, config.lease);
     for (std::size_t s = 0; s < config.shards; ++s)
-      locks.push_back(std::make_unique<LeaseLock>(ns, prefix + "-shard-" + std::to_string(s), config.lease.identity, config.lease));
+      locks.push_back(std::make_unique<LeaseLock>(ns, prefix + "-shard-" + std::to_string(s),
+                                                  config.lease.identity, config.lease));
     state.resize(config.shards);
   }
 
@@ -112,13 +115,18 @@ struct ShardManager::Impl {
 
   // Deletes the member Lease `name` if it is still at `resource_version` (a replica that came
   // back in between keeps it).
-  void remove_member(const std::string& name, const std::string& resource_version, const std::string& holder) {
-    util::Json options{{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"preconditions", {{"resourceVersion", resource_version}}}};
-    auto res = client->request(kube::Client::Method::del, "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases/" + name,
+  void remove_member(const std::string& name, const std::string& resource_version,
+                     const std::string& holder) {
+    util::Json options{{"apiVersion", "v1"},
+                       {"kind", "DeleteOptions"},
+                       {"preconditions", {{"resourceVersion", resource_version}}}};
+    auto res = client->request(kube::Client::Method::del,
+                               "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases/" + name,
                                util::dump(options));
     if (res && (res->status == 200 || res->status == 404)) {
       seen.erase(name);
-      log(LogLevel::info, "deleted the member Lease of a replica gone", {{"lease", name}, {"holder", holder}});
+      log(LogLevel::info, "deleted the member Lease of a replica gone",
+          {{"lease", name}, {"holder", holder}});
     }
   }
 
@@ -138,7 +146,8 @@ struct ShardManager::Impl {
     auto got = client->get("/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases");
     if (!got || got->status != 200) return std::nullopt;
     auto doc = util::Json::parse(got->body, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("items") || !doc["items"].is_array()) return std::nullopt;
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("items") || !doc["items"].is_array())
+      return std::nullopt;
     const std::string member_prefix = config.lease.lease_name + "-member-";
     const std::string shard_prefix = config.lease.lease_name + "-shard-";
     const std::string same_count = member_prefix + std::to_string(config.shards) + "-";
@@ -150,8 +159,10 @@ struct ShardManager::Impl {
       std::string name = item["metadata"].value("name", "");
       if (name.starts_with(shard_prefix)) {
         auto digits = name.substr(shard_prefix.size());
-        if (!digits.empty() && digits.size() < 5 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-          if (std::size_t s = std::stoul(digits); s < locks.size()) locks[s]->observe(parsed->first, parsed->second);
+        if (!digits.empty() && digits.size() < 5 &&
+            std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          if (std::size_t s = std::stoul(digits); s < locks.size())
+            locks[s]->observe(parsed->first, parsed->second);
         continue;
       }
       if (!name.starts_with(member_prefix)) continue;
@@ -167,7 +178,9 @@ struct ShardManager::Impl {
       if (name.starts_with(same_count))
         out.live.push_back(r.holder);
       else
-        out.other_count = r.holder + " (" + name.substr(member_prefix.size(), name.rfind('-') - member_prefix.size()) + " shards)";
+        out.other_count = r.holder + " (" +
+                          name.substr(member_prefix.size(), name.rfind('-') - member_prefix.size()) +
+                          " shards)";
     }
     if (member->renewed_in_time()) out.live.push_back(me());
     std::sort(out.live.begin(), out.live.end());
@@ -200,14 +213,17 @@ struct ShardManager::Impl {
       set(s, Shard{true, !wanted, lock.transitions()});
       metrics.add("portcullis_shard_changes_total", "change=\"acquired\"");
       log(LogLevel::info, "acquired shard " + std::to_string(s),
-          {{"shard", std::to_string(s)}, {"identity", me()}, {"transitions", std::to_string(lock.transitions())}});
+          {{"shard", std::to_string(s)},
+           {"identity", me()},
+           {"transitions", std::to_string(lock.transitions())}});
       return true;
     }
     if (!st.held) return false;
     if (a == Attempt::held && lock.holder() != me()) {
       set(s, Shard{});
       metrics.add("portcullis_shard_changes_total", "change=\"lost\"");
-      log(LogLevel::error, "lost shard " + std::to_string(s), {{"shard", std::to_string(s)}, {"holder", lock.holder()}});
+      log(LogLevel::error, "lost shard " + std::to_string(s),
+          {{"shard", std::to_string(s)}, {"holder", lock.holder()}});
       return true;
     }
     if (wanted) {
@@ -218,7 +234,8 @@ struct ShardManager::Impl {
     lock.release(*client);
     set(s, Shard{});
     metrics.add("portcullis_shard_changes_total", "change=\"released\"");
-    log(LogLevel::info, "released shard " + std::to_string(s), {{"shard", std::to_string(s)}, {"identity", me()}});
+    log(LogLevel::info, "released shard " + std::to_string(s),
+        {{"shard", std::to_string(s)}, {"identity", me()}});
     return true;
   }
 
@@ -232,8 +249,9 @@ struct ShardManager::Impl {
       if (members && members->other_count != other_count) {
         other_count = members->other_count;
         if (!other_count.empty())
-          log(LogLevel::error, "a live replica counts other shards: acquiring nothing until it is gone "
-                               "(change sharding.shards with every replica stopped)",
+          log(LogLevel::error,
+              "a live replica counts other shards: acquiring nothing until it is gone "
+              "(change sharding.shards with every replica stopped)",
               {{"replica", other_count}, {"shards", std::to_string(config.shards)}, {"identity", me()}});
       }
       frozen = !other_count.empty();
@@ -268,7 +286,8 @@ struct ShardManager::Impl {
       if (!st.held) continue;
       set(s, Shard{true, true, st.transitions});
       auto until = Clock::now() + config.lease.renew_deadline;
-      while (!hooks.idle(s) && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      while (!hooks.idle(s) && Clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (hooks.idle(s)) locks[s]->release(*client);
       set(s, Shard{});
     }
@@ -279,13 +298,17 @@ struct ShardManager::Impl {
 
 ShardManager::ShardManager(ShardingConfig config, std::string inventory_namespace, Metrics& metrics)
     : m_impl(std::make_unique<Impl>(std::move(config), std::move(inventory_namespace), metrics)) {
-  metrics.describe("portcullis_shard_members", "gauge", "Live replicas sharing the targets, as this replica sees them (sharding).");
+  metrics.describe("portcullis_shard_members", "gauge",
+                   "Live replicas sharing the targets, as this replica sees them (sharding).");
   metrics.describe("portcullis_shards_wanted", "gauge", "Shards rendezvous hashing assigns to this replica.");
   metrics.describe("portcullis_shards_held", "gauge", "Shards whose Lease this replica holds.");
-  metrics.describe("portcullis_shard_changes_total", "counter", "Shards acquired, released or lost by this replica.");
+  metrics.describe("portcullis_shard_changes_total", "counter",
+                   "Shards acquired, released or lost by this replica.");
 }
 
-ShardManager::~ShardManager() { stop(); }
+ShardManager::~ShardManager() {
+  stop();
+}
 
 util::Result<void> ShardManager::run(const Hooks& hooks) {
   Impl& d = *m_impl;
@@ -293,7 +316,9 @@ util::Result<void> ShardManager::run(const Hooks& hooks) {
   if (!client) return util::fail(client.error());
   d.client.emplace(std::move(*client));
   log(LogLevel::info, "sharing targets",
-      {{"identity", d.me()}, {"shards", std::to_string(d.config.shards)}, {"leases", d.ns + "/" + d.config.lease.lease_name + "-*"}});
+      {{"identity", d.me()},
+       {"shards", std::to_string(d.config.shards)},
+       {"leases", d.ns + "/" + d.config.lease.lease_name + "-*"}});
   do d.round(hooks);
   while (d.pause(d.config.lease.retry_period));
   d.release_all(hooks);
@@ -321,12 +346,17 @@ bool ShardManager::may_write(std::size_t shard) const {
 
 util::Result<void> ShardManager::confirm(std::size_t shard) const {
   if (!may_write(shard))
-    return util::fail("shard " + std::to_string(shard) + " is not held by this replica (its lease is not renewed)");
+    return util::fail("shard " + std::to_string(shard) +
+                      " is not held by this replica (its lease is not renewed)");
   return m_impl->locks[shard]->confirm(m_impl->client->connection());
 }
 
-std::size_t ShardManager::shards() const { return m_impl->locks.size(); }
-const std::string& ShardManager::identity() const { return m_impl->me(); }
+std::size_t ShardManager::shards() const {
+  return m_impl->locks.size();
+}
+const std::string& ShardManager::identity() const {
+  return m_impl->me();
+}
 std::vector<std::string> ShardManager::members() const {
   std::lock_guard lock(m_impl->mutex);
   return m_impl->live;

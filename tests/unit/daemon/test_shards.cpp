@@ -24,7 +24,9 @@ std::vector<std::string> assignment(std::size_t shards, const std::vector<std::s
   return out;
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 }  // namespace
 
@@ -45,7 +47,8 @@ TEST_CASE("targets map to shards by a hash that every replica and version agrees
   for (auto [shard, n] : per_shard) CHECK((n > 800 && n < 1200));
 }
 
-TEST_CASE("rendezvous hashing: a member added takes only its share, a member lost gives only its own", "[shards]") {
+TEST_CASE("rendezvous hashing: a member added takes only its share, a member lost gives only its own",
+          "[shards]") {
   struct Case {
     const char* what;
     std::vector<std::string> before, after;
@@ -108,7 +111,8 @@ TEST_CASE("a member's Lease name is a DNS name whatever its identity", "[shards]
     INFO(name);
     CHECK(name.starts_with("portcullisd-member-12-"));
     CHECK(name.size() == std::string("portcullisd-member-12-").size() + 16);
-    CHECK(std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }));
+    CHECK(std::all_of(name.begin(), name.end(),
+                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }));
   }
   CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 12, "host_43"));
   CHECK(member_lease_name("p", 12, "host_42") != member_lease_name("p", 16, "host_42"));
@@ -124,11 +128,12 @@ struct Replica {
   std::atomic<int> acquired{0};
   std::thread thread;
   Replica(ShardingConfig c, const std::string& identity)
-      : manager([&] {
-          c.lease.identity = identity;
-          return c;
-        }(),
-                "inventory", metrics) {
+      : manager(
+            [&] {
+              c.lease.identity = identity;
+              return c;
+            }(),
+            "inventory", metrics) {
     ShardManager::Hooks hooks{[this](std::size_t) { ++acquired; },
                               [this](std::size_t s) { return static_cast<int>(s) != busy; }, [] {}};
     thread = std::thread([this, hooks] { REQUIRE(manager.run(hooks)); });
@@ -170,7 +175,8 @@ bool as_rendezvous_says(const std::vector<Replica*>& replicas, const std::vector
 
 }  // namespace
 
-TEST_CASE("replicas split the shards as rendezvous says; a leaving one hands its own over at once", "[shards]") {
+TEST_CASE("replicas split the shards as rendezvous says; a leaving one hands its own over at once",
+          "[shards]") {
   test::FakeLeases api;
   test::TempDir tmp;
   auto c = sharding(api, tmp);
@@ -207,7 +213,9 @@ TEST_CASE("a shard wanted elsewhere is released only once no sync of it runs", "
   REQUIRE(test::eventually(
       [&] {
         for (std::size_t s = 0; s < 8; ++s)
-          if (static_cast<int>(s) != moving && newcomer.manager.may_sync(s) != (owner_of(s, {"a", "c"}) == "c")) return false;
+          if (static_cast<int>(s) != moving &&
+              newcomer.manager.may_sync(s) != (owner_of(s, {"a", "c"}) == "c"))
+            return false;
         return !a.manager.may_sync(static_cast<std::size_t>(moving));
       },
       10s));

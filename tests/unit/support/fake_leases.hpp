@@ -35,10 +35,12 @@ class FakeLeases {
   FakeLeases& operator=(const FakeLeases&) = delete;
 
   std::filesystem::path kubeconfig(const TempDir& tmp) const {
-    return tmp.write("kubeconfig", "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: 'http://127.0.0.1:" +
-                                       std::to_string(m_port) +
-                                       "'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n"
-                                       "- name: fake\n  context: {cluster: fake, user: u}\ncurrent-context: fake\n");
+    return tmp.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {server: 'http://127.0.0.1:" +
+            std::to_string(m_port) +
+            "'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n"
+            "- name: fake\n  context: {cluster: fake, user: u}\ncurrent-context: fake\n");
   }
   // Every request answers 503 while down.
   void set_down(bool down) { m_down = down; }
