@@ -59,6 +59,11 @@ class TargetSyncer {
   // before each inventory write (`confirm` true): a write it fails is not made, and the sync
   // fails with its error. Leader election's fence (daemon/leader.hpp); none by default.
   void set_fence(std::function<util::Result<void>(bool confirm)> fence);
+  // Drops, at the start of the next sync or heal, what syncs of this process kept (the desired
+  // set, the inventory, kustomize's inputs): that sync reads and renders everything, as after a
+  // restart. For a replica that takes a target back after another synced it (sharding): what it
+  // kept is older than the cluster's inventory. Does not wait for a sync in progress.
+  void forget();
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
   // Bytes of inventory entries per ConfigMap (k_inventory_shard_bytes; tests use small shards).
