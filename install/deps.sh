@@ -13,7 +13,7 @@ build_pkgs=(
   libssh2-1-dev libmbedtls-dev libhttp-parser-dev
 )
 test_pkgs=(
-  openssh-client curl jq time hyperfine libyaml-cpp-dev strace
+  openssh-client curl jq time hyperfine libyaml-cpp-dev strace python3
   golang-go etcd-server rsync dpkg-dev systemd
   openssh-server nginx fcgiwrap apache2-utils
   gitolite3 chromium docker-registry
