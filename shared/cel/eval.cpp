@@ -140,6 +140,7 @@ class Evaluator final : public library::Runtime {
     if (m_cost > m_limit) m_exceeded = true;
     return !m_exceeded;
   }
+  std::uint64_t remaining() const override { return m_cost >= m_limit ? 0 : m_limit - m_cost; }
   const Regex* literal_regex(std::string_view pattern) const override { return m_program.regex(pattern); }
 
  private:
@@ -223,7 +224,7 @@ Value Evaluator::eval(const Expr& e) {
 
 Value Evaluator::lookup(const Expr& e) {
   for (auto it = m_vars.rbegin(); it != m_vars.rend(); ++it)
-    if (it->first == e.name) return it->second;
+    if (it->first == e.name) return charge(library::fetch_cost(it->second)) ? it->second : cancelled();
   if (k_type_names.contains(e.name)) return Value::type(e.name);
   return Value::error("no such attribute: " + e.name);
 }
@@ -233,10 +234,11 @@ Value Evaluator::select(const Expr& e) {
   if (target.is_error()) return target;
   if (target.kind() != Kind::map)
     return Value::error("type '" + std::string(kind_name(target.kind())) + "' does not support field selection");
+  if (!charge(target.size() / 64)) return cancelled();  // a lookup scans the entries
   auto found = target.find(Value::string(e.name));
   if (e.op == Op::has) return Value::boolean(found.has_value());
   if (!found) return Value::error("no such key: " + e.name);
-  return *found;
+  return charge(library::fetch_cost(*found)) ? *found : cancelled();
 }
 
 std::optional<std::int64_t> integral(const Value& v) {
@@ -254,12 +256,14 @@ Value Evaluator::index(const Value& target, const Value& key) {
     if (!i) return Value::error("unsupported index type '" + std::string(kind_name(key.kind())) + "' in list");
     if (*i < 0 || static_cast<std::uint64_t>(*i) >= target.size())
       return Value::error("index out of range: " + std::to_string(*i));
-    return target.item(static_cast<std::size_t>(*i));
+    Value v = target.item(static_cast<std::size_t>(*i));
+    return charge(library::fetch_cost(v)) ? v : cancelled();
   }
   if (target.kind() == Kind::map) {
+    if (!charge(target.size() / 64)) return cancelled();
     auto found = target.find(key);
     if (!found) return Value::error("no such key: " + key.debug());
-    return *found;
+    return charge(library::fetch_cost(*found)) ? *found : cancelled();
   }
   return Value::error("no such overload: " + std::string(kind_name(target.kind())) + "[" +
                       std::string(kind_name(key.kind())) + "]");
@@ -294,8 +298,8 @@ Value Evaluator::comprehension(const Expr& e) {
   Value::List results;
   m_vars.emplace_back(e.var, Value());
   for (std::size_t i = 0; i < n && !decided; ++i) {
-    if (!charge(1)) break;
     m_vars.back().second = is_map ? range.key_at(i) : range.item(i);
+    if (!charge(1 + library::fetch_cost(m_vars.back().second))) break;
     Value v = eval(*e.args[1]);
     if (m_exceeded) break;
     if (e.op == Op::map_macro && e.args.size() == 3) {  // map(x, filter, transform)
@@ -351,6 +355,7 @@ Value Evaluator::collection(const Expr& e) {
       return Value::error("unsupported key type: " + std::string(kind_name(k.kind())));
     Value v = eval(*e.args[i + 1]);
     if (v.is_error()) return v;
+    if (!charge(entries.size() / 16)) return cancelled();  // the check for repeated keys
     for (const auto& existing : entries)
       if (equal(existing.first, k)) return Value::error("Failed with repeated key: " + k.debug());
     entries.emplace_back(std::move(k), std::move(v));

@@ -1,9 +1,9 @@
 #pragma once
 // Compiling and evaluating CEL expressions with a runtime cost, as the Kubernetes apiserver
 // runs x-kubernetes-validations: every step is charged, string and list functions by the size
-// they touch, and evaluation stops once a limit is reached. `matches` runs PCRE2 on patterns
-// refused unless they mean the same in RE2 (no backreferences, lookaround, atomic groups,
-// possessive quantifiers, recursion), with match and depth limits.
+// they touch, and evaluation stops once a limit is reached. `matches` runs PCRE2's DFA matcher
+// on patterns refused unless they mean the same in RE2 (no backreferences, lookaround, atomic
+// groups, possessive quantifiers, recursion), charged by the steps it takes.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,9 +59,13 @@ class Regex {
  public:
   static util::Result<std::shared_ptr<const Regex>> compile(std::string_view pattern);
   ~Regex();
-  // Whether the pattern matches somewhere in `subject` (RE2's partial match); an error when
-  // PCRE2's match or depth limit is reached.
-  util::Result<bool> search(std::string_view subject) const;
+  // Whether the pattern matches somewhere in `subject` (RE2's partial match). `steps` counts
+  // the matcher's steps (one per pattern item tried at a position); the match stops, failing
+  // with "steps exceeded", beyond `max_steps`. Other failures of the matcher (its workspace)
+  // fail with a message starting with library::k_unsupported_prefix: not judged.
+  util::Result<bool> search(std::string_view subject, std::uint64_t max_steps, std::uint64_t& steps) const;
+  // The pattern's items with counted repetitions expanded: the matcher's work per character.
+  std::uint64_t size() const;
 
  private:
   struct Impl;

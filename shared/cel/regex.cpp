@@ -1,5 +1,6 @@
-// `matches`: RE2 syntax checked, run by PCRE2's DFA matcher (no backtracking: time linear in the
-// subject times the pattern's states, as with RE2), with PCRE2's match and depth limits.
+// `matches`: RE2 syntax checked, run by PCRE2's DFA matcher in one anchored pass (no
+// backtracking, no restart per start position: time linear in the subject times the pattern's
+// states, as with RE2), with PCRE2's limits.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -81,9 +82,68 @@ std::string re2_problem(std::string_view p) {
   return {};
 }
 
+// The number of pattern items the matcher may follow at once, roughly: counted repetitions
+// expanded (`[0-9a-f]{8}-[0-9a-f]{4}` is 13, `a{0,100}b` 101, `(ab){3}` 6). PCRE2's DFA matcher
+// spends time per character in proportion to it.
+std::uint64_t expanded_size(std::string_view p) {
+  struct Frame {
+    std::uint64_t total = 0;
+    std::uint64_t last = 0;
+  };
+  std::vector<Frame> stack(1);
+  auto atom = [&](std::uint64_t n) {
+    stack.back().total += n;
+    stack.back().last = n;
+  };
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+      atom(1);
+    } else if (c == '[') {
+      std::size_t k = i + 1;
+      if (k < p.size() && p[k] == '^') ++k;
+      if (k < p.size() && p[k] == ']') ++k;
+      while (k < p.size() && p[k] != ']') k += p[k] == '\\' ? 2 : 1;
+      i = k;
+      atom(1);
+    } else if (c == '(') {
+      stack.emplace_back();
+    } else if (c == ')' && stack.size() > 1) {
+      std::uint64_t inner = stack.back().total;
+      stack.pop_back();
+      atom(inner);
+    } else if (c == '{') {
+      std::size_t k = i + 1;
+      std::uint64_t n = 0, high = 0;
+      while (k < p.size() && ((p[k] >= '0' && p[k] <= '9') || p[k] == ',')) {
+        n = p[k] == ',' ? 0 : std::min<std::uint64_t>(n * 10 + static_cast<std::uint64_t>(p[k] - '0'), 100'000);
+        high = std::max(high, n);
+        ++k;
+      }
+      if (k < p.size() && p[k] == '}' && k > i + 1) {
+        Frame& f = stack.back();
+        f.total += f.last * (std::max<std::uint64_t>(high, 1) - 1);
+        i = k;
+      } else {
+        atom(1);
+      }
+    } else if (c != '*' && c != '+' && c != '?' && c != '|' && c != '^' && c != '$') {
+      atom(1);
+    }
+  }
+  std::uint64_t total = 0;
+  for (const auto& f : stack) total += f.total;
+  return std::max<std::uint64_t>(total, 1);
+}
+
+// Patterns larger than this are not judged: the DFA matcher would take too long per character.
+constexpr std::uint64_t k_max_expanded_size = 256;
+
 }  // namespace
 
 struct Regex::Impl {
+  std::uint64_t size = 1;  // expanded_size of the pattern
   pcre2_code* code = nullptr;
   pcre2_match_context* context = nullptr;
   ~Impl() {
@@ -94,6 +154,8 @@ struct Regex::Impl {
 
 Regex::Regex(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Regex::~Regex() = default;
+
+std::uint64_t Regex::size() const { return m_impl->size; }
 
 util::Result<std::shared_ptr<const Regex>> Regex::compile(std::string_view pattern) {
   if (pattern.size() > 10'000) return util::fail("regular expression too long");
@@ -109,7 +171,22 @@ util::Result<std::shared_ptr<const Regex>> Regex::compile(std::string_view patte
     pcre2_get_error_message(code, buf, sizeof buf);
     return util::fail("error parsing regexp at offset " + std::to_string(offset) + ": " + reinterpret_cast<const char*>(buf));
   }
+  pcre2_code_free(re);
+  std::uint64_t size = expanded_size(pattern);
+  if (size > k_max_expanded_size)
+    return util::fail(std::string(k_unsupported_syntax) + "a pattern of " + std::to_string(size) +
+                      " items once its counted repetitions are expanded (at most " + std::to_string(k_max_expanded_size) + ")");
+  // Matched as RE2 does, in one pass: anchored at the start behind a lazy `.*?`, so the DFA
+  // follows every start position at once instead of restarting at each (quadratic in the
+  // subject). When the pattern does not survive the wrapping (a `\Q` or a `#` comment running
+  // to its end), it is not judged.
+  std::string wrapped = "(?s:.*?)(?:" + std::string(pattern) + ")";
+  // Auto callouts count the matcher's steps, which are charged and bounded.
+  re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(wrapped.data()), wrapped.size(),
+                     options | PCRE2_ANCHORED | PCRE2_AUTO_CALLOUT, &code, &offset, nullptr);
+  if (!re) return util::fail(std::string(k_unsupported_syntax) + "a pattern that cannot be matched in one pass");
   auto impl = std::make_unique<Impl>();
+  impl->size = size;
   impl->code = re;
   impl->context = pcre2_match_context_create(nullptr);
   pcre2_set_match_limit(impl->context, 1'000'000);
@@ -117,14 +194,36 @@ util::Result<std::shared_ptr<const Regex>> Regex::compile(std::string_view patte
   return std::shared_ptr<const Regex>(new Regex(std::move(impl)));
 }
 
-util::Result<bool> Regex::search(std::string_view subject) const {
+namespace {
+
+struct Steps {
+  std::uint64_t count = 0;
+  std::uint64_t max = 0;
+};
+
+int count_step(pcre2_callout_block*, void* data) {
+  auto* steps = static_cast<Steps*>(data);
+  return ++steps->count > steps->max ? PCRE2_ERROR_CALLOUT : 0;
+}
+
+}  // namespace
+
+util::Result<bool> Regex::search(std::string_view subject, std::uint64_t max_steps, std::uint64_t& steps) const {
   std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> md(pcre2_match_data_create(1, nullptr),
                                                                          pcre2_match_data_free);
-  std::vector<int> workspace(20'000);
+  std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> context(
+      pcre2_match_context_copy(m_impl->context), pcre2_match_context_free);
+  Steps counted{0, max_steps};
+  pcre2_set_callout(context.get(), count_step, &counted);
+  // A small workspace bounds the states followed at once (and the time per character): patterns
+  // that need more (`a{1000}b`) are not judged.
+  std::vector<int> workspace(4'096);
   int rc = pcre2_dfa_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
-                           PCRE2_DFA_SHORTEST, md.get(), m_impl->context, workspace.data(), workspace.size());
+                           PCRE2_DFA_SHORTEST, md.get(), context.get(), workspace.data(), workspace.size());
+  steps = counted.count;
   if (rc >= 0) return true;
   if (rc == PCRE2_ERROR_NOMATCH) return false;
+  if (rc == PCRE2_ERROR_CALLOUT) return util::fail("steps exceeded");
   // Limits of the matcher (workspace, depth) or invalid UTF-8: no verdict, the rule is skipped.
   PCRE2_UCHAR buf[256];
   pcre2_get_error_message(rc, buf, sizeof buf);
