@@ -74,6 +74,8 @@ class SchemaCompiler {
       out->additional = build(*add, path + ".additionalProperties", depth + 1);
       out->rules_below = out->rules_below || out->additional->rules_below;
     }
+    if (const yaml::Node* d = s.get("default"); d && d->type != yaml::Type::null)
+      out->default_value = Value::owned_from_node(d, out.get());
     if (const yaml::Node* rules = s.get("x-kubernetes-validations"); rules && rules->is_sequence())
       for (std::size_t i = 0; i < rules->items.size(); ++i)
         rule(*out, *rules->items[i], path + ".x-kubernetes-validations[" + std::to_string(i) + "]");

@@ -33,6 +33,8 @@ struct Schema {
   SchemaType type = SchemaType::any;
   std::string format;
   bool preserve_unknown = false;
+  // `default:`, which the apiserver fills in before it runs the rules (an owned copy).
+  std::optional<Value> default_value;
   std::vector<std::pair<std::string, std::unique_ptr<Schema>>> properties;  // sorted by name
   std::unique_ptr<Schema> items;
   std::unique_ptr<Schema> additional;  // additionalProperties: a map

@@ -262,6 +262,26 @@ Value Value::from_node(const yaml::Node* node, const Schema* schema) {
   return Value();
 }
 
+Value Value::owned_from_node(const yaml::Node* node, const Schema* schema) {
+  Value lazy = from_node(node, schema);
+  if (lazy.kind() == Kind::list) {
+    List items;
+    for (std::size_t i = 0; i < lazy.size(); ++i) items.push_back(owned_from_node(node->items[i], schema ? schema->items.get() : nullptr));
+    return list(std::move(items));
+  }
+  if (lazy.kind() == Kind::map) {
+    Map entries;
+    for (const auto& e : node->entries) {
+      if (e.value->type == yaml::Type::null) continue;
+      const Schema* child = schema ? schema->property(e.key->text) : nullptr;
+      if (!child && schema) child = schema->additional.get();
+      entries.emplace_back(string(std::string(e.key->text)), owned_from_node(e.value, child));
+    }
+    return map(std::move(entries));
+  }
+  return lazy;
+}
+
 std::size_t Value::size() const {
   if (m_node) return m_node->is_sequence() ? m_node->items.size() : m_node->entries.size();
   if (m_list) return m_list->size();
@@ -338,8 +358,15 @@ std::optional<Value> Value::find(const Value& key) const {
       return std::nullopt;
     };
     auto found = lookup(key.str());
+    std::string meant;
     if (!found && key.str().find("__") != std::string::npos)
-      if (std::string meant = unescape_property(key.str()); !meant.empty()) found = lookup(meant);
+      if (meant = unescape_property(key.str()); !meant.empty()) found = lookup(meant);
+    // An absent property with a default reads as the default, as the apiserver defaults the
+    // object before it runs the rules.
+    if (!found && m_schema && m_node->is_mapping())
+      if (const Schema* p = m_schema->property(meant.empty() ? std::string_view(key.str()) : std::string_view(meant));
+          p && p->default_value)
+        found = *p->default_value;
     return found;
   }
   if (!m_map) return std::nullopt;

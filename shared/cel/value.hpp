@@ -56,6 +56,8 @@ class Value {
   // `node` read as `schema` says (nullptr: as its YAML type says); stays valid while `node`
   // and `schema` do.
   static Value from_node(const yaml::Node* node, const Schema* schema);
+  // The same, copied: independent of `node` (a CRD's `default:` outlives its document).
+  static Value owned_from_node(const yaml::Node* node, const Schema* schema);
 
   Kind kind() const { return m_kind; }
   bool is_error() const { return m_kind == Kind::error; }

@@ -113,6 +113,34 @@ TEST_CASE("cel schema: findings with the apiserver's paths and messages", "[cel]
   }
 }
 
+TEST_CASE("cel schema: defaults are filled in before the rules run", "[cel][schema]") {
+  // The apiserver defaults a custom resource (structural schema `default:`) before validating.
+  Compiled c = compile_yaml(R"Y(type: object
+properties:
+  spec:
+    type: object
+    x-kubernetes-validations:
+    - rule: self.min <= self.max
+    - rule: self.mode in ['a', 'b']
+    - rule: self.opts.retries < 5 && self.opts.tags == ['x']
+    properties:
+      min: {type: integer, default: 1}
+      max: {type: integer, default: 3}
+      mode: {type: string, default: a}
+      opts:
+        type: object
+        default: {retries: 2, tags: [x]}
+        properties:
+          retries: {type: integer}
+          tags: {type: array, items: {type: string}}
+)Y");
+  REQUIRE(c.problems.empty());
+  CHECK(violations(*c.schema, "spec: {}").empty());
+  CHECK(violations(*c.schema, "spec: {max: 2}").empty());
+  CHECK(violations(*c.schema, "spec: {min: 5}") == std::vector<std::string>{"spec: Invalid value: \"object\": failed rule: self.min <= self.max"});
+  CHECK(violations(*c.schema, "spec: {mode: c, opts: {retries: 9, tags: [x]}}").size() == 2);
+}
+
 TEST_CASE("cel schema: fields newer than the cluster are ignored", "[cel][schema]") {
   // 1.25/1.26 know no messageExpression, 1.27 no reason or fieldPath: the apiserver drops them.
   Compiled old = compile_yaml(k_schema, rule_features(1, 25));
