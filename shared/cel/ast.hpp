@@ -14,14 +14,14 @@
 namespace portcullis::cel {
 
 enum class Op : std::uint8_t {
-  literal,    // `value`
-  ident,      // `name`
-  select,     // args[0].name
-  has,        // has(args[0].name)
-  index,      // args[0][args[1]]
-  call,       // name(args...) or, with `receiver`, args[0].name(args[1...])
-  list,       // [args...]
-  map,        // {args[0]: args[1], ...}
+  literal,  // `value`
+  ident,    // `name`
+  select,   // args[0].name
+  has,      // has(args[0].name)
+  index,    // args[0][args[1]]
+  call,     // name(args...) or, with `receiver`, args[0].name(args[1...])
+  list,     // [args...]
+  map,      // {args[0]: args[1], ...}
   logical_and,
   logical_or,
   logical_not,
@@ -55,7 +55,7 @@ struct Limits {
   // Nesting of sub-expressions, counted by the parser's recursive productions (about three per
   // level of parentheses): at least cel-go's maxRecursionDepth of 250 levels is accepted.
   int max_depth = 750;
-  int max_tree_depth = 500;          // depth of the parsed tree (left-associative chains)
+  int max_tree_depth = 500;  // depth of the parsed tree (left-associative chains)
 };
 
 // Parses `text` into an expression tree. Fails with "<column>: <what>" for syntax errors,

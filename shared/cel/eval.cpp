@@ -10,10 +10,12 @@
 #include <set>
 
 #include "shared/cel/library.hpp"
+#include "shared/cel/regex.hpp"
 
 namespace portcullis::cel {
 
-Program::Program(std::unique_ptr<Expr> expr, std::vector<std::pair<std::string, std::shared_ptr<const Regex>>> regexes)
+Program::Program(std::unique_ptr<Expr> expr,
+                 std::vector<std::pair<std::string, std::shared_ptr<const Regex>>> regexes)
     : m_expr(std::move(expr)), m_regexes(std::move(regexes)) {}
 Program::~Program() = default;
 
@@ -32,14 +34,24 @@ bool names(const Expr& e, std::string_view name) {
   return false;
 }
 
-const std::set<std::string_view> k_type_names = {"int", "uint", "double", "string", "bool", "bytes", "list", "map",
-                                                 "null_type", "type", "google.protobuf.Duration",
+const std::set<std::string_view> k_type_names = {"int",
+                                                 "uint",
+                                                 "double",
+                                                 "string",
+                                                 "bool",
+                                                 "bytes",
+                                                 "list",
+                                                 "map",
+                                                 "null_type",
+                                                 "type",
+                                                 "google.protobuf.Duration",
                                                  "google.protobuf.Timestamp"};
 
 // Namespaces of Kubernetes' and cel-go's extension functions (`strings.quote(s)`,
 // `math.greatest(a, b)`, `sets.contains(a, b)`, `ip.isCanonical(s)`): calls through them are
 // folded into one function name ("strings.quote"), which compiles and is not evaluated here.
-const std::set<std::string_view> k_namespaces = {"strings", "math", "sets", "ip", "cidr", "optional", "base64", "lists", "regex"};
+const std::set<std::string_view> k_namespaces = {"strings",  "math",   "sets",  "ip",   "cidr",
+                                                 "optional", "base64", "lists", "regex"};
 
 struct Checker {
   std::vector<std::string> scope;
@@ -49,7 +61,9 @@ struct Checker {
   void fail(const Expr& e, std::string message) {
     if (error.empty()) error = std::to_string(e.column) + ": " + std::move(message);
   }
-  bool in_scope(std::string_view name) const { return std::find(scope.begin(), scope.end(), name) != scope.end(); }
+  bool in_scope(std::string_view name) const {
+    return std::find(scope.begin(), scope.end(), name) != scope.end();
+  }
   // "google.protobuf.Duration" for a chain of selections on an identifier that is not a variable.
   std::optional<std::string> dotted(const Expr& e) const {
     if (e.op == Op::ident) return in_scope(e.name) ? std::nullopt : std::optional<std::string>(e.name);
@@ -80,7 +94,11 @@ struct Checker {
         if (!in_scope(e.name) && !k_type_names.contains(e.name))
           fail(e, "undeclared reference to '" + e.name + "' (in container '')");
         return;
-      case Op::all: case Op::exists: case Op::exists_one: case Op::map_macro: case Op::filter: {
+      case Op::all:
+      case Op::exists:
+      case Op::exists_one:
+      case Op::map_macro:
+      case Op::filter: {
         check(*e.args[0]);
         scope.push_back(e.var);
         for (std::size_t i = 1; i < e.args.size(); ++i) check(*e.args[i]);
@@ -97,8 +115,10 @@ struct Checker {
           const Expr& pattern = *e.args.back();
           if (pattern.op == Op::literal && pattern.value.kind() == Kind::string) {
             auto re = Regex::compile(pattern.value.str());
-            if (!re) fail(pattern, re.error().message);
-            else regexes.emplace_back(pattern.value.str(), *re);
+            if (!re)
+              fail(pattern, re.error().message);
+            else
+              regexes.emplace_back(pattern.value.str(), *re);
           }
         }
         break;
@@ -111,9 +131,12 @@ struct Checker {
 
 }  // namespace
 
-bool Program::uses(std::string_view name) const { return names(*m_expr, name); }
+bool Program::uses(std::string_view name) const {
+  return names(*m_expr, name);
+}
 
-util::Result<std::unique_ptr<Program>> compile(std::string_view text, const std::vector<std::string>& variables) {
+util::Result<std::unique_ptr<Program>> compile(std::string_view text,
+                                               const std::vector<std::string>& variables) {
   auto parsed = parse(text);
   if (!parsed) return util::fail(parsed.error());
   Checker checker;
@@ -165,7 +188,8 @@ Value Evaluator::eval(const Expr& e) {
   switch (e.op) {
     case Op::literal: return e.value;
     case Op::ident: return lookup(e);
-    case Op::select: case Op::has: return select(e);
+    case Op::select:
+    case Op::has: return select(e);
     case Op::index: {
       Value target = eval(*e.args[0]);
       if (target.is_error()) return target;
@@ -183,13 +207,15 @@ Value Evaluator::eval(const Expr& e) {
       Value v = library::call(*this, e.name, e.receiver, args);
       return m_exceeded ? cancelled() : v;
     }
-    case Op::list: case Op::map: return collection(e);
+    case Op::list:
+    case Op::map: return collection(e);
     case Op::logical_and: return logical(e, false);
     case Op::logical_or: return logical(e, true);
     case Op::logical_not: {
       Value v = eval(*e.args[0]);
       if (v.is_error()) return v;
-      if (v.kind() != Kind::boolean) return Value::error("no such overload: !" + std::string(kind_name(v.kind())));
+      if (v.kind() != Kind::boolean)
+        return Value::error("no such overload: !" + std::string(kind_name(v.kind())));
       return Value::boolean(!v.as_bool());
     }
     case Op::negate: {
@@ -206,7 +232,8 @@ Value Evaluator::eval(const Expr& e) {
     case Op::conditional: {
       Value c = eval(*e.args[0]);
       if (c.is_error()) return c;
-      if (c.kind() != Kind::boolean) return Value::error("no such overload: ternary on " + std::string(kind_name(c.kind())));
+      if (c.kind() != Kind::boolean)
+        return Value::error("no such overload: ternary on " + std::string(kind_name(c.kind())));
       return eval(*e.args[c.as_bool() ? 1 : 2]);
     }
     case Op::binary: {
@@ -217,7 +244,11 @@ Value Evaluator::eval(const Expr& e) {
       Value v = library::binary(*this, e.name, a, b);
       return m_exceeded ? cancelled() : v;
     }
-    case Op::all: case Op::exists: case Op::exists_one: case Op::map_macro: case Op::filter: return comprehension(e);
+    case Op::all:
+    case Op::exists:
+    case Op::exists_one:
+    case Op::map_macro:
+    case Op::filter: return comprehension(e);
   }
   return Value::error("unsupported expression");
 }
@@ -233,7 +264,8 @@ Value Evaluator::select(const Expr& e) {
   Value target = eval(*e.args[0]);
   if (target.is_error()) return target;
   if (target.kind() != Kind::map)
-    return Value::error("type '" + std::string(kind_name(target.kind())) + "' does not support field selection");
+    return Value::error("type '" + std::string(kind_name(target.kind())) +
+                        "' does not support field selection");
   if (!charge(target.size() / 64)) return cancelled();  // a lookup scans the entries
   auto found = target.find(Value::string(e.name));
   if (e.op == Op::has) return Value::boolean(found.has_value());
@@ -243,7 +275,8 @@ Value Evaluator::select(const Expr& e) {
 
 std::optional<std::int64_t> integral(const Value& v) {
   if (v.kind() == Kind::integer) return v.as_int();
-  if (v.kind() == Kind::uint && v.as_uint() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+  if (v.kind() == Kind::uint &&
+      v.as_uint() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
     return static_cast<std::int64_t>(v.as_uint());
   if (v.kind() == Kind::real && std::trunc(v.as_double()) == v.as_double() && std::fabs(v.as_double()) < 9e18)
     return static_cast<std::int64_t>(v.as_double());
@@ -253,7 +286,8 @@ std::optional<std::int64_t> integral(const Value& v) {
 Value Evaluator::index(const Value& target, const Value& key) {
   if (target.kind() == Kind::list) {
     auto i = integral(key);
-    if (!i) return Value::error("unsupported index type '" + std::string(kind_name(key.kind())) + "' in list");
+    if (!i)
+      return Value::error("unsupported index type '" + std::string(kind_name(key.kind())) + "' in list");
     if (*i < 0 || static_cast<std::uint64_t>(*i) >= target.size())
       return Value::error("index out of range: " + std::to_string(*i));
     Value v = target.item(static_cast<std::size_t>(*i));
@@ -280,8 +314,8 @@ Value Evaluator::logical(const Expr& e, bool is_or) {
   if (a.is_error()) return a;
   if (b.is_error()) return b;
   if (a.kind() != Kind::boolean || b.kind() != Kind::boolean)
-    return Value::error(std::string("no such overload: ") + std::string(kind_name(a.kind())) + (is_or ? " || " : " && ") +
-                        std::string(kind_name(b.kind())));
+    return Value::error(std::string("no such overload: ") + std::string(kind_name(a.kind())) +
+                        (is_or ? " || " : " && ") + std::string(kind_name(b.kind())));
   return Value::boolean(!is_or);
 }
 
@@ -289,7 +323,8 @@ Value Evaluator::comprehension(const Expr& e) {
   Value range = eval(*e.args[0]);
   if (range.is_error()) return range;
   if (range.kind() != Kind::list && range.kind() != Kind::map)
-    return Value::error("expression of type '" + std::string(kind_name(range.kind())) + "' cannot be range of a comprehension");
+    return Value::error("expression of type '" + std::string(kind_name(range.kind())) +
+                        "' cannot be range of a comprehension");
   bool is_map = range.kind() == Kind::map;
   std::size_t n = range.size();
   std::optional<Value> first_error;
@@ -303,15 +338,30 @@ Value Evaluator::comprehension(const Expr& e) {
     Value v = eval(*e.args[1]);
     if (m_exceeded) break;
     if (e.op == Op::map_macro && e.args.size() == 3) {  // map(x, filter, transform)
-      if (v.is_error()) { first_error = v; break; }
-      if (v.kind() != Kind::boolean) { first_error = Value::error("no matching overload for filter"); break; }
+      if (v.is_error()) {
+        first_error = v;
+        break;
+      }
+      if (v.kind() != Kind::boolean) {
+        first_error = Value::error("no matching overload for filter");
+        break;
+      }
       if (!v.as_bool()) continue;
       v = eval(*e.args[2]);
     }
     if (e.op == Op::map_macro || e.op == Op::filter) {
-      if (v.is_error()) { first_error = v; break; }
-      if (e.op == Op::map_macro) { results.push_back(std::move(v)); continue; }
-      if (v.kind() != Kind::boolean) { first_error = Value::error("no matching overload for filter"); break; }
+      if (v.is_error()) {
+        first_error = v;
+        break;
+      }
+      if (e.op == Op::map_macro) {
+        results.push_back(std::move(v));
+        continue;
+      }
+      if (v.kind() != Kind::boolean) {
+        first_error = Value::error("no matching overload for filter");
+        break;
+      }
       if (v.as_bool()) results.push_back(m_vars.back().second);
       continue;
     }
@@ -328,7 +378,8 @@ Value Evaluator::comprehension(const Expr& e) {
   if (m_exceeded) return cancelled();
   switch (e.op) {
     case Op::all: return decided ? Value::boolean(false) : first_error ? *first_error : Value::boolean(true);
-    case Op::exists: return decided ? Value::boolean(true) : first_error ? *first_error : Value::boolean(false);
+    case Op::exists:
+      return decided ? Value::boolean(true) : first_error ? *first_error : Value::boolean(false);
     case Op::exists_one: return first_error ? *first_error : Value::boolean(count == 1);
     default:
       if (first_error) return *first_error;
@@ -351,7 +402,8 @@ Value Evaluator::collection(const Expr& e) {
   for (std::size_t i = 0; i + 1 < e.args.size(); i += 2) {
     Value k = eval(*e.args[i]);
     if (k.is_error()) return k;
-    if (k.kind() != Kind::string && k.kind() != Kind::integer && k.kind() != Kind::uint && k.kind() != Kind::boolean)
+    if (k.kind() != Kind::string && k.kind() != Kind::integer && k.kind() != Kind::uint &&
+        k.kind() != Kind::boolean)
       return Value::error("unsupported key type: " + std::string(kind_name(k.kind())));
     Value v = eval(*e.args[i + 1]);
     if (v.is_error()) return v;

@@ -22,7 +22,8 @@ class Regex;
 // A compiled expression: its tree and the regular expressions of its literal patterns.
 class Program {
  public:
-  Program(std::unique_ptr<Expr> expr, std::vector<std::pair<std::string, std::shared_ptr<const Regex>>> regexes);
+  Program(std::unique_ptr<Expr> expr,
+          std::vector<std::pair<std::string, std::shared_ptr<const Regex>>> regexes);
   ~Program();
   const Expr& expr() const { return *m_expr; }
   // The compiled literal pattern `pattern`, or nullptr.
@@ -38,7 +39,8 @@ class Program {
 // Parses `text` and checks what can be known before evaluation: function names and their
 // arity, literal regular expressions, variables other than `variables` and macro variables.
 // Fails with "<column>: <what>".
-util::Result<std::unique_ptr<Program>> compile(std::string_view text, const std::vector<std::string>& variables);
+util::Result<std::unique_ptr<Program>> compile(std::string_view text,
+                                               const std::vector<std::string>& variables);
 
 struct Binding {
   std::string_view name;
@@ -46,31 +48,12 @@ struct Binding {
 };
 
 struct Outcome {
-  Value value;              // the result, or an error value
-  std::uint64_t cost = 0;   // cost units charged
-  bool exceeded = false;    // stopped at `limit`
+  Value value;             // the result, or an error value
+  std::uint64_t cost = 0;  // cost units charged
+  bool exceeded = false;   // stopped at `limit`
 };
 
 // Evaluates `program` with `bindings` (e.g. `self`), charging at most `limit` cost units.
 Outcome evaluate(const Program& program, const std::vector<Binding>& bindings, std::uint64_t limit);
-
-// The regular expression behind `matches`: RE2 syntax checked, then PCRE2 with limits.
-class Regex {
- public:
-  static util::Result<std::shared_ptr<const Regex>> compile(std::string_view pattern);
-  ~Regex();
-  // Whether the pattern matches somewhere in `subject` (RE2's partial match). `steps` counts
-  // the matcher's steps (one per pattern item tried at a position); the match stops, failing
-  // with "steps exceeded", beyond `max_steps`. Other failures of the matcher (its workspace)
-  // fail with a message starting with library::k_unsupported_prefix: not judged.
-  util::Result<bool> search(std::string_view subject, std::uint64_t max_steps, std::uint64_t& steps) const;
-  // The pattern's items with counted repetitions expanded: the matcher's work per character.
-  std::uint64_t size() const;
-
- private:
-  struct Impl;
-  explicit Regex(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> m_impl;
-};
 
 }  // namespace portcullis::cel

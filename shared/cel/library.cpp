@@ -1,4 +1,5 @@
 #include "shared/cel/library.hpp"
+#include "shared/cel/regex.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -17,7 +18,9 @@ struct Function {
   std::uint8_t global_arities;    // bit n: callable as name() with n arguments
 };
 
-constexpr std::uint8_t a(int n) { return static_cast<std::uint8_t>(1u << n); }
+constexpr std::uint8_t a(int n) {
+  return static_cast<std::uint8_t>(1u << n);
+}
 
 constexpr Function k_functions[] = {
     {"size", a(0), a(1)},
@@ -64,18 +67,64 @@ constexpr Function k_functions[] = {
 // Functions of Kubernetes' CEL libraries (url, quantity, ip, cidr, format, ...) that compile at
 // the apiserver but are not evaluated here: rules calling them are skipped, never refused.
 constexpr std::string_view k_unsupported[] = {
-    "url", "isURL", "getScheme", "getHost", "getHostname", "getPort", "getEscapedPath", "getQuery",
-    "quantity", "isQuantity", "sign", "isInteger", "asInteger", "asApproximateFloat", "add", "sub",
-    "isGreaterThan", "isLessThan", "compareTo", "ip", "isIP", "cidr", "isCIDR", "format", "reverse",
-    "findAll", "find", "quote", "family", "isUnspecified", "isLoopback", "isGlobalUnicast", "containsIP",
-    "containsCIDR", "prefixLength", "masked", "semver", "isSemver", "optional", "hasValue", "value",
-    "orValue", "or", "isCanonical", "authorizer", "lists", "slice", "flatten", "sort", "distinct", "range",
+    "url",
+    "isURL",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    "quantity",
+    "isQuantity",
+    "sign",
+    "isInteger",
+    "asInteger",
+    "asApproximateFloat",
+    "add",
+    "sub",
+    "isGreaterThan",
+    "isLessThan",
+    "compareTo",
+    "ip",
+    "isIP",
+    "cidr",
+    "isCIDR",
+    "format",
+    "reverse",
+    "findAll",
+    "find",
+    "quote",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isGlobalUnicast",
+    "containsIP",
+    "containsCIDR",
+    "prefixLength",
+    "masked",
+    "semver",
+    "isSemver",
+    "optional",
+    "hasValue",
+    "value",
+    "orValue",
+    "or",
+    "isCanonical",
+    "authorizer",
+    "lists",
+    "slice",
+    "flatten",
+    "sort",
+    "distinct",
+    "range",
 };
 
 Value no_overload(std::string_view name, const std::vector<Value>& args) {
   std::string types;
   for (const auto& v : args) types += (types.empty() ? "" : ", ") + std::string(kind_name(v.kind()));
-  return Value::error("found no matching overload for '" + std::string(name) + "' applied to '(" + types + ")'");
+  return Value::error("found no matching overload for '" + std::string(name) + "' applied to '(" + types +
+                      ")'");
 }
 
 std::size_t code_points(std::string_view s) {
@@ -97,7 +146,9 @@ std::optional<std::size_t> byte_offset(std::string_view s, std::int64_t cp) {
   return i;
 }
 
-bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string format_duration(std::int64_t ns) {
   if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
@@ -132,17 +183,20 @@ Value to_int(const Value& v) {
   switch (v.kind()) {
     case Kind::integer: return v;
     case Kind::uint:
-      if (v.as_uint() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return Value::error("integer overflow");
+      if (v.as_uint() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return Value::error("integer overflow");
       return Value::integer(static_cast<std::int64_t>(v.as_uint()));
     case Kind::real:
-      if (!std::isfinite(v.as_double()) || v.as_double() >= 9.223372036854775807e18 || v.as_double() <= -9.223372036854775808e18)
+      if (!std::isfinite(v.as_double()) || v.as_double() >= 9.223372036854775807e18 ||
+          v.as_double() <= -9.223372036854775808e18)
         return Value::error("integer overflow");
       return Value::integer(static_cast<std::int64_t>(v.as_double()));
     case Kind::string: {
       std::int64_t out = 0;
       const std::string& s = v.str();
       auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-      if (r.ec != std::errc{} || r.ptr != s.data() + s.size()) return Value::error("cannot convert string to int: " + s);
+      if (r.ec != std::errc{} || r.ptr != s.data() + s.size())
+        return Value::error("cannot convert string to int: " + s);
       return Value::integer(out);
     }
     case Kind::timestamp: return Value::integer(v.as_int() / 1'000'000'000);
@@ -164,7 +218,8 @@ Value to_uint(const Value& v) {
       std::uint64_t out = 0;
       const std::string& s = v.str();
       auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-      if (r.ec != std::errc{} || r.ptr != s.data() + s.size()) return Value::error("cannot convert string to uint: " + s);
+      if (r.ec != std::errc{} || r.ptr != s.data() + s.size())
+        return Value::error("cannot convert string to uint: " + s);
       return Value::uint(out);
     }
     default: return no_overload("uint", {v});
@@ -180,7 +235,8 @@ Value to_double(const Value& v) {
       const std::string& s = v.str();
       char* end = nullptr;
       double d = std::strtod(s.c_str(), &end);
-      if (s.empty() || end != s.c_str() + s.size()) return Value::error("cannot convert string to double: " + s);
+      if (s.empty() || end != s.c_str() + s.size())
+        return Value::error("cannot convert string to double: " + s);
       return Value::real(d);
     }
     default: return no_overload("double", {v});
@@ -190,7 +246,9 @@ Value to_double(const Value& v) {
 Value to_string(const Value& v) {
   switch (v.kind()) {
     case Kind::string: return v;
-    case Kind::integer: case Kind::boolean: case Kind::null: return Value::string(v.debug());
+    case Kind::integer:
+    case Kind::boolean:
+    case Kind::null: return Value::string(v.debug());
     case Kind::uint: return Value::string(std::to_string(v.as_uint()));
     case Kind::real: {
       // The shortest text that reads back as the same double, as Go's FormatFloat(f, 'g', -1).
@@ -223,7 +281,8 @@ std::optional<std::int64_t> zone_offset(std::string_view tz) {
 }
 
 Value time_part(std::string_view name, const Value& v, const Value* zone) {
-  if (zone && (v.kind() != Kind::timestamp || zone->kind() != Kind::string)) return no_overload(name, {v, *zone});
+  if (zone && (v.kind() != Kind::timestamp || zone->kind() != Kind::string))
+    return no_overload(name, {v, *zone});
   std::int64_t offset = 0;
   if (zone) {
     auto o = zone_offset(zone->str());
@@ -253,7 +312,8 @@ Value time_part(std::string_view name, const Value& v, const Value* zone) {
   if (name == "getHours") return Value::integer(tm.tm_hour);
   if (name == "getMinutes") return Value::integer(tm.tm_min);
   if (name == "getSeconds") return Value::integer(tm.tm_sec);
-  if (name == "getMilliseconds") return Value::integer(((ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000 / 1'000'000);
+  if (name == "getMilliseconds")
+    return Value::integer(((ns % 1'000'000'000) + 1'000'000'000) % 1'000'000'000 / 1'000'000);
   return no_overload(name, {v});
 }
 
@@ -309,7 +369,8 @@ Value string_function(Runtime& rt, std::string_view name, const std::vector<Valu
   if (name == "lowerAscii" || name == "upperAscii") {
     std::string out = s;
     for (char& c : out)
-      c = static_cast<char>(name == "lowerAscii" ? std::tolower(static_cast<unsigned char>(c)) : std::toupper(static_cast<unsigned char>(c)));
+      c = static_cast<char>(name == "lowerAscii" ? std::tolower(static_cast<unsigned char>(c))
+                                                 : std::toupper(static_cast<unsigned char>(c)));
     return Value::string(std::move(out));
   }
   if (name == "trim") {
@@ -346,8 +407,10 @@ Value string_function(Runtime& rt, std::string_view name, const std::vector<Valu
     const std::string* x = arg_string(1);
     if (!x || (args.size() == 3 && !arg_int(2))) return no_overload(name, args);
     std::size_t total = code_points(s);
-    std::int64_t start = args.size() == 3 ? *arg_int(2) : (name == "indexOf" ? 0 : static_cast<std::int64_t>(total));
-    if (start < 0 || static_cast<std::size_t>(start) > total) return Value::error("index out of range: " + std::to_string(start));
+    std::int64_t start =
+        args.size() == 3 ? *arg_int(2) : (name == "indexOf" ? 0 : static_cast<std::int64_t>(total));
+    if (start < 0 || static_cast<std::size_t>(start) > total)
+      return Value::error("index out of range: " + std::to_string(start));
     std::size_t from = *byte_offset(s, start);
     std::size_t at = name == "indexOf" ? s.find(*x, from) : s.rfind(*x, from);
     if (at == std::string::npos) return Value::integer(-1);
@@ -369,7 +432,10 @@ Value string_function(Runtime& rt, std::string_view name, const std::vector<Valu
       if (!rt.charge(string_cost(to->size()) + 1)) return Value();
       ++done;
       if (from->empty()) {
-        if (at >= s.size()) { pos = s.size() + 1; break; }
+        if (at >= s.size()) {
+          pos = s.size() + 1;
+          break;
+        }
         std::size_t next = *byte_offset(std::string_view(s).substr(at), 1) + at;
         out.append(s, at, next - at);
         pos = next;
@@ -384,11 +450,15 @@ Value string_function(Runtime& rt, std::string_view name, const std::vector<Valu
     auto begin = arg_int(1);
     if (!begin || (args.size() == 3 && !arg_int(2))) return no_overload(name, args);
     std::size_t total = code_points(s);
-    std::int64_t end = name == "charAt" ? *begin + 1 : (args.size() == 3 ? *arg_int(2) : static_cast<std::int64_t>(total));
-    if (name == "charAt" && static_cast<std::size_t>(std::max<std::int64_t>(*begin, 0)) == total && *begin >= 0)
+    std::int64_t end =
+        name == "charAt" ? *begin + 1 : (args.size() == 3 ? *arg_int(2) : static_cast<std::int64_t>(total));
+    if (name == "charAt" && static_cast<std::size_t>(std::max<std::int64_t>(*begin, 0)) == total &&
+        *begin >= 0)
       return Value::string("");
     if (*begin < 0 || end < *begin || static_cast<std::size_t>(end) > total)
-      return Value::error("index out of range: " + std::to_string(*begin < 0 || static_cast<std::size_t>(*begin) > total ? *begin : end));
+      return Value::error(
+          "index out of range: " +
+          std::to_string(*begin < 0 || static_cast<std::size_t>(*begin) > total ? *begin : end));
     std::size_t b = *byte_offset(s, *begin), e = *byte_offset(s, end);
     return Value::string(s.substr(b, e - b));
   }
@@ -458,8 +528,8 @@ std::string check_call(std::string_view name, bool receiver, std::size_t arity) 
     if (f.name != name) continue;
     std::uint8_t arities = receiver ? f.receiver_arities : f.global_arities;
     if (arity < 8 && (arities & a(static_cast<int>(arity)))) return {};
-    return "found no matching overload for '" + std::string(name) + "' with " + std::to_string(arity) + " argument" +
-           (arity == 1 ? "" : "s") + (receiver ? " on a receiver" : "");
+    return "found no matching overload for '" + std::string(name) + "' with " + std::to_string(arity) +
+           " argument" + (arity == 1 ? "" : "s") + (receiver ? " on a receiver" : "");
   }
   return "undeclared reference to '" + std::string(name) + "' (in container '')";
 }
@@ -479,12 +549,14 @@ Value call(Runtime& rt, std::string_view name, bool receiver, const std::vector<
       return Value::integer(static_cast<std::int64_t>(code_points(x.str())));
     }
     if (x.kind() == Kind::bytes) return Value::integer(static_cast<std::int64_t>(x.str().size()));
-    if (x.kind() == Kind::list || x.kind() == Kind::map) return Value::integer(static_cast<std::int64_t>(x.size()));
+    if (x.kind() == Kind::list || x.kind() == Kind::map)
+      return Value::integer(static_cast<std::int64_t>(x.size()));
     return no_overload(name, args);
   }
   if (!receiver) {
     if (name == "matches")
-      return x.kind() == Kind::string && args.size() == 2 ? string_function(rt, name, args) : no_overload(name, args);
+      return x.kind() == Kind::string && args.size() == 2 ? string_function(rt, name, args)
+                                                          : no_overload(name, args);
     if (name == "int") return to_int(x);
     if (name == "uint") return to_uint(x);
     if (name == "double") return to_double(x);
@@ -494,15 +566,18 @@ Value call(Runtime& rt, std::string_view name, bool receiver, const std::vector<
     if (name == "bool") {
       if (x.kind() == Kind::boolean) return x;
       if (x.kind() == Kind::string) {
-        static const std::pair<std::string_view, bool> k_bools[] = {{"true", true}, {"True", true}, {"TRUE", true}, {"t", true}, {"1", true},
-                                                                    {"false", false}, {"False", false}, {"FALSE", false}, {"f", false}, {"0", false}};
+        static const std::pair<std::string_view, bool> k_bools[] = {
+            {"true", true},   {"True", true},   {"TRUE", true},   {"t", true},  {"1", true},
+            {"false", false}, {"False", false}, {"FALSE", false}, {"f", false}, {"0", false}};
         for (auto [text, b] : k_bools)
           if (x.str() == text) return Value::boolean(b);
         return Value::error("type conversion error from 'string' to 'bool'");
       }
       return no_overload(name, args);
     }
-    if (name == "bytes") return x.kind() == Kind::string || x.kind() == Kind::bytes ? Value::bytes(x.str()) : no_overload(name, args);
+    if (name == "bytes")
+      return x.kind() == Kind::string || x.kind() == Kind::bytes ? Value::bytes(x.str())
+                                                                 : no_overload(name, args);
     if (name == "duration") {
       if (x.kind() == Kind::duration) return x;
       if (x.kind() != Kind::string) return no_overload(name, args);
@@ -512,7 +587,8 @@ Value call(Runtime& rt, std::string_view name, bool receiver, const std::vector<
     if (name == "timestamp") {
       if (x.kind() == Kind::timestamp) return x;
       if (x.kind() == Kind::integer) {
-        if (x.as_int() > 9'223'372'035LL || x.as_int() < -9'223'372'036LL) return Value::error("timestamp out of range");
+        if (x.as_int() > 9'223'372'035LL || x.as_int() < -9'223'372'036LL)
+          return Value::error("timestamp out of range");
         return Value::timestamp(x.as_int() * 1'000'000'000);
       }
       if (x.kind() != Kind::string || x.str().size() <= 10) return no_overload(name, args);
@@ -529,23 +605,31 @@ Value call(Runtime& rt, std::string_view name, bool receiver, const std::vector<
 
 namespace {
 
-bool numeric(Kind k) { return k == Kind::integer || k == Kind::uint || k == Kind::real; }
+bool numeric(Kind k) {
+  return k == Kind::integer || k == Kind::uint || k == Kind::real;
+}
 
 Value arithmetic(Runtime& rt, char op, const Value& a, const Value& b) {
   std::vector<Value> both{a, b};
   if (a.kind() != b.kind()) {
-    if (op == '+' && a.kind() == Kind::timestamp && b.kind() == Kind::duration) return Value::timestamp(a.as_int() + b.as_int());
-    if (op == '+' && a.kind() == Kind::duration && b.kind() == Kind::timestamp) return Value::timestamp(a.as_int() + b.as_int());
-    if (op == '-' && a.kind() == Kind::timestamp && b.kind() == Kind::duration) return Value::timestamp(a.as_int() - b.as_int());
+    if (op == '+' && a.kind() == Kind::timestamp && b.kind() == Kind::duration)
+      return Value::timestamp(a.as_int() + b.as_int());
+    if (op == '+' && a.kind() == Kind::duration && b.kind() == Kind::timestamp)
+      return Value::timestamp(a.as_int() + b.as_int());
+    if (op == '-' && a.kind() == Kind::timestamp && b.kind() == Kind::duration)
+      return Value::timestamp(a.as_int() - b.as_int());
     return no_overload(std::string(1, op), both);
   }
   switch (a.kind()) {
     case Kind::integer: {
       std::int64_t x = a.as_int(), y = b.as_int(), r = 0;
       bool overflow = false;
-      if (op == '+') overflow = __builtin_add_overflow(x, y, &r);
-      else if (op == '-') overflow = __builtin_sub_overflow(x, y, &r);
-      else if (op == '*') overflow = __builtin_mul_overflow(x, y, &r);
+      if (op == '+')
+        overflow = __builtin_add_overflow(x, y, &r);
+      else if (op == '-')
+        overflow = __builtin_sub_overflow(x, y, &r);
+      else if (op == '*')
+        overflow = __builtin_mul_overflow(x, y, &r);
       else if (op == '/' || op == '%') {
         if (y == 0) return Value::error(op == '/' ? "division by zero" : "modulus by zero");
         if (x == std::numeric_limits<std::int64_t>::min() && y == -1) return Value::error("integer overflow");
@@ -556,9 +640,12 @@ Value arithmetic(Runtime& rt, char op, const Value& a, const Value& b) {
     case Kind::uint: {
       std::uint64_t x = a.as_uint(), y = b.as_uint(), r = 0;
       bool overflow = false;
-      if (op == '+') overflow = __builtin_add_overflow(x, y, &r);
-      else if (op == '-') overflow = __builtin_sub_overflow(x, y, &r);
-      else if (op == '*') overflow = __builtin_mul_overflow(x, y, &r);
+      if (op == '+')
+        overflow = __builtin_add_overflow(x, y, &r);
+      else if (op == '-')
+        overflow = __builtin_sub_overflow(x, y, &r);
+      else if (op == '*')
+        overflow = __builtin_mul_overflow(x, y, &r);
       else {
         if (y == 0) return Value::error(op == '/' ? "division by zero" : "modulus by zero");
         r = op == '/' ? x / y : x % y;
@@ -567,11 +654,12 @@ Value arithmetic(Runtime& rt, char op, const Value& a, const Value& b) {
     }
     case Kind::real:
       if (op == '%') return no_overload("%", both);
-      return Value::real(op == '+' ? a.as_double() + b.as_double()
+      return Value::real(op == '+'   ? a.as_double() + b.as_double()
                          : op == '-' ? a.as_double() - b.as_double()
                          : op == '*' ? a.as_double() * b.as_double()
                                      : a.as_double() / b.as_double());
-    case Kind::string: case Kind::bytes:
+    case Kind::string:
+    case Kind::bytes:
       if (op != '+') return no_overload(std::string(1, op), both);
       if (!rt.charge(string_cost(a.str().size() + b.str().size()))) return Value();
       return a.kind() == Kind::string ? Value::string(a.str() + b.str()) : Value::bytes(a.str() + b.str());
@@ -588,7 +676,8 @@ Value arithmetic(Runtime& rt, char op, const Value& a, const Value& b) {
       std::int64_t r = 0;
       if (op == '+' && !__builtin_add_overflow(a.as_int(), b.as_int(), &r)) return Value::duration(r);
       if (op == '-' && !__builtin_sub_overflow(a.as_int(), b.as_int(), &r)) return Value::duration(r);
-      return op == '+' || op == '-' ? Value::error("duration overflow") : no_overload(std::string(1, op), both);
+      return op == '+' || op == '-' ? Value::error("duration overflow")
+                                    : no_overload(std::string(1, op), both);
     }
     case Kind::timestamp:
       if (op == '-') return Value::duration(a.as_int() - b.as_int());
@@ -608,16 +697,20 @@ std::optional<int> compare(const Value& a, const Value& b) {
     if (a.kind() == Kind::uint && b.kind() == Kind::integer)
       return b.as_int() < 0 ? 1 : cmp(a.as_uint(), static_cast<std::uint64_t>(b.as_int()));
     auto d = [](const Value& v) {
-      return v.kind() == Kind::real ? v.as_double() : v.kind() == Kind::integer ? static_cast<double>(v.as_int()) : static_cast<double>(v.as_uint());
+      return v.kind() == Kind::real      ? v.as_double()
+             : v.kind() == Kind::integer ? static_cast<double>(v.as_int())
+                                         : static_cast<double>(v.as_uint());
     };
     if (std::isnan(d(a)) || std::isnan(d(b))) return 2;  // every comparison false
     return cmp(d(a), d(b));
   }
   if (a.kind() != b.kind()) return std::nullopt;
   switch (a.kind()) {
-    case Kind::string: case Kind::bytes: return cmp(a.str().compare(b.str()), 0);
+    case Kind::string:
+    case Kind::bytes: return cmp(a.str().compare(b.str()), 0);
     case Kind::boolean: return cmp(a.as_bool(), b.as_bool());
-    case Kind::duration: case Kind::timestamp: return cmp(a.as_int(), b.as_int());
+    case Kind::duration:
+    case Kind::timestamp: return cmp(a.as_int(), b.as_int());
     default: return std::nullopt;
   }
 }
@@ -643,18 +736,21 @@ Value binary(Runtime& rt, std::string_view op, const Value& a, const Value& b) {
     if ((a.kind() == Kind::list || a.kind() == Kind::map) && a.kind() == b.kind() &&
         !rt.charge(std::min(deep_size(a, rt.remaining() + 1), deep_size(b, rt.remaining() + 1))))
       return Value();
-    if (a.kind() == Kind::map && b.kind() == Kind::map && !rt.charge(a.size() * b.size() / 64)) return Value();
+    if (a.kind() == Kind::map && b.kind() == Kind::map && !rt.charge(a.size() * b.size() / 64))
+      return Value();
     return Value::boolean(equal(a, b) == (op == "=="));
   }
   if (op == "in") {
     if (b.kind() == Kind::list) {
-      std::uint64_t each = a.kind() == Kind::list || a.kind() == Kind::map ? deep_size(a, rt.remaining() + 1) : 1;
+      std::uint64_t each =
+          a.kind() == Kind::list || a.kind() == Kind::map ? deep_size(a, rt.remaining() + 1) : 1;
       if (!rt.charge(b.size() * each)) return Value();
       for (std::size_t i = 0; i < b.size(); ++i)
         if (equal(a, b.item(i))) return Value::boolean(true);
       return Value::boolean(false);
     }
-    if (b.kind() == Kind::map) return rt.charge(b.size() / 64) ? Value::boolean(b.find(a).has_value()) : Value();
+    if (b.kind() == Kind::map)
+      return rt.charge(b.size() / 64) ? Value::boolean(b.find(a).has_value()) : Value();
     return no_overload("@in", {a, b});
   }
   auto c = compare(a, b);

@@ -40,7 +40,9 @@ Value call(Runtime& rt, std::string_view name, bool receiver, const std::vector<
 Value binary(Runtime& rt, std::string_view op, const Value& a, const Value& b);
 
 // Cost units of work over `bytes` bytes of string (cel-go: 0.1 per byte, rounded up).
-inline std::uint64_t string_cost(std::size_t bytes) { return (bytes + 9) / 10; }
+inline std::uint64_t string_cost(std::size_t bytes) {
+  return (bytes + 9) / 10;
+}
 
 // Cost units of reading a value out of the object or a variable: strings are copied (1 per KiB,
 // so a rule touching a large string many times is bounded too; cel-go charges nothing).

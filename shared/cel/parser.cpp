@@ -22,9 +22,9 @@ struct Token {
   std::uint32_t column = 0;
 };
 
-const std::set<std::string_view> k_reserved = {"as",  "break",  "const",     "continue", "else",   "for",
-                                               "function", "if", "import", "let", "loop", "package",
-                                               "namespace", "return", "var", "void", "while"};
+const std::set<std::string_view> k_reserved = {"as",        "break",  "const",  "continue", "else", "for",
+                                               "function",  "if",     "import", "let",      "loop", "package",
+                                               "namespace", "return", "var",    "void",     "while"};
 
 struct ParseError {
   std::uint32_t column;
@@ -63,8 +63,12 @@ void Lexer::skip_space() {
   }
 }
 
-bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ident_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 Token Lexer::next() {
   skip_space();
@@ -77,7 +81,8 @@ Token Lexer::next() {
     ++m_pos;
     return quoted(t.column, c == 'r' || c == 'R', c == 'b' || c == 'B');
   }
-  if ((c == 'r' || c == 'R' || c == 'b' || c == 'B') && (peek(1) == 'r' || peek(1) == 'R' || peek(1) == 'b' || peek(1) == 'B') &&
+  if ((c == 'r' || c == 'R' || c == 'b' || c == 'B') &&
+      (peek(1) == 'r' || peek(1) == 'R' || peek(1) == 'b' || peek(1) == 'B') &&
       (peek(2) == '"' || peek(2) == '\'') && std::tolower(c) != std::tolower(peek(1))) {
     m_pos += 2;
     return quoted(t.column, true, true);
@@ -133,7 +138,8 @@ Token Lexer::number(std::uint32_t column) {
   }
   while (m_pos < m_text.size() && is_digit(m_text[m_pos])) ++m_pos;
   bool real = false;
-  if (m_pos < m_text.size() && m_text[m_pos] == '.' && m_pos + 1 < m_text.size() && is_digit(m_text[m_pos + 1])) {
+  if (m_pos < m_text.size() && m_text[m_pos] == '.' && m_pos + 1 < m_text.size() &&
+      is_digit(m_text[m_pos + 1])) {
     real = true;
     ++m_pos;
     while (m_pos < m_text.size() && is_digit(m_text[m_pos])) ++m_pos;
@@ -207,15 +213,23 @@ bool Lexer::escape(std::string& out, bool bytes) {
     case 'r': out += '\r'; return true;
     case 't': out += '\t'; return true;
     case 'v': out += '\v'; return true;
-    case '\\': case '\'': case '"': case '`': case '?': out += c; return true;
-    case 'x': case 'X': {
+    case '\\':
+    case '\'':
+    case '"':
+    case '`':
+    case '?': out += c; return true;
+    case 'x':
+    case 'X': {
       auto v = hex(2);
       if (!v) return false;
-      if (bytes) out += static_cast<char>(*v);
-      else append_utf8(out, *v);
+      if (bytes)
+        out += static_cast<char>(*v);
+      else
+        append_utf8(out, *v);
       return true;
     }
-    case 'u': case 'U': {
+    case 'u':
+    case 'U': {
       if (bytes) return false;
       auto v = hex(c == 'u' ? 4 : 8);
       if (!v || *v > 0x10FFFF || (*v >= 0xD800 && *v < 0xE000)) return false;
@@ -223,12 +237,15 @@ bool Lexer::escape(std::string& out, bool bytes) {
       return true;
     }
     default:
-      if (c >= '0' && c <= '3' && m_pos + 2 <= m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '7' &&
-          m_text[m_pos + 1] >= '0' && m_text[m_pos + 1] <= '7') {
-        std::uint32_t v = static_cast<std::uint32_t>((c - '0') * 64 + (m_text[m_pos] - '0') * 8 + (m_text[m_pos + 1] - '0'));
+      if (c >= '0' && c <= '3' && m_pos + 2 <= m_text.size() && m_text[m_pos] >= '0' &&
+          m_text[m_pos] <= '7' && m_text[m_pos + 1] >= '0' && m_text[m_pos + 1] <= '7') {
+        std::uint32_t v = static_cast<std::uint32_t>((c - '0') * 64 + (m_text[m_pos] - '0') * 8 +
+                                                     (m_text[m_pos + 1] - '0'));
         m_pos += 2;
-        if (bytes) out += static_cast<char>(v);
-        else append_utf8(out, v);
+        if (bytes)
+          out += static_cast<char>(v);
+        else
+          append_utf8(out, v);
         return true;
       }
       return false;
@@ -325,14 +342,16 @@ class Parser {
   std::unique_ptr<Expr> sized(std::unique_ptr<Expr> e) {
     for (const auto& a : e->args) e->depth = std::max(e->depth, a->depth + 1);
     if (e->depth > m_limits.max_tree_depth && !m_error) {
-      m_error = ParseError{e->column, "expression nested more than " + std::to_string(m_limits.max_tree_depth) + " levels deep"};
+      m_error = ParseError{e->column, "expression nested more than " +
+                                          std::to_string(m_limits.max_tree_depth) + " levels deep"};
       m_tok.kind = Tok::end;
     }
     return e;
   }
   bool too_deep() {
     if (m_depth <= m_limits.max_depth) return false;
-    fail_at(m_tok.column, "expression nested more than " + std::to_string(m_limits.max_depth) + " levels deep");
+    fail_at(m_tok.column,
+            "expression nested more than " + std::to_string(m_limits.max_depth) + " levels deep");
     return true;
   }
 
@@ -390,9 +409,12 @@ std::unique_ptr<Expr> Parser::relation() {
   auto left = addition();
   while (!m_error) {
     std::string op;
-    if (is("<") || is("<=") || is(">") || is(">=") || is("==") || is("!=")) op = m_tok.text;
-    else if (m_tok.kind == Tok::ident && m_tok.text == "in") op = "in";
-    else break;
+    if (is("<") || is("<=") || is(">") || is(">=") || is("==") || is("!="))
+      op = m_tok.text;
+    else if (m_tok.kind == Tok::ident && m_tok.text == "in")
+      op = "in";
+    else
+      break;
     std::uint32_t column = m_tok.column;
     advance();
     auto e = node(Op::binary, column);
@@ -479,8 +501,10 @@ std::unique_ptr<Expr> Parser::member() {
   while (!m_error) {
     if (is(".")) {
       advance();
-      if (is("?")) return fail_at(m_tok.column, std::string(k_unsupported_syntax) + "optional field selection '.?'");
-      if (m_tok.kind != Tok::ident) return fail_at(m_tok.column, "expected a field or method name after '.'" + found());
+      if (is("?"))
+        return fail_at(m_tok.column, std::string(k_unsupported_syntax) + "optional field selection '.?'");
+      if (m_tok.kind != Tok::ident)
+        return fail_at(m_tok.column, "expected a field or method name after '.'" + found());
       std::string name = m_tok.text;
       std::uint32_t column = m_tok.column;
       advance();
@@ -525,7 +549,8 @@ std::unique_ptr<Expr> Parser::primary() {
   switch (t.kind) {
     case Tok::end: return fail_at(t.column, "unexpected end of the expression");
     case Tok::integer:
-      if (t.u > static_cast<std::uint64_t>(INT64_MAX)) return fail_at(t.column, "integer literal overflows int");
+      if (t.u > static_cast<std::uint64_t>(INT64_MAX))
+        return fail_at(t.column, "integer literal overflows int");
       return literal(Value::integer(static_cast<std::int64_t>(t.u)));
     case Tok::uint: return literal(Value::uint(t.u));
     case Tok::real: return literal(Value::real(t.d));
@@ -537,7 +562,8 @@ std::unique_ptr<Expr> Parser::primary() {
   if (t.kind == Tok::ident) {
     if (t.text == "true" || t.text == "false") return literal(Value::boolean(t.text == "true"));
     if (t.text == "null") return literal(Value());
-    if (k_reserved.contains(t.text) || t.text == "in") return fail_at(t.column, "reserved identifier '" + t.text + "'");
+    if (k_reserved.contains(t.text) || t.text == "in")
+      return fail_at(t.column, "reserved identifier '" + t.text + "'");
     advance();
     if (accept("(")) return sized(macro_or_call(nullptr, t.text, t.column, arguments(")")));
     auto e = node(Op::ident, t.column);
@@ -571,15 +597,19 @@ std::unique_ptr<Expr> Parser::primary() {
   return fail_at(t.column, "unexpected '" + t.text + "'");
 }
 
-std::unique_ptr<Expr> Parser::macro_or_call(std::unique_ptr<Expr> target, std::string name, std::uint32_t column,
-                                            std::vector<std::unique_ptr<Expr>> args) {
+std::unique_ptr<Expr> Parser::macro_or_call(std::unique_ptr<Expr> target, std::string name,
+                                            std::uint32_t column, std::vector<std::unique_ptr<Expr>> args) {
   if (!target && name == "has") {
-    if (args.size() != 1 || args[0]->op != Op::select) return fail_at(column, "invalid argument to has() macro");
+    if (args.size() != 1 || args[0]->op != Op::select)
+      return fail_at(column, "invalid argument to has() macro");
     args[0]->op = Op::has;
     return std::move(args[0]);
   }
-  static const std::pair<std::string_view, Op> k_macros[] = {
-      {"all", Op::all}, {"exists", Op::exists}, {"exists_one", Op::exists_one}, {"map", Op::map_macro}, {"filter", Op::filter}};
+  static const std::pair<std::string_view, Op> k_macros[] = {{"all", Op::all},
+                                                             {"exists", Op::exists},
+                                                             {"exists_one", Op::exists_one},
+                                                             {"map", Op::map_macro},
+                                                             {"filter", Op::filter}};
   for (auto [macro, op] : k_macros) {
     if (!target || name != macro) continue;
     std::size_t want = op == Op::map_macro ? (args.size() == 3 ? 3 : 2) : 2;

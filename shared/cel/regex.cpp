@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "shared/cel/eval.hpp"
+#include "shared/cel/regex.hpp"
 #include "shared/cel/library.hpp"
 
 namespace portcullis::cel {
@@ -32,7 +32,8 @@ std::string re2_problem(std::string_view p) {
       // PCRE2 may read as a backreference: not judged here.
       if (n >= '1' && n <= '7' && i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '7')
         return std::string(k_unsupported_syntax) + "octal escape \\" + std::string(p.substr(i, 2));
-      if (n >= '1' && n <= '9' && !in_class) return "invalid escape sequence: \\" + std::string(1, n) + " (backreferences are not supported)";
+      if (n >= '1' && n <= '9' && !in_class)
+        return "invalid escape sequence: \\" + std::string(1, n) + " (backreferences are not supported)";
       if (std::string_view("gkKRXGZNhHVcoOEe").find(n) != std::string_view::npos && !in_class)
         return "invalid escape sequence: \\" + std::string(1, n);
       continue;
@@ -50,14 +51,16 @@ std::string re2_problem(std::string_view p) {
     if (c == '(' && i + 1 < p.size() && p[i + 1] == '?') {
       std::string_view rest = p.substr(i + 2);
       if (rest.starts_with("P<") || rest.starts_with(":") || rest.starts_with("<")) {
-        if (rest.starts_with("<=") || rest.starts_with("<!")) return "invalid or unsupported Perl syntax: lookbehind";
+        if (rest.starts_with("<=") || rest.starts_with("<!"))
+          return "invalid or unsupported Perl syntax: lookbehind";
         continue;
       }
       // Flag groups (?i) (?s:...) (?-m): RE2 knows i, m, s, U.
       std::size_t k = 0;
       while (k < rest.size() && std::string_view("imsU-").find(rest[k]) != std::string_view::npos) ++k;
       if (k > 0 && k < rest.size() && (rest[k] == ')' || rest[k] == ':')) continue;
-      return "invalid or unsupported Perl syntax: (?" + std::string(rest.substr(0, 1)) + " (lookaround, atomic groups, "
+      return "invalid or unsupported Perl syntax: (?" + std::string(rest.substr(0, 1)) +
+             " (lookaround, atomic groups, "
              "conditionals and recursion are not supported)";
     }
     if ((c == '*' || c == '+' || c == '?' || c == '}') && i + 1 < p.size() && p[i + 1] == '+')
@@ -117,7 +120,8 @@ std::uint64_t expanded_size(std::string_view p) {
       std::size_t k = i + 1;
       std::uint64_t n = 0, high = 0;
       while (k < p.size() && ((p[k] >= '0' && p[k] <= '9') || p[k] == ',')) {
-        n = p[k] == ',' ? 0 : std::min<std::uint64_t>(n * 10 + static_cast<std::uint64_t>(p[k] - '0'), 100'000);
+        n = p[k] == ',' ? 0
+                        : std::min<std::uint64_t>(n * 10 + static_cast<std::uint64_t>(p[k] - '0'), 100'000);
         high = std::max(high, n);
         ++k;
       }
@@ -155,27 +159,33 @@ struct Regex::Impl {
 Regex::Regex(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Regex::~Regex() = default;
 
-std::uint64_t Regex::size() const { return m_impl->size; }
+std::uint64_t Regex::size() const {
+  return m_impl->size;
+}
 
 util::Result<std::shared_ptr<const Regex>> Regex::compile(std::string_view pattern) {
   if (pattern.size() > 10'000) return util::fail("regular expression too long");
   if (auto problem = re2_problem(pattern); !problem.empty())
-    return util::fail(problem.starts_with(k_unsupported_syntax) ? problem : "error parsing regexp: " + problem);
+    return util::fail(problem.starts_with(k_unsupported_syntax) ? problem
+                                                                : "error parsing regexp: " + problem);
   int code = 0;
   PCRE2_SIZE offset = 0;
   // RE2: `$` only at the very end (no final newline), UTF-8, no \C.
   std::uint32_t options = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_AUTO_CAPTURE;
-  pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &code, &offset, nullptr);
+  pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &code,
+                                 &offset, nullptr);
   if (!re) {
     PCRE2_UCHAR buf[256];
     pcre2_get_error_message(code, buf, sizeof buf);
-    return util::fail("error parsing regexp at offset " + std::to_string(offset) + ": " + reinterpret_cast<const char*>(buf));
+    return util::fail("error parsing regexp at offset " + std::to_string(offset) + ": " +
+                      reinterpret_cast<const char*>(buf));
   }
   pcre2_code_free(re);
   std::uint64_t size = expanded_size(pattern);
   if (size > k_max_expanded_size)
     return util::fail(std::string(k_unsupported_syntax) + "a pattern of " + std::to_string(size) +
-                      " items once its counted repetitions are expanded (at most " + std::to_string(k_max_expanded_size) + ")");
+                      " items once its counted repetitions are expanded (at most " +
+                      std::to_string(k_max_expanded_size) + ")");
   // Matched as RE2 does, in one pass: anchored at the start behind a lazy `.*?`, so the DFA
   // follows every start position at once instead of restarting at each (quadratic in the
   // subject). When the pattern does not survive the wrapping (a `\Q` or a `#` comment running
@@ -184,7 +194,8 @@ util::Result<std::shared_ptr<const Regex>> Regex::compile(std::string_view patte
   // Auto callouts count the matcher's steps, which are charged and bounded.
   re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(wrapped.data()), wrapped.size(),
                      options | PCRE2_ANCHORED | PCRE2_AUTO_CALLOUT, &code, &offset, nullptr);
-  if (!re) return util::fail(std::string(k_unsupported_syntax) + "a pattern that cannot be matched in one pass");
+  if (!re)
+    return util::fail(std::string(k_unsupported_syntax) + "a pattern that cannot be matched in one pass");
   auto impl = std::make_unique<Impl>();
   impl->size = size;
   impl->code = re;
@@ -208,7 +219,8 @@ int count_step(pcre2_callout_block*, void* data) {
 
 }  // namespace
 
-util::Result<bool> Regex::search(std::string_view subject, std::uint64_t max_steps, std::uint64_t& steps) const {
+util::Result<bool> Regex::search(std::string_view subject, std::uint64_t max_steps,
+                                 std::uint64_t& steps) const {
   std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> md(pcre2_match_data_create(1, nullptr),
                                                                          pcre2_match_data_free);
   std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> context(
@@ -227,7 +239,8 @@ util::Result<bool> Regex::search(std::string_view subject, std::uint64_t max_ste
   // Limits of the matcher (workspace, depth) or invalid UTF-8: no verdict, the rule is skipped.
   PCRE2_UCHAR buf[256];
   pcre2_get_error_message(rc, buf, sizeof buf);
-  return util::fail(std::string(library::k_unsupported_prefix) + "regular expression match: " + reinterpret_cast<const char*>(buf));
+  return util::fail(std::string(library::k_unsupported_prefix) +
+                    "regular expression match: " + reinterpret_cast<const char*>(buf));
 }
 
 }  // namespace portcullis::cel

@@ -53,10 +53,12 @@ class SchemaCompiler {
                 : type == "number"  ? SchemaType::number
                 : type == "boolean" ? SchemaType::boolean
                                     : SchemaType::any;
-    if (const yaml::Node* ios = s.get("x-kubernetes-int-or-string"); ios && ios->type == yaml::Type::boolean && ios->value.boolean)
+    if (const yaml::Node* ios = s.get("x-kubernetes-int-or-string");
+        ios && ios->type == yaml::Type::boolean && ios->value.boolean)
       out->type = SchemaType::int_or_string;
     out->format = std::string(s.get_string("format"));
-    if (const yaml::Node* p = s.get("x-kubernetes-preserve-unknown-fields"); p && p->type == yaml::Type::boolean)
+    if (const yaml::Node* p = s.get("x-kubernetes-preserve-unknown-fields");
+        p && p->type == yaml::Type::boolean)
       out->preserve_unknown = p->value.boolean;
     if (const yaml::Node* props = s.get("properties"); props && props->is_mapping()) {
       for (const auto& e : props->entries) {
@@ -64,7 +66,8 @@ class SchemaCompiler {
         out->rules_below = out->rules_below || child->rules_below;
         out->properties.emplace_back(std::string(e.key->text), std::move(child));
       }
-      std::sort(out->properties.begin(), out->properties.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::sort(out->properties.begin(), out->properties.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
     }
     if (const yaml::Node* items = s.get("items"); items && items->is_mapping()) {
       out->items = build(*items, path + ".items", depth + 1);
@@ -100,14 +103,19 @@ class SchemaCompiler {
     out.message = std::string(r.get_string("message"));
     static const std::vector<std::string> k_vars = {"self", "oldSelf"};
     auto program = compile(out.rule, k_vars);
-    if (!program && program.error().message.find(k_unsupported_syntax) != std::string::npos) return;  // not judged
+    if (!program && program.error().message.find(k_unsupported_syntax) != std::string::npos)
+      return;  // not judged
     if (!program) {
-      problem(path + ".rule", "Invalid value: " + quoted(out.rule) + ": compilation failed: ERROR: <input>:1:" + program.error().message, text);
+      problem(path + ".rule",
+              "Invalid value: " + quoted(out.rule) +
+                  ": compilation failed: ERROR: <input>:1:" + program.error().message,
+              text);
       return;
     }
     out.program = std::move(*program);
     out.transition = out.program->uses("oldSelf");
-    if (const yaml::Node* me = r.get("messageExpression"); me && me->is_string() && !me->text.empty() && m_features.message_expression) {
+    if (const yaml::Node* me = r.get("messageExpression");
+        me && me->is_string() && !me->text.empty() && m_features.message_expression) {
       auto m = compile(me->text, k_vars);
       if (!m && m.error().message.find(k_unsupported_syntax) != std::string::npos) {
         schema.rules.push_back(std::move(out));  // the rule is judged, its message is the static one
@@ -115,19 +123,23 @@ class SchemaCompiler {
       }
       if (!m) {
         problem(path + ".messageExpression",
-                "Invalid value: " + quoted(me->text) + ": messageExpression compilation failed: ERROR: <input>:1:" + m.error().message, me);
+                "Invalid value: " + quoted(me->text) +
+                    ": messageExpression compilation failed: ERROR: <input>:1:" + m.error().message,
+                me);
         return;
       }
       out.message_expression = std::move(*m);
     }
     if (m_features.reason_and_field_path) {
       out.reason = std::string(r.get_string("reason"));
-      static constexpr std::string_view k_reasons[] = {"FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired",
-                                                       "FieldValueDuplicate"};
-      if (!out.reason.empty() && std::find(std::begin(k_reasons), std::end(k_reasons), out.reason) == std::end(k_reasons)) {
+      static constexpr std::string_view k_reasons[] = {"FieldValueInvalid", "FieldValueForbidden",
+                                                       "FieldValueRequired", "FieldValueDuplicate"};
+      if (!out.reason.empty() &&
+          std::find(std::begin(k_reasons), std::end(k_reasons), out.reason) == std::end(k_reasons)) {
         problem(path + ".reason",
                 "Unsupported value: " + quoted(out.reason) +
-                    ": supported values: \"FieldValueDuplicate\", \"FieldValueForbidden\", \"FieldValueInvalid\", \"FieldValueRequired\"",
+                    ": supported values: \"FieldValueDuplicate\", \"FieldValueForbidden\", "
+                    "\"FieldValueInvalid\", \"FieldValueRequired\"",
                 r.get("reason"));
         return;
       }
@@ -174,7 +186,8 @@ std::string join_field_path(std::string base, std::string_view rel) {
 
 class Walker {
  public:
-  Walker(const Budget& budget, std::vector<Violation>& out) : m_budget(budget), m_remaining(budget.total), m_out(out) {}
+  Walker(const Budget& budget, std::vector<Violation>& out)
+      : m_budget(budget), m_remaining(budget.total), m_out(out) {}
 
   void walk(const Schema& s, const yaml::Node* node, const Frame& at) {
     if (m_stopped || !s.rules_below || !node || node->type == yaml::Type::null) return;
@@ -185,18 +198,23 @@ class Walker {
     if (node->is_mapping()) {
       for (const auto& e : node->entries) {
         const Schema* child = s.property(e.key->text);
-        if (child) walk(*child, e.value, Frame{&at, e.key->text, -1});
-        else if (s.additional) walk(*s.additional, e.value, Frame{&at, e.key->text, -2});
+        if (child)
+          walk(*child, e.value, Frame{&at, e.key->text, -1});
+        else if (s.additional)
+          walk(*s.additional, e.value, Frame{&at, e.key->text, -2});
       }
     } else if (node->is_sequence() && s.items) {
-      for (std::size_t i = 0; i < node->items.size(); ++i) walk(*s.items, node->items[i], Frame{&at, {}, static_cast<std::int64_t>(i)});
+      for (std::size_t i = 0; i < node->items.size(); ++i)
+        walk(*s.items, node->items[i], Frame{&at, {}, static_cast<std::int64_t>(i)});
     }
   }
 
  private:
-  void report(const Schema& s, const CompiledRule& r, const yaml::Node* node, const Frame& at, std::string detail) {
+  void report(const Schema& s, const CompiledRule& r, const yaml::Node* node, const Frame& at,
+              std::string detail) {
     std::string path = r.field_path.empty() ? at.str() : join_field_path(at.str(), r.field_path);
-    std::string shown = quoted(s.type_name().empty() ? std::string_view(yaml::type_name(node->type)) : s.type_name());
+    std::string shown =
+        quoted(s.type_name().empty() ? std::string_view(yaml::type_name(node->type)) : s.type_name());
     std::string message = r.reason == "FieldValueForbidden"   ? "Forbidden: " + detail
                           : r.reason == "FieldValueRequired"  ? "Required value: " + detail
                           : r.reason == "FieldValueDuplicate" ? "Duplicate value: " + shown + ": " + detail
@@ -211,7 +229,9 @@ class Walker {
     m_remaining -= std::min(m_remaining, o.cost);
     if (o.exceeded) {
       if (m_remaining == 0) {
-        report(s, r, node, at, "validation failed due to running out of cost budget, no further validation rules will be run");
+        report(
+            s, r, node, at,
+            "validation failed due to running out of cost budget, no further validation rules will be run");
         m_stopped = true;
       } else {
         report(s, r, node, at, "call cost exceeds limit for rule: " + r.rule);
@@ -235,8 +255,8 @@ class Walker {
     if (r.message_expression) {
       Outcome m = evaluate(*r.message_expression, self, std::min(m_budget.per_call, m_remaining));
       m_remaining -= std::min(m_remaining, m.cost);
-      if (m.value.kind() == Kind::string && !m.value.str().empty() && m.value.str().find('\n') == std::string::npos &&
-          m.value.str().size() <= 5120)
+      if (m.value.kind() == Kind::string && !m.value.str().empty() &&
+          m.value.str().find('\n') == std::string::npos && m.value.str().size() <= 5120)
         return m.value.str();
     }
     return r.message.empty() ? "failed rule: " + r.rule : r.message;
@@ -255,15 +275,16 @@ RuleFeatures rule_features(int major, int minor) {
   return RuleFeatures{at_least(27), at_least(28), at_least(29)};
 }
 
-std::unique_ptr<Schema> compile_schema(const yaml::Node& schema, std::string_view path, const RuleFeatures& features,
-                                       std::vector<SchemaProblem>& problems) {
+std::unique_ptr<Schema> compile_schema(const yaml::Node& schema, std::string_view path,
+                                       const RuleFeatures& features, std::vector<SchemaProblem>& problems) {
   SchemaCompiler compiler(features, problems);
   auto root = compiler.build(schema, std::string(path), 0);
   if (!root->rules_below) return nullptr;
   return root;
 }
 
-void validate(const Schema& root, const yaml::Node& object, const Budget& budget, std::vector<Violation>& out) {
+void validate(const Schema& root, const yaml::Node& object, const Budget& budget,
+              std::vector<Violation>& out) {
   Walker walker(budget, out);
   walker.walk(root, &object, Frame{nullptr, {}, -1});
 }

@@ -49,7 +49,7 @@ struct Schema {
 
 // What the target apiserver's version supports of x-kubernetes-validations.
 struct RuleFeatures {
-  bool message_expression = true;  // 1.27+
+  bool message_expression = true;     // 1.27+
   bool reason_and_field_path = true;  // 1.28+
   bool optional_old_self = true;      // 1.29+
 };
@@ -58,7 +58,8 @@ struct RuleFeatures {
 RuleFeatures rule_features(int major, int minor);
 
 struct SchemaProblem {
-  std::string path;     // "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+  std::string
+      path;  // "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
   std::string message;  // "Invalid value: \"self <\": compilation failed: ..."
   const yaml::Node* at = nullptr;
 };
@@ -66,8 +67,8 @@ struct SchemaProblem {
 // The schema tree of an openAPIV3Schema node with its rules compiled; `path` is where the
 // schema sits in its CRD (for problems). Rules that do not compile are left out and reported
 // in `problems`. Returns nullptr when no node of the schema carries rules.
-std::unique_ptr<Schema> compile_schema(const yaml::Node& schema, std::string_view path, const RuleFeatures& features,
-                                       std::vector<SchemaProblem>& problems);
+std::unique_ptr<Schema> compile_schema(const yaml::Node& schema, std::string_view path,
+                                       const RuleFeatures& features, std::vector<SchemaProblem>& problems);
 
 struct Violation {
   std::string path;     // "spec.replicas"
@@ -77,13 +78,14 @@ struct Violation {
 
 // The apiserver's limits for the rules of one object.
 struct Budget {
-  std::uint64_t per_call = 1'000'000;   // PerCallLimit
-  std::uint64_t total = 10'000'000;     // RuntimeCELCostBudget
+  std::uint64_t per_call = 1'000'000;  // PerCallLimit
+  std::uint64_t total = 10'000'000;    // RuntimeCELCostBudget
 };
 
 // Evaluates every rule of `root` on `object` (a custom resource), appending what fails.
 // Transition rules are skipped (there is no old object). Never throws; stops with a finding
 // when `budget` runs out.
-void validate(const Schema& root, const yaml::Node& object, const Budget& budget, std::vector<Violation>& out);
+void validate(const Schema& root, const yaml::Node& object, const Budget& budget,
+              std::vector<Violation>& out);
 
 }  // namespace portcullis::cel

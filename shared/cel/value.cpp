@@ -112,7 +112,8 @@ std::optional<std::int64_t> parse_duration(std::string_view text) {
     if (std::count(number.begin(), number.end(), '.') > 1 || number == ".") return std::nullopt;
     text.remove_prefix(n);
     static const std::pair<std::string_view, long double> k_units[] = {
-        {"ns", 1}, {"us", 1e3}, {"\u00b5s", 1e3}, {"\u03bcs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+        {"ns", 1},   {"us", 1e3}, {"\u00b5s", 1e3}, {"\u03bcs", 1e3},
+        {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},      {"h", 3600e9}};
     long double unit = 0;
     for (auto [name, scale] : k_units)
       if (text.starts_with(name) && (name != "m" || !text.starts_with("ms"))) {
@@ -153,13 +154,14 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 
 std::optional<std::int64_t> parse_timestamp(std::string_view t) {
   int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!digits(t, 0, 4, y) || t.size() < 10 || t[4] != '-' || !digits(t, 5, 2, mo) || t[7] != '-' || !digits(t, 8, 2, d))
+  if (!digits(t, 0, 4, y) || t.size() < 10 || t[4] != '-' || !digits(t, 5, 2, mo) || t[7] != '-' ||
+      !digits(t, 8, 2, d))
     return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
   std::int64_t nanos = 0, offset = 0;
   if (t.size() > 10) {
-    if ((t[10] != 'T' && t[10] != 't') || t.size() < 20 || !digits(t, 11, 2, h) || t[13] != ':' || !digits(t, 14, 2, mi) ||
-        t[16] != ':' || !digits(t, 17, 2, sec) || h > 23 || mi > 59 || sec > 60)
+    if ((t[10] != 'T' && t[10] != 't') || t.size() < 20 || !digits(t, 11, 2, h) || t[13] != ':' ||
+        !digits(t, 14, 2, mi) || t[16] != ':' || !digits(t, 17, 2, sec) || h > 23 || mi > 59 || sec > 60)
       return std::nullopt;
     std::size_t pos = 19;
     if (t[pos] == '.') {
@@ -175,13 +177,16 @@ std::optional<std::int64_t> parse_timestamp(std::string_view t) {
       if (pos + 1 != t.size()) return std::nullopt;
     } else if (t[pos] == '+' || t[pos] == '-') {
       int oh, om;
-      if (t.size() != pos + 6 || !digits(t, pos + 1, 2, oh) || t[pos + 3] != ':' || !digits(t, pos + 4, 2, om)) return std::nullopt;
+      if (t.size() != pos + 6 || !digits(t, pos + 1, 2, oh) || t[pos + 3] != ':' ||
+          !digits(t, pos + 4, 2, om))
+        return std::nullopt;
       offset = (oh * 3600 + om * 60) * (t[pos] == '-' ? -1 : 1);
     } else {
       return std::nullopt;
     }
   }
-  std::int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec - offset;
+  std::int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+                         h * 3600 + mi * 60 + sec - offset;
   if (seconds < -9'223'372'036LL || seconds > 9'223'372'035LL) return std::nullopt;
   return seconds * 1'000'000'000 + nanos;
 }
@@ -243,12 +248,13 @@ Value Value::from_node(const yaml::Node* node, const Schema* schema) {
       return integer(node->value.integer);
     case yaml::Type::number:
       // An integer field written as 3.0 is an int to the apiserver (JSON numbers).
-      if ((t == SchemaType::integer || t == SchemaType::int_or_string) && std::trunc(node->value.number) == node->value.number &&
-          std::fabs(node->value.number) < 9.2e18)
+      if ((t == SchemaType::integer || t == SchemaType::int_or_string) &&
+          std::trunc(node->value.number) == node->value.number && std::fabs(node->value.number) < 9.2e18)
         return integer(static_cast<std::int64_t>(node->value.number));
       return real(node->value.number);
     case yaml::Type::string:
-      if (schema && t == SchemaType::string && !schema->format.empty()) return scalar_for_format(node, schema);
+      if (schema && t == SchemaType::string && !schema->format.empty())
+        return scalar_for_format(node, schema);
       return string(std::string(node->text));
     case yaml::Type::sequence:
     case yaml::Type::mapping: {
@@ -266,7 +272,8 @@ Value Value::owned_from_node(const yaml::Node* node, const Schema* schema) {
   Value lazy = from_node(node, schema);
   if (lazy.kind() == Kind::list) {
     List items;
-    for (std::size_t i = 0; i < lazy.size(); ++i) items.push_back(owned_from_node(node->items[i], schema ? schema->items.get() : nullptr));
+    for (std::size_t i = 0; i < lazy.size(); ++i)
+      items.push_back(owned_from_node(node->items[i], schema ? schema->items.get() : nullptr));
     return list(std::move(items));
   }
   if (lazy.kind() == Kind::map) {
@@ -320,11 +327,13 @@ namespace {
 // Kubernetes' escaping of property names in CEL (`self.foo__dash__bar` is the field
 // "foo-bar", `self.__namespace__` the field "namespace"): the name meant, or empty.
 std::string unescape_property(std::string_view name) {
-  static constexpr std::string_view k_keywords[] = {"true", "false", "null", "in", "as", "break", "const", "continue",
-                                                    "else", "for", "function", "if", "import", "let", "loop",
-                                                    "package", "namespace", "return", "var", "void", "while"};
+  static constexpr std::string_view k_keywords[] = {
+      "true",     "false",   "null",      "in",       "as",  "break",  "const",
+      "continue", "else",    "for",       "function", "if",  "import", "let",
+      "loop",     "package", "namespace", "return",   "var", "void",   "while"};
   for (auto k : k_keywords)
-    if (name.size() == k.size() + 4 && name.starts_with("__") && name.ends_with("__") && name.substr(2, k.size()) == k)
+    if (name.size() == k.size() + 4 && name.starts_with("__") && name.ends_with("__") &&
+        name.substr(2, k.size()) == k)
       return std::string(k);
   static constexpr std::pair<std::string_view, char> k_escapes[] = {
       {"__underscores__", '_'}, {"__dot__", '.'}, {"__dash__", '-'}, {"__slash__", '/'}};
@@ -353,8 +362,9 @@ std::optional<Value> Value::find(const Value& key) const {
       // A field set to null reads as absent, as the apiserver's CEL values of objects do.
       for (const auto& e : m_node->entries)
         if (e.key->text == name)
-          return e.value->type == yaml::Type::null ? std::nullopt
-                                                   : std::optional<Value>(from_node(e.value, child_schema(m_schema, e.key->text)));
+          return e.value->type == yaml::Type::null
+                     ? std::nullopt
+                     : std::optional<Value>(from_node(e.value, child_schema(m_schema, e.key->text)));
       return std::nullopt;
     };
     auto found = lookup(key.str());
@@ -364,7 +374,8 @@ std::optional<Value> Value::find(const Value& key) const {
     // An absent property with a default reads as the default, as the apiserver defaults the
     // object before it runs the rules.
     if (!found && m_schema && m_node->is_mapping())
-      if (const Schema* p = m_schema->property(meant.empty() ? std::string_view(key.str()) : std::string_view(meant));
+      if (const Schema* p =
+              m_schema->property(meant.empty() ? std::string_view(key.str()) : std::string_view(meant));
           p && p->default_value)
         found = *p->default_value;
     return found;
@@ -377,7 +388,9 @@ std::optional<Value> Value::find(const Value& key) const {
 
 namespace {
 
-bool numeric(Kind k) { return k == Kind::integer || k == Kind::uint || k == Kind::real; }
+bool numeric(Kind k) {
+  return k == Kind::integer || k == Kind::uint || k == Kind::real;
+}
 
 // -1, 0, 1 comparing numbers of any numeric kinds exactly; nullopt for NaN.
 std::optional<int> compare_numbers(const Value& a, const Value& b) {
@@ -391,7 +404,7 @@ std::optional<int> compare_numbers(const Value& a, const Value& b) {
   if (a.kind() == Kind::uint && b.kind() == Kind::integer)
     return b.as_int() < 0 ? 1 : cmp(a.as_uint(), static_cast<std::uint64_t>(b.as_int()));
   auto as_d = [](const Value& v) {
-    return v.kind() == Kind::real ? v.as_double()
+    return v.kind() == Kind::real      ? v.as_double()
            : v.kind() == Kind::integer ? static_cast<double>(v.as_int())
                                        : static_cast<double>(v.as_uint());
   };
@@ -408,8 +421,12 @@ bool equal(const Value& a, const Value& b) {
   switch (a.kind()) {
     case Kind::null: return true;
     case Kind::boolean: return a.as_bool() == b.as_bool();
-    case Kind::string: case Kind::bytes: case Kind::type: case Kind::error: return a.str() == b.str();
-    case Kind::duration: case Kind::timestamp: return a.as_int() == b.as_int();
+    case Kind::string:
+    case Kind::bytes:
+    case Kind::type:
+    case Kind::error: return a.str() == b.str();
+    case Kind::duration:
+    case Kind::timestamp: return a.as_int() == b.as_int();
     case Kind::list: {
       if (a.size() != b.size()) return false;
       for (std::size_t i = 0; i < a.size(); ++i)

@@ -57,7 +57,8 @@ TEST_CASE("cel cost: charged as the evaluator runs", "[cel][cost]") {
     CHECK(o.cost <= c.at_most);
   }
   // The same rule costs the same every time.
-  CHECK(run(range(50) + ".all(x, x < 100)", 1'000'000).cost == run(range(50) + ".all(x, x < 100)", 1'000'000).cost);
+  CHECK(run(range(50) + ".all(x, x < 100)", 1'000'000).cost ==
+        run(range(50) + ".all(x, x < 100)", 1'000'000).cost);
 }
 
 TEST_CASE("cel cost: hostile rules stop at the limit", "[cel][cost][attack]") {
@@ -67,15 +68,18 @@ TEST_CASE("cel cost: hostile rules stop at the limit", "[cel][cost][attack]") {
       r100 + ".all(a, " + r100 + ".all(b, " + r100 + ".all(c, " + r100 + ".all(d, true))))",
       r100 + ".exists(a, " + r100 + ".exists(b, " + r100 + ".exists(c, " + r100 + ".exists(d, false))))",
       // exponential string growth: each replace multiplies the length by ten
-      "'a'" + [] {
-        std::string s;
-        for (int i = 0; i < 12; ++i) s += ".replace('a', 'aaaaaaaaaa')";
-        return s;
-      }() + " == ''",
+      "'a'" +
+          [] {
+            std::string s;
+            for (int i = 0; i < 12; ++i) s += ".replace('a', 'aaaaaaaaaa')";
+            return s;
+          }() +
+          " == ''",
       // exponential list growth through map
       r100 + ".map(a, " + r100 + ".map(b, " + r100 + ".map(c, " + r100 + "))).size() == 0",
       // quadratic joins and splits
-      r100 + ".all(a, " + r100 + ".all(b, " + r100 + ".map(c, 'xxxxxxxxxxxxxxxxxxxxxxxx').join(',').split(',').size() == 100))",
+      r100 + ".all(a, " + r100 + ".all(b, " + r100 +
+          ".map(c, 'xxxxxxxxxxxxxxxxxxxxxxxx').join(',').split(',').size() == 100))",
   };
   for (const auto& text : cases) {
     INFO(text.substr(0, 80));
@@ -106,7 +110,8 @@ TEST_CASE("cel cost: work hidden in cheap-looking steps is charged", "[cel][cost
     std::string rule;
   };
   const Case cases[] = {
-      {"{s: '" + std::string(1'000'000, 'a') + "', l: " + range(1000) + "}", "self.l.all(x, self.l.all(y, self.s != ''))"},
+      {"{s: '" + std::string(1'000'000, 'a') + "', l: " + range(1000) + "}",
+       "self.l.all(x, self.l.all(y, self.s != ''))"},
       {"{m: " + big_map + "}", "self.m.all(k, self.m[k] >= 0)"},
       {"{m: " + big_map + "}", "self.m.all(k, has(self.m.k1))"},
       {"{m: " + big_map + "}", "self.m.all(k, 'k5' in self.m)"},
@@ -133,8 +138,8 @@ TEST_CASE("cel cost: a long subject does not make matches hang", "[cel][cost][at
   struct Case {
     std::string pattern;
   };
-  const Case cases[] = {{"^(a+)+$"}, {"^(a|a)*$"}, {"^(a|aa)+$"}, {"(x+x+)+y"}, {"^(a*)*b$"}, {"(.*a){20}"}, {"a{0,100}b"},
-                        {"[a-z]{0,200}!"}};
+  const Case cases[] = {{"^(a+)+$"},  {"^(a|a)*$"},  {"^(a|aa)+$"}, {"(x+x+)+y"},
+                        {"^(a*)*b$"}, {"(.*a){20}"}, {"a{0,100}b"}, {"[a-z]{0,200}!"}};
   for (const auto& c : cases) {
     INFO(c.pattern);
     std::vector<Binding> self{{"self", Value::string(subject + "!")}};
@@ -162,7 +167,9 @@ TEST_CASE("cel cost: a long subject does not make matches hang", "[cel][cost][at
   CHECK(run("self.matches('a{0,100}b')", 1'000'000, long_subject).exceeded);
   CHECK_FALSE(run("self.matches('^[a-z]+$')", 1'000'000, long_subject).exceeded);
   std::vector<Binding> dns{{"self", Value::string("my-service.my-namespace.svc.cluster.local")}};
-  Outcome name = run("self.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$')", 1'000'000, dns);
+  Outcome name =
+      run("self.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$')",
+          1'000'000, dns);
   CHECK(name.value.as_bool());
   CHECK(name.cost < 20'000);
   // Huge subjects cost accordingly: a 1 MB string against a long pattern exceeds the budget.

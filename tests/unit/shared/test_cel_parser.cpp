@@ -215,7 +215,7 @@ TEST_CASE("cel compile: names, functions and patterns are checked", "[cel][parse
       {"self.a < 10", ""},
       {"self.all(x, x.startsWith('a'))", ""},
       {"type(self) == google.protobuf.Duration", ""},
-      {"strings.quote(self) == self", ""},        // a namespaced extension function: compiles
+      {"strings.quote(self) == self", ""},  // a namespaced extension function: compiles
       {"math.greatest(1, 2) == 2", ""},
       {"self.url().getHost() == 'a'", ""},
       {"isURL(self)", ""},

@@ -26,11 +26,13 @@ Compiled compile_yaml(const std::string& schema, const RuleFeatures& features = 
   INFO(schema);
   REQUIRE(doc);
   Compiled c{std::move(*doc), nullptr, {}};
-  c.schema = compile_schema(*c.doc.documents[0].root, "spec.versions[0].schema.openAPIV3Schema", features, c.problems);
+  c.schema = compile_schema(*c.doc.documents[0].root, "spec.versions[0].schema.openAPIV3Schema", features,
+                            c.problems);
   return c;
 }
 
-std::vector<std::string> violations(const Schema& schema, const std::string& object, const Budget& budget = {}) {
+std::vector<std::string> violations(const Schema& schema, const std::string& object,
+                                    const Budget& budget = {}) {
   auto doc = yaml::parse_yaml(object);
   REQUIRE(doc);
   std::vector<Violation> out;
@@ -92,20 +94,24 @@ TEST_CASE("cel schema: findings with the apiserver's paths and messages", "[cel]
        {"spec.replicas: Invalid value: \"integer\": failed rule: self < 10"}},
       {"spec: {minReplicas: 3, maxReplicas: 2}",
        {"spec: Invalid value: \"object\": minReplicas must not exceed maxReplicas"}},
-      {"spec: {minReplicas: 1, maxReplicas: 2, name: web}", {"spec: Invalid value: \"object\": name web must start with app-"}},
-      {"spec: {minReplicas: 1, maxReplicas: 2, mode: 'off'}", {"spec.mode: Forbidden: failed rule: !has(self.mode) || self.mode != 'off'"}},
+      {"spec: {minReplicas: 1, maxReplicas: 2, name: web}",
+       {"spec: Invalid value: \"object\": name web must start with app-"}},
+      {"spec: {minReplicas: 1, maxReplicas: 2, mode: 'off'}",
+       {"spec.mode: Forbidden: failed rule: !has(self.mode) || self.mode != 'off'"}},
       {"spec: {minReplicas: 1, maxReplicas: 2, ports: [{port: 80}, {port: 70000}]}",
        {"spec.ports[1].port: Invalid value: \"integer\": bad port"}},
       {"spec: {minReplicas: 1, maxReplicas: 2, labels: {a: ok, b: toolong}}",
        {"spec.labels[b]: Invalid value: \"string\": failed rule: size(self) <= 5"}},
       // A rule that fails to evaluate is a finding too (the apiserver refuses the object).
       {"spec: {maxReplicas: 2}",
-       {"spec: Invalid value: \"object\": no such key: minReplicas evaluating rule: self.minReplicas <= self.maxReplicas"}},
+       {"spec: Invalid value: \"object\": no such key: minReplicas evaluating rule: self.minReplicas <= "
+        "self.maxReplicas"}},
       // The transition rule (oldSelf) is not judged: there is no old object at push time.
       {"spec: {replicas: 1, minReplicas: 1, maxReplicas: 1}", {}},
       // Values of the wrong type are the schema's to report; the rule's error is reported too.
       {"spec: {replicas: many, minReplicas: 1, maxReplicas: 1}",
-       {"spec.replicas: Invalid value: \"integer\": found no matching overload for '<' applied to '(string, int)' evaluating rule: self < 10"}},
+       {"spec.replicas: Invalid value: \"integer\": found no matching overload for '<' applied to '(string, "
+        "int)' evaluating rule: self < 10"}},
   };
   for (const auto& cs : cases) {
     INFO(cs.object);
@@ -137,7 +143,8 @@ properties:
   REQUIRE(c.problems.empty());
   CHECK(violations(*c.schema, "spec: {}").empty());
   CHECK(violations(*c.schema, "spec: {max: 2}").empty());
-  CHECK(violations(*c.schema, "spec: {min: 5}") == std::vector<std::string>{"spec: Invalid value: \"object\": failed rule: self.min <= self.max"});
+  CHECK(violations(*c.schema, "spec: {min: 5}") ==
+        std::vector<std::string>{"spec: Invalid value: \"object\": failed rule: self.min <= self.max"});
   CHECK(violations(*c.schema, "spec: {mode: c, opts: {retries: 9, tags: [x]}}").size() == 2);
 }
 
@@ -146,9 +153,11 @@ TEST_CASE("cel schema: fields newer than the cluster are ignored", "[cel][schema
   Compiled old = compile_yaml(k_schema, rule_features(1, 25));
   REQUIRE(old.problems.empty());
   CHECK(violations(*old.schema, "spec: {minReplicas: 1, maxReplicas: 2, name: web}") ==
-        std::vector<std::string>{"spec: Invalid value: \"object\": failed rule: !has(self.name) || self.name.startsWith('app-')"});
+        std::vector<std::string>{
+            "spec: Invalid value: \"object\": failed rule: !has(self.name) || self.name.startsWith('app-')"});
   CHECK(violations(*old.schema, "spec: {minReplicas: 1, maxReplicas: 2, mode: 'off'}") ==
-        std::vector<std::string>{"spec: Invalid value: \"object\": failed rule: !has(self.mode) || self.mode != 'off'"});
+        std::vector<std::string>{
+            "spec: Invalid value: \"object\": failed rule: !has(self.mode) || self.mode != 'off'"});
   Compiled v127 = compile_yaml(k_schema, rule_features(1, 27));
   CHECK(violations(*v127.schema, "spec: {minReplicas: 1, maxReplicas: 2, name: web}") ==
         std::vector<std::string>{"spec: Invalid value: \"object\": name web must start with app-"});
@@ -162,10 +171,12 @@ TEST_CASE("cel schema: rules that do not compile are problems", "[cel][schema]")
     std::string want;   // in the problem, empty: none
   };
   const Case cases[] = {
-      {"[{rule: 'self.a <'}]", "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
-                               "Invalid value: \"self.a <\": compilation failed: "},
-      {"[{rule: 'true'}, {rule: 'nope > 1'}]", "x-kubernetes-validations[1].rule: Invalid value: \"nope > 1\": compilation failed: "
-                                               "ERROR: <input>:1:1: undeclared reference to 'nope'"},
+      {"[{rule: 'self.a <'}]",
+       "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
+       "Invalid value: \"self.a <\": compilation failed: "},
+      {"[{rule: 'true'}, {rule: 'nope > 1'}]",
+       "x-kubernetes-validations[1].rule: Invalid value: \"nope > 1\": compilation failed: "
+       "ERROR: <input>:1:1: undeclared reference to 'nope'"},
       {"[{message: m}]", "x-kubernetes-validations[0].rule: Required value"},
       {"[{rule: 'true', messageExpression: '1 +'}]", "messageExpression compilation failed"},
       {"[{rule: 'true', reason: Nope}]", "x-kubernetes-validations[0].reason: Unsupported value: \"Nope\""},
@@ -176,8 +187,9 @@ TEST_CASE("cel schema: rules that do not compile are problems", "[cel][schema]")
   };
   for (const auto& cs : cases) {
     INFO(cs.rules);
-    Compiled c = compile_yaml("type: object\nproperties:\n  spec:\n    type: object\n    x-kubernetes-validations: " + cs.rules +
-                              "\n    properties: {a: {type: string}}\n");
+    Compiled c = compile_yaml(
+        "type: object\nproperties:\n  spec:\n    type: object\n    x-kubernetes-validations: " + cs.rules +
+        "\n    properties: {a: {type: string}}\n");
     if (cs.want.empty()) {
       CHECK(c.problems.empty());
       continue;
@@ -209,14 +221,18 @@ properties:
   // 120^3 iterations: more than one call may cost.
   auto one = violations(*c.schema, "items: [{xs: " + xs(120) + "}]");
   REQUIRE(one.size() == 1);
-  CHECK_THAT(one[0], Catch::StartsWith("items[0]: Invalid value: \"object\": call cost exceeds limit for rule: "));
+  CHECK_THAT(one[0],
+             Catch::StartsWith("items[0]: Invalid value: \"object\": call cost exceeds limit for rule: "));
   // 40^3 per item is within the per-call limit; 40 items exceed the per-object budget: one
   // finding says so and no further rule runs.
   std::string many = "items: [";
   for (int i = 0; i < 40; ++i) many += std::string(i ? "," : "") + "{xs: " + xs(40) + "}";
   auto out = violations(*c.schema, many + "]");
   REQUIRE_FALSE(out.empty());
-  CHECK_THAT(out.back(), Catch::Contains("validation failed due to running out of cost budget, no further validation rules will be run"));
+  CHECK_THAT(
+      out.back(),
+      Catch::Contains(
+          "validation failed due to running out of cost budget, no further validation rules will be run"));
   CHECK(out.size() == 1);
   // A smaller budget (the caller's) is honoured.
   auto small = violations(*c.schema, "items: [{xs: " + xs(10) + "}]", Budget{100, 100});
@@ -239,8 +255,12 @@ TEST_CASE("cel schema: hostile schemas and objects", "[cel][schema][attack]") {
   object += "{}" + std::string(90, '}');
   CHECK(violations(*c.schema, object).empty());
   // A message expression that fails or returns a non-string falls back to the static message.
-  Compiled m = compile_yaml("type: object\nx-kubernetes-validations: [{rule: 'false', message: fixed, messageExpression: '1 / 0'}]\n");
+  Compiled m = compile_yaml(
+      "type: object\nx-kubernetes-validations: [{rule: 'false', message: fixed, messageExpression: '1 / "
+      "0'}]\n");
   CHECK(violations(*m.schema, "a: 1") == std::vector<std::string>{": Invalid value: \"object\": fixed"});
-  Compiled m2 = compile_yaml("type: object\nx-kubernetes-validations: [{rule: 'false', messageExpression: \"'a\\\\nb'\"}]\n");
-  CHECK(violations(*m2.schema, "a: 1") == std::vector<std::string>{": Invalid value: \"object\": failed rule: false"});
+  Compiled m2 = compile_yaml(
+      "type: object\nx-kubernetes-validations: [{rule: 'false', messageExpression: \"'a\\\\nb'\"}]\n");
+  CHECK(violations(*m2.schema, "a: 1") ==
+        std::vector<std::string>{": Invalid value: \"object\": failed rule: false"});
 }
