@@ -7,6 +7,7 @@
 // access", "map access"), rewritten as tables of expressions that must be true or fail.
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -354,4 +355,31 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
       CHECK_THAT(eval_text(rule, self), Catch::Contains(want));
     }
   }
+}
+
+TEST_CASE("cel eval: random programs evaluate or fail cleanly", "[cel][eval][attack]") {
+  // Random token sequences: those that compile are evaluated against an object of every kind
+  // of value; none may crash, hang or exceed the limit unnoticed.
+  const char* tokens[] = {"self", "self.a", "self.s", "self.m", "x", "1", "-1", "2.5", "0u", "'a'", "b'z'", "null", "true",
+                          "[1, 'b']", "{'k': 1}", "+", "-", "*", "/", "%", "==", "!=", "<", ">=", "&&", "||", "!", "?",
+                          ":", "(", ")", ",", ".size()", ".all(x, x)", ".exists(x, x == 1)", ".map(x, x + x)",
+                          ".filter(x, x)", " in ", "[0]", "['k']", "int(", "string(", "double(", "size(", "type(",
+                          "duration('1s')", "timestamp(0)", ".matches('a+')", ".split('a')", ".join('-')", "has(self.a)"};
+  auto doc = yaml::parse_yaml("a: [1, 'b', {c: null}, [2.5]]\ns: hello\nm: {k: 1, j: [x]}\n");
+  REQUIRE(doc);
+  std::vector<Binding> self{{"self", Value::from_node(doc->documents[0].root, nullptr)}};
+  std::mt19937 rng(25);
+  int compiled = 0;
+  for (int round = 0; round < 20'000; ++round) {
+    std::string text;
+    std::size_t n = 1 + rng() % 10;
+    for (std::size_t i = 0; i < n; ++i) text += tokens[rng() % std::size(tokens)];
+    auto program = compile(text, {"self"});
+    if (!program) continue;
+    ++compiled;
+    Outcome o = evaluate(**program, self, 10'000);
+    if (o.exceeded) CHECK(o.value.is_error());
+    CHECK(o.cost <= 10'000 + 20'000);
+  }
+  CHECK(compiled > 1'000);
 }
