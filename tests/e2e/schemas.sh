@@ -146,8 +146,9 @@ test_crds_in_the_same_push_validate_their_custom_resources() {
 # the store says the cluster runs them (1.25 and later). No apiserver >= 1.25 can be built here:
 # this 1.20 apiserver's document, with info.version v1.25.0 and JSONSchemaProps' field
 # x-kubernetes-validations (and ValidationRule) added as 1.25's document has them, stands in.
-test_cel_rules_of_crds_by_cluster_version() {
-  local dir=$SUITE_TMP/$CURRENT_TEST fx=$ROOT/tests/fixtures/manifests/crd-cel
+# store_125 DIR: a store "of 1.25" in DIR/store-1.25 and its server config DIR/server-1.25.yaml.
+store_125() {
+  local dir=$1
   local props=io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps
   local rule=io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ValidationRule
   mkdir -p "$dir"
@@ -161,7 +162,12 @@ test_cel_rules_of_crds_by_cluster_version() {
     fail "cannot make the 1.25 document"
   "$PORTCULLIS" schemas import --openapi "$dir/openapi-1.25.json" --out "$dir/store-1.25" >/dev/null ||
     fail "schema import of the 1.25 document failed"
-  printf 'schemaStore: %s\n' "$dir/store-1.25" >"$dir/server-1.25.yaml"
+  printf 'schemaStore: %s\ntimeBudget: 5s\nfailMode: closed\n' "$dir/store-1.25" >"$dir/server-1.25.yaml"
+}
+
+test_cel_rules_of_crds_by_cluster_version() {
+  local dir=$SUITE_TMP/$CURRENT_TEST fx=$ROOT/tests/fixtures/manifests/crd-cel
+  store_125 "$dir"
   local server125 server120 clone
   server125=$(new_server server125 "$dir/server-1.25.yaml")
   server120=$(new_server server120 "$CONFIG")
@@ -214,6 +220,73 @@ test_cel_rules_of_crds_by_cluster_version() {
   expect_status 0
   run kubectl apply --validate=false --dry-run=server -f "$fx/bad-rule-crd.yaml"
   expect_status 0
+}
+
+# The pusher writes the rules and the objects: a rule that would run for ever stops at the
+# apiserver's per-call cost limit, a regular expression that backtracking matchers take
+# exponential time on is matched in linear time, and a rule nested 5,000 levels deep is refused
+# by the parser; the push is judged well within the time budget (5 s, fail closed).
+test_cel_hostile_rules_stop_at_their_limits() {
+  local dir=$SUITE_TMP/$CURRENT_TEST
+  store_125 "$dir"
+  local server clone xs deep
+  server=$(new_server server "$dir/server-1.25.yaml")
+  clone=$(new_clone "$server")
+  xs=$(seq -s, 0 99)
+  deep=$(printf '%.0s(' $(seq 5000))true$(printf '%.0s)' $(seq 5000))
+  put "$clone" environments/dev/crd.yaml "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: traps.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: traps, singular: trap, kind: Trap, listKind: TrapList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: self.xs.all(a, self.xs.all(b, self.xs.all(c, self.xs.all(d, a + b + c + d >= 0))))
+            - rule: \"self.s.matches('^(a+)+\$')\"
+              message: s must be a run of a
+            properties:
+              xs: {type: array, items: {type: integer}}
+              s: {type: string}"
+  put "$clone" environments/dev/trap.yaml "apiVersion: example.com/v1
+kind: Trap
+metadata: {name: t}
+spec:
+  xs: [$xs]
+  s: $(printf 'a%.0s' $(seq 30))!"
+  put "$clone" environments/dev/deep-crd.yaml "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: deeps.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: deeps, singular: deep, kind: Deep, listKind: DeepList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-validations: [{rule: '$deep'}]"
+  commit "$clone"
+  push "$clone" origin HEAD:main
+  expect_rejected
+  expect_output "error [k8s.crd.cel] Trap \"t\": spec: Invalid value: \"object\": call cost exceeds limit for rule: self.xs.all(a, self.xs.all(b"
+  expect_output "error [k8s.crd.cel] Trap \"t\": spec: Invalid value: \"object\": s must be a run of a"
+  expect_output "error [k8s.crd.cel.compile] CustomResourceDefinition \"deeps.example.com\": spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule: Invalid value:"
+  expect_output "expression nested more than"
+  expect_no_output "time budget"
 }
 
 test_missing_schema_can_be_a_warning() {
