@@ -334,6 +334,28 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
        {"has(self.a.b)", "!has(self.a.c)", "!has(self.a.d)", "has(self.a1.b1.c1)",
         "!(has(self.a1.d2) && has(self.a1.d2.e2))"},
        {{"has(self.a1.d2.e2)", "no such key: d2"}}},
+      // "listMap access": all() and exists() absorb errors the condition does not need
+      {"  listMap: {type: array, x-kubernetes-list-type: map, x-kubernetes-list-map-keys: [k], items: {type: object, "
+       "properties: {k: {type: string}, v: {type: string}, v2: {type: string}}}}\n",
+       "listMap: [{k: a1, v: b1}, {k: a2, v: b2}, {k: a3, v: b3, v2: z}]\n",
+       {"has(self.listMap[0].v)", "self.listMap.all(m, m.k.startsWith('a'))", "self.listMap.all(m, !has(m.v2) || m.v2 == 'z')",
+        "self.listMap.exists_one(m, m.k == 'a3')", "!self.listMap.exists_one(m, m.k.startsWith('a'))",
+        "self.listMap.map(m, m.v).exists(v, v == 'b1')", "self.listMap.map(m, has(m.v2) && m.v2 == 'z', m.v2).size() == 1",
+        "self.listMap.exists(m, m.v2 == 'z')", "!self.listMap.all(m, m.v2 != 'z')"},
+       {{"self.listMap.all(m, m.v2 == 'z')", "no such key: v2"},
+        {"self.listMap.exists_one(m, m.v2 == 'z')", "no such key: v2"},
+        {"self.listMap.filter(m, m.v2 == 'z').size() == 1", "no such key: v2"},
+        {"self.listMap.map(m, m.v2).size() == 1", "no such key: v2"}}},
+      // "string in intOrString", "percent comparison using intOrString"
+      {"  something: {x-kubernetes-int-or-string: true}\n  min: {x-kubernetes-int-or-string: true}\n"
+       "  current: {type: integer}\n  available: {type: integer}\n",
+       "something: 25%\nmin: 50%\ncurrent: 5\navailable: 10\n",
+       {"self.something == '25%'", "self.something != 1", "self.something == 1 || self.something == '25%'",
+        "type(self.something) == int ? self.something == 1 : self.something == '25%'", "self.something != ['anything']",
+        "type(self.min) == string && self.min.matches(r'(\\d+(\\.\\d+)?%)')",
+        "type(self.min) == int ? self.current <= self.min : double(self.current) / double(self.available) >= "
+        "double(self.min.replace('%', '')) / 100.0"},
+       {}},
       // int-or-string, preserve-unknown-fields, escaped property names
       {"  port: {x-kubernetes-int-or-string: true}\n  name: {x-kubernetes-int-or-string: true}\n"
        "  extra: {type: object, x-kubernetes-preserve-unknown-fields: true}\n  foo-bar: {type: integer}\n"
