@@ -67,6 +67,15 @@ constexpr Function k_functions[] = {
 // Functions of Kubernetes' CEL libraries (url, quantity, ip, cidr, format, ...) that compile at
 // the apiserver but are not evaluated here: rules calling them are skipped, never refused.
 constexpr std::string_view k_unsupported[] = {
+    // semver, optional lists, math and encoders reached as methods
+    "major",
+    "minor",
+    "patch",
+    "first",
+    "last",
+    "isInf",
+    "isNaN",
+    "isFinite",
     "url",
     "isURL",
     "getScheme",

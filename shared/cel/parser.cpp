@@ -605,6 +605,11 @@ std::unique_ptr<Expr> Parser::macro_or_call(std::unique_ptr<Expr> target, std::s
     args[0]->op = Op::has;
     return std::move(args[0]);
   }
+  static constexpr std::string_view k_newer_macros[] = {"existsOne", "transformList", "transformMap", "transformMapEntry",
+                                                        "sortBy"};
+  for (auto macro : k_newer_macros)
+    if (target && name == macro)
+      return fail_at(column, std::string(k_unsupported_syntax) + "macro '" + name + "' of a newer cel-go");
   static const std::pair<std::string_view, Op> k_macros[] = {{"all", Op::all},
                                                              {"exists", Op::exists},
                                                              {"exists_one", Op::exists_one},
@@ -613,6 +618,10 @@ std::unique_ptr<Expr> Parser::macro_or_call(std::unique_ptr<Expr> target, std::s
   for (auto [macro, op] : k_macros) {
     if (!target || name != macro) continue;
     std::size_t want = op == Op::map_macro ? (args.size() == 3 ? 3 : 2) : 2;
+    // Two-variable comprehensions (`all(i, v, p)`, cel-go's extension that newer apiservers
+    // enable) are not evaluated here: the rule is skipped.
+    if (args.size() == 3 && op != Op::map_macro)
+      return fail_at(column, std::string(k_unsupported_syntax) + "two-variable comprehension '" + name + "'");
     if (args.size() != want) break;  // a function of that name (none exist): reported by compile
     if (args[0]->op != Op::ident) return fail_at(args[0]->column, "argument must be a simple name");
     auto e = node(op, column);

@@ -183,6 +183,9 @@ TEST_CASE("cel schema: rules that do not compile are problems", "[cel][schema]")
       {"[{rule: \"self.matches('(?<=a)b')\"}]", "lookbehind"},
       // Syntax the apiserver may accept and this parser does not evaluate: skipped, no problem.
       {"[{rule: 'self.?a.orValue(1) == 1'}]", ""},
+      {"[{rule: \"self.a.split('').all(i, c, i >= 0)\"}]", ""},
+      {"[{rule: \"self.a.split('').existsOne(c, c == 'x')\"}]", ""},
+      {"[{rule: \"semver(self.a).major() == 1\"}]", ""},
       {"[{rule: \"self.a.matches('\\\\\\\\12')\"}]", ""},
   };
   for (const auto& cs : cases) {
