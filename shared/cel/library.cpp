@@ -1,5 +1,6 @@
 #include "shared/cel/library.hpp"
 #include "shared/cel/regex.hpp"
+#include "shared/cel/schema.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -678,7 +679,24 @@ Value arithmetic(Runtime& rt, char op, const Value& a, const Value& b) {
       Value::List out;
       out.reserve(a.size() + b.size());
       for (std::size_t i = 0; i < a.size(); ++i) out.push_back(a.item(i));
-      for (std::size_t i = 0; i < b.size(); ++i) out.push_back(b.item(i));
+      const Schema* typed =
+          a.schema() && a.schema()->list_type != Schema::ListType::atomic ? a.schema() : nullptr;
+      if (typed && !rt.charge(a.size() * b.size() / 16)) return Value();
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        Value y = b.item(i);
+        if (!typed) {
+          out.push_back(std::move(y));
+          continue;
+        }
+        // Sets keep one of each item, maps let the right side's item replace the left's of its keys.
+        auto same = std::find_if(out.begin(), out.end(), [&](const Value& x) {
+          return typed->list_type == Schema::ListType::set ? equal(x, y) : same_keys(x, y, *typed);
+        });
+        if (same == out.end())
+          out.push_back(std::move(y));
+        else if (typed->list_type == Schema::ListType::map)
+          *same = std::move(y);
+      }
       return Value::list(std::move(out));
     }
     case Kind::duration: {
@@ -745,8 +763,12 @@ Value binary(Runtime& rt, std::string_view op, const Value& a, const Value& b) {
     if ((a.kind() == Kind::list || a.kind() == Kind::map) && a.kind() == b.kind() &&
         !rt.charge(std::min(deep_size(a, rt.remaining() + 1), deep_size(b, rt.remaining() + 1))))
       return Value();
-    if (a.kind() == Kind::map && b.kind() == Kind::map && !rt.charge(a.size() * b.size() / 64))
-      return Value();
+    auto unordered = [](const Value& v) {
+      return v.schema() && v.schema()->list_type != Schema::ListType::atomic;
+    };
+    bool pairwise = (a.kind() == Kind::map && b.kind() == Kind::map) ||
+                    (a.kind() == Kind::list && b.kind() == Kind::list && (unordered(a) || unordered(b)));
+    if (pairwise && !rt.charge(a.size() * b.size() / 64)) return Value();
     return Value::boolean(equal(a, b) == (op == "=="));
   }
   if (op == "in") {

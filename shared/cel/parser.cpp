@@ -605,8 +605,8 @@ std::unique_ptr<Expr> Parser::macro_or_call(std::unique_ptr<Expr> target, std::s
     args[0]->op = Op::has;
     return std::move(args[0]);
   }
-  static constexpr std::string_view k_newer_macros[] = {"existsOne", "transformList", "transformMap", "transformMapEntry",
-                                                        "sortBy"};
+  static constexpr std::string_view k_newer_macros[] = {"existsOne", "transformList", "transformMap",
+                                                        "transformMapEntry", "sortBy"};
   for (auto macro : k_newer_macros)
     if (target && name == macro)
       return fail_at(column, std::string(k_unsupported_syntax) + "macro '" + name + "' of a newer cel-go");

@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "shared/cel/regex.hpp"
 #include "shared/cel/library.hpp"
+#include "shared/cel/regex.hpp"
 
 namespace portcullis::cel {
 

@@ -57,6 +57,13 @@ class SchemaCompiler {
         ios && ios->type == yaml::Type::boolean && ios->value.boolean)
       out->type = SchemaType::int_or_string;
     out->format = std::string(s.get_string("format"));
+    std::string_view list_type = s.get_string("x-kubernetes-list-type");
+    out->list_type = list_type == "set"   ? Schema::ListType::set
+                     : list_type == "map" ? Schema::ListType::map
+                                          : Schema::ListType::atomic;
+    if (const yaml::Node* keys = s.get("x-kubernetes-list-map-keys"); keys && keys->is_sequence())
+      for (const yaml::Node* k : keys->items)
+        if (k->is_string()) out->map_keys.emplace_back(k->text);
     if (const yaml::Node* p = s.get("x-kubernetes-preserve-unknown-fields");
         p && p->type == yaml::Type::boolean)
       out->preserve_unknown = p->value.boolean;

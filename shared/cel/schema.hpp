@@ -31,6 +31,9 @@ struct CompiledRule {
 
 struct Schema {
   SchemaType type = SchemaType::any;
+  // x-kubernetes-list-type: sets and maps compare regardless of order, `+` merges them.
+  enum class ListType : std::uint8_t { atomic, set, map } list_type = ListType::atomic;
+  std::vector<std::string> map_keys;  // x-kubernetes-list-map-keys
   std::string format;
   bool preserve_unknown = false;
   // `default:`, which the apiserver fills in before it runs the rules (an owned copy).

@@ -415,6 +415,33 @@ std::optional<int> compare_numbers(const Value& a, const Value& b) {
 
 }  // namespace
 
+bool same_keys(const Value& x, const Value& y, const Schema& list) {
+  for (const auto& k : list.map_keys) {
+    auto kx = x.find(Value::string(k)), ky = y.find(Value::string(k));
+    if (kx.has_value() != ky.has_value() || (kx && !equal(*kx, *ky))) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Lists of x-kubernetes-list-type set or map, of equal sizes: equal when every item of `a` has
+// its equal (set) or the item of its keys, equal (map), in `b`.
+bool equal_unordered(const Value& a, const Value& b, const Schema& list) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    Value x = a.item(i);
+    bool found = false;
+    for (std::size_t j = 0; j < b.size() && !found; ++j) {
+      Value y = b.item(j);
+      found = list.list_type == Schema::ListType::map ? same_keys(x, y, list) && equal(x, y) : equal(x, y);
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool equal(const Value& a, const Value& b) {
   if (numeric(a.kind()) && numeric(b.kind())) return compare_numbers(a, b) == 0;
   if (a.kind() != b.kind()) return false;
@@ -429,6 +456,9 @@ bool equal(const Value& a, const Value& b) {
     case Kind::timestamp: return a.as_int() == b.as_int();
     case Kind::list: {
       if (a.size() != b.size()) return false;
+      const Schema* typed =
+          a.schema() && a.schema()->list_type != Schema::ListType::atomic ? a.schema() : b.schema();
+      if (typed && typed->list_type != Schema::ListType::atomic) return equal_unordered(a, b, *typed);
       for (std::size_t i = 0; i < a.size(); ++i)
         if (!equal(a.item(i), b.item(i))) return false;
       return true;

@@ -78,6 +78,9 @@ class Value {
   // CEL equality (heterogeneous numbers compare by value); an error when either is an error.
   friend bool equal(const Value& a, const Value& b);
 
+  // The schema a list or map read from a manifest is typed by; nullptr for others.
+  const Schema* schema() const { return m_schema; }
+
   // What `string(v)` and messages show.
   std::string debug() const;
 
@@ -95,6 +98,9 @@ class Value {
 };
 
 bool equal(const Value& a, const Value& b);
+// Whether items `x` and `y` of a list of x-kubernetes-list-type map (`list`) have equal values of
+// its x-kubernetes-list-map-keys.
+bool same_keys(const Value& x, const Value& y, const Schema& list);
 
 // Go's time.ParseDuration ("1h30m", "-1.5s", "300ms"): nanoseconds; nullopt when unreadable.
 std::optional<std::int64_t> parse_duration(std::string_view text);

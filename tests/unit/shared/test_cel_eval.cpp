@@ -324,6 +324,21 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
         "self.m.all(k, self.m[k] > 0)", "self.m.exists_one(k, self.m[k] == 2)", "size(self.m) == 2",
         "self.m == {'d': 2, 'b': 1}", "self.l.map(x, x * 2) == [2, 4, 6]"},
        {{"self.m['z'] == 1", "no such key"}}},
+      // "listSets", "listMaps": equality regardless of order, `+` merges
+      {"  s1: {type: array, x-kubernetes-list-type: set, items: {type: string}}\n"
+       "  s2: {type: array, x-kubernetes-list-type: set, items: {type: string}}\n"
+       "  objs: {type: array, items: {type: array, x-kubernetes-list-type: map, x-kubernetes-list-map-keys: "
+       "[k], "
+       "items: {type: object, properties: {k: {type: string}, v: {type: string}}}}}\n",
+       "s1: [a, b, c]\ns2: [a, c, b]\nobjs: [[{k: a, v: '1'}, {k: b, v: '2'}], [{k: b, v: '2'}, {k: a, v: "
+       "'1'}], "
+       "[{k: b, v: '3'}, {k: a, v: '1'}], [{k: c, v: '4'}]]\n",
+       {"self.s1 == ['c', 'b', 'a']", "self.s1 == self.s2", "'a' in self.s1",
+        "self.s1 + self.s2 == ['a', 'b', 'c']", "self.s1 + ['c', 'd'] == ['a', 'b', 'c', 'd']",
+        "self.objs[0] == self.objs[1]", "self.objs[0] + self.objs[2] == self.objs[2]",
+        "self.objs[2] + self.objs[0] == self.objs[0]", "self.objs[0] == [self.objs[0][1], self.objs[0][0]]",
+        "size(self.objs[0] + [self.objs[3][0]]) == 3", "self.objs[0] != self.objs[2]"},
+       {}},
       // "object access": null reads as absent; has() needs the intermediate field
       {"  a: {type: object, properties: {b: {type: integer}, c: {type: integer}, d: {type: integer, "
        "nullable: true}}}\n"
@@ -335,12 +350,14 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
         "!(has(self.a1.d2) && has(self.a1.d2.e2))"},
        {{"has(self.a1.d2.e2)", "no such key: d2"}}},
       // "listMap access": all() and exists() absorb errors the condition does not need
-      {"  listMap: {type: array, x-kubernetes-list-type: map, x-kubernetes-list-map-keys: [k], items: {type: object, "
+      {"  listMap: {type: array, x-kubernetes-list-type: map, x-kubernetes-list-map-keys: [k], items: {type: "
+       "object, "
        "properties: {k: {type: string}, v: {type: string}, v2: {type: string}}}}\n",
        "listMap: [{k: a1, v: b1}, {k: a2, v: b2}, {k: a3, v: b3, v2: z}]\n",
-       {"has(self.listMap[0].v)", "self.listMap.all(m, m.k.startsWith('a'))", "self.listMap.all(m, !has(m.v2) || m.v2 == 'z')",
-        "self.listMap.exists_one(m, m.k == 'a3')", "!self.listMap.exists_one(m, m.k.startsWith('a'))",
-        "self.listMap.map(m, m.v).exists(v, v == 'b1')", "self.listMap.map(m, has(m.v2) && m.v2 == 'z', m.v2).size() == 1",
+       {"has(self.listMap[0].v)", "self.listMap.all(m, m.k.startsWith('a'))",
+        "self.listMap.all(m, !has(m.v2) || m.v2 == 'z')", "self.listMap.exists_one(m, m.k == 'a3')",
+        "!self.listMap.exists_one(m, m.k.startsWith('a'))", "self.listMap.map(m, m.v).exists(v, v == 'b1')",
+        "self.listMap.map(m, has(m.v2) && m.v2 == 'z', m.v2).size() == 1",
         "self.listMap.exists(m, m.v2 == 'z')", "!self.listMap.all(m, m.v2 != 'z')"},
        {{"self.listMap.all(m, m.v2 == 'z')", "no such key: v2"},
         {"self.listMap.exists_one(m, m.v2 == 'z')", "no such key: v2"},
@@ -351,7 +368,8 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
        "  current: {type: integer}\n  available: {type: integer}\n",
        "something: 25%\nmin: 50%\ncurrent: 5\navailable: 10\n",
        {"self.something == '25%'", "self.something != 1", "self.something == 1 || self.something == '25%'",
-        "type(self.something) == int ? self.something == 1 : self.something == '25%'", "self.something != ['anything']",
+        "type(self.something) == int ? self.something == 1 : self.something == '25%'",
+        "self.something != ['anything']",
         "type(self.min) == string && self.min.matches(r'(\\d+(\\.\\d+)?%)')",
         "type(self.min) == int ? self.current <= self.min : double(self.current) / double(self.available) >= "
         "double(self.min.replace('%', '')) / 100.0"},
@@ -382,11 +400,57 @@ TEST_CASE("cel eval: values typed by the structural schema", "[cel][eval][schema
 TEST_CASE("cel eval: random programs evaluate or fail cleanly", "[cel][eval][attack]") {
   // Random token sequences: those that compile are evaluated against an object of every kind
   // of value; none may crash, hang or exceed the limit unnoticed.
-  const char* tokens[] = {"self", "self.a", "self.s", "self.m", "x", "1", "-1", "2.5", "0u", "'a'", "b'z'", "null", "true",
-                          "[1, 'b']", "{'k': 1}", "+", "-", "*", "/", "%", "==", "!=", "<", ">=", "&&", "||", "!", "?",
-                          ":", "(", ")", ",", ".size()", ".all(x, x)", ".exists(x, x == 1)", ".map(x, x + x)",
-                          ".filter(x, x)", " in ", "[0]", "['k']", "int(", "string(", "double(", "size(", "type(",
-                          "duration('1s')", "timestamp(0)", ".matches('a+')", ".split('a')", ".join('-')", "has(self.a)"};
+  const char* tokens[] = {"self",
+                          "self.a",
+                          "self.s",
+                          "self.m",
+                          "x",
+                          "1",
+                          "-1",
+                          "2.5",
+                          "0u",
+                          "'a'",
+                          "b'z'",
+                          "null",
+                          "true",
+                          "[1, 'b']",
+                          "{'k': 1}",
+                          "+",
+                          "-",
+                          "*",
+                          "/",
+                          "%",
+                          "==",
+                          "!=",
+                          "<",
+                          ">=",
+                          "&&",
+                          "||",
+                          "!",
+                          "?",
+                          ":",
+                          "(",
+                          ")",
+                          ",",
+                          ".size()",
+                          ".all(x, x)",
+                          ".exists(x, x == 1)",
+                          ".map(x, x + x)",
+                          ".filter(x, x)",
+                          " in ",
+                          "[0]",
+                          "['k']",
+                          "int(",
+                          "string(",
+                          "double(",
+                          "size(",
+                          "type(",
+                          "duration('1s')",
+                          "timestamp(0)",
+                          ".matches('a+')",
+                          ".split('a')",
+                          ".join('-')",
+                          "has(self.a)"};
   auto doc = yaml::parse_yaml("a: [1, 'b', {c: null}, [2.5]]\ns: hello\nm: {k: 1, j: [x]}\n");
   REQUIRE(doc);
   std::vector<Binding> self{{"self", Value::from_node(doc->documents[0].root, nullptr)}};
