@@ -76,7 +76,9 @@ struct Deferred {
 class EnvironmentChecks {
  public:
   EnvironmentChecks(const ContentContext& ctx, const Update& u, ContentResult& out)
-      : m_ctx(ctx), m_u(u), m_out(out) {}
+      : m_ctx(ctx), m_u(u), m_out(out) {
+    m_crds.set_rules(rule_features_of(ctx.store));
+  }
 
   void run() {
     for (const auto& env : m_u.environments) {
