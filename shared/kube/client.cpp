@@ -32,8 +32,27 @@ struct Client::Impl {
   util::Url url;
   std::unique_ptr<httplib::ClientImpl> http;
   bool own_ca = false;  // verified by OpenSSL against the kubeconfig's CA alone (util::trust_only)
+  std::chrono::milliseconds read_timeout{60'000};
   httplib::Headers headers(std::string_view accept) const;
+  std::string transport_error(httplib::Error e) const;
 };
+
+// What a failed exchange means, for people: httplib says only "Read" or "Connection".
+std::string Client::Impl::transport_error(httplib::Error e) const {
+  std::string why = httplib::to_string(e);
+  switch (e) {
+    case httplib::Error::Connection: return why + " (cannot connect: refused, unreachable, or no answer within 5s)";
+    case httplib::Error::Read:
+      return why + " (no answer within " + util::duration_text(read_timeout.count()) + ", or the connection was closed)";
+    case httplib::Error::Write: return why + " (cannot send within " + util::duration_text(read_timeout.count()) + ")";
+    case httplib::Error::SSLServerVerification: break;
+    case httplib::Error::SSLConnection:
+      if (!own_ca) return why + " (TLS handshake failed or got no answer within 5s)";
+      break;
+    default: return why;
+  }
+  return why + " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
+}
 
 Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Client::~Client() = default;
@@ -96,6 +115,7 @@ void Client::set_timeout(std::chrono::milliseconds timeout) {
   auto ms = timeout.count();
   m_impl->http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
   m_impl->http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
+  m_impl->read_timeout = timeout;
 }
 
 namespace {
@@ -149,11 +169,7 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
   };
   httplib::Result res = send();
   if (!res) {
-    std::string why = httplib::to_string(res.error());
-    if (res.error() == httplib::Error::SSLServerVerification ||
-        (m_impl->own_ca && res.error() == httplib::Error::SSLConnection))
-      why += " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
-    return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + why);
+    return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + m_impl->transport_error(res.error()));
   }
   Response r;
   r.status = res->status;
@@ -167,7 +183,7 @@ util::Result<int> Client::stream(std::string_view path, const std::function<bool
   std::string full = m_impl->url.path + std::string(path);
   auto res = m_impl->http->Get(full, headers, [&](const char* data, size_t len) { return on_chunk({data, len}); });
   if (!res && res.error() != httplib::Error::Canceled)
-    return util::fail("GET " + m_impl->connection.server + full + " failed: " + httplib::to_string(res.error()));
+    return util::fail("GET " + m_impl->connection.server + full + " failed: " + m_impl->transport_error(res.error()));
   return res ? res->status : 0;
 }
 
