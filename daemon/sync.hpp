@@ -43,6 +43,12 @@ struct SyncResult {
   std::chrono::milliseconds render_time{0}, apply_time{0}, prune_time{0}, inventory_time{0};
 };
 
+// Connections to one cluster (kept-alive clients), shared by the targets that sync to it
+// (daemon/clusters.hpp). Not for concurrent use: the cluster's worker runs its targets' syncs
+// and heals one at a time.
+struct ClientPool;
+std::shared_ptr<ClientPool> make_client_pool();
+
 class TargetSyncer {
  public:
   TargetSyncer(TargetConfig target, std::string inventory_namespace);
@@ -59,6 +65,9 @@ class TargetSyncer {
   // before each inventory write (`confirm` true): a write it fails is not made, and the sync
   // fails with its error. Leader election's fence (daemon/leader.hpp); none by default.
   void set_fence(std::function<util::Result<void>(bool confirm)> fence);
+  // Uses `pool` (shared with the other targets of its cluster) instead of connections of its
+  // own, with `request_timeout` for each request (default 30 s). Call before the first sync.
+  void share_pool(std::shared_ptr<ClientPool> pool, std::chrono::milliseconds request_timeout);
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
   // Bytes of inventory entries per ConfigMap (k_inventory_shard_bytes; tests use small shards).
