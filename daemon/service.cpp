@@ -7,11 +7,14 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "daemon/alerts.hpp"
+#include "daemon/clusters.hpp"
 #include "daemon/desk.hpp"
 #include "daemon/followup.hpp"
 #include "daemon/leader.hpp"
@@ -50,7 +53,9 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"healed", t.healed},
                     {"selfHealLoop", std::string(t.self_heal_loop)},
                     {"breakGlass", std::string(t.break_glass)},
-                    {"lastFetchTime", t.last_fetch_time}});
+                    {"lastFetchTime", t.last_fetch_time},
+                    {"cluster", std::string(t.cluster)},
+                    {"clusterUp", t.cluster_up}});
   return util::dump(util::Json{{"targets", list}}) + "\n";
 }
 
@@ -79,8 +84,54 @@ struct Service::Impl {
   bool lost_lease = false;  // under `mutex`
   bool election_failed = false;  // under `mutex`
   bool may_act() const { return !elector || elector->may_write(); }
+  // Whether this replica syncs and heals target `i` now: the worker asks before each sync and
+  // heal. Leading, or no leader election.
+  bool may_sync(std::size_t i) const {
+    (void)i;
+    return may_act();
+  }
   void campaign();
   int loop(Mirror& mirror);
+
+  // One worker per cluster (daemon/clusters.hpp): it syncs and heals the cluster's targets one
+  // after another on its own thread, over the cluster's own connections, with its own retry
+  // backoff; the fetch loop hands it each new head without waiting for it. A cluster that is
+  // down or hangs holds up only its own worker.
+  struct EventBatch {  // push events a fetch answered; observed when every worker has synced
+    std::vector<Clock::time_point> times;
+    std::atomic<std::size_t> left{0};
+  };
+  struct ClusterWorker {
+    ClusterGroup group;
+    std::shared_ptr<ClientPool> pool;
+    std::thread thread;
+    // Under `mutex`:
+    std::optional<git::Oid> head;  // the commit to sync to: the last fetched
+    bool sync_due = false;         // sync every target of the cluster (at retry_at)
+    bool heal_due = false;         // the watches saw drift, or a break-glass hold changed
+    bool first_round_done = false;
+    bool up = true;  // the API server answered after the last failed round
+    Clock::time_point retry_at{};
+    std::chrono::milliseconds retry_delay{500};
+    std::vector<std::shared_ptr<EventBatch>> batches;
+  };
+  std::vector<std::unique_ptr<ClusterWorker>> workers;
+  std::vector<std::size_t> worker_of;  // by target index
+  std::condition_variable work_cv;     // wakes workers (with `mutex`)
+  std::filesystem::path repository_path;  // the mirror: each worker reads it with its own handle
+  void start_workers(const std::filesystem::path& mirror_path);
+  void join_workers();
+  void work(ClusterWorker& w);
+  void sync_round(ClusterWorker& w, const git::Oid& head, std::vector<std::shared_ptr<EventBatch>> batches);
+  void check_cluster(ClusterWorker& w, bool failed);
+  void hand_over(const git::Oid& head, std::vector<Clock::time_point> events);
+  void wake_workers_to_heal() {
+    {
+      std::lock_guard lock(mutex);
+      for (auto& w : workers) w->heal_due = true;
+    }
+    work_cv.notify_all();
+  }
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
@@ -477,7 +528,8 @@ void Service::Impl::heal_loop() {
     if (!may_act()) continue;  // a standby observes nothing, expires nothing and corrects nothing
     if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
       next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
-    for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
+    // Each cluster's worker heals its own targets: a cluster that hangs delays no other's.
+    wake_workers_to_heal();
     check_source(now);
   }
 }
@@ -502,6 +554,18 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
         if (!e->may_write()) return util::fail("not the leader any more (lease not renewed within renewDeadline)");
         return {};
       });
+  }
+  m_impl->worker_of.resize(m_impl->syncers.size());
+  for (auto& group : group_by_cluster(m_impl->config.targets, resolve_connection)) {
+    auto w = std::make_unique<Impl::ClusterWorker>();
+    w->pool = make_client_pool();
+    for (std::size_t i : group.targets) {
+      m_impl->syncers[i]->share_pool(w->pool, m_impl->config.cluster_request_timeout);
+      m_impl->worker_of[i] = m_impl->workers.size();
+      m_impl->statuses[i].cluster = group.name;
+    }
+    w->group = std::move(group);
+    m_impl->workers.push_back(std::move(w));
   }
   m_impl->heal_states.resize(m_impl->syncers.size());
   for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) m_impl->target_mutexes.push_back(std::make_unique<std::mutex>());
@@ -561,6 +625,14 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
   m.describe("portcullis_source_up", "gauge", "1 when the last fetch of the repository succeeded, 0 while fetches fail (targets are SourceUnavailable).");
   m.describe("portcullis_last_fetch_timestamp_seconds", "gauge", "Unix time of the last successful fetch of the repository.");
+  m.describe("portcullis_cluster_up", "gauge",
+             "1 while a cluster's API server answers, 0 after a round of syncs failed and it did not answer (by cluster).");
+  m.describe("portcullis_cluster_targets", "gauge", "Targets that sync to a cluster (one worker thread per cluster).");
+  for (const auto& w : m_impl->workers) {
+    std::string labels = "cluster=\"" + label_value(w->group.name) + "\"";
+    m.set("portcullis_cluster_up", labels, 1);
+    m.set("portcullis_cluster_targets", labels, static_cast<double>(w->group.targets.size()));
+  }
 }
 
 Service::~Service() {
@@ -568,6 +640,7 @@ Service::~Service() {
   if (m_impl->elector_thread.joinable()) m_impl->elector_thread.join();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
   if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
+  m_impl->join_workers();
   m_impl->images.reset();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
@@ -587,7 +660,9 @@ int Service::run() {
   // Image automation runs where syncs run: at once without leader election, else once leading.
   if (m.images && !m.elector) m.images->start();
   if (m.elector) m.elector_thread = std::thread([&m] { m.campaign(); });
+  m.start_workers(mirror->repository().git_dir());
   int rc = m.loop(*mirror);
+  m.join_workers();
   if (m.elector) {
     m.elector->stop();
     if (m.elector_thread.joinable()) m.elector_thread.join();
@@ -658,28 +733,10 @@ int Service::Impl::loop(Mirror& mirror_ref) {
         std::lock_guard lock(m.mutex);
         events.swap(m.pending_event_times);
       }
-      for (std::size_t i = 0; i < m.syncers.size(); ++i) {
-        std::lock_guard busy(*m.target_mutexes[i]);
-        if (m.desk->holds_syncs(m.syncers[i]->config().name)) {
-          log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
-              {{"target", m.syncers[i]->config().name}, {"revision", head->hex()}});
-          continue;
-        }
-        SyncResult r = m.syncers[i]->sync(mirror->repository(), *head);
-        m.record(i, r, head->hex());
-        if (r.state != SyncState::failed) m.settled[i] = true;
-        failed = failed || r.state == SyncState::failed;
-      }
-      auto now = Clock::now();
-      for (auto t : events)
-        m.metrics.observe("portcullis_notify_latency_seconds", "", std::chrono::duration<double>(now - t).count());
-      // A sync of thousands of objects frees tens of MB that glibc keeps mapped (free chunks
-      // below live ones); return them between syncs so the daemon's RSS is what it holds.
-      malloc_trim(0);
-      std::lock_guard lock(m.mutex);
-      m.is_ready = true;
+      m.hand_over(*head, std::move(events));
     }
-    // A failed round is retried with backoff (0.5 s doubling up to the poll interval).
+    // A failed fetch is retried with backoff (0.5 s doubling up to the poll interval); failed
+    // syncs are retried by their cluster's worker.
     if (failed) {
       next_poll = Clock::now() + retry_delay;
       retry_delay = std::min(retry_delay * 2, m.config.poll_interval);
@@ -690,6 +747,163 @@ int Service::Impl::loop(Mirror& mirror_ref) {
   }
 }
 
+void Service::Impl::start_workers(const std::filesystem::path& mirror_path) {
+  repository_path = mirror_path;
+  for (auto& w : workers) {
+    log(LogLevel::info, "cluster worker started",
+        {{"cluster", w->group.name}, {"targets", std::to_string(w->group.targets.size())}});
+    w->thread = std::thread([this, worker = w.get()] { work(*worker); });
+  }
+}
+
+void Service::Impl::join_workers() {
+  {
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  work_cv.notify_all();
+  for (auto& w : workers)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+// The fetch loop's side: every worker syncs to `head` as soon as it is free (a retry waiting
+// in backoff starts at once); the loop does not wait for any of them.
+void Service::Impl::hand_over(const git::Oid& head, std::vector<Clock::time_point> events) {
+  auto batch = std::make_shared<EventBatch>();
+  batch->times = std::move(events);
+  batch->left = workers.size();
+  {
+    std::lock_guard lock(mutex);
+    for (auto& w : workers) {
+      w->head = head;
+      w->sync_due = true;
+      w->retry_at = Clock::now();
+      w->retry_delay = std::chrono::milliseconds(500);
+      if (!batch->times.empty()) w->batches.push_back(batch);
+    }
+    if (workers.empty()) is_ready = true;
+  }
+  work_cv.notify_all();
+}
+
+void Service::Impl::work(ClusterWorker& w) {
+  auto next_heal = Clock::now() + std::chrono::seconds(5);
+  while (true) {
+    bool do_sync = false, do_heal = false;
+    git::Oid head;
+    std::vector<std::shared_ptr<EventBatch>> batches;
+    {
+      std::unique_lock lock(mutex);
+      auto due = [&] { return w.sync_due && w.head && Clock::now() >= w.retry_at; };
+      work_cv.wait_until(lock, w.sync_due ? std::min(w.retry_at, next_heal) : next_heal,
+                         [&] { return stopping || due() || w.heal_due; });
+      if (stopping) return;
+      do_sync = due();
+      do_heal = w.heal_due || Clock::now() >= next_heal;
+      w.heal_due = false;
+      if (do_sync) {
+        w.sync_due = false;
+        head = *w.head;
+        batches.swap(w.batches);
+      }
+    }
+    if (do_sync) sync_round(w, head, std::move(batches));
+    if (!do_heal) continue;
+    // Health and lasting drift are re-read every few seconds even without news.
+    auto now = Clock::now();
+    next_heal = now + std::chrono::seconds(5);
+    for (std::size_t i : w.group.targets)
+      if (may_sync(i)) heal_target(i, now, next_heal);
+  }
+}
+
+// Syncs every target of `w`'s cluster to `head`, one after another; a failed round is retried
+// with backoff (0.5 s doubling up to the poll interval) unless a new head comes first.
+void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vector<std::shared_ptr<EventBatch>> batches) {
+  bool failed = false;
+  // libgit2 handles are not shared between threads: each round reads the mirror with its own.
+  auto repo = git::Repository::open(repository_path);
+  if (!repo) {
+    log(LogLevel::error, "cannot open the repository mirror", {{"cluster", w.group.name}, {"error", repo.error().message}});
+    failed = true;
+  }
+  for (std::size_t i : w.group.targets) {
+    if (!repo || !may_sync(i)) continue;
+    std::lock_guard busy(*target_mutexes[i]);
+    if (desk->holds_syncs(syncers[i]->config().name)) {
+      log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
+          {{"target", syncers[i]->config().name}, {"revision", head.hex()}});
+      continue;
+    }
+    SyncResult r = syncers[i]->sync(*repo, head);
+    if (r.state != SyncState::failed) settled[i] = true;
+    failed = failed || r.state == SyncState::failed;
+    record(i, r, head.hex());
+  }
+  check_cluster(w, failed);
+  auto now = Clock::now();
+  for (const auto& b : batches)
+    if (--b->left == 0)
+      for (auto t : b->times)
+        metrics.observe("portcullis_notify_latency_seconds", "", std::chrono::duration<double>(now - t).count());
+  // A sync of thousands of objects frees tens of MB that glibc keeps mapped (free chunks
+  // below live ones); return them between syncs so the daemon's RSS is what it holds.
+  malloc_trim(0);
+  {
+    std::lock_guard lock(mutex);
+    w.first_round_done = true;
+    is_ready = std::all_of(workers.begin(), workers.end(), [](const auto& x) { return x->first_round_done; });
+    if (failed && !w.sync_due) {
+      w.sync_due = true;
+      w.retry_at = Clock::now() + w.retry_delay;
+      w.retry_delay = std::min(w.retry_delay * 2, config.poll_interval);
+    } else if (!failed) {
+      w.retry_delay = std::chrono::milliseconds(500);
+    }
+  }
+  changed();
+}
+
+// After a round: whether the cluster's API server answers (asked only when a sync failed).
+// While it does not, its targets' errors say so and portcullis_cluster_up is 0.
+void Service::Impl::check_cluster(ClusterWorker& w, bool failed) {
+  std::string down;
+  if (failed) {
+    std::optional<kube::Connection> conn;
+    for (std::size_t i : w.group.targets)
+      if (!conn) conn = syncers[i]->connection();
+    if (!conn) {  // never connected: the kubeconfig cannot be read
+      auto resolved = resolve_connection(syncers[w.group.targets.front()]->config());
+      if (resolved) conn = std::move(*resolved);
+      else down = resolved.error().message;
+    }
+    // A fresh connection, and a short wait: the syncs already waited out the request timeout.
+    if (auto client = conn ? kube::Client::connect(*conn) : util::Result<kube::Client>(util::fail(down)); client) {
+      client->set_timeout(std::min<std::chrono::milliseconds>(config.cluster_request_timeout, std::chrono::seconds(5)));
+      if (auto version = client->get("/version"); !version) down = version.error().message;
+    } else {
+      down = client.error().message;
+    }
+  }
+  bool was_up;
+  {
+    std::lock_guard lock(mutex);
+    was_up = w.up;
+    w.up = down.empty();
+    for (std::size_t i : w.group.targets) {
+      statuses[i].cluster_up = w.up;
+      if (!w.up && statuses[i].state == SyncState::failed && !statuses[i].last_error.starts_with("cluster "))
+        statuses[i].last_error = "cluster " + w.group.name + " does not answer: " + statuses[i].last_error;
+    }
+  }
+  metrics.set("portcullis_cluster_up", "cluster=\"" + label_value(w.group.name) + "\"", down.empty() ? 1 : 0);
+  if (was_up && !down.empty())
+    log(LogLevel::error, "cluster does not answer; its targets wait, the other clusters go on",
+        {{"cluster", w.group.name}, {"error", down}});
+  else if (!was_up && down.empty())
+    log(LogLevel::info, "cluster answers again", {{"cluster", w.group.name}});
+}
+
 void Service::stop() {
   {
     std::lock_guard lock(m_impl->mutex);
@@ -698,6 +912,7 @@ void Service::stop() {
   if (m_impl->elector) m_impl->elector->stop();
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
+  m_impl->work_cv.notify_all();
   if (m_impl->images) m_impl->images->signal_stop();
 }
 
@@ -820,7 +1035,7 @@ void Service::wake_all() { m_impl->changed(); }
 
 bool Service::ready() const {
   std::lock_guard lock(m_impl->mutex);
-  return m_impl->is_ready || (m_impl->elector && !m_impl->leading);
+  return m_impl->is_ready || (m_impl->elector && !m_impl->leading);  // is_ready: every worker's first round
 }
 
 LeaderView Service::leader_view() const {

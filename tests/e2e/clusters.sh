@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# End to end: one portcullisd, targets on two real kube-apiservers (A and B), one worker thread
+# per cluster. B stopped (SIGSTOP: its connections stay open and nothing answers): pushes are
+# applied on A at once, not after B's timeouts; B's target shows Failed with an error naming B,
+# and portcullis_cluster_up{cluster=B} is 0; the status stays answerable. B continued: it
+# catches up and nothing is pruned. B killed (connections refused), then restarted: the same.
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=daemon_lib.sh
+source "$(dirname "$0")/daemon_lib.sh"
+
+# Cluster B: a second apiserver (its own etcd, ports, CA and tokens) beside daemon_lib's A.
+KDIR_B=$SUITE_TMP/kube-b
+mkdir -p "$KDIR_B"
+suite_teardown() {
+  local p
+  for p in "${DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [[ -f $KDIR_B/kube-apiserver.pid ]] && kill -CONT "$(cat "$KDIR_B/kube-apiserver.pid")" 2>/dev/null
+  kube_stop "$KDIR_B"
+  kube_stop "$KDIR"
+}
+trap suite_teardown EXIT
+A_URL=$KUBE_API_URL
+kube_start "$KDIR_B" || { echo "FATAL: the second kube-apiserver did not start"; exit 1; }
+B_URL=$KUBE_API_URL
+[[ $A_URL != "$B_URL" ]] || { echo "FATAL: both apiservers answer at $A_URL"; exit 1; }
+export KUBECONFIG=$KDIR/kubeconfig
+kb() { KUBECONFIG=$KDIR_B/kubeconfig kubectl "$@"; }
+"$ROOT/install/kubernetes/rbac-for-kinds.sh" --user portcullisd v1/services v1/serviceaccounts apps/deployments \
+  apps/statefulsets apps/daemonsets apiextensions.k8s.io/v1/customresourcedefinitions 2>/dev/null | kb apply -f - >/dev/null ||
+  { echo "FATAL: cannot apply RBAC on B"; exit 1; }
+
+# Far above what a sync on A takes (well under a second), far below B's request timeout.
+A_BOUND=4
+B_TIMEOUT=10
+
+# two_clusters: a daemon with target "<test>-b" on B (first: a sequential daemon would sync it
+# before A's) and "<test>-a" on A, each into a namespace of its name; not started.
+two_clusters() {
+  TB=${CURRENT_TEST//_/-}-b
+  TA=${CURRENT_TEST//_/-}-a
+  TB=${TB#test-} TA=${TA#test-}
+  POLL=5s DAEMON_EXTRA="clusterRequestTimeout: ${B_TIMEOUT}s" new_daemon "  - name: $TB
+    path: environments/$TB
+    kubeconfig: $KDIR_B/kubeconfig-portcullisd
+    namespace: $TB
+  - name: $TA
+    path: environments/$TA
+    kubeconfig: $KDIR/kubeconfig-portcullisd
+    namespace: $TA"
+  local t
+  for t in "$TA" "$TB"; do
+    put "$CLONE" "environments/$t/namespace.yaml" "$(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$t")"
+  done
+}
+
+# version V: three ConfigMaps per target with data.key V, committed and pushed.
+version() {
+  local t i
+  for t in "$TA" "$TB"; do
+    for i in 1 2 3; do
+      printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%s\ndata:\n  key: %s\n' "$i" "$1" |
+        put "$CLONE" "environments/$t/cm-$i.yaml"
+    done
+  done
+  commit "$CLONE" "configmaps at $1"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+}
+
+targets() { curl -fsS --max-time 2 "$DAEMON_URL/v1/targets" 2>/dev/null; }
+field() { targets | jq -r --arg n "$1" ".targets[] | select(.name == \$n) | .$2"; }
+synced_at_rev() { [[ $(field "$1" appliedRevision) == "$2" && $(field "$1" state) == Synced ]]; }
+failed_naming() { [[ $(field "$1" state) == Failed && $(field "$1" lastError) == *"cluster $2 does not answer"* ]]; }
+values_are() {  # values_are KUBECTL NAMESPACE VALUE
+  local i
+  for i in 1 2 3; do
+    [[ $("$1" get configmap "cm-$i" -n "$2" -o jsonpath='{.data.key}' 2>/dev/null) == "$3" ]] || return 1
+  done
+}
+gone() { ! _kube_running "$1"; }
+cluster_up() { curl -fsS "$DAEMON_URL/metrics" | grep -F "portcullis_cluster_up{cluster=\"$1\"} $2" >/dev/null; }
+
+# A's target reaches the server's main within A_BOUND seconds of the push.
+expect_a_prompt() {
+  local rev started=$SECONDS
+  rev=$(git -C "$SERVER" rev-parse main)
+  poll_until "$A_BOUND" synced_at_rev "$TA" "$rev" ||
+    fail "$1: A's target not Synced at ${rev:0:12} within ${A_BOUND}s (B's timeout is ${B_TIMEOUT}s): $(targets)"
+  echo "    A synced $1 in $((SECONDS - started))s or less"
+  values_are kubectl "$TA" "$1" || fail "$1 not applied on A"
+}
+
+# Both synced at v1; B goes away (HOW: stop or kill); v2 and v3 are applied on A at once while
+# B's target fails naming B; B comes back and catches up; nothing pruned on either.
+isolation() {
+  local how=$1 bpid rev
+  two_clusters
+  version v1
+  start_daemon
+  rev=$(git -C "$SERVER" rev-parse main)
+  poll_until 60 synced_at_rev "$TB" "$rev" || fail "B's target not Synced at v1: $(targets)"
+  poll_until 10 synced_at_rev "$TA" "$rev" || fail "A's target not Synced at v1: $(targets)"
+  [[ $(field "$TB" cluster) == "$B_URL" && $(field "$TA" cluster) == "$A_URL" ]] ||
+    fail "targets do not name their clusters: $(targets | jq -c '[.targets[] | {name, cluster}]')"
+  cluster_up "$B_URL" 1 && cluster_up "$A_URL" 1 || fail "clusters not up: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
+
+  bpid=$(cat "$KDIR_B/kube-apiserver.pid")
+  if [[ $how == stop ]]; then
+    kill -STOP "$bpid"
+  else
+    { kill -KILL "$bpid" && wait "$bpid"; } 2>/dev/null  # our child: reaped quietly
+    gone "$bpid" || fail "B's apiserver (pid $bpid) does not die"
+  fi
+  version v2
+  expect_a_prompt v2
+  poll_until $((B_TIMEOUT * 6)) failed_naming "$TB" "$B_URL" ||
+    fail "B's target is not Failed naming $B_URL: $(targets | jq -c ".targets[] | select(.name == \"$TB\")")"
+  [[ $(field "$TB" clusterUp) == false ]] || fail "B's target does not say its cluster is down: $(targets)"
+  poll_until 10 cluster_up "$B_URL" 0 || fail "portcullis_cluster_up of B is not 0: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
+  cluster_up "$A_URL" 1 || fail "portcullis_cluster_up of A is not 1"
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$DAEMON_URL/readyz") == 200 ]] || fail "not ready while B is down"
+  # A second push while B's worker is retrying: A is not held back either.
+  version v3
+  expect_a_prompt v3
+
+  if [[ $how == stop ]]; then kill -CONT "$bpid"; else kube_restart_apiserver "$KDIR_B" || fail "B did not restart"; fi
+  rev=$(git -C "$SERVER" rev-parse main)
+  poll_until $((B_TIMEOUT * 6)) synced_at_rev "$TB" "$rev" || fail "B's target did not catch up: $(targets)"
+  values_are kb "$TB" v3 || fail "v3 not applied on B"
+  poll_until 10 cluster_up "$B_URL" 1 || fail "portcullis_cluster_up of B is not 1 again"
+  [[ $(kb get configmaps -n "$TB" -l "portcullis.io/target=$TB" -o name | wc -l) == 3 ]] || fail "B's objects changed in number"
+  [[ $(kubectl get configmaps -n "$TA" -l "portcullis.io/target=$TA" -o name | wc -l) == 3 ]] || fail "A's objects changed in number"
+  [[ $(field "$TB" objects) == 4 && $(field "$TA" objects) == 4 ]] || fail "objects: $(targets | jq -c '[.targets[] | {name, objects}]')"
+  local pruned
+  pruned=$(jq -s '[.[] | select(.event == "sync") | .pruned | length] | add // 0' "$(dirname "$DAEMON_CONFIG")/state/audit.jsonl")
+  [[ $pruned == 0 ]] || fail "$pruned objects were pruned: $(grep -h '"pruned":\[[^]]' "$(dirname "$DAEMON_CONFIG")/state/audit.jsonl" | head -2)"
+}
+
+test_stopped_apiserver_delays_no_other_cluster() { isolation stop; }
+
+test_killed_apiserver_delays_no_other_cluster() { isolation kill; }
+
+# Two targets on one cluster and one identity share one worker and one pool: one cluster is
+# reported with two targets.
+test_targets_of_one_cluster_share_a_worker() {
+  two_clusters
+  local more="  - name: ${TA}2
+    path: environments/${TA}2
+    kubeconfig: $KDIR/kubeconfig-portcullisd
+    namespace: $TA"
+  awk -v more="$more" '{print} /^targets:$/ {print more}' "$DAEMON_CONFIG" >"$DAEMON_CONFIG.new" && mv "$DAEMON_CONFIG.new" "$DAEMON_CONFIG"
+  put "$CLONE" "environments/${TA}2/cm.yaml" "$(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  key: v\n')"
+  version v1
+  start_daemon
+  poll_until 30 curl -fsS -o /dev/null "$DAEMON_URL/readyz" || fail "not ready"
+  curl -fsS "$DAEMON_URL/metrics" | grep -F "portcullis_cluster_targets{cluster=\"$A_URL\"} 2" >/dev/null ||
+    fail "A does not have two targets: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_targets)"
+  curl -fsS "$DAEMON_URL/metrics" | grep -F "portcullis_cluster_targets{cluster=\"$B_URL\"} 1" >/dev/null ||
+    fail "B does not have one target"
+  [[ $(grep -c '"msg":"cluster worker started"' "$DAEMON_LOG") == 2 ]] || fail "not two workers: $(grep 'worker' "$DAEMON_LOG")"
+}
+
+run_suite "$@"
