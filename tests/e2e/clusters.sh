@@ -118,6 +118,8 @@ isolation() {
   [[ $(field "$TB" clusterUp) == false ]] || fail "B's target does not say its cluster is down: $(targets)"
   poll_until 10 cluster_up "$B_URL" 0 || fail "portcullis_cluster_up of B is not 0: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
   cluster_up "$A_URL" 1 || fail "portcullis_cluster_up of A is not 1"
+  [[ $(curl -fsS --max-time 2 "$DAEMON_URL/v1/status" | jq -r --arg n "$TB" '.targets[] | select(.name == $n) | "\(.cluster) \(.clusterUp)"') == "$B_URL false" ]] ||
+    fail "the status page's document does not show B down"
   [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$DAEMON_URL/readyz") == 200 ]] || fail "not ready while B is down"
   # A second push while B's worker is retrying: A is not held back either.
   version v3
