@@ -123,7 +123,8 @@ struct Service::Impl {
   void join_workers();
   void work(ClusterWorker& w);
   void sync_round(ClusterWorker& w, const git::Oid& head, std::vector<std::shared_ptr<EventBatch>> batches);
-  void check_cluster(ClusterWorker& w, bool failed);
+  std::string probe_cluster(const ClusterWorker& w);
+  void mark_cluster(ClusterWorker& w, const std::string& down);
   void hand_over(const git::Oid& head, std::vector<Clock::time_point> events);
   void wake_workers_to_heal() {
     {
@@ -827,6 +828,9 @@ void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vect
     log(LogLevel::error, "cannot open the repository mirror", {{"cluster", w.group.name}, {"error", repo.error().message}});
     failed = true;
   }
+  // Once a sync failed and the API server does not answer either, the round's other targets
+  // fail at once with that reason instead of each waiting out the request timeout.
+  std::string down;
   for (std::size_t i : w.group.targets) {
     if (!repo || !may_sync(i)) continue;
     std::lock_guard busy(*target_mutexes[i]);
@@ -835,12 +839,21 @@ void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vect
           {{"target", syncers[i]->config().name}, {"revision", head.hex()}});
       continue;
     }
+    if (!down.empty()) {
+      SyncResult skipped;
+      skipped.revision = head.hex();
+      skipped.state = SyncState::failed;
+      skipped.errors.push_back("cluster " + w.group.name + " does not answer: " + down);
+      record(i, skipped, head.hex());
+      continue;
+    }
     SyncResult r = syncers[i]->sync(*repo, head);
     if (r.state != SyncState::failed) settled[i] = true;
     failed = failed || r.state == SyncState::failed;
     record(i, r, head.hex());
+    if (r.state == SyncState::failed) down = probe_cluster(w);
   }
-  check_cluster(w, failed);
+  mark_cluster(w, down);
   auto now = Clock::now();
   for (const auto& b : batches)
     if (--b->left == 0)
@@ -864,27 +877,27 @@ void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vect
   changed();
 }
 
-// After a round: whether the cluster's API server answers (asked only when a sync failed).
-// While it does not, its targets' errors say so and portcullis_cluster_up is 0.
-void Service::Impl::check_cluster(ClusterWorker& w, bool failed) {
-  std::string down;
-  if (failed) {
-    std::optional<kube::Connection> conn;
-    for (std::size_t i : w.group.targets)
-      if (!conn) conn = syncers[i]->connection();
-    if (!conn) {  // never connected: the kubeconfig cannot be read
-      auto resolved = resolve_connection(syncers[w.group.targets.front()]->config());
-      if (resolved) conn = std::move(*resolved);
-      else down = resolved.error().message;
-    }
-    // A fresh connection, and a short wait: the syncs already waited out the request timeout.
-    if (auto client = conn ? kube::Client::connect(*conn) : util::Result<kube::Client>(util::fail(down)); client) {
-      client->set_timeout(std::min<std::chrono::milliseconds>(config.cluster_request_timeout, std::chrono::seconds(5)));
-      if (auto version = client->get("/version"); !version) down = version.error().message;
-    } else {
-      down = client.error().message;
-    }
+// Whether the cluster's API server answers ("") or why not: GET /version on a fresh connection,
+// with a short wait (the sync that failed before it already waited out the request timeout).
+std::string Service::Impl::probe_cluster(const ClusterWorker& w) {
+  std::optional<kube::Connection> conn;
+  for (std::size_t i : w.group.targets)
+    if (!conn) conn = syncers[i]->connection();
+  if (!conn) {  // never connected: the kubeconfig cannot be read
+    auto resolved = resolve_connection(syncers[w.group.targets.front()]->config());
+    if (!resolved) return resolved.error().message;
+    conn = std::move(*resolved);
   }
+  auto client = kube::Client::connect(*conn);
+  if (!client) return client.error().message;
+  client->set_timeout(std::min<std::chrono::milliseconds>(config.cluster_request_timeout, std::chrono::seconds(5)));
+  auto version = client->get("/version");
+  return version ? "" : version.error().message;
+}
+
+// After a round: the cluster is down (`down` says why) or up. While down, its targets' errors
+// say so and portcullis_cluster_up is 0.
+void Service::Impl::mark_cluster(ClusterWorker& w, const std::string& down) {
   bool was_up;
   {
     std::lock_guard lock(mutex);
