@@ -1,7 +1,9 @@
 #include "shared/kube/client.hpp"
 
 #include <httplib.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -37,21 +39,37 @@ struct Client::Impl {
   std::string transport_error(httplib::Error e) const;
 };
 
-// What a failed exchange means, for people: httplib says only "Read" or "Connection".
+// What a failed exchange means, for people: httplib says only "Read" or "Connection". A failed
+// TLS handshake is told apart by OpenSSL's error queue (cleared before each request): a
+// certificate that does not verify leaves its reason there, a server that never answers only
+// "shutdown while in init" (httplib giving up) or nothing.
 std::string Client::Impl::transport_error(httplib::Error e) const {
   std::string why = httplib::to_string(e);
+  const std::string not_signed =
+      " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
   switch (e) {
     case httplib::Error::Connection: return why + " (cannot connect: refused, unreachable, or no answer within 5s)";
     case httplib::Error::Read:
       return why + " (no answer within " + util::duration_text(read_timeout.count()) + ", or the connection was closed)";
     case httplib::Error::Write: return why + " (cannot send within " + util::duration_text(read_timeout.count()) + ")";
-    case httplib::Error::SSLServerVerification: break;
-    case httplib::Error::SSLConnection:
-      if (!own_ca) return why + " (TLS handshake failed or got no answer within 5s)";
-      break;
+    case httplib::Error::SSLServerVerification: return why + not_signed;
+    case httplib::Error::SSLConnection: {
+      // A certificate that does not verify leaves its reason in the queue; a handshake given up
+      // on (httplib then shuts the half-made session down) or closed by the server does not.
+      bool verify_failed = false;
+      std::string other;
+      while (unsigned long queued = ERR_get_error()) {
+        int reason = ERR_GET_REASON(queued);
+        if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) verify_failed = true;
+        else if (reason != SSL_R_SHUTDOWN_WHILE_IN_INIT && other.empty())
+          if (const char* text = ERR_reason_error_string(queued)) other = text;
+      }
+      if (verify_failed || (own_ca && !other.empty())) return why + not_signed;
+      if (other.empty()) return why + " (the TLS handshake got no answer within 5s, or the connection was closed)";
+      return why + " (the TLS handshake failed: " + other + ")";
+    }
     default: return why;
   }
-  return why + " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -167,6 +185,7 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
     }
     return m_impl->http->Get(full, headers);
   };
+  ERR_clear_error();  // what a failed handshake leaves there tells why (transport_error)
   httplib::Result res = send();
   if (!res) {
     return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + m_impl->transport_error(res.error()));
@@ -181,6 +200,7 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
 util::Result<int> Client::stream(std::string_view path, const std::function<bool(std::string_view)>& on_chunk) {
   auto headers = m_impl->headers("application/json");
   std::string full = m_impl->url.path + std::string(path);
+  ERR_clear_error();
   auto res = m_impl->http->Get(full, headers, [&](const char* data, size_t len) { return on_chunk({data, len}); });
   if (!res && res.error() != httplib::Error::Canceled)
     return util::fail("GET " + m_impl->connection.server + full + " failed: " + m_impl->transport_error(res.error()));

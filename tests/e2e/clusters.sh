@@ -126,6 +126,7 @@ isolation() {
       fail "$t is not Failed naming $B_URL within $((5 * B_TIMEOUT / 2))s of the push: $(targets | jq -c ".targets[] | select(.name == \"$t\")")"
   done
   echo "    B's ${#B_ALL[@]} targets Failed $((SECONDS - started))s after the push"
+  [[ $(field "$TB" lastError) != *"not signed"* ]] || fail "B's outage is reported as a certificate problem: $(field "$TB" lastError)"
   [[ $(field "$TB" clusterUp) == false ]] || fail "B's target does not say its cluster is down: $(targets)"
   poll_until 10 cluster_up "$B_URL" 0 || fail "portcullis_cluster_up of B is not 0: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
   cluster_up "$A_URL" 1 || fail "portcullis_cluster_up of A is not 1"

@@ -66,3 +66,18 @@ TEST_CASE("a port nobody listens on fails the request at once, saying it cannot 
   CHECK(r.error().message.find("cannot connect") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
+
+TEST_CASE("a TLS server that takes the connection and never answers the handshake is told apart from a bad certificate",
+          "[kubeclient]") {
+  Socket silent(true);
+  kube::Connection c;
+  c.server = "https://127.0.0.1:" + std::to_string(silent.port);
+  c.insecure_skip_verify = true;
+  auto client = kube::Client::connect(c);
+  REQUIRE(client);
+  auto r = client->get("/version");  // after the 5 s connection timeout
+  REQUIRE_FALSE(r);
+  INFO(r.error().message);
+  CHECK(r.error().message.find("the TLS handshake got no answer within 5s") != std::string::npos);
+  CHECK(r.error().message.find("not signed") == std::string::npos);
+}
