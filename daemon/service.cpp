@@ -832,6 +832,10 @@ void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vect
   // fail at once with that reason instead of each waiting out the request timeout.
   std::string down;
   for (std::size_t i : w.group.targets) {
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) break;  // the daemon stops (or lost the lease): the rest of the round waits
+    }
     if (!repo || !may_sync(i)) continue;
     std::lock_guard busy(*target_mutexes[i]);
     if (desk->holds_syncs(syncers[i]->config().name)) {
