@@ -247,9 +247,9 @@ pick push-idle.jsonl syncedMs idle-synced.txt
 pick push-stopped.jsonl appliedMs stopped-applied.txt
 pick push-stopped.jsonl syncedMs stopped-synced.txt
 read -r ia50 ia90 iamax <<<"$(stats "$out/idle-applied.txt")"
-read -r is50 is90 ismax <<<"$(stats "$out/idle-synced.txt")"
+read -r is50 _ ismax <<<"$(stats "$out/idle-synced.txt")"
 read -r sa50 sa90 samax <<<"$(stats "$out/stopped-applied.txt")"
-read -r ss50 ss90 ssmax <<<"$(stats "$out/stopped-synced.txt")"
+read -r ss50 _ ssmax <<<"$(stats "$out/stopped-synced.txt")"
 pass() { if awk "BEGIN {exit !($1)}"; then echo pass; else echo "**MISS**"; fi; }
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)

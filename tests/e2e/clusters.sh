@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end: one portcullisd, targets on two real kube-apiservers (A and B), one worker thread
 # per cluster. B stopped (SIGSTOP: its connections stay open and nothing answers): pushes are
-# applied on A at once, not after B's timeouts; B's target shows Failed with an error naming B,
-# and portcullis_cluster_up{cluster=B} is 0; the status stays answerable. B continued: it
-# catches up and nothing is pruned. B killed (connections refused), then restarted: the same.
+# applied on A at once, not after B's timeouts; B's three targets show Failed with an error
+# naming B (all within one timeout and the check after it, not one timeout each), and
+# portcullis_cluster_up{cluster=B} is 0; the status stays answerable. B continued: it catches
+# up and nothing is pruned. B killed (connections refused), then restarted: the same.
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=daemon_lib.sh
 source "$(dirname "$0")/daemon_lib.sh"
@@ -109,7 +110,7 @@ isolation() {
   poll_until 10 synced_at_rev "$TA" "$rev" || fail "A's target not Synced at v1: $(targets)"
   [[ $(field "$TB" cluster) == "$B_URL" && $(field "$TA" cluster) == "$A_URL" ]] ||
     fail "targets do not name their clusters: $(targets | jq -c '[.targets[] | {name, cluster}]')"
-  cluster_up "$B_URL" 1 && cluster_up "$A_URL" 1 || fail "clusters not up: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
+  { cluster_up "$B_URL" 1 && cluster_up "$A_URL" 1; } || fail "clusters not up: $(curl -fsS "$DAEMON_URL/metrics" | grep cluster_up)"
 
   bpid=$(cat "$KDIR_B/kube-apiserver.pid")
   if [[ $how == stop ]]; then
