@@ -137,6 +137,10 @@ isolation() {
   # A second push while B's worker is retrying: A is not held back either.
   version v3
   expect_a_prompt v3
+  # Drift on A is corrected as usual while B's worker waits on B.
+  kubectl patch configmap cm-1 -n "$TA" --type merge -p '{"data":{"key":"changed-by-hand"}}' >/dev/null ||
+    fail "cannot change cm-1 on A"
+  poll_until "$A_BOUND" values_are kubectl "$TA" v3 || fail "drift on A not corrected within ${A_BOUND}s while B is down"
 
   if [[ $how == stop ]]; then kill -CONT "$bpid"; else kube_restart_apiserver "$KDIR_B" || fail "B did not restart"; fi
   rev=$(git -C "$SERVER" rev-parse main)
