@@ -4,7 +4,7 @@
 #include <functional>
 #include <set>
 
-#include "schemas/embedded.hpp"
+#include "schemas/programs.hpp"
 #include "shared/policy/policy.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
@@ -74,6 +74,31 @@ util::Result<void> parse_images(const yaml::Node& node, Config& c, const PathOf&
   return {};
 }
 
+// The Lease settings of `leaderElection:` or `sharding:` (`block`): the cluster, the namespace
+// (key `ns_key`), the Lease's name or prefix (`name_key`), the identity and the timing.
+util::Result<void> parse_lease_settings(const yaml::Node& node, std::string_view block, std::string_view ns_key,
+                                        std::string_view name_key, LeaderElectionConfig& l, const PathOf& path_of,
+                                        const ErrorAt& error_at) {
+  const std::string b(block);
+  l.kubeconfig = path_of(node.get_string("kubeconfig"));
+  l.context = std::string(node.get_string("context"));
+  l.namespace_ = std::string(node.get_string(ns_key));
+  if (auto n = node.get_string(name_key); !n.empty()) l.lease_name = std::string(n);
+  l.identity = std::string(node.get_string("identity"));
+  for (auto [key, out] : {std::pair{"leaseDuration", &l.lease_duration}, std::pair{"renewDeadline", &l.renew_deadline},
+                          std::pair{"retryPeriod", &l.retry_period}}) {
+    if (auto d = node.get_string(key); !d.empty()) {
+      auto ms = util::parse_duration_ms(d);
+      if (!ms || *ms < 100) return error_at(node.get(key), b + "." + key + " must be at least 100ms");
+      *out = std::chrono::milliseconds(*ms);
+    }
+  }
+  if (l.renew_deadline >= l.lease_duration)
+    return error_at(&node, b + ".renewDeadline must be below leaseDuration (a holder must stop before its lease can be taken)");
+  if (l.retry_period >= l.renew_deadline) return error_at(&node, b + ".retryPeriod must be below renewDeadline");
+  return {};
+}
+
 }  // namespace
 
 util::Result<Config> parse_config(std::string_view text, std::string_view file, const fs::path& base) {
@@ -87,7 +112,7 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
   if (stream->documents.size() != 1 || !stream->documents[0].root)
     return util::fail(util::Error{"the daemon config must be one YAML document", "policy.invalid", std::string(file), 1, 1});
   const yaml::Node& root = *stream->documents[0].root;
-  if (auto v = policy::validate_against(schemas::daemon_schema(), root, file, "daemon config"); !v)
+  if (auto v = policy::validate_against(schemas::daemon_program(), root, file, "daemon config"); !v)
     return util::fail(v.error());
   auto path_of = [&](std::string_view p) -> fs::path {
     if (p.empty()) return {};
@@ -134,25 +159,19 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (const yaml::Node* n = sp->get("maxEventStreams")) c.status_page.max_event_streams = static_cast<int>(n->value.integer);
   }
   if (const yaml::Node* le = root.get("leaderElection")) {
-    auto& l = c.leader_election;
-    l.enabled = true;
-    l.kubeconfig = path_of(le->get_string("kubeconfig"));
-    l.context = std::string(le->get_string("context"));
-    l.namespace_ = std::string(le->get_string("namespace"));
-    if (auto n = le->get_string("leaseName"); !n.empty()) l.lease_name = std::string(n);
-    l.identity = std::string(le->get_string("identity"));
-    for (auto [key, out] : {std::pair{"leaseDuration", &l.lease_duration}, std::pair{"renewDeadline", &l.renew_deadline},
-                            std::pair{"retryPeriod", &l.retry_period}}) {
-      if (auto d = le->get_string(key); !d.empty()) {
-        auto ms = util::parse_duration_ms(d);
-        if (!ms || *ms < 100) return error_at(le->get(key), std::string("leaderElection.") + key + " must be at least 100ms");
-        *out = std::chrono::milliseconds(*ms);
-      }
+    c.leader_election.enabled = true;
+    if (auto r = parse_lease_settings(*le, "leaderElection", "namespace", "leaseName", c.leader_election, path_of, error_at); !r)
+      return util::fail(r.error());
+  }
+  if (const yaml::Node* sh = root.get("sharding")) {
+    auto& s = c.sharding;
+    s.enabled = !sh->get("enabled") || sh->get("enabled")->value.boolean;
+    s.lease.lease_name = "portcullisd";
+    if (auto r = parse_lease_settings(*sh, "sharding", "leaseNamespace", "leasePrefix", s.lease, path_of, error_at); !r) return util::fail(r.error());
+    if (const yaml::Node* n = sh->get("shards")) {
+      if (n->value.integer < 1 || n->value.integer > 1024) return error_at(n, "sharding.shards must be between 1 and 1024");
+      s.shards = static_cast<std::size_t>(n->value.integer);
     }
-    if (l.renew_deadline >= l.lease_duration)
-      return error_at(le, "leaderElection.renewDeadline must be below leaseDuration (a leader must stop before its lease can be taken)");
-    if (l.retry_period >= l.renew_deadline)
-      return error_at(le, "leaderElection.retryPeriod must be below renewDeadline");
   }
   if (auto s = root.get_string("stateDir"); !s.empty()) c.state_dir = path_of(s);
   c.audit_log = path_of(root.get_string("auditLog"));

@@ -130,6 +130,15 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds lease_duration{15'000}, renew_deadline{10'000}, retry_period{2'000};
 };
 
+// Sharding targets across replicas (docs/sharding.md): a Lease per shard and one per replica,
+// in `lease` (its kubeconfig, namespace, identity and timing; its lease_name is the prefix of
+// the Leases' names).
+struct ShardingConfig {
+  bool enabled = false;
+  std::size_t shards = 12;
+  LeaderElectionConfig lease;
+};
+
 // Image automation (daemon/images.hpp, docs/images.md): where registries are and how to reach
 // them, and the bot that commits updates and pushes them through the gate.
 struct RegistryConfig {
@@ -179,6 +188,7 @@ struct Config {
   BreakGlassConfig break_glass;
   StatusPageConfig status_page;
   LeaderElectionConfig leader_election;
+  ShardingConfig sharding;
   ImagesConfig images;
 
   std::filesystem::path audit_path() const { return audit_log.empty() ? state_dir / "audit.jsonl" : audit_log; }

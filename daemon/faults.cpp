@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <chrono>
 
 #include "daemon/log.hpp"
 
@@ -35,9 +37,27 @@ Armed& armed() {
   return a;
 }
 
+// PORTCULLIS_TEST_DELAY_AT=NAME:MS, parsed once.
+struct Delay {
+  std::string name;
+  long long ms = 0;
+  Delay() {
+    const char* spec = std::getenv("PORTCULLIS_TEST_DELAY_AT");
+    if (!spec || !*spec) return;
+    std::string_view s(spec);
+    auto colon = s.find(':');
+    if (colon == std::string_view::npos) return;
+    auto digits = s.substr(colon + 1);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), ms).ec != std::errc{} || ms < 1 || ms > 60'000) return;
+    name = std::string(s.substr(0, colon));
+  }
+};
+
 }  // namespace
 
 void fault_point(std::string_view name) {
+  static Delay delay;
+  if (!delay.name.empty() && delay.name == name) std::this_thread::sleep_for(std::chrono::milliseconds(delay.ms));
   Armed& a = armed();
   if (a.name.empty() || a.name != name) return;
   if (a.hits.fetch_add(1) + 1 != a.at) return;

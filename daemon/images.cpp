@@ -157,8 +157,8 @@ ImageWatcher::~ImageWatcher() {
   stop();
 }
 
-void ImageWatcher::start() {
-  m_impl->thread = std::thread([impl = m_impl.get(), this] {
+void ImageWatcher::start(std::function<bool()> gate) {
+  m_impl->thread = std::thread([impl = m_impl.get(), this, gate = std::move(gate)] {
     while (true) {
       {
         std::lock_guard lock(impl->mutex);
@@ -167,7 +167,7 @@ void ImageWatcher::start() {
       // Nothing a registry or the repository holds may end the daemon: a poll that throws is
       // logged and the next one runs as usual.
       try {
-        poll_once();
+        if (!gate || gate()) poll_once();
       } catch (const std::exception& e) {
         log(LogLevel::error, "image poll failed", {{"error", e.what()}});
       }

@@ -18,6 +18,7 @@
 // Reported: status per (policy, environment) (GET /v1/images), metrics, log lines, and the
 // alerts imageUpdateRejected (per "policy/environment") and registryUnavailable (per registry
 // host, after images.registryUnavailableAfter of failures).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,9 @@ class ImageWatcher {
   ImageWatcher(const ImageWatcher&) = delete;
   ImageWatcher& operator=(const ImageWatcher&) = delete;
 
-  // Polls now and then every poll interval on its own thread, until stop().
-  void start();
+  // Polls now and then every poll interval on its own thread, until stop(); with a `gate`, only
+  // the rounds it allows when they begin (sharding: while this replica holds shard 0).
+  void start(std::function<bool()> gate = {});
   // Asks the thread to end after the poll in progress, without waiting (any thread).
   void signal_stop();
   // signal_stop(), then waits for the thread.

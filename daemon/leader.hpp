@@ -1,12 +1,8 @@
 #pragma once
-// Leader election with a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it:
-// a candidate reads the Lease; it takes it when nobody holds it or when the record has not
-// changed for leaseDuration by the local clock (the time it last saw it change, not the
-// holder's renewTime: clocks of replicas need not agree); the holder renews every
-// retryPeriod; every write is an update on the resourceVersion read (optimistic
-// concurrency), so two candidates never both win. A leader that has not renewed for
-// renewDeadline (< leaseDuration) stops leading: it stops before anyone can take its lease.
-// leaseTransitions counts changes of holder; acquireTime and renewTime are RFC 3339 micro.
+// Leader election with a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it
+// (the Lease itself: daemon/lease.hpp): the holder renews every retryPeriod; a leader that has
+// not renewed for renewDeadline (< leaseDuration) stops leading: it stops before anyone can
+// take its lease.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,25 +10,11 @@
 #include <string>
 
 #include "daemon/config.hpp"
+#include "daemon/lease.hpp"
 #include "daemon/metrics.hpp"
 #include "shared/util/error.hpp"
 
 namespace portcullis::daemon {
-
-// A Lease's spec as stored.
-struct LeaseRecord {
-  std::string holder;
-  std::int64_t duration_seconds = 0;
-  std::string acquire_time, renew_time;  // RFC 3339 with microseconds
-  std::int64_t transitions = 0;
-  bool operator==(const LeaseRecord&) const = default;
-};
-
-// The Lease object's JSON for `record` (with `resource_version` when updating).
-std::string lease_body(std::string_view ns, std::string_view name, const LeaseRecord& record,
-                       std::string_view resource_version);
-// The record and resourceVersion of a Lease's JSON; fails when it is not one.
-util::Result<std::pair<LeaseRecord, std::string>> parse_lease(std::string_view json);
 
 class LeaderElector {
  public:

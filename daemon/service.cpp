@@ -22,6 +22,7 @@
 #include "daemon/images.hpp"
 #include "daemon/mirror.hpp"
 #include "daemon/monitor.hpp"
+#include "daemon/shards.hpp"
 #include "shared/kube/client.hpp"
 #include "shared/util/fs.hpp"
 #include "shared/util/json.hpp"
@@ -56,6 +57,11 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"lastFetchTime", t.last_fetch_time},
                     {"cluster", std::string(t.cluster)},
                     {"clusterUp", t.cluster_up}});
+  for (std::size_t k = 0; k < targets.size(); ++k)
+    if (targets[k].shard >= 0) {
+      list[k]["shard"] = targets[k].shard;
+      list[k]["shardHeld"] = targets[k].shard_held;
+    }
   return util::dump(util::Json{{"targets", list}}) + "\n";
 }
 
@@ -83,14 +89,18 @@ struct Service::Impl {
   bool leading = false;     // under `mutex`
   bool lost_lease = false;  // under `mutex`
   bool election_failed = false;  // under `mutex`
-  bool may_act() const { return !elector || elector->may_write(); }
-  // Whether this replica syncs and heals target `i` now: the worker asks before each sync and
-  // heal. Leading, or no leader election.
-  bool may_sync(std::size_t i) const {
-    (void)i;
-    return may_act();
-  }
+  // Singleton duties (image automation, expiring break-glass windows, source alerts): the
+  // leader with leader election, else the holder of shard 0 with sharding, else this replica.
+  bool may_act() const { return elector ? elector->may_write() : !sharder || sharder->may_write(0); }
+  // Whether target `i` may be synced or healed now (asked under its target mutex): its shard is
+  // held (sharding), else this replica leads or no election runs.
+  bool may_sync(std::size_t i) const;
   void campaign();
+  // Sharding (daemon/shards.hpp): the targets of the shards this replica holds are its own.
+  std::unique_ptr<ShardManager> sharder;
+  std::thread sharder_thread;
+  std::vector<std::size_t> shard_of_target;  // by target index
+  void share();
   int loop(Mirror& mirror);
 
   // One worker per cluster (daemon/clusters.hpp): it syncs and heals the cluster's targets one
@@ -250,7 +260,7 @@ struct Service::Impl {
     }
     changed();
     // A replica that lost the lease mid-sync (its writes refused) alerts nothing: the leader does.
-    if (!may_act()) return;
+    if (sharder ? !sharder->may_write(shard_of_target[i]) : !may_act()) return;
     if (r.state == SyncState::failed) {
       alerter->raise(Alert{AlertKind::sync_failed, name, r.revision, "sync of " + name + " failed: " + r.errors.front(),
                            {}, "portcullisd", r.errors.front()});
@@ -347,6 +357,9 @@ void Service::Impl::heal_target(std::size_t i, Clock::time_point now, Clock::tim
   const std::string& name = tc.name;
   HealState& hs = heal_states[i];
   std::lock_guard busy(*target_mutexes[i]);
+  // Not this replica's now; with sharding, not before a sync since it took the shard (what the
+  // monitor knows of the target may be older than the last owner's sync).
+  if (!may_sync(i) || (sharder && !settled[i])) return;
   std::vector<DriftItem> items = monitor->drifted(name);
   const bool held = desk->held(name);
   const bool correcting = tc.self_heal && !tc.detect_only && !held;
@@ -526,12 +539,13 @@ void Service::Impl::heal_loop() {
     auto now = Clock::now();
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
-    if (!may_act()) continue;  // a standby observes nothing, expires nothing and corrects nothing
-    if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
-      next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
+    // A standby observes nothing, expires nothing and corrects nothing (the workers ask may_sync).
+    if (may_act())
+      if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
+        next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
     // Each cluster's worker heals its own targets: a cluster that hangs delays no other's.
     wake_workers_to_heal();
-    check_source(now);
+    if (may_act()) check_source(now);
   }
 }
 
@@ -555,6 +569,21 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
         if (!e->may_write()) return util::fail("not the leader any more (lease not renewed within renewDeadline)");
         return {};
       });
+  }
+  if (m_impl->config.sharding.enabled) {
+    m_impl->sharder = std::make_unique<ShardManager>(m_impl->config.sharding, m_impl->config.inventory_namespace, m_impl->metrics);
+    // The same fence, per shard: the target's shard instead of the leader's lease.
+    for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) {
+      std::size_t shard = shard_of(m_impl->syncers[i]->config().name, m_impl->sharder->shards());
+      m_impl->shard_of_target.push_back(shard);
+      m_impl->statuses[i].shard = static_cast<int>(shard);
+      m_impl->syncers[i]->set_fence([sh = m_impl->sharder.get(), shard](bool confirm) -> util::Result<void> {
+        if (confirm) return sh->confirm(shard);
+        if (!sh->may_write(shard))
+          return util::fail("shard " + std::to_string(shard) + " is not held any more (lease not renewed within renewDeadline)");
+        return {};
+      });
+    }
   }
   m_impl->worker_of.resize(m_impl->syncers.size());
   for (auto& group : group_by_cluster(m_impl->config.targets, resolve_connection)) {
@@ -639,6 +668,7 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
 Service::~Service() {
   stop();
   if (m_impl->elector_thread.joinable()) m_impl->elector_thread.join();
+  if (m_impl->sharder_thread.joinable()) m_impl->sharder_thread.join();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
   if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
   m_impl->join_workers();
@@ -659,14 +689,20 @@ int Service::run() {
     return 1;
   }
   // Image automation runs where syncs run: at once without leader election, else once leading.
-  if (m.images && !m.elector) m.images->start();
+  // With sharding (and no leader election), on the holder of shard 0.
+  if (m.images && !m.elector) m.images->start(m.sharder ? std::function<bool()>([&m] { return m.may_act(); }) : nullptr);
   if (m.elector) m.elector_thread = std::thread([&m] { m.campaign(); });
+  if (m.sharder) m.sharder_thread = std::thread([&m] { m.share(); });
   m.start_workers(mirror->repository().git_dir());
   int rc = m.loop(*mirror);
   m.join_workers();
   if (m.elector) {
     m.elector->stop();
     if (m.elector_thread.joinable()) m.elector_thread.join();
+  }
+  if (m.sharder) {
+    m.sharder->stop();
+    if (m.sharder_thread.joinable()) m.sharder_thread.join();
   }
   return rc;
 }
@@ -705,6 +741,49 @@ void Service::Impl::campaign() {
   }
 }
 
+bool Service::Impl::may_sync(std::size_t i) const {
+  if (sharder) return sharder->may_sync(shard_of_target[i]);
+  return !elector || elector->may_write();
+}
+
+void Service::Impl::share() {
+  ShardManager::Hooks hooks;
+  hooks.acquired = [this](std::size_t shard) {
+    for (std::size_t i = 0; i < syncers.size(); ++i)
+      if (shard_of_target[i] == shard) {
+        settled[i] = false;      // no heal before a sync
+        syncers[i]->forget();    // which renders in full: another replica may have synced it since
+      }
+  };
+  // Syncs and heals hold the target's mutex and ask may_sync under it.
+  hooks.idle = [this](std::size_t shard) {
+    for (std::size_t i = 0; i < syncers.size(); ++i) {
+      if (shard_of_target[i] != shard) continue;
+      if (!target_mutexes[i]->try_lock()) return false;
+      target_mutexes[i]->unlock();
+    }
+    return true;
+  };
+  hooks.changed = [this] {
+    {
+      std::lock_guard lock(mutex);
+      pending = true;  // the targets of a shard acquired are synced at once
+    }
+    cv.notify_all();
+    heal_cv.notify_all();
+    changed();
+  };
+  if (auto r = sharder->run(hooks); !r) {
+    log(LogLevel::error, "cannot share the targets (sharding)", {{"error", r.error().message}});
+    {
+      std::lock_guard lock(mutex);
+      election_failed = stopping = true;
+    }
+    cv.notify_all();
+    heal_cv.notify_all();
+  }
+}
+
 int Service::Impl::loop(Mirror& mirror_ref) {
   Impl& m = *this;
   Mirror* mirror = &mirror_ref;
@@ -713,9 +792,9 @@ int Service::Impl::loop(Mirror& mirror_ref) {
   while (true) {
     {
       std::unique_lock lock(m.mutex);
-      m.cv.wait_until(lock, next_poll, [&] { return m.stopping || (m.pending && (!m.elector || m.leading)); });
+      m.cv.wait_until(lock, next_poll, [&] { return m.stopping || (m.pending && (!m.elector || m.leading || m.sharder)); });
       if (m.stopping) return m.election_failed ? 1 : m.lost_lease ? 3 : 0;
-      if (m.elector && !m.leading) {  // a standby waits for the lease
+      if (m.elector && !m.leading && !m.sharder) {  // a standby waits for the lease
         next_poll = Clock::now() + m.config.poll_interval;
         continue;
       }
@@ -836,8 +915,9 @@ void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vect
       std::lock_guard lock(mutex);
       if (stopping) break;  // the daemon stops (or lost the lease): the rest of the round waits
     }
-    if (!repo || !may_sync(i)) continue;
+    if (!repo) continue;
     std::lock_guard busy(*target_mutexes[i]);
+    if (!may_sync(i)) continue;  // another replica's shard, or not leading (asked under the mutex)
     if (desk->holds_syncs(syncers[i]->config().name)) {
       log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
           {{"target", syncers[i]->config().name}, {"revision", head.hex()}});
@@ -927,6 +1007,7 @@ void Service::stop() {
     m_impl->stopping = true;
   }
   if (m_impl->elector) m_impl->elector->stop();
+  if (m_impl->sharder) m_impl->sharder->stop();
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
   m_impl->work_cv.notify_all();
@@ -1007,6 +1088,8 @@ std::vector<TargetStatus> Service::status() const {
     failing = Clock::now() - m_impl->fetch_failing_since;
     for (auto& st : out) st.last_fetch_time = m_impl->last_fetch_time;
   }
+  if (m_impl->sharder)
+    for (auto& st : out) st.shard_held = m_impl->sharder->may_write(static_cast<std::size_t>(st.shard));
   // Drift and health as the watches see them now.
   for (auto& st : out) {
     auto items = m_impl->monitor->drifted(st.name);

@@ -54,6 +54,8 @@ struct TargetStatus {
   std::string health = "Unknown";
   std::string health_reason;
   std::vector<SyncRecord> recent_syncs;  // newest first, at most k_recent_syncs
+  int shard = -1;  // with sharding, the target's shard (daemon/shards.hpp); else -1
+  bool shard_held = false;  // this replica holds that shard now (it syncs the target)
 };
 
 inline constexpr std::size_t k_recent_syncs = 10;

@@ -123,6 +123,7 @@ struct TargetSyncer::Impl {
   util::Result<void> fenced(bool confirm) { return fence ? fence(confirm) : util::Result<void>{}; }
   std::atomic<bool> no_metadata_answers{false};  // the server refused PartialObjectMetadata (406)
   std::mutex mutex;  // one sync or heal at a time
+  std::atomic<bool> forget_pending{false};  // forget(): dropped at the start of the next sync or heal
   // The inventory as last read or stored, trusted while the ConfigMap keeps its resourceVersion.
   std::optional<Inventory> inventory;
   // What the last sync declared, and the connection; read by other threads.
@@ -135,6 +136,15 @@ struct TargetSyncer::Impl {
   std::shared_ptr<const DesiredSet> desired_snapshot() const {
     std::lock_guard lock(state_mutex);
     return desired_set;
+  }
+
+  // Under `mutex`: what forget() asked to drop.
+  void forget_if_asked() {
+    if (!forget_pending.exchange(false)) return;
+    inventory.reset();
+    kustomize_inputs.clear();
+    std::lock_guard lock(state_mutex);
+    desired_set.reset();
   }
 
   util::Result<void> connect() {
@@ -882,6 +892,10 @@ TargetSyncer::~TargetSyncer() = default;
 
 SyncResult TargetSyncer::sync(const git::Repository& repo, const git::Oid& commit) {
   std::lock_guard lock(m_impl->mutex);
+  m_impl->forget_if_asked();
+  // With the end's line ("sync of ..."), when each sync ran (tests/e2e/shards.sh checks that no
+  // two replicas sync a target at once).
+  log(LogLevel::debug, "sync started", {{"target", m_impl->target.name}, {"revision", commit.hex()}});
   try {
     return m_impl->sync(repo, commit);
   } catch (const std::exception& e) {
@@ -895,6 +909,7 @@ SyncResult TargetSyncer::sync(const git::Repository& repo, const git::Oid& commi
 
 SyncResult TargetSyncer::heal(const std::vector<std::string>& keys) {
   std::lock_guard lock(m_impl->mutex);
+  m_impl->forget_if_asked();
   try {
     return m_impl->heal(keys);
   } catch (const std::exception& e) {
@@ -906,6 +921,7 @@ SyncResult TargetSyncer::heal(const std::vector<std::string>& keys) {
 }
 
 std::shared_ptr<const DesiredSet> TargetSyncer::desired() const { return m_impl->desired_snapshot(); }
+void TargetSyncer::forget() { m_impl->forget_pending = true; }
 
 std::optional<kube::Connection> TargetSyncer::connection() const {
   std::lock_guard lock(m_impl->state_mutex);

@@ -65,6 +65,11 @@ class TargetSyncer {
   // before each inventory write (`confirm` true): a write it fails is not made, and the sync
   // fails with its error. Leader election's fence (daemon/leader.hpp); none by default.
   void set_fence(std::function<util::Result<void>(bool confirm)> fence);
+  // Drops, at the start of the next sync or heal, what syncs of this process kept (the desired
+  // set, the inventory, kustomize's inputs): that sync reads and renders everything, as after a
+  // restart. For a replica that takes a target back after another synced it (sharding): what it
+  // kept is older than the cluster's inventory. Does not wait for a sync in progress.
+  void forget();
   // Uses `pool` (shared with the other targets of its cluster) instead of connections of its
   // own, with `request_timeout` for each request (default 30 s). Call before the first sync.
   void share_pool(std::shared_ptr<ClientPool> pool, std::chrono::milliseconds request_timeout);

@@ -279,6 +279,19 @@ class FileChecker {
     m_schema_paths.clear();
   }
 
+  // The CRD's x-kubernetes-validations (CEL) on a custom resource, with the apiserver's limits.
+  void cel_rules(const manifest::Object& o, const cel::Schema& rules, const std::string& label) {
+    policy::Severity severity = m_ctx.policy.severity("k8s.crd.cel");
+    if (severity == policy::Severity::off) return;
+    std::vector<cel::Violation> found;
+    cel::validate(rules, *o.node, cel::Budget{}, found);
+    for (const auto& v : found) {
+      const yaml::Node* at = v.at && v.at->mark.line ? v.at : o.node;
+      add("k8s.crd.cel", v.path.empty() ? v.message : v.path + ": " + v.message, at->mark.line, at->mark.column, label,
+          level_of(severity));
+    }
+  }
+
   // The object is declared even if it has other problems: duplicates are reported too. A CRD
   // declares its kind, and its schema judges custom resources of the push.
   void declare(const manifest::Object& o, bool sops, const std::string& label) {
@@ -346,6 +359,7 @@ class FileChecker {
     } else if (auto crd = m_ctx.crds.find(o.api_version, o.kind)) {
       options.ignored_root_keys = k_cr_root_keys;
       schema::validate(*crd->program, crd->root.node, node, options, violations);
+      if (crd->rules) cel_rules(o, *crd->rules, label);
       if (auto meta = m_ctx.store->find(schema::k_object_meta_api_version, schema::k_object_meta_kind))
         if (const yaml::Node* m = node.get("metadata")) {
           std::vector<schema::Violation> meta_violations;
@@ -402,9 +416,9 @@ FileResult check_rendered(const CheckContext& ctx, const std::string& file, std:
 }
 
 std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,
-                                                        std::string_view env_path) {
-  auto kustomized = render::is_kustomized(repo, root, env_path);
-  if (!kustomized || !*kustomized) return std::nullopt;
+                                                        std::string_view env_path, std::optional<bool> kustomized) {
+  if (!kustomized) kustomized = render::is_kustomized(repo, root, env_path).value_or(false);
+  if (!*kustomized) return std::nullopt;
   auto built = render::build_environment(repo, root, env_path);
   if (!built) return std::nullopt;
   std::vector<std::string> out;

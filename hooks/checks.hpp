@@ -72,9 +72,11 @@ FileResult check_rendered(const CheckContext& ctx, const std::string& file, std:
                           const kustomize::Output* output = nullptr);
 
 // The images the render of the kustomize environment at `env_path` of the tree `root` may run;
-// nullopt when it has no kustomization or does not build.
+// nullopt when it has no kustomization or does not build. `kustomized`: whether it has one, when
+// the caller knows (IndexCache::is_kustomized), else asked.
 std::optional<std::vector<std::string>> rendered_images(const git::Repository& repo, const git::Oid& root,
-                                                        std::string_view env_path);
+                                                        std::string_view env_path,
+                                                        std::optional<bool> kustomized = std::nullopt);
 
 // The key under which `object` is indexed: namespace defaulted from the environment and
 // dropped for cluster-scoped kinds.

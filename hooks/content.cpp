@@ -76,7 +76,9 @@ struct Deferred {
 class EnvironmentChecks {
  public:
   EnvironmentChecks(const ContentContext& ctx, const Update& u, ContentResult& out)
-      : m_ctx(ctx), m_u(u), m_out(out) {}
+      : m_ctx(ctx), m_u(u), m_out(out) {
+    m_crds.set_rules(rule_features_of(ctx.store));
+  }
 
   void run() {
     for (const auto& env : m_u.environments) {
@@ -140,11 +142,11 @@ class EnvironmentChecks {
       if (*old_env && (*old_env)->kind == git::EntryKind::tree) old_env_tree = (*old_env)->oid;
     }
     // The one render: an environment with a kustomization is its build, judged as a whole.
-    auto kustomized = render::is_kustomized(m_ctx.repo, *m_u.new_tree, env.path);
+    auto kustomized = m_ctx.indexes.is_kustomized(*m_u.new_tree, env.path);
     if (!kustomized) return internal(kustomized.error().message), false;
     bool was_kustomized = false;
     if (m_u.old_tree && old_env_tree) {
-      auto k = render::is_kustomized(m_ctx.repo, *m_u.old_tree, env.path);
+      auto k = m_ctx.indexes.is_kustomized(*m_u.old_tree, env.path);
       if (!k) return internal(k.error().message), false;
       was_kustomized = *k;
     }

@@ -1,6 +1,8 @@
 #include "hooks/crds.hpp"
 
+#include "shared/k8svalidate/validate.hpp"
 #include "shared/manifest/object.hpp"
+#include "shared/schema/store.hpp"
 
 namespace portcullis::hooks {
 
@@ -61,6 +63,15 @@ util::Result<void> CrdRegistry::add(const yaml::Node& crd) {
     compiled_versions.emplace_back(version, id);
   }
   for (const auto& [version, id] : compiled_versions) m_compiler->add_root(group + "/" + version, kind, id, scope);
+  // The CEL rules of each version; rules that do not compile are left out (k8svalidate reports
+  // them under k8s.crd.cel.compile).
+  for (const auto& [version, s] : versions) {
+    auto& slot = m_cel[{group + "/" + version, kind}];
+    slot.reset();
+    if (!m_rules || !s) continue;
+    std::vector<cel::SchemaProblem> problems;
+    slot = cel::compile_schema(*s, "", *m_rules, problems);
+  }
   m_kinds[{group, kind}] = true;
   m_dirty = true;
   return {};
@@ -80,7 +91,17 @@ std::optional<CrdRegistry::Found> CrdRegistry::find(std::string_view api_version
   }
   auto root = m_program->find(api_version, kind);
   if (!root) return std::nullopt;
-  return Found{&*m_program, *root};
+  auto rules = m_cel.find({std::string(api_version), std::string(kind)});
+  return Found{&*m_program, *root, rules != m_cel.end() ? rules->second.get() : nullptr};
+}
+
+std::optional<cel::RuleFeatures> rule_features_of(const schema::Program* store) {
+  if (!store) return std::nullopt;
+  std::optional<k8svalidate::Version> version;
+  if (auto v = schema::kubernetes_version(*store)) version = k8svalidate::parse_version(*v);
+  for (const auto& r : k8svalidate::rules())
+    if (r.id == "k8s.crd.cel" && !k8svalidate::applies(r, version)) return std::nullopt;
+  return version ? cel::rule_features(version->major, version->minor) : cel::RuleFeatures{};
 }
 
 }  // namespace portcullis::hooks

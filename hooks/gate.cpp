@@ -234,10 +234,10 @@ void update_index(const GateInput& input, IndexCache& cache, const Update& u,
     (void)cache.index_for(env, (*new_env)->oid, selection);  // full build
     return;
   }
-  std::unordered_set<std::string> changed;
+  std::vector<std::string> changed;
   std::vector<IndexRecord> added;
   auto diffed = input.repo.diff(old_env_tree, (*new_env)->oid, "", [&](const git::Change& c) {
-    changed.insert(c.path);  // relative to the environment, like the index
+    changed.push_back(c.path);  // relative to the environment, like the index
     if (c.after) {
       auto rs = index_records(input.repo, c.path, *c.after, env, input.config, input.store, selection);
       added.insert(added.end(), rs.begin(), rs.end());
@@ -245,14 +245,9 @@ void update_index(const GateInput& input, IndexCache& cache, const Update& u,
     return true;
   });
   if (!diffed) return;
-  std::vector<IndexRecord> records;
-  records.reserve(old_index->size() + added.size());
-  for (std::size_t i = 0; i < old_index->size(); ++i) {
-    auto rec = old_index->at(i);
-    if (!changed.contains(rec.path)) records.push_back(std::move(rec));
-  }
-  records.insert(records.end(), added.begin(), added.end());
-  (void)IdentityIndex::store(dir, (*new_env)->oid, std::move(records));
+  std::sort(changed.begin(), changed.end());
+  if (!IdentityIndex::store_carried(dir, (*new_env)->oid, *old_index, changed, std::move(added)))
+    (void)cache.index_for(env, (*new_env)->oid, selection);  // the old index is damaged: full build
 }
 
 // Environments others are promoted from, by the policy before or after the update.
@@ -279,7 +274,8 @@ void update_ledger(const GateInput& input, IndexCache& cache, const Update& u,
   std::vector<std::string> images;
   auto new_env = input.repo.entry_at(*u.new_tree, env.path);
   // An environment kustomize renders runs what its render runs.
-  if (auto rendered = rendered_images(input.repo, *u.new_tree, env.path)) {
+  const bool kustomized = cache.is_kustomized(*u.new_tree, env.path).value_or(false);
+  if (auto rendered = rendered_images(input.repo, *u.new_tree, env.path, kustomized)) {
     images = std::move(*rendered);
   } else if (new_env && *new_env && (*new_env)->kind == git::EntryKind::tree) {
     const IdentityIndex* index = cache.index_for(env, (*new_env)->oid, u.selection_after);
@@ -309,14 +305,15 @@ Report run_gate(const GateInput& input) {
   return gate.run();
 }
 
-void update_indexes(const GateInput& input) {
+void update_indexes(const GateInput& input, bool with_ledgers) {
   IndexCache cache(input.repo, input.config, input.store, input.index_dir, input.deadline);
   for (const auto& raw : input.updates) {
     if (raw.new_oid.is_zero() || input.deadline.expired()) continue;
     Update u = describe_update(input.repo, input.config, raw);
     if (!u.problem.empty() || !u.new_commit || !u.policy.is_checked_ref(raw.ref)) continue;
     for (const auto& env : u.environments) update_index(input, cache, u, env);
-    for (const auto* env : promotion_sources(input, u)) update_ledger(input, cache, u, *env);
+    if (with_ledgers)
+      for (const auto* env : promotion_sources(input, u)) update_ledger(input, cache, u, *env);
   }
 }
 

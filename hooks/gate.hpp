@@ -58,8 +58,11 @@ Report run_gate(const GateInput& input);
 
 // After a push landed (post-receive): brings the identity indexes up to date for the new tips
 // of checked refs (cheap when the index of the old tip exists, a full build otherwise) and writes
-// the soak ledgers of promotion sources at `input.now`, the server's clock.
-void update_indexes(const GateInput& input);
+// the soak ledgers of promotion sources at `input.now`, the server's clock. pre-receive, once it
+// has accepted a push, asks for the identity indexes only (`with_ledgers` false): the trees it
+// has just diffed are still in memory, and post-receive then finds the indexes made. Ledgers wait
+// for the push to land: they start soak clocks.
+void update_indexes(const GateInput& input, bool with_ledgers = true);
 
 // Parses pre-receive input lines "<old> <new> <ref>"; the ref is the rest of the line, kept
 // verbatim (ref_name_problem judges it). Fails on a malformed line or more than `max_refs` refs.

@@ -120,37 +120,59 @@ std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git:
   return index;
 }
 
-util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
-                                        std::vector<IndexRecord> records) {
-  std::sort(records.begin(), records.end());
-  records.erase(std::unique(records.begin(), records.end(),
-                            [](const IndexRecord& a, const IndexRecord& b) {
-                              return a.key == b.key && a.path == b.path;
-                            }),
-                records.end());
-  std::string data;
-  std::vector<std::uint32_t> offsets;
-  offsets.reserve(records.size());
-  for (const auto& r : records) {
-    offsets.push_back(static_cast<std::uint32_t>(data.size()));
-    data += r.key;
-    data += '\0';
-    data += r.path;
-    data += '\0';
+namespace {
+
+// The file's bytes, from records added in order; a record equal to the one before is dropped.
+class Writer {
+ public:
+  Writer(std::size_t records, std::size_t bytes) {
+    m_offsets.reserve(records);
+    m_data.reserve(bytes);
   }
-  Header h{};
-  std::memcpy(h.magic, k_magic, 8);
-  h.count = static_cast<std::uint32_t>(records.size());
-  h.data_size = static_cast<std::uint32_t>(data.size());
-  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
-  out.append(reinterpret_cast<const char*>(offsets.data()), offsets.size() * 4);
-  out += data;
+  void add(std::string_view key, std::string_view path) {
+    if (!m_offsets.empty() && key == m_last_key && path == m_last_path) return;
+    m_offsets.push_back(static_cast<std::uint32_t>(m_data.size()));
+    m_data.append(key);
+    m_data += '\0';
+    m_data.append(path);
+    m_data += '\0';
+    m_last_key = key;
+    m_last_path = path;
+  }
+  // Records copied as they are: the bytes [begin, end) of `data`, records starting at `starts`.
+  // The caller vouches that they are sorted, unique and after what was added before.
+  void add_run(const char* data, std::uint32_t begin, std::uint32_t end, const std::vector<std::uint32_t>& starts) {
+    const auto base = static_cast<std::uint32_t>(m_data.size());
+    m_data.append(data + begin, end - begin);
+    for (auto s : starts) m_offsets.push_back(base + (s - begin));
+    m_last_key = m_last_path = {};  // an added record never equals an old one (its file changed)
+  }
+  std::string finish() const {
+    Header h{};
+    std::memcpy(h.magic, k_magic, 8);
+    h.count = static_cast<std::uint32_t>(m_offsets.size());
+    h.data_size = static_cast<std::uint32_t>(m_data.size());
+    std::string out;
+    out.reserve(sizeof h + m_offsets.size() * 4 + m_data.size());
+    out.append(reinterpret_cast<const char*>(&h), sizeof h);
+    out.append(reinterpret_cast<const char*>(m_offsets.data()), m_offsets.size() * 4);
+    out += m_data;
+    return out;
+  }
+
+ private:
+  std::string m_data;
+  std::vector<std::uint32_t> m_offsets;
+  std::string_view m_last_key, m_last_path;  // into the caller's records, alive until finish()
+};
+
+// Writes the file of `tree` atomically, then keeps the newest index files only; an index that is
+// trimmed is only rebuilt when needed.
+util::Result<void> write_index(const fs::path& dir, const git::Oid& tree, const std::string& bytes) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   fs::path written = file_of(dir, tree);
-  if (auto r = util::write_file(written, out, 0644); !r) return r;
-
-  // Keep the newest index files; an index that is trimmed is only rebuilt when needed.
+  if (auto r = util::write_file(written, bytes, 0644); !r) return r;
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
   for (auto& e : fs::directory_iterator(dir, ec))
     // The file just written is never a candidate, whatever the clock says about the others.
@@ -161,6 +183,80 @@ util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tre
     for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
   }
   return {};
+}
+
+}  // namespace
+
+util::Result<void> IdentityIndex::store(const fs::path& dir, const git::Oid& tree,
+                                        std::vector<IndexRecord> records) {
+  if (!std::is_sorted(records.begin(), records.end())) std::sort(records.begin(), records.end());
+  std::size_t bytes = 0;
+  for (const auto& r : records) bytes += r.key.size() + r.path.size() + 2;
+  Writer w(records.size(), bytes);
+  for (const auto& r : records) w.add(r.key, r.path);
+  return write_index(dir, tree, w.finish());
+}
+
+util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::Oid& tree, const IdentityIndex& old,
+                                                const std::vector<std::string>& changed,
+                                                std::vector<IndexRecord> added) {
+  std::sort(added.begin(), added.end());
+  added.erase(std::unique(added.begin(), added.end(),
+                          [](const IndexRecord& a, const IndexRecord& b) { return a.key == b.key && a.path == b.path; }),
+              added.end());
+  auto is_changed = [&](std::string_view path) {
+    return std::binary_search(changed.begin(), changed.end(), path, std::less<>{});
+  };
+  std::size_t bytes = old.m_map ? old.m_map->data_size : 0;
+  for (const auto& r : added) bytes += r.key.size() + r.path.size() + 2;
+  Writer w(old.size() + added.size(), bytes);
+  // Kept old records go out in runs, copied as bytes: a run is a stretch of records that lie
+  // back to back in the old file with nothing to insert or drop between them.
+  const char* data = old.m_map ? old.m_map->data : nullptr;
+  std::uint32_t run_begin = 0, run_end = 0;
+  std::vector<std::uint32_t> run_starts;
+  auto flush = [&] {
+    if (!run_starts.empty()) w.add_run(data, run_begin, run_end, run_starts);
+    run_starts.clear();
+  };
+  std::size_t j = 0;
+  std::string_view prev_key, prev_path;
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    std::string_view key = old.key_at(i), path = old.path_at(i);
+    // Damage that loading does not look for shows here: records out of order cannot be merged.
+    if (i > 0 && std::tie(key, path) <= std::tie(prev_key, prev_path))
+      return util::fail("the identity index of the old tree is damaged (records out of order)");
+    prev_key = key;
+    prev_path = path;
+    if (is_changed(path)) {
+      flush();
+      continue;
+    }
+    if (j < added.size() && std::tie(added[j].key, added[j].path) < std::tie(key, path)) {
+      flush();
+      for (; j < added.size() && std::tie(added[j].key, added[j].path) < std::tie(key, path); ++j)
+        w.add(added[j].key, added[j].path);
+    }
+    // A damaged file's record may lack its terminator or lie outside the data: copied on its own.
+    const bool whole = key.data() != nullptr && path.data() == key.data() + key.size() + 1 &&
+                       path.data() + path.size() < data + old.m_map->data_size && path.data()[path.size()] == '\0';
+    if (!whole) {
+      flush();
+      w.add(key, path);
+      continue;
+    }
+    const auto begin = static_cast<std::uint32_t>(key.data() - data);
+    const auto end = static_cast<std::uint32_t>(path.data() + path.size() - data);
+    if (run_starts.empty() || begin != run_end) {
+      flush();
+      run_begin = begin;
+    }
+    run_starts.push_back(begin);
+    run_end = end + 1;
+  }
+  flush();
+  for (; j < added.size(); ++j) w.add(added[j].key, added[j].path);
+  return write_index(dir, tree, w.finish());
 }
 
 namespace {

@@ -39,6 +39,14 @@ class IdentityIndex {
   static util::Result<void> store(const std::filesystem::path& dir, const git::Oid& tree,
                                   std::vector<IndexRecord> records);
 
+  // Stores the index of `tree` carried forward from `old`, the index of the tree it changed from:
+  // the old records of files not in `changed` (sorted), merged with `added`, straight from the
+  // mapped file (copying 20,000 records one by one was a third of post-receive). Fails, writing
+  // nothing, when `old` turns out damaged: the caller builds the index whole.
+  static util::Result<void> store_carried(const std::filesystem::path& dir, const git::Oid& tree,
+                                          const IdentityIndex& old, const std::vector<std::string>& changed,
+                                          std::vector<IndexRecord> added);
+
   // Paths that declare `key`, in order.
   std::vector<std::string_view> lookup(std::string_view key) const;
   std::size_t size() const;

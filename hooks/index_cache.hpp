@@ -31,6 +31,11 @@ class IndexCache {
   // The soak ledger of `env` on `ref` at `commit`, as post-receive left it; nullptr when none.
   const SoakLedger* ledger_for(const std::string& ref, const policy::Environment& env,
                                const git::Oid& commit);
+  // Whether the environment at `env_path` of `root` is a kustomization (render::is_kustomized).
+  // That depends on the environment directory's entries only, so the answer is remembered by
+  // that tree's id in `<dir>/kustomized` across hook runs: a push that does not change an
+  // environment of 20,000 files does not read its directory for it.
+  util::Result<bool> is_kustomized(const git::Oid& root, const std::string& env_path);
   const std::filesystem::path& dir() const { return m_dir; }
 
  private:
@@ -41,6 +46,7 @@ class IndexCache {
   const Deadline& m_deadline;
   std::map<std::string, IdentityIndex> m_indexes;
   std::map<std::string, std::optional<SoakLedger>> m_ledgers;
+  std::optional<std::map<std::string, bool>> m_kustomized;  // by tree id, loaded on first use
 };
 
 }  // namespace portcullis::hooks

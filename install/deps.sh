@@ -9,9 +9,11 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgit2-dev libyaml-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev zlib1g-dev
   libspdlog-dev libfmt-dev catch2 libcli11-dev libpcre2-dev
+  # the static archives portcullis-hook links (PORTCULLIS_STATIC_HOOK): libgit2's own dependencies
+  libssh2-1-dev libmbedtls-dev libhttp-parser-dev
 )
 test_pkgs=(
-  openssh-client curl jq time hyperfine libyaml-cpp-dev strace
+  openssh-client curl jq time hyperfine libyaml-cpp-dev strace python3
   golang-go etcd-server rsync dpkg-dev systemd
   openssh-server nginx fcgiwrap apache2-utils
   gitolite3 chromium docker-registry

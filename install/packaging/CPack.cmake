@@ -3,7 +3,8 @@
 #   cmake -S . -B build-deb -G Ninja -DPORTCULLIS_TESTS=OFF && ninja -C build-deb
 #   (cd build-deb && cpack -G DEB)       # portcullis_<version>-1_<arch>.deb
 #
-# It holds the gate (/usr/bin/portcullis), the reconciler (/usr/bin/portcullisd), our JSON
+# It holds the gate (/usr/bin/portcullis, and /usr/bin/portcullis-hook, which the installed Git
+# hooks run), the reconciler (/usr/bin/portcullisd), our JSON
 # Schemas (/usr/share/portcullis/schemas), example configs under /etc/portcullis (conffiles:
 # dpkg keeps an administrator's edits on upgrade) and a hardened systemd unit that is shipped
 # disabled. The maintainer scripts in debian/ create the system user `portcullis` and its

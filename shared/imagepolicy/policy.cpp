@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "schemas/embedded.hpp"
+#include "schemas/programs.hpp"
 #include "shared/imagepolicy/semver.hpp"
 #include "shared/manifest/object.hpp"
 #include "shared/policy/policy.hpp"
@@ -205,7 +205,7 @@ util::Result<std::vector<Policy>> parse_policies(const yaml::Node& root, std::st
   std::vector<Policy> out;
   const yaml::Node* list = root.at({"images", "policies"});
   if (!list) return out;
-  if (auto ok = policy::validate_against(schemas::policy_schema(), root, file, "policy"); !ok) {
+  if (auto ok = policy::validate_against(schemas::policy_program(), root, file, "policy"); !ok) {
     util::Error e = ok.error();
     e.rule = "imagepolicy.invalid";
     return util::fail(std::move(e));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "shared/cel/schema.hpp"
 #include "shared/k8svalidate/syntax.hpp"
 #include "shared/k8svalidate/walker.hpp"
 
@@ -293,6 +294,21 @@ void structural(Ctx& ctx, const Path& p, const Node* s, Where where, int depth) 
   if (const Node* n = map_at(s, "not")) structural(ctx, p.field("not"), n, Where::value_validation, depth + 1);
 }
 
+// The x-kubernetes-validations of a schema compile, as the apiserver checks from 1.25 (before,
+// it drops the field). Reported at the rule's path with the compiler's message.
+void cel_rules(Ctx& ctx, const Path& p, const Node* schema) {
+  if (!ctx.on(rule::crd_cel_compile)) return;
+  auto cluster = ctx.options().cluster;
+  cel::RuleFeatures features = cluster ? cel::rule_features(cluster->major, cluster->minor) : cel::RuleFeatures{};
+  std::vector<cel::SchemaProblem> problems;
+  std::string base = p.str();
+  (void)cel::compile_schema(*schema, base, features, problems);
+  for (const auto& problem : problems) {
+    Path at{nullptr, problem.path, -1, {}, false};
+    ctx.report(rule::crd_cel_compile, at, problem.at ? problem.at : schema, problem.message);
+  }
+}
+
 void crd(Ctx& ctx, const Node& object, std::string_view version) {
   Path root;
   const Node* spec = map_at(&object, "spec");
@@ -368,8 +384,10 @@ void crd(Ctx& ctx, const Node& object, std::string_view version) {
     Path schema_path = ip.field("schema.openAPIV3Schema");
     if (v1 && !schema)
       ctx.required(rule::crd_structural, schema_path, v, "schemas are required");
-    else if (v1)
+    else if (v1) {
       structural(ctx, schema_path, schema, Where::root, 0);
+      cel_rules(ctx, schema_path, schema);
+    }
   }
   if (!unique) ctx.invalid_text(rule::crd, vp, versions, "[...]", "must contain unique version names");
   if (storage != 1) ctx.invalid_text(rule::crd, vp, versions, "[...]", "must have exactly one version marked as storage version");

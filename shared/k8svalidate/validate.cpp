@@ -16,6 +16,11 @@ constexpr std::optional<Version> k_current{};
 // refuses (1.0 for what every version still supported refuses); `until` the last one.
 constexpr std::array k_rules{
     Rule{"k8s.crd", {1, 16}, k_current, "CustomResourceDefinition names, group, versions and scope"},
+    Rule{"k8s.crd.cel", {1, 25}, k_current,
+         "custom resources satisfy their CRD's x-kubernetes-validations (CEL rules; transition rules on oldSelf "
+         "are not judged at push time)"},
+    Rule{"k8s.crd.cel.compile", {1, 25}, k_current,
+         "the CEL rules of a CRD's x-kubernetes-validations compile (syntax, declared names, functions, RE2 patterns)"},
     Rule{"k8s.crd.structural", {1, 16}, k_current,
          "apiextensions.k8s.io/v1 CRD schemas are structural: a type at every level, no $ref, "
          "no properties beside additionalProperties, value validations only under allOf/anyOf/oneOf/not"},

@@ -115,6 +115,8 @@ inline constexpr std::string_view storage = "k8s.storage";
 inline constexpr std::string_view webhook = "k8s.webhook";
 inline constexpr std::string_view crd = "k8s.crd";
 inline constexpr std::string_view crd_structural = "k8s.crd.structural";
+inline constexpr std::string_view crd_cel = "k8s.crd.cel";
+inline constexpr std::string_view crd_cel_compile = "k8s.crd.cel.compile";
 }  // namespace rule
 
 // The validators of each module; `p` is the object's root path (empty).

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
-#include "schemas/embedded.hpp"
+#include "schemas/programs.hpp"
 #include "shared/schema/compiler.hpp"
 #include "shared/schema/validator.hpp"
 #include "shared/util/fs.hpp"
@@ -13,41 +13,32 @@ namespace portcullis::policy {
 
 namespace {
 
-// A compiled embedded schema, built once per process.
+// An embedded schema: compiled at build time (schemas/programs.hpp), loaded once per process.
 struct EmbeddedSchema {
-  yaml::Stream source;
   schema::Program program;
   schema::NodeId root = 0;
 };
 
-const EmbeddedSchema& embedded(std::string_view text) {
+const EmbeddedSchema& embedded(std::span<const std::byte> bytes) {
   static std::mutex mutex;
-  static std::map<const char*, std::unique_ptr<EmbeddedSchema>> cache;
+  static std::map<const std::byte*, std::unique_ptr<EmbeddedSchema>> cache;
   std::lock_guard lock(mutex);
-  auto& slot = cache[text.data()];
+  auto& slot = cache[bytes.data()];
   if (!slot) {
-    auto parsed = yaml::parse_json(text);
-    if (!parsed) throw std::logic_error("embedded schema does not parse: " + parsed.error().describe());
+    auto program = schema::Program::from_bytes(std::vector<std::byte>(bytes.begin(), bytes.end()));
+    if (!program || program->root_count() != 1) throw std::logic_error("an embedded schema program does not load");
     slot = std::make_unique<EmbeddedSchema>();
-    slot->source = std::move(*parsed);
-    const yaml::Node& root = *slot->source.documents.at(0).root;
-    schema::Compiler compiler;
-    auto id = compiler.compile(root, root);
-    if (!id) throw std::logic_error("embedded schema does not compile: " + id.error().describe());
-    compiler.add_root("", "", *id, schema::Scope::unknown);
-    auto program = compiler.finish();
-    if (!program) throw std::logic_error("embedded schema does not compile");
+    slot->root = program->root_at(0).root.node;
     slot->program = std::move(*program);
-    slot->root = *id;
   }
   return *slot;
 }
 
 }  // namespace
 
-util::Result<void> validate_against(std::string_view schema_text, const yaml::Node& root, std::string_view file,
+util::Result<void> validate_against(std::span<const std::byte> schema, const yaml::Node& root, std::string_view file,
                                     std::string_view what) {
-  const auto& s = embedded(schema_text);
+  const auto& s = embedded(schema);
   std::vector<schema::Violation> out;
   schema::ValidateOptions options;
   options.max_violations = 1;
@@ -142,7 +133,7 @@ Environment discovered_environment(std::string_view dir_name) {
 }
 
 util::Result<Policy> policy_from_node(const yaml::Node& root, std::string_view file) {
-  if (auto r = validate_against(schemas::policy_schema(), root, file, "policy"); !r) return util::fail(r.error());
+  if (auto r = validate_against(schemas::policy_program(), root, file, "policy"); !r) return util::fail(r.error());
   Policy p;
   if (const auto* n = root.get("protectedRefs")) p.protected_refs = strings_of(n);
   if (const auto* n = root.get("releaseTags")) p.release_tags = strings_of(n);
@@ -231,7 +222,7 @@ util::Result<ServerConfig> parse_server_config(std::string_view text, std::strin
   ServerConfig c;
   if (!*rootp) return c;
   const yaml::Node& root = **rootp;
-  if (auto r = validate_against(schemas::server_config_schema(), root, file, "server config"); !r)
+  if (auto r = validate_against(schemas::server_config_program(), root, file, "server config"); !r)
     return util::fail(r.error());
   if (auto s = root.get_string("schemaStore"); !s.empty()) c.schema_store = std::string(s);
   if (auto s = root.get_string("auditLog"); !s.empty()) c.audit_log = std::string(s);

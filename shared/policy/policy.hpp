@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,10 +110,10 @@ struct ServerConfig {
   std::int64_t notify_timeout_ms = 2000;
 };
 
-// Validates `root` against one of our embedded JSON Schemas (schemas/embedded.hpp): the first
-// violation is an error with `file`, line, column and rule "policy.invalid", worded
-// "invalid <what>: <path>: <message>".
-util::Result<void> validate_against(std::string_view schema_text, const yaml::Node& root, std::string_view file,
+// Validates `root` against one of our JSON Schemas as compiled at build time
+// (schemas/programs.hpp): the first violation is an error with `file`, line, column and rule
+// "policy.invalid", worded "invalid <what>: <path>: <message>".
+util::Result<void> validate_against(std::span<const std::byte> schema, const yaml::Node& root, std::string_view file,
                                     std::string_view what);
 
 util::Result<ServerConfig> parse_server_config(std::string_view text, std::string_view file);

@@ -23,7 +23,7 @@ dpkg-query -W -f='${db:Status-Status}' portcullis 2>/dev/null | grep -qv not-ins
   fatal "the package portcullis is already on this machine ($(dpkg-query -W -f='${Version} ${db:Status-Abbrev}' portcullis)); the suite would purge it"
 getent passwd portcullis >/dev/null && fatal "a user 'portcullis' exists; the suite would delete it on purge"
 getent group portcullis >/dev/null && fatal "a group 'portcullis' exists; the suite would delete it on purge"
-for d in "${k_dirs[@]}" /usr/bin/portcullis /usr/bin/portcullisd "$k_unit"; do
+for d in "${k_dirs[@]}" /usr/bin/portcullis /usr/bin/portcullis-hook /usr/bin/portcullisd "$k_unit"; do
   [[ ! -e $d ]] || fatal "$d exists; the suite would remove it on purge"
 done
 
@@ -83,7 +83,7 @@ build_package() {
   local suffix=$1 out=$2 log=$SUITE_TMP/build-package${1:-}.log
   mkdir -p "$out"
   if ((REUSE_BUILD)); then
-    { ninja -C "$PKG_BUILD" portcullis portcullisd && (cd "$PKG_BUILD" && cpack -G DEB -B "$out" -R "$VERSION$suffix"); } \
+    { ninja -C "$PKG_BUILD" portcullis portcullis-hook portcullisd && (cd "$PKG_BUILD" && cpack -G DEB -B "$out" -R "$VERSION$suffix"); } \
       >"$log" 2>&1 || { tail -n 30 "$log" >&2; return 1; }
   else {
     cmake -S "$ROOT" -B "$PKG_BUILD" -G Ninja -DPORTCULLIS_TESTS=OFF \
@@ -128,7 +128,7 @@ test_1_the_package_has_its_files_computed_depends_and_conffiles() {
   done
   run dpkg-deb -c "$DEB1"
   local f
-  for f in ./usr/bin/portcullis ./usr/bin/portcullisd ./etc/portcullis/server.yaml ./etc/portcullis/daemon.yaml \
+  for f in ./usr/bin/portcullis ./usr/bin/portcullis-hook ./usr/bin/portcullisd ./etc/portcullis/server.yaml ./etc/portcullis/daemon.yaml \
     ./usr/lib/systemd/system/portcullisd.service ./usr/share/portcullis/schemas/daemon.schema.json \
     ./usr/share/portcullis/schemas/server-config.schema.json ./usr/share/portcullis/schemas/policy.schema.json \
     ./usr/share/portcullis/kubernetes/portcullisd-rbac.yaml ./usr/share/portcullis/kubernetes/rbac-for-kinds.sh; do
@@ -158,7 +158,7 @@ test_2_install_creates_the_user_and_dirs_and_a_disabled_hardened_unit() {
   expect_status 0
   [[ $(package_status) == "ii $VERSION-1" ]] || fail "dpkg-query says: $(package_status)"
   local f
-  for f in /usr/bin/portcullis /usr/bin/portcullisd /etc/portcullis/server.yaml /etc/portcullis/daemon.yaml "$k_unit" \
+  for f in /usr/bin/portcullis /usr/bin/portcullis-hook /usr/bin/portcullisd /etc/portcullis/server.yaml /etc/portcullis/daemon.yaml "$k_unit" \
     /usr/share/portcullis/schemas/{daemon,server-config,policy}.schema.json; do
     expect_file "$f"
   done
@@ -227,7 +227,8 @@ test_3_the_installed_gate_and_daemon_run_for_real() {
   git init -q --bare "$server"
   run /usr/bin/portcullis install --repo "$server" --config /etc/portcullis/server.yaml
   expect_status 0
-  grep -q "/usr/bin/portcullis" "$server/hooks/pre-receive" || fail "pre-receive does not run /usr/bin/portcullis"
+  grep -q "'/usr/bin/portcullis-hook' hook pre-receive" "$server/hooks/pre-receive" ||
+    fail "pre-receive does not run /usr/bin/portcullis-hook: $(cat "$server/hooks/pre-receive")"
   local clone
   clone=$(new_clone "$server")
   configmap settings | put "$clone" environments/smoke/settings.yaml

@@ -118,6 +118,25 @@ test_duplicates_found_when_the_index_is_lost() {
   expect_output "also in environments/dev/keep.yaml"
 }
 
+test_pre_receive_indexes_what_it_accepts_and_nothing_it_rejects() {
+  setup_repo
+  rm "$SERVER/hooks/post-receive"  # what is found below, pre-receive made
+  configmap extra | put "$CLONE" environments/dev/extra.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  tree=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
+  [[ -f $SERVER/portcullis/index/$tree.idx ]] || fail "pre-receive left no index of the accepted environment tree"
+  grep -qx "$tree 0" "$SERVER/portcullis/index/kustomized" || fail "the environment's kustomization answer is not remembered"
+  configmap extra | put "$CLONE" environments/dev/again.yaml
+  commit "$CLONE"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "also in environments/dev/extra.yaml"
+  tree=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
+  [[ ! -e $SERVER/portcullis/index/$tree.idx ]] || fail "a rejected push left an index of its tree"
+}
+
 test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   setup_repo
   put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n'
@@ -436,6 +455,46 @@ test_quarantine_with_a_colon_in_the_repository_path() {
 # executable defers that until TLS is used (hooks/deferred_openssl_init.cpp), a third of a
 # hook's start-up. OpenSSL's initialisation reads openssl.cnf: no process of a push may open it.
 # (That TLS still works and is verified is shown by schemas.sh's import over TLS.)
+# The hooks `portcullis install` writes run the lean portcullis-hook (the default build links its
+# libraries in); a post-receive that must notify the reconciler hands the run to portcullis.
+test_hooks_run_the_lean_executable_and_hand_notifications_to_portcullis() {
+  command -v strace >/dev/null || fail "strace is missing (install/deps.sh installs it)"
+  local lean dir=$SUITE_TMP/$CURRENT_TEST
+  lean=$(dirname "$PORTCULLIS")/portcullis-hook
+  [[ -x $lean ]] || { fail "$lean is missing: the build makes it beside portcullis"; return; }
+  "$lean" --help | grep -q "usage: portcullis-hook" || fail "portcullis-hook --help prints no usage"
+  "$lean" hook </dev/null >/dev/null 2>&1
+  [[ $? -eq 2 ]] || fail "portcullis-hook without a hook name does not exit 2"
+  local libs lib
+  libs=$(ldd "$lean")
+  for lib in libssl libcrypto libcpp-httplib libgit2 libyaml libstdc++; do
+    grep -q "$lib" <<<"$libs" && fail "portcullis-hook loads $lib: $libs"
+  done
+  setup_repo
+  grep -q "portcullis-hook' hook pre-receive" "$SERVER/hooks/pre-receive" || fail "pre-receive: $(cat "$SERVER/hooks/pre-receive")"
+  deployment web nginx:1.25 | put "$CLONE" environments/dev/web.yaml
+  commit "$CLONE"
+  OUT=$(strace -f -qq -s 512 -e trace=execve -o "$dir/trace" git -C "$CLONE" push origin HEAD:main 2>&1)
+  STATUS=$?
+  expect_accepted
+  grep -q 'execve("[^"]*/portcullis-hook", \[[^]]*"hook", "pre-receive"' "$dir/trace" || fail "pre-receive did not run portcullis-hook"
+  grep -q 'execve("[^"]*/portcullis-hook", \[[^]]*"hook", "post-receive"' "$dir/trace" || fail "post-receive did not run portcullis-hook"
+  grep -q 'execve("[^"]*/portcullis", ' "$dir/trace" && fail "without notify targets, portcullis ran: $(grep 'execve("[^"]*/portcullis", ' "$dir/trace")"
+  # With a notify target (down): portcullis delivers, here spools, the event.
+  printf 'notify-secret\n' >"$dir/secret"
+  printf 'notify:\n  timeout: 500ms\n  targets:\n    - {url: "http://127.0.0.1:1/v1/events", secretFile: "%s"}\n' "$dir/secret" >"$dir/server.yaml"
+  SERVER=$(new_server notifying "$dir/server.yaml")
+  CLONE=$(new_clone "$SERVER")
+  configmap base | put "$CLONE" environments/dev/base.yaml
+  commit "$CLONE"
+  OUT=$(strace -f -qq -s 512 -e trace=execve -o "$dir/trace2" git -C "$CLONE" push origin HEAD:main 2>&1)
+  STATUS=$?
+  expect_accepted
+  grep -q 'execve("[^"]*/portcullis", \["[^"]*/portcullis", "hook", "post-receive"' "$dir/trace2" ||
+    fail "post-receive with notify targets did not hand over to portcullis: $(grep execve "$dir/trace2" | grep portcullis)"
+  compgen -G "$SERVER/portcullis/spool/*" >/dev/null || fail "the event for the reconciler that is down was not spooled: $OUT"
+}
+
 test_hooks_do_not_initialise_openssl() {
   command -v strace >/dev/null || fail "strace is missing (install/deps.sh installs it)"
   setup_repo

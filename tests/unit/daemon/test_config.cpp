@@ -116,6 +116,17 @@ leaderElection:
   leaseDuration: 20s
   renewDeadline: 12s
   retryPeriod: 3s
+sharding:
+  enabled: true
+  shards: 16
+  kubeconfig: kube/shards.yaml
+  context: shard-admin
+  leaseNamespace: portcullis-shards
+  leasePrefix: portcullisd-eu
+  identity: replica-1
+  leaseDuration: 30s
+  renewDeadline: 20s
+  retryPeriod: 4s
 )";
 
 const fs::path k_base = "/etc/portcullisd";
@@ -231,6 +242,16 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(c.leader_election.lease_duration == std::chrono::seconds(20));
   CHECK(c.leader_election.renew_deadline == std::chrono::seconds(12));
   CHECK(c.leader_election.retry_period == std::chrono::seconds(3));
+  CHECK(c.sharding.enabled);
+  CHECK(c.sharding.shards == 16);
+  CHECK(c.sharding.lease.kubeconfig == "/etc/portcullisd/kube/shards.yaml");
+  CHECK(c.sharding.lease.context == "shard-admin");
+  CHECK(c.sharding.lease.namespace_ == "portcullis-shards");
+  CHECK(c.sharding.lease.lease_name == "portcullisd-eu");
+  CHECK(c.sharding.lease.identity == "replica-1");
+  CHECK(c.sharding.lease.lease_duration == std::chrono::seconds(30));
+  CHECK(c.sharding.lease.renew_deadline == std::chrono::seconds(20));
+  CHECK(c.sharding.lease.retry_period == std::chrono::seconds(4));
 
   const TargetConfig& dev = c.targets[1];
   CHECK(dev.name == "dev");
@@ -327,6 +348,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
        {e.at({"alerts", "providers"})->items.begin(), e.at({"alerts", "providers"})->items.end()}},
       {"statusPage", s.at({"properties", "statusPage", "properties"}), {e.get("statusPage")}},
       {"leaderElection", s.at({"properties", "leaderElection", "properties"}), {e.get("leaderElection")}},
+      {"sharding", s.at({"properties", "sharding", "properties"}), {e.get("sharding")}},
   };
   std::size_t keys = 0;
   for (const auto& l : levels) {
@@ -340,7 +362,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 106);
+  CHECK(keys == 117);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
@@ -527,6 +549,13 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
       {"retryPeriod not below renewDeadline",
        ok_repo + ok_targets + "leaderElection:\n  kubeconfig: k\n  renewDeadline: 2s\n  retryPeriod: 2s\n", 4,
        "retryPeriod must be below renewDeadline"},
+      {"sharding renewDeadline not below leaseDuration",
+       ok_repo + ok_targets + "sharding:\n  kubeconfig: k\n  leaseDuration: 3s\n  renewDeadline: 4s\n", 4,
+       "sharding.renewDeadline must be below leaseDuration"},
+      {"no shards", ok_repo + ok_targets + "sharding:\n  kubeconfig: k\n  shards: 0\n", 5, "shards"},
+      {"too many shards", ok_repo + ok_targets + "sharding:\n  kubeconfig: k\n  shards: 5000\n", 5, "shards"},
+      {"sharding leasePrefix not a name", ok_repo + ok_targets + "sharding:\n  kubeconfig: k\n  leasePrefix: Shards_\n", 5,
+       "leasePrefix"},
       {"leaseDuration below 100ms", ok_repo + ok_targets + "leaderElection:\n  kubeconfig: k\n  leaseDuration: 50ms\n", 5,
        "leaseDuration"},
       {"commitUrl without {commit}", ok_repo + ok_targets + "statusPage:\n  commitUrl: https://git.example.com/c/\n", 4,

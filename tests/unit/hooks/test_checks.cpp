@@ -885,3 +885,66 @@ TEST_CASE("the gate agrees with kube-apiserver's dry runs on the differential co
   INFO("accepted by the gate, refused by the apiserver:\n" << wrongly_accepted.substr(0, 6000));
   CHECK(refused_pct >= 99.0);
 }
+
+// x-kubernetes-validations of a CRD of the push judge its custom resources when the store's
+// cluster runs them (1.25 and later), with the apiserver's path and message (k8s.crd.cel).
+TEST_CASE("check_file runs the CEL rules of CRDs for clusters from 1.25", "[checks][cel]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp);
+  auto store_of = [&](const char* version) {
+    std::string openapi = test::k_apiserver_openapi;
+    const std::string swagger = "\"swagger\": \"2.0\",";
+    openapi.replace(openapi.find(swagger), swagger.size(), swagger + " \"info\": {\"version\": \"" + version + "\"},");
+    return test::import_store(openapi, tmp / (std::string("store-") + version)).program;
+  };
+  const std::string crd_text =
+      "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n"
+      "spec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n"
+      "  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n"
+      "        type: object\n        properties:\n          spec:\n            type: object\n"
+      "            x-kubernetes-validations: [{rule: 'self.min <= self.max', message: min must not exceed max}]\n"
+      "            properties:\n              min: {type: integer}\n              max: {type: integer}\n"
+      "              replicas: {type: integer, x-kubernetes-validations: [{rule: self < 10}]}\n";
+  const std::string cr = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  min: 5\n  max: 2\n  replicas: 12\n";
+  struct Case {
+    const char* version;
+    std::string policy;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"v1.20.2", "", {}},
+      {"v1.24.0", "", {}},
+      {"v1.25.3",
+       "",
+       {"error k8s.crd.cel spec: Invalid value: \"object\": min must not exceed max",
+        "error k8s.crd.cel spec.replicas: Invalid value: \"integer\": failed rule: self < 10"}},
+      {"v1.29.0", "rules:\n  k8s.crd.cel: warn\n",
+       {"warning k8s.crd.cel spec: Invalid value: \"object\": min must not exceed max",
+        "warning k8s.crd.cel spec.replicas: Invalid value: \"integer\": failed rule: self < 10"}},
+      {"v1.29.0", "rules:\n  k8s.crd.cel: 'off'\n", {}},
+  };
+  auto crd = yaml::parse_yaml(crd_text);
+  REQUIRE(crd);
+  for (const auto& c : cases) {
+    INFO(c.version << " " << c.policy);
+    auto store = store_of(c.version);
+    CrdRegistry crds;
+    crds.set_rules(rule_features_of(&store));
+    REQUIRE(crds.add(*crd->documents[0].root));
+    auto entry = entry_of(fx, cr);
+    auto repo = fx.open();
+    policy::ServerConfig config;
+    auto policy = make_policy(c.policy);
+    const render::Selection selection;
+    CheckContext ctx{repo, config, policy, k_dev, &store, crds, selection};
+    FileResult r = check_file(ctx, k_dev.path + "/f.yaml", entry, Pass::first);
+    std::vector<std::string> got;
+    for (const auto& f : r.findings) {
+      if (!f.rule.starts_with("k8s.crd.cel")) continue;
+      got.push_back(std::string(f.level == Level::error ? "error " : "warning ") + f.rule + " " + f.message);
+      CHECK(f.line >= 4);  // at the field (spec: line 4, replicas: line 7), not the document
+    }
+    CHECK(got == c.want);
+  }
+  CHECK_FALSE(rule_features_of(nullptr));
+}

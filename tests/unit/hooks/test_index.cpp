@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -203,7 +204,21 @@ TEST_CASE("missing, foreign and damaged index files load as nothing or as safe l
       CHECK_FALSE(index);
       continue;
     }
-    if (index) read_everything(*index, keys);
+    if (!index) continue;
+    read_everything(*index, keys);
+    // Carried forward, a damaged index stays in bounds too: refused when its records are out of
+    // order (the caller builds the index whole), else what it writes loads.
+    auto stored = IdentityIndex::store_carried(damaged.path(), tree_id(5), *index, {"environments/prod/b.yaml"},
+                                               {{cm("prod", "d"), "environments/prod/d.yaml"}});
+    if (!stored) {
+      CHECK(stored.error().message.find("out of order") != std::string::npos);
+      CHECK_FALSE(fs::exists(file_of(damaged, tree_id(5))));
+      continue;
+    }
+    auto carried = IdentityIndex::load(damaged.path(), tree_id(5));
+    REQUIRE(carried);
+    read_everything(*carried, keys);
+    CHECK(strings(carried->lookup(cm("prod", "d"))) == std::vector<std::string>{"environments/prod/d.yaml"});
   }
 }
 
@@ -275,4 +290,41 @@ TEST_CASE("store never trims the index it has just written, whatever the other f
   REQUIRE(index);
   CHECK(strings(index->lookup(cm("", "x"))) == std::vector<std::string>{"x.yaml"});
   CHECK(files_in(dir.path()).size() == 64);
+}
+
+TEST_CASE("store_carried writes the very file store writes for the old records less the changed files plus the added", "[index]") {
+  const std::vector<IndexRecord> old_records = {
+      {cm("prod", "a"), "a.yaml"},    {cm("prod", "b"), "b.yaml"},  {cm("prod", "b"), "multi.yaml"},
+      {cm("prod", "m"), "multi.yaml"}, {cm("prod", "z"), "z.yaml"}, {crd_key("example.com", "Widget"), "crds.yaml"},
+  };
+  struct Case {
+    const char* what;
+    std::vector<std::string> changed;  // sorted, as the caller passes them
+    std::vector<IndexRecord> added;
+  };
+  const Case cases[] = {
+      {"nothing changes", {}, {}},
+      {"a file is removed", {"multi.yaml"}, {}},
+      {"every file is removed", {"a.yaml", "b.yaml", "crds.yaml", "multi.yaml", "z.yaml"}, {}},
+      {"a file changes what it declares", {"b.yaml"}, {{cm("prod", "c"), "b.yaml"}}},
+      {"added records sort first, between and last, unsorted",
+       {"new.yaml"},
+       {{cm("prod", "zz"), "new.yaml"}, {crd_key("a.io", "A"), "new.yaml"}, {cm("prod", "b"), "new.yaml"}}},
+      {"a new file declares a key another file declares", {"0.yaml"}, {{cm("prod", "a"), "0.yaml"}}},
+      {"a file declares one object twice", {"d.yaml"}, {{cm("prod", "d"), "d.yaml"}, {cm("prod", "d"), "d.yaml"}}},
+      {"a changed path that is not in the old index", {"ghost.yaml"}, {}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    test::TempDir dir;
+    REQUIRE(IdentityIndex::store(dir.path(), tree_id(1), old_records));
+    auto old = IdentityIndex::load(dir.path(), tree_id(1));
+    REQUIRE(old);
+    REQUIRE(IdentityIndex::store_carried(dir.path(), tree_id(2), *old, c.changed, c.added));
+    std::vector<IndexRecord> whole = c.added;
+    for (const auto& r : old_records)
+      if (std::find(c.changed.begin(), c.changed.end(), r.path) == c.changed.end()) whole.push_back(r);
+    REQUIRE(IdentityIndex::store(dir.path(), tree_id(3), whole));
+    CHECK(util::read_file(file_of(dir, tree_id(2))).value() == util::read_file(file_of(dir, tree_id(3))).value());
+  }
 }

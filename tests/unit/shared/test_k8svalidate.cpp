@@ -371,6 +371,31 @@ TEST_CASE("other kinds: each case names what the apiserver refuses, or accepts",
   }
 }
 
+TEST_CASE("versioned rules: CEL rules of CRDs compile from 1.25; 1.20 drops them", "[k8svalidate][cel]") {
+  const std::string crd =
+      "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n"
+      "  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, kind: Widget}\n  versions:\n"
+      "  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n"
+      "        properties:\n          spec:\n            type: object\n"
+      "            x-kubernetes-validations: [{rule: 'self.size <'}, {rule: 'self.size < 10'}, "
+      "{rule: 'true', reason: Odd}]\n            properties: {size: {type: integer}}\n";
+  auto rules_of = [](const std::vector<Finding>& found) {
+    std::string out;
+    for (const auto& f : found)
+      if (f.rule == "k8s.crd.cel.compile") out += f.text() + "\n";
+    return out;
+  };
+  std::string at125 = rules_of(validate_text(crd, Version{1, 25}));
+  CHECK_THAT(at125, Catch::Contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
+                                    "Invalid value: \"self.size <\": compilation failed: ERROR: <input>:1:12: unexpected end"));
+  // reason is a 1.28 field: the 1.25 apiserver drops it, 1.28 checks its value.
+  CHECK_THAT(at125, !Catch::Contains("reason"));
+  CHECK_THAT(rules_of(validate_text(crd, Version{1, 28})), Catch::Contains("x-kubernetes-validations[2].reason: Unsupported value: \"Odd\""));
+  CHECK(rules_of(validate_text(crd, Version{1, 24})).empty());
+  CHECK(rules_of(validate_text(crd, Version{1, 20})).empty());
+  CHECK_FALSE(rules_of(validate_text(crd, std::nullopt)).empty());
+}
+
 TEST_CASE("versioned rules: 1.20's server-side apply quirks only up to 1.20, ephemeral containers from 1.23",
           "[k8svalidate]") {
   const std::string no_protocol =
