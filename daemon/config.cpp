@@ -180,6 +180,12 @@ util::Result<Config> parse_config(std::string_view text, std::string_view file, 
     if (!ms || *ms < 1000 || *ms > 86'400'000) return error_at(root.get("pollInterval"), "pollInterval must be between 1s and 24h");
     c.poll_interval = std::chrono::milliseconds(*ms);
   }
+  if (auto t = root.get_string("clusterRequestTimeout"); !t.empty()) {
+    auto ms = util::parse_duration_ms(t);
+    if (!ms || *ms < 1000 || *ms > 600'000)
+      return error_at(root.get("clusterRequestTimeout"), "clusterRequestTimeout must be between 1s and 10m");
+    c.cluster_request_timeout = std::chrono::milliseconds(*ms);
+  }
   if (auto ns = root.get_string("inventoryNamespace"); !ns.empty()) c.inventory_namespace = std::string(ns);
   const yaml::Node& repo = *root.get("repository");
   c.repository.url = std::string(repo.get_string("url"));

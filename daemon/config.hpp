@@ -178,6 +178,9 @@ struct Config {
   std::filesystem::path state_dir = "/var/lib/portcullisd";
   std::filesystem::path audit_log;  // empty: <state_dir>/audit.jsonl
   std::chrono::milliseconds poll_interval{60'000};
+  // One request to a cluster's API server (read or write) waits this long for an answer; a
+  // cluster that does not answer fails its own targets' syncs after it (the others go on).
+  std::chrono::milliseconds cluster_request_timeout{30'000};
   std::string inventory_namespace = "portcullis-system";
   RepositoryConfig repository;
   std::vector<TargetConfig> targets;

@@ -7,11 +7,14 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "daemon/alerts.hpp"
+#include "daemon/clusters.hpp"
 #include "daemon/desk.hpp"
 #include "daemon/followup.hpp"
 #include "daemon/leader.hpp"
@@ -51,7 +54,9 @@ std::string status_json(const std::vector<TargetStatus>& targets) {
                     {"healed", t.healed},
                     {"selfHealLoop", std::string(t.self_heal_loop)},
                     {"breakGlass", std::string(t.break_glass)},
-                    {"lastFetchTime", t.last_fetch_time}});
+                    {"lastFetchTime", t.last_fetch_time},
+                    {"cluster", std::string(t.cluster)},
+                    {"clusterUp", t.cluster_up}});
   for (std::size_t k = 0; k < targets.size(); ++k)
     if (targets[k].shard >= 0) {
       list[k]["shard"] = targets[k].shard;
@@ -97,6 +102,47 @@ struct Service::Impl {
   std::vector<std::size_t> shard_of_target;  // by target index
   void share();
   int loop(Mirror& mirror);
+
+  // One worker per cluster (daemon/clusters.hpp): it syncs and heals the cluster's targets one
+  // after another on its own thread, over the cluster's own connections, with its own retry
+  // backoff; the fetch loop hands it each new head without waiting for it. A cluster that is
+  // down or hangs holds up only its own worker.
+  struct EventBatch {  // push events a fetch answered; observed when every worker has synced
+    std::vector<Clock::time_point> times;
+    std::atomic<std::size_t> left{0};
+  };
+  struct ClusterWorker {
+    ClusterGroup group;
+    std::shared_ptr<ClientPool> pool;
+    std::thread thread;
+    // Under `mutex`:
+    std::optional<git::Oid> head;  // the commit to sync to: the last fetched
+    bool sync_due = false;         // sync every target of the cluster (at retry_at)
+    bool heal_due = false;         // the watches saw drift, or a break-glass hold changed
+    bool first_round_done = false;
+    bool up = true;  // the API server answered after the last failed round
+    Clock::time_point retry_at{};
+    std::chrono::milliseconds retry_delay{500};
+    std::vector<std::shared_ptr<EventBatch>> batches;
+  };
+  std::vector<std::unique_ptr<ClusterWorker>> workers;
+  std::vector<std::size_t> worker_of;  // by target index
+  std::condition_variable work_cv;     // wakes workers (with `mutex`)
+  std::filesystem::path repository_path;  // the mirror: each worker reads it with its own handle
+  void start_workers(const std::filesystem::path& mirror_path);
+  void join_workers();
+  void work(ClusterWorker& w);
+  void sync_round(ClusterWorker& w, const git::Oid& head, std::vector<std::shared_ptr<EventBatch>> batches);
+  std::string probe_cluster(const ClusterWorker& w);
+  void mark_cluster(ClusterWorker& w, const std::string& down);
+  void hand_over(const git::Oid& head, std::vector<Clock::time_point> events);
+  void wake_workers_to_heal() {
+    {
+      std::lock_guard lock(mutex);
+      for (auto& w : workers) w->heal_due = true;
+    }
+    work_cv.notify_all();
+  }
 
   // Drift: the monitor's watches wake the heal thread.
   std::unique_ptr<Alerter> alerter;
@@ -493,11 +539,12 @@ void Service::Impl::heal_loop() {
     auto now = Clock::now();
     // Health and lasting drift are re-read every few seconds even without news.
     next_check = now + std::chrono::seconds(5);
-    // A standby observes nothing, expires nothing and corrects nothing (heal_target asks may_sync).
+    // A standby observes nothing, expires nothing and corrects nothing (the workers ask may_sync).
     if (may_act())
       if (auto left = desk->expire(static_cast<std::int64_t>(std::time(nullptr))))
         next_check = std::min(next_check, now + std::chrono::seconds(std::max<std::int64_t>(*left, 0) + 1));
-    for (std::size_t i = 0; i < syncers.size(); ++i) heal_target(i, now, next_check);
+    // Each cluster's worker heals its own targets: a cluster that hangs delays no other's.
+    wake_workers_to_heal();
     if (may_act()) check_source(now);
   }
 }
@@ -537,6 +584,18 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
         return {};
       });
     }
+  }
+  m_impl->worker_of.resize(m_impl->syncers.size());
+  for (auto& group : group_by_cluster(m_impl->config.targets, resolve_connection)) {
+    auto w = std::make_unique<Impl::ClusterWorker>();
+    w->pool = make_client_pool();
+    for (std::size_t i : group.targets) {
+      m_impl->syncers[i]->share_pool(w->pool, m_impl->config.cluster_request_timeout);
+      m_impl->worker_of[i] = m_impl->workers.size();
+      m_impl->statuses[i].cluster = group.name;
+    }
+    w->group = std::move(group);
+    m_impl->workers.push_back(std::move(w));
   }
   m_impl->heal_states.resize(m_impl->syncers.size());
   for (std::size_t i = 0; i < m_impl->syncers.size(); ++i) m_impl->target_mutexes.push_back(std::make_unique<std::mutex>());
@@ -596,6 +655,14 @@ Service::Service(Config config) : m_impl(std::make_unique<Impl>()) {
   m.describe("portcullis_fetch_errors_total", "counter", "Failed fetches of the repository.");
   m.describe("portcullis_source_up", "gauge", "1 when the last fetch of the repository succeeded, 0 while fetches fail (targets are SourceUnavailable).");
   m.describe("portcullis_last_fetch_timestamp_seconds", "gauge", "Unix time of the last successful fetch of the repository.");
+  m.describe("portcullis_cluster_up", "gauge",
+             "1 while a cluster's API server answers, 0 after a round of syncs failed and it did not answer (by cluster).");
+  m.describe("portcullis_cluster_targets", "gauge", "Targets that sync to a cluster (one worker thread per cluster).");
+  for (const auto& w : m_impl->workers) {
+    std::string labels = "cluster=\"" + label_value(w->group.name) + "\"";
+    m.set("portcullis_cluster_up", labels, 1);
+    m.set("portcullis_cluster_targets", labels, static_cast<double>(w->group.targets.size()));
+  }
 }
 
 Service::~Service() {
@@ -604,6 +671,7 @@ Service::~Service() {
   if (m_impl->sharder_thread.joinable()) m_impl->sharder_thread.join();
   if (m_impl->heal_thread.joinable()) m_impl->heal_thread.join();
   if (m_impl->follow_up_thread.joinable()) m_impl->follow_up_thread.join();
+  m_impl->join_workers();
   m_impl->images.reset();
   m_impl->monitor.reset();  // stops the watches before what their callbacks use goes
   m_impl->alerter.reset();
@@ -625,7 +693,9 @@ int Service::run() {
   if (m.images && !m.elector) m.images->start(m.sharder ? std::function<bool()>([&m] { return m.may_act(); }) : nullptr);
   if (m.elector) m.elector_thread = std::thread([&m] { m.campaign(); });
   if (m.sharder) m.sharder_thread = std::thread([&m] { m.share(); });
+  m.start_workers(mirror->repository().git_dir());
   int rc = m.loop(*mirror);
+  m.join_workers();
   if (m.elector) {
     m.elector->stop();
     if (m.elector_thread.joinable()) m.elector_thread.join();
@@ -743,29 +813,10 @@ int Service::Impl::loop(Mirror& mirror_ref) {
         std::lock_guard lock(m.mutex);
         events.swap(m.pending_event_times);
       }
-      for (std::size_t i = 0; i < m.syncers.size(); ++i) {
-        std::lock_guard busy(*m.target_mutexes[i]);
-        if (!m.may_sync(i)) continue;  // another replica's shard, or not leading
-        if (m.desk->holds_syncs(m.syncers[i]->config().name)) {
-          log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
-              {{"target", m.syncers[i]->config().name}, {"revision", head->hex()}});
-          continue;
-        }
-        SyncResult r = m.syncers[i]->sync(mirror->repository(), *head);
-        m.record(i, r, head->hex());
-        if (r.state != SyncState::failed) m.settled[i] = true;
-        failed = failed || r.state == SyncState::failed;
-      }
-      auto now = Clock::now();
-      for (auto t : events)
-        m.metrics.observe("portcullis_notify_latency_seconds", "", std::chrono::duration<double>(now - t).count());
-      // A sync of thousands of objects frees tens of MB that glibc keeps mapped (free chunks
-      // below live ones); return them between syncs so the daemon's RSS is what it holds.
-      malloc_trim(0);
-      std::lock_guard lock(m.mutex);
-      m.is_ready = true;
+      m.hand_over(*head, std::move(events));
     }
-    // A failed round is retried with backoff (0.5 s doubling up to the poll interval).
+    // A failed fetch is retried with backoff (0.5 s doubling up to the poll interval); failed
+    // syncs are retried by their cluster's worker.
     if (failed) {
       next_poll = Clock::now() + retry_delay;
       retry_delay = std::min(retry_delay * 2, m.config.poll_interval);
@@ -774,6 +825,180 @@ int Service::Impl::loop(Mirror& mirror_ref) {
       next_poll = Clock::now() + m.config.poll_interval;
     }
   }
+}
+
+void Service::Impl::start_workers(const std::filesystem::path& mirror_path) {
+  repository_path = mirror_path;
+  for (auto& w : workers) {
+    log(LogLevel::info, "cluster worker started",
+        {{"cluster", w->group.name}, {"targets", std::to_string(w->group.targets.size())}});
+    w->thread = std::thread([this, worker = w.get()] { work(*worker); });
+  }
+}
+
+void Service::Impl::join_workers() {
+  {
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  work_cv.notify_all();
+  for (auto& w : workers)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+// The fetch loop's side: every worker syncs to `head` as soon as it is free (a retry waiting
+// in backoff starts at once); the loop does not wait for any of them.
+void Service::Impl::hand_over(const git::Oid& head, std::vector<Clock::time_point> events) {
+  auto batch = std::make_shared<EventBatch>();
+  batch->times = std::move(events);
+  batch->left = workers.size();
+  {
+    std::lock_guard lock(mutex);
+    for (auto& w : workers) {
+      w->head = head;
+      w->sync_due = true;
+      w->retry_at = Clock::now();
+      w->retry_delay = std::chrono::milliseconds(500);
+      if (!batch->times.empty()) w->batches.push_back(batch);
+    }
+    if (workers.empty()) is_ready = true;
+  }
+  work_cv.notify_all();
+}
+
+void Service::Impl::work(ClusterWorker& w) {
+  auto next_heal = Clock::now() + std::chrono::seconds(5);
+  while (true) {
+    bool do_sync = false, do_heal = false;
+    git::Oid head;
+    std::vector<std::shared_ptr<EventBatch>> batches;
+    {
+      std::unique_lock lock(mutex);
+      auto due = [&] { return w.sync_due && w.head && Clock::now() >= w.retry_at; };
+      work_cv.wait_until(lock, w.sync_due ? std::min(w.retry_at, next_heal) : next_heal,
+                         [&] { return stopping || due() || w.heal_due; });
+      if (stopping) return;
+      do_sync = due();
+      do_heal = w.heal_due || Clock::now() >= next_heal;
+      w.heal_due = false;
+      if (do_sync) {
+        w.sync_due = false;
+        head = *w.head;
+        batches.swap(w.batches);
+      }
+    }
+    if (do_sync) sync_round(w, head, std::move(batches));
+    if (!do_heal) continue;
+    // Health and lasting drift are re-read every few seconds even without news.
+    auto now = Clock::now();
+    next_heal = now + std::chrono::seconds(5);
+    for (std::size_t i : w.group.targets)
+      if (may_sync(i)) heal_target(i, now, next_heal);
+  }
+}
+
+// Syncs every target of `w`'s cluster to `head`, one after another; a failed round is retried
+// with backoff (0.5 s doubling up to the poll interval) unless a new head comes first.
+void Service::Impl::sync_round(ClusterWorker& w, const git::Oid& head, std::vector<std::shared_ptr<EventBatch>> batches) {
+  bool failed = false;
+  // libgit2 handles are not shared between threads: each round reads the mirror with its own.
+  auto repo = git::Repository::open(repository_path);
+  if (!repo) {
+    log(LogLevel::error, "cannot open the repository mirror", {{"cluster", w.group.name}, {"error", repo.error().message}});
+    failed = true;
+  }
+  // Once a sync failed and the API server does not answer either, the round's other targets
+  // fail at once with that reason instead of each waiting out the request timeout.
+  std::string down;
+  for (std::size_t i : w.group.targets) {
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) break;  // the daemon stops (or lost the lease): the rest of the round waits
+    }
+    if (!repo) continue;
+    std::lock_guard busy(*target_mutexes[i]);
+    if (!may_sync(i)) continue;  // another replica's shard, or not leading (asked under the mutex)
+    if (desk->holds_syncs(syncers[i]->config().name)) {
+      log(LogLevel::info, "sync held: a break-glass window is open (breakGlass.syncs: hold)",
+          {{"target", syncers[i]->config().name}, {"revision", head.hex()}});
+      continue;
+    }
+    if (!down.empty()) {
+      SyncResult skipped;
+      skipped.revision = head.hex();
+      skipped.state = SyncState::failed;
+      skipped.errors.push_back("cluster " + w.group.name + " does not answer: " + down);
+      record(i, skipped, head.hex());
+      continue;
+    }
+    SyncResult r = syncers[i]->sync(*repo, head);
+    if (r.state != SyncState::failed) settled[i] = true;
+    failed = failed || r.state == SyncState::failed;
+    record(i, r, head.hex());
+    if (r.state == SyncState::failed) down = probe_cluster(w);
+  }
+  mark_cluster(w, down);
+  auto now = Clock::now();
+  for (const auto& b : batches)
+    if (--b->left == 0)
+      for (auto t : b->times)
+        metrics.observe("portcullis_notify_latency_seconds", "", std::chrono::duration<double>(now - t).count());
+  // A sync of thousands of objects frees tens of MB that glibc keeps mapped (free chunks
+  // below live ones); return them between syncs so the daemon's RSS is what it holds.
+  malloc_trim(0);
+  {
+    std::lock_guard lock(mutex);
+    w.first_round_done = true;
+    is_ready = std::all_of(workers.begin(), workers.end(), [](const auto& x) { return x->first_round_done; });
+    if (failed && !w.sync_due) {
+      w.sync_due = true;
+      w.retry_at = Clock::now() + w.retry_delay;
+      w.retry_delay = std::min(w.retry_delay * 2, config.poll_interval);
+    } else if (!failed) {
+      w.retry_delay = std::chrono::milliseconds(500);
+    }
+  }
+  changed();
+}
+
+// Whether the cluster's API server answers ("") or why not: GET /version on a fresh connection,
+// with a short wait (the sync that failed before it already waited out the request timeout).
+std::string Service::Impl::probe_cluster(const ClusterWorker& w) {
+  std::optional<kube::Connection> conn;
+  for (std::size_t i : w.group.targets)
+    if (!conn) conn = syncers[i]->connection();
+  if (!conn) {  // never connected: the kubeconfig cannot be read
+    auto resolved = resolve_connection(syncers[w.group.targets.front()]->config());
+    if (!resolved) return resolved.error().message;
+    conn = std::move(*resolved);
+  }
+  auto client = kube::Client::connect(*conn);
+  if (!client) return client.error().message;
+  client->set_timeout(std::min<std::chrono::milliseconds>(config.cluster_request_timeout, std::chrono::seconds(5)));
+  auto version = client->get("/version");
+  return version ? "" : version.error().message;
+}
+
+// After a round: the cluster is down (`down` says why) or up. While down, its targets' errors
+// say so and portcullis_cluster_up is 0.
+void Service::Impl::mark_cluster(ClusterWorker& w, const std::string& down) {
+  bool was_up;
+  {
+    std::lock_guard lock(mutex);
+    was_up = w.up;
+    w.up = down.empty();
+    for (std::size_t i : w.group.targets) {
+      statuses[i].cluster_up = w.up;
+      if (!w.up && statuses[i].state == SyncState::failed && !statuses[i].last_error.starts_with("cluster "))
+        statuses[i].last_error = "cluster " + w.group.name + " does not answer: " + statuses[i].last_error;
+    }
+  }
+  metrics.set("portcullis_cluster_up", "cluster=\"" + label_value(w.group.name) + "\"", down.empty() ? 1 : 0);
+  if (was_up && !down.empty())
+    log(LogLevel::error, "cluster does not answer; its targets wait, the other clusters go on",
+        {{"cluster", w.group.name}, {"error", down}});
+  else if (!was_up && down.empty())
+    log(LogLevel::info, "cluster answers again", {{"cluster", w.group.name}});
 }
 
 void Service::stop() {
@@ -785,6 +1010,7 @@ void Service::stop() {
   if (m_impl->sharder) m_impl->sharder->stop();
   m_impl->cv.notify_all();
   m_impl->heal_cv.notify_all();
+  m_impl->work_cv.notify_all();
   if (m_impl->images) m_impl->images->signal_stop();
 }
 
@@ -909,7 +1135,7 @@ void Service::wake_all() { m_impl->changed(); }
 
 bool Service::ready() const {
   std::lock_guard lock(m_impl->mutex);
-  return m_impl->is_ready || (m_impl->elector && !m_impl->leading);
+  return m_impl->is_ready || (m_impl->elector && !m_impl->leading);  // is_ready: every worker's first round
 }
 
 LeaderView Service::leader_view() const {

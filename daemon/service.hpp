@@ -1,7 +1,8 @@
 #pragma once
 // The daemon's core: fetches the repository when notified or when the poll interval passes,
-// syncs every target, keeps their status, metrics and audit log. Thread-safe: the HTTP server
-// calls in from its own threads.
+// hands the new commit to one worker thread per cluster, which syncs and heals that cluster's
+// targets (a cluster that is down delays only its own); keeps their status, metrics and audit
+// log. Thread-safe: the HTTP server calls in from its own threads.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -28,6 +29,10 @@ struct SyncRecord {
 
 struct TargetStatus {
   std::string name, path;
+  // The cluster it syncs to (daemon/clusters.hpp: its API server), and whether that server
+  // answered after the cluster's last failed round.
+  std::string cluster;
+  bool cluster_up = true;
   std::string desired_revision;  // the branch's commit as last fetched
   std::string applied_revision;  // the commit last synced successfully
   SyncState state = SyncState::unknown;

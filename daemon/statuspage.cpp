@@ -77,6 +77,8 @@ util::Json target_json(const Service& service, const TargetStatus& t, std::strin
   }
   return {{"name", t.name},
           {"path", t.path},
+          {"cluster", t.cluster},
+          {"clusterUp", t.cluster_up},
           {"state", state_name(t.state)},
           {"health", t.health},
           {"healthReason", t.health_reason},

@@ -100,6 +100,10 @@ InventoryEntry pending_entry(const Work& w) {
   return InventoryEntry{w.desired->api_version, w.desired->kind, w.ns, w.desired->name, {}, {}, w.desired->path};
 }
 
+struct ClientPool {
+  std::vector<kube::Client> clients;
+};
+
 struct TargetSyncer::Impl {
   TargetConfig target;
   std::string inventory_namespace;
@@ -107,7 +111,12 @@ struct TargetSyncer::Impl {
   policy::Confinement confinement;  // known once connected (the default namespace is the context's)
   InventoryStore inventory_store;  // shard size, and whether stray shards are known to be gone
   std::optional<kube::Connection> connection;
-  std::vector<kube::Client> pool;  // pool[0] is also used for sequential work
+  // The cluster's connections (shared with the other targets of the cluster when the service
+  // says so: share_pool); clients()[0] is also used for sequential work.
+  std::shared_ptr<ClientPool> shared = std::make_shared<ClientPool>();
+  std::vector<kube::Client>& clients() { return shared->clients; }
+  std::chrono::milliseconds request_timeout{30'000};
+  bool connected = false;
   kube::Discovery discovery;
   bool allow_prune_once = false;
   std::function<util::Result<void>(bool)> fence;
@@ -139,7 +148,7 @@ struct TargetSyncer::Impl {
   }
 
   util::Result<void> connect() {
-    if (!pool.empty()) return {};
+    if (connected && clients().size() >= static_cast<std::size_t>(std::max(1, target.concurrency))) return {};
     auto conn = target.kubeconfig.empty() ? kube::in_cluster() : kube::load_kubeconfig(target.kubeconfig, target.context);
     if (!conn) return util::fail(conn.error());
     if (!target.namespace_.empty()) conn->namespace_ = target.namespace_;
@@ -150,12 +159,14 @@ struct TargetSyncer::Impl {
       std::lock_guard lock(state_mutex);
       connection = *conn;
     }
-    for (int i = 0; i < std::max(1, target.concurrency); ++i) {
+    // A shared pool grows to the largest concurrency among its targets.
+    while (clients().size() < static_cast<std::size_t>(std::max(1, target.concurrency))) {
       auto c = kube::Client::connect(*conn);
       if (!c) return util::fail(c.error());
-      c->set_timeout(std::chrono::seconds(30));
-      pool.push_back(std::move(*c));
+      c->set_timeout(request_timeout);
+      clients().push_back(std::move(*c));
     }
+    connected = true;
     return {};
   }
 
@@ -316,7 +327,7 @@ struct TargetSyncer::Impl {
     // The inventory kept from the last sync stays as it is: `previous` is it, and the ConfigMap's
     // new resourceVersion tells the next sync to read it again if this one stores no other.
     if (auto f = fenced(true); !f) return util::fail("inventory not stored: " + f.error().message);
-    auto stored = store_inventory(pool[0], inventory_namespace, target.name, ahead, inventory_store);
+    auto stored = store_inventory(clients()[0], inventory_namespace, target.name, ahead, inventory_store);
     if (!stored) return util::fail("cannot record the objects about to be applied in the inventory: " + stored.error().message);
     fault_point("intent");
     return {};
@@ -326,7 +337,7 @@ struct TargetSyncer::Impl {
   bool wait_established(const std::string& name) {
     auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
-      auto res = pool[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + kube::escape_segment(name));
+      auto res = clients()[0].get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + kube::escape_segment(name));
       if (res && res->status == 200)
         if (auto doc = yaml::parse_json(res->body); doc && !doc->documents.empty() && doc->documents[0].root)
           if (const yaml::Node* conds = doc->documents[0].root->at({"status", "conditions"}); conds && conds->is_sequence())
@@ -370,7 +381,7 @@ void TargetSyncer::Impl::prune(const Inventory& previous, const std::set<std::st
     for (auto* e : candidates) carry(e);
     return;
   }
-  kube::Client& client = pool[0];
+  kube::Client& client = clients()[0];
   for (const InventoryEntry* e : candidates) {
     std::string what = e->api_version + " " + e->kind + " " + (e->namespace_.empty() ? "" : e->namespace_ + "/") + e->name;
     auto resource = discovery.resolve(client, e->api_version, e->kind);
@@ -479,7 +490,7 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     return finish(SyncState::failed);
   };
   if (auto c = connect(); !c) return failed("cannot connect to the cluster: " + c.error().message);
-  kube::Client& client = pool[0];
+  kube::Client& client = clients()[0];
 
   std::shared_ptr<const DesiredSet> known = desired_snapshot();
   const Inventory* previous_read = nullptr;
@@ -690,9 +701,9 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (needs_apply(w)) batch.push_back(&w);
   }
   if (auto noted = record_new(batch); !noted) return failed(noted.error().message);
-  util::parallel_for(batch.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+  util::parallel_for(batch.size(), clients().size(), [&](std::size_t t, std::size_t i) {
     Work& w = *batch[i];
-    guarded_apply(pool[t], w, w.state->body(), owned_before(w));
+    guarded_apply(clients()[t], w, w.state->body(), owned_before(w));
     if (w.refused) w.state.reset();
   });
   for (auto* w : batch)
@@ -715,14 +726,14 @@ SyncResult TargetSyncer::Impl::sync(const git::Repository& repo, const git::Oid&
     if (auto noted = record_new(both); !noted) return failed(noted.error().message);
   }
   auto build_and_apply = [&](std::vector<Work*>& group) {
-    util::parallel_for(group.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+    util::parallel_for(group.size(), clients().size(), [&](std::size_t t, std::size_t i) {
       Work& w = *group[i];
       // Some objects may be applied already: a failure here (out of memory) is this object's
       // error, so that the inventory still records what was applied.
       try {
         auto body = build(w);
         if (!body) return;
-        if (needs_apply(w)) guarded_apply(pool[t], w, *body, owned_before(w));
+        if (needs_apply(w)) guarded_apply(clients()[t], w, *body, owned_before(w));
         if (w.ok) fault_point("apply");
         if (!w.refused) keep_state(w, *body);
       } catch (const std::exception& e) {
@@ -831,9 +842,9 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   for (const auto& key : keys)
     if (auto it = set->find(key); it != set->end()) heals.push_back(Heal{&it->first, it->second.get(), {}});
   if (heals.empty()) return finish(SyncState::synced);
-  util::parallel_for(heals.size(), pool.size(), [&](std::size_t t, std::size_t i) {
+  util::parallel_for(heals.size(), clients().size(), [&](std::size_t t, std::size_t i) {
     const DesiredState& d = *heals[i].state;
-    heals[i].result = apply_body(pool[t], d.resource, d.ns, d.name, d.body(), d.what(), d.api_version, d.kind);
+    heals[i].result = apply_body(clients()[t], d.resource, d.ns, d.name, d.body(), d.what(), d.api_version, d.kind);
   });
 
   std::unordered_map<std::string, std::string> uids;  // key -> new UID
@@ -857,7 +868,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
   };
   if (inventory && !inventory->resource_version.empty() && !recreated(*inventory)) {
     r.revision = inventory->revision;
-  } else if (auto current = current_inventory(pool[0]); !current) {
+  } else if (auto current = current_inventory(clients()[0]); !current) {
     r.errors.push_back(current.error().message);
   } else if (!(*current)->resource_version.empty()) {  // "" : no inventory yet
     Inventory inv = **current;
@@ -865,7 +876,7 @@ SyncResult TargetSyncer::Impl::heal(const std::vector<std::string>& keys) {
     if (recreated(inv)) {
       for (auto& e : inv.entries)
         if (auto it = uids.find(e.key()); it != uids.end() && !it->second.empty()) e.uid = it->second;
-      if (auto stored = keep_inventory(pool[0], std::move(inv)); !stored) r.errors.push_back(stored.error().message);
+      if (auto stored = keep_inventory(clients()[0], std::move(inv)); !stored) r.errors.push_back(stored.error().message);
     }
   }
   return finish(r.errors.empty() ? SyncState::synced : SyncState::failed);
@@ -933,5 +944,13 @@ void TargetSyncer::allow_next_prune() {
 }
 
 const TargetConfig& TargetSyncer::config() const { return m_impl->target; }
+
+std::shared_ptr<ClientPool> make_client_pool() { return std::make_shared<ClientPool>(); }
+
+void TargetSyncer::share_pool(std::shared_ptr<ClientPool> pool, std::chrono::milliseconds request_timeout) {
+  std::lock_guard lock(m_impl->mutex);
+  m_impl->shared = std::move(pool);
+  m_impl->request_timeout = request_timeout;
+}
 
 }  // namespace portcullis::daemon

@@ -43,6 +43,12 @@ struct SyncResult {
   std::chrono::milliseconds render_time{0}, apply_time{0}, prune_time{0}, inventory_time{0};
 };
 
+// Connections to one cluster (kept-alive clients), shared by the targets that sync to it
+// (daemon/clusters.hpp). Not for concurrent use: the cluster's worker runs its targets' syncs
+// and heals one at a time.
+struct ClientPool;
+std::shared_ptr<ClientPool> make_client_pool();
+
 class TargetSyncer {
  public:
   TargetSyncer(TargetConfig target, std::string inventory_namespace);
@@ -64,6 +70,9 @@ class TargetSyncer {
   // restart. For a replica that takes a target back after another synced it (sharding): what it
   // kept is older than the cluster's inventory. Does not wait for a sync in progress.
   void forget();
+  // Uses `pool` (shared with the other targets of its cluster) instead of connections of its
+  // own, with `request_timeout` for each request (default 30 s). Call before the first sync.
+  void share_pool(std::shared_ptr<ClientPool> pool, std::chrono::milliseconds request_timeout);
   // Lets the next sync prune past the maxPruneShare guard (once).
   void allow_next_prune();
   // Bytes of inventory entries per ConfigMap (k_inventory_shard_bytes; tests use small shards).

@@ -69,6 +69,8 @@ function target(t) {
     el('dt', {}, 'Desired revision'), el('dd', { class: 'desired' }, revision(t.desiredRevision, t.desiredUrl)),
     el('dt', {}, 'Applied revision'), el('dd', { class: 'applied' }, revision(t.appliedRevision, t.appliedUrl)),
     el('dt', {}, 'Path'), el('dd', {}, el('code', {}, t.path)),
+    el('dt', {}, 'Cluster'), el('dd', { class: 'cluster' }, el('code', {}, t.cluster || 'unknown'),
+      t.clusterUp === false ? ' (does not answer)' : ''),
     el('dt', {}, 'Objects'), el('dd', {}, String(t.objectCount)),
     el('dt', {}, 'Last error'), el('dd', { class: 'error' }, t.lastError || 'none'),
     t.pruneBlocked ? [el('dt', {}, 'Prune blocked'), el('dd', {}, t.pruneBlocked)] : []);

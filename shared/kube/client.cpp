@@ -1,7 +1,9 @@
 #include "shared/kube/client.hpp"
 
 #include <httplib.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -32,8 +34,43 @@ struct Client::Impl {
   util::Url url;
   std::unique_ptr<httplib::ClientImpl> http;
   bool own_ca = false;  // verified by OpenSSL against the kubeconfig's CA alone (util::trust_only)
+  std::chrono::milliseconds read_timeout{60'000};
   httplib::Headers headers(std::string_view accept) const;
+  std::string transport_error(httplib::Error e) const;
 };
+
+// What a failed exchange means, for people: httplib says only "Read" or "Connection". A failed
+// TLS handshake is told apart by OpenSSL's error queue (cleared before each request): a
+// certificate that does not verify leaves its reason there, a server that never answers only
+// "shutdown while in init" (httplib giving up) or nothing.
+std::string Client::Impl::transport_error(httplib::Error e) const {
+  std::string why = httplib::to_string(e);
+  const std::string not_signed =
+      " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
+  switch (e) {
+    case httplib::Error::Connection: return why + " (cannot connect: refused, unreachable, or no answer within 5s)";
+    case httplib::Error::Read:
+      return why + " (no answer within " + util::duration_text(read_timeout.count()) + ", or the connection was closed)";
+    case httplib::Error::Write: return why + " (cannot send within " + util::duration_text(read_timeout.count()) + ")";
+    case httplib::Error::SSLServerVerification: return why + not_signed;
+    case httplib::Error::SSLConnection: {
+      // A certificate that does not verify leaves its reason in the queue; a handshake given up
+      // on (httplib then shuts the half-made session down) or closed by the server does not.
+      bool verify_failed = false;
+      std::string other;
+      while (unsigned long queued = ERR_get_error()) {
+        int reason = ERR_GET_REASON(queued);
+        if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) verify_failed = true;
+        else if (reason != SSL_R_SHUTDOWN_WHILE_IN_INIT && other.empty())
+          if (const char* text = ERR_reason_error_string(queued)) other = text;
+      }
+      if (verify_failed || (own_ca && !other.empty())) return why + not_signed;
+      if (other.empty()) return why + " (the TLS handshake got no answer within 5s, or the connection was closed)";
+      return why + " (the TLS handshake failed: " + other + ")";
+    }
+    default: return why;
+  }
+}
 
 Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Client::~Client() = default;
@@ -96,6 +133,7 @@ void Client::set_timeout(std::chrono::milliseconds timeout) {
   auto ms = timeout.count();
   m_impl->http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
   m_impl->http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
+  m_impl->read_timeout = timeout;
 }
 
 namespace {
@@ -147,13 +185,10 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
     }
     return m_impl->http->Get(full, headers);
   };
+  ERR_clear_error();  // what a failed handshake leaves there tells why (transport_error)
   httplib::Result res = send();
   if (!res) {
-    std::string why = httplib::to_string(res.error());
-    if (res.error() == httplib::Error::SSLServerVerification ||
-        (m_impl->own_ca && res.error() == httplib::Error::SSLConnection))
-      why += " (the server's certificate is not signed by the configured certificate authority, or its name does not match)";
-    return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + why);
+    return util::fail(std::string(method_name(method)) + " " + c.server + full + " failed: " + m_impl->transport_error(res.error()));
   }
   Response r;
   r.status = res->status;
@@ -165,9 +200,10 @@ util::Result<Response> Client::request(Method method, std::string_view path, std
 util::Result<int> Client::stream(std::string_view path, const std::function<bool(std::string_view)>& on_chunk) {
   auto headers = m_impl->headers("application/json");
   std::string full = m_impl->url.path + std::string(path);
+  ERR_clear_error();
   auto res = m_impl->http->Get(full, headers, [&](const char* data, size_t len) { return on_chunk({data, len}); });
   if (!res && res.error() != httplib::Error::Canceled)
-    return util::fail("GET " + m_impl->connection.server + full + " failed: " + httplib::to_string(res.error()));
+    return util::fail("GET " + m_impl->connection.server + full + " failed: " + m_impl->transport_error(res.error()));
   return res ? res->status : 0;
 }
 

@@ -32,6 +32,7 @@ api:
 stateDir: state
 auditLog: /var/log/portcullisd/audit.jsonl
 pollInterval: 1m30s
+clusterRequestTimeout: 12s
 inventoryNamespace: gitops-inventory
 repository:
   url: ssh://git@git.example.com:2222/config.git
@@ -161,6 +162,7 @@ TEST_CASE("a daemon.yaml with every key parses into every field", "[config]") {
   CHECK(c.audit_log == "/var/log/portcullisd/audit.jsonl");
   CHECK(c.audit_path() == "/var/log/portcullisd/audit.jsonl");
   CHECK(c.poll_interval == std::chrono::milliseconds(90'000));
+  CHECK(c.cluster_request_timeout == std::chrono::seconds(12));
   CHECK(c.inventory_namespace == "gitops-inventory");
 
   CHECK(c.repository.url == "ssh://git@git.example.com:2222/config.git");
@@ -360,7 +362,7 @@ TEST_CASE("the full example covers every key of the daemon schema", "[config]") 
       ++keys;
     }
   }
-  CHECK(keys == 116);
+  CHECK(keys == 117);
 }
 
 TEST_CASE("a minimal daemon.yaml gets the documented defaults", "[config]") {
@@ -518,6 +520,8 @@ TEST_CASE("invalid daemon configs are rejected with rule, file and line", "[conf
       {"pollInterval below 1s", ok_repo + ok_targets + "pollInterval: 999ms\n", 3, "pollInterval"},
       {"pollInterval zero", ok_repo + ok_targets + "pollInterval: 0s\n", 3, "pollInterval"},
       {"pollInterval above 24h", ok_repo + ok_targets + "pollInterval: 24h1s\n", 3, "pollInterval"},
+      {"clusterRequestTimeout below 1s", ok_repo + ok_targets + "clusterRequestTimeout: 500ms\n", 3, "clusterRequestTimeout"},
+      {"clusterRequestTimeout above 10m", ok_repo + ok_targets + "clusterRequestTimeout: 11m\n", 3, "clusterRequestTimeout"},
       {"pollInterval too large to represent", ok_repo + ok_targets + "pollInterval: 3000000000h\n", 3,
        "pollInterval"},
       {"duplicate target names", ok_repo + "targets:\n- name: prod\n  path: a\n- name: dev\n  path: b\n- name: prod\n  path: c\n",

@@ -77,10 +77,12 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   prod.drift_mode = "selfHeal";
   prod.health = "Degraded";
   prod.health_reason = "apps/v1 Deployment shop/web: ProgressDeadlineExceeded";
+  prod.cluster = "https://a.example:6443";
   TargetStatus dev;
   dev.name = "dev";
   dev.path = "environments/dev";
   dev.state = SyncState::failed;
+  dev.cluster_up = false;
   dev.last_error = "apply v1 ConfigMap \"q\"uoted\": HTTP 422:\n\tline two \\ back\\slash \x01 ünï ✓";
 
   auto parsed = parse_status(status_json({prod, dev}));
@@ -97,7 +99,7 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   CHECK(keys == std::vector<std::string>{"name", "path", "desiredRevision", "appliedRevision", "state", "lastError",
                                          "pruneBlocked", "objects", "lastSyncTime", "lastSyncMs", "health",
                                          "healthReason", "driftMode", "drifted", "drift", "healed", "selfHealLoop",
-                                         "breakGlass", "lastFetchTime"});
+                                         "breakGlass", "lastFetchTime", "cluster", "clusterUp"});
   CHECK(p.get_string("health") == "Degraded");
   CHECK(p.get_string("healthReason") == prod.health_reason);
   CHECK(p.get_string("driftMode") == "selfHeal");
@@ -117,6 +119,8 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   CHECK(p.get("objects")->type == yaml::Type::integer);
   CHECK(p.get("objects")->value.integer == 1234);
   CHECK(p.get_string("lastSyncTime") == "2024-05-01T12:00:00Z");
+  CHECK(p.get_string("cluster") == "https://a.example:6443");
+  CHECK(p.get("clusterUp")->value.boolean);
   REQUIRE(p.get("lastSyncMs"));
   CHECK(p.get("lastSyncMs")->value.integer == 98765);
 
@@ -126,6 +130,7 @@ TEST_CASE("status_json is valid JSON with every field of every target", "[servic
   CHECK(d.get_string("lastError") == dev.last_error);  // escaped, and read back unchanged
   CHECK(d.get_string("appliedRevision") == "");
   CHECK(d.get("objects")->value.integer == 0);
+  CHECK_FALSE(d.get("clusterUp")->value.boolean);
 }
 
 TEST_CASE("status_json escapes names and paths, and lists no targets as an empty array", "[service]") {
