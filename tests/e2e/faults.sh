@@ -36,6 +36,9 @@ suite_teardown() { faults_teardown; }
 trap faults_teardown EXIT
 
 PORTCULLIS_REAL=$(realpath "$PORTCULLIS")
+# What the installed hooks run: the lean executable beside portcullis when there is one.
+PORTCULLIS_HOOK_REAL=$PORTCULLIS_REAL
+[[ -x $(dirname "$PORTCULLIS_REAL")/portcullis-hook ]] && PORTCULLIS_HOOK_REAL=$(dirname "$PORTCULLIS_REAL")/portcullis-hook
 ZERO=0000000000000000000000000000000000000000
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +77,7 @@ procs_in() {
 hooks_in() {
   local p
   for p in $(procs_in "$1"); do
-    [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$PORTCULLIS_REAL" ]] && echo "$p"
+    [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$PORTCULLIS_HOOK_REAL" ]] && echo "$p"
   done
 }
 hook_running_in() { [[ -n $(hooks_in "$1") ]]; }
