@@ -40,6 +40,20 @@ _reg_alive() {
   [[ $cmd == *docker-registry* ]]
 }
 
+# _reg_exec_wait PID: waits (5 s at most) until the child forked to run docker-registry has
+# exec'd it: right after the fork its command line is still the shell's, and a busy machine
+# showed that window (the start was taken for a death). Fails when the child is gone.
+_reg_exec_wait() {
+  local pid=$1 deadline=$((SECONDS + 5)) state
+  while ((SECONDS < deadline)); do
+    _reg_alive "$pid" && return 0
+    state=$(cut -d' ' -f3 /proc/"$pid"/stat 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]] || return 1
+    sleep 0.02
+  done
+  return 1
+}
+
 _reg_pki() {
   local p=$1
   mkdir -p "$p" && chmod 700 "$p" || return 1
@@ -102,6 +116,7 @@ auth:
 EOF
     docker-registry serve "$r/config.yml" >"$r/registry.log" 2>&1 &
     echo $! >"$r/pid"
+    _reg_exec_wait "$(cat "$r/pid")"
     deadline=$((SECONDS + ${REGISTRY_START_TIMEOUT:-20}))
     code=000
     while ((SECONDS < deadline)) && _reg_alive "$(cat "$r/pid")"; do
