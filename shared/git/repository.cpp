@@ -207,6 +207,19 @@ struct Repository::Impl {
     return t;
   }
 
+  // Git writes tree entries in strictly increasing order; a tree that lists a name twice or out
+  // of order (git fsck: duplicateEntries, treeNotSorted) is pushed only by hand, and would make
+  // a diff report a file as removed while another entry of its name stays: refused.
+  static util::Result<void> check_order(const git_tree_entry* before, const git_tree_entry* e,
+                                        const std::string& prefix) {
+    if (before && compare_entries(git_tree_entry_name(before), git_tree_entry_filemode(before) == GIT_FILEMODE_TREE,
+                                  git_tree_entry_name(e), git_tree_entry_filemode(e) == GIT_FILEMODE_TREE) >= 0)
+      return util::fail("a tree lists " + join(prefix, git_tree_entry_name(e)) +
+                        " twice or out of order (git fsck: duplicateEntries or treeNotSorted); Git never "
+                        "writes such a tree: rewrite the commit with git");
+    return {};
+  }
+
   util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,
                               const std::string& prefix, const std::function<bool(const Change&)>& cb,
                               int depth) const {
@@ -238,9 +251,18 @@ struct Repository::Impl {
       (is_before ? c.before : c.after) = TreeEntry{oid, k};
       return cb(c);
     };
+    const git_tree_entry *prev_a = nullptr, *prev_b = nullptr;
     while (i < na || j < nb) {
       const git_tree_entry* ea = i < na ? git_tree_entry_byindex(ta.get(), i) : nullptr;
       const git_tree_entry* eb = j < nb ? git_tree_entry_byindex(tb.get(), j) : nullptr;
+      if (ea && ea != prev_a) {
+        if (auto ok = check_order(prev_a, ea, prefix); !ok) return util::fail(ok.error());
+        prev_a = ea;
+      }
+      if (eb && eb != prev_b) {
+        if (auto ok = check_order(prev_b, eb, prefix); !ok) return util::fail(ok.error());
+        prev_b = eb;
+      }
       int c;
       if (!ea)
         c = 1;
@@ -292,6 +314,8 @@ struct Repository::Impl {
     std::size_t n = git_tree_entrycount(t->get());
     for (std::size_t i = 0; i < n; ++i) {
       const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
+      if (auto ok = check_order(i ? git_tree_entry_byindex(t->get(), i - 1) : nullptr, e, prefix); !ok)
+        return util::fail(ok.error());
       std::string path = join(prefix, git_tree_entry_name(e));
       EntryKind k = kind_of(git_tree_entry_filemode(e));
       Oid id = from_git(git_tree_entry_id(e));

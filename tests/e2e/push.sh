@@ -137,6 +137,28 @@ test_pre_receive_indexes_what_it_accepts_and_nothing_it_rejects() {
   [[ ! -e $SERVER/portcullis/index/$tree.idx ]] || fail "a rejected push left an index of its tree"
 }
 
+# A tree that lists a file twice (git fsck: duplicateEntries; Git never writes one, a hostile
+# tool does): diffing it would report the file removed while its other entry stays, and the
+# identity index would lose what that entry declares. Refused.
+test_a_tree_that_lists_a_file_twice_is_refused() {
+  setup_repo
+  local x y dev envs root commit
+  x=$(configmap twice-x | git -C "$CLONE" hash-object -w --stdin)
+  y=$(configmap twice-y | git -C "$CLONE" hash-object -w --stdin)
+  raw() { printf '100644 %s\0' "$1"; printf "$(sed 's/../\\x&/g' <<<"$2")"; }
+  dev=$( { raw a.yaml "$x"; raw a.yaml "$y"; git -C "$CLONE" cat-file tree HEAD:environments/dev; } |
+    git -C "$CLONE" hash-object -t tree -w --literally --stdin)
+  envs=$( { printf '040000 tree %s\tdev\n' "$dev"; git -C "$CLONE" ls-tree HEAD:environments | grep -v $'\tdev$'; } |
+    git -C "$CLONE" mktree)
+  root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
+    git -C "$CLONE" mktree)
+  commit=$(git -C "$CLONE" commit-tree -p HEAD -m twice "$root")
+  push "$CLONE" origin "$commit:refs/heads/main"
+  expect_rejected
+  expect_output "environments/dev/a.yaml twice or out of order"
+  expect_ref "$SERVER" refs/heads/main "$(git -C "$CLONE" rev-parse HEAD)"
+}
+
 test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   setup_repo
   put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n'

@@ -778,3 +778,41 @@ TEST_CASE("open_hook_environment sees quarantined objects of a push", "[git]") {
     CHECK_THAT(hook.error().message, Catch::Contains("nothing-here"));
   }
 }
+
+TEST_CASE("diff and walk refuse a tree that lists a name twice or out of order", "[git]") {
+  test::TempDir tmp;
+  GitFixture f(tmp, "repo");
+  const Oid x = f.blob("kind: ConfigMap\nmetadata: {name: x}\n"), y = f.blob("kind: ConfigMap\nmetadata: {name: y}\n");
+  auto entry = [](const std::string& name, const Oid& blob) {
+    return "100644 " + name + std::string(1, '\0') + std::string(reinterpret_cast<const char*>(blob.bytes.data()), 20);
+  };
+  // Git never writes these; `hash-object --literally` does, as a hostile pusher's tool would.
+  auto raw_tree = [&](const std::string& bytes) {
+    return to_oid(f.git({"hash-object", "-t", "tree", "-w", "--literally", "--stdin"}, bytes));
+  };
+  const Oid twice = raw_tree(entry("a.yaml", x) + entry("a.yaml", y));
+  const Oid unsorted = raw_tree(entry("b.yaml", x) + entry("a.yaml", y));
+  const Oid good = f.tree({{"a.yaml", "kind: ConfigMap\nmetadata: {name: x}\n"}});
+  auto repo = open_repo(f.dir());
+  struct Case {
+    const char* what;
+    std::optional<Oid> before, after;
+  };
+  const Case cases[] = {
+      {"a name twice, after", good, twice},  {"a name twice, before", twice, good},
+      {"a name twice, added", std::nullopt, twice}, {"out of order, after", good, unsorted},
+      {"out of order, removed", unsorted, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    auto r = repo.diff(c.before, c.after, "environments/prod", [](const Change&) { return true; });
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("twice or out of order") != std::string::npos);
+  }
+  for (const Oid& t : {twice, unsorted}) {
+    auto w = repo.walk(t, "", [](const std::string&, const git::TreeEntry&) { return true; });
+    REQUIRE_FALSE(w);
+    CHECK(w.error().message.find("twice or out of order") != std::string::npos);
+  }
+  CHECK(repo.walk(good, "", [](const std::string&, const git::TreeEntry&) { return true; }));
+}
