@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <vector>
@@ -88,7 +89,7 @@ void hand_to_portcullis(const HookArgs& args) {
   if (!full.empty()) ::execv(full.c_str(), c.data());
   std::cerr << "portcullis: WARNING: cannot run " << (full.empty() ? "portcullis" : full.string())
             << " to notify the reconciler (" << (ec ? ec.message() : std::strerror(errno))
-            << "); this push is not announced: run `portcullis notify --flush` or wait for the daemon's poll\n";
+            << "); this push is not announced: the reconciler sees it at its next poll\n";
 }
 
 bool notifies(const std::string& config_path) {
@@ -99,7 +100,9 @@ bool notifies(const std::string& config_path) {
 
 }  // namespace
 
-int hook_main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   std::vector<std::string_view> args(argv + std::min(argc, 1), argv + argc);
   HookCommand command = parse_hook_args(args);
   if (std::holds_alternative<HookHelp>(command)) return std::cout << k_usage, k_exit_ok;
@@ -112,6 +115,19 @@ int hook_main(int argc, char** argv) {
   if (hook.which == "pre-receive") return run_pre_receive(hook.config, hook.layout);
   if (notifies(hook.config)) hand_to_portcullis(hook);
   return run_post_receive(hook.config, nullptr);
+}
+
+}  // namespace
+
+int hook_main(int argc, char** argv) {
+  // As `portcullis` does: an internal error is a usage/environment error (exit 2), which rejects
+  // a pre-receive, never an abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "portcullis: internal error: " << e.what() << "\n";
+    return k_exit_usage;
+  }
 }
 
 }  // namespace portcullis::hooks::cli

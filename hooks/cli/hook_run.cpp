@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <iostream>
 #include <optional>
 
@@ -307,7 +308,12 @@ int run_pre_receive(const std::string& config_path, Layout layout) {
   say(json ? text : adapt_output(layout, text, report.rejected()));
   // The pusher has the verdict; post-receive will find the new tips' identity indexes made
   // from the trees this run has in memory (a cache: content-addressed, rebuilt when missing).
-  if (in && !report.rejected() && !report.fail_open) update_indexes(*in, false);
+  if (in && !report.rejected() && !report.fail_open) {
+    try {
+      update_indexes(*in, false);
+    } catch (const std::exception&) {  // a cache: post-receive makes what is missing
+    }
+  }
   return report.rejected() ? k_exit_rejected : k_exit_ok;
 }
 
