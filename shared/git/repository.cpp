@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 #include <utility>
 
 #include "shared/util/strings.hpp"
@@ -187,6 +188,8 @@ std::vector<std::string> split_alternates(std::string_view value) {
 struct Repository::Impl {
   git_repository* repo = nullptr;
   mutable git_odb* odb_handle = nullptr;
+  // Trees whose entries diff_rec/walk_rec found in Git's order: checked once per repository.
+  mutable std::unordered_set<Oid, OidHash> ordered_trees;
   ~Impl() {
     if (odb_handle) git_odb_free(odb_handle);
     if (repo) git_repository_free(repo);
@@ -220,6 +223,16 @@ struct Repository::Impl {
     return {};
   }
 
+  util::Result<void> check_tree_order(const Oid& oid, const git_tree* t, const std::string& prefix) const {
+    if (ordered_trees.contains(oid)) return {};
+    const std::size_t n = git_tree_entrycount(t);
+    for (std::size_t i = 1; i < n; ++i)
+      if (auto ok = check_order(git_tree_entry_byindex(t, i - 1), git_tree_entry_byindex(t, i), prefix); !ok)
+        return ok;
+    ordered_trees.insert(oid);
+    return {};
+  }
+
   util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,
                               const std::string& prefix, const std::function<bool(const Change&)>& cb,
                               int depth) const {
@@ -229,11 +242,13 @@ struct Repository::Impl {
       auto t = tree(*a);
       if (!t) return util::fail(t.error());
       std::swap(ta.p, t->p);
+      if (auto ok = check_tree_order(*a, ta.get(), prefix); !ok) return util::fail(ok.error());
     }
     if (b) {
       auto t = tree(*b);
       if (!t) return util::fail(t.error());
       std::swap(tb.p, t->p);
+      if (auto ok = check_tree_order(*b, tb.get(), prefix); !ok) return util::fail(ok.error());
     }
     std::size_t na = ta.get() ? git_tree_entrycount(ta.get()) : 0;
     std::size_t nb = tb.get() ? git_tree_entrycount(tb.get()) : 0;
@@ -251,18 +266,9 @@ struct Repository::Impl {
       (is_before ? c.before : c.after) = TreeEntry{oid, k};
       return cb(c);
     };
-    const git_tree_entry *prev_a = nullptr, *prev_b = nullptr;
     while (i < na || j < nb) {
       const git_tree_entry* ea = i < na ? git_tree_entry_byindex(ta.get(), i) : nullptr;
       const git_tree_entry* eb = j < nb ? git_tree_entry_byindex(tb.get(), j) : nullptr;
-      if (ea && ea != prev_a) {
-        if (auto ok = check_order(prev_a, ea, prefix); !ok) return util::fail(ok.error());
-        prev_a = ea;
-      }
-      if (eb && eb != prev_b) {
-        if (auto ok = check_order(prev_b, eb, prefix); !ok) return util::fail(ok.error());
-        prev_b = eb;
-      }
       int c;
       if (!ea)
         c = 1;
@@ -311,11 +317,10 @@ struct Repository::Impl {
     if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
     auto t = tree(oid);
     if (!t) return util::fail(t.error());
+    if (auto ok = check_tree_order(oid, t->get(), prefix); !ok) return util::fail(ok.error());
     std::size_t n = git_tree_entrycount(t->get());
     for (std::size_t i = 0; i < n; ++i) {
       const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
-      if (auto ok = check_order(i ? git_tree_entry_byindex(t->get(), i - 1) : nullptr, e, prefix); !ok)
-        return util::fail(ok.error());
       std::string path = join(prefix, git_tree_entry_name(e));
       EntryKind k = kind_of(git_tree_entry_filemode(e));
       Oid id = from_git(git_tree_entry_id(e));
