@@ -255,10 +255,9 @@ class EnvironmentChecks {
       if (!s.old_env_tree) continue;
       const IdentityIndex* index = m_ctx.indexes.index_for(*s.env, *s.old_env_tree, m_u.selection_after);
       if (!index) continue;
-      for (std::size_t i = 0; i < index->size(); ++i) {
-        auto rec = index->at(i);
+      for (const auto& rec : index->with_prefix("c\x1f")) {
         std::string path = s.env->path + "/" + rec.path;
-        if (rec.key.starts_with("c\x1f") && !m_changed.contains(path)) paths.insert(std::move(path));
+        if (!m_changed.contains(path)) paths.insert(std::move(path));
       }
     }
     for (const auto& path : paths) {

@@ -280,10 +280,7 @@ void update_ledger(const GateInput& input, IndexCache& cache, const Update& u,
   } else if (new_env && *new_env && (*new_env)->kind == git::EntryKind::tree) {
     const IdentityIndex* index = cache.index_for(env, (*new_env)->oid, u.selection_after);
     if (!index) return;  // out of time: no ledger, and the next push's soak restarts
-    for (std::size_t i = 0; i < index->size(); ++i) {
-      auto rec = index->at(i);
-      if (rec.key.starts_with("i\x1f")) images.push_back(rec.key.substr(2));
-    }
+    for (const auto& rec : index->with_prefix("i\x1f")) images.push_back(rec.key.substr(2));
   }
   std::optional<SoakLedger> previous;
   if (u.old_commit)

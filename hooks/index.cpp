@@ -166,6 +166,13 @@ class Writer {
   std::string_view m_last_key, m_last_path;  // into the caller's records, alive until finish()
 };
 
+// The NUL-terminated string at `off`, cut at the end of the section if a damaged file lacks
+// the terminator.
+std::string_view bounded(const char* data, std::size_t size, std::size_t off) {
+  if (off >= size) return {};
+  return std::string_view(data + off, strnlen(data + off, size - off));
+}
+
 // Writes the file of `tree` atomically, then keeps the newest index files only; an index that is
 // trimmed is only rebuilt when needed.
 util::Result<void> write_index(const fs::path& dir, const git::Oid& tree, const std::string& bytes) {
@@ -221,14 +228,19 @@ util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::
   };
   std::size_t j = 0;
   std::string_view prev_key, prev_path;
+  const std::size_t data_size = old.m_map ? old.m_map->data_size : 0;
   for (std::size_t i = 0; i < old.size(); ++i) {
-    std::string_view key = old.key_at(i), path = old.path_at(i);
+    // key_at and path_at, with the key measured once (this loop runs over every record of the
+    // environment on every push).
+    const std::size_t off = old.m_map->offsets[i];
+    std::string_view key = bounded(data, data_size, off);
+    std::string_view path = bounded(data, data_size, off + key.size() + 1);
     // Damage that loading does not look for shows here: records out of order cannot be merged.
     if (i > 0 && std::tie(key, path) <= std::tie(prev_key, prev_path))
       return util::fail("the identity index of the old tree is damaged (records out of order)");
     prev_key = key;
     prev_path = path;
-    if (is_changed(path)) {
+    if (!changed.empty() && is_changed(path)) {
       flush();
       continue;
     }
@@ -239,7 +251,7 @@ util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::
     }
     // A damaged file's record may lack its terminator or lie outside the data: copied on its own.
     const bool whole = key.data() != nullptr && path.data() == key.data() + key.size() + 1 &&
-                       path.data() + path.size() < data + old.m_map->data_size && path.data()[path.size()] == '\0';
+                       path.data() + path.size() < data + data_size && path.data()[path.size()] == '\0';
     if (!whole) {
       flush();
       w.add(key, path);
@@ -259,17 +271,6 @@ util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::
   return write_index(dir, tree, w.finish());
 }
 
-namespace {
-
-// The NUL-terminated string at `off`, cut at the end of the section if a damaged file lacks
-// the terminator.
-std::string_view bounded(const char* data, std::size_t size, std::size_t off) {
-  if (off >= size) return {};
-  return std::string_view(data + off, strnlen(data + off, size - off));
-}
-
-}  // namespace
-
 std::string_view IdentityIndex::key_at(std::size_t i) const {
   return bounded(m_map->data, m_map->data_size, m_map->offsets[i]);
 }
@@ -278,10 +279,8 @@ std::string_view IdentityIndex::path_at(std::size_t i) const {
   return bounded(m_map->data, m_map->data_size, std::size_t{m_map->offsets[i]} + key_at(i).size() + 1);
 }
 
-std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const {
-  std::vector<std::string_view> out;
-  if (!m_map) return out;
-  std::size_t lo = 0, hi = m_map->count;
+std::size_t IdentityIndex::first_not_below(std::string_view key) const {
+  std::size_t lo = 0, hi = m_map ? m_map->count : 0;
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
     if (key_at(mid) < key)
@@ -289,7 +288,22 @@ std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const 
     else
       hi = mid;
   }
-  for (std::size_t i = lo; i < m_map->count && key_at(i) == key; ++i) out.push_back(path_at(i));
+  return lo;
+}
+
+std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const {
+  std::vector<std::string_view> out;
+  for (std::size_t i = first_not_below(key); i < size() && key_at(i) == key; ++i) out.push_back(path_at(i));
+  return out;
+}
+
+std::vector<IndexRecord> IdentityIndex::with_prefix(std::string_view prefix) const {
+  std::vector<IndexRecord> out;
+  for (std::size_t i = first_not_below(prefix); i < size(); ++i) {
+    std::string_view key = key_at(i);
+    if (!key.starts_with(prefix)) break;
+    out.push_back(IndexRecord{std::string(key), std::string(path_at(i))});
+  }
   return out;
 }
 

@@ -49,10 +49,14 @@ class IdentityIndex {
 
   // Paths that declare `key`, in order.
   std::vector<std::string_view> lookup(std::string_view key) const;
+  // The records whose key starts with `prefix` ("c\x1f": CRD kinds), in order: a binary search
+  // and the matching run, not a pass over the whole environment.
+  std::vector<IndexRecord> with_prefix(std::string_view prefix) const;
   std::size_t size() const;
   IndexRecord at(std::size_t i) const;
 
  private:
+  std::size_t first_not_below(std::string_view key) const;
   std::string_view key_at(std::size_t i) const;
   std::string_view path_at(std::size_t i) const;
   struct Map;

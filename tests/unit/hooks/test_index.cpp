@@ -129,6 +129,43 @@ TEST_CASE("a stored index answers lookups with every path of a key, in order", "
   CHECK(index->at(0).key == crd_key("example.com", "Widget"));
 }
 
+TEST_CASE("with_prefix returns the run of records whose key starts with the prefix, in order", "[index]") {
+  test::TempDir dir;
+  const std::vector<IndexRecord> records = {
+      {crd_key("example.com", "Widget"), "crds.yaml"}, {crd_key("a.io", "A"), "a.yaml"},
+      {crd_key("a.io", "A"), "more.yaml"},             {cm("prod", "web"), "web.yaml"},
+      {"i\x1fnginx:1.25", "web.yaml"},                 {"i\x1fnginx:1.25", "api.yaml"},
+      {"i\x1fredis:7", "cache.yaml"},                  {"b", "b.yaml"},
+  };
+  REQUIRE(IdentityIndex::store(dir.path(), tree_id(1), records));
+  auto index = IdentityIndex::load(dir.path(), tree_id(1));
+  REQUIRE(index);
+  auto keys_paths = [](const std::vector<IndexRecord>& rs) {
+    std::vector<std::string> out;
+    for (const auto& r : rs) out.push_back(describe_key(r.key) + " @ " + r.path);
+    return out;
+  };
+  struct Case {
+    std::string prefix;
+    std::size_t count;
+  };
+  const Case cases[] = {
+      {"c\x1f", 3}, {"i\x1f", 3}, {"o\x1f", 1}, {"i\x1fnginx", 2}, {"i\x1fnginx:1.25", 2},
+      {"x", 0},      {"\x7f", 0},  {"", 8},       {"b", 1},
+  };
+  for (const auto& c : cases) {
+    INFO(describe_key(c.prefix));
+    auto got = index->with_prefix(c.prefix);
+    CHECK(got.size() == c.count);
+    // The very records a pass over the whole index keeps, in its order.
+    std::vector<IndexRecord> scanned;
+    for (std::size_t i = 0; i < index->size(); ++i)
+      if (index->at(i).key.starts_with(c.prefix)) scanned.push_back(index->at(i));
+    CHECK(keys_paths(got) == keys_paths(scanned));
+  }
+  CHECK(IdentityIndex().with_prefix("c\x1f").empty());
+}
+
 TEST_CASE("an empty index loads and finds nothing; an index never loaded is empty", "[index]") {
   test::TempDir dir;
   REQUIRE(IdentityIndex::store(dir.path(), tree_id(2), {}));
