@@ -306,7 +306,7 @@ void update_indexes(const GateInput& input, bool with_ledgers) {
   IndexCache cache(input.repo, input.config, input.store, input.index_dir, input.deadline);
   for (const auto& raw : input.updates) {
     if (raw.new_oid.is_zero() || input.deadline.expired()) continue;
-    Update u = describe_update(input.repo, input.config, raw);
+    Update u = describe_update(input.repo, input.config, raw, Reading::index);
     if (!u.problem.empty() || !u.new_commit || !u.policy.is_checked_ref(raw.ref)) continue;
     for (const auto& env : u.environments) update_index(input, cache, u, env);
     if (with_ledgers)

@@ -72,8 +72,8 @@ policy::Policy policy_at(const git::Repository& repo, const Oid& commit, const p
   return std::move(*parsed);
 }
 
-Update describe_update(const git::Repository& repo, const policy::ServerConfig& config,
-                       const RefUpdate& raw) {
+Update describe_update(const git::Repository& repo, const policy::ServerConfig& config, const RefUpdate& raw,
+                       Reading reading) {
   Update u;
   u.raw = &raw;
   auto fail = [&](const util::Error& e) {
@@ -112,7 +112,19 @@ Update describe_update(const git::Repository& repo, const policy::ServerConfig& 
     u.selection_before = render::selection_at(repo, *u.base_commit).value_or(render::Selection{});
   if (u.new_commit)
     u.selection_after = render::selection_at(repo, *u.new_commit).value_or(render::Selection{});
-  if (u.new_tree) u.environments = environments_of(repo, u.policy, *u.new_tree);
+  if (u.new_tree && reading == Reading::index) {
+    u.environments = environments_of(repo, u.policy, *u.new_tree);
+  } else if (u.new_tree) {
+    // Every tree the update brings is read before anything is judged: a tree Git takes but the
+    // gate cannot read (a name twice, a name with '/', a malformed entry) must not leave part of
+    // the push unseen. The checks diff the same trees again, from the cache.
+    const std::optional<Oid> from = u.old_tree ? u.old_tree : u.base_tree;
+    if (auto read = repo.diff(from, *u.new_tree, "", [](const git::Change&) { return true; }); !read)
+      return fail(read.error());
+    auto environments = render::environments_at(repo, u.policy, *u.new_tree);
+    if (!environments) return fail(environments.error());
+    u.environments = std::move(*environments);
+  }
   u.touches_protected_env = touches_protected(repo, u);
   return u;
 }

@@ -50,8 +50,14 @@ struct Update {
   std::string problem;  // the update could not be read (a missing object); rules do not run
 };
 
+// What an update is read for: to judge it, when every tree it brings must be readable (one that
+// is not is `problem`), or to index what an accepted push brought (post-receive reads no tree
+// it does not need).
+enum class Reading { judge, index };
+
 // Reads everything the rules need of `raw`. Never throws; a repository error is `problem`.
-Update describe_update(const git::Repository& repo, const policy::ServerConfig& config, const RefUpdate& raw);
+Update describe_update(const git::Repository& repo, const policy::ServerConfig& config, const RefUpdate& raw,
+                       Reading reading = Reading::judge);
 
 // The policy at `commit`: its .portcullis.yaml, else the server's default policy or the built-in
 // one; a stored policy that cannot be used falls back to those too, with the reason in `problem`.

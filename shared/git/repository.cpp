@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <unordered_set>
+#include <memory>
+#include <unordered_map>
 #include <utility>
 
+#include "shared/git/tree.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::git {
@@ -21,10 +23,9 @@ struct Library {
   Library() {
     git_libgit2_init();
     git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(8 << 20));
-    // libgit2 caches no tree over 4 KB by default, so every path lookup in a directory of
-    // thousands of manifests inflated and parsed it again (a 6,667-entry tree is ~400 KB: the
-    // one-file push into a flat 20,000-manifest repository read it a dozen times, 70% of the
-    // hook's instructions). Trees up to 2 MB (~30,000 entries) stay cached for the process.
+    // libgit2 caches no tree over 4 KB by default (portcullisd's mirror check reads trees
+    // through libgit2; Repository parses and caches its own, see Impl::tree). Trees up to 2 MB
+    // (~30,000 entries) stay cached for the process.
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, static_cast<size_t>(2) << 20);
     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(256) << 20);
     // libgit2 keeps every pack file it has opened open (default: no limit). portcullisd's
@@ -71,12 +72,10 @@ struct Handle {
   T* get() const { return p; }
 };
 
-using TreeH = Handle<git_tree, git_tree_free>;
 using CommitH = Handle<git_commit, git_commit_free>;
 using ObjectH = Handle<git_object, git_object_free>;
 using BlobH = Handle<git_blob, git_blob_free>;
 using OdbH = Handle<git_odb, git_odb_free>;
-using EntryH = Handle<git_tree_entry, git_tree_entry_free>;
 using ConfigH = Handle<git_config, git_config_free>;
 using RefH = Handle<git_reference, git_reference_free>;
 
@@ -92,24 +91,10 @@ Oid from_git(const git_oid* g) {
   return o;
 }
 
-EntryKind kind_of(git_filemode_t mode) {
-  switch (mode) {
-    case GIT_FILEMODE_TREE: return EntryKind::tree;
-    case GIT_FILEMODE_BLOB_EXECUTABLE: return EntryKind::executable;
-    case GIT_FILEMODE_LINK: return EntryKind::symlink;
-    case GIT_FILEMODE_COMMIT: return EntryKind::submodule;
-    default: return EntryKind::blob;
-  }
-}
-
-// Git's tree order: names compare bytewise, a tree's name as if it ended in '/'.
-int compare_entries(std::string_view a, bool a_tree, std::string_view b, bool b_tree) {
-  std::size_t n = std::min(a.size(), b.size());
-  int c = std::memcmp(a.data(), b.data(), n);
-  if (c != 0) return c;
-  unsigned char ca = a.size() > n ? static_cast<unsigned char>(a[n]) : (a_tree ? '/' : 0);
-  unsigned char cb = b.size() > n ? static_cast<unsigned char>(b[n]) : (b_tree ? '/' : 0);
-  return ca < cb ? -1 : ca > cb ? 1 : 0;
+Oid from_raw(const unsigned char* id) {
+  Oid o;
+  std::memcpy(o.bytes.data(), id, 20);
+  return o;
 }
 
 std::string join(std::string_view prefix, std::string_view name) {
@@ -185,12 +170,25 @@ std::vector<std::string> split_alternates(std::string_view value) {
   return out;
 }
 
+// A tree read from the object database and parsed (shared/git/tree): its bytes and entries.
+struct RawTree {
+  Handle<git_odb_object, git_odb_object_free> object;
+  std::vector<RawEntry> entries;
+  std::size_t bytes = 0;
+};
+using TreeP = std::shared_ptr<const RawTree>;
+
 struct Repository::Impl {
   git_repository* repo = nullptr;
   mutable git_odb* odb_handle = nullptr;
-  // Trees whose entries diff_rec/walk_rec found in Git's order: checked once per repository.
-  mutable std::unordered_set<Oid, OidHash> ordered_trees;
+  // Parsed trees by id: a push's checks diff the same trees several times. Trees up to 2 MB
+  // (~30,000 entries) are kept, 8 MB in all; past that the cache starts again.
+  static constexpr std::size_t k_tree_kept_max = std::size_t{2} << 20;
+  static constexpr std::size_t k_tree_cache_bytes = std::size_t{8} << 20;
+  mutable std::unordered_map<Oid, TreeP, OidHash> trees;
+  mutable std::size_t tree_bytes = 0;
   ~Impl() {
+    trees.clear();  // their objects before the object database
     if (odb_handle) git_odb_free(odb_handle);
     if (repo) git_repository_free(repo);
   }
@@ -202,107 +200,97 @@ struct Repository::Impl {
     return odb_handle;
   }
 
-  util::Result<TreeH> tree(const Oid& oid) const {
-    TreeH t;
+  // The tree `oid`, parsed; `where` is its path, for messages. A tree that lists a name twice or
+  // out of order, or a name a checkout refuses, is refused (parse_tree).
+  util::Result<TreeP> tree(const Oid& oid, std::string_view where) const {
+    if (auto it = trees.find(oid); it != trees.end()) return it->second;
+    auto t = std::make_shared<RawTree>();
     git_oid g = to_git(oid);
-    if (git_tree_lookup(t.out(), repo, &g) != 0)
+    if (git_odb_read(t->object.out(), odb(), &g) != 0)
       return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
-    return t;
-  }
-
-  // Git writes tree entries in strictly increasing order; a tree that lists a name twice or out
-  // of order (git fsck: duplicateEntries, treeNotSorted) is pushed only by hand, and would make
-  // a diff report a file as removed while another entry of its name stays: refused.
-  static util::Result<void> check_order(const git_tree_entry* before, const git_tree_entry* e,
-                                        const std::string& prefix) {
-    if (before && compare_entries(git_tree_entry_name(before), git_tree_entry_filemode(before) == GIT_FILEMODE_TREE,
-                                  git_tree_entry_name(e), git_tree_entry_filemode(e) == GIT_FILEMODE_TREE) >= 0)
-      return util::fail("a tree lists " + join(prefix, git_tree_entry_name(e)) +
-                        " twice or out of order (git fsck: duplicateEntries or treeNotSorted); Git never "
-                        "writes such a tree: rewrite the commit with git");
-    return {};
-  }
-
-  util::Result<void> check_tree_order(const Oid& oid, const git_tree* t, const std::string& prefix) const {
-    if (ordered_trees.contains(oid)) return {};
-    const std::size_t n = git_tree_entrycount(t);
-    for (std::size_t i = 1; i < n; ++i)
-      if (auto ok = check_order(git_tree_entry_byindex(t, i - 1), git_tree_entry_byindex(t, i), prefix); !ok)
-        return ok;
-    ordered_trees.insert(oid);
-    return {};
+    if (git_odb_object_type(t->object.get()) != GIT_OBJECT_TREE)
+      return util::fail("object " + oid.short_hex() + " is not a tree");
+    std::string_view data(static_cast<const char*>(git_odb_object_data(t->object.get())),
+                          git_odb_object_size(t->object.get()));
+    auto entries = parse_tree(data, where);
+    if (!entries) return util::fail(entries.error());
+    t->entries = std::move(*entries);
+    t->bytes = data.size() + t->entries.capacity() * sizeof(RawEntry);
+    TreeP shared = std::move(t);
+    if (shared->bytes <= k_tree_kept_max) {
+      if (tree_bytes + shared->bytes > k_tree_cache_bytes) {
+        trees.clear();
+        tree_bytes = 0;
+      }
+      trees.emplace(oid, shared);
+      tree_bytes += shared->bytes;
+    }
+    return shared;
   }
 
   util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,
                               const std::string& prefix, const std::function<bool(const Change&)>& cb,
                               int depth) const {
     if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
-    TreeH ta, tb;
+    TreeP ta, tb;
     if (a) {
-      auto t = tree(*a);
+      auto t = tree(*a, prefix);
       if (!t) return util::fail(t.error());
-      std::swap(ta.p, t->p);
-      if (auto ok = check_tree_order(*a, ta.get(), prefix); !ok) return util::fail(ok.error());
+      ta = std::move(*t);
     }
     if (b) {
-      auto t = tree(*b);
+      auto t = tree(*b, prefix);
       if (!t) return util::fail(t.error());
-      std::swap(tb.p, t->p);
-      if (auto ok = check_tree_order(*b, tb.get(), prefix); !ok) return util::fail(ok.error());
+      tb = std::move(*t);
     }
-    std::size_t na = ta.get() ? git_tree_entrycount(ta.get()) : 0;
-    std::size_t nb = tb.get() ? git_tree_entrycount(tb.get()) : 0;
+    const std::size_t na = ta ? ta->entries.size() : 0;
+    const std::size_t nb = tb ? tb->entries.size() : 0;
     std::size_t i = 0, j = 0;
-    auto emit_side = [&](const git_tree_entry* e, bool is_before) -> util::Result<bool> {
-      std::string path = join(prefix, git_tree_entry_name(e));
-      EntryKind k = kind_of(git_tree_entry_filemode(e));
-      Oid oid = from_git(git_tree_entry_id(e));
-      if (k == EntryKind::tree) {
+    auto emit_side = [&](const RawEntry& e, bool is_before) -> util::Result<bool> {
+      std::string path = join(prefix, e.name);
+      Oid oid = from_raw(e.id);
+      if (e.is_tree()) {
         return is_before ? diff_rec(oid, std::nullopt, path, cb, depth + 1)
                          : diff_rec(std::nullopt, oid, path, cb, depth + 1);
       }
       Change c;
       c.path = std::move(path);
-      (is_before ? c.before : c.after) = TreeEntry{oid, k};
+      (is_before ? c.before : c.after) = TreeEntry{oid, e.kind};
       return cb(c);
     };
     while (i < na || j < nb) {
-      const git_tree_entry* ea = i < na ? git_tree_entry_byindex(ta.get(), i) : nullptr;
-      const git_tree_entry* eb = j < nb ? git_tree_entry_byindex(tb.get(), j) : nullptr;
+      const RawEntry* ea = i < na ? &ta->entries[i] : nullptr;
+      const RawEntry* eb = j < nb ? &tb->entries[j] : nullptr;
       int c;
       if (!ea)
         c = 1;
       else if (!eb)
         c = -1;
       else
-        c = compare_entries(git_tree_entry_name(ea), git_tree_entry_filemode(ea) == GIT_FILEMODE_TREE,
-                            git_tree_entry_name(eb), git_tree_entry_filemode(eb) == GIT_FILEMODE_TREE);
+        c = compare_entries(ea->name, ea->is_tree(), eb->name, eb->is_tree());
       util::Result<bool> r = true;
       if (c < 0) {
-        r = emit_side(ea, true);
+        r = emit_side(*ea, true);
         ++i;
       } else if (c > 0) {
-        r = emit_side(eb, false);
+        r = emit_side(*eb, false);
         ++j;
       } else {
         ++i;
         ++j;
-        if (git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
-            git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
-          continue;
-        EntryKind ka = kind_of(git_tree_entry_filemode(ea)), kb = kind_of(git_tree_entry_filemode(eb));
-        std::string path = join(prefix, git_tree_entry_name(ea));
-        if (ka == EntryKind::tree && kb == EntryKind::tree) {
-          r = diff_rec(from_git(git_tree_entry_id(ea)), from_git(git_tree_entry_id(eb)), path, cb, depth + 1);
-        } else if (ka != EntryKind::tree && kb != EntryKind::tree) {
+        if (std::memcmp(ea->id, eb->id, 20) == 0 && ea->mode == eb->mode) continue;
+        std::string path = join(prefix, ea->name);
+        if (ea->is_tree() && eb->is_tree()) {
+          r = diff_rec(from_raw(ea->id), from_raw(eb->id), path, cb, depth + 1);
+        } else if (!ea->is_tree() && !eb->is_tree()) {
           Change ch;
           ch.path = std::move(path);
-          ch.before = TreeEntry{from_git(git_tree_entry_id(ea)), ka};
-          ch.after = TreeEntry{from_git(git_tree_entry_id(eb)), kb};
+          ch.before = TreeEntry{from_raw(ea->id), ea->kind};
+          ch.after = TreeEntry{from_raw(eb->id), eb->kind};
           r = cb(ch);
         } else {
-          r = emit_side(ea, true);
-          if (r && *r) r = emit_side(eb, false);
+          r = emit_side(*ea, true);
+          if (r && *r) r = emit_side(*eb, false);
         }
       }
       if (!r) return r;
@@ -315,19 +303,15 @@ struct Repository::Impl {
                               const std::function<bool(const std::string&, const TreeEntry&)>& cb,
                               int depth) const {
     if (depth > 256) return util::fail("tree nested deeper than 256 levels at " + prefix);
-    auto t = tree(oid);
+    auto t = tree(oid, prefix);
     if (!t) return util::fail(t.error());
-    if (auto ok = check_tree_order(oid, t->get(), prefix); !ok) return util::fail(ok.error());
-    std::size_t n = git_tree_entrycount(t->get());
-    for (std::size_t i = 0; i < n; ++i) {
-      const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
-      std::string path = join(prefix, git_tree_entry_name(e));
-      EntryKind k = kind_of(git_tree_entry_filemode(e));
-      Oid id = from_git(git_tree_entry_id(e));
-      if (k == EntryKind::tree) {
-        auto r = walk_rec(id, path, cb, depth + 1);
+    const TreeP held = std::move(*t);  // the cache may start again while its subtrees are read
+    for (const RawEntry& e : held->entries) {
+      std::string path = join(prefix, e.name);
+      if (e.is_tree()) {
+        auto r = walk_rec(from_raw(e.id), path, cb, depth + 1);
         if (!r || !*r) return r;
-      } else if (!cb(path, TreeEntry{id, k})) {
+      } else if (!cb(path, TreeEntry{from_raw(e.id), e.kind})) {
         return false;
       }
     }
@@ -429,17 +413,23 @@ std::optional<std::string> Repository::head_ref() const {
 }
 
 util::Result<std::optional<TreeEntry>> Repository::entry_at(const Oid& tree, std::string_view path) const {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  Oid at = tree;
+  std::string where;
   if (path.empty()) return std::optional<TreeEntry>{TreeEntry{tree, EntryKind::tree}};
-  auto t = m_impl->tree(tree);
-  if (!t) return util::fail(t.error());
-  EntryH e;
-  std::string p(path);
-  while (!p.empty() && p.back() == '/') p.pop_back();
-  int rc = git_tree_entry_bypath(e.out(), t->get(), p.c_str());
-  if (rc == GIT_ENOTFOUND) return std::optional<TreeEntry>{};
-  if (rc != 0) return util::fail(libgit2_error("cannot look up " + p));
-  return std::optional<TreeEntry>{
-      TreeEntry{from_git(git_tree_entry_id(e.get())), kind_of(git_tree_entry_filemode(e.get()))}};
+  while (true) {
+    const std::size_t slash = path.find('/');
+    const std::string_view name = path.substr(0, slash);
+    if (name.empty()) return std::optional<TreeEntry>{};  // "a//b", as libgit2's entry_bypath
+    auto t = m_impl->tree(at, where);
+    if (!t) return util::fail(t.error());
+    const RawEntry* e = find_entry((*t)->entries, name, slash != std::string_view::npos);
+    if (!e) return std::optional<TreeEntry>{};
+    if (slash == std::string_view::npos) return std::optional<TreeEntry>{TreeEntry{from_raw(e->id), e->kind}};
+    at = from_raw(e->id);
+    where = join(where, name);
+    path.remove_prefix(slash + 1);
+  }
 }
 
 util::Result<std::uint64_t> Repository::object_size(const Oid& oid) const {
@@ -481,16 +471,11 @@ util::Result<void> Repository::diff(std::optional<Oid> before, std::optional<Oid
 }
 
 util::Result<std::vector<std::pair<std::string, TreeEntry>>> Repository::entries(const Oid& oid) const {
-  auto t = m_impl->tree(oid);
+  auto t = m_impl->tree(oid, "");
   if (!t) return util::fail(t.error());
   std::vector<std::pair<std::string, TreeEntry>> out;
-  std::size_t n = git_tree_entrycount(t->get());
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const git_tree_entry* e = git_tree_entry_byindex(t->get(), i);
-    out.emplace_back(git_tree_entry_name(e),
-                     TreeEntry{from_git(git_tree_entry_id(e)), kind_of(git_tree_entry_filemode(e))});
-  }
+  out.reserve((*t)->entries.size());
+  for (const RawEntry& e : (*t)->entries) out.emplace_back(e.name, TreeEntry{from_raw(e.id), e.kind});
   return out;
 }
 

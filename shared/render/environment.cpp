@@ -6,21 +6,26 @@
 
 namespace portcullis::render {
 
-std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
-                                                 const git::Oid& tree) {
+util::Result<std::vector<policy::Environment>> environments_at(const git::Repository& repo, const policy::Policy& p,
+                                                               const git::Oid& tree) {
   if (!p.discover_environments) return p.environments;
   std::vector<policy::Environment> out;
   auto dir = repo.entry_at(tree, policy::k_environments_dir);
-  if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) return out;
+  if (!dir) return util::fail(dir.error());
+  if (!*dir || (*dir)->kind != git::EntryKind::tree) return out;
   // Every directory directly under environments/ (git stores no empty ones), without reading
   // what is in them: a 20,000-file environment costs one tree read.
   auto entries = repo.entries((*dir)->oid);
-  if (!entries) return out;
+  if (!entries) return util::fail(entries.error());
   for (const auto& [name, e] : *entries)
     if (e.kind == git::EntryKind::tree) out.push_back(policy::discovered_environment(name));
   return out;
 }
 
+std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& p,
+                                                 const git::Oid& tree) {
+  return environments_at(repo, p, tree).value_or(std::vector<policy::Environment>{});
+}
 
 std::string Selection::key() const {
   if (exclude.empty()) return {};

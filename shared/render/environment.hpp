@@ -32,7 +32,11 @@
 namespace portcullis::render {
 
 // The environments of `policy` in `tree`: its declared ones, or every directory directly under
-// environments/ (read without reading what is in them).
+// environments/ (read without reading what is in them). Fails when those trees cannot be read.
+util::Result<std::vector<policy::Environment>> environments_at(const git::Repository& repo,
+                                                               const policy::Policy& policy, const git::Oid& tree);
+// The same, with none where the trees cannot be read: for callers that judge nothing by it
+// (the gate's judgement of an update uses environments_at, and refuses what it cannot read).
 std::vector<policy::Environment> environments_of(const git::Repository& repo, const policy::Policy& policy,
                                                  const git::Oid& tree);
 

@@ -159,6 +159,27 @@ test_a_tree_that_lists_a_file_twice_is_refused() {
   expect_ref "$SERVER" refs/heads/main "$(git -C "$CLONE" rev-parse HEAD)"
 }
 
+# A tree entry whose name holds a '/', or is "." / ".." / ".git", would let one path stand for
+# another (git fsck: fullPathname, hasDot, hasDotdot, hasDotgit); git's receive-pack takes such
+# trees when fsckObjects is off (its default), so the gate refuses them.
+test_a_tree_entry_named_like_a_path_is_refused() {
+  setup_repo
+  local x envs root commit name
+  x=$(configmap slash-x | git -C "$CLONE" hash-object -w --stdin)
+  raw() { printf '100644 %s\0' "$1"; printf "$(sed 's/../\\x&/g' <<<"$2")"; }
+  for name in dev/app.yaml .. .GIT; do
+    envs=$( { raw "$name" "$x"; git -C "$CLONE" cat-file tree HEAD:environments; } |
+      git -C "$CLONE" hash-object -t tree -w --literally --stdin)
+    root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
+      git -C "$CLONE" mktree)
+    commit=$(git -C "$CLONE" commit-tree -p HEAD -m "named $name" "$root")
+    push "$CLONE" origin "$commit:refs/heads/main"
+    expect_rejected
+    expect_output "tree environments is malformed (an entry named \"$name\", which a checkout refuses"
+    expect_ref "$SERVER" refs/heads/main "$(git -C "$CLONE" rev-parse HEAD)"
+  done
+}
+
 test_plaintext_secrets_rejected_sealed_and_sops_pass() {
   setup_repo
   put "$CLONE" environments/dev/secret.yaml $'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n'

@@ -1,0 +1,184 @@
+// shared/git/tree: Git's tree format read byte by byte, with the hostile trees a pusher can write
+// (`git hash-object -t tree --literally` stores any bytes as a tree; receive-pack without
+// fsckObjects takes them). What git's own reader accepts must read as libgit2 read it; the rest
+// is refused.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "shared/git/tree.hpp"
+
+using namespace portcullis;
+using git::EntryKind;
+using git::RawEntry;
+
+namespace {
+
+const std::string k_id(20, '\x11');
+
+std::string entry(const std::string& mode, const std::string& name, const std::string& id = k_id) {
+  return mode + " " + name + std::string(1, '\0') + id;
+}
+
+// "<mode> <kind> <name>" for each entry, or "error: <message>".
+std::vector<std::string> read(const std::string& bytes) {
+  auto r = git::parse_tree(bytes, "environments/prod");
+  if (!r) return {"error: " + r.error().message};
+  std::vector<std::string> out;
+  for (const RawEntry& e : *r) {
+    const char* kind = e.kind == EntryKind::tree         ? "tree"
+                       : e.kind == EntryKind::executable ? "exec"
+                       : e.kind == EntryKind::symlink    ? "link"
+                       : e.kind == EntryKind::submodule  ? "commit"
+                                                         : "blob";
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%o", e.mode);
+    out.push_back(std::string(mode) + " " + kind + " " + std::string(e.name));
+    CHECK(std::string(reinterpret_cast<const char*>(e.id), 20) == k_id);
+  }
+  return out;
+}
+
+bool refused(const std::string& bytes, const std::string& words) {
+  auto r = read(bytes);
+  INFO((r.empty() ? std::string() : r[0]));
+  return r.size() == 1 && r[0].starts_with("error: ") && r[0].find(words) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("parse_tree reads the trees git writes, with libgit2's normalised modes", "[git_tree]") {
+  struct Case {
+    const char* what;
+    std::string bytes;
+    std::vector<std::string> entries;
+  };
+  const Case cases[] = {
+      {"an empty tree", "", {}},
+      {"every kind",
+       entry("100644", "a.yaml") + entry("100755", "b.sh") + entry("120000", "c") + entry("40000", "d") +
+           entry("160000", "e"),
+       {"100644 blob a.yaml", "100755 exec b.sh", "120000 link c", "40000 tree d", "160000 commit e"}},
+      // Old gits wrote group-writable blobs and zero-padded modes; libgit2 and git read them.
+      {"100664 and a zero-padded mode", entry("100664", "a") + entry("040000", "b"),
+       {"100644 blob a", "40000 tree b"}},
+      {"any executable bit makes an executable", entry("100700", "a") + entry("100711", "b"),
+       {"100755 exec a", "100755 exec b"}},
+      {"an unknown type reads as a blob, as libgit2 reads it", entry("170000", "a") + entry("0", "b"),
+       {"100644 blob a", "100644 blob b"}},
+      {"a tree sorts as if its name ended in '/'", entry("100644", "a.yaml") + entry("40000", "a") +
+                                                        entry("100644", "a0"),
+       {"100644 blob a.yaml", "40000 tree a", "100644 blob a0"}},
+      {"a name may start with a space", entry("100644 ", "a"), {"100644 blob  a"}},
+      {"a blob and a tree of one name (distinct paths: a, a/...)", entry("100644", "a") + entry("40000", "a"),
+       {"100644 blob a", "40000 tree a"}},
+      {"order is bytewise: \"a b\" before \"\\x1fc\" is out of order",
+       entry("100644", "a b") + entry("100644", "\x1f" "c") + entry("100644", "\xc3\xa9"),
+       {"error: twice or out of order"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    auto got = read(c.bytes);
+    if (c.entries.size() == 1 && c.entries[0].starts_with("error: "))
+      CHECK(refused(c.bytes, c.entries[0].substr(7)));
+    else
+      CHECK(got == c.entries);
+  }
+  CHECK(read(entry("100644", "\x1f" "c") + entry("100644", "a b") + entry("100644", "\xc3\xa9")) ==
+        std::vector<std::string>{"100644 blob \x1f" "c", "100644 blob a b", "100644 blob \xc3\xa9"});
+}
+
+TEST_CASE("parse_tree refuses what git refuses, names a checkout refuses and misordered trees", "[git_tree]") {
+  struct Case {
+    const char* what;
+    std::string bytes;
+    const char* words;
+  };
+  const Case cases[] = {
+      {"no mode", entry("", "a"), "not octal digits"},
+      {"a mode with a leading space (libgit2 read it, git does not)", " 100644 a" + std::string(1, '\0') + k_id,
+       "not octal digits"},
+      {"a signed mode", entry("+100644", "a"), "not octal digits"},
+      {"an 8 in the mode", entry("100648", "a"), "not octal digits"},
+      {"a mode of 11 digits", entry("00000100644", "a"), "more than 10 digits"},
+      {"a tab for the space", "100644\ta" + std::string(1, '\0') + k_id, "not octal digits"},
+      {"a mode at the end", "100644", "not octal digits"},
+      {"a name that does not end", "100644 a", "does not end"},
+      {"an id cut short", entry("100644", "a", std::string(19, '\x11')), "cut short"},
+      {"an id cut short after a good entry", entry("100644", "a") + entry("100644", "b", "x"), "cut short"},
+      {"an empty name", entry("100644", ""), "without a name"},
+      {"a name with a slash", entry("100644", "prod/app.yaml"), "fullPathname"},
+      {"a slash-only name", entry("40000", "/"), "fullPathname"},
+      {".", entry("40000", "."), "hasDot"},
+      {"..", entry("40000", ".."), "hasDot"},
+      {".git", entry("40000", ".git"), "hasDotgit"},
+      {".GiT", entry("100644", ".GiT"), "hasDotgit"},
+      {"a name twice", entry("100644", "a.yaml") + entry("100644", "a.yaml"), "a.yaml twice or out of order"},
+      {"a name twice, other ids", entry("100644", "a.yaml") + entry("100644", "a.yaml", std::string(20, 'x')),
+       "environments/prod/a.yaml twice"},
+      {"a tree twice", entry("40000", "d") + entry("40000", "d"), "twice or out of order"},
+      {"out of order", entry("100644", "b") + entry("100644", "a"), "environments/prod/a twice or out of order"},
+      {"a tree before the blob its name sorts after", entry("40000", "a") + entry("100644", "a.yaml"),
+       "twice or out of order"},
+      {"garbage after the last entry", entry("100644", "a") + "x", "not octal digits"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    CHECK(refused(c.bytes, c.words));
+  }
+  // Messages name the tree, the root as "/".
+  auto root = git::parse_tree(entry("40000", ".git"), "");
+  REQUIRE_FALSE(root);
+  CHECK(root.error().message.starts_with("tree / is malformed"));
+}
+
+TEST_CASE("parse_tree never reads past its bytes, whatever they are", "[git_tree]") {
+  // Every prefix of a good tree, and every single-byte change of it: refused or read, no crash
+  // (the unit suite runs under ASan and UBSan too).
+  const std::string good = entry("100644", "a.yaml") + entry("40000", "apps") + entry("100755", "run.sh");
+  std::size_t read_whole = 0;
+  for (std::size_t n = 0; n <= good.size(); ++n) {
+    std::string cut = good.substr(0, n);
+    if (git::parse_tree(cut, "x")) ++read_whole;
+  }
+  CHECK(read_whole == 4);  // empty, and after each of the three entries
+  for (std::size_t i = 0; i < good.size(); ++i)
+    for (int b : std::initializer_list<int>{0, ' ', '/', '0', '8', 0xff}) {
+      std::string bent = good;
+      bent[i] = static_cast<char>(b);
+      (void)git::parse_tree(bent, "x");
+    }
+}
+
+TEST_CASE("find_entry finds a name by binary search, a tree where one is wanted", "[git_tree]") {
+  const std::string bytes = entry("100644", "a") + entry("100644", "a.yaml") + entry("40000", "a") +
+                            entry("40000", "apps") + entry("160000", "sub") + entry("100644", "z");
+  auto entries = git::parse_tree(bytes, "");
+  REQUIRE(entries);
+  struct Case {
+    const char* name;
+    bool want_tree;
+    const char* found;  // "<kind> <name>" or nullptr
+  };
+  const Case cases[] = {
+      {"a", false, "blob"},   {"a", true, "tree"},       {"a.yaml", false, "blob"}, {"a.yaml", true, nullptr},
+      {"apps", false, "tree"}, {"apps", true, "tree"},   {"sub", false, "commit"},  {"z", false, "blob"},
+      {"", false, nullptr},   {"ap", false, nullptr},    {"appsx", false, nullptr}, {"zz", false, nullptr},
+      {"0", false, nullptr},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name << (c.want_tree ? " (tree)" : ""));
+    const RawEntry* e = git::find_entry(*entries, c.name, c.want_tree);
+    if (!c.found) {
+      CHECK(e == nullptr);
+      continue;
+    }
+    REQUIRE(e);
+    CHECK(e->name == c.name);
+    const char* kind = e->kind == EntryKind::tree ? "tree" : e->kind == EntryKind::submodule ? "commit" : "blob";
+    CHECK(std::string(kind) == c.found);
+  }
+}
