@@ -153,9 +153,15 @@ void scan_blob(const ContentContext& ctx, const Update& u, const std::string& pa
                std::vector<Finding>& out) {
   auto bytes = ctx.repo.read_blob(blob, k_max_scanned);
   if (!bytes) {
-    if (bytes.error().rule == "file.too-large" && manifest::role_of(path) == manifest::FileRole::manifest)
+    if (bytes.error().rule != "file.too-large") {
+      // A file entry that is not a readable blob: fail closed.
+      out.push_back(secret_finding(u, path, "the file cannot be read for Secrets (" + bytes.error().message + ")",
+                                   nullptr));
+      out.back().level = Level::error;
+    } else if (manifest::role_of(path) == manifest::FileRole::manifest) {
       out.push_back(secret_finding(
           u, path, "the file is too large to be read for Secrets (" + bytes.error().message + ")", nullptr));
+    }
     return;
   }
   auto text = yaml_text(*bytes);
@@ -187,25 +193,42 @@ void scan_blob(const ContentContext& ctx, const Update& u, const std::string& pa
 }
 
 // Every (path, blob) the commits of the push bring: each new commit's changes against its first
-// parent (the root's against nothing), each blob once.
+// parent (the root's against nothing), each blob once. What cannot be read (a commit, a tree a
+// name in it stands for another path, ...) is `unreadable`: a Secret could hide behind it.
 template <class Visit>
-bool each_pushed_blob(const ContentContext& ctx, const Oid& tip, Visit&& visit) {
+bool each_pushed_blob(const ContentContext& ctx, const Oid& tip, Visit&& visit, std::string& unreadable) {
   bool truncated = false;
   auto commits = ctx.repo.new_commits(tip, {}, "refs/*", k_history_limit, &truncated);
-  if (!commits) return true;
+  if (!commits) {
+    unreadable = commits.error().message;
+    return true;
+  }
   for (const auto& c : *commits) {
     auto info = ctx.repo.commit_info(c);
     auto tree = ctx.repo.commit_tree(c);
-    if (!info || !tree) continue;
+    if (!info || !tree) {
+      unreadable = "commit " + c.short_hex() + ": " + (!info ? info.error().message : tree.error().message);
+      break;
+    }
     std::optional<Oid> parent_tree;
-    if (!info->parents.empty())
-      if (auto t = ctx.repo.commit_tree(info->parents.front())) parent_tree = *t;
-    (void)ctx.repo.diff(parent_tree, *tree, "", [&](const git::Change& ch) {
+    if (!info->parents.empty()) {
+      auto t = ctx.repo.commit_tree(info->parents.front());
+      if (!t) {
+        unreadable = "commit " + info->parents.front().short_hex() + ": " + t.error().message;
+        break;
+      }
+      parent_tree = *t;
+    }
+    auto diffed = ctx.repo.diff(parent_tree, *tree, "", [&](const git::Change& ch) {
       if (ch.after &&
           (ch.after->kind == git::EntryKind::blob || ch.after->kind == git::EntryKind::executable))
         visit(ch.path, ch.after->oid);
       return !ctx.deadline.expired();
     });
+    if (!diffed) {
+      unreadable = "commit " + c.short_hex() + ": " + diffed.error().message;
+      break;
+    }
     if (ctx.deadline.expired()) break;
   }
   return !truncated;
@@ -253,11 +276,19 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
     scan_blob(ctx, u, "(blob " + target->second.short_hex() + ")", target->second, r.findings);
     return r;
   }
+  // Fail closed: what cannot be read cannot be shown to hold no Secret.
+  auto unreadable = [&](const std::string& why) {
+    r.findings.push_back(secret_finding(u, "", "what the push brings cannot be read for Secrets (" + why + ")", nullptr));
+    r.findings.back().level = Level::error;
+  };
   std::optional<Oid> tree;
-  if (target->first == "tree")
+  if (target->first == "tree") {
     tree = target->second;
-  else if (target->first == "commit")
-    if (auto t = ctx.repo.commit_tree(target->second)) tree = *t;
+  } else if (target->first == "commit") {
+    auto t = ctx.repo.commit_tree(target->second);
+    if (!t) return unreadable(t.error().message), r;
+    tree = *t;
+  }
   if (!tree) return r;
   // The tip's files the environment checks read whole (a branch's commit) are judged there.
   auto judged_later = [&](const std::string& path, git::EntryKind kind) {
@@ -286,9 +317,11 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
     }
     return !ctx.deadline.expired();
   });
+  if (!diffed) unreadable(diffed.error().message);
   if (!diffed || ctx.deadline.expired()) r.complete = false;
+  std::string history_unreadable;
   if (scope != SecretScan::tip && target->first == "commit" &&
-      !each_pushed_blob(ctx, target->second, visit)) {
+      !each_pushed_blob(ctx, target->second, visit, history_unreadable)) {
     Finding f;
     f.rule = "content.plaintext-secret";
     f.ref = u.raw->ref;
@@ -296,6 +329,7 @@ SecretScanResult scan_plaintext_secrets(const ContentContext& ctx, const Update&
                 " commits, which cannot all be read for plaintext Secrets; push the history in smaller steps";
     r.findings.push_back(std::move(f));
   }
+  if (!history_unreadable.empty()) unreadable(history_unreadable);
   if (ctx.deadline.expired()) r.complete = false;
   return r;
 }

@@ -64,7 +64,8 @@ policy::Policy policy_at(const git::Repository& repo, const Oid& commit, const p
   auto tree = repo.commit_tree(commit);
   if (!tree) return fail(tree.error().message);
   auto entry = repo.entry_at(*tree, policy::k_policy_file);
-  if (!entry || !*entry) return fallback;
+  if (!entry) return fail(entry.error().message);
+  if (!*entry) return fallback;
   auto text = repo.read_blob((*entry)->oid, 1 << 20);
   if (!text) return fail(text.error().message);
   auto parsed = policy::parse_policy(*text, std::string(policy::k_policy_file));

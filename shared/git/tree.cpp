@@ -1,6 +1,7 @@
 #include "shared/git/tree.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -8,14 +9,21 @@ namespace portcullis::git {
 
 namespace {
 
-// libgit2's normalize_filemode: the type bits decide, an executable bit makes any blob 0100755.
+// The modes git writes (and 0100664, which gits before 2005 wrote for group-writable files),
+// normalised; 0 for any other. Git and libgit2 read other modes differently (git by the S_IFMT
+// bits: 041000 is a directory to git, a file to libgit2; 120755 a symlink to git, an executable
+// to libgit2; 0 or 644 a submodule to git), so a tree that carries one could hide a directory
+// from the gate that git serves: refused (git fsck: badFilemode).
 std::uint32_t normalise(std::uint32_t mode) {
-  const std::uint32_t type = mode & ~0777u;
-  if (type == 040000) return 040000;
-  if (mode & 0100) return 0100755;
-  if (type == 0160000) return 0160000;
-  if (type == 0120000) return 0120000;
-  return 0100644;
+  switch (mode) {
+    case 040000:
+    case 0100644:
+    case 0100755:
+    case 0120000:
+    case 0160000: return mode;
+    case 0100664: return 0100644;
+    default: return 0;
+  }
 }
 
 EntryKind kind_of(std::uint32_t mode) {
@@ -86,8 +94,19 @@ util::Result<std::vector<RawEntry>> parse_tree(std::string_view data, std::strin
                                              "\", which a checkout refuses (git fsck: hasDot, hasDotdot, "
                                              "hasDotgit or fullPathname)"));
     e.mode = normalise(mode);
+    if (e.mode == 0) {
+      char octal[16];
+      std::snprintf(octal, sizeof octal, "%o", mode);
+      return util::fail(malformed(where, "the entry \"" + std::string(e.name) + "\" has mode " + octal +
+                                             ", which git does not write (git fsck: badFilemode)"));
+    }
     e.kind = kind_of(e.mode);
-    if (!out.empty() && compare_entries(out.back().name, out.back().is_tree(), e.name, e.is_tree()) >= 0)
+    // Git's order, each name once: a tree named N also may not follow a file named N, which sorts
+    // before it with other names between ("N.yaml" sorts between file N and tree N).
+    const bool after_file_of_its_name = e.is_tree() && !out.empty() && out.back().name.starts_with(e.name) &&
+                                        find_entry(out, e.name, false) != nullptr;
+    if ((!out.empty() && compare_entries(out.back().name, out.back().is_tree(), e.name, e.is_tree()) >= 0) ||
+        after_file_of_its_name)
       return util::fail(util::Error{"a tree lists " + path_of(where, e.name) +
                                         " twice or out of order (git fsck: duplicateEntries or treeNotSorted); "
                                         "Git never writes such a tree: rewrite the commit with git",
