@@ -16,6 +16,19 @@ setup_repo() {
   expect_accepted
 }
 
+# Hostile trees are written byte by byte: one entry (mode, name, hex id) as Git stores it.
+raw_entry() { printf '%s %s\0' "$1" "$2"; printf "$(sed 's/../\\x&/g' <<<"$3")"; }
+plain_secret() { printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
+
+# The root tree of HEAD in $CLONE with environments/dev replaced by the tree $1.
+root_with_dev() {
+  local envs
+  envs=$( { printf '040000 tree %s\tdev\n' "$1"; git -C "$CLONE" ls-tree HEAD:environments | grep -v $'\tdev$'; } |
+    git -C "$CLONE" mktree)
+  { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
+    git -C "$CLONE" mktree
+}
+
 test_accepts_a_valid_push() {
   setup_repo
   expect_output "portcullis: push accepted: 0 errors, 0 warnings (3 files, 3 objects in 1 ref"
@@ -142,16 +155,12 @@ test_pre_receive_indexes_what_it_accepts_and_nothing_it_rejects() {
 # identity index would lose what that entry declares. Refused.
 test_a_tree_that_lists_a_file_twice_is_refused() {
   setup_repo
-  local x y dev envs root commit
+  local x y dev root commit
   x=$(configmap twice-x | git -C "$CLONE" hash-object -w --stdin)
   y=$(configmap twice-y | git -C "$CLONE" hash-object -w --stdin)
-  raw() { printf '100644 %s\0' "$1"; printf "$(sed 's/../\\x&/g' <<<"$2")"; }
-  dev=$( { raw a.yaml "$x"; raw a.yaml "$y"; git -C "$CLONE" cat-file tree HEAD:environments/dev; } |
+  dev=$( { raw_entry 100644 a.yaml "$x"; raw_entry 100644 a.yaml "$y"; git -C "$CLONE" cat-file tree HEAD:environments/dev; } |
     git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  envs=$( { printf '040000 tree %s\tdev\n' "$dev"; git -C "$CLONE" ls-tree HEAD:environments | grep -v $'\tdev$'; } |
-    git -C "$CLONE" mktree)
-  root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
-    git -C "$CLONE" mktree)
+  root=$(root_with_dev "$dev")
   commit=$(git -C "$CLONE" commit-tree -p HEAD -m twice "$root")
   push "$CLONE" origin "$commit:refs/heads/main"
   expect_rejected
@@ -166,9 +175,8 @@ test_a_tree_entry_named_like_a_path_is_refused() {
   setup_repo
   local x envs root commit name
   x=$(configmap slash-x | git -C "$CLONE" hash-object -w --stdin)
-  raw() { printf '100644 %s\0' "$1"; printf "$(sed 's/../\\x&/g' <<<"$2")"; }
   for name in dev/app.yaml .. .GIT; do
-    envs=$( { raw "$name" "$x"; git -C "$CLONE" cat-file tree HEAD:environments; } |
+    envs=$( { raw_entry 100644 "$name" "$x"; git -C "$CLONE" cat-file tree HEAD:environments; } |
       git -C "$CLONE" hash-object -t tree -w --literally --stdin)
     root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
       git -C "$CLONE" mktree)
@@ -183,8 +191,6 @@ test_a_tree_entry_named_like_a_path_is_refused() {
 # Hostile trees that git's receive-pack takes (fsckObjects off, its default) and that git reads
 # otherwise than libgit2 did, or that the gate cannot read: a Secret must not pass behind them
 # (found by review of the tree reader).
-plain_secret() { printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\nstringData:\n  password: hunter2\n' "$1"; }
-raw_entry() { printf '%s %s\0' "$1" "$2"; printf "$(sed 's/../\\x&/g' <<<"$3")"; }
 
 # Git reads a mode by its S_IFMT bits: 41000 and 240000 are directories to git (git ls-tree -r
 # lists what is in them) and were files to the gate; 120755 a symlink; 0 a submodule.
@@ -238,15 +244,12 @@ test_a_tree_ref_with_an_unreadable_tree_is_refused() {
 # A file and a directory of one name, other names between them (git fsck: duplicateEntries).
 test_a_file_and_a_directory_of_one_name_are_refused() {
   setup_repo
-  local x sub dev envs root commit
+  local x sub dev root commit
   x=$(configmap dupx | git -C "$CLONE" hash-object -w --stdin)
   sub=$(printf '100644 blob %s\tin.yaml\n' "$(configmap dupin | git -C "$CLONE" hash-object -w --stdin)" | git -C "$CLONE" mktree)
   dev=$( { git -C "$CLONE" cat-file tree HEAD:environments/dev; raw_entry 100644 x "$x"; raw_entry 100644 x.b "$x"
     raw_entry 40000 x "$sub"; } | git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  envs=$( { printf '040000 tree %s\tdev\n' "$dev"; git -C "$CLONE" ls-tree HEAD:environments | grep -v $'\tdev$'; } |
-    git -C "$CLONE" mktree)
-  root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
-    git -C "$CLONE" mktree)
+  root=$(root_with_dev "$dev")
   commit=$(git -C "$CLONE" commit-tree -p HEAD -m dup "$root")
   push "$CLONE" origin "$commit:refs/heads/main"
   expect_rejected
@@ -259,15 +262,12 @@ test_an_unreadable_tree_is_refused_with_fail_mode_open() {
   mkdir -p "$SUITE_TMP/$CURRENT_TEST"
   printf 'failMode: open\n' >"$cfg"
   setup_repo "$cfg"
-  local b sub dev envs root commit
+  local b sub dev root commit
   b=$(plain_secret inenv | git -C "$CLONE" hash-object -w --stdin)
   sub=$(printf '100644 blob %s\tleaked.yaml\n' "$b" | git -C "$CLONE" mktree)
   dev=$( { git -C "$CLONE" cat-file tree HEAD:environments/dev; raw_entry 41000 sub "$sub"; } |
     git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  envs=$( { printf '040000 tree %s\tdev\n' "$dev"; git -C "$CLONE" ls-tree HEAD:environments | grep -v $'\tdev$'; } |
-    git -C "$CLONE" mktree)
-  root=$( { git -C "$CLONE" ls-tree HEAD | grep -v $'\tenvironments$'; printf '040000 tree %s\tenvironments\n' "$envs"; } |
-    git -C "$CLONE" mktree)
+  root=$(root_with_dev "$dev")
   commit=$(git -C "$CLONE" commit-tree -p HEAD -m oddenv "$root")
   push "$CLONE" origin "$commit:refs/heads/feature"
   expect_rejected
