@@ -4,6 +4,7 @@
 
 #include "shared/manifest/object.hpp"
 #include "shared/render/environment.hpp"
+#include "shared/util/strings.hpp"
 #include "shared/yaml/parse.hpp"
 
 namespace portcullis::hooks {
@@ -31,24 +32,6 @@ std::optional<std::pair<std::string, Oid>> peel(const git::Repository& repo, Oid
   return std::nullopt;
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
 // UTF-16 (`width` 2) or UTF-32 (4) after a byte-order mark, to UTF-8.
 std::string transcode(std::string_view bytes, int width, bool big_endian) {
   std::string out;
@@ -71,7 +54,7 @@ std::string transcode(std::string_view bytes, int width, bool big_endian) {
         i += 2;
       }
     }
-    append_utf8(out, cp);
+    util::append_utf8(out, cp);
   }
   return out;
 }

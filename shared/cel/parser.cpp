@@ -6,6 +6,7 @@
 #include <set>
 
 #include "shared/cel/ast.hpp"
+#include "shared/util/strings.hpp"
 
 namespace portcullis::cel {
 
@@ -176,24 +177,6 @@ Token Lexer::number(std::uint32_t column) {
   return t;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 bool Lexer::escape(std::string& out, bool bytes) {
   if (m_pos >= m_text.size()) return false;
   char c = m_text[m_pos++];
@@ -225,7 +208,7 @@ bool Lexer::escape(std::string& out, bool bytes) {
       if (bytes)
         out += static_cast<char>(*v);
       else
-        append_utf8(out, *v);
+        util::append_utf8(out, *v);
       return true;
     }
     case 'u':
@@ -233,7 +216,7 @@ bool Lexer::escape(std::string& out, bool bytes) {
       if (bytes) return false;
       auto v = hex(c == 'u' ? 4 : 8);
       if (!v || *v > 0x10FFFF || (*v >= 0xD800 && *v < 0xE000)) return false;
-      append_utf8(out, *v);
+      util::append_utf8(out, *v);
       return true;
     }
     default:
@@ -245,7 +228,7 @@ bool Lexer::escape(std::string& out, bool bytes) {
         if (bytes)
           out += static_cast<char>(v);
         else
-          append_utf8(out, v);
+          util::append_utf8(out, v);
         return true;
       }
       return false;

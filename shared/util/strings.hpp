@@ -36,6 +36,8 @@ void append_json_escaped(std::string& out, std::string_view text);
 // True when `text` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 // On failure `bad_offset` receives the offset of the first bad byte.
 bool valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
+// Appends the UTF-8 encoding of the code point `cp` (JSON and CEL escapes, UTF-16/32 input).
+void append_utf8(std::string& out, char32_t cp);
 
 // Undoes git's C-style quoting of a path ("a\"b\\c" with octal escapes); text that is not
 // quoted is returned unchanged.

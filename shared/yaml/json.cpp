@@ -146,24 +146,6 @@ class JsonParser {
     return m_builder.scalar(n, {});
   }
 
-  static void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   std::optional<util::Error> hex4(std::uint32_t& out) {
     if (m_pos + 4 > m_text.size()) return error("truncated \\u escape");
     out = 0;
@@ -222,7 +204,7 @@ class JsonParser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return error("unpaired UTF-16 surrogate");
           }
-          append_utf8(out, cp);
+          util::append_utf8(out, cp);
           break;
         }
         default: return error(std::string("invalid escape \\") + e);
