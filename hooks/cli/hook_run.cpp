@@ -169,6 +169,7 @@ int run_pre_receive(const std::string& config_path, Layout layout) {
 
   auto repo = git::Repository::open_hook_environment();
   fs::path git_dir = repo ? repo->git_dir() : fs::path(".");
+  if (repo) repo->keep_large_trees(git_dir / "portcullis" / "trees");
   audit.repository = fs::absolute(git_dir).lexically_normal().string();
   if (audit.repository.size() > 1 && audit.repository.back() == '/') audit.repository.pop_back();
   fs::path log = audit_path(config, git_dir);
@@ -333,6 +334,7 @@ int run_post_receive(const std::string& config_path, Notifier notifier) {
   auto updates = parse_updates(input, config.max_refs);
   auto repo = git::Repository::open_hook_environment();
   if (!updates || !repo) return k_exit_ok;
+  repo->keep_large_trees(repo->git_dir() / "portcullis" / "trees");
   // Notify first: the reconciler's latency starts here; the index can wait.
   if (!config.notify_targets.empty() && notifier) {
     notify::Event event;

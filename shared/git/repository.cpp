@@ -1,7 +1,13 @@
 #include "shared/git/repository.hpp"
 
 #include <git2.h>
+// SHA1_Init and its kin (deprecated in OpenSSL 3) hash without looking up a provider, which the
+// one-shot SHA1() and EVP do on first use: a hook that checks one kept tree would pay OpenSSL's
+// whole initialisation for it.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -9,6 +15,7 @@
 #include <utility>
 
 #include "shared/git/tree.hpp"
+#include "shared/util/fs.hpp"
 #include "shared/util/strings.hpp"
 
 namespace portcullis::git {
@@ -170,11 +177,18 @@ std::vector<std::string> split_alternates(std::string_view value) {
   return out;
 }
 
-// A tree read from the object database and parsed (shared/git/tree): its bytes and entries.
+// A tree read from the object database, or from the copy kept of it, and parsed
+// (shared/git/tree): its bytes and entries.
 struct RawTree {
+  Oid id;
   Handle<git_odb_object, git_odb_object_free> object;
+  std::string kept;       // the bytes, when they were read from the kept copy
+  std::string_view data;  // the bytes: in `object` or in `kept`
   std::vector<RawEntry> entries;
   std::size_t bytes = 0;
+  // Read against the tree `base` (parse_tree_after): the entries both share at each end.
+  std::optional<Oid> base;
+  Unchanged unchanged;
 };
 using TreeP = std::shared_ptr<const RawTree>;
 
@@ -187,6 +201,10 @@ struct Repository::Impl {
   static constexpr std::size_t k_tree_cache_bytes = std::size_t{8} << 20;
   mutable std::unordered_map<Oid, TreeP, OidHash> trees;
   mutable std::size_t tree_bytes = 0;
+  // Where copies of large trees are kept between processes (keep_large_trees), if anywhere.
+  std::optional<fs::path> kept_dir;
+  static constexpr std::size_t k_kept_min_bytes = std::size_t{32} << 10;  // ~800 entries
+  static constexpr std::size_t k_kept_files = 32;
   ~Impl() {
     trees.clear();  // their objects before the object database
     if (odb_handle) git_odb_free(odb_handle);
@@ -201,21 +219,17 @@ struct Repository::Impl {
   }
 
   // The tree `oid`, parsed; `where` is its path, for messages. A tree that lists a name twice or
-  // out of order, or a name a checkout refuses, is refused (parse_tree).
-  util::Result<TreeP> tree(const Oid& oid, std::string_view where) const {
+  // out of order, or a name a checkout refuses, is refused (parse_tree). With `base`, a tree it
+  // probably repeats most of (the other side of a diff), only what differs is read.
+  util::Result<TreeP> tree(const Oid& oid, std::string_view where, const RawTree* base = nullptr) const {
     if (auto it = trees.find(oid); it != trees.end()) return it->second;
     auto t = std::make_shared<RawTree>();
-    git_oid g = to_git(oid);
-    if (git_odb_read(t->object.out(), odb(), &g) != 0)
-      return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
-    if (git_odb_object_type(t->object.get()) != GIT_OBJECT_TREE)
-      return util::fail("object " + oid.short_hex() + " is not a tree");
-    std::string_view data(static_cast<const char*>(git_odb_object_data(t->object.get())),
-                          git_odb_object_size(t->object.get()));
-    auto entries = parse_tree(data, where);
-    if (!entries) return util::fail(entries.error());
-    t->entries = std::move(*entries);
-    t->bytes = data.size() + t->entries.capacity() * sizeof(RawEntry);
+    t->id = oid;
+    if (!read_kept(oid, *t)) {
+      if (auto r = read_object(oid, where, base, *t); !r) return util::fail(r.error());
+      keep(oid, t->data);
+    }
+    t->bytes = t->data.size() + t->entries.capacity() * sizeof(RawEntry);
     TreeP shared = std::move(t);
     if (shared->bytes <= k_tree_kept_max) {
       if (tree_bytes + shared->bytes > k_tree_cache_bytes) {
@@ -226,6 +240,76 @@ struct Repository::Impl {
       tree_bytes += shared->bytes;
     }
     return shared;
+  }
+
+  util::Result<void> read_object(const Oid& oid, std::string_view where, const RawTree* base, RawTree& t) const {
+    git_oid g = to_git(oid);
+    if (git_odb_read(t.object.out(), odb(), &g) != 0)
+      return util::fail(libgit2_error("cannot read tree " + oid.short_hex()));
+    if (git_odb_object_type(t.object.get()) != GIT_OBJECT_TREE)
+      return util::fail("object " + oid.short_hex() + " is not a tree");
+    t.data = std::string_view(static_cast<const char*>(git_odb_object_data(t.object.get())),
+                              git_odb_object_size(t.object.get()));
+    auto entries = base && t.data.size() >= k_kept_min_bytes
+                       ? parse_tree_after(base->data, base->entries, t.data, where, &t.unchanged)
+                       : parse_tree(t.data, where);
+    if (!entries) return util::fail(entries.error());
+    t.entries = std::move(*entries);
+    if (base && t.unchanged.head + t.unchanged.tail > 0) t.base = base->id;
+    return {};
+  }
+
+  fs::path kept_path(const Oid& oid) const { return *kept_dir / (oid.hex() + ".v1.tree"); }
+
+  // The kept copy of tree `oid`, when there is one and its bytes hash to `oid` (a copy that
+  // does not, torn or damaged, is removed). Only trees parse_tree accepted are kept, so the
+  // copy's entries are read without its checks.
+  bool read_kept(const Oid& oid, RawTree& t) const {
+    if (!kept_dir) return false;
+    const fs::path path = kept_path(oid);
+    auto bytes = util::read_file(path, k_tree_kept_max);
+    if (!bytes) return false;
+    std::error_code ec;
+    if (tree_id(*bytes) != oid) {
+      fs::remove(path, ec);
+      return false;
+    }
+    t.kept = std::move(*bytes);
+    t.data = t.kept;
+    auto entries = reread_tree(t.data);
+    if (!entries) return false;
+    t.entries = std::move(*entries);
+    return true;
+  }
+
+  // Keeps a copy of a large tree that parse_tree accepted, for the next process that reads it:
+  // the directory's version a push changes is the one the next push starts from. Best effort:
+  // a copy that cannot be written is not kept.
+  void keep(const Oid& oid, std::string_view data) const {
+    if (!kept_dir || data.size() < k_kept_min_bytes || data.size() > k_tree_kept_max) return;
+    std::error_code ec;
+    const fs::path path = kept_path(oid);
+    if (fs::exists(path, ec)) return;
+    fs::create_directories(*kept_dir, ec);
+    if (!util::write_file(path, data, 0644, util::Sync::no)) return;
+    std::vector<std::pair<fs::file_time_type, fs::path>> files;
+    for (const auto& e : fs::directory_iterator(*kept_dir, ec))
+      if (e.path().extension() == ".tree" && e.path() != path) files.emplace_back(e.last_write_time(ec), e.path());
+    if (files.size() + 1 <= k_kept_files) return;
+    std::sort(files.begin(), files.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    for (std::size_t i = k_kept_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
+  }
+
+  // The id of a tree object with bytes `data`.
+  static Oid tree_id(std::string_view data) {
+    const std::string header = "tree " + std::to_string(data.size()) + std::string(1, '\0');
+    SHA_CTX ctx;
+    SHA1_Init(&ctx);
+    SHA1_Update(&ctx, header.data(), header.size());
+    SHA1_Update(&ctx, data.data(), data.size());
+    Oid out;
+    SHA1_Final(out.bytes.data(), &ctx);
+    return out;
   }
 
   util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,
@@ -239,13 +323,19 @@ struct Repository::Impl {
       ta = std::move(*t);
     }
     if (b) {
-      auto t = tree(*b, prefix);
+      auto t = tree(*b, prefix, ta.get());
       if (!t) return util::fail(t.error());
       tb = std::move(*t);
     }
-    const std::size_t na = ta ? ta->entries.size() : 0;
-    const std::size_t nb = tb ? tb->entries.size() : 0;
+    std::size_t na = ta ? ta->entries.size() : 0;
+    std::size_t nb = tb ? tb->entries.size() : 0;
     std::size_t i = 0, j = 0;
+    // Entries `b` was found to share with `a` when it was read against it are not compared again.
+    if (a && tb && tb->base == *a) {
+      i = j = tb->unchanged.head;
+      na -= tb->unchanged.tail;
+      nb -= tb->unchanged.tail;
+    }
     auto emit_side = [&](const RawEntry& e, bool is_before) -> util::Result<bool> {
       std::string path = join(prefix, e.name);
       Oid oid = from_raw(e.id);
@@ -359,6 +449,10 @@ util::Result<Repository> Repository::open_hook_environment() {
       return util::fail(libgit2_error("cannot add object directory " + dir));
   }
   return Repository(std::move(impl));
+}
+
+void Repository::keep_large_trees(const fs::path& dir) {
+  m_impl->kept_dir = dir;
 }
 
 fs::path Repository::git_dir() const {

@@ -65,6 +65,12 @@ class Repository {
 
   std::filesystem::path git_dir() const;
 
+  // Keeps a copy of every large tree read (32 KB and more: a directory of ~800 entries) in
+  // `dir`, and reads trees from there before the object database: a push into a directory of
+  // 20,000 files otherwise inflates the directory's old version anew in every hook. A copy is
+  // used only when its bytes hash to the tree's id; the newest 32 are kept.
+  void keep_large_trees(const std::filesystem::path& dir);
+
   // Resolves a revision (name, hex, "HEAD~1") to a commit.
   util::Result<Oid> resolve_commit(std::string_view rev) const;
   // The commit `oid` names, peeling annotated tags; nullopt when it is not a commit (a tree,

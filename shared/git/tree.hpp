@@ -32,6 +32,29 @@ int compare_entries(std::string_view a, bool a_tree, std::string_view b, bool b_
 // - a name listed twice or out of Git's order (git fsck: duplicateEntries, treeNotSorted).
 util::Result<std::vector<RawEntry>> parse_tree(std::string_view data, std::string_view where);
 
+// What parse_tree_after found unchanged: the first `head` and the last `tail` entries of the
+// tree it read are the base's.
+struct Unchanged {
+  std::size_t head = 0;
+  std::size_t tail = 0;
+};
+
+// parse_tree(data, where), reading only the bytes that differ from `base_data`, a tree
+// parse_tree accepted (`base` its entries): the next version of a directory repeats most of the
+// last one, and reading and checking 20,000 entries to find the one that changed was most of a
+// one-file push. The result is parse_tree's, entry for entry and refusal for refusal: the
+// entries wholly inside the bytes both share at the start, and those from where the reading
+// meets the base's entries in the bytes both share at the end, are the base's, already checked;
+// what lies between is read with every check, and checked against both; any doubt reads the
+// whole tree with parse_tree.
+util::Result<std::vector<RawEntry>> parse_tree_after(std::string_view base_data, const std::vector<RawEntry>& base,
+                                                     std::string_view data, std::string_view where,
+                                                     Unchanged* unchanged = nullptr);
+
+// The entries of bytes known to be a tree parse_tree accepted (a copy checked against its
+// object id): only their structure is read, without parse_tree's checks on names and order.
+util::Result<std::vector<RawEntry>> reread_tree(std::string_view data);
+
 // The entry of `entries` (a parsed tree) called `name`; with `want_tree`, only a tree.
 const RawEntry* find_entry(const std::vector<RawEntry>& entries, std::string_view name, bool want_tree);
 

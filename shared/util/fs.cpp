@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -53,27 +54,31 @@ Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
   if (fstat(f.fd, &st) != 0) return fail("cannot stat " + path.string() + ": " + errno_text(errno));
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
     return fail(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  // The size fstat gives, plus a byte to see the end (or growth) with; a file that grows while
+  // read is read on in doubling steps up to `max_bytes`. Nothing is zero-filled first.
   std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, static_cast<std::uint64_t>(st.st_size) + 1));
   while (true) {
-    if (got == out.size()) {
-      if (out.size() >= max_bytes) break;
-      out.resize(std::min<std::uint64_t>(max_bytes, out.size() * 2 + 4096));
-    }
-    ssize_t n = ::read(f.fd, out.data() + got, out.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot read " + path.string() + ": " + errno_text(errno));
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
+    int err = 0;
+    out.resize_and_overwrite(want, [&](char* buf, std::size_t) {
+      while (got < want) {
+        ssize_t n = ::read(f.fd, buf + got, want - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) err = errno;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+      }
+      return got;
+    });
+    if (err != 0) return fail("cannot read " + path.string() + ": " + errno_text(err));
+    if (got < want || want >= max_bytes) break;
+    want = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, want * 2 + 4096));
   }
-  out.resize(got);
   return out;
 }
 
-Result<void> write_file(const fs::path& path, std::string_view content, unsigned mode) {
+Result<void> write_file(const fs::path& path, std::string_view content, unsigned mode, Sync sync) {
   fs::path tmp = path;
   tmp += ".tmp-" + random_suffix();
   {
@@ -83,7 +88,7 @@ Result<void> write_file(const fs::path& path, std::string_view content, unsigned
       ::unlink(tmp.c_str());
       return r;
     }
-    if (::fchmod(f.fd, mode) != 0 || ::fsync(f.fd) != 0) {
+    if (::fchmod(f.fd, mode) != 0 || (sync == Sync::yes && ::fsync(f.fd) != 0)) {
       int err = errno;
       ::unlink(tmp.c_str());
       return fail("cannot write " + path.string() + ": " + errno_text(err));

@@ -12,8 +12,13 @@ namespace portcullis::util {
 // Reads a whole file; fails when it is larger than `max_bytes`.
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes = 64ull << 20);
 
+// Whether write_file waits for the content to reach the disk before it renames: a cache whose
+// entries are checked when read (and may be lost) need not.
+enum class Sync { yes, no };
+
 // Writes `content` atomically: a temporary file beside `path`, flushed, then renamed over it.
-Result<void> write_file(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
+Result<void> write_file(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644,
+                        Sync sync = Sync::yes);
 
 // Appends `line` (which must end in '\n') with one write(2) on an O_APPEND descriptor, so
 // concurrent writers never interleave lines; fsyncs before returning. Creates the file (and

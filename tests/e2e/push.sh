@@ -256,6 +256,52 @@ test_a_file_and_a_directory_of_one_name_are_refused() {
   expect_output "environments/dev/x twice or out of order"
 }
 
+# A directory of 1,000 manifests is a tree of over 32 KB: the gate keeps a copy of it beside the
+# repository and reads the directory's next version against that copy, only where the bytes
+# differ. What a pusher writes there is judged as in a tree read whole: a name listed twice
+# (the second copy a Secret, which git would serve) and a Secret added among the others.
+test_the_next_version_of_a_large_directory_is_judged_whole() {
+  setup_repo
+  local i
+  for ((i = 0; i < 1000; i++)); do configmap "cm-$i" >"$CLONE/environments/dev/cm-$(printf %04d $i).yaml"; done
+  git -C "$CLONE" add environments/dev
+  commit "$CLONE" "a large directory"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  local dev kept
+  dev=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
+  kept="$SERVER/portcullis/trees/$dev.v1.tree"
+  [[ -s $kept ]] || fail "no kept copy of the directory's tree at $kept"
+  local secret twice root commit
+  secret=$(plain_secret twice | git -C "$CLONE" hash-object -w --stdin)
+  twice=$(git -C "$CLONE" cat-file tree "$dev" | python3 -c '
+import sys
+data, secret = sys.stdin.buffer.read(), bytes.fromhex(sys.argv[1])
+cut = data.index(b"cm-0500.yaml\0") + len(b"cm-0500.yaml\0") + 20
+sys.stdout.buffer.write(data[:cut] + b"100644 cm-0500.yaml\0" + secret + data[cut:])' "$secret" |
+    git -C "$CLONE" hash-object -t tree -w --literally --stdin)
+  root=$(root_with_dev "$twice")
+  commit=$(git -C "$CLONE" commit-tree -p HEAD -m twice "$root")
+  push "$CLONE" origin "$commit:refs/heads/main"
+  expect_rejected
+  expect_output "environments/dev/cm-0500.yaml twice or out of order"
+  # The same Secret under a name of its own, in the middle of the directory: found.
+  plain_secret added | put "$CLONE" environments/dev/cm-0500a.yaml
+  commit "$CLONE" "a Secret among 1,000"
+  push "$CLONE" origin HEAD:main
+  expect_rejected
+  expect_output "environments/dev/cm-0500a.yaml"
+  expect_output "content.plaintext-secret"
+  # An honest change of one file, read against the kept copy: accepted.
+  git -C "$CLONE" reset -q --hard HEAD~1
+  configmap changed >"$CLONE/environments/dev/cm-0700.yaml"
+  git -C "$CLONE" add environments/dev
+  commit "$CLONE" "one change"
+  push "$CLONE" origin HEAD:main
+  expect_accepted
+  expect_output "(1 file, 1 object in 1 ref"
+}
+
 # With failMode open, a tree the gate cannot read is still refused (never accepted unjudged).
 test_an_unreadable_tree_is_refused_with_fail_mode_open() {
   local cfg=$SUITE_TMP/$CURRENT_TEST/server.yaml

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "shared/git/repository.hpp"
+#include "shared/util/fs.hpp"
 #include "tests/unit/support/env.hpp"
 #include "tests/unit/support/git_fixture.hpp"
 #include "tests/unit/support/tempdir.hpp"
@@ -815,4 +816,87 @@ TEST_CASE("diff and walk refuse a tree that lists a name twice or out of order",
     CHECK(w.error().message.find("twice or out of order") != std::string::npos);
   }
   CHECK(repo.walk(good, "", [](const std::string&, const git::TreeEntry&) { return true; }));
+}
+
+TEST_CASE("large trees are kept beside the repository, used only when their bytes are the tree's", "[git]") {
+  test::TempDir tmp;
+  GitFixture f(tmp, "repo");
+  const Oid blob = f.blob("kind: ConfigMap\n"), other = f.blob("kind: Secret\n");
+  auto entry = [](const std::string& name, const Oid& id, const std::string& mode = "100644") {
+    return mode + " " + name + std::string(1, '\0') + std::string(reinterpret_cast<const char*>(id.bytes.data()), 20);
+  };
+  // A directory of `n` manifests (~41 bytes an entry: 1,000 make a tree of 41 KB), `changed`
+  // with another blob, `extra` added after entry 500.
+  auto directory = [&](int n, int changed = -1, const std::string& extra = "") {
+    std::string bytes;
+    for (int i = 0; i < n; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "cm-%04d.yaml", i);
+      bytes += entry(name, i == changed ? other : blob);
+      if (i == 500) bytes += extra;
+    }
+    return to_oid(f.git({"hash-object", "-t", "tree", "-w", "--literally", "--stdin"}, bytes));
+  };
+  const Oid a = directory(1000), b = directory(1000, 700);
+  const Oid twice = directory(1000, -1, entry("cm-0500.yaml", other));
+  const Oid small = directory(10), small_b = directory(10, 3);
+  const fs::path kept = tmp / "kept";
+  auto kept_file = [&](const Oid& t) { return kept / (t.hex() + ".v1.tree"); };
+  auto diff_in = [&](const Oid& before, const Oid& after) {
+    auto repo = open_repo(f.dir());
+    repo.keep_large_trees(kept);
+    return diff_lines(repo, before, after);
+  };
+  const std::vector<std::string> one_change{"M cm-0700.yaml"};
+
+  CHECK(diff_in(a, b) == one_change);
+  CHECK(fs::exists(kept_file(a)));
+  CHECK(fs::exists(kept_file(b)));
+  CHECK(diff_in(small, small_b) == std::vector<std::string>{"M cm-0003.yaml"});
+  CHECK_FALSE(fs::exists(kept_file(small)));  // small trees are read from Git each time
+  // Read from the kept copies, in another Repository: the same changes.
+  CHECK(diff_in(a, b) == one_change);
+  CHECK(diff_in(b, a) == one_change);
+
+  SECTION("a damaged or misplaced copy is not used, and is removed") {
+    struct Case {
+      const char* what;
+      std::string bytes;
+    };
+    const std::string a_bytes = *util::read_file(kept_file(a));
+    std::string flipped = a_bytes;
+    flipped[flipped.size() / 2] ^= 1;
+    const Case cases[] = {
+        {"another tree's bytes (a valid tree, the wrong one)", *util::read_file(kept_file(b))},
+        {"cut short by a byte", a_bytes.substr(0, a_bytes.size() - 1)},
+        {"a bit flipped", flipped},
+        {"empty", ""},
+    };
+    for (const auto& c : cases) {
+      INFO(c.what);
+      REQUIRE(util::write_file(kept_file(a), c.bytes));
+      CHECK(diff_in(a, b) == one_change);
+      // Read from Git instead, and kept again as it is.
+      auto again = util::read_file(kept_file(a));
+      REQUIRE(again);
+      CHECK(*again == a_bytes);
+      CHECK(diff_in(a, b) == one_change);
+    }
+  }
+
+  SECTION("a tree that lists a name twice is refused against a kept copy, and not kept") {
+    auto repo = open_repo(f.dir());
+    repo.keep_large_trees(kept);
+    auto r = repo.diff(a, twice, "environments/prod", [](const Change&) { return true; });
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("environments/prod/cm-0500.yaml twice or out of order") != std::string::npos);
+    CHECK_FALSE(fs::exists(kept_file(twice)));
+  }
+
+  SECTION("the newest 32 copies are kept") {
+    for (int i = 0; i < 36; ++i) CHECK(diff_in(a, directory(1000, i)).size() == 1);
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(kept)) files += e.path().extension() == ".tree";
+    CHECK(files == 32);
+  }
 }

@@ -4,6 +4,8 @@
 // is refused.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <initializer_list>
 #include <string>
@@ -190,5 +192,137 @@ TEST_CASE("find_entry finds a name by binary search, a tree where one is wanted"
     CHECK(e->name == c.name);
     const char* kind = e->kind == EntryKind::tree ? "tree" : e->kind == EntryKind::submodule ? "commit" : "blob";
     CHECK(std::string(kind) == c.found);
+  }
+}
+
+namespace {
+
+// A directory as a push finds it: `n` manifests named cm-0000.yaml..., each with its own id,
+// and two trees among them.
+std::string big_tree(int n) {
+  std::vector<std::pair<std::string, std::string>> items;  // sort key, entry bytes
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "cm-%04d.yaml", i);
+    std::string id(20, '\0');
+    for (int b = 0; b < 20; ++b) id[b] = static_cast<char>((i * 31 + b * 7) & 0xff);  // NULs and spaces too
+    items.emplace_back(name, entry("100644", name, id));
+  }
+  items.emplace_back("base/", entry("40000", "base"));
+  items.emplace_back("x/", entry("40000", "x"));
+  std::sort(items.begin(), items.end());
+  std::string out;
+  for (const auto& [key, bytes] : items) out += bytes;
+  return out;
+}
+
+// "<mode> <name> <id>" of each entry, or "error: <message>".
+std::vector<std::string> listing(const util::Result<std::vector<RawEntry>>& r, const std::string& bytes) {
+  if (!r) return {"error: " + r.error().message};
+  std::vector<std::string> out;
+  for (const RawEntry& e : *r) {
+    // Every entry points into the bytes it was read from.
+    CHECK(e.name.data() >= bytes.data());
+    CHECK(reinterpret_cast<const char*>(e.id) + 20 <= bytes.data() + bytes.size());
+    out.push_back(std::to_string(e.mode) + " " + std::string(e.name) + " " +
+                  std::string(reinterpret_cast<const char*>(e.id), 20));
+  }
+  return out;
+}
+
+// parse_tree_after(base, bytes) is parse_tree(bytes), entry for entry and refusal for refusal.
+void same_as_whole(const std::string& base, const std::string& bytes) {
+  auto base_entries = git::parse_tree(base, "env");
+  REQUIRE(base_entries);
+  git::Unchanged unchanged;
+  auto after = git::parse_tree_after(base, *base_entries, bytes, "env", &unchanged);
+  auto whole = git::parse_tree(bytes, "env");
+  CHECK(listing(after, bytes) == listing(whole, bytes));
+  if (after) CHECK(unchanged.head + unchanged.tail <= std::min(after->size(), base_entries->size()));
+}
+
+}  // namespace
+
+TEST_CASE("parse_tree_after reads the next version of a directory as parse_tree reads it", "[git_tree]") {
+  const std::string base = big_tree(400);
+  const std::size_t mid = base.find("cm-0200.yaml") - 7;  // the entry's first byte
+  const std::size_t next = base.find("cm-0201.yaml") - 7;
+  const std::string other_id(20, '\x7f');
+  struct Case {
+    const char* what;
+    std::string bytes;
+  };
+  const Case cases[] = {
+      {"unchanged", base},
+      {"one id changed", base.substr(0, next - 20) + other_id + base.substr(next)},
+      {"the first entry's id changed", base.substr(0, base.find('\0') + 1) + other_id +
+                                          base.substr(base.find('\0') + 21)},
+      {"the last entry's id changed", base.substr(0, base.size() - 20) + other_id},
+      {"an entry added", base.substr(0, next) + entry("100644", "cm-0200a.yaml") + base.substr(next)},
+      {"an entry added first", entry("100644", "a.yaml") + base},
+      {"an entry added last", base + entry("100644", "zz.yaml")},
+      {"an entry removed", base.substr(0, mid) + base.substr(next)},
+      {"every entry removed", ""},
+      {"a mode changed", base.substr(0, mid) + "100755" + base.substr(mid + 6)},
+      {"a name changed, order kept", base.substr(0, mid) + entry("100644", "cm-0200-b.yaml", other_id) +
+                                         base.substr(next)},
+      // What a pusher may write into the part that differs: each refused, as parse_tree refuses it.
+      {"a name twice at the seam", base.substr(0, next) + base.substr(mid, next - mid) + base.substr(next)},
+      {"a name out of order", base.substr(0, next) + entry("100644", "cm-0100.yaml") + base.substr(next)},
+      {"a name out of order last", base + entry("100644", "a.yaml")},
+      {"a file named as a tree that follows (x.yaml between)",
+       base.substr(0, base.find("40000 x")) + entry("100644", "x") + entry("100644", "x.yaml") +
+           base.substr(base.find("40000 x"))},
+      {"a tree named as a file before it", base + entry("100644", "zz") + entry("100644", "zz.yaml") +
+                                               entry("40000", "zz")},
+      {"a tree named as a file of the base's", base.substr(0, mid) + entry("40000", "cm-0199.yaml") +
+                                                   base.substr(mid)},
+      {".git in the middle", base.substr(0, next) + entry("40000", ".git") + base.substr(next)},
+      {"a name with a slash", base.substr(0, next) + entry("100644", "cm-0200/x") + base.substr(next)},
+      {"a mode git does not write", base.substr(0, mid) + "100600" + base.substr(mid + 6)},
+      {"cut inside an id", base.substr(0, base.size() - 5)},
+      {"cut inside a name", base.substr(0, mid + 10)},
+      {"garbage after the last entry", base + "x"},
+      {"a byte inserted inside a name", base.substr(0, mid + 9) + "\x01" + base.substr(mid + 9)},
+      {"a NUL inserted inside a name", base.substr(0, mid + 9) + std::string(1, '\0') + base.substr(mid + 9)},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    same_as_whole(base, c.bytes);
+  }
+  // A one-entry change reads one entry: the rest is the base's.
+  const std::string changed = base.substr(0, next - 20) + other_id + base.substr(next);
+  auto base_entries = git::parse_tree(base, "env");
+  REQUIRE(base_entries);
+  git::Unchanged unchanged;
+  auto after = git::parse_tree_after(base, *base_entries, changed, "env", &unchanged);
+  REQUIRE(after);
+  CHECK(unchanged.head + unchanged.tail + 1 == base_entries->size());
+}
+
+TEST_CASE("parse_tree_after agrees with parse_tree on every small change of a directory", "[git_tree]") {
+  // Seeded, so a failure repeats: bytes flipped, inserted and removed anywhere (ids hold NULs
+  // and spaces, so a change can make the reading land anywhere).
+  const std::string base = big_tree(120);
+  std::uint32_t state = 20261207;
+  auto next = [&](std::uint32_t bound) {
+    state = state * 1103515245u + 12345u;
+    return (state >> 8) % bound;
+  };
+  const char bytes[] = {'\0', ' ', '/', '0', '4', 'a', '\x7f', '\xff'};
+  for (int round = 0; round < 3000; ++round) {
+    std::string bent = base;
+    const int edits = 1 + static_cast<int>(next(3));
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = next(static_cast<std::uint32_t>(bent.size()));
+      const char b = bytes[next(sizeof bytes)];
+      switch (next(3)) {
+        case 0: bent[at] = b; break;
+        case 1: bent.insert(bent.begin() + static_cast<std::ptrdiff_t>(at), b); break;
+        default: bent.erase(at, 1 + next(40)); break;
+      }
+    }
+    INFO("round " << round);
+    same_as_whole(base, bent);
   }
 }
