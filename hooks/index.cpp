@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "shared/util/fs.hpp"
 
@@ -28,6 +29,23 @@ struct Header {
   std::uint32_t count;
   std::uint32_t data_size;
 };
+
+// A delta file: the index of a tree as the index of its base tree less the records of the
+// `removed_count` paths it lists, plus `count` records of its own. Laid out as the header, the
+// records' offsets, the removed paths (each NUL-terminated, sorted), then the records' data.
+constexpr char k_delta_magic[8] = {'P', 'C', 'I', 'D', 'D', '0', '0', '1'};
+constexpr std::uint32_t k_max_depth = 8;
+
+struct DeltaHeader {
+  char magic[8];
+  unsigned char base[20];
+  std::uint32_t depth;  // the base's depth + 1; a whole file's is 0
+  std::uint32_t removed_count;
+  std::uint32_t removed_size;
+  std::uint32_t count;
+  std::uint32_t data_size;
+};
+static_assert(sizeof(DeltaHeader) == 48);
 
 fs::path file_of(const fs::path& dir, const git::Oid& tree) {
   return dir / (tree.hex() + ".idx");
@@ -90,6 +108,33 @@ IdentityIndex::IdentityIndex(IdentityIndex&&) noexcept = default;
 IdentityIndex& IdentityIndex::operator=(IdentityIndex&&) noexcept = default;
 
 std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git::Oid& tree) {
+  return load_chain(dir, tree, k_max_depth);
+}
+
+namespace {
+
+// The paths of a delta's removed section: `count` NUL-terminated strings filling `size` bytes,
+// in strictly increasing order; nullopt otherwise.
+std::optional<std::vector<std::string_view>> removed_paths(const char* data, std::size_t size, std::uint32_t count) {
+  std::vector<std::string_view> out;
+  out.reserve(count);
+  std::size_t at = 0;
+  while (at < size) {
+    const auto* nul = static_cast<const char*>(std::memchr(data + at, '\0', size - at));
+    if (!nul) return std::nullopt;
+    std::string_view path(data + at, static_cast<std::size_t>(nul - (data + at)));
+    if (!out.empty() && path <= out.back()) return std::nullopt;
+    out.push_back(path);
+    at += path.size() + 1;
+  }
+  if (out.size() != count) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+std::optional<IdentityIndex> IdentityIndex::load_chain(const fs::path& dir, const git::Oid& tree,
+                                                       std::uint32_t deltas_left) {
   fs::path path = file_of(dir, tree);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
@@ -105,17 +150,42 @@ std::optional<IdentityIndex> IdentityIndex::load(const fs::path& dir, const git:
   auto map = std::make_unique<Map>();
   map->base = base;
   map->size = size;
-  const auto* h = static_cast<const Header*>(base);
-  if (std::memcmp(h->magic, k_magic, 8) != 0) return std::nullopt;
-  std::size_t table = sizeof(Header) + std::size_t{h->count} * 4;
-  if (table > size || size - table != h->data_size) return std::nullopt;
-  map->count = h->count;
-  map->data_size = h->data_size;
-  map->offsets = reinterpret_cast<const std::uint32_t*>(static_cast<const char*>(base) + sizeof(Header));
-  map->data = static_cast<const char*>(base) + table;
-  // Records are bounds-checked as they are read (key_at/path_at), not here: loading stays
-  // O(1) so a push into a large environment costs no more than one into a small one.
+  const char* bytes = static_cast<const char*>(base);
   IdentityIndex index;
+  index.m_tree = tree;
+  if (std::memcmp(bytes, k_magic, 8) == 0) {
+    const auto* h = static_cast<const Header*>(base);
+    std::size_t table = sizeof(Header) + std::size_t{h->count} * 4;
+    if (table > size || size - table != h->data_size) return std::nullopt;
+    map->count = h->count;
+    map->data_size = h->data_size;
+    map->offsets = reinterpret_cast<const std::uint32_t*>(bytes + sizeof(Header));
+    map->data = bytes + table;
+  } else if (std::memcmp(bytes, k_delta_magic, 8) == 0 && size >= sizeof(DeltaHeader)) {
+    DeltaHeader h;
+    std::memcpy(&h, bytes, sizeof h);
+    const std::size_t table = sizeof(DeltaHeader) + std::size_t{h.count} * 4;
+    if (h.depth == 0 || h.depth > k_max_depth || deltas_left == 0) return std::nullopt;
+    if (table > size || size - table != std::size_t{h.removed_size} + h.data_size) return std::nullopt;
+    auto removed = removed_paths(bytes + table, h.removed_size, h.removed_count);
+    if (!removed) return std::nullopt;
+    git::Oid base_tree;
+    std::memcpy(base_tree.bytes.data(), h.base, 20);
+    if (base_tree == tree) return std::nullopt;
+    auto below = load_chain(dir, base_tree, deltas_left - 1);
+    if (!below || below->m_depth + 1 != h.depth) return std::nullopt;
+    map->count = h.count;
+    map->data_size = h.data_size;
+    map->offsets = reinterpret_cast<const std::uint32_t*>(bytes + sizeof(DeltaHeader));
+    map->data = bytes + table + h.removed_size;
+    index.m_removed = std::move(*removed);
+    index.m_base = std::make_unique<IdentityIndex>(std::move(*below));
+    index.m_depth = h.depth;
+  } else {
+    return std::nullopt;
+  }
+  // Records are bounds-checked as they are read (key_at/path_at), not here: loading stays
+  // O(deltas) so a push into a large environment costs no more than one into a small one.
   index.m_map = std::move(map);
   return index;
 }
@@ -139,14 +209,13 @@ class Writer {
     m_last_key = key;
     m_last_path = path;
   }
-  // Records copied as they are: the bytes [begin, end) of `data`, records starting at `starts`.
-  // The caller vouches that they are sorted, unique and after what was added before.
-  void add_run(const char* data, std::uint32_t begin, std::uint32_t end, const std::vector<std::uint32_t>& starts) {
-    const auto base = static_cast<std::uint32_t>(m_data.size());
-    m_data.append(data + begin, end - begin);
-    for (auto s : starts) m_offsets.push_back(base + (s - begin));
-    m_last_key = m_last_path = {};  // an added record never equals an old one (its file changed)
+  // The records' offsets and data, as a delta file lays them out.
+  std::string offsets_bytes() const {
+    return std::string(reinterpret_cast<const char*>(m_offsets.data()), m_offsets.size() * 4);
   }
+  const std::string& data_bytes() const { return m_data; }
+  std::uint32_t count() const { return static_cast<std::uint32_t>(m_offsets.size()); }
+
   std::string finish() const {
     Header h{};
     std::memcpy(h.magic, k_magic, 8);
@@ -211,64 +280,46 @@ util::Result<void> IdentityIndex::store_carried(const fs::path& dir, const git::
   added.erase(std::unique(added.begin(), added.end(),
                           [](const IndexRecord& a, const IndexRecord& b) { return a.key == b.key && a.path == b.path; }),
               added.end());
-  auto is_changed = [&](std::string_view path) {
-    return std::binary_search(changed.begin(), changed.end(), path, std::less<>{});
-  };
-  std::size_t bytes = old.m_map ? old.m_map->data_size : 0;
-  for (const auto& r : added) bytes += r.key.size() + r.path.size() + 2;
-  Writer w(old.size() + added.size(), bytes);
-  // Kept old records go out in runs, copied as bytes: a run is a stretch of records that lie
-  // back to back in the old file with nothing to insert or drop between them.
-  const char* data = old.m_map ? old.m_map->data : nullptr;
-  std::uint32_t run_begin = 0, run_end = 0;
-  std::vector<std::uint32_t> run_starts;
-  auto flush = [&] {
-    if (!run_starts.empty()) w.add_run(data, run_begin, run_end, run_starts);
-    run_starts.clear();
-  };
-  std::size_t j = 0;
-  std::string_view prev_key, prev_path;
-  const std::size_t data_size = old.m_map ? old.m_map->data_size : 0;
-  for (std::size_t i = 0; i < old.size(); ++i) {
-    // key_at and path_at, with the key measured once (this loop runs over every record of the
-    // environment on every push).
-    const std::size_t off = old.m_map->offsets[i];
-    std::string_view key = bounded(data, data_size, off);
-    std::string_view path = bounded(data, data_size, off + key.size() + 1);
-    // Damage that loading does not look for shows here: records out of order cannot be merged.
-    if (i > 0 && std::tie(key, path) <= std::tie(prev_key, prev_path))
-      return util::fail("the identity index of the old tree is damaged (records out of order)");
-    prev_key = key;
-    prev_path = path;
-    if (!changed.empty() && is_changed(path)) {
-      flush();
-      continue;
-    }
-    if (j < added.size() && std::tie(added[j].key, added[j].path) < std::tie(key, path)) {
-      flush();
-      for (; j < added.size() && std::tie(added[j].key, added[j].path) < std::tie(key, path); ++j)
-        w.add(added[j].key, added[j].path);
-    }
-    // A damaged file's record may lack its terminator or lie outside the data: copied on its own.
-    const bool whole = key.data() != nullptr && path.data() == key.data() + key.size() + 1 &&
-                       path.data() + path.size() < data + data_size && path.data()[path.size()] == '\0';
-    if (!whole) {
-      flush();
-      w.add(key, path);
-      continue;
-    }
-    const auto begin = static_cast<std::uint32_t>(key.data() - data);
-    const auto end = static_cast<std::uint32_t>(path.data() + path.size() - data);
-    if (run_starts.empty() || begin != run_end) {
-      flush();
-      run_begin = begin;
-    }
-    run_starts.push_back(begin);
-    run_end = end + 1;
+  // What the old index answers for these paths gives way to `added` (whose paths count as
+  // changed whatever the caller says).
+  std::vector<std::string> removed = changed;
+  for (const auto& r : added) removed.push_back(r.path);
+  std::sort(removed.begin(), removed.end());
+  removed.erase(std::unique(removed.begin(), removed.end()), removed.end());
+  if (!old.m_map || old.m_depth + 1 > k_max_depth) {
+    // A chain at its longest (or no old file): stored whole.
+    std::vector<IndexRecord> all;
+    for (auto& r : old.records())
+      if (!std::binary_search(removed.begin(), removed.end(), r.path)) all.push_back(std::move(r));
+    all.insert(all.end(), std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+    return store(dir, tree, std::move(all));
   }
-  flush();
-  for (; j < added.size(); ++j) w.add(added[j].key, added[j].path);
-  return write_index(dir, tree, w.finish());
+  std::size_t bytes = 0;
+  for (const auto& r : added) bytes += r.key.size() + r.path.size() + 2;
+  Writer w(added.size(), bytes);
+  for (const auto& r : added) w.add(r.key, r.path);
+  std::string removed_bytes;
+  for (const auto& p : removed) {
+    removed_bytes += p;
+    removed_bytes += '\0';
+  }
+  DeltaHeader h{};
+  std::memcpy(h.magic, k_delta_magic, 8);
+  std::memcpy(h.base, old.m_tree.bytes.data(), 20);
+  h.depth = old.m_depth + 1;
+  h.removed_count = static_cast<std::uint32_t>(removed.size());
+  h.removed_size = static_cast<std::uint32_t>(removed_bytes.size());
+  h.count = w.count();
+  h.data_size = static_cast<std::uint32_t>(w.data_bytes().size());
+  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
+  out += w.offsets_bytes();
+  out += removed_bytes;
+  out += w.data_bytes();
+  // The chain below is marked newest first, so trimming (which keeps the newest files) keeps it.
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (const IdentityIndex* i = &old; i != nullptr; i = i->m_base.get()) fs::last_write_time(file_of(dir, i->m_tree), now, ec);
+  return write_index(dir, tree, out);
 }
 
 std::string_view IdentityIndex::key_at(std::size_t i) const {
@@ -279,8 +330,16 @@ std::string_view IdentityIndex::path_at(std::size_t i) const {
   return bounded(m_map->data, m_map->data_size, std::size_t{m_map->offsets[i]} + key_at(i).size() + 1);
 }
 
+std::size_t IdentityIndex::own_size() const {
+  return m_map ? m_map->count : 0;
+}
+
+bool IdentityIndex::removed(std::string_view path) const {
+  return std::binary_search(m_removed.begin(), m_removed.end(), path);
+}
+
 std::size_t IdentityIndex::first_not_below(std::string_view key) const {
-  std::size_t lo = 0, hi = m_map ? m_map->count : 0;
+  std::size_t lo = 0, hi = own_size();
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
     if (key_at(mid) < key)
@@ -293,25 +352,45 @@ std::size_t IdentityIndex::first_not_below(std::string_view key) const {
 
 std::vector<std::string_view> IdentityIndex::lookup(std::string_view key) const {
   std::vector<std::string_view> out;
-  for (std::size_t i = first_not_below(key); i < size() && key_at(i) == key; ++i) out.push_back(path_at(i));
-  return out;
+  for (std::size_t i = first_not_below(key); i < own_size() && key_at(i) == key; ++i) out.push_back(path_at(i));
+  if (!m_base) return out;
+  std::vector<std::string_view> kept;
+  for (auto p : m_base->lookup(key))
+    if (!removed(p)) kept.push_back(p);
+  std::vector<std::string_view> merged;
+  merged.reserve(out.size() + kept.size());
+  std::merge(kept.begin(), kept.end(), out.begin(), out.end(), std::back_inserter(merged));
+  return merged;
 }
 
 std::vector<IndexRecord> IdentityIndex::with_prefix(std::string_view prefix) const {
   std::vector<IndexRecord> out;
-  for (std::size_t i = first_not_below(prefix); i < size(); ++i) {
+  for (std::size_t i = first_not_below(prefix); i < own_size(); ++i) {
     std::string_view key = key_at(i);
     if (!key.starts_with(prefix)) break;
     out.push_back(IndexRecord{std::string(key), std::string(path_at(i))});
   }
-  return out;
+  if (!m_base) return out;
+  std::vector<IndexRecord> kept;
+  for (auto& r : m_base->with_prefix(prefix))
+    if (!removed(r.path)) kept.push_back(std::move(r));
+  std::vector<IndexRecord> merged;
+  merged.reserve(out.size() + kept.size());
+  std::merge(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()),
+             std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()), std::back_inserter(merged));
+  return merged;
+}
+
+std::vector<IndexRecord> IdentityIndex::records() const {
+  return with_prefix("");
 }
 
 std::size_t IdentityIndex::size() const {
-  return m_map ? m_map->count : 0;
+  return m_base ? records().size() : own_size();
 }
 
 IndexRecord IdentityIndex::at(std::size_t i) const {
+  if (m_base) return records().at(i);
   return IndexRecord{std::string(key_at(i)), std::string(path_at(i))};
 }
 

@@ -329,7 +329,7 @@ TEST_CASE("store never trims the index it has just written, whatever the other f
   CHECK(files_in(dir.path()).size() == 64);
 }
 
-TEST_CASE("store_carried writes the very file store writes for the old records less the changed files plus the added", "[index]") {
+TEST_CASE("store_carried's index answers as the index stored whole of the old records less the changed files plus the added", "[index]") {
   const std::vector<IndexRecord> old_records = {
       {cm("prod", "a"), "a.yaml"},    {cm("prod", "b"), "b.yaml"},  {cm("prod", "b"), "multi.yaml"},
       {cm("prod", "m"), "multi.yaml"}, {cm("prod", "z"), "z.yaml"}, {crd_key("example.com", "Widget"), "crds.yaml"},
@@ -350,7 +350,10 @@ TEST_CASE("store_carried writes the very file store writes for the old records l
       {"a new file declares a key another file declares", {"0.yaml"}, {{cm("prod", "a"), "0.yaml"}}},
       {"a file declares one object twice", {"d.yaml"}, {{cm("prod", "d"), "d.yaml"}, {cm("prod", "d"), "d.yaml"}}},
       {"a changed path that is not in the old index", {"ghost.yaml"}, {}},
+      {"an added file the caller did not list as changed", {}, {{cm("prod", "a"), "b.yaml"}}},
   };
+  const std::vector<std::string> keys = {cm("prod", "a"), cm("prod", "b"), cm("prod", "c"), cm("prod", "d"),
+                                         cm("prod", "m"), cm("prod", "z"), cm("prod", "zz"), "", "o", "c\x1f"};
   for (const auto& c : cases) {
     INFO(c.what);
     test::TempDir dir;
@@ -359,9 +362,123 @@ TEST_CASE("store_carried writes the very file store writes for the old records l
     REQUIRE(old);
     REQUIRE(IdentityIndex::store_carried(dir.path(), tree_id(2), *old, c.changed, c.added));
     std::vector<IndexRecord> whole = c.added;
-    for (const auto& r : old_records)
-      if (std::find(c.changed.begin(), c.changed.end(), r.path) == c.changed.end()) whole.push_back(r);
+    for (const auto& r : old_records) {
+      const bool changed = std::find(c.changed.begin(), c.changed.end(), r.path) != c.changed.end() ||
+                           std::any_of(c.added.begin(), c.added.end(), [&](const IndexRecord& a) { return a.path == r.path; });
+      if (!changed) whole.push_back(r);
+    }
     REQUIRE(IdentityIndex::store(dir.path(), tree_id(3), whole));
-    CHECK(util::read_file(file_of(dir, tree_id(2))).value() == util::read_file(file_of(dir, tree_id(3))).value());
+    auto carried = IdentityIndex::load(dir.path(), tree_id(2));
+    auto stored = IdentityIndex::load(dir.path(), tree_id(3));
+    REQUIRE(carried);
+    REQUIRE(stored);
+    CHECK(carried->depth() == 1);
+    CHECK(carried->records() == stored->records());
+    CHECK(carried->size() == stored->size());
+    for (const auto& k : keys) {
+      INFO("key " << describe_key(k));
+      CHECK(strings(carried->lookup(k)) == strings(stored->lookup(k)));
+      CHECK(carried->with_prefix(k) == stored->with_prefix(k));
+    }
   }
 }
+
+TEST_CASE("carried indexes chain 8 deltas deep, then are stored whole; a chain missing a link does not load", "[index]") {
+  test::TempDir dir;
+  std::vector<IndexRecord> expected = {{cm("prod", "base"), "base.yaml"}};
+  REQUIRE(IdentityIndex::store(dir.path(), tree_id(1000), expected));
+  for (unsigned push = 1; push <= 20; ++push) {
+    auto old = IdentityIndex::load(dir.path(), tree_id(1000 + push - 1));
+    REQUIRE(old);
+    // Each push changes base.yaml and adds a file of its own.
+    const std::string own = "f" + std::to_string(push) + ".yaml";
+    std::vector<IndexRecord> added = {{cm("prod", "base-" + std::to_string(push)), "base.yaml"},
+                                      {cm("prod", own), own}};
+    REQUIRE(IdentityIndex::store_carried(dir.path(), tree_id(1000 + push), *old, {"base.yaml", own}, added));
+    expected.erase(std::remove_if(expected.begin(), expected.end(), [](const IndexRecord& r) { return r.path == "base.yaml"; }),
+                   expected.end());
+    expected.insert(expected.end(), added.begin(), added.end());
+    std::sort(expected.begin(), expected.end());
+    auto now = IdentityIndex::load(dir.path(), tree_id(1000 + push));
+    REQUIRE(now);
+    INFO("push " << push);
+    CHECK(now->depth() == push % 9);
+    CHECK(now->records() == expected);
+    CHECK(strings(now->lookup(cm("prod", "base-" + std::to_string(push)))) == std::vector<std::string>{"base.yaml"});
+    CHECK(now->lookup(cm("prod", "base")).empty());
+  }
+  // Push 13 is a delta on 12, 11 and 10, whose base (9) is whole: without 11, neither loads.
+  fs::remove(file_of(dir, tree_id(1011)));
+  CHECK_FALSE(IdentityIndex::load(dir.path(), tree_id(1013)));
+  CHECK(IdentityIndex::load(dir.path(), tree_id(1009)));
+}
+
+TEST_CASE("damaged delta files load as nothing", "[index]") {
+  test::TempDir dir;
+  REQUIRE(IdentityIndex::store(dir.path(), tree_id(1), {{cm("prod", "a"), "a.yaml"}, {cm("prod", "b"), "b.yaml"}}));
+  auto old = IdentityIndex::load(dir.path(), tree_id(1));
+  REQUIRE(old);
+  REQUIRE(IdentityIndex::store_carried(dir.path(), tree_id(2), *old, {"b.yaml", "c.yaml"},
+                                       {{cm("prod", "c"), "c.yaml"}}));
+  auto good = util::read_file(file_of(dir, tree_id(2)));
+  REQUIRE(good);
+  auto patched = [&](std::size_t at, std::string_view bytes) {
+    std::string s = *good;
+    s.replace(at, bytes.size(), bytes);
+    return s;
+  };
+  auto u32 = [](std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  // Header: magic 0-7, base 8-27, depth 28, removed count 32, removed size 36, count 40, data size 44.
+  const std::string self(reinterpret_cast<const char*>(tree_id(2).bytes.data()), 20);
+  const std::string missing(reinterpret_cast<const char*>(tree_id(9).bytes.data()), 20);
+  const std::size_t removed_at = 48 + 4;
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  const Case cases[] = {
+      {"cut inside the header", good->substr(0, 40)},
+      {"cut inside the data", good->substr(0, good->size() - 2)},
+      {"trailing bytes", *good + "x"},
+      {"depth 0", patched(28, u32(0))},
+      {"depth not the base's + 1", patched(28, u32(2))},
+      {"depth past the longest chain", patched(28, u32(9))},
+      {"a base that is itself", patched(8, self)},
+      {"a base that is missing", patched(8, missing)},
+      {"more removed paths than listed", patched(32, u32(3))},
+      {"huge removed size", patched(36, u32(0xFFFFFFF0u))},
+      {"huge count", patched(40, u32(0xFFFFFFFFu))},
+      {"removed paths out of order", patched(removed_at, "c.yaml")},
+      {"removed paths without their NUL", patched(removed_at + 6, "x")},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    REQUIRE(util::write_file(file_of(dir, tree_id(7)), c.bytes));
+    CHECK_FALSE(IdentityIndex::load(dir.path(), tree_id(7)));
+  }
+  REQUIRE(util::write_file(file_of(dir, tree_id(7)), *good));
+  auto again = IdentityIndex::load(dir.path(), tree_id(7));
+  REQUIRE(again);
+  CHECK(strings(again->lookup(cm("prod", "c"))) == std::vector<std::string>{"c.yaml"});
+  CHECK(again->lookup(cm("prod", "b")).empty());
+}
+
+TEST_CASE("a carried index's chain is kept by trimming", "[index]") {
+  test::TempDir dir;
+  const auto long_ago = fs::file_time_type::clock::now() - std::chrono::hours(24);
+  REQUIRE(IdentityIndex::store(dir.path(), tree_id(1), {{cm("prod", "a"), "a.yaml"}}));
+  fs::last_write_time(file_of(dir, tree_id(1)), long_ago);
+  for (unsigned i = 0; i < 63; ++i) {  // 64 files: the next write trims one, by age tree 1's
+    REQUIRE(IdentityIndex::store(dir.path(), tree_id(100 + i), {}));
+    fs::last_write_time(file_of(dir, tree_id(100 + i)), long_ago + std::chrono::minutes(1 + i));
+  }
+  auto old = IdentityIndex::load(dir.path(), tree_id(1));
+  REQUIRE(old);
+  REQUIRE(IdentityIndex::store_carried(dir.path(), tree_id(2), *old, {"b.yaml"}, {{cm("prod", "b"), "b.yaml"}}));
+  auto carried = IdentityIndex::load(dir.path(), tree_id(2));
+  REQUIRE(carried);
+  CHECK(strings(carried->lookup(cm("prod", "a"))) == std::vector<std::string>{"a.yaml"});
+  CHECK(files_in(dir.path()).size() == 64);
+  CHECK_FALSE(fs::exists(file_of(dir, tree_id(100))));  // the oldest but for the chain
+}
+
