@@ -238,19 +238,19 @@ void approval_tag_approvals(const OwnershipContext& ctx, const signing::AllowedS
   }
 }
 
-// The entry `path` has in the tree of `commit` (cached per commit).
+// The entry `path` has in the tree of `commit` (cached per commit): nullopt when absent, an
+// error when the commit or a tree on the way cannot be read.
 class Contents {
  public:
   explicit Contents(const git::Repository& repo) : m_repo(repo) {}
-  std::optional<git::TreeEntry> at(const git::Oid& commit, const std::string& path) {
+  util::Result<std::optional<git::TreeEntry>> at(const git::Oid& commit, const std::string& path) {
     auto& tree = m_trees[commit.hex()];
     if (!tree) {
       auto t = m_repo.commit_tree(commit);
-      if (!t) return std::nullopt;
+      if (!t) return util::fail(t.error());
       tree = *t;
     }
-    auto e = m_repo.entry_at(*tree, path);
-    return e ? *e : std::nullopt;
+    return m_repo.entry_at(*tree, path);
   }
 
  private:
@@ -258,9 +258,12 @@ class Contents {
   std::map<std::string, std::optional<git::Oid>> m_trees;
 };
 
-bool same_entry(const std::optional<git::TreeEntry>& a, const std::optional<git::TreeEntry>& b) {
-  if (!a || !b) return !a && !b;
-  return a->oid == b->oid && a->kind == b->kind;
+// Whether `a` (as read from an approving commit) is `b`: both absent, or one blob or tree. What
+// could not be read is never the same: an approval of unreadable content approves nothing.
+bool same_entry(const util::Result<std::optional<git::TreeEntry>>& a, const std::optional<git::TreeEntry>& b) {
+  if (!a) return false;
+  if (!*a || !b) return !*a && !b;
+  return (*a)->oid == b->oid && (*a)->kind == b->kind;
 }
 
 struct Need {

@@ -14,27 +14,35 @@ void load_policy(const git::Repository& repo, const std::optional<Oid>& commit,
                     : config.default_policy.value_or(policy::Policy{});
 }
 
-std::optional<Oid> subtree(const git::Repository& repo, const std::optional<Oid>& tree,
-                           const std::string& path) {
-  if (!tree) return std::nullopt;
+// The id at `path` in `tree` (nullopt when absent: also a blob where a directory is expected,
+// which differs either way); an error when the tree cannot be read.
+util::Result<std::optional<Oid>> subtree(const git::Repository& repo, const std::optional<Oid>& tree,
+                                         const std::string& path) {
+  if (!tree) return std::optional<Oid>{};
   auto e = repo.entry_at(*tree, path);
-  if (!e || !*e) return std::nullopt;
-  return (*e)->oid;  // also a blob where a directory is expected: it differs either way
+  if (!e) return util::fail(e.error());
+  return *e ? std::optional<Oid>{(**e).oid} : std::nullopt;
 }
 
 // Whether a protected environment of the base or of the new tip declares something else after
-// the update. Deleting an environment touches it as much as changing it.
+// the update. Deleting an environment touches it as much as changing it. What cannot be read
+// on either side counts as touched (the update then meets every rule of a protected one).
 bool touches_protected(const git::Repository& repo, const Update& u) {
   std::set<std::string> paths;
   for (const auto& e : u.environments)
     if (e.protected_) paths.insert(e.path);
-  if (u.base_tree)
-    for (const auto& e : environments_of(repo, u.policy, *u.base_tree))
+  if (u.base_tree) {
+    auto base_envs = render::environments_at(repo, u.policy, *u.base_tree);
+    if (!base_envs) return true;
+    for (const auto& e : *base_envs)
       if (e.protected_) paths.insert(e.path);
+  }
   if (paths.empty()) return false;
   if (u.selection_before != u.selection_after) return true;
-  for (const auto& p : paths)
-    if (subtree(repo, u.base_tree, p) != subtree(repo, u.new_tree, p)) return true;
+  for (const auto& p : paths) {
+    auto before = subtree(repo, u.base_tree, p), after = subtree(repo, u.new_tree, p);
+    if (!before || !after || *before != *after) return true;
+  }
   // A protected environment rendered by kustomize changes with any input of its render, at
   // either tip (a shared base, a component); one whose inputs cannot be known (it does not
   // build) is taken as changed.

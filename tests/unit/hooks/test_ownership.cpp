@@ -967,3 +967,41 @@ TEST_CASE("team members come from the server config and the repository's teams f
       if (f.rule == "owners.invalid" || f.rule == "owners.teams") CHECK(f.file == ".portcullis/teams.yaml");
   }
 }
+
+TEST_CASE("an owner's signed commit whose tree cannot be read approves nothing", "[ownership]") {
+  // Alice signed a commit whose environments/prod lists a name twice (git takes such a tree
+  // when receive.fsckObjects is off). Bob's tip on it deletes environments/prod/base.yaml: the
+  // file is absent from the tip, and "absent" from a tree that cannot be read must not read as
+  // the same content.
+  test::TempDir tmp;
+  const Keys keys(tmp);
+  test::GitFixture fx(tmp, "repo");
+  Files base = k_environments;
+  base[".github/CODEOWNERS"] = "environments/prod/ @alice\n";
+  const Oid b = make_commit(fx, base, {});
+  const Oid blob = fx.blob(configmap("prod"));
+  const std::string id(reinterpret_cast<const char*>(blob.bytes.data()), 20);
+  const std::string twice_bytes = "100644 base.yaml" + std::string(1, '\0') + id + "100644 base.yaml" +
+                                  std::string(1, '\0') + id;
+  const std::string twice = fx.git({"hash-object", "-t", "tree", "-w", "--literally", "--stdin"}, twice_bytes);
+  std::string envs_listing;
+  for (const std::string env : {"dev", "staging"})
+    envs_listing += "040000 tree " + fx.git({"rev-parse", b.hex() + ":environments/" + env}) + "\t" + env + "\n";
+  envs_listing += "040000 tree " + twice + "\tprod\n";
+  const std::string envs = fx.git({"mktree"}, envs_listing);
+  const std::string root = fx.git({"mktree"}, "040000 tree " + envs + "\tenvironments\n040000 tree " +
+                                                  fx.git({"rev-parse", b.hex() + ":.github"}) + "\t.github\n");
+  auto args = signing_with(keys, "alice");
+  args.insert(args.end(), {"commit-tree", root, "-p", b.hex(), "-m", "unreadable", "-S"});
+  const Oid signed_by_alice = test::to_oid(fx.git(args));
+  Files deleted = base;
+  deleted.erase("environments/prod/base.yaml");
+  const Oid tip = make_commit(fx, deleted, {signed_by_alice});
+  policy::ServerConfig config;
+  config.allowed_signers = keys.allowed_signers();
+  auto r = check(fx, config, policy::Policy{}, b, tip, "bob");
+  INFO("findings:\n" << describe(r));
+  REQUIRE_FALSE(r.findings.empty());
+  CHECK(r.findings[0].rule == "owners.approval-required");
+  CHECK(r.findings[0].file == "environments/prod/base.yaml");
+}
