@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgit2-dev libyaml-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev zlib1g-dev
-  libspdlog-dev libfmt-dev catch2 libcli11-dev libpcre2-dev
+  libspdlog-dev libfmt-dev catch2 libcli11-dev libpcre2-dev libdeflate-dev
   # the static archives portcullis-hook links (PORTCULLIS_STATIC_HOOK): libgit2's own dependencies
   libssh2-1-dev libmbedtls-dev libhttp-parser-dev
 )
