@@ -116,6 +116,7 @@ namespace {
 // The paths of a delta's removed section: `count` NUL-terminated strings filling `size` bytes,
 // in strictly increasing order; nullopt otherwise.
 std::optional<std::vector<std::string_view>> removed_paths(const char* data, std::size_t size, std::uint32_t count) {
+  if (count > size) return std::nullopt;  // every path takes its NUL at least
   std::vector<std::string_view> out;
   out.reserve(count);
   std::size_t at = 0;

@@ -446,6 +446,7 @@ TEST_CASE("damaged delta files load as nothing", "[index]") {
       {"a base that is itself", patched(8, self)},
       {"a base that is missing", patched(8, missing)},
       {"more removed paths than listed", patched(32, u32(3))},
+      {"huge removed count", patched(32, u32(0xFFFFFFF0u))},
       {"huge removed size", patched(36, u32(0xFFFFFFF0u))},
       {"huge count", patched(40, u32(0xFFFFFFFFu))},
       {"removed paths out of order", patched(removed_at, "c.yaml")},
