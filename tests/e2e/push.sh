@@ -29,6 +29,14 @@ root_with_dev() {
     git -C "$CLONE" mktree
 }
 
+# push_with_dev TREE [REF]: pushes (to REF, default main) a commit on HEAD in $CLONE whose
+# environments/dev is the tree TREE.
+push_with_dev() {
+  local commit
+  commit=$(git -C "$CLONE" commit-tree -p HEAD -m "environments/dev is $1" "$(root_with_dev "$1")")
+  push "$CLONE" origin "$commit:refs/heads/${2:-main}"
+}
+
 test_accepts_a_valid_push() {
   setup_repo
   expect_output "portcullis: push accepted: 0 errors, 0 warnings (3 files, 3 objects in 1 ref"
@@ -155,14 +163,12 @@ test_pre_receive_indexes_what_it_accepts_and_nothing_it_rejects() {
 # identity index would lose what that entry declares. Refused.
 test_a_tree_that_lists_a_file_twice_is_refused() {
   setup_repo
-  local x y dev root commit
+  local x y dev
   x=$(configmap twice-x | git -C "$CLONE" hash-object -w --stdin)
   y=$(configmap twice-y | git -C "$CLONE" hash-object -w --stdin)
   dev=$( { raw_entry 100644 a.yaml "$x"; raw_entry 100644 a.yaml "$y"; git -C "$CLONE" cat-file tree HEAD:environments/dev; } |
     git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  root=$(root_with_dev "$dev")
-  commit=$(git -C "$CLONE" commit-tree -p HEAD -m twice "$root")
-  push "$CLONE" origin "$commit:refs/heads/main"
+  push_with_dev "$dev"
   expect_rejected
   expect_output "environments/dev/a.yaml twice or out of order"
   expect_ref "$SERVER" refs/heads/main "$(git -C "$CLONE" rev-parse HEAD)"
@@ -244,14 +250,12 @@ test_a_tree_ref_with_an_unreadable_tree_is_refused() {
 # A file and a directory of one name, other names between them (git fsck: duplicateEntries).
 test_a_file_and_a_directory_of_one_name_are_refused() {
   setup_repo
-  local x sub dev root commit
+  local x sub dev
   x=$(configmap dupx | git -C "$CLONE" hash-object -w --stdin)
   sub=$(printf '100644 blob %s\tin.yaml\n' "$(configmap dupin | git -C "$CLONE" hash-object -w --stdin)" | git -C "$CLONE" mktree)
   dev=$( { git -C "$CLONE" cat-file tree HEAD:environments/dev; raw_entry 100644 x "$x"; raw_entry 100644 x.b "$x"
     raw_entry 40000 x "$sub"; } | git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  root=$(root_with_dev "$dev")
-  commit=$(git -C "$CLONE" commit-tree -p HEAD -m dup "$root")
-  push "$CLONE" origin "$commit:refs/heads/main"
+  push_with_dev "$dev"
   expect_rejected
   expect_output "environments/dev/x twice or out of order"
 }
@@ -272,7 +276,7 @@ test_the_next_version_of_a_large_directory_is_judged_whole() {
   dev=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
   kept="$SERVER/portcullis/trees/$dev.v1.tree"
   [[ -s $kept ]] || fail "no kept copy of the directory's tree at $kept"
-  local secret twice root commit
+  local secret twice
   secret=$(plain_secret twice | git -C "$CLONE" hash-object -w --stdin)
   twice=$(git -C "$CLONE" cat-file tree "$dev" | python3 -c '
 import sys
@@ -280,9 +284,7 @@ data, secret = sys.stdin.buffer.read(), bytes.fromhex(sys.argv[1])
 cut = data.index(b"cm-0500.yaml\0") + len(b"cm-0500.yaml\0") + 20
 sys.stdout.buffer.write(data[:cut] + b"100644 cm-0500.yaml\0" + secret + data[cut:])' "$secret" |
     git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  root=$(root_with_dev "$twice")
-  commit=$(git -C "$CLONE" commit-tree -p HEAD -m twice "$root")
-  push "$CLONE" origin "$commit:refs/heads/main"
+  push_with_dev "$twice"
   expect_rejected
   expect_output "environments/dev/cm-0500.yaml twice or out of order"
   # The same Secret under a name of its own, in the middle of the directory: found.
@@ -308,14 +310,12 @@ test_an_unreadable_tree_is_refused_with_fail_mode_open() {
   mkdir -p "$SUITE_TMP/$CURRENT_TEST"
   printf 'failMode: open\n' >"$cfg"
   setup_repo "$cfg"
-  local b sub dev root commit
+  local b sub dev
   b=$(plain_secret inenv | git -C "$CLONE" hash-object -w --stdin)
   sub=$(printf '100644 blob %s\tleaked.yaml\n' "$b" | git -C "$CLONE" mktree)
   dev=$( { git -C "$CLONE" cat-file tree HEAD:environments/dev; raw_entry 41000 sub "$sub"; } |
     git -C "$CLONE" hash-object -t tree -w --literally --stdin)
-  root=$(root_with_dev "$dev")
-  commit=$(git -C "$CLONE" commit-tree -p HEAD -m oddenv "$root")
-  push "$CLONE" origin "$commit:refs/heads/feature"
+  push_with_dev "$dev" feature
   expect_rejected
   expect_output "badFilemode"
 }
