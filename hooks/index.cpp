@@ -250,15 +250,7 @@ util::Result<void> write_index(const fs::path& dir, const git::Oid& tree, const 
   fs::create_directories(dir, ec);
   fs::path written = file_of(dir, tree);
   if (auto r = util::write_file(written, bytes, 0644); !r) return r;
-  std::vector<std::pair<fs::file_time_type, fs::path>> files;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    // The file just written is never a candidate, whatever the clock says about the others.
-    if (e.path().extension() == ".idx" && e.path() != written)
-      files.emplace_back(e.last_write_time(ec), e.path());
-  if (files.size() + 1 > k_keep_files) {
-    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
-  }
+  util::keep_newest(dir, ".idx", k_keep_files, written);
   return {};
 }
 

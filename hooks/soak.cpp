@@ -59,17 +59,6 @@ std::optional<SoakLedger> decode(std::string_view text) {
   return out;
 }
 
-void trim(const fs::path& dir, const fs::path& written) {
-  std::error_code ec;
-  std::vector<std::pair<fs::file_time_type, fs::path>> files;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".soak" && e.path() != written)
-      files.emplace_back(e.last_write_time(ec), e.path());
-  if (files.size() + 1 <= k_keep_files) return;
-  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (std::size_t i = k_keep_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
-}
-
 }  // namespace
 
 std::optional<SoakLedger> load_soak_ledger(const fs::path& dir, std::string_view ref,
@@ -99,7 +88,7 @@ util::Result<void> store_soak_ledger(const fs::path& dir, std::string_view ref, 
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   if (auto w = util::write_file(target, encode(ledger), 0644); !w) return w;
-  trim(target.parent_path(), target);
+  util::keep_newest(target.parent_path(), ".soak", k_keep_files, target);
   return {};
 }
 

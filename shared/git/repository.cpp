@@ -296,7 +296,7 @@ struct Repository::Impl {
     };
     static thread_local std::unique_ptr<libdeflate_decompressor, Free> d(libdeflate_alloc_decompressor());
     if (!d) return std::nullopt;
-    const std::string damaged = "cannot read tree " + oid.short_hex() + ": its loose object is damaged";
+    auto damaged = [&] { return "cannot read tree " + oid.short_hex() + ": its loose object is damaged"; };
     // libdeflate needs room for all of it: trees compress to about half (ids do not compress).
     constexpr std::size_t k_most = k_tree_kept_max + 32;
     std::string out;
@@ -309,14 +309,14 @@ struct Repository::Impl {
         return r == LIBDEFLATE_SUCCESS ? got : 0;
       });
       if (r == LIBDEFLATE_SUCCESS) break;
-      if (r != LIBDEFLATE_INSUFFICIENT_SPACE) return util::Result<std::string>(util::fail(damaged));
+      if (r != LIBDEFLATE_INSUFFICIENT_SPACE) return util::Result<std::string>(util::fail(damaged()));
       if (room >= k_most) return std::nullopt;
       room = std::min<std::size_t>(room * 2, k_most);
     }
     const std::size_t space = out.find(' '), nul = out.find('\0');
     if (space == std::string::npos || nul == std::string::npos || space > nul ||
         out.size() - nul - 1 != parse_size(std::string_view(out).substr(space + 1, nul - space - 1)))
-      return util::Result<std::string>(util::fail(damaged));
+      return util::Result<std::string>(util::fail(damaged()));
     if (std::string_view(out).substr(0, space) != "tree")
       return util::Result<std::string>(util::fail("object " + oid.short_hex() + " is not a tree"));
     out.erase(0, nul + 1);
@@ -366,13 +366,7 @@ struct Repository::Impl {
     const fs::path path = kept_path(oid);
     if (fs::exists(path, ec)) return;
     fs::create_directories(*kept_dir, ec);
-    if (!util::write_file(path, data, 0644, util::Sync::no)) return;
-    std::vector<std::pair<fs::file_time_type, fs::path>> files;
-    for (const auto& e : fs::directory_iterator(*kept_dir, ec))
-      if (e.path().extension() == ".tree" && e.path() != path) files.emplace_back(e.last_write_time(ec), e.path());
-    if (files.size() + 1 <= k_kept_files) return;
-    std::sort(files.begin(), files.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-    for (std::size_t i = k_kept_files - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
+    if (util::write_file(path, data, 0644, util::Sync::no)) util::keep_newest(*kept_dir, ".tree", k_kept_files, path);
   }
 
   // The id of a tree object with bytes `data`.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <vector>
 
 namespace portcullis::util {
 
@@ -100,6 +101,16 @@ Result<void> write_file(const fs::path& path, std::string_view content, unsigned
     return fail("cannot rename " + tmp.string() + " to " + path.string() + ": " + errno_text(err));
   }
   return {};
+}
+
+void keep_newest(const fs::path& dir, std::string_view extension, std::size_t keep, const fs::path& written) {
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == extension && e.path() != written) files.emplace_back(e.last_write_time(ec), e.path());
+  if (keep == 0 || files.size() + 1 <= keep) return;
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t i = keep - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);
 }
 
 Result<void> append_line(const fs::path& path, std::string_view line) {

@@ -25,6 +25,12 @@ Result<void> write_file(const std::filesystem::path& path, std::string_view cont
 // its directory) when missing.
 Result<void> append_line(const std::filesystem::path& path, std::string_view line);
 
+// Removes the oldest files of `dir` whose names end in `extension` (".idx"), by modification
+// time, so that `keep` are left, `written` (just written) among them whatever the clock says
+// about the others. Best effort: what cannot be listed or removed is left.
+void keep_newest(const std::filesystem::path& dir, std::string_view extension, std::size_t keep,
+                 const std::filesystem::path& written);
+
 // Creates a fresh directory `parent/prefixXXXXXX`.
 Result<std::filesystem::path> make_temp_dir(const std::filesystem::path& parent, std::string_view prefix);
 
