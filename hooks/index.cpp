@@ -1,10 +1,5 @@
 #include "hooks/index.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <iterator>
@@ -91,15 +86,11 @@ std::string describe_key(std::string_view key) {
 }
 
 struct IdentityIndex::Map {
-  void* base = nullptr;
-  std::size_t size = 0;
+  util::MappedFile file;
   const std::uint32_t* offsets = nullptr;
   const char* data = nullptr;
   std::uint32_t count = 0;
   std::uint32_t data_size = 0;
-  ~Map() {
-    if (base) munmap(base, size);
-  }
 };
 
 IdentityIndex::IdentityIndex() = default;
@@ -136,26 +127,16 @@ std::optional<std::vector<std::string_view>> removed_paths(const char* data, std
 
 std::optional<IdentityIndex> IdentityIndex::load_chain(const fs::path& dir, const git::Oid& tree,
                                                        std::uint32_t deltas_left) {
-  fs::path path = file_of(dir, tree);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < sizeof(Header)) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  auto size = static_cast<std::size_t>(st.st_size);
-  void* base = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (base == MAP_FAILED) return std::nullopt;
+  auto file = util::MappedFile::open(file_of(dir, tree));
+  if (!file || file->bytes().size() < sizeof(Header)) return std::nullopt;
   auto map = std::make_unique<Map>();
-  map->base = base;
-  map->size = size;
-  const char* bytes = static_cast<const char*>(base);
+  map->file = std::move(*file);
+  const char* bytes = map->file.bytes().data();
+  const std::size_t size = map->file.bytes().size();
   IdentityIndex index;
   index.m_tree = tree;
   if (std::memcmp(bytes, k_magic, 8) == 0) {
-    const auto* h = static_cast<const Header*>(base);
+    const auto* h = reinterpret_cast<const Header*>(bytes);
     std::size_t table = sizeof(Header) + std::size_t{h->count} * 4;
     if (table > size || size - table != h->data_size) return std::nullopt;
     map->count = h->count;

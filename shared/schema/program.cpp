@@ -1,15 +1,11 @@
 #include "shared/schema/program.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "shared/schema/format.hpp"
+#include "shared/util/fs.hpp"
 
 namespace portcullis::schema {
 
@@ -17,11 +13,7 @@ using namespace format;
 
 struct Program::Storage {
   std::vector<std::byte> owned;
-  void* map = nullptr;
-  std::size_t map_size = 0;
-  ~Storage() {
-    if (map) munmap(map, map_size);
-  }
+  util::MappedFile file;
 };
 
 Program::Program() = default;
@@ -97,22 +89,14 @@ util::Result<Program> Program::from_bytes(std::vector<std::byte> bytes) {
 }
 
 util::Result<Program> Program::map_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return util::fail("cannot open schema store " + path.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
-    ::close(fd);
-    return util::fail("schema store " + path.string() + " is empty or unreadable");
-  }
-  auto size = static_cast<std::size_t>(st.st_size);
-  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return util::fail("cannot map schema store " + path.string() + ": " + std::strerror(errno));
+  auto file = util::MappedFile::open(path);
+  if (!file) return util::fail("schema store: " + file.error().message);
+  if (file->bytes().empty()) return util::fail("schema store " + path.string() + " is empty or unreadable");
   Program p;
   p.m_storage = std::make_unique<Storage>();
-  p.m_storage->map = map;
-  p.m_storage->map_size = size;
-  if (auto r = p.attach(static_cast<const std::byte*>(map), size); !r) {
+  p.m_storage->file = std::move(*file);
+  const std::string_view bytes = p.m_storage->file.bytes();
+  if (auto r = p.attach(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()); !r) {
     auto e = r.error();
     e.message = path.string() + ": " + e.message;
     return util::fail(std::move(e));
@@ -145,7 +129,8 @@ Program::RootInfo Program::root_at(std::size_t index) const {
 
 std::span<const std::byte> Program::bytes() const {
   if (!m_storage) return {};
-  if (m_storage->map) return {static_cast<const std::byte*>(m_storage->map), m_storage->map_size};
+  if (const std::string_view mapped = m_storage->file.bytes(); !mapped.empty())
+    return {reinterpret_cast<const std::byte*>(mapped.data()), mapped.size()};
   return m_storage->owned;
 }
 

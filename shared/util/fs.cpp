@@ -1,6 +1,7 @@
 #include "shared/util/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace portcullis::util {
@@ -46,20 +48,29 @@ std::string random_suffix() {
   return s;
 }
 
-}  // namespace
-
-Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+// Opens `path` for reading into `f`: its size, or why it cannot be read (missing, unreadable,
+// larger than `max_bytes`).
+Result<std::uint64_t> open_to_read(Fd& f, const fs::path& path, std::uint64_t max_bytes) {
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd < 0) return fail("cannot read " + path.string() + ": " + errno_text(errno));
   struct stat st {};
   if (fstat(f.fd, &st) != 0) return fail("cannot stat " + path.string() + ": " + errno_text(errno));
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
     return fail(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
+  Fd f;
+  auto size = open_to_read(f, path, max_bytes);
+  if (!size) return fail(size.error());
   // The size fstat gives, plus a byte to see the end (or growth) with; a file that grows while
   // read is read on in doubling steps up to `max_bytes`. Nothing is zero-filled first.
   std::string out;
   std::size_t got = 0;
-  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, static_cast<std::uint64_t>(st.st_size) + 1));
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, *size + 1));
   while (true) {
     int err = 0;
     out.resize_and_overwrite(want, [&](char* buf, std::size_t) {
@@ -79,15 +90,51 @@ Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
   return out;
 }
 
+Result<MappedFile> MappedFile::open(const fs::path& path, std::uint64_t max_bytes) {
+  Fd f;
+  auto size = open_to_read(f, path, max_bytes);
+  if (!size) return fail(size.error());
+  MappedFile m;
+  if (*size == 0) return m;  // mmap refuses a length of 0
+  void* base = ::mmap(nullptr, static_cast<std::size_t>(*size), PROT_READ, MAP_PRIVATE, f.fd, 0);
+  if (base == MAP_FAILED) return fail("cannot map " + path.string() + ": " + errno_text(errno));
+  m.m_base = base;
+  m.m_size = static_cast<std::size_t>(*size);
+  return m;
+}
+
+MappedFile::~MappedFile() {
+  if (m_base) ::munmap(m_base, m_size);
+}
+
+MappedFile::MappedFile(MappedFile&& o) noexcept
+    : m_base(std::exchange(o.m_base, nullptr)), m_size(std::exchange(o.m_size, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    if (m_base) ::munmap(m_base, m_size);
+    m_base = std::exchange(o.m_base, nullptr);
+    m_size = std::exchange(o.m_size, 0);
+  }
+  return *this;
+}
+
 Result<void> write_file(const fs::path& path, std::string_view content, unsigned mode, Sync sync) {
+  return write_file(path, {content}, mode, sync);
+}
+
+Result<void> write_file(const fs::path& path, std::initializer_list<std::string_view> parts, unsigned mode,
+                        Sync sync) {
   fs::path tmp = path;
   tmp += ".tmp-" + random_suffix();
   {
     Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)};
     if (f.fd < 0) return fail("cannot create " + tmp.string() + ": " + errno_text(errno));
-    if (auto r = write_all(f.fd, content, tmp); !r) {
-      ::unlink(tmp.c_str());
-      return r;
+    for (std::string_view part : parts) {
+      if (auto r = write_all(f.fd, part, tmp); !r) {
+        ::unlink(tmp.c_str());
+        return r;
+      }
     }
     if (::fchmod(f.fd, mode) != 0 || (sync == Sync::yes && ::fsync(f.fd) != 0)) {
       int err = errno;

@@ -2,6 +2,7 @@
 // File system helpers with error values instead of exceptions.
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,27 @@ namespace portcullis::util {
 // Reads a whole file; fails when it is larger than `max_bytes`.
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes = 64ull << 20);
 
+// A whole file mapped read-only (private), unmapped when destroyed: for files read in place
+// (caches of large trees and indexes, the schema store), whose pages then come from the page
+// cache instead of being copied into fresh memory. An empty file maps to no bytes.
+class MappedFile {
+ public:
+  // Fails when `path` cannot be opened or mapped, or is larger than `max_bytes`.
+  static Result<MappedFile> open(const std::filesystem::path& path, std::uint64_t max_bytes = 1ull << 30);
+  MappedFile() = default;
+  ~MappedFile();
+  MappedFile(MappedFile&& o) noexcept;
+  MappedFile& operator=(MappedFile&& o) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::string_view bytes() const { return {static_cast<const char*>(m_base), m_size}; }
+
+ private:
+  void* m_base = nullptr;
+  std::size_t m_size = 0;
+};
+
 // Whether write_file waits for the content to reach the disk before it renames: a cache whose
 // entries are checked when read (and may be lost) need not.
 enum class Sync { yes, no };
@@ -19,6 +41,10 @@ enum class Sync { yes, no };
 // Writes `content` atomically: a temporary file beside `path`, flushed, then renamed over it.
 Result<void> write_file(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644,
                         Sync sync = Sync::yes);
+// The same with the content in parts, written one after another (a header and the bytes it
+// describes, without copying them into one buffer first).
+Result<void> write_file(const std::filesystem::path& path, std::initializer_list<std::string_view> parts,
+                        unsigned mode = 0644, Sync sync = Sync::yes);
 
 // Appends `line` (which must end in '\n') with one write(2) on an O_APPEND descriptor, so
 // concurrent writers never interleave lines; fsyncs before returning. Creates the file (and

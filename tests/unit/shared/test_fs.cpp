@@ -78,16 +78,40 @@ TEST_CASE("read_file reads whole files up to a limit", "[fs]") {
     INFO(c.name);
     auto path = tmp.write("f" + std::to_string(n++), c.content);
     auto r = util::read_file(path, c.limit);
+    auto m = util::MappedFile::open(path, c.limit);  // the same file mapped: the same answers
     CHECK(r.has_value() == c.ok);
-    if (r.has_value() != c.ok) continue;
-    if (r) CHECK(*r == c.content);
-    else CHECK_THAT(r.error().message, Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
+    CHECK(m.has_value() == c.ok);
+    if (r.has_value() != c.ok || m.has_value() != c.ok) continue;
+    if (r) {
+      CHECK(*r == c.content);
+      CHECK(m->bytes() == c.content);
+    } else {
+      CHECK_THAT(r.error().message, Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
+      CHECK_THAT(m.error().message, Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
+    }
   }
   auto missing = util::read_file(tmp / "missing");
   REQUIRE_FALSE(missing);
   CHECK_THAT(missing.error().message, Catch::Contains("missing") && Catch::Contains("No such file"));
+  CHECK_FALSE(util::MappedFile::open(tmp / "missing"));
   fs::create_directories(tmp / "dir");
   CHECK_FALSE(util::read_file(tmp / "dir"));
+  CHECK_FALSE(util::MappedFile::open(tmp / "dir"));
+}
+
+TEST_CASE("a mapped file keeps its bytes when the file is replaced and moves with its owner", "[fs]") {
+  test::TempDir tmp;
+  const auto path = tmp.write("cache", std::string(10000, 'a'));
+  auto m = util::MappedFile::open(path);
+  REQUIRE(m);
+  // Caches are replaced by rename: a reader keeps the version it mapped.
+  REQUIRE(util::write_file(path, std::string(20000, 'b')));
+  CHECK(m->bytes() == std::string(10000, 'a'));
+  util::MappedFile moved = std::move(*m);
+  CHECK(moved.bytes() == std::string(10000, 'a'));
+  CHECK(m->bytes().empty());
+  moved = *util::MappedFile::open(path);
+  CHECK(moved.bytes() == std::string(20000, 'b'));
 }
 
 TEST_CASE("write_file replaces files atomically with the requested mode", "[fs]") {
@@ -129,6 +153,14 @@ TEST_CASE("write_file replaces files atomically with the requested mode", "[fs]"
     std::getline(reader, line);
     CHECK(line == "old content");
     CHECK(slurp(target) == "new content\n");
+  }
+
+  SECTION("content in parts is written one part after another") {
+    REQUIRE(util::write_file(target, {"header:", "", std::string(70000, 'x'), ":end"}, 0600));
+    CHECK(slurp(target) == "header:" + std::string(70000, 'x') + ":end");
+    CHECK(mode_of(target) == 0600);
+    REQUIRE(util::write_file(target, std::initializer_list<std::string_view>{}));
+    CHECK(slurp(target).empty());
   }
 
   SECTION("a missing directory is an error naming the file") {
