@@ -176,7 +176,7 @@ forget_kept() {
   local t cmd="true"
   for t in $(git --git-dir="$1/src.git" rev-list --objects "refs/heads/main..refs/bench/one" |
     git --git-dir="$1/src.git" cat-file --batch-check='%(objecttype) %(objectname)' | awk '$1 == "tree" {print $2}'); do
-    cmd+=$(printf '; rm -f %q' "$1/hooked.git/portcullis/trees/$t.v1.tree")
+    cmd+=$(printf '; rm -f %q' "$1/hooked.git/portcullis/trees/$t.v2.tree")
   done
   printf '%s' "$cmd"
 }

@@ -1,14 +1,10 @@
 #include "shared/git/repository.hpp"
 
 #include <git2.h>
-// SHA1_Init and its kin (deprecated in OpenSSL 3) hash without looking up a provider, which the
-// one-shot SHA1() and EVP do on first use: a hook that checks one kept tree would pay OpenSSL's
-// whole initialisation for it.
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
 #include <libdeflate.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -184,8 +180,9 @@ std::vector<std::string> split_alternates(std::string_view value) {
 struct RawTree {
   Oid id;
   Handle<git_odb_object, git_odb_object_free> object;
-  std::string owned;      // the bytes, when read from the kept copy or a loose object
-  std::string_view data;  // the bytes: in `object` or in `owned`
+  std::string owned;      // the bytes, when read from a loose object
+  util::MappedFile kept;  // the bytes, when read from the copy kept of the tree
+  std::string_view data;  // the bytes: in `object`, `owned` or `kept`
   std::vector<RawEntry> entries;
   std::size_t bytes = 0;
   // Read against the tree `base` (parse_tree_after): the entries both share at each end.
@@ -250,8 +247,8 @@ struct Repository::Impl {
   util::Result<void> read_object(const Oid& oid, std::string_view where, const RawTree* base, RawTree& t) const {
     if (auto loose = read_loose_tree(oid)) {
       if (!*loose) return util::fail(loose->error());
-      t.owned = std::move(**loose);
-      t.data = t.owned;
+      t.owned = std::move((*loose)->bytes);
+      t.data = std::string_view(t.owned).substr((*loose)->start);
     } else {
       git_oid g = to_git(oid);
       if (git_odb_read(t.object.out(), odb(), &g) != 0)
@@ -276,27 +273,34 @@ struct Repository::Impl {
   // there); nullopt when it is not loose there, or too large, which libgit2 then reads. A loose
   // object that does not inflate, or is not a tree, is an error here: libgit2 1.5 spins on some
   // damaged loose objects instead of failing.
-  std::optional<util::Result<std::string>> read_loose_tree(const Oid& oid) const {
+  // A loose object's inflated bytes: "tree <size>\0" and the tree's bytes from `start` (left
+  // in place: moving 337 KB to drop 12 bytes costs more than keeping them).
+  struct Inflated {
+    std::string bytes;
+    std::size_t start = 0;
+  };
+  std::optional<util::Result<Inflated>> read_loose_tree(const Oid& oid) const {
     const std::string hex = oid.hex();
     for (const auto& dir : object_dirs) {
       const fs::path path = dir / hex.substr(0, 2) / hex.substr(2);
       std::error_code ec;
       if (!fs::exists(path, ec)) continue;
-      auto packed = util::read_file(path, k_tree_kept_max);
+      // Mapped: read in place from the page cache, not copied into fresh memory first.
+      auto packed = util::MappedFile::open(path, k_tree_kept_max);
       if (!packed) return std::nullopt;  // too large for a kept tree: libgit2's
-      return inflate_tree(*packed, oid);
+      return inflate_tree(packed->bytes(), oid);
     }
     return std::nullopt;
   }
 
-  // "tree <size>\0<bytes>", zlib-compressed, to the bytes; nullopt when larger than a tree kept.
-  static std::optional<util::Result<std::string>> inflate_tree(std::string_view packed, const Oid& oid) {
+  // "tree <size>\0<bytes>", zlib-compressed, inflated; nullopt when larger than a tree kept.
+  static std::optional<util::Result<Inflated>> inflate_tree(std::string_view packed, const Oid& oid) {
     struct Free {
       void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
     };
     static thread_local std::unique_ptr<libdeflate_decompressor, Free> d(libdeflate_alloc_decompressor());
     if (!d) return std::nullopt;
-    auto damaged = [&] { return "cannot read tree " + oid.short_hex() + ": its loose object is damaged"; };
+    auto damaged = [&] { return util::Result<Inflated>(util::fail("cannot read tree " + oid.short_hex() + ": its loose object is damaged")); };
     // libdeflate needs room for all of it: trees compress to about half (ids do not compress).
     constexpr std::size_t k_most = k_tree_kept_max + 32;
     std::string out;
@@ -309,18 +313,17 @@ struct Repository::Impl {
         return r == LIBDEFLATE_SUCCESS ? got : 0;
       });
       if (r == LIBDEFLATE_SUCCESS) break;
-      if (r != LIBDEFLATE_INSUFFICIENT_SPACE) return util::Result<std::string>(util::fail(damaged()));
+      if (r != LIBDEFLATE_INSUFFICIENT_SPACE) return damaged();
       if (room >= k_most) return std::nullopt;
       room = std::min<std::size_t>(room * 2, k_most);
     }
     const std::size_t space = out.find(' '), nul = out.find('\0');
     if (space == std::string::npos || nul == std::string::npos || space > nul ||
         out.size() - nul - 1 != parse_size(std::string_view(out).substr(space + 1, nul - space - 1)))
-      return util::Result<std::string>(util::fail(damaged()));
+      return damaged();
     if (std::string_view(out).substr(0, space) != "tree")
-      return util::Result<std::string>(util::fail("object " + oid.short_hex() + " is not a tree"));
-    out.erase(0, nul + 1);
-    return util::Result<std::string>(std::move(out));
+      return util::Result<Inflated>(util::fail("object " + oid.short_hex() + " is not a tree"));
+    return util::Result<Inflated>(Inflated{std::move(out), nul + 1});
   }
 
   // A loose object header's decimal size; SIZE_MAX when it is not one.
@@ -334,25 +337,50 @@ struct Repository::Impl {
     return n;
   }
 
-  fs::path kept_path(const Oid& oid) const { return *kept_dir / (oid.hex() + ".v1.tree"); }
+  // A kept copy: this header, then the tree's bytes. The checksum (CRC-32, by libdeflate at
+  // ~15 GB/s) covers the id, the size and the bytes: it finds a copy torn, damaged or put under
+  // another tree's name. It is not a defence against forgery; nobody but the server writes
+  // here, and whoever can write here can write the repository's objects too. (v1 copies were
+  // checked by hashing them as Git does: 0.17 ms for a directory of 6,667 entries, against
+  // 0.02 ms for the checksum.)
+  struct KeptHeader {
+    char magic[8];
+    unsigned char id[20];
+    std::uint32_t size;
+    std::uint32_t crc;
+  };
+  static_assert(sizeof(KeptHeader) == 36 && offsetof(KeptHeader, size) == offsetof(KeptHeader, id) + 20);
+  static constexpr char k_kept_magic[8] = {'P', 'C', 'K', 'T', 'R', 'E', 'E', '2'};
+  static std::uint32_t kept_crc(const KeptHeader& h, std::string_view data) {
+    std::uint32_t crc = libdeflate_crc32(0, h.id, sizeof h.id + sizeof h.size);
+    return libdeflate_crc32(crc, data.data(), data.size());
+  }
 
-  // The kept copy of tree `oid`, when there is one and its bytes hash to `oid` (a copy that
-  // does not, torn or damaged, is removed). Only trees parse_tree accepted are kept, so the
-  // copy's entries are read without its checks.
+  fs::path kept_path(const Oid& oid) const { return *kept_dir / (oid.hex() + ".v2.tree"); }
+
+  // The kept copy of tree `oid`, mapped, when there is one and its header and checksum say it
+  // is that tree's, whole (a copy that is not is removed). Only trees parse_tree accepted are
+  // kept, so the copy's entries are read without its checks.
   bool read_kept(const Oid& oid, RawTree& t) const {
     if (!kept_dir) return false;
     const fs::path path = kept_path(oid);
-    auto bytes = util::read_file(path, k_tree_kept_max);
-    if (!bytes) return false;
-    std::error_code ec;
-    if (tree_id(*bytes) != oid) {
+    auto file = util::MappedFile::open(path, k_tree_kept_max + sizeof(KeptHeader));
+    if (!file) return false;
+    const std::string_view bytes = file->bytes();
+    KeptHeader h{};
+    if (bytes.size() >= sizeof h) std::memcpy(&h, bytes.data(), sizeof h);
+    const std::string_view data = bytes.substr(std::min(bytes.size(), sizeof h));
+    if (bytes.size() < sizeof h || std::memcmp(h.magic, k_kept_magic, sizeof h.magic) != 0 ||
+        std::memcmp(h.id, oid.bytes.data(), sizeof h.id) != 0 || h.size != data.size() ||
+        h.crc != kept_crc(h, data)) {
+      std::error_code ec;
       fs::remove(path, ec);
       return false;
     }
-    t.owned = std::move(*bytes);
-    t.data = t.owned;
-    auto entries = reread_tree(t.data);
+    auto entries = reread_tree(data);
     if (!entries) return false;
+    t.kept = std::move(*file);
+    t.data = data;
     t.entries = std::move(*entries);
     return true;
   }
@@ -366,19 +394,14 @@ struct Repository::Impl {
     const fs::path path = kept_path(oid);
     if (fs::exists(path, ec)) return;
     fs::create_directories(*kept_dir, ec);
-    if (util::write_file(path, data, 0644, util::Sync::no)) util::keep_newest(*kept_dir, ".tree", k_kept_files, path);
-  }
-
-  // The id of a tree object with bytes `data`.
-  static Oid tree_id(std::string_view data) {
-    const std::string header = "tree " + std::to_string(data.size()) + std::string(1, '\0');
-    SHA_CTX ctx;
-    SHA1_Init(&ctx);
-    SHA1_Update(&ctx, header.data(), header.size());
-    SHA1_Update(&ctx, data.data(), data.size());
-    Oid out;
-    SHA1_Final(out.bytes.data(), &ctx);
-    return out;
+    KeptHeader h{};
+    std::memcpy(h.magic, k_kept_magic, sizeof h.magic);
+    std::memcpy(h.id, oid.bytes.data(), sizeof h.id);
+    h.size = static_cast<std::uint32_t>(data.size());
+    h.crc = kept_crc(h, data);
+    const std::string_view header(reinterpret_cast<const char*>(&h), sizeof h);
+    if (util::write_file(path, {header, data}, 0644, util::Sync::no))
+      util::keep_newest(*kept_dir, ".tree", k_kept_files, path);
   }
 
   util::Result<bool> diff_rec(const std::optional<Oid>& a, const std::optional<Oid>& b,

@@ -274,7 +274,7 @@ test_the_next_version_of_a_large_directory_is_judged_whole() {
   expect_accepted
   local dev kept
   dev=$(git -C "$CLONE" rev-parse HEAD:environments/dev)
-  kept="$SERVER/portcullis/trees/$dev.v1.tree"
+  kept="$SERVER/portcullis/trees/$dev.v2.tree"
   [[ -s $kept ]] || fail "no kept copy of the directory's tree at $kept"
   local secret twice
   secret=$(plain_secret twice | git -C "$CLONE" hash-object -w --stdin)

@@ -841,7 +841,7 @@ TEST_CASE("large trees are kept beside the repository, used only when their byte
   const Oid twice = directory(1000, -1, entry("cm-0500.yaml", other));
   const Oid small = directory(10), small_b = directory(10, 3);
   const fs::path kept = tmp / "kept";
-  auto kept_file = [&](const Oid& t) { return kept / (t.hex() + ".v1.tree"); };
+  auto kept_file = [&](const Oid& t) { return kept / (t.hex() + ".v2.tree"); };
   auto diff_in = [&](const Oid& before, const Oid& after) {
     auto repo = open_repo(f.dir());
     repo.keep_large_trees(kept);
@@ -864,12 +864,23 @@ TEST_CASE("large trees are kept beside the repository, used only when their byte
       std::string bytes;
     };
     const std::string a_bytes = *util::read_file(kept_file(a));
-    std::string flipped = a_bytes;
-    flipped[flipped.size() / 2] ^= 1;
+    auto flipped = [&](std::size_t at) {
+      std::string bytes = a_bytes;
+      bytes[at] ^= 1;
+      return bytes;
+    };
+    const std::size_t header = 36;  // magic, id, size, checksum
     const Case cases[] = {
-        {"another tree's bytes (a valid tree, the wrong one)", *util::read_file(kept_file(b))},
+        {"another tree's copy (a valid tree, the wrong one)", *util::read_file(kept_file(b))},
         {"cut short by a byte", a_bytes.substr(0, a_bytes.size() - 1)},
-        {"a bit flipped", flipped},
+        {"a byte more", a_bytes + "x"},
+        {"a bit flipped in the bytes", flipped(a_bytes.size() / 2)},
+        {"a bit flipped in the last byte", flipped(a_bytes.size() - 1)},
+        {"a bit flipped in the id", flipped(8)},
+        {"a bit flipped in the checksum", flipped(header - 1)},
+        {"another format's magic", flipped(7)},
+        {"the tree's bytes alone (a v1 copy)", a_bytes.substr(header)},
+        {"the header alone", a_bytes.substr(0, header)},
         {"empty", ""},
     };
     for (const auto& c : cases) {
