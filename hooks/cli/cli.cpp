@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -41,6 +42,10 @@ std::span<const Command> commands_to_set_up(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As portcullisd: a peer gone mid-write (a notify target or apiserver that resets the
+  // connection, a closed pipe) fails that write; it does not end the process before it can
+  // spool, record or say what happened.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"portcullis: the GitOps gate. Git accepts only what is valid, owned and promoted.",
                "portcullis"};
   app.require_subcommand(1);

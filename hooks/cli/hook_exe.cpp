@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -120,6 +121,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int hook_main(int argc, char** argv) {
+  // A peer gone mid-write (git's end of stderr, a notify target that resets the connection) is
+  // an error where it happens, not a signal that ends the hook before it records or spools.
+  std::signal(SIGPIPE, SIG_IGN);
   // As `portcullis` does: an internal error is a usage/environment error (exit 2), which rejects
   // a pre-receive, never an abort.
   try {

@@ -670,11 +670,24 @@ test_hooks_run_the_lean_executable_and_hand_notifications_to_portcullis() {
   CLONE=$(new_clone "$SERVER")
   configmap base | put "$CLONE" environments/dev/base.yaml
   commit "$CLONE"
-  OUT=$(strace -f -qq -s 512 -e trace=execve -o "$dir/trace2" git -C "$CLONE" push origin HEAD:main 2>&1)
+  OUT=$(strace -f -qq -s 512 -e trace=execve,rt_sigaction -o "$dir/trace2" git -C "$CLONE" push origin HEAD:main 2>&1)
   STATUS=$?
   expect_accepted
   grep -q 'execve("[^"]*/portcullis", \["[^"]*/portcullis", "hook", "post-receive"' "$dir/trace2" ||
     fail "post-receive with notify targets did not hand over to portcullis: $(grep execve "$dir/trace2" | grep portcullis)"
+  # Both executables ignore SIGPIPE before anything else: a notify target that resets the
+  # connection mid-request fails the request (and the event is spooled); it does not end
+  # post-receive with a signal, before the spool, leaving nothing behind.
+  # (portcullis-hook execs portcullis in the same process: each is judged from its own execve.)
+  local exe
+  for exe in portcullis-hook portcullis; do
+    awk -v exe="/$exe\"" '
+      !pid && index($0, "execve(\"") && index($0, exe ", [") && index($0, "\"post-receive\"") { pid = $1; next }
+      pid && $1 == pid && index($0, "execve(") { exit }
+      pid && $1 == pid && index($0, "rt_sigaction(SIGPIPE, {sa_handler=SIG_IGN") { found = 1; exit }
+      END { exit !found }' "$dir/trace2" ||
+      fail "$exe post-receive does not ignore SIGPIPE: $(grep -E 'execve|SIGPIPE' "$dir/trace2" | grep -v ENOENT | head -20)"
+  done
   compgen -G "$SERVER/portcullis/spool/*" >/dev/null || fail "the event for the reconciler that is down was not spooled: $OUT"
 }
 

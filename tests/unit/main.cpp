@@ -1,12 +1,17 @@
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 
 #include "tests/unit/support/tempdir.hpp"
 
 namespace portcullis::test {
+
+// As the executables under test: a write to a peer that is gone (a child's stdin, a server's
+// socket) fails with EPIPE, which the test sees, instead of ending the whole binary silently.
+const bool k_sigpipe_ignored = std::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
 
 std::vector<std::filesystem::path>& live_temp_dirs() {
   static std::vector<std::filesystem::path> dirs;
