@@ -318,50 +318,67 @@ std::vector<std::string> changed_governance(const OwnershipContext& ctx, const s
   return out;
 }
 
+// The paths of the protected environments at `trees`; fails when a tree cannot be read (a
+// protected environment the gate cannot see is not one it may skip).
+util::Result<std::set<std::string>> protected_roots(const OwnershipContext& ctx,
+                                                    std::initializer_list<git::Oid> trees) {
+  std::set<std::string> roots;
+  for (const git::Oid& tree : trees) {
+    auto environments = render::environments_at(ctx.repo, ctx.policy, tree);
+    if (!environments) return util::fail(environments.error());
+    for (const auto& env : *environments)
+      if (env.protected_) roots.insert(env.path);
+  }
+  return roots;
+}
+
 // Every file of every protected environment (at the target before the push or at the new tip)
 // as a change: a push that changes the files governing them changes them all, and needs the
-// approval of their owners.
-void add_governed(const OwnershipContext& ctx, const git::Oid& base_tree, std::vector<git::Change>& changes,
-                  std::set<std::string>& governed) {
-  auto new_tree_read = ctx.repo.commit_tree(ctx.new_commit);
-  if (!new_tree_read) return;
-  const git::Oid* new_tree = &*new_tree_read;
-  const std::array<const git::Oid*, 2> trees{&base_tree, new_tree};
+// approval of their owners. Fails, and the push with it, when a tree cannot be read.
+util::Result<void> add_governed(const OwnershipContext& ctx, const git::Oid& base_tree,
+                                std::vector<git::Change>& changes, std::set<std::string>& governed) {
+  auto new_tree = ctx.repo.commit_tree(ctx.new_commit);
+  if (!new_tree) return util::fail(new_tree.error());
+  auto roots = protected_roots(ctx, {base_tree, *new_tree});
+  if (!roots) return util::fail(roots.error());
   std::set<std::string> known;
   for (const auto& c : changes) known.insert(c.path);
-  std::set<std::string> roots;
-  for (const git::Oid* tree : trees)
-    for (const auto& env : environments_of(ctx.repo, ctx.policy, *tree))
-      if (env.protected_) roots.insert(env.path);
-  for (const auto& root : roots)
-    for (const git::Oid* tree : trees) {
-      auto dir = ctx.repo.entry_at(*tree, root);
-      if (!dir || !*dir || (*dir)->kind != git::EntryKind::tree) continue;
-      (void)ctx.repo.walk((*dir)->oid, root, [&](const std::string& path, const git::TreeEntry&) {
+  std::optional<util::Error> failed;
+  for (const auto& root : *roots)
+    for (const git::Oid& tree : {base_tree, *new_tree}) {
+      auto dir = ctx.repo.entry_at(tree, root);
+      if (!dir) return util::fail(dir.error());
+      if (!*dir || (*dir)->kind != git::EntryKind::tree) continue;
+      auto walked = ctx.repo.walk((*dir)->oid, root, [&](const std::string& path, const git::TreeEntry&) {
         if (!known.insert(path).second) return true;
         auto before = ctx.repo.entry_at(base_tree, path);
         auto after = ctx.repo.entry_at(*new_tree, path);
-        changes.push_back(git::Change{path, before ? *before : std::nullopt, after ? *after : std::nullopt});
+        if (!before || !after) {
+          failed = before ? after.error() : before.error();
+          return false;
+        }
+        changes.push_back(git::Change{path, *before, *after});
         governed.insert(path);
         return true;
       });
+      if (failed) return util::fail(*failed);
+      if (!walked) return util::fail(walked.error());
     }
+  return {};
 }
 
 // The changed paths outside a protected environment that its kustomize render reads (at the
 // target before the push or at the new tip), with the environments that read them: a change to
 // a shared base is a change to every protected environment rendering it. An environment whose
-// render fails at a tip is taken to read every changed path.
-std::map<std::string, std::set<std::string>> read_by_protected(const OwnershipContext& ctx, const git::Oid& base_tree,
-                                                               const std::vector<git::Change>& changes) {
+// render fails at a tip is taken to read every changed path; a tree that cannot be read fails.
+util::Result<std::map<std::string, std::set<std::string>>> read_by_protected(
+    const OwnershipContext& ctx, const git::Oid& base_tree, const std::vector<git::Change>& changes) {
   std::map<std::string, std::set<std::string>> out;
   auto new_tree = ctx.repo.commit_tree(ctx.new_commit);
-  if (!new_tree) return out;
-  std::set<std::string> roots;
-  for (const git::Oid& tree : {base_tree, *new_tree})
-    for (const auto& env : environments_of(ctx.repo, ctx.policy, tree))
-      if (env.protected_) roots.insert(env.path);
-  for (const auto& root : roots)
+  if (!new_tree) return util::fail(new_tree.error());
+  auto roots = protected_roots(ctx, {base_tree, *new_tree});
+  if (!roots) return util::fail(roots.error());
+  for (const auto& root : *roots)
     for (const git::Oid& tree : {base_tree, *new_tree}) {
       auto inputs = render::outside_inputs(ctx.repo, tree, root);
       for (const auto& c : changes)
@@ -429,7 +446,11 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
   if (changes->empty()) return r;
   const std::vector<std::string> governing = changed_governance(ctx, *changes);
   std::set<std::string> governed;  // paths that count as changed because a governing file did
-  if (!governing.empty()) add_governed(ctx, *base_tree, *changes, governed);
+  if (!governing.empty())
+    if (auto added = add_governed(ctx, *base_tree, *changes, governed); !added) {
+      r.findings.push_back(finding("gate.internal", added.error().message));
+      return r;
+    }
 
   // The repository's teams file may define teams of its own, never add members to one the
   // server config defines (a push could otherwise make its author a member).
@@ -484,12 +505,16 @@ OwnershipResult check_ownership(const OwnershipContext& ctx) {
     return true;
   };
   const auto read_by = read_by_protected(ctx, *base_tree, *changes);
+  if (!read_by) {
+    r.findings.push_back(finding("gate.internal", read_by.error().message));
+    return r;
+  }
   for (const auto& change : *changes) {
     const std::string& path = change.path;
     const bool governed_path = governed.contains(path) || governing_after.contains(path);
     // The path's owners, and those of every protected environment whose render reads it.
     auto matches = owners->rules->match(path);
-    if (auto reader = read_by.find(path); reader != read_by.end())
+    if (auto reader = read_by->find(path); reader != read_by->end())
       for (const auto& root : reader->second) {
         auto more = owners->rules->match(root + "/kustomization.yaml");
         matches.insert(matches.end(), more.begin(), more.end());

@@ -80,11 +80,15 @@ RefVerdict check_ref_rules(const git::Repository& repo, const Update& u) {
                                                  " does not contain the current tip " +
                                                  raw.old_oid.short_hex() + " (a force push?)");
   }
-  if (raw.old_oid.is_zero() && u.base_tree &&
-      p.is_environment_branch(raw.ref, environments_of(repo, p, *u.base_tree)))
-    return v.reject(
-        "ref.environment-branch",
-        raw.ref + " names an environment; environments are directories on the main branch, not branches");
+  if (raw.old_oid.is_zero() && u.base_tree) {
+    // The environments at the target: one that cannot be read could be any of them.
+    auto environments = render::environments_at(repo, p, *u.base_tree);
+    if (!environments) return v.reject("gate.internal", environments.error().message);
+    if (p.is_environment_branch(raw.ref, *environments))
+      return v.reject(
+          "ref.environment-branch",
+          raw.ref + " names an environment; environments are directories on the main branch, not branches");
+  }
   return std::move(v.out);
 }
 

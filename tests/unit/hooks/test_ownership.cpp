@@ -1005,3 +1005,31 @@ TEST_CASE("an owner's signed commit whose tree cannot be read approves nothing",
   CHECK(r.findings[0].rule == "owners.approval-required");
   CHECK(r.findings[0].file == "environments/prod/base.yaml");
 }
+
+TEST_CASE("protected environments that cannot be read fail the check, never count as none", "[ownership]") {
+  // The target's environments/ lists prod twice (git takes such a tree when receive.fsckObjects
+  // is off; the gate refuses a push that brings one, but a repository may hold one from before).
+  // Bob changes only CODEOWNERS, which governs prod: read as "no environments", nothing of prod
+  // would need Alice's approval.
+  test::TempDir tmp;
+  test::GitFixture fx(tmp, "repo");
+  const Oid prod = test::to_oid(fx.git({"mktree"}, "100644 blob " + fx.blob(configmap("prod")).hex() + "\tbase.yaml\n"));
+  const std::string prod_entry = "40000 prod" + std::string(1, '\0') +
+                                 std::string(reinterpret_cast<const char*>(prod.bytes.data()), 20);
+  const std::string envs =
+      fx.git({"hash-object", "-t", "tree", "-w", "--literally", "--stdin"}, prod_entry + prod_entry);
+  auto commit_with = [&](const std::string& codeowners, const std::vector<std::string>& parents) {
+    const std::string root = fx.git({"mktree"}, "100644 blob " + fx.blob(codeowners).hex() + "\tCODEOWNERS\n" +
+                                                    "040000 tree " + envs + "\tenvironments\n");
+    std::vector<std::string> args{"commit-tree", root, "-m", "change"};
+    for (const auto& p : parents) args.insert(args.end(), {"-p", p});
+    return test::to_oid(fx.git(args));
+  };
+  const Oid b = commit_with("environments/prod/ @alice\n", {});
+  const Oid tip = commit_with("environments/prod/ @bob\n", {b.hex()});
+  auto r = check(fx, policy::ServerConfig{}, policy::Policy{}, b, tip, "bob");
+  INFO("findings:\n" << describe(r));
+  REQUIRE(r.findings.size() == 1);
+  CHECK(r.findings[0].rule == "gate.internal");
+  CHECK(r.findings[0].message.find("lists prod twice") != std::string::npos);
+}
