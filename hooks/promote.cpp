@@ -157,7 +157,9 @@ util::Result<PromotePlan> plan_promotion(const git::Repository& repo, const git:
   auto tree = repo.commit_tree(commit);
   if (!tree) return util::fail(tree.error());
   policy::ServerConfig config;
-  auto environments = environments_of(repo, policy_at(repo, commit, config), *tree);
+  auto read = render::environments_at(repo, policy_at(repo, commit, config), *tree);
+  if (!read) return util::fail(read.error());
+  const std::vector<policy::Environment>& environments = *read;
   auto find = [&](const std::string& name) {
     return std::find_if(environments.begin(), environments.end(),
                         [&](const policy::Environment& e) { return e.name == name || e.path == name; });

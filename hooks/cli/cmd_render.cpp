@@ -75,7 +75,12 @@ int render_environment(const std::string& repo_path, const std::string& rev, con
     return k_exit_rejected;
   }
   policy::ServerConfig config;
-  auto environments = environments_of(*repo, policy_at(*repo, *commit, config), *tree);
+  auto read = render::environments_at(*repo, policy_at(*repo, *commit, config), *tree);
+  if (!read) {
+    std::cerr << "portcullis render: " << read.error().message << "\n";
+    return k_exit_rejected;
+  }
+  const std::vector<policy::Environment>& environments = *read;
   auto found = std::find_if(environments.begin(), environments.end(),
                             [&](const policy::Environment& e) { return e.name == env || e.path == env; });
   if (found == environments.end()) {

@@ -99,3 +99,22 @@ TEST_CASE("plan_promotion copies only pinned references where digests are requir
                      " (environments/prod/web.yaml:10)") != std::string::npos);
   CHECK(message.find("has NOT soaked yet") != std::string::npos);
 }
+
+TEST_CASE("plan_promotion says why when the environments cannot be read", "[promote]") {
+  test::TempDir tmp;
+  test::GitFixture repo(tmp);
+  const git::Oid web = repo.blob(deployment("web", "reg/web:2.0"));
+  const git::Oid env = test::to_oid(repo.git({"mktree"}, "100644 blob " + web.hex() + "\tweb.yaml\n"));
+  auto entry = [&](const std::string& name) {
+    return "40000 " + name + std::string(1, '\0') + std::string(reinterpret_cast<const char*>(env.bytes.data()), 20);
+  };
+  // environments/ lists staging twice (git takes such a tree when receive.fsckObjects is off).
+  const std::string envs = repo.git({"hash-object", "-t", "tree", "-w", "--literally", "--stdin"},
+                                    entry("prod") + entry("staging") + entry("staging"));
+  const std::string root = repo.git({"mktree"}, "040000 tree " + envs + "\tenvironments\n");
+  const git::Oid commit = test::to_oid(repo.git({"commit-tree", root, "-m", "twice"}));
+  auto r = test::open_repo(repo.dir());
+  auto plan = plan_promotion(r, commit, {"staging", "prod", std::nullopt});
+  REQUIRE_FALSE(plan);
+  CHECK_THAT(plan.error().message, Catch::Contains("lists staging twice"));
+}
