@@ -231,9 +231,10 @@ struct Repository::Impl {
       if (auto r = read_object(oid, where, base, *t); !r) return util::fail(r.error());
       keep(oid, t->data);
     }
-    t->bytes = t->data.size() + t->entries.capacity() * sizeof(RawEntry);
+    // What the tree holds: an inflated loose object's buffer is larger than its bytes.
+    t->bytes = std::max(t->data.size(), t->owned.capacity()) + t->entries.capacity() * sizeof(RawEntry);
     TreeP shared = std::move(t);
-    if (shared->bytes <= k_tree_kept_max) {
+    if (shared->data.size() <= k_tree_kept_max) {
       if (tree_bytes + shared->bytes > k_tree_cache_bytes) {
         trees.clear();
         tree_bytes = 0;
@@ -285,10 +286,11 @@ struct Repository::Impl {
       const fs::path path = dir / hex.substr(0, 2) / hex.substr(2);
       std::error_code ec;
       if (!fs::exists(path, ec)) continue;
-      // Mapped: read in place from the page cache, not copied into fresh memory first.
-      auto packed = util::MappedFile::open(path, k_tree_kept_max);
+      // Read, not mapped: a read error is an error here, where in a mapping it would be a
+      // SIGBUS that ends the hook before it records its decision.
+      auto packed = util::read_file(path, k_tree_kept_max);
       if (!packed) return std::nullopt;  // too large for a kept tree: libgit2's
-      return inflate_tree(packed->bytes(), oid);
+      return inflate_tree(*packed, oid);
     }
     return std::nullopt;
   }
@@ -300,7 +302,10 @@ struct Repository::Impl {
     };
     static thread_local std::unique_ptr<libdeflate_decompressor, Free> d(libdeflate_alloc_decompressor());
     if (!d) return std::nullopt;
-    auto damaged = [&] { return util::Result<Inflated>(util::fail("cannot read tree " + oid.short_hex() + ": its loose object is damaged")); };
+    auto damaged = [&] {
+      return util::Result<Inflated>(
+          util::fail("cannot read tree " + oid.short_hex() + ": its loose object is damaged"));
+    };
     // libdeflate needs room for all of it: trees compress to about half (ids do not compress).
     constexpr std::size_t k_most = k_tree_kept_max + 32;
     std::string out;
@@ -349,10 +354,11 @@ struct Repository::Impl {
     std::uint32_t size;
     std::uint32_t crc;
   };
-  static_assert(sizeof(KeptHeader) == 36 && offsetof(KeptHeader, size) == offsetof(KeptHeader, id) + 20);
+  static_assert(sizeof(KeptHeader) == 36);  // no padding: the header is written as it lies
   static constexpr char k_kept_magic[8] = {'P', 'C', 'K', 'T', 'R', 'E', 'E', '2'};
   static std::uint32_t kept_crc(const KeptHeader& h, std::string_view data) {
-    std::uint32_t crc = libdeflate_crc32(0, h.id, sizeof h.id + sizeof h.size);
+    std::uint32_t crc = libdeflate_crc32(0, h.id, sizeof h.id);
+    crc = libdeflate_crc32(crc, &h.size, sizeof h.size);
     return libdeflate_crc32(crc, data.data(), data.size());
   }
 
@@ -387,7 +393,9 @@ struct Repository::Impl {
 
   // Keeps a copy of a large tree that parse_tree accepted, for the next process that reads it:
   // the directory's version a push changes is the one the next push starts from. Best effort:
-  // a copy that cannot be written is not kept.
+  // a copy that cannot be written is not kept. `data` must be the bytes Git stored under `oid`
+  // (read from the object database, where Git hashed what it wrote): the copy is trusted by its
+  // name, and reread without parse_tree's checks.
   void keep(const Oid& oid, std::string_view data) const {
     if (!kept_dir || data.size() < k_kept_min_bytes || data.size() > k_tree_kept_max) return;
     std::error_code ec;
