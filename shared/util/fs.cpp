@@ -49,12 +49,16 @@ std::string random_suffix() {
 }
 
 // Opens `path` for reading into `f`: its size, or why it cannot be read (missing, unreadable,
-// larger than `max_bytes`).
-Result<std::uint64_t> open_to_read(Fd& f, const fs::path& path, std::uint64_t max_bytes) {
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// larger than `max_bytes`; with `regular_only`, anything but a regular file, opened without
+// waiting for a FIFO's writer).
+Result<std::uint64_t> open_to_read(Fd& f, const fs::path& path, std::uint64_t max_bytes,
+                                   bool regular_only = false) {
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
   if (f.fd < 0) return fail("cannot read " + path.string() + ": " + errno_text(errno));
   struct stat st {};
   if (fstat(f.fd, &st) != 0) return fail("cannot stat " + path.string() + ": " + errno_text(errno));
+  if (regular_only && !S_ISREG(st.st_mode))
+    return fail("cannot read " + path.string() + ": not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
     return fail(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
   return static_cast<std::uint64_t>(st.st_size);
@@ -92,7 +96,7 @@ Result<std::string> read_file(const fs::path& path, std::uint64_t max_bytes) {
 
 Result<MappedFile> MappedFile::open(const fs::path& path, std::uint64_t max_bytes) {
   Fd f;
-  auto size = open_to_read(f, path, max_bytes);
+  auto size = open_to_read(f, path, max_bytes, true);
   if (!size) return fail(size.error());
   MappedFile m;
   if (*size == 0) return m;  // mmap refuses a length of 0
@@ -153,8 +157,16 @@ Result<void> write_file(const fs::path& path, std::initializer_list<std::string_
 void keep_newest(const fs::path& dir, std::string_view extension, std::size_t keep, const fs::path& written) {
   std::error_code ec;
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == extension && e.path() != written) files.emplace_back(e.last_write_time(ec), e.path());
+  const std::string temporary = std::string(extension) + ".tmp-";           // write_file's, left by a writer
+  const auto stale = fs::file_time_type::clock::now() - k_stale_temporary;  // killed mid-write
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == extension && e.path() != written) {
+      files.emplace_back(e.last_write_time(ec), e.path());
+    } else if (e.path().filename().string().find(temporary) != std::string::npos) {
+      std::error_code time_ec;
+      if (auto t = e.last_write_time(time_ec); !time_ec && t < stale) fs::remove(e.path(), ec);
+    }
+  }
   if (keep == 0 || files.size() + 1 <= keep) return;
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (std::size_t i = keep - 1; i < files.size(); ++i) fs::remove(files[i].second, ec);

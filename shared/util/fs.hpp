@@ -1,5 +1,6 @@
 #pragma once
 // File system helpers with error values instead of exceptions.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -53,7 +54,10 @@ Result<void> append_line(const std::filesystem::path& path, std::string_view lin
 
 // Removes the oldest files of `dir` whose names end in `extension` (".idx"), by modification
 // time, so that `keep` are left, `written` (just written) among them whatever the clock says
-// about the others. Best effort: what cannot be listed or removed is left.
+// about the others; and write_file's temporaries of such files older than
+// `k_stale_temporary` (a writer killed mid-write: a hook past its budget). Best effort: what
+// cannot be listed or removed is left.
+inline constexpr std::chrono::minutes k_stale_temporary{10};
 void keep_newest(const std::filesystem::path& dir, std::string_view extension, std::size_t keep,
                  const std::filesystem::path& written);
 

@@ -86,8 +86,10 @@ TEST_CASE("read_file reads whole files up to a limit", "[fs]") {
       CHECK(*r == c.content);
       CHECK(m->bytes() == c.content);
     } else {
-      CHECK_THAT(r.error().message, Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
-      CHECK_THAT(m.error().message, Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
+      CHECK_THAT(r.error().message,
+                 Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
+      CHECK_THAT(m.error().message,
+                 Catch::Contains(path.string()) && Catch::Contains(std::to_string(c.limit)));
     }
   }
   auto missing = util::read_file(tmp / "missing");
@@ -110,8 +112,44 @@ TEST_CASE("a mapped file keeps its bytes when the file is replaced and moves wit
   util::MappedFile moved = std::move(*m);
   CHECK(moved.bytes() == std::string(10000, 'a'));
   CHECK(m->bytes().empty());
-  moved = *util::MappedFile::open(path);
+  auto again = util::MappedFile::open(path);
+  REQUIRE(again);
+  moved = std::move(*again);
   CHECK(moved.bytes() == std::string(20000, 'b'));
+}
+
+TEST_CASE("only regular files are mapped; a FIFO is refused without waiting for a writer", "[fs]") {
+  test::TempDir tmp;
+  REQUIRE(::mkfifo((tmp / "fifo").c_str(), 0600) == 0);
+  fs::create_directories(tmp / "empty-dir");
+  for (const char* name : {"fifo", "empty-dir"}) {
+    INFO(name);
+    auto m = util::MappedFile::open(tmp / name);
+    REQUIRE_FALSE(m);
+    CHECK_THAT(m.error().message, Catch::Contains(name) && Catch::Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("keep_newest keeps the newest files of one extension and removes stale temporaries", "[fs]") {
+  test::TempDir tmp;
+  const auto now = fs::file_time_type::clock::now();
+  auto file = [&](const std::string& name, std::chrono::minutes age) {
+    const auto path = tmp.write(name, "x");
+    fs::last_write_time(path, now - age);
+    return path;
+  };
+  for (int i = 0; i < 5; ++i) file("old-" + std::to_string(i) + ".idx", std::chrono::minutes(10 + i));
+  file("other.tree", std::chrono::minutes(100));                                  // another extension
+  file("a.idx.tmp-stale123", util::k_stale_temporary + std::chrono::minutes(1));  // its writer was killed
+  file("b.idx.tmp-fresh123", std::chrono::minutes(1));                            // its writer may be writing
+  file("c.tree.tmp-stale123", std::chrono::minutes(100));                         // another extension's
+  const auto written = file("written.idx", std::chrono::minutes(1000));  // just written, whatever its clock
+  util::keep_newest(tmp.path(), ".idx", 3, written);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(tmp.path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"b.idx.tmp-fresh123", "c.tree.tmp-stale123", "old-0.idx",
+                                         "old-1.idx", "other.tree", "written.idx"});
 }
 
 TEST_CASE("write_file replaces files atomically with the requested mode", "[fs]") {
@@ -285,7 +323,8 @@ TEST_CASE("replace_directory swaps a directory into place", "[fs]") {
     CHECK_THAT(r.error().message, Catch::Contains("absent"));
     CHECK(slurp(to / "old.json") == "old");
     std::vector<std::string> names = names_in(tmp.path());
-    CHECK(std::count_if(names.begin(), names.end(), [](const std::string& s) { return s.rfind("kept", 0) == 0; }) == 1);
+    CHECK(std::count_if(names.begin(), names.end(),
+                        [](const std::string& s) { return s.rfind("kept", 0) == 0; }) == 1);
   }
 }
 
