@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cerrno>
 #include <cstring>
@@ -50,6 +51,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const st
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
+    signal(SIGPIPE, SIG_DFL);  // ours is ignored; an ignored signal would stay so across exec
     execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
