@@ -1,7 +1,9 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <span>
@@ -39,6 +41,15 @@ std::span<const Command> commands_to_set_up(int argc, char** argv) {
   return k_commands;
 }
 
+// `status`, unless it says all is well and the output did not all get written (SIGPIPE is
+// ignored: `portcullis audit | head` would otherwise end 0 with its output cut short).
+int with_output_written(int status) {
+  std::cout.flush();
+  if (std::cout || status != k_exit_ok) return status;
+  std::cerr << "portcullis: the output could not be written (" << std::strerror(errno) << ")\n";
+  return k_exit_usage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,7 +78,7 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run();
+      if (sub->parsed()) return with_output_written(run());
   } catch (const std::exception& e) {
     std::cerr << "portcullis: internal error: " << e.what() << "\n";
     return k_exit_usage;

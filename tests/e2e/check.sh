@@ -31,6 +31,18 @@ test_check_exit_codes() {
   expect_output "no schema store at"
   run "$PORTCULLIS" check --repo "$CLONE" --format yaml
   expect_status 2
+  # A verdict that could not be written is not a success (SIGPIPE is ignored, so a closed
+  # pipe or a full disk would otherwise end 0 with the output lost); a rejection stays 1.
+  git -C "$CLONE" reset -q --hard HEAD~1
+  OUT=$("$PORTCULLIS" check --repo "$CLONE" 2>&1 >/dev/full)
+  STATUS=$?
+  expect_status 2
+  expect_output "portcullis: the output could not be written (No space left on device)"
+  put "$CLONE" environments/dev/bad.yaml $'a: [\n'
+  commit "$CLONE"
+  "$PORTCULLIS" check --repo "$CLONE" --base base >/dev/full 2>&1
+  STATUS=$?
+  expect_status 1
 }
 
 test_check_with_base_reads_only_the_range() {
