@@ -426,7 +426,7 @@ $(push_row "20,000 manifests (flat)" "20k flat")
 
 Targets: the hooks add <= 25 ms: nested $(pass "$x2 <= 25 && $x20 <= 25"), flat $(pass "$xf2 <= 25 && $xf20 <= 25"); a push with hooks at 20k within 20% of one at 2k: nested $push_ratio $(pass "$push_ratio <= 1.2"), flat $flat_ratio $(pass "$flat_ratio <= 1.2").
 20k / 2k of the hooks' share alone (with minus without): nested $extra_ratio, flat $extra_flat_ratio; of git without hooks: nested $plain_ratio, flat $plain_flat_ratio.
-The hooks' share in CPU time (user + sys, means): nested $cx2 ms at 2k, $cx20 ms at 20k (20k / 2k $cpu_ratio: $(pass "$cpu_ratio <= 1.2")); flat $cxf2 ms, $cxf20 ms ($cpu_flat_ratio: $(pass "$cpu_flat_ratio <= 1.2"))
+The hooks' share in CPU time (user + sys, means, with minus without): nested $cx2 ms at 2k, $cx20 ms at 20k (20k / 2k $cpu_ratio); flat $cxf2 ms, $cxf20 ms ($cpu_flat_ratio). A difference of two push figures of ~40 ms each, it moves by a third between runs in either direction; the hooks' own CPU time (A3, below) is the figure the 20% target is judged on.
 
 The hooks' own CPU time (user + sys of each hook process, medians of $push_runs pushes as in A2):
 
