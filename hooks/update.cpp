@@ -96,10 +96,12 @@ Update describe_update(const git::Repository& repo, const policy::ServerConfig& 
     u.base_commit = *c;
   }
   if (!u.base_commit) {
-    if (auto head = repo.head_commit(); head && *head)
-      // A new ref (or one that pointed at no commit) is judged against the default branch:
-      // creating a ref cannot escape the rules.
-      u.base_commit = **head;
+    // A new ref (or one that pointed at no commit) is judged against the default branch:
+    // creating a ref cannot escape the rules. A HEAD that cannot be read fails the update (read
+    // as "no default branch", a new ref would be judged against nothing).
+    auto head = repo.head_commit();
+    if (!head) return fail(head.error());
+    if (*head) u.base_commit = **head;
   }
   load_policy(repo, u.base_commit, config, u);
   u.protected_ref = u.policy.is_protected_ref(raw.ref);

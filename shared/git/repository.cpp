@@ -598,7 +598,8 @@ util::Result<std::optional<Oid>> Repository::head_commit() const {
   if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND) return std::optional<Oid>{};
   if (rc != 0) return util::fail(libgit2_error("cannot read HEAD"));
   ObjectH commit;
-  if (git_reference_peel(commit.out(), head.get(), GIT_OBJECT_COMMIT) != 0) return std::optional<Oid>{};
+  if (git_reference_peel(commit.out(), head.get(), GIT_OBJECT_COMMIT) != 0)
+    return util::fail(libgit2_error("HEAD does not lead to a commit"));
   return std::optional<Oid>{from_git(git_object_id(commit.get()))};
 }
 

@@ -77,7 +77,8 @@ class Repository {
   // a blob, a tag of one).
   util::Result<std::optional<Oid>> peel_to_commit(const Oid& oid) const;
   util::Result<Oid> commit_tree(const Oid& commit) const;
-  // The commit the repository's HEAD (default branch) points at; nullopt in an empty repository.
+  // The commit the repository's HEAD (default branch) points at; nullopt in an empty repository
+  // (an unborn branch). Fails when HEAD cannot be read or does not lead to a commit.
   util::Result<std::optional<Oid>> head_commit() const;
   // The ref HEAD names ("refs/heads/main"); nullopt when HEAD is detached or unreadable.
   std::optional<std::string> head_ref() const;

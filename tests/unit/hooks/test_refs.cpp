@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 
 #include "hooks/refs.hpp"
@@ -54,5 +55,34 @@ TEST_CASE("a new branch named like an environment is refused; environments that 
     }
     REQUIRE(v.findings.size() == 1);
     CHECK(v.findings[0].rule == c.rule);
+  }
+}
+
+TEST_CASE("a new ref is judged against the default branch; a HEAD that cannot be read fails it", "[refs]") {
+  test::TempDir tmp;
+  test::GitFixture fx(tmp, "repo");
+  const std::string root = fx.git({"mktree"}, "");
+  const Oid commit = test::to_oid(fx.git({"commit-tree", root, "-m", "base"}));
+  fx.git({"symbolic-ref", "HEAD", "refs/heads/main"});
+  const RefUpdate raw{Oid{}, commit, "refs/heads/feature"};
+  SECTION("an unborn default branch: a first push has nothing to be judged against") {
+    auto repo = fx.open();
+    const Update u = describe_update(repo, policy::ServerConfig{}, raw);
+    CHECK(u.problem.empty());
+    CHECK_FALSE(u.base_commit);
+  }
+  SECTION("the default branch's tip") {
+    fx.git({"update-ref", "refs/heads/main", commit.hex()});
+    auto repo = fx.open();
+    const Update u = describe_update(repo, policy::ServerConfig{}, raw);
+    CHECK(u.problem.empty());
+    CHECK(u.base_commit == commit);
+  }
+  SECTION("a default branch whose tip is missing (a damaged repository)") {
+    const std::string missing(40, '7');
+    std::ofstream(fx.dir() / ".git/refs/heads/main") << missing << "\n";
+    auto repo = fx.open();
+    const Update u = describe_update(repo, policy::ServerConfig{}, raw);
+    CHECK_THAT(u.problem, Catch::Contains("HEAD does not lead to a commit"));
   }
 }
