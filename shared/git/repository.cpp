@@ -268,18 +268,19 @@ struct Repository::Impl {
     return {};
   }
 
-  // The bytes of tree `oid` when it is a loose object in one of `object_dirs`, inflated by
-  // libdeflate (2-3 times zlib's speed: a push's new version of a 6,667-entry directory arrives
-  // as a loose object of 337 KB, and inflating it was the largest cost left of a one-file push
-  // there); nullopt when it is not loose there, or too large, which libgit2 then reads. A loose
-  // object that does not inflate, or is not a tree, is an error here: libgit2 1.5 spins on some
-  // damaged loose objects instead of failing.
   // A loose object's inflated bytes: "tree <size>\0" and the tree's bytes from `start` (left
   // in place: moving 337 KB to drop 12 bytes costs more than keeping them).
   struct Inflated {
     std::string bytes;
     std::size_t start = 0;
   };
+
+  // The bytes of tree `oid` when it is a loose object in one of `object_dirs`, inflated by
+  // libdeflate (2-3 times zlib's speed: a push's new version of a 6,667-entry directory arrives
+  // as a loose object of 337 KB, and inflating it was the largest cost left of a one-file push
+  // there); nullopt when it is not loose there, or too large, which libgit2 then reads. A loose
+  // object that does not inflate, or is not a tree, is an error here: libgit2 1.5 spins on some
+  // damaged loose objects instead of failing.
   std::optional<util::Result<Inflated>> read_loose_tree(const Oid& oid) const {
     const std::string hex = oid.hex();
     for (const auto& dir : object_dirs) {
